@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# mxfuzz: the one entry point. `./build.sh help` lists the commands.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
+JOBS_DEFAULT=$(nproc 2>/dev/null || echo 2)
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+    cat <<'EOF'
+usage: ./build.sh [COMMAND] [ARGS]
+
+  (no command)         fuzz every target for the default time (same as `fuzz`); under OSS-Fuzz
+                       ($OUT and $LIB_FUZZING_ENGINE set) build the fuzzers into $OUT instead
+  fuzz [TARGET...] [--time S] [--engine libfuzzer|afl] [--jobs N]
+                       fuzz with the shipped corpus, dictionary and options; progress while it
+                       runs; a summary per target; new corpus entries merged into corpus/TARGET/
+  test                 build everything with ASan+UBSan and run the whole suite with ctest
+  repro FILE [--target T] [--save "what it is"]
+                       replay one input, print the sanitizer report and exit status; --save
+                       minimizes it into repro/T/<id> and it becomes a named test
+  oss-fuzz             build into $OUT with $CC $CFLAGS $LIB_FUZZING_ENGINE (the OSS-Fuzz contract)
+  deps                 install (as root) or list the Debian packages mxfuzz needs
+  targets              list the targets of targets/manifest
+  help                 this text
+EOF
+}
+
+# ---------------------------------------------------------------- manifest
+# Fields: name dicts max_len libs
+manifest() { grep -E '^[A-Za-z0-9_-]' "$ROOT/targets/manifest"; }
+target_names() { manifest | awk '{print $1}'; }
+target_field() { manifest | awk -v t="$1" -v f="$2" '$1 == t {print $f}'; }
+is_target() { target_names | grep -qx -- "$1"; }
+
+# ---------------------------------------------------------------- dependencies
+# pkg:probe pairs; a probe is a command name or an absolute file path.
+DEPS_BASE="clang:clang cmake:cmake make:make zip:zip unzip:unzip libclang-rt-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a android-libboringssl-dev:/usr/include/android/openssl/ssl.h libpcap-dev:/usr/include/pcap/pcap.h libcmocka-dev:/usr/include/cmocka.h llvm:llvm-symbolizer"
+DEPS_AFL="afl++:afl-fuzz"
+DEPS_TEST="valgrind:valgrind tshark:tshark swaks:swaks curl:curl python3:python3 openssl:openssl"
+
+missing_pkgs() {
+    local pair pkg probe miss=""
+    for pair in "$@"; do
+        pkg=${pair%%:*}
+        probe=${pair#*:}
+        if [[ $probe == /* ]]; then
+            [[ -e $probe ]] || miss="$miss $pkg"
+        else
+            command -v "$probe" >/dev/null 2>&1 || miss="$miss $pkg"
+        fi
+    done
+    printf '%s' "${miss# }"
+}
+
+ensure_deps() {
+    local miss
+    miss=$(missing_pkgs "$@")
+    [[ -z $miss ]] && return 0
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        say "build.sh: installing missing Debian packages: $miss"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q >/dev/null || die "apt-get update failed"
+        # tshark asks whether non-root users may capture; answer no, non-interactively
+        echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+        # shellcheck disable=SC2086
+        apt-get install -y -q $miss >/dev/null || die "apt-get install $miss failed"
+        miss=$(missing_pkgs "$@")
+        [[ -z $miss ]] || die "still missing after install: $miss"
+    else
+        die "missing Debian packages. Install them with:
+    sudo apt-get install -y $miss"
+    fi
+}
+
+# ---------------------------------------------------------------- fuzzer builds
+# build_fuzzers OUTDIR OBJDIR: compiles libmx, the harness and every manifest target with
+# $CC $CFLAGS, links each with $CXX $CXXFLAGS $LIB_FUZZING_ENGINE, and leaves in OUTDIR each
+# fuzzer with its .dict, .options and _seed_corpus.zip (the OSS-Fuzz contract).
+bssl_inc() { printf '%s' "${MX_BORINGSSL_INCLUDE:-/usr/include/android}"; }
+bssl_lib() { printf '%s' "${MX_BORINGSSL_LIB:-/usr/lib/x86_64-linux-gnu/android}"; }
+
+build_fuzzers() {
+    local out=$1 obj=$2 t src o objs libs dicts maxlen d link_bssl
+    : "${CC:?}" "${CXX:?}" "${LIB_FUZZING_ENGINE:?}"
+    mkdir -p "$out" "$obj/src" "$obj/common" "$obj/targets"
+    local inc=(-I "$ROOT/include" -I "$ROOT/targets/common" -isystem "$(bssl_inc)")
+    local cflags=(${CFLAGS:-})   # word splitting is intended: CFLAGS is a flag list
+    local cxxflags=(${CXXFLAGS:-})
+    local engine=(${LIB_FUZZING_ENGINE})
+    for src in "$ROOT"/src/*.c; do
+        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/src/$(basename "$src" .c).o"
+    done
+    for src in "$ROOT"/targets/common/*.c; do
+        [[ $(basename "$src") == replay_main.c ]] && continue
+        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/common/$(basename "$src" .c).o"
+    done
+    rm -f "$obj/libmx.a" "$obj/libharness.a"
+    "${AR:-ar}" rcs "$obj/libmx.a" "$obj"/src/*.o
+    "${AR:-ar}" rcs "$obj/libharness.a" "$obj"/common/*.o
+    # BoringSSL: static archives when given (OSS-Fuzz builds them), else Debian's shared
+    # libraries copied into OUT/lib so that nothing outside OUT is needed at run time.
+    if [[ -f $(bssl_lib)/libcrypto.a ]]; then
+        link_bssl=("$(bssl_lib)/libssl.a" "$(bssl_lib)/libcrypto.a" -lpthread)
+    else
+        mkdir -p "$out/lib"
+        cp -L "$(bssl_lib)"/libssl.so.0 "$(bssl_lib)"/libcrypto.so.0 "$out/lib/"
+        link_bssl=(-L"$(bssl_lib)" -lssl -lcrypto -Wl,-rpath,'$ORIGIN/lib')
+    fi
+    while read -r t dicts maxlen libs _; do
+        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$ROOT/targets/$t.c" -o "$obj/targets/$t.o"
+        local extra=()
+        [[ ,$libs, == *,pcap,* ]] && extra+=(-lpcap)
+        "$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "$obj/libharness.a" "$obj/libmx.a" \
+            "${engine[@]}" "${link_bssl[@]}" "${extra[@]}" -o "$out/$t"
+        # dictionary: the listed files joined
+        rm -f "$out/$t.dict"
+        if [[ $dicts != - ]]; then
+            for d in ${dicts//+/ }; do
+                [[ -f $ROOT/dictionaries/$d ]] || die "manifest: $t: no dictionaries/$d"
+                cat "$ROOT/dictionaries/$d" >>"$out/$t.dict.tmp"
+            done
+            mv "$out/$t.dict.tmp" "$out/$t.dict"
+        fi
+        {
+            echo "[libfuzzer]"
+            [[ $dicts != - ]] && echo "dict = $t.dict"
+            echo "max_len = $maxlen"
+            [[ -f $ROOT/targets/$t.options ]] && grep -v '^\[libfuzzer\]' "$ROOT/targets/$t.options"
+            true
+        } >"$out/$t.options.tmp"
+        mv "$out/$t.options.tmp" "$out/$t.options"
+        rm -f "$out/${t}_seed_corpus.zip.tmp"
+        if [[ -d $ROOT/corpus/$t ]] && [[ -n $(ls -A "$ROOT/corpus/$t") ]]; then
+            (cd "$ROOT/corpus/$t" && zip -q -X -r "$out/${t}_seed_corpus.zip.tmp" .)
+            mv "$out/${t}_seed_corpus.zip.tmp" "$out/${t}_seed_corpus.zip"
+        fi
+    done < <(manifest)
+}
+
+# Local builds of the fuzzers: build/fuzz-libfuzzer, build/fuzz-afl (ASan+UBSan).
+local_fuzz_build() {
+    local engine=$1 dir="$BUILD/fuzz-$1"
+    say "== building $engine fuzzers in ${dir#"$ROOT"/}"
+    if [[ $engine == libfuzzer ]]; then
+        ensure_deps $DEPS_BASE
+        CC=clang CXX=clang++ \
+        CFLAGS="-g -O1 -fno-omit-frame-pointer -gline-tables-only -fsanitize=address,undefined -fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link" \
+        CXXFLAGS="-fsanitize=address,undefined" LIB_FUZZING_ENGINE="-fsanitize=fuzzer" \
+            build_fuzzers "$dir/out" "$dir/obj"
+    else
+        ensure_deps $DEPS_BASE $DEPS_AFL
+        AFL_QUIET=1 CC=afl-clang-fast CXX=afl-clang-fast++ \
+        CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+        CXXFLAGS="-fsanitize=address,undefined" LIB_FUZZING_ENGINE="/usr/lib/afl/libAFLDriver.a" \
+            build_fuzzers "$dir/out" "$dir/obj"
+    fi
+}
+
+cmd_oss_fuzz() {
+    [[ -n ${OUT:-} && -n ${LIB_FUZZING_ENGINE:-} ]] || die "oss-fuzz: set OUT and LIB_FUZZING_ENGINE (and CC CXX CFLAGS CXXFLAGS)"
+    : "${CC:=clang}" "${CXX:=clang++}"
+    export CC CXX
+    local work=${WORK:-$(mktemp -d)}
+    say "== OSS-Fuzz build: engine ${FUZZING_ENGINE:-?} sanitizer ${SANITIZER:-?} -> $OUT"
+    build_fuzzers "$OUT" "$work/mxfuzz-obj"
+    say "== built: $(target_names | tr '\n' ' ')"
+}
+
+# ---------------------------------------------------------------- test
+cmd_test() {
+    ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST
+    local dir="$BUILD/test"
+    say "== configuring the ASan+UBSan test build in ${dir#"$ROOT"/}"
+    cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+        -DCMAKE_C_FLAGS="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+        -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+    say "== building"
+    cmake --build "$dir" -j "$JOBS_DEFAULT" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
+    cmake --build "$dir" -j "$JOBS_DEFAULT" >/dev/null 2>&1 || { cmake --build "$dir" 2>&1 | tail -40; die "the test build failed"; }
+    say "== running the suite"
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:symbolize=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    cd "$dir"
+    ctest --output-on-failure -j "$JOBS_DEFAULT" --timeout 900 "$@"
+}
+
+# ---------------------------------------------------------------- fuzz
+cmd_fuzz() {
+    local time=60 engine=libfuzzer jobs=$JOBS_DEFAULT targets=()
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --time) time=${2:?--time needs seconds}; shift 2 ;;
+        --engine) engine=${2:?--engine needs libfuzzer or afl}; shift 2 ;;
+        --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
+        -*) die "fuzz: unknown option $1" ;;
+        *) is_target "$1" || die "fuzz: no target '$1' (targets: $(target_names | tr '\n' ' '))"; targets+=("$1"); shift ;;
+        esac
+    done
+    [[ $time =~ ^[0-9]+$ && $time -gt 0 ]] || die "--time wants a whole number of seconds"
+    [[ $jobs =~ ^[0-9]+$ && $jobs -gt 0 ]] || die "--jobs wants a positive number"
+    [[ $engine == libfuzzer || $engine == afl ]] || die "--engine is libfuzzer or afl"
+    [[ ${#targets[@]} -gt 0 ]] || mapfile -t targets < <(target_names)
+
+    local_fuzz_build libfuzzer   # also used to merge an AFL++ queue into the corpus
+    [[ $engine == afl ]] && local_fuzz_build afl
+    local stamp run
+    stamp=$(date +%Y%m%d-%H%M%S)
+    run="$BUILD/runs/$stamp"
+    mkdir -p "$run"
+    say "== fuzzing ${targets[*]} with $engine for ${time}s each, $jobs at a time (logs in ${run#"$ROOT"/})"
+    "$ROOT/tools/fuzz-run.sh" "$engine" "$time" "$jobs" "$run" "${targets[@]}"
+}
+
+# ---------------------------------------------------------------- repro
+cmd_repro() {
+    local file="" target="" save="" save_set=0
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --target) target=${2:?--target needs a name}; shift 2 ;;
+        --save) save=${2:?--save needs a description}; save_set=1; shift 2 ;;
+        -*) die "repro: unknown option $1" ;;
+        *) [[ -z $file ]] || die "repro: one file at a time"; file=$1; shift ;;
+        esac
+    done
+    [[ -n $file ]] || die "repro: which file? usage: ./build.sh repro FILE [--target T] [--save \"what it is\"]"
+    [[ -f $file ]] || die "repro: no such file: $file"
+    if [[ -z $target ]]; then
+        # infer from the path: .../crashes/T/..., repro/T/..., corpus/T/...
+        local p d
+        p=$(cd "$(dirname "$file")" && pwd)
+        d=$(basename "$p")
+        is_target "$d" && target=$d
+        [[ -n $target ]] || die "repro: cannot tell the target from the path; add --target T (targets: $(target_names | tr '\n' ' '))"
+    fi
+    is_target "$target" || die "repro: no target '$target'"
+    "$ROOT/tools/repro.sh" "$target" "$file" "$save_set" "$save"
+}
+
+# ---------------------------------------------------------------- main
+cmd=${1:-}
+if [[ -z $cmd && -n ${OUT:-} && -n ${LIB_FUZZING_ENGINE:-} ]]; then
+    cmd=oss-fuzz
+fi
+[[ $# -gt 0 ]] && shift
+case $cmd in
+"" | fuzz) cmd_fuzz "$@" ;;
+test) cmd_test "$@" ;;
+repro) cmd_repro "$@" ;;
+oss-fuzz) cmd_oss_fuzz "$@" ;;
+deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST; say "all dependencies present" ;;
+targets) manifest ;;
+build-fuzzers) local_fuzz_build "${1:-libfuzzer}" ;;
+help | -h | --help) usage ;;
+*) usage >&2; die "unknown command '$cmd'" ;;
+esac
