@@ -244,9 +244,10 @@ void mx_sbuf_event(struct mx_sbuf *b, enum mx_ev_type t, const void *p, size_t n
         size_t k = n > 65535 ? 65535 : n;
         uint8_t h[3] = {(uint8_t)ev_letters[t], (uint8_t)(k & 255), (uint8_t)(k >> 8)};
         sb_put(b, h, 3);
-        if (k)
+        if (k) {
             sb_put(b, q, k);
-        q += k;
+            q += k;
+        }
         n -= k;
     } while (n > 0);
 }
