@@ -172,6 +172,132 @@ cmd_oss_fuzz() {
 }
 
 # ---------------------------------------------------------------- test
+TEST_DIR="$BUILD/test"
+SAN_CFLAGS="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+
+configure_test_build() {
+    cmake -S "$ROOT" -B "$TEST_DIR" -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+        -DCMAKE_C_FLAGS="$SAN_CFLAGS" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+        >"$BUILD/cmake-configure.log" 2>&1 || { cat "$BUILD/cmake-configure.log"; die "cmake configure failed"; }
+}
+
+sanitizer_env() {
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:handle_abort=1:detect_leaks=1:symbolize=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:symbolize=1}
+}
+
+cmd_test() {
+    ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST
+    mkdir -p "$BUILD"
+    say "== configuring the ASan+UBSan test build in ${TEST_DIR#"$ROOT"/}"
+    configure_test_build
+    say "== building"
+    if ! cmake --build "$TEST_DIR" -j "$JOBS_DEFAULT" >"$BUILD/test-build.log" 2>&1; then
+        grep -E 'error|Error' "$BUILD/test-build.log" | head -40
+        die "the test build failed (full log: ${BUILD#"$ROOT"/}/test-build.log)"
+    fi
+    say "== running the suite"
+    sanitizer_env
+    cd "$TEST_DIR"
+    ctest --output-on-failure -j "$JOBS_DEFAULT" --timeout 900 "$@"
+}
+
+# ---------------------------------------------------------------- fuzzer builds
+# build_fuzzers OUTDIR OBJDIR: compiles libmx, the harness and every manifest target with
+# $CC $CFLAGS, links each with $CXX $CXXFLAGS $LIB_FUZZING_ENGINE, and leaves in OUTDIR each
+# fuzzer with its .dict, .options and _seed_corpus.zip (the OSS-Fuzz contract).
+bssl_inc() { printf '%s' "${MX_BORINGSSL_INCLUDE:-/usr/include/android}"; }
+bssl_lib() { printf '%s' "${MX_BORINGSSL_LIB:-/usr/lib/x86_64-linux-gnu/android}"; }
+
+build_fuzzers() {
+    local out=$1 obj=$2 t src o objs libs dicts maxlen d link_bssl
+    : "${CC:?}" "${CXX:?}" "${LIB_FUZZING_ENGINE:?}"
+    mkdir -p "$out" "$obj/src" "$obj/common" "$obj/targets"
+    local inc=(-I "$ROOT/include" -I "$ROOT/targets/common" -isystem "$(bssl_inc)")
+    local cflags=(${CFLAGS:-})   # word splitting is intended: CFLAGS is a flag list
+    local cxxflags=(${CXXFLAGS:-})
+    local engine=(${LIB_FUZZING_ENGINE})
+    for src in "$ROOT"/src/*.c; do
+        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/src/$(basename "$src" .c).o"
+    done
+    for src in "$ROOT"/targets/common/*.c; do
+        [[ $(basename "$src") == replay_main.c ]] && continue
+        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/common/$(basename "$src" .c).o"
+    done
+    rm -f "$obj/libmx.a" "$obj/libharness.a"
+    "${AR:-ar}" rcs "$obj/libmx.a" "$obj"/src/*.o
+    "${AR:-ar}" rcs "$obj/libharness.a" "$obj"/common/*.o
+    # BoringSSL: static archives when given (OSS-Fuzz builds them), else Debian's shared
+    # libraries copied into OUT/lib so that nothing outside OUT is needed at run time.
+    if [[ -f $(bssl_lib)/libcrypto.a ]]; then
+        link_bssl=("$(bssl_lib)/libssl.a" "$(bssl_lib)/libcrypto.a" -lpthread)
+    else
+        mkdir -p "$out/lib"
+        cp -L "$(bssl_lib)"/libssl.so.0 "$(bssl_lib)"/libcrypto.so.0 "$out/lib/"
+        link_bssl=(-L"$(bssl_lib)" -lssl -lcrypto -Wl,-rpath,'$ORIGIN/lib')
+    fi
+    while read -r t dicts maxlen libs _; do
+        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$ROOT/targets/$t.c" -o "$obj/targets/$t.o"
+        local extra=()
+        [[ ,$libs, == *,pcap,* ]] && extra+=(-lpcap)
+        "$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "$obj/libharness.a" "$obj/libmx.a" \
+            "${engine[@]}" "${link_bssl[@]}" "${extra[@]}" -o "$out/$t"
+        # dictionary: the listed files joined
+        rm -f "$out/$t.dict"
+        if [[ $dicts != - ]]; then
+            for d in ${dicts//+/ }; do
+                [[ -f $ROOT/dictionaries/$d ]] || die "manifest: $t: no dictionaries/$d"
+                cat "$ROOT/dictionaries/$d" >>"$out/$t.dict.tmp"
+            done
+            mv "$out/$t.dict.tmp" "$out/$t.dict"
+        fi
+        {
+            echo "[libfuzzer]"
+            [[ $dicts != - ]] && echo "dict = $t.dict"
+            echo "max_len = $maxlen"
+            [[ -f $ROOT/targets/$t.options ]] && grep -v '^\[libfuzzer\]' "$ROOT/targets/$t.options"
+            true
+        } >"$out/$t.options.tmp"
+        mv "$out/$t.options.tmp" "$out/$t.options"
+        rm -f "$out/${t}_seed_corpus.zip.tmp"
+        if [[ -d $ROOT/corpus/$t ]] && [[ -n $(ls -A "$ROOT/corpus/$t") ]]; then
+            (cd "$ROOT/corpus/$t" && zip -q -X -r "$out/${t}_seed_corpus.zip.tmp" .)
+            mv "$out/${t}_seed_corpus.zip.tmp" "$out/${t}_seed_corpus.zip"
+        fi
+    done < <(manifest)
+}
+
+# Local builds of the fuzzers: build/fuzz-libfuzzer, build/fuzz-afl (ASan+UBSan).
+local_fuzz_build() {
+    local engine=$1 dir="$BUILD/fuzz-$1"
+    say "== building $engine fuzzers in ${dir#"$ROOT"/}"
+    if [[ $engine == libfuzzer ]]; then
+        ensure_deps $DEPS_BASE
+        CC=clang CXX=clang++ \
+        CFLAGS="-g -O1 -fno-omit-frame-pointer -gline-tables-only -fsanitize=address,undefined -fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link" \
+        CXXFLAGS="-fsanitize=address,undefined" LIB_FUZZING_ENGINE="-fsanitize=fuzzer" \
+            build_fuzzers "$dir/out" "$dir/obj"
+    else
+        ensure_deps $DEPS_BASE $DEPS_AFL
+        AFL_QUIET=1 CC=afl-clang-fast CXX=afl-clang-fast++ \
+        CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+        CXXFLAGS="-fsanitize=address,undefined" LIB_FUZZING_ENGINE="/usr/lib/afl/libAFLDriver.a" \
+            build_fuzzers "$dir/out" "$dir/obj"
+    fi
+}
+
+cmd_oss_fuzz() {
+    [[ -n ${OUT:-} && -n ${LIB_FUZZING_ENGINE:-} ]] || die "oss-fuzz: set OUT and LIB_FUZZING_ENGINE (and CC CXX CFLAGS CXXFLAGS)"
+    : "${CC:=clang}" "${CXX:=clang++}"
+    export CC CXX
+    local work=${WORK:-$(mktemp -d)}
+    say "== OSS-Fuzz build: engine ${FUZZING_ENGINE:-?} sanitizer ${SANITIZER:-?} -> $OUT"
+    build_fuzzers "$OUT" "$work/mxfuzz-obj"
+    say "== built: $(target_names | tr '\n' ' ')"
+}
+
+# ---------------------------------------------------------------- test
 cmd_test() {
     ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST
     local dir="$BUILD/test"
@@ -184,7 +310,7 @@ cmd_test() {
     cmake --build "$dir" -j "$JOBS_DEFAULT" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
     cmake --build "$dir" -j "$JOBS_DEFAULT" >/dev/null 2>&1 || { cmake --build "$dir" 2>&1 | tail -40; die "the test build failed"; }
     say "== running the suite"
-    export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:symbolize=1}
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:handle_abort=1:detect_leaks=1:symbolize=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     cd "$dir"
     ctest --output-on-failure -j "$JOBS_DEFAULT" --timeout 900 "$@"
@@ -230,16 +356,60 @@ cmd_repro() {
     done
     [[ -n $file ]] || die "repro: which file? usage: ./build.sh repro FILE [--target T] [--save \"what it is\"]"
     [[ -f $file ]] || die "repro: no such file: $file"
+    file=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")
     if [[ -z $target ]]; then
-        # infer from the path: .../crashes/T/..., repro/T/..., corpus/T/...
-        local p d
-        p=$(cd "$(dirname "$file")" && pwd)
-        d=$(basename "$p")
-        is_target "$d" && target=$d
+        # from the path: build/crashes/T/..., repro/T/..., corpus/T/..., build/runs/*/T/...
+        local d=$file
+        while [[ $d != / ]]; do
+            d=$(dirname "$d")
+            if is_target "$(basename "$d")"; then target=$(basename "$d"); break; fi
+        done
         [[ -n $target ]] || die "repro: cannot tell the target from the path; add --target T (targets: $(target_names | tr '\n' ' '))"
     fi
-    is_target "$target" || die "repro: no target '$target'"
-    "$ROOT/tools/repro.sh" "$target" "$file" "$save_set" "$save"
+    is_target "$target" || die "repro: no target '$target' (targets: $(target_names | tr '\n' ' '))"
+    ensure_deps $DEPS_BASE
+    mkdir -p "$BUILD"
+    configure_test_build
+    cmake --build "$TEST_DIR" --target "replay_$target" -j "$JOBS_DEFAULT" >"$BUILD/repro-build.log" 2>&1 ||
+        { tail -30 "$BUILD/repro-build.log"; die "building the replay binary failed"; }
+    sanitizer_env
+    local bin="$TEST_DIR/replay/$target" rc=0
+    say "== $target < ${file#"$ROOT"/}"
+    "$bin" "$file" || rc=$?
+    if [[ $rc -eq 0 ]]; then say "== exit status 0: no crash"; else say "== exit status $rc: CRASH"; fi
+    [[ $save_set -eq 1 ]] || return "$rc"
+
+    # --save: minimize (when it crashes), store as repro/T/<id> with its description
+    local keep=$file tmpd
+    tmpd=$(mktemp -d)
+    if [[ $rc -ne 0 ]]; then
+        say "== minimizing (libFuzzer -minimize_crash)"
+        local_fuzz_build libfuzzer >/dev/null
+        (cd "$tmpd" && "$BUILD/fuzz-libfuzzer/out/$target" -minimize_crash=1 -runs=20000 \
+            -exact_artifact_path="$tmpd/min" "$file" >"$tmpd/min.log" 2>&1) || true
+        if [[ -s $tmpd/min ]] && ! "$bin" "$tmpd/min" >/dev/null 2>&1; then
+            say "   $(stat -c %s "$file") -> $(stat -c %s "$tmpd/min") bytes, still crashes"
+            keep=$tmpd/min
+        else
+            say "   minimization did not give a smaller crashing input; keeping the original"
+        fi
+    else
+        say "== it does not crash here: saved as a regression input as it is"
+    fi
+    local id dest
+    id=$(sha256sum "$keep" | cut -c1-12)
+    dest="$ROOT/repro/$target"
+    mkdir -p "$dest"
+    if [[ -e $dest/$id ]]; then
+        say "== already saved as repro/$target/$id"
+    else
+        cp "$keep" "$dest/.$id.tmp" && mv "$dest/.$id.tmp" "$dest/$id"
+        printf '%s\n' "$save" >"$dest/.$id.txt.tmp" && mv "$dest/.$id.txt.tmp" "$dest/$id.txt"
+        say "== saved as repro/$target/$id (+ $id.txt); \`./build.sh test\` runs it as test repro/$target/$id"
+        [[ $rc -ne 0 ]] && say "   it fails until the bug is fixed"
+    fi
+    rm -rf "$tmpd"
+    return "$rc"
 }
 
 # ---------------------------------------------------------------- main

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# fuzz-run.sh ENGINE SECONDS JOBS RUNDIR TARGET... — called by `./build.sh fuzz`.
+#
+# Runs one fuzzer per target (JOBS at a time) on a private working copy, shows progress every
+# 10 s, merges what added coverage back into corpus/TARGET/ and prints a summary per target.
+# Corpus safety: corpus/TARGET/ is only ever read by the fuzzers; new entries are added to it by
+# writing a temporary file beside the final name and renaming it, so an interrupted or killed
+# campaign leaves every corpus file either absent or whole. Nothing in corpus/ is ever changed or
+# deleted. Crashes are copied to build/crashes/TARGET/ with the command that reproduces each.
+set -uo pipefail
+
+engine=$1 secs=$2 jobs=$3 run=$4
+shift 4
+targets=("$@")
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
+LF_OUT="$BUILD/fuzz-libfuzzer/out"
+AFL_OUT="$BUILD/fuzz-afl/out"
+
+count_files() { find "$1" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l; }
+opt() { awk -F' *= *' -v k="$2" '$1 == k {print $2}' "$1" 2>/dev/null; }
+
+start_one() {
+    local t=$1 w="$run/$1" dict
+    mkdir -p "$w/new" "$w/crashes" "$ROOT/corpus/$t"
+    count_files "$ROOT/corpus/$t" >"$w/before"
+    date +%s >"$w/start"
+    if [[ $engine == libfuzzer ]]; then
+        local args=(-max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$w/crashes/"
+                    -max_len="$(opt "$LF_OUT/$t.options" max_len)")
+        [[ -f $LF_OUT/$t.dict ]] && args+=(-dict="$LF_OUT/$t.dict")
+        (cd "$w" && exec nice -n 5 "$LF_OUT/$t" "${args[@]}" "$w/new" "$ROOT/corpus/$t" >"$w/log" 2>&1) &
+    else
+        local in="$ROOT/corpus/$t" args=()
+        if [[ $(count_files "$in") -eq 0 ]]; then
+            mkdir -p "$w/empty-seed" && printf '\0\0\0\0' >"$w/empty-seed/zero" && in="$w/empty-seed"
+        fi
+        [[ -f $AFL_OUT/$t.dict ]] && args+=(-x "$AFL_OUT/$t.dict")
+        (cd "$w" && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+            AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 AFL_QUIET=1 \
+            exec nice -n 5 afl-fuzz -i "$in" -o "$w/afl" -V "$secs" "${args[@]}" -- "$AFL_OUT/$t" >"$w/log" 2>&1) &
+    fi
+    echo $! >"$w/pid"
+}
+
+# progress line for a running target, from its log or fuzzer_stats
+status_of() {
+    local t=$1 w="$run/$1" now el line
+    now=$(date +%s)
+    el=$((now - $(cat "$w/start")))
+    if [[ $engine == libfuzzer ]]; then
+        line=$(grep -aE '^#[0-9]+' "$w/log" 2>/dev/null | tail -n 1 |
+            sed -E 's/^#([0-9]+).*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).* exec\/s: ([0-9]+).*/execs \1  cov \2  ft \3  corpus \4  exec\/s \5/')
+    else
+        local st="$w/afl/default/fuzzer_stats"
+        [[ -f $st ]] && line="execs $(opt "$st" execs_done)  edges $(opt "$st" edges_found)  corpus $(opt "$st" corpus_count)  exec/s $(opt "$st" execs_per_sec)  crashes $(opt "$st" saved_crashes)"
+    fi
+    printf '  %-14s %4ss/%ss  %s\n' "$t" "$el" "$secs" "${line:-starting}"
+}
+
+# merge coverage-adding inputs into corpus/T (temp name + rename per file)
+merge_back() {
+    local t=$1 w="$run/$1" src m added=0 f h
+    if [[ $engine == libfuzzer ]]; then src="$w/new"; else src="$w/afl/default/queue"; fi
+    [[ -d $src ]] || { echo 0; return; }
+    m="$w/merged"
+    rm -rf "$m" && mkdir -p "$m"
+    find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name ".*" -exec cp -p {} "$m"/ \;
+    "$LF_OUT/$t" -merge=1 -merge_control_file="$w/merge.ctl" -max_len="$(opt "$LF_OUT/$t.options" max_len)" \
+        "$m" "$src" >"$w/merge.log" 2>&1 || { echo "merge-failed"; return; }
+    for f in "$m"/*; do
+        [[ -f $f ]] || continue
+        h=$(basename "$f")
+        [[ -e $ROOT/corpus/$t/$h ]] && continue
+        # name new entries by content (libFuzzer already does; AFL++ queue names are not stable)
+        [[ $h =~ ^[0-9a-f]{40}$ ]] || h=$(sha1sum "$f" | cut -c1-40)
+        [[ -e $ROOT/corpus/$t/$h ]] && continue
+        cp "$f" "$ROOT/corpus/$t/.$h.tmp" && mv "$ROOT/corpus/$t/.$h.tmp" "$ROOT/corpus/$t/$h" && added=$((added + 1))
+    done
+    echo "$added"
+}
+
+collect_crashes() {
+    local t=$1 w="$run/$1" dir f n=0
+    if [[ $engine == libfuzzer ]]; then dir="$w/crashes"; else dir="$w/afl/default/crashes"; fi
+    mkdir -p "$BUILD/crashes/$t"
+    for f in "$dir"/*; do
+        [[ -f $f && $(basename "$f") != README.txt ]] || continue
+        local h
+        h=$(sha1sum "$f" | cut -c1-12)
+        cp "$f" "$BUILD/crashes/$t/crash-$h"
+        echo "    ./build.sh repro build/crashes/$t/crash-$h" >>"$w/crash-cmds"
+        n=$((n + 1))
+    done
+    echo "$n"
+}
+
+summary_of() {
+    local t=$1 w="$run/$1" execs eps cov after added crashes
+    if [[ $engine == libfuzzer ]]; then
+        execs=$(grep -a 'stat::number_of_executed_units' "$w/log" | awk '{print $2}')
+        eps=$(grep -a 'stat::average_exec_per_sec' "$w/log" | awk '{print $2}')
+        cov=$(grep -aE '^#[0-9]+' "$w/log" | tail -n 1 | sed -E 's/.*cov: ([0-9]+) ft: ([0-9]+).*/cov \1 ft \2/')
+    else
+        local st="$w/afl/default/fuzzer_stats"
+        execs=$(opt "$st" execs_done)
+        eps=$(opt "$st" execs_per_sec)
+        cov="edges $(opt "$st" edges_found) ($(opt "$st" bitmap_cvg))"
+    fi
+    added=$(merge_back "$t")
+    crashes=$(collect_crashes "$t")
+    after=$(count_files "$ROOT/corpus/$t")
+    printf '%-14s %10s %9s  %-22s %6s -> %-6s %7s\n' "$t" "${execs:-?}" "${eps:-?}" "${cov:-?}" \
+        "$(cat "$w/before")" "$after" "$crashes" >>"$run/summary"
+    if [[ $crashes -gt 0 ]]; then
+        {
+            echo "  $t: $crashes crash(es); reproduce with:"
+            cat "$w/crash-cmds"
+        } >>"$run/crashes"
+    fi
+    if [[ $added == merge-failed ]]; then
+        echo "  $t: merging into corpus/$t failed (see ${w#"$ROOT"/}/merge.log); corpus unchanged" >>"$run/crashes"
+    fi
+}
+
+interrupted() {
+    echo
+    echo "fuzz-run: interrupted: stopping fuzzers; corpus/ holds only whole files"
+    for t in "${targets[@]}"; do
+        [[ -f $run/$t/pid ]] && kill "$(cat "$run/$t/pid")" 2>/dev/null
+    done
+    exit 130
+}
+trap interrupted INT TERM
+
+printf '%-14s %10s %9s  %-22s %16s %7s\n' target execs exec/s coverage "corpus before->after" crashes >"$run/summary"
+: >"$run/crashes"
+pending=("${targets[@]}")
+running=()
+last=0
+while [[ ${#pending[@]} -gt 0 || ${#running[@]} -gt 0 ]]; do
+    while [[ ${#pending[@]} -gt 0 && ${#running[@]} -lt $jobs ]]; do
+        start_one "${pending[0]}"
+        running+=("${pending[0]}")
+        pending=("${pending[@]:1}")
+    done
+    sleep 1
+    still=()
+    for t in "${running[@]}"; do
+        if kill -0 "$(cat "$run/$t/pid")" 2>/dev/null; then
+            still+=("$t")
+        else
+            wait "$(cat "$run/$t/pid")" 2>/dev/null
+            status_of "$t"
+            echo "  $t finished; merging"
+            summary_of "$t"
+        fi
+    done
+    running=("${still[@]+"${still[@]}"}")
+    now=$(date +%s)
+    if [[ ${#running[@]} -gt 0 && $((now - last)) -ge 10 ]]; then
+        echo "[$(date +%H:%M:%S)]"
+        for t in "${running[@]}"; do status_of "$t"; done
+        last=$now
+    fi
+done
+
+echo
+echo "== summary ($engine, ${secs}s per target; logs in ${run#"$ROOT"/})"
+cat "$run/summary"
+if [[ -s $run/crashes ]]; then
+    echo
+    cat "$run/crashes"
+    exit 1
+fi
+echo "no crashes"
