@@ -1,0 +1,609 @@
+/* record.c - the TLS record decrypter (see include/mx/record.h).
+ *
+ * Primitives come from BoringSSL: AES/3DES block ciphers in CBC mode, SHA-1 compression
+ * (HMAC-SHA1 is built on SHA1_Transform so that it can run over every possible length of a
+ * CBC record in constant time), plain EVP_AEAD AES-GCM / ChaCha20-Poly1305 with the TLS nonce
+ * and additional data built here, and HKDF-Expand for TLS 1.3 keys. BoringSSL's record-level
+ * AEADs (EVP_aead_*_tls*) are deliberately not used: the fuzz targets use them as the oracle.
+ */
+#include "mx/record.h"
+
+#include <string.h>
+
+#include <openssl/aead.h>
+#include <openssl/aes.h>
+#include <openssl/des.h>
+#include <openssl/digest.h>
+#include <openssl/hkdf.h>
+#include <openssl/sha.h>
+
+/* Test builds for the valgrind constant-time check define MX_CT_VALGRIND: the accept/reject
+ * decision and the plaintext length are declassified (marked defined) right before the one
+ * branch that acts on them, like BoringSSL's CONSTTIME_DECLASSIFY. Otherwise a no-op. */
+#ifdef MX_CT_VALGRIND
+#include <valgrind/memcheck.h>
+#define CT_DECLASSIFY(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#else
+#define CT_DECLASSIFY(p, n) ((void)(p), (void)(n))
+#endif
+
+enum kind { K_NULL = 0, K_CBC_3DES, K_CBC_AES128, K_CBC_AES256, K_GCM128, K_GCM256, K_CHACHA };
+
+struct rec_state {
+    int kind;
+    int tls13;
+    int error;        /* the error that killed the decrypter, 0 while alive */
+    uint16_t version; /* negotiated version (0x0304 for TLS 1.3), 0 for the null cipher */
+    uint64_t seq;
+    unsigned bs;            /* CBC block size */
+    unsigned explicit_iv;   /* CBC explicit IV length (TLS 1.1+), 0 for TLS 1.0 */
+    uint8_t chained_iv[16]; /* TLS 1.0: IV of the next record */
+    uint8_t fixed_iv[12];   /* AEAD: GCM salt (4 bytes) or the 12-byte IV */
+    SHA_CTX mac_inner;      /* SHA-1 state after (key ^ ipad) */
+    SHA_CTX mac_outer;      /* SHA-1 state after (key ^ opad) */
+    union {
+        AES_KEY aes;
+        DES_key_schedule des[3];
+        EVP_AEAD_CTX aead;
+    } c;
+};
+
+_Static_assert(sizeof(struct rec_state) <= MX_RECORD_STATE_SIZE, "MX_RECORD_STATE_SIZE too small");
+_Static_assert(sizeof(struct mx_record) <= 20u * 1024u, "struct mx_record exceeds its documented bound");
+
+#define MAC_LEN 20u
+
+static struct rec_state *st(struct mx_record *r) { return (struct rec_state *)(void *)r->state_; }
+static const struct rec_state *cst(const struct mx_record *r)
+{
+    return (const struct rec_state *)(const void *)r->state_;
+}
+
+/* ---------------------------------------------------------------- constant-time helpers */
+/* All masks are all-ones (true) or zero (false). value_barrier keeps the compiler from
+ * turning mask arithmetic back into branches. */
+static inline size_t value_barrier(size_t a)
+{
+    __asm__("" : "+r"(a) : /* no inputs */);
+    return a;
+}
+static inline size_t ct_msb(size_t a) { return 0u - (a >> (sizeof(a) * 8 - 1)); }
+static inline size_t ct_lt(size_t a, size_t b) { return value_barrier(ct_msb(a ^ ((a ^ b) | ((a - b) ^ a)))); }
+static inline size_t ct_ge(size_t a, size_t b) { return ~ct_lt(a, b); }
+static inline size_t ct_is_zero(size_t a) { return value_barrier(ct_msb(~a & (a - 1))); }
+static inline size_t ct_eq(size_t a, size_t b) { return ct_is_zero(a ^ b); }
+
+/* ---------------------------------------------------------------- suites */
+static int suite_kind(uint16_t suite)
+{
+    switch (suite) {
+    case 0x000A: case 0x0016: case 0xC008: case 0xC012:
+        return K_CBC_3DES;
+    case 0x002F: case 0x0033: case 0x008C: case 0xC009: case 0xC013: case 0xC035:
+        return K_CBC_AES128;
+    case 0x0035: case 0x0039: case 0x008D: case 0xC00A: case 0xC014: case 0xC036:
+        return K_CBC_AES256;
+    case 0x009C: case 0x009E: case 0xC02B: case 0xC02F:
+        return K_GCM128;
+    case 0x009D: case 0x009F: case 0xC02C: case 0xC030:
+        return K_GCM256;
+    case 0xCCA8: case 0xCCA9: case 0xCCAA: case 0xCCAC:
+        return K_CHACHA;
+    default:
+        return -1;
+    }
+}
+
+struct layout {
+    size_t mac, key, iv;
+};
+
+static int tls12_layout(uint16_t version, int kind, struct layout *l)
+{
+    if (version < 0x0301 || version > 0x0303)
+        return -1;
+    switch (kind) {
+    case K_CBC_3DES:
+        *l = (struct layout){MAC_LEN, 24, version == 0x0301 ? 8 : 0};
+        return 0;
+    case K_CBC_AES128:
+        *l = (struct layout){MAC_LEN, 16, version == 0x0301 ? 16 : 0};
+        return 0;
+    case K_CBC_AES256:
+        *l = (struct layout){MAC_LEN, 32, version == 0x0301 ? 16 : 0};
+        return 0;
+    case K_GCM128:
+    case K_GCM256:
+        if (version != 0x0303)
+            return -1;
+        *l = (struct layout){0, kind == K_GCM128 ? 16 : 32, 4};
+        return 0;
+    case K_CHACHA:
+        if (version != 0x0303)
+            return -1;
+        *l = (struct layout){0, 32, 12};
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+size_t mx_record_key_block_len(uint16_t version, uint16_t cipher_suite)
+{
+    struct layout l;
+    if (tls12_layout(version, suite_kind(cipher_suite), &l) != 0)
+        return 0;
+    return 2 * (l.mac + l.key + l.iv);
+}
+
+/* ---------------------------------------------------------------- setup */
+void mx_record_init(struct mx_record *r)
+{
+    memset(r->state_, 0, sizeof r->state_);
+    st(r)->kind = K_NULL;
+}
+
+static void wipe_keys(struct rec_state *s)
+{
+    if (s->kind == K_GCM128 || s->kind == K_GCM256 || s->kind == K_CHACHA)
+        EVP_AEAD_CTX_cleanup(&s->c.aead);
+    memset(&s->c, 0, sizeof s->c);
+    memset(&s->mac_inner, 0, sizeof s->mac_inner);
+    memset(&s->mac_outer, 0, sizeof s->mac_outer);
+    memset(s->chained_iv, 0, sizeof s->chained_iv);
+    memset(s->fixed_iv, 0, sizeof s->fixed_iv);
+}
+
+void mx_record_cleanup(struct mx_record *r)
+{
+    struct rec_state *s = st(r);
+    int err = s->error;
+    wipe_keys(s);
+    mx_record_init(r);
+    st(r)->error = err;
+}
+
+static const EVP_AEAD *kind_aead(int kind)
+{
+    switch (kind) {
+    case K_GCM128: return EVP_aead_aes_128_gcm();
+    case K_GCM256: return EVP_aead_aes_256_gcm();
+    case K_CHACHA: return EVP_aead_chacha20_poly1305();
+    default: return NULL;
+    }
+}
+
+int mx_record_set_tls12_keys(struct mx_record *r, uint16_t version, uint16_t cipher_suite,
+                             int from_client, const uint8_t *key_block, size_t key_block_len,
+                             uint64_t seq)
+{
+    struct rec_state *s = st(r);
+    int kind = suite_kind(cipher_suite);
+    struct layout l;
+    const uint8_t *mac, *key, *iv;
+    int err;
+
+    if (tls12_layout(version, kind, &l) != 0)
+        return MX_REC_UNSUPPORTED;
+    if (!key_block || key_block_len < 2 * (l.mac + l.key + l.iv))
+        return MX_REC_BAD_KEYS;
+    mac = key_block + (from_client ? 0 : l.mac);
+    key = key_block + 2 * l.mac + (from_client ? 0 : l.key);
+    iv = key_block + 2 * (l.mac + l.key) + (from_client ? 0 : l.iv);
+
+    err = s->error;
+    wipe_keys(s);
+    memset(s, 0, sizeof *s);
+    s->error = err;
+    s->version = version;
+    s->seq = seq;
+    s->kind = kind;
+    if (l.mac) {
+        uint8_t pad[64];
+        size_t i;
+        for (i = 0; i < 64; i++)
+            pad[i] = (uint8_t)((i < l.mac ? mac[i] : 0) ^ 0x36);
+        SHA1_Init(&s->mac_inner);
+        SHA1_Update(&s->mac_inner, pad, 64);
+        for (i = 0; i < 64; i++)
+            pad[i] = (uint8_t)((i < l.mac ? mac[i] : 0) ^ 0x5c);
+        SHA1_Init(&s->mac_outer);
+        SHA1_Update(&s->mac_outer, pad, 64);
+        memset(pad, 0, sizeof pad);
+    }
+    switch (kind) {
+    case K_CBC_3DES:
+        s->bs = 8;
+        DES_set_key_unchecked((const DES_cblock *)key, &s->c.des[0]);
+        DES_set_key_unchecked((const DES_cblock *)(key + 8), &s->c.des[1]);
+        DES_set_key_unchecked((const DES_cblock *)(key + 16), &s->c.des[2]);
+        break;
+    case K_CBC_AES128:
+    case K_CBC_AES256:
+        s->bs = 16;
+        if (AES_set_decrypt_key(key, (unsigned)(l.key * 8), &s->c.aes) != 0) {
+            s->kind = K_NULL;
+            s->error = MX_REC_INTERNAL;
+            return MX_REC_INTERNAL;
+        }
+        break;
+    default:
+        if (!EVP_AEAD_CTX_init(&s->c.aead, kind_aead(kind), key, l.key, EVP_AEAD_DEFAULT_TAG_LENGTH, NULL)) {
+            s->kind = K_NULL;
+            s->error = MX_REC_INTERNAL;
+            return MX_REC_INTERNAL;
+        }
+        memcpy(s->fixed_iv, iv, l.iv);
+        break;
+    }
+    if (s->bs) {
+        s->explicit_iv = version == 0x0301 ? 0 : s->bs;
+        if (version == 0x0301)
+            memcpy(s->chained_iv, iv, s->bs);
+    }
+    return MX_REC_OK;
+}
+
+/* HKDF-Expand-Label(secret, label, "", len), RFC 8446 7.1. */
+static int expand_label(const EVP_MD *md, const uint8_t *secret, size_t secret_len, const char *label,
+                        uint8_t *out, size_t out_len)
+{
+    uint8_t info[2 + 1 + 6 + 16 + 1];
+    size_t ll = strlen(label), n = 0;
+    info[n++] = (uint8_t)(out_len >> 8);
+    info[n++] = (uint8_t)out_len;
+    info[n++] = (uint8_t)(6 + ll);
+    memcpy(info + n, "tls13 ", 6);
+    n += 6;
+    memcpy(info + n, label, ll);
+    n += ll;
+    info[n++] = 0;
+    return HKDF_expand(out, out_len, md, secret, secret_len, info, n);
+}
+
+int mx_record_set_tls13_secret(struct mx_record *r, uint16_t cipher_suite, const uint8_t *secret,
+                               size_t len, uint64_t seq)
+{
+    struct rec_state *s = st(r);
+    const EVP_MD *md;
+    int kind, err;
+    size_t key_len;
+    uint8_t key[32], iv[12];
+
+    switch (cipher_suite) {
+    case 0x1301: kind = K_GCM128; md = EVP_sha256(); key_len = 16; break;
+    case 0x1302: kind = K_GCM256; md = EVP_sha384(); key_len = 32; break;
+    case 0x1303: kind = K_CHACHA; md = EVP_sha256(); key_len = 32; break;
+    default: return MX_REC_UNSUPPORTED;
+    }
+    if (!secret || len != EVP_MD_size(md))
+        return MX_REC_BAD_KEYS;
+    if (!expand_label(md, secret, len, "key", key, key_len) || !expand_label(md, secret, len, "iv", iv, 12))
+        return MX_REC_INTERNAL;
+
+    err = s->error;
+    wipe_keys(s);
+    memset(s, 0, sizeof *s);
+    s->error = err;
+    s->version = 0x0304;
+    s->tls13 = 1;
+    s->seq = seq;
+    s->kind = kind;
+    memcpy(s->fixed_iv, iv, 12);
+    if (!EVP_AEAD_CTX_init(&s->c.aead, kind_aead(kind), key, key_len, EVP_AEAD_DEFAULT_TAG_LENGTH, NULL)) {
+        s->kind = K_NULL;
+        s->error = MX_REC_INTERNAL;
+    }
+    memset(key, 0, sizeof key);
+    return s->error == MX_REC_INTERNAL ? MX_REC_INTERNAL : MX_REC_OK;
+}
+
+uint64_t mx_record_read_seq(const struct mx_record *r) { return cst(r)->seq; }
+int mx_record_error(const struct mx_record *r) { return cst(r)->error; }
+
+/* ---------------------------------------------------------------- CBC, constant time */
+
+/* HMAC-SHA1 over hdr[0..13) || data[0..L) where L is secret, lmin <= L <= lmax public, and
+ * data[0..avail) is readable. hdr[11..12] hold L (secret as well). The prefix that every
+ * possible L shares is hashed normally; the last blocks are computed for every possible end
+ * and the right one is selected by mask. */
+static void cbc_mac_ct(const struct rec_state *s, const uint8_t hdr[13], const uint8_t *data,
+                       size_t avail, size_t L, size_t lmin, size_t lmax, uint8_t mac[MAC_LEN])
+{
+    SHA_CTX c = s->mac_inner;
+    uint32_t acc[5] = {0, 0, 0, 0, 0};
+    uint8_t block[64], inner[MAC_LEN];
+    size_t prefix = ((13 + lmin) / 64) * 64; /* bytes of hdr||data hashed normally */
+    size_t total = 64 + 13 + L;              /* inner hash input, with the ipad block */
+    uint64_t bits = (uint64_t)total * 8;
+    size_t final_block = (total + 8) / 64;   /* the block holding the length field */
+    size_t last_block = (64 + 13 + lmax + 8) / 64;
+    size_t b, j, k;
+
+    if (prefix > 0) {
+        SHA1_Update(&c, hdr, 13);
+        SHA1_Update(&c, data, prefix - 13);
+    }
+    for (b = (64 + prefix) / 64; b <= last_block; b++) {
+        size_t is_final = ct_eq(b, final_block);
+        for (j = 0; j < 64; j++) {
+            size_t pos = b * 64 + j, i = pos - 64;
+            uint8_t m = i < 13 ? hdr[i] : (i - 13 < avail ? data[i - 13] : 0);
+            size_t v = (m & ct_lt(pos, total)) | (0x80 & ct_eq(pos, total));
+            if (j >= 56) {
+                size_t lb = (size_t)(bits >> (8 * (63 - j))) & 0xff;
+                v = (v & ~is_final) | (lb & is_final);
+            }
+            block[j] = (uint8_t)v;
+        }
+        SHA1_Transform(&c, block);
+        for (k = 0; k < 5; k++)
+            acc[k] |= c.h[k] & (uint32_t)is_final;
+    }
+    for (k = 0; k < 5; k++) {
+        inner[4 * k] = (uint8_t)(acc[k] >> 24);
+        inner[4 * k + 1] = (uint8_t)(acc[k] >> 16);
+        inner[4 * k + 2] = (uint8_t)(acc[k] >> 8);
+        inner[4 * k + 3] = (uint8_t)acc[k];
+    }
+    c = s->mac_outer;
+    SHA1_Update(&c, inner, MAC_LEN);
+    SHA1_Final(mac, &c);
+}
+
+/* pt[0..n) is a decrypted CBC record (without explicit IV), n >= MAC_LEN + 1 and a multiple
+ * of the block size. Returns an all-ones mask if padding and MAC are good, else 0, and the
+ * data length in *data_len (meaningful only when good). No branch or index depends on the
+ * padding or MAC bytes. */
+static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_t *pt, size_t n,
+                           size_t *data_len)
+{
+    size_t pad = pt[n - 1];
+    size_t good = ct_ge(n, pad + MAC_LEN + 1);
+    size_t to_check = n < 256 ? n : 256;
+    size_t i, j, L, lmin, lmax, scan_start, rotate = 0, started = 0;
+    uint8_t hdr[13], mac[MAC_LEN], rotated[MAC_LEN], received[MAC_LEN];
+    size_t diff = 0;
+
+    for (i = 0; i < to_check; i++) {
+        size_t mask = ct_ge(pad, i);
+        size_t b = pt[n - 1 - i];
+        good &= ~(mask & (pad ^ b));
+    }
+    good = ct_eq(0xff, good & 0xff);
+    /* bad padding: treated as no padding, the MAC check then fails */
+    pad = good & (pad + 1);
+    L = n - MAC_LEN - pad;
+    lmax = n - MAC_LEN;
+    lmin = n > MAC_LEN + 256 ? n - MAC_LEN - 256 : 0;
+
+    for (i = 0; i < 8; i++)
+        hdr[i] = (uint8_t)(s->seq >> (56 - 8 * i));
+    hdr[8] = type;
+    hdr[9] = (uint8_t)(s->version >> 8);
+    hdr[10] = (uint8_t)s->version;
+    hdr[11] = (uint8_t)(L >> 8);
+    hdr[12] = (uint8_t)L;
+    cbc_mac_ct(s, hdr, pt, n, L, lmin, lmax, mac);
+
+    /* copy the received MAC out of pt[L..L+20) by rotation */
+    memset(rotated, 0, sizeof rotated);
+    scan_start = n > MAC_LEN + 256 ? n - (MAC_LEN + 256) : 0;
+    for (i = scan_start, j = 0; i < n; i++, j++) {
+        size_t is_start, in_mac;
+        if (j >= MAC_LEN)
+            j -= MAC_LEN;
+        is_start = ct_eq(i, L);
+        started |= is_start;
+        in_mac = started & ct_lt(i, L + MAC_LEN);
+        rotated[j] |= (uint8_t)(pt[i] & in_mac);
+        rotate |= j & is_start;
+    }
+    for (i = 0; i < MAC_LEN; i++) {
+        size_t want = i + rotate, acc = 0;
+        want -= MAC_LEN & ct_ge(want, MAC_LEN);
+        for (j = 0; j < MAC_LEN; j++)
+            acc |= rotated[j] & ct_eq(j, want);
+        received[i] = (uint8_t)acc;
+    }
+    for (i = 0; i < MAC_LEN; i++)
+        diff |= (size_t)(mac[i] ^ received[i]);
+    good &= ct_is_zero(diff);
+    *data_len = L;
+    return good;
+}
+
+/* ---------------------------------------------------------------- reading */
+static int fail(struct rec_state *s, int code)
+{
+    s->error = code;
+    return code;
+}
+
+static int valid_type(uint8_t t) { return t >= 20 && t <= 23; }
+
+int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint8_t *out,
+                   size_t out_cap, size_t *out_len)
+{
+    struct rec_state *s = st(r);
+    uint8_t h[MX_RECORD_HEADER_LEN];
+    uint8_t *rec = r->buf_ + MX_RECORD_HEADER_LEN; /* the record body */
+    size_t len, max_pt, n;
+    uint16_t ver;
+
+    *out_len = 0;
+    if (s->error)
+        return MX_REC_FAILED;
+    if (in->bytes < MX_RECORD_HEADER_LEN)
+        return MX_REC_NEED_MORE;
+    mx_chain_peek(in, 0, h, sizeof h);
+    len = (size_t)h[3] << 8 | h[4];
+    ver = (uint16_t)(h[1] << 8 | h[2]);
+
+    /* ---- public checks on the header, before any cryptography */
+    if (!valid_type(h[0]))
+        return fail(s, MX_REC_BAD_TYPE);
+    if (s->kind == K_NULL) {
+        if (h[1] != 3)
+            return fail(s, MX_REC_BAD_VERSION);
+        if (len > MX_RECORD_MAX_PLAINTEXT)
+            return fail(s, MX_REC_TOO_LONG);
+        max_pt = len;
+    } else if (s->tls13) {
+        int ccs = h[0] == MX_TLS_CHANGE_CIPHER_SPEC;
+        if (h[0] != MX_TLS_APPLICATION_DATA && !(ccs && len == 1))
+            return fail(s, MX_REC_BAD_TYPE);
+        if (ver != 0x0303)
+            return fail(s, MX_REC_BAD_VERSION);
+        if (len > MX_RECORD_MAX_CIPHERTEXT13)
+            return fail(s, MX_REC_TOO_LONG);
+        if (ccs) {
+            max_pt = 1;
+        } else {
+            if (len < 16 + 1)
+                return fail(s, MX_REC_TOO_SHORT);
+            max_pt = len - 17;
+        }
+    } else {
+        if (ver != s->version)
+            return fail(s, MX_REC_BAD_VERSION);
+        if (len > MX_RECORD_MAX_CIPHERTEXT)
+            return fail(s, MX_REC_TOO_LONG);
+        if (s->bs) {
+            if (len < s->explicit_iv + MAC_LEN + 1)
+                return fail(s, MX_REC_TOO_SHORT);
+            if (len % s->bs != 0)
+                return fail(s, MX_REC_NOT_BLOCK_MULTIPLE);
+            max_pt = len - s->explicit_iv - MAC_LEN - 1;
+        } else if (s->kind == K_CHACHA) {
+            if (len < 16)
+                return fail(s, MX_REC_TOO_SHORT);
+            max_pt = len - 16;
+        } else {
+            if (len < 8 + 16)
+                return fail(s, MX_REC_TOO_SHORT);
+            max_pt = len - 8 - 16;
+        }
+    }
+    if (max_pt > MX_RECORD_MAX_PLAINTEXT)
+        max_pt = MX_RECORD_MAX_PLAINTEXT;
+    if (in->bytes < MX_RECORD_HEADER_LEN + len)
+        return MX_REC_NEED_MORE;
+    if (out_cap < max_pt || (max_pt > 0 && !out))
+        return MX_REC_OUT_TOO_SMALL;
+
+    mx_chain_peek(in, MX_RECORD_HEADER_LEN, rec, len);
+
+    if (s->kind == K_NULL || (s->tls13 && h[0] == MX_TLS_CHANGE_CIPHER_SPEC)) {
+        if (len)
+            memcpy(out, rec, len);
+        *type = h[0];
+        *out_len = len;
+        mx_chain_consume(in, MX_RECORD_HEADER_LEN + len);
+        return MX_REC_OK;
+    }
+    if (s->seq == UINT64_MAX)
+        return fail(s, MX_REC_SEQ_EXHAUSTED);
+
+    if (s->bs) {
+        /* ---- CBC + HMAC-SHA1 */
+        uint8_t iv[16];
+        size_t good, data_len;
+        const uint8_t *ct = rec + s->explicit_iv;
+        n = len - s->explicit_iv;
+        if (s->explicit_iv)
+            memcpy(iv, rec, s->bs);
+        else
+            memcpy(iv, s->chained_iv, s->bs);
+        /* TLS 1.0: the last ciphertext block is the next record's IV */
+        if (!s->explicit_iv)
+            memcpy(s->chained_iv, ct + n - s->bs, s->bs);
+        if (s->kind == K_CBC_3DES)
+            DES_ede3_cbc_encrypt(ct, rec, n, &s->c.des[0], &s->c.des[1], &s->c.des[2],
+                                 (DES_cblock *)iv, DES_DECRYPT);
+        else
+            AES_cbc_encrypt(ct, rec, n, &s->c.aes, iv, AES_DECRYPT);
+        good = cbc_check_ct(s, h[0], rec, n, &data_len);
+        CT_DECLASSIFY(&good, sizeof good);
+        CT_DECLASSIFY(&data_len, sizeof data_len);
+        if (!good)
+            return fail(s, MX_REC_BAD_RECORD_MAC);
+        if (data_len > MX_RECORD_MAX_PLAINTEXT)
+            return fail(s, MX_REC_RECORD_OVERFLOW);
+        memcpy(out, rec, data_len);
+        *type = h[0];
+        *out_len = data_len;
+    } else {
+        /* ---- AEAD */
+        uint8_t nonce[12], ad[13];
+        size_t nonce_len = 12, ad_len, ct_off = 0, pt_len, i;
+        if (s->tls13 || s->kind == K_CHACHA) {
+            memcpy(nonce, s->fixed_iv, 12);
+            for (i = 0; i < 8; i++)
+                nonce[4 + i] ^= (uint8_t)(s->seq >> (56 - 8 * i));
+        } else {
+            memcpy(nonce, s->fixed_iv, 4);
+            memcpy(nonce + 4, rec, 8);
+            ct_off = 8;
+        }
+        if (s->tls13) {
+            memcpy(ad, h, 5);
+            ad_len = 5;
+        } else {
+            size_t plen = len - ct_off - 16;
+            for (i = 0; i < 8; i++)
+                ad[i] = (uint8_t)(s->seq >> (56 - 8 * i));
+            ad[8] = h[0];
+            ad[9] = h[1];
+            ad[10] = h[2];
+            ad[11] = (uint8_t)(plen >> 8);
+            ad[12] = (uint8_t)plen;
+            ad_len = 13;
+        }
+        if (!EVP_AEAD_CTX_open(&s->c.aead, rec + ct_off, &pt_len, len - ct_off, nonce, nonce_len,
+                               rec + ct_off, len - ct_off, ad, ad_len))
+            return fail(s, MX_REC_BAD_RECORD_MAC);
+        if (s->tls13) {
+            /* strip the zero padding; the last non-zero byte is the content type */
+            while (pt_len > 0 && rec[pt_len - 1] == 0)
+                pt_len--;
+            if (pt_len == 0)
+                return fail(s, MX_REC_BAD_INNER);
+            pt_len--;
+            *type = rec[pt_len];
+        } else {
+            *type = h[0];
+        }
+        if (pt_len > MX_RECORD_MAX_PLAINTEXT)
+            return fail(s, MX_REC_RECORD_OVERFLOW);
+        if (pt_len)
+            memcpy(out, rec + ct_off, pt_len);
+        *out_len = pt_len;
+    }
+    s->seq++;
+    mx_chain_consume(in, MX_RECORD_HEADER_LEN + len);
+    return MX_REC_OK;
+}
+
+const char *mx_record_strerror(int status)
+{
+    switch (status) {
+    case MX_REC_OK: return "ok";
+    case MX_REC_NEED_MORE: return "record incomplete, need more bytes";
+    case MX_REC_BAD_TYPE: return "unknown or unexpected record content type";
+    case MX_REC_BAD_VERSION: return "record version is not the negotiated one";
+    case MX_REC_TOO_LONG: return "record length above the limit";
+    case MX_REC_TOO_SHORT: return "record too short for its cipher";
+    case MX_REC_NOT_BLOCK_MULTIPLE: return "CBC record length not a multiple of the block size";
+    case MX_REC_BAD_RECORD_MAC: return "bad record MAC";
+    case MX_REC_RECORD_OVERFLOW: return "decrypted record longer than 2^14 bytes";
+    case MX_REC_BAD_INNER: return "TLS 1.3 record without inner content type";
+    case MX_REC_SEQ_EXHAUSTED: return "record sequence number exhausted";
+    case MX_REC_OUT_TOO_SMALL: return "output buffer too small for this record";
+    case MX_REC_FAILED: return "the decrypter failed earlier and refuses further records";
+    case MX_REC_UNSUPPORTED: return "unsupported version or cipher suite";
+    case MX_REC_BAD_KEYS: return "key material of the wrong length";
+    case MX_REC_INTERNAL: return "internal BoringSSL failure";
+    default: return "unknown status";
+    }
+}
