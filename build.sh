@@ -89,6 +89,7 @@ build_fuzzers() {
     : "${CC:?}" "${CXX:?}" "${LIB_FUZZING_ENGINE:?}"
     mkdir -p "$out" "$obj/src" "$obj/common" "$obj/targets"
     local inc=(-I "$ROOT/include" -I "$ROOT/targets/common" -isystem "$(bssl_inc)")
+    [[ -n ${MX_PCAP_INCLUDE:-} ]] && inc+=(-isystem "$MX_PCAP_INCLUDE")
     local cflags=(${CFLAGS:-})   # word splitting is intended: CFLAGS is a flag list
     local cxxflags=(${CXXFLAGS:-})
     local engine=(${LIB_FUZZING_ENGINE})
@@ -114,7 +115,17 @@ build_fuzzers() {
     while read -r t dicts maxlen libs _; do
         "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$ROOT/targets/$t.c" -o "$obj/targets/$t.o"
         local extra=()
-        [[ ,$libs, == *,pcap,* ]] && extra+=(-lpcap)
+        if [[ ,$libs, == *,pcap,* ]]; then
+            # libpcap: a static archive when given (OSS-Fuzz builds one without D-Bus), else the
+            # system's shared library, copied into OUT/lib like BoringSSL's
+            if [[ -n ${MX_PCAP_LIB:-} && -f $MX_PCAP_LIB/libpcap.a ]]; then
+                extra+=("$MX_PCAP_LIB/libpcap.a")
+            else
+                mkdir -p "$out/lib"
+                cp -L /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 "$out/lib/"
+                extra+=(-lpcap -Wl,-rpath,'$ORIGIN/lib')
+            fi
+        fi
         "$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "$obj/libharness.a" "$obj/libmx.a" \
             "${engine[@]}" "${link_bssl[@]}" "${extra[@]}" -o "$out/$t"
         # dictionary: the listed files joined
@@ -215,6 +226,7 @@ build_fuzzers() {
     : "${CC:?}" "${CXX:?}" "${LIB_FUZZING_ENGINE:?}"
     mkdir -p "$out" "$obj/src" "$obj/common" "$obj/targets"
     local inc=(-I "$ROOT/include" -I "$ROOT/targets/common" -isystem "$(bssl_inc)")
+    [[ -n ${MX_PCAP_INCLUDE:-} ]] && inc+=(-isystem "$MX_PCAP_INCLUDE")
     local cflags=(${CFLAGS:-})   # word splitting is intended: CFLAGS is a flag list
     local cxxflags=(${CXXFLAGS:-})
     local engine=(${LIB_FUZZING_ENGINE})
@@ -240,7 +252,17 @@ build_fuzzers() {
     while read -r t dicts maxlen libs _; do
         "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$ROOT/targets/$t.c" -o "$obj/targets/$t.o"
         local extra=()
-        [[ ,$libs, == *,pcap,* ]] && extra+=(-lpcap)
+        if [[ ,$libs, == *,pcap,* ]]; then
+            # libpcap: a static archive when given (OSS-Fuzz builds one without D-Bus), else the
+            # system's shared library, copied into OUT/lib like BoringSSL's
+            if [[ -n ${MX_PCAP_LIB:-} && -f $MX_PCAP_LIB/libpcap.a ]]; then
+                extra+=("$MX_PCAP_LIB/libpcap.a")
+            else
+                mkdir -p "$out/lib"
+                cp -L /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 "$out/lib/"
+                extra+=(-lpcap -Wl,-rpath,'$ORIGIN/lib')
+            fi
+        fi
         "$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "$obj/libharness.a" "$obj/libmx.a" \
             "${engine[@]}" "${link_bssl[@]}" "${extra[@]}" -o "$out/$t"
         # dictionary: the listed files joined
