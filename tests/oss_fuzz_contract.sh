@@ -64,7 +64,7 @@ run_afl() {
         mkdir -p "$tmp/$t/in"
         (cd "$tmp/$t" && unzip -q "$out/${t}_seed_corpus.zip" -d in 2>/dev/null || true)
         [[ -n $(ls -A "$tmp/$t/in") ]] || printf '\0\0\0\0' >"$tmp/$t/in/zero"
-        (cd "$tmp/$t" && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+        (cd "$tmp/$t" && unset ASAN_OPTIONS UBSAN_OPTIONS && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
             AFL_NO_AFFINITY=1 AFL_SKIP_CRASHES=1 AFL_BENCH_UNTIL_CRASH=0 \
             timeout 60 afl-fuzz -i in -o o -V 3 -- "$out/$t" >log 2>&1) || true
         grep -q 'All set and ready to roll' "$tmp/$t/log" || { bad "$cfg: afl-fuzz never got ready for $t"; tail -5 "$tmp/$t/log"; }

@@ -36,7 +36,7 @@ start_one() {
             mkdir -p "$w/empty-seed" && printf '\0\0\0\0' >"$w/empty-seed/zero" && in="$w/empty-seed"
         fi
         [[ -f $AFL_OUT/$t.dict ]] && args+=(-x "$AFL_OUT/$t.dict")
-        (cd "$w" && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+        (cd "$w" && unset ASAN_OPTIONS UBSAN_OPTIONS && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
             AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 AFL_QUIET=1 \
             exec nice -n 5 afl-fuzz -i "$in" -o "$w/afl" -V "$secs" "${args[@]}" -- "$AFL_OUT/$t" >"$w/log" 2>&1) &
     fi
