@@ -18,7 +18,8 @@ LF_OUT="$BUILD/fuzz-libfuzzer/out"
 AFL_OUT="$BUILD/fuzz-afl/out"
 
 count_files() { find "$1" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l; }
-opt() { awk -F' *= *' -v k="$2" '$1 == k {print $2}' "$1" 2>/dev/null; }
+opt() { awk -F' *= *' -v k="$2" '$1 == k {print $2}' "$1" 2>/dev/null; }       # .options (INI)
+stat_of() { awk -F' *: *' -v k="$2" '$1 == k {print $2}' "$1" 2>/dev/null; }  # AFL++ fuzzer_stats
 
 start_one() {
     local t=$1 w="$run/$1" dict
@@ -53,7 +54,7 @@ status_of() {
             sed -E 's/^#([0-9]+).*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).* exec\/s: ([0-9]+).*/execs \1  cov \2  ft \3  corpus \4  exec\/s \5/')
     else
         local st="$w/afl/default/fuzzer_stats"
-        [[ -f $st ]] && line="execs $(opt "$st" execs_done)  edges $(opt "$st" edges_found)  corpus $(opt "$st" corpus_count)  exec/s $(opt "$st" execs_per_sec)  crashes $(opt "$st" saved_crashes)"
+        [[ -f $st ]] && line="execs $(stat_of "$st" execs_done)  edges $(stat_of "$st" edges_found)  corpus $(stat_of "$st" corpus_count)  exec/s $(stat_of "$st" execs_per_sec)  crashes $(stat_of "$st" saved_crashes)"
     fi
     printf '  %-14s %4ss/%ss  %s\n' "$t" "$el" "$secs" "${line:-starting}"
 }
@@ -103,9 +104,9 @@ summary_of() {
         cov=$(grep -aE '^#[0-9]+' "$w/log" | tail -n 1 | sed -E 's/.*cov: ([0-9]+) ft: ([0-9]+).*/cov \1 ft \2/')
     else
         local st="$w/afl/default/fuzzer_stats"
-        execs=$(opt "$st" execs_done)
-        eps=$(opt "$st" execs_per_sec)
-        cov="edges $(opt "$st" edges_found) ($(opt "$st" bitmap_cvg))"
+        execs=$(stat_of "$st" execs_done)
+        eps=$(stat_of "$st" execs_per_sec)
+        cov="edges $(stat_of "$st" edges_found) ($(stat_of "$st" bitmap_cvg))"
     fi
     added=$(merge_back "$t")
     crashes=$(collect_crashes "$t")
