@@ -23,6 +23,11 @@ usage: ./build.sh [COMMAND] [ARGS]
   repro FILE [--target T] [--save "what it is"]
                        replay one input, print the sanitizer report and exit status; --save
                        minimizes it into repro/T/<id> and it becomes a named test
+  bench bugs|speed [ARGS]
+                       detection power: time-to-bug on the re-injected bugs of bench/bugs/,
+                       exec/s against an empty target (see bench/README.md)
+  coverage [--after-fuzz S]
+                       llvm-cov line/branch coverage of src/ from the shipped corpus + reproducers
   oss-fuzz             build into $OUT with $CC $CFLAGS $LIB_FUZZING_ENGINE (the OSS-Fuzz contract)
   deps                 install (as root) or list the Debian packages mxfuzz needs
   targets              list the targets of targets/manifest
@@ -445,6 +450,8 @@ case $cmd in
 test) cmd_test "$@" ;;
 repro) cmd_repro "$@" ;;
 oss-fuzz) cmd_oss_fuzz "$@" ;;
+bench) ensure_deps $DEPS_BASE $DEPS_AFL; exec "$ROOT/bench/run.sh" "$@" ;;
+coverage) ensure_deps $DEPS_BASE; exec "$ROOT/tools/coverage.sh" "$@" ;;
 deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST; say "all dependencies present" ;;
 targets) manifest ;;
 build-fuzzers) local_fuzz_build "${1:-libfuzzer}" ;;
