@@ -1,0 +1,142 @@
+/* mx/listen.h - listeners and certificate bindings.
+ *
+ * A listener is (address, port, mode, protocol). mode is plaintext (never any TLS),
+ * STARTTLS-capable (plaintext first; STARTTLS/STLS offered when a certificate is bound to the
+ * connection's address and port) or implicit TLS (TLS from the first byte; 465/993/995 by
+ * convention, any port by configuration).
+ *
+ * Certificates bind to (address or "all unassigned addresses", port or "all unassigned
+ * ports"), the IIS/MCIS model (KB Q237327, Q251097). The most specific binding wins, the
+ * address first:
+ *     (address, port)  >  (address, *)  >  (*, port)  >  (*, *)
+ * mx_listen_cert_for() answers "which certificate, if any, serves (address, port)".
+ * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are the IPv4 address a.b.c.d everywhere, so a
+ * dual-stack socket's peer view and an IPv4 binding agree.
+ *
+ * Configuration text (mx_listen_parse / mx_listen_load), one statement per line, fields
+ * separated by spaces or tabs, '#' starts a comment, blank lines ignored, lines at most
+ * MX_LISTEN_LINE_MAX bytes:
+ *
+ *     listen ADDRESS PORT [MODE] [PROTO]
+ *     cert   NAME ADDRESS|* PORT|*
+ *
+ *   ADDRESS  IPv4 dotted quad, IPv6 (bare or in [brackets]); for `listen`, `*`, 0.0.0.0 and ::
+ *            mean every local address (the connection's own address is used for lookups).
+ *   PORT     1..65535 (`cert` also takes `*`: all unassigned ports)
+ *   MODE     plain | starttls | implicit. Default: implicit on 465, 993, 995; else starttls.
+ *   PROTO    smtp | imap | pop3. Default from the port: 25 587 465 smtp; 143 993 imap;
+ *            110 995 pop3; any other port must name it.
+ *   NAME     the certificate's name (what the server loads), 1..MX_CERT_NAME_MAX bytes of
+ *            [A-Za-z0-9._/-].
+ *
+ * Load-time checks (errors, "FILE:LINE: what"):
+ *   - anything malformed: unknown keyword, missing or extra field, bad address, port or name;
+ *   - two listeners on the same (address, port); two bindings on the same (address|*, port|*);
+ *   - more than MX_LISTEN_MAX listeners or MX_CERTBIND_MAX bindings;
+ *   - an implicit-TLS listener that no certificate serves (KB Q251097): for a listener on one
+ *     address, mx_listen_cert_for(address, port) is NULL; for a listener on every address, no
+ *     (*, port) or (*, *) binding exists (a per-address binding does not cover the others).
+ *     The error names the listener and its line.
+ *
+ * Bounds: the table is a fixed-size struct (no allocation): MX_LISTEN_MAX listeners and
+ * MX_CERTBIND_MAX bindings; sizeof(struct mx_listen_table) is about 6 KiB.
+ * mx_listen_load reads at most MX_LISTEN_FILE_MAX bytes (one allocation, at load time).
+ */
+#ifndef MX_LISTEN_H
+#define MX_LISTEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MX_LISTEN_MAX 32
+#define MX_CERTBIND_MAX 32
+#define MX_CERT_NAME_MAX 63
+#define MX_LISTEN_LINE_MAX 512
+#define MX_LISTEN_FILE_MAX (256u * 1024u)
+
+enum mx_listen_mode { MX_LISTEN_PLAIN = 0, MX_LISTEN_STARTTLS = 1, MX_LISTEN_IMPLICIT = 2 };
+/* same numbering as the session format's proto byte */
+enum mx_app_proto { MX_APP_SMTP = 0, MX_APP_IMAP = 1, MX_APP_POP3 = 2 };
+
+enum mx_listen_status {
+    MX_LISTEN_OK = 0,
+    MX_LISTEN_EFULL = -1,  /* table full */
+    MX_LISTEN_EDUP = -2,   /* same key already present */
+    MX_LISTEN_EINVAL = -3, /* bad argument (port 0, empty name, ...) */
+    MX_LISTEN_ESYNTAX = -4,/* configuration text is malformed */
+    MX_LISTEN_ENOCERT = -5,/* an implicit-TLS listener has no certificate */
+    MX_LISTEN_EIO = -6     /* the file could not be read */
+};
+
+/* family 0: any address (listeners only); 4: b[0..3]; 6: b[0..15] */
+struct mx_ipaddr {
+    uint8_t family;
+    uint8_t b[16];
+};
+
+struct mx_listener {
+    struct mx_ipaddr addr;
+    uint16_t port;
+    enum mx_listen_mode mode;
+    enum mx_app_proto proto;
+    int line; /* configuration line, 0 if added by code */
+};
+
+struct mx_certbind {
+    int any_addr; /* 1: all unassigned addresses (addr ignored) */
+    struct mx_ipaddr addr;
+    int any_port; /* 1: all unassigned ports (port ignored) */
+    uint16_t port;
+    char name[MX_CERT_NAME_MAX + 1];
+    int line;
+};
+
+struct mx_listen_table {
+    struct mx_listener l[MX_LISTEN_MAX];
+    size_t nl;
+    struct mx_certbind c[MX_CERTBIND_MAX];
+    size_t nc;
+};
+
+void mx_listen_init(struct mx_listen_table *t);
+
+/* Parses an address (not NUL-terminated: s, n). "*" gives family 0. IPv4-mapped IPv6 is
+ * stored as IPv4. Returns 0 or MX_LISTEN_EINVAL. */
+int mx_ipaddr_parse(const char *s, size_t n, struct mx_ipaddr *a);
+/* Formats into buf (at least 48 bytes for any address); returns buf. */
+char *mx_ipaddr_format(const struct mx_ipaddr *a, char *buf, size_t n);
+int mx_ipaddr_equal(const struct mx_ipaddr *a, const struct mx_ipaddr *b);
+
+int mx_listen_add(struct mx_listen_table *t, const struct mx_listener *l);
+int mx_listen_bind_cert(struct mx_listen_table *t, const struct mx_certbind *c);
+
+/* The binding that serves a connection on (addr, port), or NULL. addr must be concrete
+ * (family 4 or 6); family 0 finds only (*, ...) bindings. */
+const struct mx_certbind *mx_listen_cert_for(const struct mx_listen_table *t,
+                                             const struct mx_ipaddr *addr, uint16_t port);
+/* The listener that accepts on (addr, port): the one on that address, else the one on every
+ * address; NULL if none. */
+const struct mx_listener *mx_listen_find(const struct mx_listen_table *t,
+                                         const struct mx_ipaddr *addr, uint16_t port);
+
+/* Load-time checks on a built table (the implicit-TLS rule above). file names the source in
+ * the message ("FILE:LINE: ..."); may be NULL. */
+int mx_listen_check(const struct mx_listen_table *t, const char *file, char *err, size_t errlen);
+
+/* Parses configuration text into t (initialised here) and runs mx_listen_check. On error t
+ * is unspecified and err holds "FILE:LINE: what". */
+int mx_listen_parse(struct mx_listen_table *t, const char *file, const char *text, size_t len,
+                    char *err, size_t errlen);
+int mx_listen_load(struct mx_listen_table *t, const char *path, char *err, size_t errlen);
+
+const char *mx_listen_mode_name(enum mx_listen_mode m);
+const char *mx_app_proto_name(enum mx_app_proto p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

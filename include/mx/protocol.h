@@ -1,0 +1,113 @@
+/* mx/protocol.h - what the SMTP, IMAP (pre-auth) and POP3 state machines share: the step
+ * result handed to the caller, the line framer over the receive chain, and the TLS sniff.
+ *
+ * Driving a machine (a poll-loop server, a fuzz target or a test do the same):
+ *
+ *     init(machine, cfg, linebuf, max_line)      linebuf: caller memory, max_line bytes
+ *     loop:
+ *       read bytes (socket, or TLS plaintext) -> mx_chain_append(chain, ...)
+ *       while ((act = step(machine, chain, &st)) != MX_ACT_NEED_INPUT):
+ *         send st.reply[0 .. st.reply_n)                (always, before acting)
+ *         MX_ACT_REPLY      nothing else; call step again
+ *         MX_ACT_DATA       message bytes st.data[0 .. st.data_n) (valid until the next step)
+ *         MX_ACT_STARTTLS   flush the reply, then run the TLS handshake on the socket. The
+ *                           machine already purged the chain (st.discarded bytes: plaintext
+ *                           pipelined after the command, CVE-2011-0411). When the handshake
+ *                           is done call *_tls_started(); TLS plaintext then goes into the
+ *                           chain. Until then step returns MX_ACT_NEED_INPUT and ignores
+ *                           the chain (bytes there belong to the handshake).
+ *         MX_ACT_HANDSHAKE  implicit-TLS listener: the queued bytes start a TLS handshake;
+ *                           hand them (and what follows) to the TLS layer, call
+ *                           *_tls_started() when done.
+ *         MX_ACT_CLOSE      flush the reply and close; st.diag says why when it is not a
+ *                           normal QUIT/LOGOUT. Every later step returns MX_ACT_CLOSE.
+ *
+ * One step answers at most one command (or delivers one piece of message data), and a
+ * command is answered only when its whole line is in the chain. The machines never touch
+ * sockets and never allocate; per connection they hold their struct plus the caller's line
+ * buffer (max_line bytes).
+ */
+#ifndef MX_PROTOCOL_H
+#define MX_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mx/chain.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest single reply a step writes (EHLO's list, IMAP's CAPABILITY + tagged OK). */
+#define MX_REPLY_MAX 512
+/* Smallest line buffer a machine accepts (an SMTP command line is at most 512 octets). */
+#define MX_LINE_MIN 64
+
+enum mx_act {
+    MX_ACT_NEED_INPUT = 0,
+    MX_ACT_REPLY,
+    MX_ACT_DATA,
+    MX_ACT_STARTTLS,
+    MX_ACT_HANDSHAKE,
+    MX_ACT_CLOSE
+};
+
+struct mx_step {
+    enum mx_act act;
+    uint8_t reply[MX_REPLY_MAX];
+    size_t reply_n;
+    const uint8_t *data; /* MX_ACT_DATA */
+    size_t data_n;
+    const char *diag;    /* static text for the log, or NULL */
+    size_t discarded;    /* MX_ACT_STARTTLS: bytes purged from the chain */
+    size_t line_n;       /* bytes of client input this step consumed (line incl. its end) */
+};
+
+/* Listener facts a machine needs (from mx/listen.h's table at accept time). */
+struct mx_conn_cfg {
+    int mode;          /* enum mx_listen_mode */
+    int cert;          /* a certificate serves this connection's (address, port) */
+    int tls_required;  /* policy: no mail/login without TLS */
+    size_t max_message;/* SMTP: largest message accepted (bytes after unstuffing) */
+    const char *host;  /* name in greetings; NULL: "mxfuzz" */
+};
+
+/* ---- line framer ---- */
+enum mx_line_status {
+    MX_LINE_NEED = 0,   /* no complete line queued */
+    MX_LINE_OK = 1,     /* buf[0..len) holds the line without its LF and an optional CR */
+    MX_LINE_TOOLONG = 2 /* a line longer than cap (LF included) was skipped entirely */
+};
+struct mx_liner {
+    uint8_t *buf;
+    size_t cap;     /* longest line, LF included */
+    size_t scanned; /* bytes already searched for LF */
+    int skipping;   /* inside an over-long line: drop until LF */
+};
+void mx_liner_init(struct mx_liner *l, uint8_t *buf, size_t cap);
+void mx_liner_reset(struct mx_liner *l);
+/* Frames the next LF-terminated line; consumes it (or the over-long bytes) from c.
+ * *consumed gets the bytes taken from the chain by this call. */
+int mx_liner_next(struct mx_liner *l, struct mx_chain *c, size_t *len, size_t *consumed);
+/* 1 while the chain head is inside a line that has not been answered (skipping or
+ * partially queued). */
+
+/* ---- TLS sniff ---- */
+enum mx_sniff { MX_SNIFF_NEED = 0, MX_SNIFF_TLS = 1, MX_SNIFF_NOT_TLS = 2 };
+/* Looks at the first two queued bytes: 0x16 0x03 is a TLS handshake record (a ClientHello
+ * from an implicit-TLS client). */
+int mx_sniff_tls(const struct mx_chain *c);
+
+/* ---- reply helpers (used by the machines) ---- */
+void mx_step_clear(struct mx_step *st);
+/* Appends text to st->reply, truncating at MX_REPLY_MAX. */
+void mx_step_puts(struct mx_step *st, const char *s);
+void mx_step_putn(struct mx_step *st, const void *p, size_t n);
+/* Case-insensitive: does the line start with word w followed by end of line or a space? */
+int mx_word_is(const uint8_t *line, size_t n, const char *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
