@@ -569,8 +569,8 @@ static void check_reply(const struct run *r, const struct mx_step *st, const str
     }
     if (n < 2 || p[n - 2] != '\r' || p[n - 1] != '\n')
         DIVERGE("reply not CRLF-terminated: '%s'", shown);
-    for (size_t i = 0; i + 1 < n; i++)
-        if (p[i] == '\n' || (p[i] == '\r' && p[i + 1] != '\n'))
+    for (size_t i = 0; i < n; i++)
+        if ((p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) || (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')))
             DIVERGE("bare CR or LF inside the reply '%s'", shown);
     if (r->proto == MX_PROTO_SMTP) {
         /* every line "ddd-" except the last "ddd " */
