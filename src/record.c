@@ -61,16 +61,22 @@ static const struct rec_state *cst(const struct mx_record *r)
 
 /* ---------------------------------------------------------------- constant-time helpers */
 /* All masks are all-ones (true) or zero (false). value_barrier keeps the compiler from
- * turning mask arithmetic back into branches. */
+ * turning mask arithmetic back into branches. The mask arithmetic wraps around on purpose
+ * (well defined for unsigned types); CT_WRAPS tells -fsanitize=unsigned-integer-overflow. */
+#if defined(__clang__)
+#define CT_WRAPS __attribute__((no_sanitize("unsigned-integer-overflow")))
+#else
+#define CT_WRAPS
+#endif
 static inline size_t value_barrier(size_t a)
 {
     __asm__("" : "+r"(a) : /* no inputs */);
     return a;
 }
-static inline size_t ct_msb(size_t a) { return 0u - (a >> (sizeof(a) * 8 - 1)); }
-static inline size_t ct_lt(size_t a, size_t b) { return value_barrier(ct_msb(a ^ ((a ^ b) | ((a - b) ^ a)))); }
+CT_WRAPS static inline size_t ct_msb(size_t a) { return 0u - (a >> (sizeof(a) * 8 - 1)); }
+CT_WRAPS static inline size_t ct_lt(size_t a, size_t b) { return value_barrier(ct_msb(a ^ ((a ^ b) | ((a - b) ^ a)))); }
 static inline size_t ct_ge(size_t a, size_t b) { return ~ct_lt(a, b); }
-static inline size_t ct_is_zero(size_t a) { return value_barrier(ct_msb(~a & (a - 1))); }
+CT_WRAPS static inline size_t ct_is_zero(size_t a) { return value_barrier(ct_msb(~a & (a - 1))); }
 static inline size_t ct_eq(size_t a, size_t b) { return ct_is_zero(a ^ b); }
 
 /* ---------------------------------------------------------------- suites */
