@@ -63,7 +63,7 @@ static unsigned flow_hash(const struct pkt_tcp *t)
     /* symmetric in the two endpoints */
     unsigned h = (unsigned)t->sport ^ t->dport;
     for (int i = 0; i < 16; i++)
-        h = h * 31u + (t->src[i] ^ t->dst[i]);
+        h = (h * 31u + (t->src[i] ^ t->dst[i])) & 0xffffffu;
     return h % 1024u;
 }
 
@@ -194,7 +194,7 @@ static void handle_tcp(struct mx_capture *c, const struct pkt_tcp *t, uint32_t p
     if (t->flags & TH_FIN)
         f->fin[dir] = 1;
     /* data carried by a SYN starts one past its sequence number */
-    uint32_t seq = (t->flags & TH_SYN) ? t->seq + 1 : t->seq;
+    uint32_t seq = (t->flags & TH_SYN) ? mx_seq_add(t->seq, 1) : t->seq;
     if (!(t->flags & TH_RST) || t->len)
         mx_reasm_segment(&f->r[dir], pkt, seq, t->payload, t->len, t->flags & TH_FIN);
     if (t->flags & TH_ACK)

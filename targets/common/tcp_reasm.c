@@ -18,7 +18,7 @@ void mx_reasm_init(struct mx_reasm *r, int dir, mx_reasm_deliver_fn fn, void *ct
 void mx_reasm_syn(struct mx_reasm *r, uint32_t isn)
 {
     if (!r->have_base) {
-        r->base = isn + 1;
+        r->base = mx_seq_add(isn, 1);
         r->have_base = 1;
     }
 }
@@ -27,9 +27,8 @@ void mx_reasm_syn(struct mx_reasm *r, uint32_t isn)
  * Offsets before the stream start come out negative. */
 static int64_t unwrap(struct mx_reasm *r, uint32_t seq)
 {
-    uint32_t rel = seq - r->base;
-    int32_t d = (int32_t)(rel - (uint32_t)r->next);
-    return (int64_t)r->next + d;
+    uint32_t rel = mx_seq_sub(seq, r->base);
+    return (int64_t)r->next + mx_seq_diff(rel, (uint32_t)(r->next & 0xffffffffu));
 }
 
 static void set_overflow(struct mx_reasm *r, uint32_t pkt)

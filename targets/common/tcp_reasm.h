@@ -77,6 +77,22 @@ struct mx_reasm_gap {
                             "FIN beyond the data", "too many pending segments", ... */
 };
 
+/* 32-bit sequence arithmetic without unsigned wraparound (OSS-Fuzz's UBSan flags it). */
+static inline uint32_t mx_seq_add(uint32_t a, uint32_t b)
+{
+    return (uint32_t)(((uint64_t)a + b) & 0xffffffffu);
+}
+static inline uint32_t mx_seq_sub(uint32_t a, uint32_t b)
+{
+    return (uint32_t)(((uint64_t)a + 0x100000000ull - b) & 0xffffffffu);
+}
+/* a - b as a signed 32-bit distance */
+static inline int64_t mx_seq_diff(uint32_t a, uint32_t b)
+{
+    uint32_t d = mx_seq_sub(a, b);
+    return d < 0x80000000u ? (int64_t)d : (int64_t)d - 0x100000000ll;
+}
+
 void mx_reasm_init(struct mx_reasm *r, int dir, mx_reasm_deliver_fn fn, void *ctx,
                    uint64_t limit);
 /* Sets the stream's base from a SYN's sequence number (data starts at isn+1). */
