@@ -490,6 +490,41 @@ static void model_run(struct model *m)
         i = m_command(m, i);
 }
 
+/* MXFUZZ_IMAP_TRACE=1: print the model's events (what every run was compared against). */
+static void model_print(const struct model *m, const char *label)
+{
+    fprintf(stderr, "imap model (%s): %zu events\n", label, m->nev);
+    for (size_t i = 0; i < m->nev; i++) {
+        const struct mev *e = &m->ev[i];
+        fprintf(stderr, "  @%-5zu %-17s", e->pos, mx_imap_ev_name(e->type));
+        switch (e->type) {
+        case MX_IMAP_COMMAND_START:
+            fprintf(stderr, " %.*s %.*s", (int)e->a_len, (const char *)m->text + e->a_off,
+                    (int)e->b_len, (const char *)m->text + e->b_off);
+            break;
+        case MX_IMAP_ARG:
+            fprintf(stderr, " %s \"%.*s\"", e->kind == MX_IMAP_QUOTED ? "quoted" : "atom",
+                    (int)(e->a_len > 60 ? 60 : e->a_len), (const char *)m->text + e->a_off);
+            break;
+        case MX_IMAP_NEED_CONTINUATION:
+        case MX_IMAP_LITERAL_START:
+        case MX_IMAP_LITERAL_END:
+            fprintf(stderr, " size %llu%s%s%s", (unsigned long long)e->size, e->sync ? "" : " +",
+                    e->binary ? " binary" : "", e->role == MX_IMAP_LIT_MESSAGE ? " message" : "");
+            break;
+        case MX_IMAP_RESPONSE:
+            fprintf(stderr, " %.*s %s %s", e->tagged ? (int)e->a_len : 1,
+                    e->tagged ? (const char *)m->text + e->a_off : "*",
+                    e->status == MX_IMAP_NO ? "NO" : "BAD",
+                    mx_imap_reason_name((enum mx_imap_reason)e->reason));
+            break;
+        default:
+            break;
+        }
+        fputc('\n', stderr);
+    }
+}
+
 /* ------------------------------------------------------------------ the real reader */
 
 struct run {
@@ -739,6 +774,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct mx_read rd;
     uint8_t *stream = malloc(size + 1);
     size_t n = 0;
+    static int trace = -1;
+
+    if (trace < 0) {
+        const char *t = getenv("MXFUZZ_IMAP_TRACE");
+        trace = t && *t && *t != '0';
+    }
 
     if (!stream)
         return 0;
@@ -755,6 +796,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&m, 0, sizeof m);
         m.s = stream;
         m.n = n;
+        m.textcap = 64; /* never NULL: events point into it even when empty */
+        m.text = malloc(m.textcap);
+        if (!m.text)
+            oom();
         m.max_line = s.max_line;
         m.max_literal = s.max_literal;
         m.max_nonsync = plus || s.max_literal < MX_IMAP_LITERAL_MINUS_MAX
@@ -762,6 +807,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                             : MX_IMAP_LITERAL_MINUS_MAX;
         model_run(&m);
         run_label = plus ? "LITERAL+" : "LITERAL-";
+        if (trace)
+            model_print(&m, run_label);
         for (int ch = CH_FILE; ch <= CH_WHOLE; ch++)
             run_real(&m, &s, plus ? MX_IMAP_LITERAL_PLUS : 0, (enum chunking)ch);
         free(m.ev);
