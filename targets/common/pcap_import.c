@@ -461,6 +461,7 @@ static int import_flow(struct mx_import *im, size_t fi, const struct mx_import_o
     if (fw) {
         s->tls_version = fw->version;
         s->tls_suite = fw->suite;
+        s->tls_etm = fw->etm;
         if (fw->status != MX_FOLLOW_OK) {
             s->tls = fw->status == MX_FOLLOW_NO_KEY       ? MX_TLS_NO_KEY
                      : fw->status == MX_FOLLOW_UNSUPPORTED ? MX_TLS_UNSUPPORTED

@@ -161,6 +161,8 @@ for t in truth:
                   "%s: client record boundaries %s want %s" % (label, [len(x) for x in c1], t["tls_c2s_record_lengths"]))
             check([len(x) for x in s1] == t["tls_s2c_record_lengths"], "%s: server record boundaries" % label)
             check("decrypted" in p.stdout, "%s: summary does not say decrypted" % label)
+            etm = bool(t["tls_observed"].get("encrypt_then_mac"))
+            check(("encrypt-then-MAC" in p.stdout) == etm, "%s: encrypt-then-MAC should be %s" % (label, etm))
         else:
             check(not seen_t and not c1 and not s1, "%s: events after the handshake without keys" % label)
             check("no key log" in p.stdout, "%s: the cut is not explained" % label)

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A one-connection SMTP server with STARTTLS (Python's ssl = OpenSSL), for the live capture
-test. Usage: toy_smtp.py CERT KEY PORTFILE. Listens on 127.0.0.1 (a free port, written to
-PORTFILE), serves one session, exits. Every step has a 10 s timeout."""
+test. Usage: toy_smtp.py CERT KEY PORTFILE [--no-etm] [--old-tls]. Listens on 127.0.0.1 (a free
+port, written to PORTFILE), serves one session, exits. Every step has a 10 s timeout.
+--no-etm: refuse encrypt-then-MAC (SSL_OP_NO_ENCRYPT_THEN_MAC), so CBC records are
+MAC-then-encrypt; --old-tls: accept TLS 1.0 and every cipher (@SECLEVEL=0)."""
 import socket
 import ssl
 import sys
@@ -9,6 +11,11 @@ import sys
 cert, key, portfile = sys.argv[1:4]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
+if "--no-etm" in sys.argv:
+    ctx.options |= 0x00080000  # SSL_OP_NO_ENCRYPT_THEN_MAC
+if "--old-tls" in sys.argv:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
 srv = socket.socket()
 srv.bind(("127.0.0.1", 0))
 srv.listen(1)

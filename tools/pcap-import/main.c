@@ -298,7 +298,8 @@ int main(int argc, char **argv)
             printf("  session %zu: %s -> %s %s %s", i + 1, s->client_ep, s->server_ep,
                    mx_proto_name(s->proto), mx_mode_name(s->mode));
             if (s->tls_seen && s->tls_version)
-                printf(" %s %s", mx_tls_version_name(s->tls_version), mx_tls_suite_name(s->tls_suite));
+                printf(" %s %s%s", mx_tls_version_name(s->tls_version), mx_tls_suite_name(s->tls_suite),
+                       s->tls_etm ? " encrypt-then-MAC" : "");
             printf(", %s; %zu event(s), %llu client / %llu server bytes\n",
                    mx_tls_status_name(s->tls), s->nev, (unsigned long long)s->bytes[0],
                    (unsigned long long)s->bytes[1]);
