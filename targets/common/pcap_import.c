@@ -355,6 +355,22 @@ static int import_flow(struct mx_import *im, size_t fi, const struct mx_import_o
         rc = 0;
         goto out;
     }
+    /* a capture that starts inside TLS (after the handshake): the keys cannot be found and
+     * the bytes are not the protocol; nothing to import */
+    if (!implicit_tls && cs.n >= 5 && cs.p[0] >= 20 && cs.p[0] <= 23 && cs.p[1] == 3 &&
+        cs.p[2] <= 4) {
+        im->flows_midtls++;
+        if (!im->midtls_note[0]) {
+            char a[64], b[64];
+            mx_flow_endpoint(f, cl, a, sizeof a);
+            mx_flow_endpoint(f, sv, b, sizeof b);
+            snprintf(im->midtls_note, sizeof im->midtls_note,
+                     "%s -> %s: the capture starts inside TLS (no ClientHello); not imported", a,
+                     b);
+        }
+        rc = 0;
+        goto out;
+    }
     if (grow_sessions(im))
         goto out;
     struct mx_imp_session *s = &im->s[im->ns++];
@@ -364,6 +380,7 @@ static int import_flow(struct mx_import *im, size_t fi, const struct mx_import_o
     mx_flow_endpoint(f, cl, s->client_ep, sizeof s->client_ep);
     mx_flow_endpoint(f, sv, s->server_ep, sizeof s->server_ep);
     s->proto = proto;
+    s->no_syn = !f->syn[cl] && !f->synack[sv];
 
     /* where TLS starts */
     if (implicit_tls) {

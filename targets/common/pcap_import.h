@@ -56,7 +56,8 @@
 struct mx_import_port {
     uint16_t port;
     enum mx_proto proto;
-    int implicit; /* TLS from the first byte */
+    int implicit; /* informational: implicit TLS is recognised from the ClientHello at the
+                     start of the client stream, whatever the port */
 };
 
 struct mx_import_opts {
@@ -89,6 +90,7 @@ struct mx_imp_session {
     char client_ep[64], server_ep[64];
     enum mx_proto proto;
     enum mx_mode mode;
+    int no_syn;              /* the connection's start was not captured (may begin mid-stream) */
     int starttls_cmd;        /* the client sent the STARTTLS/STLS command */
     int tls_seen;            /* a TLS handshake started */
     uint64_t tls_off[2];     /* [0] client, [1] server stream offset where TLS starts */
@@ -115,6 +117,8 @@ struct mx_import {
     size_t flows_empty;      /* connections without payload */
     size_t flows_unknown;    /* payload, but no mail protocol recognised */
     char unknown_note[160];  /* the first such connection, for the message */
+    size_t flows_midtls;     /* the client's first bytes are a TLS record other than a ClientHello */
+    char midtls_note[160];
     char err[256];
 };
 

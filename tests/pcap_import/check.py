@@ -368,6 +368,32 @@ for kind, v6, name in cases:
         check(ts[0] == b"".join(cs), "%s: client stream differs from tshark follow,tcp" % label)
         check(ts[1] == b"".join(ss), "%s: server stream differs from tshark follow,tcp" % label)
 
+# capture started late: without the handshake packets (no SYN) the session is imported and
+# flagged; started after the TLS handshake, it cannot be imported and says why
+path = os.path.join(WORK, "b06-nosyn.pcap")
+write_pcap(path, 1, [fr for _, _, fr in frames[3:]])
+p = run(["--out", path + ".out", path], expect=0)
+check("SYN was not captured" in p.stdout, "no-SYN capture: not flagged:\n%s" % p.stdout)
+nm, data = one_session(path + ".out")
+if data is not None:
+    _, evs = decode_session(data)
+    check(b"".join(x for t, x in evs if t == "C") == tcp_c6, "no-SYN capture: client stream differs")
+    check(b"".join(x for t, x in evs if t == "S") == tcp_s6, "no-SYN capture: server stream differs")
+b04 = [t for t in truth if t["id"] == "b04"][0]
+f4 = read_pcapng_frames(os.path.join(CAPS, b04["file"]))
+late = None
+for k, (_, _, fr) in enumerate(f4):
+    ip = split_eth(fr)
+    th, pl = tcp_parts(ip)
+    if struct.unpack("!H", th[:2])[0] == b04["client_port"] and pl[:1] == b"\x17":
+        late = k
+        break
+check(late is not None, "b04: no client application data frame found")
+path = os.path.join(WORK, "b04-late.pcap")
+write_pcap(path, 1, [fr for _, _, fr in f4[late:]])
+p = run(["--keylog", os.path.join(CAPS, b04["keylog"]), "--out", path + ".out", path], expect=1)
+check("starts inside TLS" in p.stdout, "capture started inside TLS: not explained:\n%s" % p.stdout)
+
 # ---------------------------------------------------------------- 3. bad input
 bad = os.path.join(WORK, "bad")
 os.makedirs(bad, exist_ok=True)

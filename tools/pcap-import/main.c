@@ -17,8 +17,9 @@
  *             aside and linked into place, never overwriting: a file that is
  *             already there (same content) is counted as present.
  * --dump      prints every session in the text form (mxsession decode).
- * --port N:PROTO[:implicit]   PROTO smtp|imap|pop3; :implicit = TLS from the
- *             first byte. Checked before the default ports.
+ * --port N:PROTO[:implicit]   PROTO smtp|imap|pop3, checked before the default
+ *             ports. Implicit TLS is recognised from a ClientHello at the start of the
+ *             client stream on any port; :implicit is accepted and documents intent.
  * Exit status: 0 when at least one session was imported (written, already
  * present, or dumped), 1 when nothing could be imported, 2 on a usage error.
  */
@@ -290,6 +291,8 @@ int main(int argc, char **argv)
                    cp->fragments, cp->short_frames, cp->bad_headers, cp->flows_dropped);
         if (im->flows_unknown)
             printf("  %zu connection(s) not imported: %s\n", im->flows_unknown, im->unknown_note);
+        if (im->flows_midtls)
+            printf("  %zu connection(s) not imported: %s\n", im->flows_midtls, im->midtls_note);
         for (size_t i = 0; i < im->ns; i++) {
             struct mx_imp_session *s = &im->s[i];
             T.sessions++;
@@ -303,6 +306,8 @@ int main(int argc, char **argv)
             printf(", %s; %zu event(s), %llu client / %llu server bytes\n",
                    mx_tls_status_name(s->tls), s->nev, (unsigned long long)s->bytes[0],
                    (unsigned long long)s->bytes[1]);
+            if (s->no_syn)
+                printf("    note: the connection's SYN was not captured; it may start mid-stream\n");
             if (s->tls_note[0])
                 printf("    TLS: %s\n", s->tls_note);
             if (s->cut) {
