@@ -42,10 +42,10 @@ for p in "${patches[@]}"; do
     done
     clang++ -fsanitize=address,undefined,fuzzer "${objs[@]}" -L"$BSSL_LIB" -lssl -lcrypto -lpcap \
         -Wl,-rpath,"$BSSL_LIB" -o "$w/fuzzer"
-    mkdir -p "$w/corpus" "$w/crashes"
-    cp "$ROOT/corpus/$target"/* "$w/corpus/"
+    mkdir -p "$w/fz" "$w/crashes"
+    cp "$ROOT/corpus/$target"/* "$w/fz/"
     at_once=0
-    for s in "$w"/corpus/*; do
+    for s in "$w"/fz/*; do
         if ! "$w/fuzzer" "$s" >/dev/null 2>&1; then
             at_once=$((at_once + 1))
             [[ $pruned == 1 ]] && rm -f "$s"
@@ -55,7 +55,7 @@ for p in "${patches[@]}"; do
     [[ $dict != - ]] && dictarg=(-dict="$ROOT/dictionaries/$dict")
     start=$(date +%s.%N)
     (cd "$w" && nice -n 5 ./fuzzer -max_total_time="$time_cap" -max_len="$maxlen" "${dictarg[@]}" \
-        -artifact_prefix="$w/crashes/" -print_final_stats=1 corpus >"$w/log" 2>&1) || true
+        -artifact_prefix="$w/crashes/" -print_final_stats=1 fz >"$w/log" 2>&1) || true
     end=$(date +%s.%N)
     crash=$(ls "$w"/crashes/ 2>/dev/null | head -1)
     execs=$(grep -Eo '^#[0-9]+' "$w/log" | tail -1 | tr -d '#')
