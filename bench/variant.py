@@ -16,6 +16,11 @@ patch changes and relinking.
       build.sh's local_fuzz_build. A patch that touches a header recompiles everything.
       Result: DIR/T for each target.
 
+  variant.py floor --root R --engine libfuzzer|afl --base BUILD/fuzz-ENGINE --src bench/empty.c
+                   --out DIR
+      The empty target (the speed floor) built exactly like a shipped fuzzer of ENGINE: same
+      compiler, flags, engine and libraries (libmx, harness, BoringSSL). Result: DIR/empty.
+
 The patch is applied to a scratch copy of src/ and include/ under DIR/tree (never to R).
 Prints the list of recompiled files on stderr. Exit status 0 on success.
 """
@@ -235,6 +240,22 @@ def fuzz(a):
             ["-o", os.path.join(out, t)], env=env)
 
 
+def floor(a):
+    root, base, out = os.path.abspath(a.root), os.path.abspath(a.base), os.path.abspath(a.out)
+    eng = ENGINES[a.engine]
+    obj = os.path.join(base, "obj")
+    os.makedirs(out, exist_ok=True)
+    env = dict(os.environ, AFL_QUIET="1")
+    o = os.path.join(out, "empty.o")
+    run([eng["cc"]] + shlex.split(eng["cflags"]) + ["-Wall", "-Wextra", "-Werror", "-c",
+                                                  os.path.abspath(a.src), "-o", o], env=env)
+    run([eng["cxx"]] + shlex.split(eng["cxxflags"]) +
+        [o, os.path.join(obj, "libharness.a"), os.path.join(obj, "libmx.a")] +
+        shlex.split(eng["engine"]) +
+        ["-L" + BSSL_LIB, "-lssl", "-lcrypto", "-lpcap", "-Wl,-rpath," + BSSL_LIB] +
+        ["-o", os.path.join(out, "empty")], env=env)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="mode", required=True)
@@ -253,8 +274,14 @@ def main():
     f.add_argument("--target", required=True, action="append")
     f.add_argument("--out", required=True)
     f.add_argument("--jobs", type=int, default=2)
+    fl = sub.add_parser("floor")
+    fl.add_argument("--root", required=True)
+    fl.add_argument("--engine", required=True, choices=sorted(ENGINES))
+    fl.add_argument("--base", required=True)
+    fl.add_argument("--src", required=True)
+    fl.add_argument("--out", required=True)
     a = p.parse_args()
-    replay(a) if a.mode == "replay" else fuzz(a)
+    {"replay": replay, "fuzz": fuzz, "floor": floor}[a.mode](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,397 @@
+#!/usr/bin/env bash
+# bench/run.sh — detection power of mxfuzz; called as `./build.sh bench bugs|speed [ARGS]`.
+# What the figures mean and how to read them: bench/README.md.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HERE=$ROOT/bench
+BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
+MANIFEST=$HERE/bugs/manifest
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+ts() { date +%H:%M:%S; }
+
+usage() {
+    cat <<'EOF'
+usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|both] [--jobs J]
+                             [--quick] [--bug ID...]
+         time to the first crash recognised as each re-injected bug of bench/bugs/manifest:
+         N trials of at most S seconds per bug x engine x configuration (shipped corpus +
+         dictionary; empty corpus, no dictionary), J trials at a time, one core each.
+         Defaults: --trials 5 --time 30 --engine both --jobs 2 (worst case about an hour with
+         12 bugs on 2 cores; most trials stop early). --quick: 3 trials x 20 s, libFuzzer only.
+       ./build.sh bench speed [--time S] [--engine libfuzzer|afl|both]
+         exec/s of every target against the empty target (bench/empty.c, built the same way)
+         run just before it on the same corpus, dictionary and max_len, as ratios; the first
+         floor is repeated at the end to show drift. Default --time 15 (each run).
+         Also the time to replay each shipped corpus through the replay binaries.
+Results go to build/bench/<stamp>/ (CSV, table, survival plots, index.html).
+EOF
+}
+
+manifest_targets() { grep -E '^[A-Za-z0-9_-]' "$ROOT/targets/manifest" | awk '{print $1}'; }
+target_field() { grep -E '^[A-Za-z0-9_-]' "$ROOT/targets/manifest" | awk -v t="$1" -v f="$2" '$1 == t {print $f}'; }
+engines_of() { if [[ $1 == both ]]; then echo "libfuzzer afl"; else echo "$1"; fi; }
+
+build_base() {   # the unpatched fuzzers, their dictionaries and objects (build/fuzz-ENGINE)
+    local e=$1 log=$2
+    say "[$(ts)] building the $e fuzzers (log: ${log#"$ROOT"/})"
+    "$ROOT/build.sh" build-fuzzers "$e" >"$log" 2>&1 || { tail -20 "$log"; die "building the $e fuzzers failed"; }
+}
+
+# ---------------------------------------------------------------- bugs
+# prefilter BIN ENGINE CORPUS SEEDS_OUT REGEX DIR: copies into SEEDS_OUT the corpus files that do
+# not crash BIN; stops at the first file recognised as the bug. Writes DIR/verdict:
+# "hits other first" (hits 0|1, other = pruned files crashing otherwise, first = the hit's name).
+prefilter() {
+    local bin=$1 e=$2 corpus=$3 sd=$4 rx=$5 dir=$6 files=() i=0 n rc last hit=0 other=0 first=-
+    mkdir -p "$sd"
+    mapfile -t files < <(find "$corpus" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | sort)
+    n=${#files[@]}
+    while [[ $i -lt $n ]]; do
+        if [[ $e == libfuzzer ]]; then
+            # one process runs the files in order and stops at the first crash
+            { timeout 300 "$bin" -runs=1 "${files[@]:$i}" >"$dir/prefilter.log" 2>&1; } 2>/dev/null
+            rc=$?
+            last=$(grep -a '^Running: ' "$dir/prefilter.log" | tail -n 1 | cut -d' ' -f2)
+            if [[ $rc -eq 0 ]]; then
+                for f in "${files[@]:$i}"; do cp "$f" "$sd/"; done
+                break
+            fi
+        else
+            last=${files[$i]}
+            if { timeout 20 "$bin" "$last" >"$dir/prefilter.log" 2>&1; } 2>/dev/null; then
+                cp "$last" "$sd/"; i=$((i + 1)); continue
+            fi
+        fi
+        # files before the crashing one passed
+        while [[ $i -lt $n && ${files[$i]} != "$last" ]]; do cp "${files[$i]}" "$sd/"; i=$((i + 1)); done
+        [[ $i -lt $n ]] || break
+        if python3 "$HERE/crashsig.py" match "$rx" "$dir/prefilter.log"; then
+            hit=1 first=$(basename "$last")
+            cp "$dir/prefilter.log" "$dir/triggering-seed.log"
+            break
+        fi
+        other=$((other + 1))
+        basename "$last" >>"$dir/other-crash-seeds"
+        i=$((i + 1))
+    done
+    echo "$hit $other $first" >"$dir/verdict"
+}
+
+cmd_bugs() {
+    local trials=5 cap=30 engine=both jobs=2 quick=0 sel=()
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --trials) trials=${2:?}; shift 2 ;;
+        --time) cap=${2:?}; shift 2 ;;
+        --engine) engine=${2:?}; shift 2 ;;
+        --jobs) jobs=${2:?}; shift 2 ;;
+        --quick) quick=1; shift ;;
+        --bug) shift; while [[ $# -gt 0 && $1 != --* ]]; do sel+=("$1"); shift; done ;;
+        -h | --help) usage; exit 0 ;;
+        *) die "bugs: unknown argument $1 (see ./build.sh bench --help)" ;;
+        esac
+    done
+    if [[ $quick -eq 1 ]]; then trials=3 cap=20 engine=libfuzzer; fi
+    [[ $trials =~ ^[1-9][0-9]*$ ]] || die "--trials wants a positive number"
+    [[ $cap =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
+    [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs wants a positive number"
+    [[ $engine =~ ^(libfuzzer|afl|both)$ ]] || die "--engine is libfuzzer, afl or both"
+    [[ -f $MANIFEST ]] || die "no $MANIFEST"
+
+    local stamp out
+    stamp=$(date +%Y%m%d-%H%M%S)
+    out="$BUILD/bench/$stamp"
+    mkdir -p "$out/trials" "$out/variants" "$out/seeds"
+    say "== bench bugs: $trials trial(s) x ${cap}s, engine $engine, $jobs at a time -> ${out#"$ROOT"/}"
+    {
+        echo "command: ./build.sh bench bugs --trials $trials --time $cap --engine $engine --jobs $jobs${sel[*]:+ --bug ${sel[*]}}"
+        echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+        echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
+    } >"$out/meta"
+
+    # the bugs to measure
+    local lines=() id patch origin tl repro rx t e
+    while read -r id patch origin tl repro rx; do
+        [[ -z $id ]] && continue
+        if [[ ${#sel[@]} -gt 0 ]] && ! printf '%s\n' "${sel[@]}" | grep -qx -- "$id"; then continue; fi
+        lines+=("$id $patch $tl $rx")
+    done < <(grep -E '^[A-Za-z0-9]' "$MANIFEST")
+    [[ ${#lines[@]} -gt 0 ]] || die "no bug selected (manifest ids: $(grep -E '^[A-Za-z0-9]' "$MANIFEST" | awk '{print $1}' | tr '\n' ' '))"
+
+    local e_list
+    e_list=$(engines_of "$engine")
+    for e in $e_list; do build_base "$e" "$out/build-$e.log"; done
+
+    # variants: patched fuzzers; and the seeds each variant starts from
+    : >"$out/skipped"
+    local jobsq=() line
+    echo "bug,target,engine,config,trial,seed,found,source,seconds,execs,unrelated_crashes,cap" >"$out/trials.csv"
+    for line in "${lines[@]}"; do
+        read -r id patch tl rx <<<"$line"
+        if ! (cd "$ROOT" && git apply --check "bench/bugs/$patch" 2>/dev/null); then
+            say "[$(ts)] $id: bench/bugs/$patch does not apply to src/: skipped"
+            echo "$id: patch does not apply" >>"$out/skipped"
+            continue
+        fi
+        for t in ${tl//,/ }; do
+            if ! manifest_targets | grep -qx -- "$t"; then
+                say "[$(ts)] $id: target $t is not in targets/manifest: skipped"
+                echo "$id/$t: no such target" >>"$out/skipped"
+                continue
+            fi
+            local ok=1
+            for e in $e_list; do
+                say "[$(ts)] $id: building the patched $t ($e)"
+                python3 "$HERE/variant.py" fuzz --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
+                    --patch "$ROOT/bench/bugs/$patch" --target "$t" --out "$out/variants/$e/$id" \
+                    >"$out/variants/$id-$e.log" 2>&1 ||
+                    { tail -10 "$out/variants/$id-$e.log"; echo "$id/$t/$e: build failed" >>"$out/skipped"; ok=0; }
+            done
+            [[ $ok -eq 1 ]] || continue
+            # seeds: the shipped corpus minus every seed that crashes the patched target. A seed
+            # recognised as the bug means the shipped corpus finds it at t=0 (no fuzzing needed).
+            local e0 sd="$out/seeds/$id/$t" hits=0 other=0 nseeds first=""
+            e0=$(set -- $e_list; echo "$1")
+            prefilter "$out/variants/$e0/$id/$t" "$e0" "$ROOT/corpus/$t" "$sd" "$rx" "$out/seeds/$id"
+            read -r hits other first <"$out/seeds/$id/verdict"
+            nseeds=$(find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l)
+            if [[ $hits -gt 0 ]]; then
+                say "[$(ts)] $id/$t: shipped seed $first triggers it: the shipped corpus finds it at t=0"
+            else
+                say "[$(ts)] $id/$t: no shipped seed triggers it$([[ $other -gt 0 ]] && echo "; $other seed(s) crash otherwise (pruned)")"
+            fi
+            echo "$id,$t,$hits,$other,$nseeds,$first" >>"$out/seed-hits.csv"
+            local dict maxlen
+            maxlen=$(target_field "$t" 3)
+            for e in $e_list; do
+                dict=-
+                [[ -f $BUILD/fuzz-$e/out/$t.dict ]] && dict=$BUILD/fuzz-$e/out/$t.dict
+                local cfg k
+                for cfg in shipped empty; do
+                    for ((k = 1; k <= trials; k++)); do
+                        if [[ $cfg == shipped && $hits -gt 0 ]]; then
+                            echo "$id,$t,$e,$cfg,$k,-,1,corpus,0,0,0,$cap" >>"$out/trials.csv"
+                            continue
+                        fi
+                        local seeds=- d=-
+                        if [[ $cfg == shipped ]]; then seeds=$sd; d=$dict; fi
+                        jobsq+=("$id $t $e $cfg $k $((1000 * k + 17)) $seeds $d $maxlen $rx")
+                    done
+                done
+            done
+        done
+    done
+
+    local total=${#jobsq[@]} done_n=0 running=() last=0
+    local worst=$(( (total * cap + jobs - 1) / jobs ))
+    say "[$(ts)] $total fuzzing trial(s) to run (worst case $((worst / 60)) min $((worst % 60)) s)"
+    trial_dir() { echo "$out/trials/$1-$2-$3-$4-$5"; }
+    start_trial() {
+        local id t e cfg k seed seeds d maxlen rx
+        read -r id t e cfg k seed seeds d maxlen rx <<<"$1"
+        local dir
+        dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
+        mkdir -p "$dir"
+        echo "$1" >"$dir/job"
+        date +%s >"$dir/start"
+        "$HERE/trial.sh" "$e" "$out/variants/$e/$id/$t" "$seeds" "$d" "$maxlen" "$cap" "$seed" "$rx" "$dir" \
+            >"$dir/trial.log" 2>&1 &
+        echo $! >"$dir/pid"
+        running+=("$1")
+    }
+    finish_trial() {
+        local id t e cfg k seed seeds d maxlen rx dir found secs execs unrel src
+        read -r id t e cfg k seed seeds d maxlen rx <<<"$1"
+        dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
+        if [[ -f $dir/result ]]; then read -r found secs execs unrel <"$dir/result"; else found=0 secs=$cap execs=0 unrel=0; fi
+        src=fuzzer
+        [[ $found -eq 1 ]] || src=censored
+        echo "$id,$t,$e,$cfg,$k,$seed,$found,$src,$secs,$execs,$unrel,$cap" >>"$out/trials.csv"
+        done_n=$((done_n + 1))
+        if [[ $found -eq 1 ]]; then
+            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: found in ${secs}s ($execs execs)$([[ $unrel -gt 0 ]] && echo ", after $unrel unrelated crash(es)")"
+        else
+            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: not found in ${cap}s ($execs execs)$([[ $unrel -gt 0 ]] && echo "; $unrel unrelated crash(es)")"
+        fi
+    }
+    interrupted() {
+        say "bench: interrupted; stopping the trials"
+        local j dir
+        for j in "${running[@]+"${running[@]}"}"; do
+            read -r id t e cfg k _ <<<"$j"
+            dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
+            [[ -f $dir/pid ]] && kill -- "$(cat "$dir/pid")" 2>/dev/null
+        done
+        exit 130
+    }
+    trap interrupted INT TERM
+    local q=0
+    while [[ $q -lt $total || ${#running[@]} -gt 0 ]]; do
+        while [[ $q -lt $total && ${#running[@]} -lt $jobs ]]; do
+            start_trial "${jobsq[$q]}"
+            q=$((q + 1))
+        done
+        sleep 1
+        local still=() j dir
+        for j in "${running[@]}"; do
+            read -r id t e cfg k _ <<<"$j"
+            dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
+            if kill -0 "$(cat "$dir/pid")" 2>/dev/null; then still+=("$j"); else wait "$(cat "$dir/pid")" 2>/dev/null; finish_trial "$j"; fi
+        done
+        running=("${still[@]+"${still[@]}"}")
+        local now
+        now=$(date +%s)
+        if [[ ${#running[@]} -gt 0 && $((now - last)) -ge 30 ]]; then
+            local line="[$(ts)] running:"
+            for j in "${running[@]}"; do
+                read -r id t e cfg k _ <<<"$j"
+                dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
+                line+=" $id/$e/$cfg#$k $((now - $(cat "$dir/start")))s"
+            done
+            say "$line"
+            last=$now
+        fi
+    done
+    trap - INT TERM
+
+    say "[$(ts)] statistics and plots"
+    python3 "$HERE/stats.py" bugs --out "$out" || die "stats failed"
+    echo
+    cat "$out/table.txt"
+    say ""
+    say "results: ${out#"$ROOT"/}/ (trials.csv, table.txt, km-*.png, index.html)"
+    ln -sfn "$stamp" "$BUILD/bench/latest-bugs"
+}
+
+# ---------------------------------------------------------------- speed
+# speed_one ENGINE BIN SEEDS DICT MAXLEN SECS DIR -> prints "execs,seconds,exec_per_s"
+# (one process, nice, on a private copy of SEEDS; the fuzzer's own counters)
+speed_one() {
+    local e=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 secs=$6 dir=$7
+    mkdir -p "$dir/corpus"
+    [[ -d $seeds ]] && find "$seeds" -maxdepth 1 -type f ! -name '.*' -exec cp {} "$dir/corpus/" \;
+    if [[ $e == libfuzzer ]]; then
+        local args=(-seed=1 -max_total_time="$secs" -max_len="$maxlen" -print_final_stats=1 -timeout=10
+                    -artifact_prefix="$dir/")
+        [[ $dict != - ]] && args+=(-dict="$dict")
+        local s0 s1 rc n status=ok
+        s0=$(date +%s.%N)
+        (cd "$dir" && nice -n 5 "$bin" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1)
+        rc=$?
+        s1=$(date +%s.%N)
+        [[ $rc -eq 0 ]] || status=crashed
+        n=$(grep -a 'stat::number_of_executed_units' "$dir/log" | tail -n 1 | awk '{print $2}')
+        # wall time of the whole run (startup and corpus loading included)
+        awk -v n="${n:-0}" -v a="$s0" -v b="$s1" -v st="$status" \
+            'BEGIN { t = b - a; printf "%d,%.1f,%.0f,%s", n, t, (t > 0 ? n / t : 0), st }'
+    else
+        [[ -n $(ls -A "$dir/corpus") ]] || printf '\0\0\0\0' >"$dir/corpus/zero"
+        local args=(-i "$dir/corpus" -o "$dir/afl" -s 1 -V "$secs")
+        [[ $dict != - ]] && args+=(-x "$dict")
+        (cd "$dir" && unset ASAN_OPTIONS UBSAN_OPTIONS && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 \
+            AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 \
+            timeout -k 5 $((secs + 120)) nice -n 5 afl-fuzz "${args[@]}" -- "$bin" >"$dir/log" 2>&1)
+        local st="$dir/afl/default/fuzzer_stats"
+        if [[ -f $st ]]; then
+            awk -F' *: *' '$1 == "execs_done" {n = $2} $1 == "run_time" {t = $2} $1 == "saved_crashes" {c = $2}
+                           END { printf "%d,%d,%.0f,%s", n, t, (t > 0 ? n / t : 0), (c > 0 ? "crashes:" c : "ok") }' "$st"
+        else
+            echo "0,0,0,did-not-start"
+        fi
+    fi
+}
+
+# replay_times OUT: seconds to replay each shipped corpus through the test build's replay binary
+replay_times() {
+    local out=$1 t dir="$BUILD/test"
+    # the same configuration as `./build.sh test` (re-run: the manifest may have new targets)
+    cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+        -DCMAKE_C_FLAGS="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+        -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >"$out/replay-configure.log" 2>&1 || return 1
+    local names=()
+    for t in $(manifest_targets); do names+=("replay_$t"); done
+    cmake --build "$dir" --target "${names[@]}" -j 2 >"$out/replay-build.log" 2>&1 || { tail "$out/replay-build.log"; return 1; }
+    echo "target,files,bytes,seconds,ms_per_file" >"$out/replay.csv"
+    for t in $(manifest_targets); do
+        [[ -d $ROOT/corpus/$t ]] || continue
+        local n b s0 s1
+        n=$(find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name '.*' | wc -l)
+        b=$(find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name '.*' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+        s0=$(date +%s.%N)
+        ASAN_OPTIONS=detect_leaks=1 "$dir/replay/$t" "$ROOT/corpus/$t" >"$out/replay-$t.log" 2>&1 ||
+            say "           $t: the replay of corpus/$t FAILED (see ${out#"$ROOT"/}/replay-$t.log)"
+        s1=$(date +%s.%N)
+        awk -v t="$t" -v n="$n" -v b="$b" -v a="$s0" -v z="$s1" \
+            'BEGIN { printf "%s,%d,%d,%.3f,%.3f\n", t, n, b, z - a, (n ? 1000 * (z - a) / n : 0) }' >>"$out/replay.csv"
+    done
+}
+
+cmd_speed() {
+    local secs=15 engine=both
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --time) secs=${2:?}; shift 2 ;;
+        --engine) engine=${2:?}; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) die "speed: unknown argument $1" ;;
+        esac
+    done
+    [[ $secs =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
+    [[ $engine =~ ^(libfuzzer|afl|both)$ ]] || die "--engine is libfuzzer, afl or both"
+    local stamp out e t
+    stamp=$(date +%Y%m%d-%H%M%S)
+    out="$BUILD/bench/speed-$stamp"
+    mkdir -p "$out"
+    {
+        echo "command: ./build.sh bench speed --time $secs --engine $engine"
+        echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+        echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
+    } >"$out/meta"
+    say "== bench speed: ${secs}s per target and engine, one at a time -> ${out#"$ROOT"/}"
+    echo "engine,binary,inputs,run,execs,seconds,exec_per_s,status" >"$out/speed.csv"
+    for e in $(engines_of "$engine"); do
+        build_base "$e" "$out/build-$e.log"
+        python3 "$HERE/variant.py" floor --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
+            --src "$HERE/empty.c" --out "$out/floor-$e" >"$out/floor-$e.log" 2>&1 ||
+            { cat "$out/floor-$e.log"; die "building the empty target failed"; }
+        # each target right after the empty target on the same inputs (its corpus, dictionary
+        # and max_len), so the ratio compares like with like; the first pair's floor is measured
+        # again at the end to show drift
+        local tl=($(manifest_targets)) order=() run=0 spec
+        for t in "${tl[@]}"; do order+=("empty:$t" "$t:$t"); done
+        order+=("empty:${tl[0]}")
+        for spec in "${order[@]}"; do
+            run=$((run + 1))
+            local what=${spec%%:*} t=${spec#*:} bin dict=- maxlen r
+            bin="$BUILD/fuzz-$e/out/$t"
+            [[ $what == empty ]] && bin="$out/floor-$e/empty"
+            maxlen=$(target_field "$t" 3)
+            [[ -f $BUILD/fuzz-$e/out/$t.dict ]] && dict=$BUILD/fuzz-$e/out/$t.dict
+            say "[$(ts)] $e $what on corpus/$t (${secs}s)"
+            r=$(speed_one "$e" "$bin" "$ROOT/corpus/$t" "$dict" "${maxlen:-4096}" "$secs" "$out/run-$e-$run-$what-$t")
+            echo "$e,$what,$t,$run,$r" >>"$out/speed.csv"
+            say "           $(echo "$r" | awk -F, '{printf "%s execs in %s s: %s exec/s (%s)", $1, $2, $3, $4}')"
+        done
+    done
+    # corpus replay through the plain (ASan+UBSan) replay binaries of the test build
+    say "[$(ts)] replaying the shipped corpora through the replay binaries (test build)"
+    replay_times "$out" || die "replay timing failed"
+    python3 "$HERE/stats.py" speed --out "$out" || die "stats failed"
+    echo
+    cat "$out/speed.txt"
+    ln -sfn "speed-$stamp" "$BUILD/bench/latest-speed"
+}
+
+cmd=${1:-}
+[[ $# -gt 0 ]] && shift
+case $cmd in
+bugs) cmd_bugs "$@" ;;
+speed) cmd_speed "$@" ;;
+"" | -h | --help | help) usage ;;
+*) usage >&2; die "unknown bench command '$cmd'" ;;
+esac

@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""stats.py - tables, statistics and plots for bench/run.sh (Python 3 standard library + gnuplot).
+
+  stats.py bugs  --out DIR    DIR/trials.csv -> DIR/table.txt, DIR/summary.csv, DIR/km-<bug>.png,
+                              DIR/index.html
+  stats.py speed --out DIR    DIR/speed.csv + DIR/replay.csv -> DIR/speed.txt, DIR/index.html
+
+Time to bug: a trial either finds the bug at t seconds (wall clock from the fuzzer's launch,
+startup included) or is censored at the cap. Censored trials count as "later than every found
+one" (all share the same cap), so medians and rank statistics are exact without imputation:
+ - median: the middle of the N times with censored ones at +inf; ">cap" if it falls on one
+   (= the Kaplan-Meier median when every censoring is at the cap);
+ - Vargha-Delaney A12(shipped, empty) = P(T_shipped < T_empty) + 0.5 P(T_shipped = T_empty):
+   0.5 = no difference, 1 = the shipped corpus always finds it first;
+ - Mann-Whitney U (the same pair count) with a two-sided p: exact (all splits of the pooled
+   midranks) when there are at most 200000 splits, else the normal approximation with the tie
+   correction.
+"""
+import argparse
+import csv
+import html
+import itertools
+import math
+import os
+import subprocess
+import sys
+
+INF = float("inf")
+
+
+def median(xs):
+    s = sorted(xs)
+    n = len(s)
+    if n == 0:
+        return None
+    if n % 2:
+        return s[n // 2]
+    a, b = s[n // 2 - 1], s[n // 2]
+    return INF if INF in (a, b) else (a + b) / 2
+
+
+def pair_count(xs, ys):
+    """#(x < y) + 0.5 #(x == y): the Mann-Whitney U of xs being smaller (faster)."""
+    u = 0.0
+    for x in xs:
+        for y in ys:
+            u += 1.0 if x < y else 0.5 if x == y else 0.0
+    return u
+
+
+def a12(xs, ys):
+    return pair_count(xs, ys) / (len(xs) * len(ys)) if xs and ys else None
+
+
+def mann_whitney(xs, ys):
+    """(U, two-sided p) for xs vs ys; U = pair_count(xs, ys)."""
+    n1, n2 = len(xs), len(ys)
+    if not n1 or not n2:
+        return None, None
+    u = pair_count(xs, ys)
+    mid = n1 * n2 / 2.0
+    pooled = list(xs) + list(ys)
+    if math.comb(n1 + n2, n1) <= 200000:
+        total = extreme = 0
+        d_obs = abs(u - mid) - 1e-9
+        idx = range(n1 + n2)
+        for pick in itertools.combinations(idx, n1):
+            chosen = set(pick)
+            a = [pooled[i] for i in pick]
+            b = [pooled[i] for i in idx if i not in chosen]
+            total += 1
+            if abs(pair_count(a, b) - mid) >= d_obs:
+                extreme += 1
+        return u, extreme / total
+    # normal approximation with tie correction
+    n = n1 + n2
+    counts = {}
+    for v in pooled:
+        counts[v] = counts.get(v, 0) + 1
+    tie = sum(t ** 3 - t for t in counts.values())
+    var = n1 * n2 / 12.0 * ((n + 1) - tie / (n * (n - 1)))
+    if var <= 0:
+        return u, 1.0
+    z = (abs(u - mid) - 0.5) / math.sqrt(var)
+    p = math.erfc(max(z, 0) / math.sqrt(2))
+    return u, min(1.0, p)
+
+
+def km_curve(times, found, cap):
+    """Kaplan-Meier survival S(t) (probability the bug is not yet found) as step points."""
+    ev = sorted((t, f) for t, f in zip(times, found))
+    at_risk = len(ev)
+    s = 1.0
+    pts = [(0.0, 1.0)]
+    i = 0
+    while i < len(ev):
+        t = ev[i][0]
+        d = c = 0
+        while i < len(ev) and ev[i][0] == t:
+            if ev[i][1]:
+                d += 1
+            else:
+                c += 1
+            i += 1
+        if d:
+            s *= 1.0 - d / at_risk
+            pts.append((t, s))
+        at_risk -= d + c
+    pts.append((float(cap), s))
+    return pts
+
+
+def fmt_t(v, cap):
+    if v is None:
+        return "-"
+    if v == INF:
+        return ">%d" % cap
+    return "%.1f" % v
+
+
+def read_meta(out):
+    meta = {}
+    p = os.path.join(out, "meta")
+    if os.path.exists(p):
+        for line in open(p):
+            k, _, v = line.partition(": ")
+            meta[k] = v.strip()
+    return meta
+
+
+# ------------------------------------------------------------------ bugs
+def bugs(out):
+    rows = list(csv.DictReader(open(os.path.join(out, "trials.csv"))))
+    meta = read_meta(out)
+    groups = {}
+    order = []
+    for r in rows:
+        key = (r["bug"], r["target"], r["engine"], r["config"])
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(r)
+    seedhits = {}
+    sp = os.path.join(out, "seed-hits.csv")
+    if os.path.exists(sp):
+        for line in open(sp):
+            f = line.strip().split(",")
+            if len(f) >= 6:
+                seedhits[(f[0], f[1])] = (int(f[2]), f[5], int(f[4]))
+
+    def times(rs):
+        return [float(r["seconds"]) if r["found"] == "1" else INF for r in rs]
+
+    summary = []
+    for key in order:
+        rs = groups[key]
+        cap = int(float(rs[0]["cap"]))
+        ts = times(rs)
+        k = sum(1 for r in rs if r["found"] == "1")
+        found_t = [t for t in ts if t != INF]
+        execs = [int(float(r["execs"] or 0)) if r["found"] == "1" else INF for r in rs]
+        by_corpus = sum(1 for r in rs if r["source"] == "corpus")
+        unrel = sum(int(r["unrelated_crashes"] or 0) for r in rs)
+        summary.append({
+            "key": key, "n": len(rs), "k": k, "cap": cap, "times": ts,
+            "median": median(ts), "min": min(found_t) if found_t else None,
+            "max": (max(found_t) if k == len(rs) else INF) if found_t else None,
+            "median_execs": median(execs), "corpus": by_corpus, "unrelated": unrel,
+        })
+    by_key = {s["key"]: s for s in summary}
+
+    lines = []
+    w = lines.append
+    w("Time to bug: %s" % meta.get("command", ""))
+    w("%s; %s; %s" % (meta.get("date", ""), meta.get("machine", ""), "commit " + meta.get("commit", "")))
+    w("found k/N: trials that hit a crash recognised as the bug within the cap; times in seconds of")
+    w("wall clock from launch (startup included); '(corpus)': a shipped seed already triggers it (t=0,")
+    w("no fuzzing). A12/U/p compare shipped vs empty for the same bug, target and engine: A12 > 0.5 =")
+    w("the shipped corpus + dictionary find it sooner.")
+    w("")
+    hdr = "%-22s %-12s %-9s %-7s %8s %8s %7s %7s %12s %6s %8s %7s" % (
+        "bug", "target", "engine", "config", "found", "median", "min", "max", "median_execs",
+        "A12", "U", "p")
+    w(hdr)
+    w("-" * len(hdr))
+    csv_rows = []
+    for s in summary:
+        bug, t, e, cfg = s["key"]
+        other = by_key.get((bug, t, e, "empty")) if cfg == "shipped" else None
+        a = u = p = None
+        if other:
+            a = a12(s["times"], other["times"])
+            u, p = mann_whitney(s["times"], other["times"])
+        found = "%d/%d" % (s["k"], s["n"])
+        if s["corpus"]:
+            found += " (corpus)"
+        me = s["median_execs"]
+        w("%-22s %-12s %-9s %-7s %8s %8s %7s %7s %12s %6s %8s %7s" % (
+            bug, t, e, cfg, found, fmt_t(s["median"], s["cap"]), fmt_t(s["min"], s["cap"]),
+            fmt_t(s["max"], s["cap"]),
+            "-" if me is None else (">cap" if me == INF else "%d" % me),
+            "" if a is None else "%.2f" % a, "" if u is None else "%.1f" % u,
+            "" if p is None else "%.3f" % p))
+        csv_rows.append([bug, t, e, cfg, s["n"], s["k"], s["corpus"], fmt_t(s["median"], s["cap"]),
+                         fmt_t(s["min"], s["cap"]), fmt_t(s["max"], s["cap"]),
+                         "" if me is None else (">cap" if me == INF else me),
+                         "" if a is None else "%.3f" % a, "" if u is None else u,
+                         "" if p is None else "%.4f" % p, s["unrelated"]])
+    w("")
+    # goal: found by both engines in >= 9/10 trials with median <= 30 s using the shipped corpus
+    w("Goal (every bug: both engines, shipped corpus, >= 90% of trials, median <= 30 s):")
+    bugs_seen = []
+    for s in summary:
+        if (s["key"][0], s["key"][1]) not in bugs_seen:
+            bugs_seen.append((s["key"][0], s["key"][1]))
+    for bug, t in bugs_seen:
+        verdicts = []
+        for e in ("libfuzzer", "afl"):
+            s = by_key.get((bug, t, e, "shipped"))
+            if not s:
+                verdicts.append("%s not measured" % e)
+                continue
+            ok = s["k"] >= 0.9 * s["n"] and s["median"] is not None and s["median"] <= 30
+            verdicts.append("%s %s (%d/%d, median %s)" % (e, "meets" if ok else "MISSES", s["k"], s["n"],
+                                                         fmt_t(s["median"], s["cap"])))
+        hits = seedhits.get((bug, t))
+        extra = "; shipped seed %s (of %d) triggers it" % (hits[1], hits[2]) if hits and hits[0] else ""
+        w("  %-22s %-12s %s%s" % (bug, t, "; ".join(verdicts), extra))
+    skipped = os.path.join(out, "skipped")
+    if os.path.exists(skipped) and os.path.getsize(skipped):
+        w("")
+        w("Not measured:")
+        for line in open(skipped):
+            w("  " + line.strip())
+    open(os.path.join(out, "table.txt"), "w").write("\n".join(lines) + "\n")
+    with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
+        cw = csv.writer(f)
+        cw.writerow(["bug", "target", "engine", "config", "trials", "found", "found_by_corpus",
+                     "median_s", "min_s", "max_s", "median_execs", "a12_shipped_vs_empty", "u", "p",
+                     "unrelated_crashes"])
+        cw.writerows(csv_rows)
+
+    # Kaplan-Meier plots, one per bug x target
+    plots = []
+    for bug, t in bugs_seen:
+        series = [s for s in summary if s["key"][0] == bug and s["key"][1] == t]
+        cap = series[0]["cap"]
+        dat = os.path.join(out, "km-%s-%s.dat" % (bug, t))
+        with open(dat, "w") as f:
+            for s in series:
+                f.write("# %s %s\n" % (s["key"][2], s["key"][3]))
+                for x, y in km_curve([min(v, cap) for v in s["times"]],
+                                     [v != INF for v in s["times"]], cap):
+                    f.write("%.3f %.4f\n" % (max(x, 0.1), y))
+                f.write("\n\n")
+        png = "km-%s-%s.png" % (bug, t)
+        style = {("libfuzzer", "shipped"): "lc rgb '#1f77b4' lw 2",
+                 ("libfuzzer", "empty"): "lc rgb '#1f77b4' lw 2 dt 2",
+                 ("afl", "shipped"): "lc rgb '#d62728' lw 2",
+                 ("afl", "empty"): "lc rgb '#d62728' lw 2 dt 2"}
+        plot = ", ".join("'%s' index %d with steps %s title '%s %s (%d/%d%s)'" % (
+            dat, i, style.get((s["key"][2], s["key"][3]), "lw 2"), s["key"][2], s["key"][3],
+            s["k"], s["n"], ", corpus" if s["corpus"] else "") for i, s in enumerate(series))
+        gp = ("set terminal pngcairo size 720,420 font 'sans,10'\n"
+              "set output '%s'\n"
+              "set title 'Kaplan-Meier: %s on %s (bug not yet found)'\n"
+              "set xlabel 'seconds from launch (log scale; t <= 0.1 drawn at 0.1; cap %d)'\n"
+              "set ylabel 'fraction of trials without the bug'\nset logscale x\n"
+              "set xrange [0.1:%d]\nset yrange [-0.02:1.05]\nset key outside right\nset grid\n"
+              "plot %s\n" % (os.path.join(out, png), bug, t, cap, cap, plot))
+        open(os.path.join(out, "km-%s-%s.gp" % (bug, t)), "w").write(gp)
+        r = subprocess.run(["gnuplot"], input=gp, text=True, capture_output=True)
+        if r.returncode != 0:
+            print("stats: gnuplot failed for %s: %s" % (bug, r.stderr), file=sys.stderr)
+        else:
+            plots.append((bug, t, png))
+
+    # HTML
+    h = ["<!doctype html><html><head><meta charset='utf-8'><title>mxfuzz: time to bug</title>",
+         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+         "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+         "td:first-child,td:nth-child(2),td:nth-child(3),td:nth-child(4){text-align:left}"
+         ".miss{background:#fdd}.corpus{background:#dfd}</style></head><body>",
+         "<h1>mxfuzz detection power: time to bug</h1>",
+         "<p><code>%s</code><br>%s<br>%s<br>commit %s</p>" % tuple(html.escape(meta.get(k, "")) for k in
+                                                             ("command", "date", "machine", "commit")),
+         "<p>Found k/N: trials in which a crash recognised as the bug (bench/bugs/manifest) came "
+         "within the cap. Seconds are wall clock from launch. <em>(corpus)</em>: a shipped seed "
+         "already triggers the bug (t=0, no fuzzing). A12 = P(shipped finds it first); U and the "
+         "two-sided p: Mann-Whitney, shipped vs empty corpus.</p>",
+         "<table><tr>" + "".join("<th>%s</th>" % c for c in
+                                 ("bug", "target", "engine", "config", "found", "median s", "min s",
+                                  "max s", "median execs", "A12", "U", "p")) + "</tr>"]
+    for row in csv_rows:
+        bug, t, e, cfg, n, k, corpus = row[:7]
+        cls = " class='corpus'" if corpus else (" class='miss'" if k < 0.9 * n else "")
+        found = "%d/%d%s" % (k, n, " (corpus)" if corpus else "")
+        cells = [bug, t, e, cfg, found] + [str(x) for x in row[7:14]]
+        h.append("<tr%s>%s</tr>" % (cls, "".join("<td>%s</td>" % html.escape(str(c)) for c in cells)))
+    h.append("</table>")
+    h.append("<h2>Goal</h2><pre>%s</pre>" % html.escape("\n".join(
+        l for l in lines[lines.index("Goal (every bug: both engines, shipped corpus, >= 90% of trials, median <= 30 s):"):])))
+    h.append("<h2>Survival (Kaplan-Meier)</h2>")
+    for bug, t, png in plots:
+        h.append("<h3>%s (%s)</h3><img src='%s' alt='%s'>" % (html.escape(bug), html.escape(t), png, png))
+    h.append("<p>Every trial: <a href='trials.csv'>trials.csv</a>; per group: "
+             "<a href='summary.csv'>summary.csv</a>.</p></body></html>")
+    open(os.path.join(out, "index.html"), "w").write("\n".join(h) + "\n")
+
+
+# ------------------------------------------------------------------ speed
+def speed(out):
+    meta = read_meta(out)
+    rows = list(csv.DictReader(open(os.path.join(out, "speed.csv"))))
+    lines = []
+    w = lines.append
+    w("Exec/s against the empty target: %s" % meta.get("command", ""))
+    w("%s; %s; commit %s" % (meta.get("date", ""), meta.get("machine", ""), meta.get("commit", "")))
+    w("Each target fuzzed alone (one process, nice) on its shipped corpus + dictionary + max_len,")
+    w("right after the empty target (bench/empty.c, built the same way) on the same inputs;")
+    w("ratio = target exec/s / empty exec/s. The first floor run is repeated at the end:")
+    w("drift = how much it moved (> 20%: the machine was not steady; repeat the run).")
+    w("exec/s = execs / wall time of the run (startup and corpus loading included). status: crashed")
+    w("(libFuzzer stopped at a crash: the figure covers the run up to it), crashes:N (AFL++ saved N")
+    w("crashes and went on), did-not-start (afl-fuzz refused the seeds).")
+    w("")
+    engines = []
+    for r in rows:
+        if r["engine"] not in engines:
+            engines.append(r["engine"])
+    for e in engines:
+        rs = [r for r in rows if r["engine"] == e]
+        floors = {}
+        first_floor = []
+        for r in rs:
+            if r["binary"] == "empty":
+                if r["inputs"] in floors:
+                    first_floor.append(float(r["exec_per_s"]))
+                else:
+                    floors[r["inputs"]] = float(r["exec_per_s"])
+                    if not first_floor:
+                        first_floor.append(float(r["exec_per_s"]))
+        drift = 0.0
+        if len(first_floor) >= 2 and max(first_floor) > 0:
+            drift = abs(first_floor[0] - first_floor[-1]) / max(first_floor) * 100
+        w("%s (floor drift %.0f%%%s):" % (e, drift, " - NOT STEADY, repeat" if drift > 20 else ""))
+        w("  %-14s %12s %10s %12s %8s %7s  %s" % ("target", "execs", "exec/s", "floor exec/s", "ratio", ">=0.3", "status"))
+        for r in rs:
+            if r["binary"] == "empty":
+                continue
+            eps = float(r["exec_per_s"])
+            fl = floors.get(r["inputs"], 0)
+            ratio = eps / fl if fl else 0
+            w("  %-14s %12s %10.0f %12.0f %8.3f %7s  %s" % (r["binary"], r["execs"], eps, fl, ratio,
+                                                           "yes" if ratio >= 0.3 else "NO", r.get("status", "")))
+        w("")
+    rp = os.path.join(out, "replay.csv")
+    rep = list(csv.DictReader(open(rp))) if os.path.exists(rp) else []
+    if rep:
+        w("Replay of the shipped corpora through the ASan+UBSan replay binaries (build/test/replay):")
+        w("  %-14s %7s %10s %9s %10s" % ("target", "files", "bytes", "seconds", "ms/file"))
+        for r in rep:
+            w("  %-14s %7s %10s %9s %10s" % (r["target"], r["files"], r["bytes"], r["seconds"], r["ms_per_file"]))
+        tot = sum(float(r["seconds"]) for r in rep)
+        w("  %-14s %7d %10d %9.3f" % ("total", sum(int(r["files"]) for r in rep),
+                                      sum(int(r["bytes"]) for r in rep), tot))
+    open(os.path.join(out, "speed.txt"), "w").write("\n".join(lines) + "\n")
+    h = ["<!doctype html><html><head><meta charset='utf-8'><title>mxfuzz: speed</title></head><body>",
+         "<h1>mxfuzz speed against the empty target</h1><pre>%s</pre></body></html>" %
+         html.escape("\n".join(lines))]
+    open(os.path.join(out, "index.html"), "w").write("\n".join(h) + "\n")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["bugs", "speed"])
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    bugs(a.out) if a.mode == "bugs" else speed(a.out)
+
+
+if __name__ == "__main__":
+    main()
