@@ -17,13 +17,18 @@
 #include <openssl/hkdf.h>
 #include <openssl/sha.h>
 
-/* Test builds for the valgrind constant-time check define MX_CT_VALGRIND: the accept/reject
- * decision and the plaintext length are declassified (marked defined) right before the one
- * branch that acts on them, like BoringSSL's CONSTTIME_DECLASSIFY. Otherwise a no-op. */
+/* Test builds for the valgrind constant-time check (tests/ct_record.sh) define MX_CT_VALGRIND:
+ * the decrypted CBC record (data, MAC and padding) is marked secret (undefined to memcheck),
+ * and the accept/reject decision and the plaintext length are declassified (marked defined)
+ * right before the one branch that acts on them, like BoringSSL's CONSTTIME_SECRET /
+ * CONSTTIME_DECLASSIFY. Any other branch or memory index on the secret bytes is then a
+ * memcheck error. In every other build both are no-ops. */
 #ifdef MX_CT_VALGRIND
 #include <valgrind/memcheck.h>
+#define CT_SECRET(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
 #define CT_DECLASSIFY(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
 #else
+#define CT_SECRET(p, n) ((void)(p), (void)(n))
 #define CT_DECLASSIFY(p, n) ((void)(p), (void)(n))
 #endif
 
@@ -529,6 +534,7 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
                                  (DES_cblock *)iv, DES_DECRYPT);
         else
             AES_cbc_encrypt(ct, rec, n, &s->c.aes, iv, AES_DECRYPT);
+        CT_SECRET(rec, n);
         good = cbc_check_ct(s, h[0], rec, n, &data_len);
         CT_DECLASSIFY(&good, sizeof good);
         CT_DECLASSIFY(&data_len, sizeof data_len);

@@ -46,7 +46,7 @@ for p in "${patches[@]}"; do
     cp "$ROOT/corpus/$target"/* "$w/fz/"
     at_once=0
     for s in "$w"/fz/*; do
-        if ! "$w/fuzzer" "$s" >/dev/null 2>&1; then
+        if ! "$w/fuzzer" -artifact_prefix="$w/" "$s" >/dev/null 2>&1; then
             at_once=$((at_once + 1))
             [[ $pruned == 1 ]] && rm -f "$s"
         fi
