@@ -411,6 +411,17 @@ static int import_flow(struct mx_import *im, size_t fi, const struct mx_import_o
                 if (ch->dir == sv)
                     sbytes += ch->len;
             }
+            /* a client that did not wait for the reply: the server's plaintext reply lines
+             * come after the ClientHello; its TLS starts at the ServerHello behind them */
+            uint64_t k = sbytes;
+            while (k < ss.n && !is_tls_hello(ss.p + k, ss.n - k)) {
+                const uint8_t *nl = memchr(ss.p + k, '\n', (size_t)(ss.n - k));
+                if (!nl)
+                    break;
+                k = (uint64_t)(nl - ss.p) + 1;
+            }
+            if (k < ss.n && is_tls_hello(ss.p + k, ss.n - k) && ss.p[k + 5] == 2)
+                sbytes = k;
             s->tls_off[1] = sbytes;
         }
     }

@@ -15,7 +15,9 @@
  *    POP3 `STLS`) or the server advertised it; else plaintext;
  *  - TLS starts in the client stream at the first TLS handshake record header
  *    after the STARTTLS command line (offset 0 for implicit TLS), in the
- *    server stream at the first byte it sent after that ClientHello arrived.
+ *    server stream at the first byte it sent after that ClientHello arrived, or at the
+ *    ServerHello behind plaintext reply lines it sent after it (a client that sent the
+ *    ClientHello without waiting for the STARTTLS reply).
  *
  * Events (how captured bytes become session events):
  *  - before TLS: one C event per client TCP segment (its new bytes, as

@@ -394,6 +394,38 @@ write_pcap(path, 1, [fr for _, _, fr in f4[late:]])
 p = run(["--keylog", os.path.join(CAPS, b04["keylog"]), "--out", path + ".out", path], expect=1)
 check("starts inside TLS" in p.stdout, "capture started inside TLS: not explained:\n%s" % p.stdout)
 
+# a client that sends its ClientHello in the same segment as STARTTLS, before the server's
+# reply (b01 rebuilt that way): the plaintext part, the server's reply and the decrypted data
+# must come out as from the original
+b01 = [t for t in truth if t["id"] == "b01"][0]
+f1 = read_pcapng_frames(os.path.join(CAPS, b01["file"]))
+cidx = []
+for k, (_, _, fr) in enumerate(f1):
+    th, pl = tcp_parts(split_eth(fr))
+    if struct.unpack("!H", th[:2])[0] == b01["client_port"] and pl:
+        cidx.append(k)
+src, dst, _ = ip4_fields(split_eth(f1[cidx[1]][2]))
+th2, pl2 = tcp_parts(split_eth(f1[cidx[1]][2]))
+_, pl3 = tcp_parts(split_eth(f1[cidx[2]][2]))
+check(pl2 == b"STARTTLS\r\n" and pl3[:1] == b"\x16", "b01: segments 2 and 3 are not STARTTLS + ClientHello")
+merged = f1[cidx[1]][2][:14] + build_ip4(src, dst, th2, pl2 + pl3)
+fr1 = [fr for k, (_, _, fr) in enumerate(f1) if k != cidx[2]]
+fr1[cidx[1]] = merged
+path = os.path.join(WORK, "b01-eager.pcap")
+write_pcap(path, 1, fr1)
+p = run(["--keylog", os.path.join(CAPS, b01["keylog"]), "--out", path + ".out", path], expect=0)
+nm, data = one_session(path + ".out")
+if data is not None:
+    _, evs = decode_session(data)
+    (c0, s0, c1, s1), seen_t = split_tls(evs)
+    tcp_c1 = open(os.path.join(CAPS, b01["tcp_c2s_file"]), "rb").read()
+    tcp_s1 = open(os.path.join(CAPS, b01["tcp_s2c_file"]), "rb").read()
+    check([len(x) for x in c0] == [18, 10] and b"".join(c0) == tcp_c1[:28], "eager client: plaintext part %s" % [len(x) for x in c0])
+    check(b"".join(s0) == tcp_s1[:b01["tls_handshake_offset_s2c"]], "eager client: server plaintext differs")
+    check(seen_t and b"".join(c1) == open(os.path.join(CAPS, b01["tls_c2s_file"]), "rb").read(),
+          "eager client: decrypted client data differs:\n%s" % p.stdout)
+    check(b"".join(s1) == open(os.path.join(CAPS, b01["tls_s2c_file"]), "rb").read(), "eager client: decrypted server data differs")
+
 # ---------------------------------------------------------------- 3. bad input
 bad = os.path.join(WORK, "bad")
 os.makedirs(bad, exist_ok=True)
