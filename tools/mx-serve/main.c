@@ -1,0 +1,486 @@
+/* main.c - mx-serve: options, the listener configuration (libmx's format, mx/listen.h),
+ * certificates, the poll() loop, idle timeouts and the SIGTERM shutdown.
+ *
+ * Shutdown (SIGTERM or SIGINT): the listeners close at once; a connection in the middle of a
+ * message (SMTP DATA, IMAP APPEND literal) may finish it -- it is stored and acknowledged --
+ * for up to --grace seconds, then gets the protocol's goodbye (421 / * BYE / -ERR) and is
+ * closed; idle connections get the goodbye at once. A message whose acknowledgement was not
+ * sent is never in new/ half-written: at worst its file stays in tmp/.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/mem.h>
+
+#include "serve.h"
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mx-serve -c CONFIG --maildir DIR [options]\n"
+            "\n"
+            "  -c, --config FILE      listeners and certificate bindings (libmx's format, see\n"
+            "                         include/mx/listen.h):\n"
+            "                           listen ADDRESS PORT [plain|starttls|implicit] [smtp|imap|pop3]\n"
+            "                           cert NAME ADDRESS|* PORT|*\n"
+            "  -l, --listen LINE      one more configuration line (repeatable; after the file)\n"
+            "      --cert-dir DIR     certificate NAME is loaded from DIR/NAME.pem (key + chain);\n"
+            "                         default: the configuration file's directory, else .\n"
+            "  -m, --maildir DIR      where messages are stored (tmp/ new/ cur/ created)\n"
+            "  -u, --user USER:PASS   the test login for IMAP and POP3 (default: none accepted)\n"
+            "      --log FILE         log here instead of stderr\n"
+            "      --keylog FILE      append BoringSSL's NSS key log (server side) to FILE\n"
+            "      --ready FILE       create FILE once every listener is bound\n"
+            "      --ciphers LIST     BoringSSL cipher list (default ALL)\n"
+            "      --hostname NAME    name in greetings (default mx-serve.test)\n"
+            "      --idle-timeout S   close connections idle for S seconds (default 300)\n"
+            "      --grace S          at SIGTERM, time to finish in-flight messages (default 10)\n"
+            "      --max-conns N      simultaneous connections (default 512)\n"
+            "      --max-message N    largest message in bytes (default 33554432)\n"
+            "      --tls-required     no mail or login before TLS (the machines' policy)\n"
+            "  -h, --help\n");
+}
+
+int serve_check_login(const struct server *s, const uint8_t *user, size_t ulen, const uint8_t *pass,
+                      size_t plen)
+{
+    if (!s->o.user || !s->o.pass)
+        return 0;
+    return ulen == strlen(s->o.user) && plen == strlen(s->o.pass) &&
+           CRYPTO_memcmp(user, s->o.user, ulen) == 0 && CRYPTO_memcmp(pass, s->o.pass, plen) == 0;
+}
+
+static int parse_num(const char *opt, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    long x;
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (errno || *v == 0 || *end || x < lo || x > hi) {
+        fprintf(stderr, "mx-serve: %s: '%s' is not a number in %ld..%ld\n", opt, v, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(MX_LISTEN_FILE_MAX + 1);
+    n = buf ? fread(buf, 1, MX_LISTEN_FILE_MAX + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > MX_LISTEN_FILE_MAX) {
+        snprintf(err, errlen, "%s: larger than %u bytes", path, MX_LISTEN_FILE_MAX);
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static int open_listener(struct server *s, const struct mx_listener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int fd, one = 1;
+    char a[64];
+    memset(&ss, 0, sizeof ss);
+    if (l->addr.family == 6) {
+        struct sockaddr_in6 *s6 = (void *)&ss;
+        s6->sin6_family = AF_INET6;
+        memcpy(&s6->sin6_addr, l->addr.b, 16);
+        s6->sin6_port = htons(l->port);
+        sl = sizeof *s6;
+    } else {
+        struct sockaddr_in *s4 = (void *)&ss;
+        s4->sin_family = AF_INET;
+        if (l->addr.family == 4)
+            memcpy(&s4->sin_addr, l->addr.b, 4);
+        else
+            s4->sin_addr.s_addr = htonl(INADDR_ANY);
+        s4->sin_port = htons(l->port);
+        sl = sizeof *s4;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 128) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    slog(s, "listening on %s port %u: %s, %s (config line %d)",
+         l->addr.family ? mx_ipaddr_format(&l->addr, a, sizeof a) : "*", l->port,
+         mx_app_proto_name(l->proto), mx_listen_mode_name(l->mode), l->line);
+    return fd;
+}
+
+static void accept_all(struct server *s, size_t i)
+{
+    for (;;) {
+        int fd = accept4(s->lfd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct conn *c;
+        if (fd < 0)
+            return;
+        if ((int)s->nconns >= s->o.max_conns) {
+            slog(s, "connection refused on %s port %u: %d connections already", mx_app_proto_name(s->table.l[i].proto),
+                 s->table.l[i].port, s->o.max_conns);
+            close(fd);
+            continue;
+        }
+        c = conn_new(s, fd, &s->table.l[i]);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->next = s->conns;
+        s->conns = c;
+        s->nconns++;
+        conn_process(c); /* greeting */
+        if (s->stopping)
+            c->draining = 1;
+    }
+}
+
+static void begin_shutdown(struct server *s)
+{
+    s->stopping = 1;
+    s->stop_deadline = time(NULL) + s->o.grace;
+    for (size_t i = 0; i < s->nlfd; i++)
+        close(s->lfd[i]);
+    s->nlfd = 0;
+    slog(s, "shutdown requested: listeners closed, %zu connections finishing (grace %d s)", s->nconns, s->o.grace);
+    for (struct conn *c = s->conns; c; c = c->next) {
+        c->draining = 1;
+        if (!c->closing && !c->dead && !c->ops->busy(c)) {
+            c->ops->farewell(c, "server shutting down");
+            conn_close_after_flush(c, "server shutdown");
+        }
+    }
+}
+
+static int run(struct server *s)
+{
+    struct pollfd *pfd = NULL;
+    struct conn **who = NULL;
+    size_t cap = 0;
+    for (;;) {
+        size_t n = 0, i;
+        time_t now = time(NULL);
+        struct conn **pp;
+        if (g_stop && !s->stopping)
+            begin_shutdown(s);
+        if (s->stopping && s->nconns == 0)
+            break;
+        /* timeouts, closes */
+        for (pp = &s->conns; *pp;) {
+            struct conn *c = *pp;
+            if (!c->dead && s->stopping && now >= s->stop_deadline && !c->closing) {
+                if (c->ops->busy(c))
+                    clog_(c, "grace period over: message in progress dropped (never acknowledged)");
+                c->ops->abort(c);
+                c->ops->farewell(c, "server shutting down");
+                conn_close_after_flush(c, "server shutdown (grace period over)");
+            }
+            if (!c->dead && now - c->last_active >= s->o.idle_timeout) {
+                if (c->closing) {
+                    c->dead = 1; /* the client does not read its goodbye */
+                } else {
+                    clog_(c, "idle for %d s", s->o.idle_timeout);
+                    c->ops->abort(c);
+                    c->ops->farewell(c, "idle timeout");
+                    conn_close_after_flush(c, "idle timeout");
+                    c->last_active = now;
+                }
+            }
+            if (s->stopping && now >= s->stop_deadline + 5)
+                c->dead = 1;
+            if (c->out.bytes)
+                conn_on_writable(c);
+            if (c->dead || (c->closing && c->out.bytes == 0)) {
+                *pp = c->next;
+                s->nconns--;
+                conn_free(c);
+                continue;
+            }
+            pp = &c->next;
+        }
+        if (s->stopping && s->nconns == 0)
+            break;
+        if (cap < s->nlfd + s->nconns) {
+            cap = (s->nlfd + s->nconns) * 2 + 16;
+            pfd = realloc(pfd, cap * sizeof *pfd);
+            who = realloc(who, cap * sizeof *who);
+            if (!pfd || !who) {
+                slog(s, "out of memory");
+                return 1;
+            }
+        }
+        for (i = 0; i < s->nlfd; i++) {
+            pfd[n].fd = s->lfd[i];
+            pfd[n].events = (int)s->nconns < s->o.max_conns ? POLLIN : 0;
+            who[n++] = NULL;
+        }
+        for (struct conn *c = s->conns; c; c = c->next) {
+            pfd[n].fd = c->fd;
+            pfd[n].events = 0;
+            if (!c->closing && !c->peer_eof && !conn_blocked(c) && c->raw.bytes < SERVE_IN_LIMIT &&
+                c->plain.bytes < SERVE_IN_LIMIT)
+                pfd[n].events |= POLLIN;
+            if (c->out.bytes)
+                pfd[n].events |= POLLOUT;
+            who[n++] = c;
+        }
+        if (poll(pfd, n, 1000) < 0) {
+            if (errno == EINTR)
+                continue;
+            slog(s, "poll: %s", strerror(errno));
+            return 1;
+        }
+        for (i = 0; i < n; i++) {
+            if (!pfd[i].revents)
+                continue;
+            if (!who[i]) {
+                for (size_t k = 0; k < s->nlfd; k++)
+                    if (s->lfd[k] == pfd[i].fd)
+                        accept_all(s, k);
+                continue;
+            }
+            if (pfd[i].revents & POLLOUT)
+                conn_on_writable(who[i]);
+            if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+                if (!who[i]->dead && !who[i]->closing)
+                    conn_on_readable(who[i]);
+                else if (pfd[i].revents & (POLLHUP | POLLERR))
+                    who[i]->dead = 1;
+            }
+        }
+        /* input (or an end of input) that waited for room: full chains, output above the mark */
+        for (struct conn *c = s->conns; c; c = c->next)
+            if (!c->dead && !c->closing && !conn_blocked(c) && (c->plain.bytes || c->raw.bytes || c->peer_eof))
+                conn_process(c);
+    }
+    free(pfd);
+    free(who);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct server srv;
+    struct server *s = &srv;
+    const char *config = NULL;
+    char *extra = NULL, *text = NULL, err[600], *dirbuf = NULL;
+    size_t extra_len = 0, tlen = 0;
+    long v;
+    int opt, rc;
+    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_TLSREQ };
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
+        {"maildir", required_argument, NULL, 'm'},   {"user", required_argument, NULL, 'u'},
+        {"cert-dir", required_argument, NULL, O_CERTDIR}, {"log", required_argument, NULL, O_LOG},
+        {"keylog", required_argument, NULL, O_KEYLOG}, {"ready", required_argument, NULL, O_READY},
+        {"ciphers", required_argument, NULL, O_CIPHERS}, {"hostname", required_argument, NULL, O_HOST},
+        {"idle-timeout", required_argument, NULL, O_IDLE}, {"grace", required_argument, NULL, O_GRACE},
+        {"max-conns", required_argument, NULL, O_MAXC}, {"max-message", required_argument, NULL, O_MAXM},
+        {"tls-required", no_argument, NULL, O_TLSREQ}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+
+    s->o.idle_timeout = 300;
+    s->o.grace = 10;
+    s->o.max_conns = 512;
+    s->o.max_message = 32u << 20;
+    s->o.hostname = "mx-serve.test";
+    while ((opt = getopt_long(argc, argv, "c:l:m:u:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'l': {
+            size_t k = strlen(optarg);
+            char *nx = realloc(extra, extra_len + k + 2);
+            if (!nx)
+                return 2;
+            extra = nx;
+            memcpy(extra + extra_len, optarg, k);
+            extra_len += k;
+            extra[extra_len++] = '\n';
+            break;
+        }
+        case 'm':
+            s->o.maildir = optarg;
+            break;
+        case 'u': {
+            char *colon = strchr(optarg, ':');
+            if (!colon || colon == optarg || !colon[1]) {
+                fprintf(stderr, "mx-serve: --user wants USER:PASSWORD\n");
+                return 2;
+            }
+            *colon = 0;
+            s->o.user = optarg;
+            s->o.pass = colon + 1;
+            break;
+        }
+        case O_CERTDIR: s->o.cert_dir = optarg; break;
+        case O_LOG: s->o.log_path = optarg; break;
+        case O_KEYLOG: s->o.keylog_path = optarg; break;
+        case O_READY: s->o.ready_path = optarg; break;
+        case O_CIPHERS: s->o.ciphers = optarg; break;
+        case O_HOST: s->o.hostname = optarg; break;
+        case O_IDLE:
+            if (parse_num("--idle-timeout", optarg, 1, 86400, &v)) return 2;
+            s->o.idle_timeout = (int)v;
+            break;
+        case O_GRACE:
+            if (parse_num("--grace", optarg, 0, 3600, &v)) return 2;
+            s->o.grace = (int)v;
+            break;
+        case O_MAXC:
+            if (parse_num("--max-conns", optarg, 1, 100000, &v)) return 2;
+            s->o.max_conns = (int)v;
+            break;
+        case O_MAXM:
+            if (parse_num("--max-message", optarg, 1, 1L << 30, &v)) return 2;
+            s->o.max_message = (size_t)v;
+            break;
+        case O_TLSREQ: s->o.tls_required = 1; break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || (!config && !extra) || !s->o.maildir) {
+        if (optind != argc)
+            fprintf(stderr, "mx-serve: unexpected argument '%s'\n", argv[optind]);
+        else
+            fprintf(stderr, "mx-serve: %s\n", !s->o.maildir ? "--maildir is required"
+                                                             : "a configuration (-c FILE or -l LINE) is required");
+        usage(stderr);
+        return 2;
+    }
+    if (s->o.log_path && !(s->log = fopen(s->o.log_path, "a"))) {
+        fprintf(stderr, "mx-serve: --log %s: %s\n", s->o.log_path, strerror(errno));
+        return 2;
+    }
+    if (s->o.keylog_path && !(s->keylog = fopen(s->o.keylog_path, "a"))) {
+        fprintf(stderr, "mx-serve: --keylog %s: %s\n", s->o.keylog_path, strerror(errno));
+        return 2;
+    }
+
+    /* the configuration: the file, then the -l lines, parsed by libmx as one text */
+    if (config) {
+        text = read_file(config, &tlen, err, sizeof err);
+        if (!text) {
+            fprintf(stderr, "mx-serve: %s\n", err);
+            return 2;
+        }
+        if (!s->o.cert_dir) {
+            const char *slash = strrchr(config, '/');
+            dirbuf = slash ? strndup(config, (size_t)(slash - config)) : strdup(".");
+            s->o.cert_dir = dirbuf;
+        }
+    } else {
+        text = malloc(1);
+    }
+    if (extra) {
+        char *nx = realloc(text, tlen + extra_len + 1);
+        if (!nx)
+            return 2;
+        text = nx;
+        if (tlen && text[tlen - 1] != '\n')
+            text[tlen++] = '\n';
+        memcpy(text + tlen, extra, extra_len);
+        tlen += extra_len;
+    }
+    rc = mx_listen_parse(&s->table, config ? config : "(command line)", text, tlen, err, sizeof err);
+    free(text);
+    free(extra);
+    if (rc != MX_LISTEN_OK) {
+        fprintf(stderr, "mx-serve: %s\n", err);
+        if (s->log)
+            slog(s, "configuration error: %s", err);
+        return 2;
+    }
+    if (s->table.nl == 0) {
+        fprintf(stderr, "mx-serve: %s: no listener\n", config ? config : "(command line)");
+        return 2;
+    }
+    for (size_t i = 0; i < s->table.nc; i++) {
+        if (tls_load_cert(s, s->table.c[i].name, s->table.c[i].line, err, sizeof err) != 0) {
+            fprintf(stderr, "mx-serve: %s:%s\n", config ? config : "(command line)", err);
+            return 2;
+        }
+    }
+    if (md_open(&s->md, s->o.maildir) != 0) {
+        fprintf(stderr, "mx-serve: --maildir %s: %s\n", s->o.maildir, strerror(errno));
+        return 2;
+    }
+    for (size_t i = 0; i < s->table.nl; i++) {
+        int fd = open_listener(s, &s->table.l[i]);
+        if (fd < 0) {
+            char a[64];
+            fprintf(stderr, "mx-serve: %s:%d: cannot listen on %s port %u: %s\n", config ? config : "(command line)",
+                    s->table.l[i].line, s->table.l[i].addr.family ? mx_ipaddr_format(&s->table.l[i].addr, a, sizeof a) : "*",
+                    s->table.l[i].port, strerror(errno));
+            return 1;
+        }
+        s->lfd[s->nlfd++] = fd;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (s->o.ready_path) {
+        int fd = open(s->o.ready_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            dprintf(fd, "%d\n", (int)getpid());
+            close(fd);
+        }
+    }
+    slog(s, "ready: %zu listeners, %zu certificates, Maildir %s", s->nlfd, s->ncerts, s->o.maildir);
+    rc = run(s);
+    slog(s, "stopped");
+    md_close(&s->md);
+    tls_free_all(s);
+    if (s->log)
+        fclose(s->log);
+    if (s->keylog)
+        fclose(s->keylog);
+    free(dirbuf);
+    return rc;
+}

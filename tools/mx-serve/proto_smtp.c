@@ -1,0 +1,109 @@
+/* proto_smtp.c - SMTP: libmx's machine (mx/smtp.h) decides everything; this module stores
+ * what it delivers. A message is opened when the machine enters its DATA phase (the 354
+ * reply), receives every MX_ACT_DATA piece, and is committed to the Maildir when the machine
+ * leaves DATA with a 250 -- before that 250 is sent, so an acknowledged message is on disk. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mx/smtp.h"
+
+#include "serve.h"
+
+struct smtp_sess {
+    struct mx_smtp m;
+    struct md_msg msg;
+    uint8_t line[SERVE_LINE_MAX];
+};
+
+static int smtp_open(struct conn *c, const struct mx_conn_cfg *cfg)
+{
+    struct smtp_sess *s = calloc(1, sizeof *s);
+    if (!s)
+        return -1;
+    md_msg_init(&s->msg);
+    if (mx_smtp_init(&s->m, cfg, s->line, sizeof s->line) != 0) {
+        free(s);
+        return -1;
+    }
+    c->proto_state = s;
+    return 0;
+}
+
+static void smtp_drive(struct conn *c)
+{
+    struct smtp_sess *s = c->proto_state;
+    struct mx_step st;
+    while (!c->dead && !c->closing && c->tls != CONN_TLS_HANDSHAKE) {
+        enum mx_smtp_phase before = s->m.phase;
+        int act = mx_smtp_step(&s->m, &c->plain, &st);
+        if (act == MX_ACT_NEED_INPUT)
+            return;
+        if (act == MX_ACT_DATA) {
+            md_write(&s->msg, st.data, st.data_n);
+            continue;
+        }
+        if (before != MX_SMTP_DATA && s->m.phase == MX_SMTP_DATA) {
+            if (md_begin(&c->srv->md, &s->msg) != 0)
+                clog_(c, "cannot create a file in the Maildir's tmp/: the message will be refused");
+        } else if (before == MX_SMTP_DATA && s->m.phase != MX_SMTP_DATA) {
+            if (st.reply_n >= 3 && memcmp(st.reply, "250", 3) == 0) {
+                if (s->msg.fd >= 0 && md_commit(&c->srv->md, &s->msg) == 0) {
+                    char hex[65];
+                    md_hex(&s->msg, hex);
+                    c->messages++;
+                    clog_(c, "message stored: new/%s size=%llu sha256=%s", s->msg.name,
+                          (unsigned long long)s->msg.size, hex);
+                } else {
+                    md_abort(&c->srv->md, &s->msg);
+                    clog_(c, "message NOT stored (Maildir write failed): 451 sent");
+                    st.reply_n = 0;
+                    mx_step_puts(&st, "451 4.3.0 Error: could not store the message\r\n");
+                }
+            } else {
+                md_abort(&c->srv->md, &s->msg);
+                clog_(c, "message refused by the machine: %.*s", (int)(st.reply_n > 2 ? st.reply_n - 2 : 0),
+                      (const char *)st.reply);
+            }
+        }
+        conn_act(c, &st);
+    }
+}
+
+static void smtp_tls_started(struct conn *c)
+{
+    struct smtp_sess *s = c->proto_state;
+    mx_smtp_tls_started(&s->m);
+}
+
+static int smtp_busy(const struct conn *c)
+{
+    const struct smtp_sess *s = c->proto_state;
+    return s->m.phase == MX_SMTP_DATA;
+}
+
+static void smtp_farewell(struct conn *c, const char *why)
+{
+    char l[160];
+    if (c->tls == CONN_TLS_HANDSHAKE || (c->l->mode == MX_LISTEN_IMPLICIT && c->tls != CONN_TLS_ON))
+        return;
+    snprintf(l, sizeof l, "421 4.3.2 %s: %s, closing connection\r\n", c->srv->o.hostname, why);
+    conn_sends(c, l);
+}
+
+static void smtp_abort(struct conn *c)
+{
+    struct smtp_sess *s = c->proto_state;
+    md_abort(&c->srv->md, &s->msg);
+}
+
+static void smtp_close(struct conn *c)
+{
+    smtp_abort(c);
+    free(c->proto_state);
+    c->proto_state = NULL;
+}
+
+const struct proto_ops smtp_ops = {"smtp", smtp_open, smtp_drive, smtp_tls_started, smtp_busy,
+                                   smtp_farewell, smtp_abort, smtp_close};
