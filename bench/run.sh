@@ -137,6 +137,11 @@ cmd_bugs() {
             echo "$id: patch does not apply" >>"$out/skipped"
             continue
         fi
+        if [[ $tl == - ]]; then
+            say "[$(ts)] $id: no fuzz target is expected to find it: skipped"
+            echo "$id: no fuzz target (not a fuzzing bug; see bench/bugs/manifest)" >>"$out/skipped"
+            continue
+        fi
         for t in ${tl//,/ }; do
             if ! manifest_targets | grep -qx -- "$t"; then
                 say "[$(ts)] $id: target $t is not in targets/manifest: skipped"
