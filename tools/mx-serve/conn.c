@@ -246,8 +246,10 @@ void conn_on_readable(struct conn *c)
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return;
+        if (c->ops->busy(c))
+            clog_(c, "the client went away in the middle of a message: not stored");
         c->dead = 1;
-        c->close_reason = "read error";
+        c->close_reason = errno == ECONNRESET ? "connection reset by the client" : "read error";
         c->ops->abort(c);
         return;
     }

@@ -21,6 +21,9 @@
  * --pause-ms: sleep between the first and second half of each message (shutdown tests).
  * --id-prefix ID: each message starts with "X-Bench-Id: ID-N\r\n" (unique per message) and
  *   --duration S sends messages until S seconds have passed (at most --count); for the bench.
+ * --bad-record: right after the handshake, writes one application-data record of random bytes
+ *   straight to the socket (bypassing TLS); the server must answer with an alert and close:
+ *   exit 0 when it did, 1 when it went on talking.
  * --keylog FILE (or SSLKEYLOGFILE in the environment): the NSS key log of the session.
  * Exit status 0 when every reply was the expected one; 1 with a message on stderr otherwise.
  * Prints "acked N LATENCY_US" per acknowledged message (with --id-prefix: "acked ID-N ..."),
@@ -274,7 +277,8 @@ int main(int argc, char **argv)
     uint16_t ver = 0;
     char *msg = NULL;
     size_t msg_n = 0;
-    enum { O_KEYLOG = 1000, O_PAUSE, O_OUT, O_ID, O_DURATION };
+    enum { O_KEYLOG = 1000, O_PAUSE, O_OUT, O_ID, O_DURATION, O_BAD };
+    int bad_record = 0;
     const char *id_prefix = NULL;
     double duration = 0;
     FILE *out = stdout;
@@ -283,7 +287,7 @@ int main(int argc, char **argv)
         {"tls", 1, NULL, 't'}, {"cipher", 1, NULL, 'c'}, {"message", 1, NULL, 'm'}, {"retr", 1, NULL, 'r'},
         {"user", 1, NULL, 'u'}, {"key-update", 0, NULL, 'k'}, {"inject", 0, NULL, 'j'},
         {"record-size", 1, NULL, 's'}, {"count", 1, NULL, 'n'}, {"keylog", 1, NULL, O_KEYLOG},
-        {"pause-ms", 1, NULL, O_PAUSE}, {"out", 1, NULL, O_OUT}, {"id-prefix", 1, NULL, O_ID}, {"duration", 1, NULL, O_DURATION}, {"quiet", 0, NULL, 'q'}, {NULL, 0, NULL, 0}};
+        {"pause-ms", 1, NULL, O_PAUSE}, {"out", 1, NULL, O_OUT}, {"id-prefix", 1, NULL, O_ID}, {"bad-record", 0, NULL, O_BAD}, {"duration", 1, NULL, O_DURATION}, {"quiet", 0, NULL, 'q'}, {NULL, 0, NULL, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (o) {
@@ -303,6 +307,7 @@ int main(int argc, char **argv)
         case O_KEYLOG: g_keylog = fopen(optarg, "a"); if (!g_keylog) die("--keylog %s", optarg); break;
         case O_PAUSE: pause_ms = atoi(optarg); break;
         case O_ID: id_prefix = optarg; break;
+        case O_BAD: bad_record = 1; break;
         case O_DURATION: duration = atof(optarg); break;
         case O_OUT: out = fopen(optarg, "wb"); if (!out) die("--out %s", optarg); break;
         case 'q': g_quiet = 1; break;
@@ -356,6 +361,35 @@ int main(int argc, char **argv)
 
     char l[4096], cmd[512];
     const char *colon = strchr(user, ':');
+    if (bad_record) {
+        /* up to the handshake as usual, then a forged record */
+        if (!implicit) {
+            const char *st = !strcmp(proto, "smtp") ? "EHLO serve-client.test\r\nSTARTTLS\r\n"
+                           : !strcmp(proto, "imap") ? "a STARTTLS\r\n" : "STLS\r\n";
+            int want = !strcmp(proto, "smtp") ? 3 : 2; /* greeting, (EHLO,) STARTTLS reply lines */
+            put(st, strlen(st));
+            for (int got = 0; got < want;) {
+                get_line(l, sizeof l);
+                if (l[0] == '2' && l[3] == '-')
+                    continue; /* EHLO continuation lines */
+                got++;
+            }
+            start_tls(ctx);
+        }
+        uint8_t rec[5 + 64] = {0x17, 0x03, 0x03, 0x00, 64};
+        for (int i = 5; i < (int)sizeof rec; i++)
+            rec[i] = (uint8_t)(i * 37 + 11);
+        if (send(g_fd, rec, sizeof rec, MSG_NOSIGNAL) != (ssize_t)sizeof rec)
+            die("send");
+        for (;;) {
+            char b[4096];
+            int r = SSL_read(g_ssl, b, sizeof b);
+            if (r <= 0) {
+                printf("server closed after the forged record\n");
+                return 0;
+            }
+        }
+    }
     if (!colon)
         die("--user U:P");
     if (!strcmp(proto, "smtp")) {
