@@ -40,679 +40,33 @@
  * A divergence aborts with a message naming the run (chunking, LITERAL+/-), the event index,
  * and what differs.
  */
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "imap_model.h"
 #include "mx/chain.h"
 #include "mx/imap.h"
 #include "session.h"
 
-/* ------------------------------------------------------------------ model */
-
-struct mev {
-    enum mx_imap_ev type;
-    size_t pos;          /* stream offset of the byte that completes the event */
-    size_t a_off, a_len; /* in model text: tag (COMMAND_START, RESPONSE) or arg bytes */
-    size_t b_off, b_len; /* name (COMMAND_START) */
-    int kind;            /* ARG: atom/quoted */
-    uint64_t size;       /* literal */
-    int sync, binary, role;
-    size_t data_off;     /* literal octets in the stream */
-    int status, reason, tagged;
-};
-
-struct model {
-    const uint8_t *s;
-    size_t n;
-    size_t max_line;
-    uint64_t max_literal, max_nonsync;
-    struct mev *ev;
-    size_t nev, cap;
-    uint8_t *text;
-    size_t ntext, textcap;
-    jmp_buf jb;
-    size_t limit; /* first offset past the current line piece's allowance */
-    size_t err_pos;
-    int err_reason;
-    /* current command */
-    size_t tag_off, tag_len;
-    int tagged, append, ast, depth, is_date;
-};
-
-enum { J_EOF = 1, J_ERR = 2 };
-enum { A_MBOX, A_OPTS, A_FLAGS, A_AFTER_FLAGS, A_AFTER_DATE, A_DONE };
-
-static void oom(void)
-{
-    fprintf(stderr, "imap: out of memory in the harness\n");
-    abort();
-}
-
-static struct mev *m_emit(struct model *m, enum mx_imap_ev t, size_t pos)
-{
-    if (m->nev == m->cap) {
-        size_t nc = m->cap ? m->cap * 2 : 64;
-        struct mev *q = realloc(m->ev, nc * sizeof *q);
-        if (!q)
-            oom();
-        m->ev = q;
-        m->cap = nc;
-    }
-    struct mev *e = &m->ev[m->nev++];
-    memset(e, 0, sizeof *e);
-    e->type = t;
-    e->pos = pos;
-    return e;
-}
-
-static size_t m_text(struct model *m, const uint8_t *p, size_t n)
-{
-    if (m->ntext + n > m->textcap) {
-        size_t nc = (m->ntext + n) * 2 + 64;
-        uint8_t *q = realloc(m->text, nc);
-        if (!q)
-            oom();
-        m->text = q;
-        m->textcap = nc;
-    }
-    if (n)
-        memcpy(m->text + m->ntext, p, n);
-    m->ntext += n;
-    return m->ntext - n;
-}
-
-/* The byte at i; the stream's end stops the model, the piece's allowance is an error. */
-static int at(struct model *m, size_t i)
-{
-    if (i >= m->n)
-        longjmp(m->jb, J_EOF);
-    if (i >= m->limit) {
-        m->err_pos = m->limit;
-        m->err_reason = MX_IMAP_E_LINE_TOO_LONG;
-        longjmp(m->jb, J_ERR);
-    }
-    return m->s[i];
-}
-
-static _Noreturn void err(struct model *m, size_t pos, int reason)
-{
-    m->err_pos = pos;
-    m->err_reason = reason;
-    longjmp(m->jb, J_ERR);
-}
-
-static void respond(struct model *m, size_t pos, int reason)
-{
-    struct mev *e = m_emit(m, MX_IMAP_RESPONSE, pos);
-    e->status = reason == MX_IMAP_E_LITERAL_TOO_BIG ? MX_IMAP_NO : MX_IMAP_BAD;
-    e->reason = reason;
-    e->tagged = m->tagged;
-    e->a_off = m_text(m, m->s + m->tag_off, m->tagged ? m->tag_len : 0);
-    e->a_len = m->tagged ? m->tag_len : 0;
-}
-
-static int m_digit(int c) { return c >= '0' && c <= '9'; }
-
-static int m_atom_char(int c)
-{
-    return c > ' ' && c != 127 && !(c == '(' || c == ')' || c == '{' || c == '"');
-}
-
-static int m_tag_char(int c)
-{
-    return c > ' ' && c < 127 && !memchr("(){%*\"\\+", c, 8);
-}
-
-static int m_name_char(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || m_digit(c) || c == '-' ||
-           c == '_' || c == '.';
-}
-
-/* The date-time syntax of RFC 3501, written as a template: d digit, D day digit or space, m
- * month letters, s sign. */
-static int m_date(const uint8_t *p, size_t n)
-{
-    static const char *const mon[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                      "jul", "aug", "sep", "oct", "nov", "dec"};
-    char t[27];
-    int ok = 0, v;
-    if (n != 26)
-        return 0;
-    memcpy(t, p, 26);
-    t[26] = 0;
-    for (int i = 0; i < 12; i++)
-        if (strncasecmp(t + 3, mon[i], 3) == 0)
-            ok = 1;
-    if (!ok || t[2] != '-' || t[6] != '-' || t[11] != ' ' || t[14] != ':' || t[17] != ':' ||
-        t[20] != ' ' || !(t[21] == '+' || t[21] == '-'))
-        return 0;
-    static const int digs[] = {7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25};
-    for (size_t i = 0; i < sizeof digs / sizeof digs[0]; i++)
-        if (!m_digit(t[digs[i]]))
-            return 0;
-    if (!m_digit(t[1]) || !(t[0] == ' ' || m_digit(t[0])))
-        return 0;
-    v = (t[0] == ' ' ? 0 : t[0] - '0') * 10 + t[1] - '0';
-    if (v < 1 || v > 31)
-        return 0;
-    if ((t[12] - '0') * 10 + t[13] - '0' > 23 || (t[15] - '0') * 10 + t[16] - '0' > 59 ||
-        (t[18] - '0') * 10 + t[19] - '0' > 60)
-        return 0;
-    return 1;
-}
-
-/* APPEND: which token kinds may come in which position (RFC 3501 + 3502). */
-enum { T_ATOM, T_QUOTED, T_LIT, T_OPEN, T_CLOSE, T_END };
-static int m_append_ok(struct model *m, int t, int *role)
-{
-    static const signed char next[6][6] = {
-        /*               ATOM    QUOTED          LIT     OPEN     CLOSE           END */
-        /* MBOX */ {A_OPTS, A_OPTS, A_OPTS, -1, -1, -1},
-        /* OPTS */ {-1, A_AFTER_DATE, A_DONE, A_FLAGS, -1, -1},
-        /* FLAGS */ {A_FLAGS, -1, -1, -1, A_AFTER_FLAGS, -1},
-        /* AFTER_FLAGS */ {-1, A_AFTER_DATE, A_DONE, -1, -1, -1},
-        /* AFTER_DATE */ {-1, -1, A_DONE, -1, -1, -1},
-        /* DONE */ {-1, A_AFTER_DATE, A_DONE, A_FLAGS, -1, A_DONE},
-    };
-    if (!m->append) {
-        *role = MX_IMAP_LIT_ARG;
-        return 1;
-    }
-    int nx = next[m->ast][t];
-    if (nx < 0)
-        return 0;
-    *role = m->ast == A_MBOX ? MX_IMAP_LIT_ARG : MX_IMAP_LIT_MESSAGE;
-    if (t == T_QUOTED && m->ast != A_MBOX)
-        m->is_date = 1;
-    m->ast = nx;
-    return 1;
-}
-
-#define APPEND_CHECK(m, t, pos, role)                 \
-    do {                                              \
-        if (!m_append_ok((m), (t), (role)))           \
-            err((m), (pos), MX_IMAP_E_APPEND);        \
-    } while (0)
-
-/* Where skipping from `from` after an error ends: the offset of the next command, or n. */
-static size_t m_skip(struct model *m, size_t from)
-{
-    for (;;) {
-        const uint8_t *lf = from < m->n ? memchr(m->s + from, '\n', m->n - from) : NULL;
-        if (!lf)
-            return m->n;
-        size_t j = (size_t)(lf - m->s), k;
-        uint64_t v = 0;
-        int ok = 0;
-        /* does [from, j) end with "{" 1*DIGIT "+}" CR ? */
-        if (j >= from + 5 && m->s[j - 1] == '\r' && m->s[j - 2] == '}' && m->s[j - 3] == '+') {
-            k = j - 3;
-            while (k > from && m_digit(m->s[k - 1]))
-                k--;
-            if (k < j - 3 && k > from && m->s[k - 1] == '{') {
-                ok = 1;
-                for (size_t i = k; i < j - 3; i++) {
-                    unsigned d = m->s[i] - '0';
-                    if (v > (UINT64_MAX - d) / 10) {
-                        ok = 0;
-                        break;
-                    }
-                    v = v * 10 + d;
-                }
-            }
-        }
-        if (!ok)
-            return j + 1;
-        if (v > m->n - (j + 1))
-            return m->n; /* swallowing to the end of the stream */
-        from = j + 1 + (size_t)v;
-    }
-}
-
-/* One command starting at `start`; returns where the next starts (n when the stream ends). */
-static size_t m_command(struct model *m, size_t start)
-{
-    volatile size_t p = start;
-    size_t q;
-    int c, role = 0;
-
-    m->limit = start + m->max_line < start ? SIZE_MAX : start + m->max_line;
-    m->tagged = 0;
-    m->tag_off = start;
-    m->tag_len = 0;
-    m->append = 0;
-    m->ast = A_MBOX;
-    m->depth = 0;
-    m->is_date = 0;
-
-    switch (setjmp(m->jb)) {
-    case 0:
-        break;
-    case J_EOF:
-        return m->n;
-    default: /* J_ERR */
-        respond(m, m->err_pos, m->err_reason);
-        return m_skip(m, m->err_pos);
-    }
-
-    /* tag SP */
-    for (q = start; m_tag_char(at(m, q)); q++)
-        ;
-    if (q == start || at(m, q) != ' ')
-        err(m, q, MX_IMAP_E_TAG);
-    m->tag_len = q - start;
-    m->tagged = 1;
-    /* name */
-    p = q + 1;
-    for (q = p; m_name_char(at(m, q)); q++)
-        ;
-    c = at(m, q);
-    if (q == p || (c != ' ' && c != '\r'))
-        err(m, q, MX_IMAP_E_NAME);
-    {
-        struct mev *e = m_emit(m, MX_IMAP_COMMAND_START, q);
-        e->a_off = m_text(m, m->s + m->tag_off, m->tag_len);
-        e->a_len = m->tag_len;
-        e->b_off = m_text(m, m->s + p, q - p);
-        e->b_len = q - p;
-        m->append = q - p == 6 && strncasecmp((const char *)m->s + p, "append", 6) == 0;
-    }
-    p = q;
-
-    for (;;) {
-        /* after a token: SP, ")" or CRLF */
-        c = at(m, p);
-        if (c == ')') {
-            if (m->depth == 0)
-                err(m, p, MX_IMAP_E_PARENS);
-            APPEND_CHECK(m, T_CLOSE, p, &role);
-            m->depth--;
-            m_emit(m, MX_IMAP_LIST_CLOSE, p);
-            p++;
-            continue;
-        }
-        if (c == '\r') {
-            if (m->depth)
-                err(m, p, MX_IMAP_E_PARENS);
-            APPEND_CHECK(m, T_END, p, &role);
-            if (at(m, p + 1) != '\n')
-                err(m, p + 1, MX_IMAP_E_LINE_END);
-            m_emit(m, MX_IMAP_COMMAND_END, p + 1);
-            return p + 2;
-        }
-        if (c != ' ')
-            err(m, p, MX_IMAP_E_SYNTAX);
-        p++;
-        /* a token (after "(" possibly ")" or another "(") */
-        int after_open = 0;
-        for (;;) {
-            c = at(m, p);
-            if (c == '(') {
-                if (m->depth >= (int)MX_IMAP_MAX_DEPTH)
-                    err(m, p, MX_IMAP_E_DEPTH);
-                APPEND_CHECK(m, T_OPEN, p, &role);
-                m->depth++;
-                m_emit(m, MX_IMAP_LIST_OPEN, p);
-                p++;
-                after_open = 1;
-                continue;
-            }
-            break;
-        }
-        if (c == ')') {
-            if (!after_open)
-                err(m, p, MX_IMAP_E_SYNTAX);
-            continue; /* the ")" is handled as after a token */
-        }
-        if (c == '"') {
-            size_t off = m->ntext; /* the unescaped content goes straight to the text */
-            int is_date;
-            APPEND_CHECK(m, T_QUOTED, p, &role);
-            is_date = m->is_date;
-            m->is_date = 0;
-            for (q = p + 1;; q++) {
-                uint8_t d = (uint8_t)at(m, q);
-                if (d == '"')
-                    break;
-                if (d == '\\') {
-                    d = (uint8_t)at(m, q + 1);
-                    if (d != '"' && d != '\\')
-                        err(m, q + 1, MX_IMAP_E_QUOTED);
-                    q++;
-                } else if (d == 0 || d == '\r' || d == '\n') {
-                    err(m, q, d == 0 ? MX_IMAP_E_QUOTED_NUL : MX_IMAP_E_QUOTED);
-                }
-                m_text(m, &d, 1);
-            }
-            if (is_date && !m_date(m->text + off, m->ntext - off))
-                err(m, q, MX_IMAP_E_DATE);
-            struct mev *e = m_emit(m, MX_IMAP_ARG, q);
-            e->kind = MX_IMAP_QUOTED;
-            e->a_off = off;
-            e->a_len = m->ntext - off;
-            p = q + 1;
-            continue;
-        }
-        int binary = 0;
-        if (c == '~' && at(m, p + 1) == '{') {
-            binary = 1;
-            p++;
-        }
-        if (c == '{' || binary) {
-            uint64_t v = 0;
-            int plus;
-            size_t lf;
-            APPEND_CHECK(m, T_LIT, p, &role);
-            for (q = p + 1; m_digit(at(m, q)); q++) {
-                unsigned d = m->s[q] - '0';
-                if (v > (UINT64_MAX - d) / 10)
-                    err(m, q, MX_IMAP_E_LITERAL_SYNTAX);
-                v = v * 10 + d;
-            }
-            c = at(m, q);
-            if (q == p + 1 || (c != '+' && c != '}'))
-                err(m, q, MX_IMAP_E_LITERAL_SYNTAX);
-            plus = c == '+';
-            if (plus && at(m, ++q) != '}')
-                err(m, q, MX_IMAP_E_LITERAL_SYNTAX);
-            if (at(m, q + 1) != '\r')
-                err(m, q + 1, MX_IMAP_E_LITERAL_SYNTAX);
-            if (at(m, q + 2) != '\n')
-                err(m, q + 2, MX_IMAP_E_LINE_END);
-            lf = q + 2;
-            if (!plus && v > m->max_literal) {
-                respond(m, lf, MX_IMAP_E_LITERAL_TOO_BIG);
-                return lf + 1;
-            }
-            if (plus && v > m->max_nonsync) {
-                respond(m, lf, MX_IMAP_E_NONSYNC_TOO_BIG);
-                if (v > m->n - (lf + 1))
-                    return m->n;
-                return m_skip(m, lf + 1 + (size_t)v);
-            }
-            struct mev *e = m_emit(m, plus ? MX_IMAP_LITERAL_START : MX_IMAP_NEED_CONTINUATION, lf);
-            e->size = v;
-            e->sync = !plus;
-            e->binary = binary;
-            e->role = role;
-            e->data_off = lf + 1;
-            if (v > m->n - (lf + 1))
-                return m->n;
-            struct mev *f = m_emit(m, MX_IMAP_LITERAL_END, v ? lf + (size_t)v : lf);
-            f->size = v;
-            f->sync = !plus;
-            f->binary = binary;
-            f->role = role;
-            p = lf + 1 + (size_t)v;
-            m->limit = p + m->max_line < p ? SIZE_MAX : p + m->max_line;
-            continue;
-        }
-        /* an atom (c may be "~" not followed by "{") */
-        if (!m_atom_char(c))
-            err(m, p, MX_IMAP_E_SYNTAX);
-        APPEND_CHECK(m, T_ATOM, c == '~' ? p + 1 : p, &role);
-        int bracket = 0;
-        for (q = p;; q++) {
-            int d = at(m, q);
-            if (bracket) {
-                if (d == 0 || d == '\r' || d == '\n')
-                    err(m, q, MX_IMAP_E_SYNTAX);
-                if (d == ']')
-                    bracket = 0;
-                continue;
-            }
-            if (m_atom_char(d)) {
-                if (d == '[')
-                    bracket = 1;
-                continue;
-            }
-            if (d == ' ' || d == ')' || d == '\r')
-                break;
-            err(m, q, MX_IMAP_E_SYNTAX);
-        }
-        struct mev *e = m_emit(m, MX_IMAP_ARG, q);
-        e->kind = MX_IMAP_ATOM;
-        e->a_off = m_text(m, m->s + p, q - p);
-        e->a_len = q - p;
-        p = q;
-    }
-}
-
-static void model_run(struct model *m)
-{
-    size_t i = 0;
-    while (i < m->n)
-        i = m_command(m, i);
-}
-
-/* MXFUZZ_IMAP_TRACE=1: print the model's events (what every run was compared against). */
-static void model_print(const struct model *m, const char *label)
-{
-    fprintf(stderr, "imap model (%s): %zu events\n", label, m->nev);
-    for (size_t i = 0; i < m->nev; i++) {
-        const struct mev *e = &m->ev[i];
-        fprintf(stderr, "  @%-5zu %-17s", e->pos, mx_imap_ev_name(e->type));
-        switch (e->type) {
-        case MX_IMAP_COMMAND_START:
-            fprintf(stderr, " %.*s %.*s", (int)e->a_len, (const char *)m->text + e->a_off,
-                    (int)e->b_len, (const char *)m->text + e->b_off);
-            break;
-        case MX_IMAP_ARG:
-            fprintf(stderr, " %s \"%.*s\"", e->kind == MX_IMAP_QUOTED ? "quoted" : "atom",
-                    (int)(e->a_len > 60 ? 60 : e->a_len), (const char *)m->text + e->a_off);
-            break;
-        case MX_IMAP_NEED_CONTINUATION:
-        case MX_IMAP_LITERAL_START:
-        case MX_IMAP_LITERAL_END:
-            fprintf(stderr, " size %llu%s%s%s", (unsigned long long)e->size, e->sync ? "" : " +",
-                    e->binary ? " binary" : "", e->role == MX_IMAP_LIT_MESSAGE ? " message" : "");
-            break;
-        case MX_IMAP_RESPONSE:
-            fprintf(stderr, " %.*s %s %s", e->tagged ? (int)e->a_len : 1,
-                    e->tagged ? (const char *)m->text + e->a_off : "*",
-                    e->status == MX_IMAP_NO ? "NO" : "BAD",
-                    mx_imap_reason_name((enum mx_imap_reason)e->reason));
-            break;
-        default:
-            break;
-        }
-        fputc('\n', stderr);
-    }
-}
-
-/* ------------------------------------------------------------------ the real reader */
-
-struct run {
-    const char *name;
-    const struct model *m;
-    size_t delivered; /* bytes appended to the chain so far */
-    size_t idx;       /* next model event */
-    int lit_active;
-    size_t lit_data_off;
-    uint64_t lit_size, lit_got;
-    long allocs, live;
-};
-
-static const char *run_label;
-
-#define FAIL(r, ...)                                                                      \
-    do {                                                                                  \
-        fprintf(stderr, "imap: divergence (%s, %s) at event %zu, %zu bytes delivered: ", \
-                (r)->name, run_label, (r)->idx, (r)->delivered);                         \
-        fprintf(stderr, __VA_ARGS__);                                                     \
-        fputc('\n', stderr);                                                              \
-        abort();                                                                          \
-    } while (0)
-
-static void *count_alloc(void *ctx, size_t n)
-{
-    struct run *r = ctx;
-    void *p = malloc(n);
-    if (p) {
-        r->allocs++;
-        r->live++;
-    }
-    return p;
-}
-
-static void count_release(void *ctx, void *p)
-{
-    struct run *r = ctx;
-    if (p)
-        r->live--;
-    free(p);
-}
-
-static void sink(void *ctx, const uint8_t *p, size_t n)
-{
-    struct run *r = ctx;
-    if (!r->lit_active)
-        FAIL(r, "sink called with %zu bytes but no literal announced (octets before the "
-                "continuation, or swallowed octets stored)", n);
-    if (n == 0 || n > r->lit_size - r->lit_got)
-        FAIL(r, "sink called with %zu bytes, %llu of %llu already received", n,
-             (unsigned long long)r->lit_got, (unsigned long long)r->lit_size);
-    if (memcmp(p, r->m->s + r->lit_data_off + r->lit_got, n) != 0)
-        FAIL(r, "literal octets differ from the stream at literal offset %llu",
-             (unsigned long long)r->lit_got);
-    r->lit_got += n;
-}
-
-static void bytes_eq(struct run *r, const char *what, const uint8_t *got, size_t glen,
-                     const uint8_t *want, size_t wlen)
-{
-    if (glen != wlen || (glen && memcmp(got, want, glen) != 0))
-        FAIL(r, "%s: reader \"%.*s\" (%zu bytes), model \"%.*s\" (%zu bytes)", what,
-             (int)(glen > 60 ? 60 : glen), (const char *)got, glen,
-             (int)(wlen > 60 ? 60 : wlen), (const char *)want, wlen);
-}
-
-static void check_event(struct run *r, const struct mx_imap_event *ev)
-{
-    const struct model *m = r->m;
-    const struct mev *w;
-    if (r->idx >= m->nev)
-        FAIL(r, "reader returned %s, model has no more events", mx_imap_ev_name(ev->type));
-    w = &m->ev[r->idx];
-    if (ev->type != w->type)
-        FAIL(r, "reader returned %s, model %s (completed at stream offset %zu)",
-             mx_imap_ev_name(ev->type), mx_imap_ev_name(w->type), w->pos);
-    if (w->pos >= r->delivered)
-        FAIL(r, "%s returned before its completing byte (offset %zu) was delivered",
-             mx_imap_ev_name(ev->type), w->pos);
-    switch (ev->type) {
-    case MX_IMAP_COMMAND_START:
-        bytes_eq(r, "tag", ev->tag, ev->tag_len, m->text + w->a_off, w->a_len);
-        bytes_eq(r, "command name", ev->name, ev->name_len, m->text + w->b_off, w->b_len);
-        break;
-    case MX_IMAP_ARG:
-        if ((int)ev->arg_kind != w->kind)
-            FAIL(r, "argument kind %d, model %d", ev->arg_kind, w->kind);
-        bytes_eq(r, "argument", ev->data, ev->len, m->text + w->a_off, w->a_len);
-        break;
-    case MX_IMAP_NEED_CONTINUATION:
-    case MX_IMAP_LITERAL_START:
-    case MX_IMAP_LITERAL_END:
-        if (ev->literal.size != w->size || ev->literal.sync != w->sync ||
-            ev->literal.binary != w->binary || (int)ev->literal.role != w->role)
-            FAIL(r, "literal size/sync/binary/role %llu/%d/%d/%d, model %llu/%d/%d/%d",
-                 (unsigned long long)ev->literal.size, ev->literal.sync, ev->literal.binary,
-                 ev->literal.role, (unsigned long long)w->size, w->sync, w->binary, w->role);
-        if (ev->type != MX_IMAP_LITERAL_END) {
-            if (r->lit_active)
-                FAIL(r, "literal announced inside a literal");
-            r->lit_active = 1;
-            r->lit_data_off = w->data_off;
-            r->lit_size = w->size;
-            r->lit_got = 0;
-        } else {
-            if (!r->lit_active || r->lit_got != r->lit_size)
-                FAIL(r, "LITERAL_END after %llu of %llu octets", (unsigned long long)r->lit_got,
-                     (unsigned long long)r->lit_size);
-            r->lit_active = 0;
-        }
-        break;
-    case MX_IMAP_RESPONSE: {
-        const char *want_code =
-            w->reason == MX_IMAP_E_LITERAL_TOO_BIG || w->reason == MX_IMAP_E_NONSYNC_TOO_BIG
-                ? "TOOBIG"
-                : w->reason == MX_IMAP_E_LINE_TOO_LONG || w->reason == MX_IMAP_E_DEPTH ? "LIMIT"
-                                                                                       : NULL;
-        if ((int)ev->response.reason != w->reason || (int)ev->response.status != w->status)
-            FAIL(r, "response %s %s, model %s %s (offending byte at offset %zu)",
-                 ev->response.status == MX_IMAP_NO ? "NO" : "BAD",
-                 mx_imap_reason_name(ev->response.reason), w->status == MX_IMAP_NO ? "NO" : "BAD",
-                 mx_imap_reason_name((enum mx_imap_reason)w->reason), w->pos);
-        if ((ev->response.code == NULL) != (want_code == NULL) ||
-            (want_code && strcmp(ev->response.code, want_code) != 0))
-            FAIL(r, "response code %s, expected %s", ev->response.code ? ev->response.code : "none",
-                 want_code ? want_code : "none");
-        bytes_eq(r, "response tag", ev->tag, ev->tag_len, m->text + w->a_off, w->a_len);
-        if (r->lit_active)
-            FAIL(r, "response inside a literal");
-        break;
-    }
-    default:
-        break;
-    }
-    r->idx++;
-}
-
-/* NEED_MORE with r->delivered bytes in: nothing completable may be left waiting. */
-static void check_need_more(struct run *r)
-{
-    const struct model *m = r->m;
-    if (r->idx < m->nev && m->ev[r->idx].pos < r->delivered)
-        FAIL(r, "NEED_MORE, but the model's next event %s completed at offset %zu, already "
-                "delivered (the reader waits for bytes it has: the Q239082 hang)",
-             mx_imap_ev_name(m->ev[r->idx].type), m->ev[r->idx].pos);
-    if (r->lit_active) {
-        uint64_t avail = r->delivered - r->lit_data_off;
-        if (avail > r->lit_size)
-            avail = r->lit_size;
-        if (r->lit_got != avail)
-            FAIL(r, "NEED_MORE with %llu literal octets delivered but %llu passed to the sink",
-                 (unsigned long long)avail, (unsigned long long)r->lit_got);
-    }
-}
-
-static void pump(struct run *r, struct mx_imap *rd, struct mx_chain *c)
-{
-    struct mx_imap_event ev;
-    for (;;) {
-        enum mx_imap_ev t = mx_imap_next(rd, c, &ev);
-        if (t != ev.type)
-            FAIL(r, "mx_imap_next returned %d but ev.type is %d", t, ev.type);
-        if (t == MX_IMAP_NEED_MORE) {
-            check_need_more(r);
-            if (c->bytes != 0)
-                FAIL(r, "NEED_MORE with %zu bytes still queued", c->bytes);
-            return;
-        }
-        check_event(r, &ev);
-    }
-}
-
 enum chunking { CH_FILE, CH_ONE, CH_WHOLE };
 
-static void run_real(const struct model *m, const struct mx_session *s, unsigned flags,
-                     enum chunking ch)
+static void run_real(const struct imap_model *m, const struct mx_session *s, unsigned flags,
+                     enum chunking ch, const char *label)
 {
     static const char *const names[] = {"file's reads", "one-byte reads", "whole stream"};
-    struct run r = {names[ch], m, 0, 0, 0, 0, 0, 0, 0, 0};
-    struct mx_alloc a = {count_alloc, count_release, &r};
-    struct mx_imap_config cfg = {m->max_line, m->max_literal, flags, sink, &r, &a};
+    struct imap_check r;
+    struct mx_alloc a;
     struct mx_imap rd;
     struct mx_chain c;
     size_t biggest = 0;
 
+    imap_check_init(&r, m, names[ch], label);
+    a = imap_check_alloc(&r);
+    struct mx_imap_config cfg = {m->max_line, m->max_literal, flags, imap_check_sink, &r, &a};
     if (mx_imap_init(&rd, &cfg) != 0)
-        FAIL(&r, "mx_imap_init failed");
+        imap_check_fail(&r, "mx_imap_init failed");
     mx_chain_init(&c, ch == CH_WHOLE ? 0 : 65536, NULL);
     if (ch == CH_FILE) {
         struct mx_reader rdr;
@@ -722,48 +76,37 @@ static void run_real(const struct model *m, const struct mx_session *s, unsigned
             if (rd1.kind != MX_READ_DATA || rd1.n == 0)
                 continue;
             if (mx_chain_append(&c, rd1.p, rd1.n) != MX_CHAIN_OK)
-                FAIL(&r, "chain append of %zu bytes failed", rd1.n);
+                imap_check_fail(&r, "chain append of %zu bytes failed", rd1.n);
             r.delivered += rd1.n;
             biggest = rd1.n > biggest ? rd1.n : biggest;
-            pump(&r, &rd, &c);
+            imap_check_pump(&r, &rd, &c);
         }
         if (r.delivered != m->n)
-            FAIL(&r, "file reads delivered %zu bytes, stream has %zu", r.delivered, m->n);
+            imap_check_fail(&r, "file reads delivered %zu bytes, stream has %zu", r.delivered,
+                            m->n);
     } else {
         size_t step = ch == CH_ONE ? 1 : (m->n ? m->n : 1);
         for (size_t off = 0; off < m->n; off += step) {
             size_t k = m->n - off < step ? m->n - off : step;
             if (mx_chain_append(&c, m->s + off, k) != MX_CHAIN_OK)
-                FAIL(&r, "chain append of %zu bytes failed", k);
+                imap_check_fail(&r, "chain append of %zu bytes failed", k);
             r.delivered += k;
             biggest = k > biggest ? k : biggest;
-            pump(&r, &rd, &c);
+            imap_check_pump(&r, &rd, &c);
         }
     }
-    pump(&r, &rd, &c);
-    if (r.idx != m->nev)
-        FAIL(&r, "reader gave %zu events, model %zu", r.idx, m->nev);
+    imap_check_pump(&r, &rd, &c);
+    imap_check_end(&r, &rd);
     if (c.bytes != 0 || c.consumed != m->n || c.discarded != 0 || mx_chain_check(&c) != 0)
-        FAIL(&r, "chain counters: bytes %zu consumed %llu discarded %llu (stream %zu)", c.bytes,
-             (unsigned long long)c.consumed, (unsigned long long)c.discarded, m->n);
+        imap_check_fail(&r, "chain counters: bytes %zu consumed %llu discarded %llu (stream %zu)",
+                        c.bytes, (unsigned long long)c.consumed,
+                        (unsigned long long)c.discarded, m->n);
     if (c.high_water > biggest)
-        FAIL(&r, "chain held %zu bytes, more than one read (%zu)", c.high_water, biggest);
-    {
-        uint64_t ends = 0, resp = 0;
-        for (size_t i = 0; i < m->nev; i++) {
-            ends += m->ev[i].type == MX_IMAP_COMMAND_END;
-            resp += m->ev[i].type == MX_IMAP_RESPONSE;
-        }
-        if (rd.commands != ends || rd.responses != resp)
-            FAIL(&r, "reader counters commands %llu responses %llu, model %llu %llu",
-                 (unsigned long long)rd.commands, (unsigned long long)rd.responses,
-                 (unsigned long long)ends, (unsigned long long)resp);
-    }
-    if (r.allocs != 1)
-        FAIL(&r, "the reader allocated %ld times (once at init is the bound)", r.allocs);
+        imap_check_fail(&r, "chain held %zu bytes, more than one read (%zu)", c.high_water,
+                        biggest);
     mx_imap_release(&rd);
     if (r.live != 0)
-        FAIL(&r, "%ld reader allocations outstanding after release", r.live);
+        imap_check_fail(&r, "%ld reader allocations outstanding after release", r.live);
     mx_chain_release(&c);
 }
 
@@ -780,7 +123,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *t = getenv("MXFUZZ_IMAP_TRACE");
         trace = t && *t && *t != '0';
     }
-
     if (!stream)
         return 0;
     mx_session_parse(&s, data, size);
@@ -792,27 +134,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
     for (int plus = 0; plus <= 1; plus++) {
-        struct model m;
-        memset(&m, 0, sizeof m);
-        m.s = stream;
-        m.n = n;
-        m.textcap = 64; /* never NULL: events point into it even when empty */
-        m.text = malloc(m.textcap);
-        if (!m.text)
-            oom();
-        m.max_line = s.max_line;
-        m.max_literal = s.max_literal;
-        m.max_nonsync = plus || s.max_literal < MX_IMAP_LITERAL_MINUS_MAX
-                            ? s.max_literal
-                            : MX_IMAP_LITERAL_MINUS_MAX;
-        model_run(&m);
-        run_label = plus ? "LITERAL+" : "LITERAL-";
+        struct imap_model m;
+        const char *label = plus ? "LITERAL+" : "LITERAL-";
+        unsigned flags = plus ? MX_IMAP_LITERAL_PLUS : 0;
+        imap_model_run(&m, stream, n, s.max_line, s.max_literal, flags);
         if (trace)
-            model_print(&m, run_label);
+            imap_model_print(&m, label);
         for (int ch = CH_FILE; ch <= CH_WHOLE; ch++)
-            run_real(&m, &s, plus ? MX_IMAP_LITERAL_PLUS : 0, (enum chunking)ch);
-        free(m.ev);
-        free(m.text);
+            run_real(&m, &s, flags, (enum chunking)ch, label);
+        imap_model_free(&m);
     }
     free(stream);
     return 0;
