@@ -97,7 +97,7 @@ struct expect {
     char tag[MX_IMAP_TAG_MAX + 1];
     int data_end;    /* SMTP end-of-message reply: compare the message */
     size_t msg_off, msg_len; /* the expected message in model.msglog */
-    int is_close_reply_empty;
+    const char *rule; /* the rule this reply checks, for divergence messages */
 };
 enum { I_GREET = 1, I_OK, I_NO, I_BAD, I_STAR_BAD, I_BYE_CLOSE, I_LOGOUT };
 
@@ -432,6 +432,7 @@ static size_t m_run(struct model *m, struct expect *ex, size_t cap)
                 continue;
             }
             ex[k] = ex_reply(m->proto == MX_PROTO_SMTP ? 421 : m->proto == MX_PROTO_POP3 ? 0 : I_BYE_CLOSE);
+            ex[k].rule = "plaintext on an implicit-TLS listener: one reply and close";
             ex[k++].act = MX_ACT_CLOSE;
             m->phase = M_CLOSED;
             return k;
@@ -451,6 +452,7 @@ static size_t m_run(struct model *m, struct expect *ex, size_t cap)
             if (ll == 3 && p[0] == '.') {
                 struct expect e = ex_reply(m->msg_over ? 552 : 250);
                 e.data_end = 1;
+                e.rule = "end of message only at CRLF.CRLF";
                 e.msg_off = m->msglog.n;
                 e.msg_len = m->msg.n;
                 b_put(&m->msglog, m->msg.p, m->msg.n);
@@ -477,6 +479,7 @@ static size_t m_run(struct model *m, struct expect *ex, size_t cap)
         /* M_CMD: a TLS record at a line start while TLS is off */
         if (!m->tls && m->buf.n >= 2 && m->buf.p[0] == 0x16 && m->buf.p[1] == 0x03) {
             ex[k] = ex_reply(m->proto == MX_PROTO_SMTP ? 421 : m->proto == MX_PROTO_POP3 ? 0 : I_BYE_CLOSE);
+            ex[k].rule = "Q218430: TLS ClientHello on a plaintext/STARTTLS listener: one reply and close";
             ex[k++].act = MX_ACT_CLOSE;
             m->phase = M_CLOSED;
             return k;
@@ -497,6 +500,11 @@ static size_t m_run(struct model *m, struct expect *ex, size_t cap)
             e = m->proto == MX_PROTO_SMTP ? m_smtp(m, m->buf.p, n)
               : m->proto == MX_PROTO_POP3 ? m_pop3(m, m->buf.p, n) : m_imap(m, m->buf.p, n);
         }
+        if (!e.rule)
+            e.rule = e.offers >= 0 ? "Q237327: STARTTLS listed iff certificate bound and TLS off"
+                   : e.act == MX_ACT_STARTTLS ? "CVE-2011-0411: STARTTLS accepted, pipelined input purged"
+                   : m->tls && m->mode == MX_LISTEN_STARTTLS ? "RFC 3207 4.2: state reset after STARTTLS"
+                   : "command rules";
         b_drop_front(&m->buf, ll);
         if (e.act == MX_ACT_STARTTLS) {
             e.discarded = m->buf.n; /* everything that followed the line */
@@ -575,8 +583,8 @@ static void check_reply(const struct run *r, const struct mx_step *st, const str
         if (*q == '\r' || *q == '\n')
             *q = '|';
     if ((int)st->act != e->act)
-        DIVERGE("action %s, model expects %s (reply '%s', model code %d)", act_name(st->act),
-                act_name(e->act), shown, e->code);
+        DIVERGE("action %s, model expects %s (reply '%s', model code %d) [rule: %s]",
+                act_name(st->act), act_name(e->act), shown, e->code, e->rule ? e->rule : "-");
     if (e->act == MX_ACT_HANDSHAKE) {
         if (n)
             DIVERGE("handshake action with a reply '%s'", shown);
@@ -609,7 +617,8 @@ static void check_reply(const struct run *r, const struct mx_step *st, const str
             i += ln;
         }
         if (code != e->code)
-            DIVERGE("reply code %d, model expects %d (reply '%s')", code, e->code, shown);
+            DIVERGE("reply code %d, model expects %d (reply '%s') [rule: %s]", code, e->code,
+                    shown, e->rule ? e->rule : "-");
         if (e->offers >= 0 && offers != e->offers)
             DIVERGE("EHLO %s STARTTLS; model: %s (mode %d, cert %d, tls %d)",
                     offers ? "lists" : "does not list", e->offers ? "listed" : "not listed",
@@ -620,8 +629,8 @@ static void check_reply(const struct run *r, const struct mx_step *st, const str
         if (!ok && !err)
             DIVERGE("POP3 reply without +OK/-ERR: '%s'", shown);
         if (ok != e->code)
-            DIVERGE("POP3 %s, model expects %s (reply '%s')", ok ? "+OK" : "-ERR",
-                    e->code ? "+OK" : "-ERR", shown);
+            DIVERGE("POP3 %s, model expects %s (reply '%s') [rule: %s]", ok ? "+OK" : "-ERR",
+                    e->code ? "+OK" : "-ERR", shown, e->rule ? e->rule : "-");
         if (e->offers >= 0) {
             int stls = 0;
             if (n < 5 || memcmp(p + n - 5, "\r\n.\r\n", 5))
@@ -661,7 +670,8 @@ static void check_reply(const struct run *r, const struct mx_step *st, const str
         const char *want = e->code == I_OK || e->code == I_LOGOUT ? "OK " : e->code == I_NO ? "NO " : "BAD ";
         if (lastn < tl + 1 + strlen(want) || memcmp(last, e->tag, tl) || last[tl] != ' ' ||
             memcmp(last + tl + 1, want, strlen(want)))
-            DIVERGE("IMAP: expected '%s %s...' as the last line, got '%s'", e->tag, want, shown);
+            DIVERGE("IMAP: expected '%s %s...' as the last line, got '%s' [rule: %s]", e->tag, want,
+                    shown, e->rule ? e->rule : "-");
         for (const uint8_t *q = p; q < last;) {
             if (q[0] != '*' || q[1] != ' ')
                 DIVERGE("IMAP: untagged line expected before the tagged one: '%s'", shown);
@@ -728,8 +738,10 @@ static void pump(struct run *r, struct expect *ex, size_t nex)
         }
         if (r->check) {
             if (k >= nex)
-                DIVERGE("machine answered (%s '%.*s') where the model expects nothing more",
-                        act_name(act), (int)(st.reply_n > 40 ? 40 : st.reply_n), (const char *)st.reply);
+                DIVERGE("machine answered (%s '%.*s') where the model expects nothing more "
+                        "(model phase %d, tls %d)", act_name(act),
+                        (int)(st.reply_n > 40 ? 40 : st.reply_n), (const char *)st.reply,
+                        r->m.phase, r->m.tls);
             check_reply(r, &st, &ex[k]);
             if (act == MX_ACT_STARTTLS && st.discarded != ex[k].discarded)
                 DIVERGE("STARTTLS discarded %zu bytes; %zu followed the command line",
@@ -760,7 +772,8 @@ static void pump(struct run *r, struct expect *ex, size_t nex)
             r->closed = 1;
     }
     if (r->check && k != nex)
-        DIVERGE("machine gave %zu replies, model expects %zu (next: code %d)", k, nex, ex[k].code);
+        DIVERGE("machine gave %zu replies, model expects %zu (next: code %d) [rule: %s]", k, nex,
+                ex[k].code, ex[k].rule ? ex[k].rule : "-");
 }
 
 /* Runs a session; the transcript goes to r->transcript. */
