@@ -95,9 +95,14 @@ static int prefix_ci(const uint8_t *p, size_t n, const char *w)
 
 static int ehlo_reply(struct mx_smtp *s, struct mx_step *st, const uint8_t *arg, size_t an)
 {
-    char line[160];
-    int k = (int)(an > 64 ? 64 : an);
-    snprintf(line, sizeof line, "250-%s greets %.*s\r\n", host(s), k, (const char *)arg);
+    char line[160], name[65];
+    size_t k = an > 64 ? 64 : an;
+    /* the client's name is echoed: only printable ASCII, so that a CR, LF or NUL in it can
+     * never split or end the reply */
+    for (size_t i = 0; i < k; i++)
+        name[i] = arg[i] >= 0x20 && arg[i] < 0x7f ? (char)arg[i] : '?';
+    name[k] = 0;
+    snprintf(line, sizeof line, "250-%s greets %s\r\n", host(s), name);
     mx_step_puts(st, line);
     mx_step_puts(st, "250-PIPELINING\r\n");
     snprintf(line, sizeof line, "250-SIZE %zu\r\n", s->cfg.max_message);
