@@ -1,0 +1,293 @@
+/* record_model.c - the reference for libmx's record decrypter (see record_model.h). */
+#include "record_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mx/chain.h"
+#include "mx/record.h"
+
+#define DIVERGE(...)                                        \
+    do {                                                    \
+        fprintf(stderr, "%s: divergence: ", who);           \
+        fprintf(stderr, __VA_ARGS__);                       \
+        fprintf(stderr, "\n");                              \
+        abort();                                            \
+    } while (0)
+
+const struct record_suite record_suites[] = {
+    {0x0301, 0x000A}, {0x0301, 0x002F}, {0x0301, 0x0035}, {0x0302, 0x000A}, {0x0302, 0x002F},
+    {0x0302, 0x0035}, {0x0303, 0x000A}, {0x0303, 0x002F}, {0x0303, 0x0035}, {0x0303, 0xC02F},
+    {0x0303, 0xC030}, {0x0303, 0xCCA8}, {0x0304, 0x1301}, {0x0304, 0x1302}, {0x0304, 0x1303},
+    {0x0301, 0xC014}, {0x0303, 0x009C}, {0x0303, 0x009D},
+};
+const size_t record_nsuites = sizeof record_suites / sizeof record_suites[0];
+
+void record_conn_init_null(struct record_conn *c)
+{
+    memset(c, 0, sizeof *c);
+    c->null_cipher = 1;
+}
+
+int record_conn_init(struct record_conn *c, uint16_t version, uint16_t suite, const uint8_t *keys,
+                     size_t keys_len, uint64_t seq0)
+{
+    int cipher;
+    memset(c, 0, sizeof *c);
+    if (tls_oracle_suite_info(version, suite, &cipher, &c->mac_len, &c->key_len, &c->iv_len) != 0)
+        return -1;
+    c->version = version;
+    c->suite = suite;
+    c->seq0 = seq0;
+    c->tls13 = version == 0x0304;
+    c->cbc = cipher == TLS_ORACLE_CBC;
+    c->block = c->cbc ? (c->key_len == 24 ? 8 : 16) : 0;
+    c->explicit_iv = c->cbc && version > 0x0301 ? c->block : 0;
+    if (c->tls13) {
+        c->secret_len = suite == 0x1302 ? 48 : 32;
+        if (keys_len < c->secret_len)
+            return -1;
+        memcpy(c->secret, keys, c->secret_len);
+    } else {
+        c->key_block_len = tls_oracle_key_block_len(version, suite);
+        if (keys_len < c->key_block_len || c->key_block_len > sizeof c->key_block)
+            return -1;
+        memcpy(c->key_block, keys, c->key_block_len);
+    }
+    return 0;
+}
+
+int record_fixed_conn(struct record_conn *c, unsigned cfg)
+{
+    uint8_t keys[136];
+    size_t i;
+    if (cfg >= record_nsuites) {
+        record_conn_init_null(c);
+        return 0;
+    }
+    for (i = 0; i < sizeof keys; i++)
+        keys[i] = (uint8_t)(record_suites[cfg].version == 0x0304 ? i * 3 + 2 : i * 7 + 1);
+    return record_conn_init(c, record_suites[cfg].version, record_suites[cfg].suite, keys, sizeof keys, 0);
+}
+
+int record_conn_oracle(const struct record_conn *c, struct tls_oracle *o, enum tls_oracle_dir dir, uint64_t seq,
+                       const uint8_t *kb_override)
+{
+    if (c->tls13)
+        return tls_oracle_init13(o, dir, c->suite, c->secret, c->secret_len, seq);
+    return tls_oracle_init12(o, dir, c->version, c->suite, 1, kb_override ? kb_override : c->key_block,
+                             c->key_block_len, seq);
+}
+
+static int valid_type(unsigned t) { return t >= 20 && t <= 23; }
+
+int record_model_header(const struct record_conn *c, const uint8_t h[5], int *ccs13)
+{
+    unsigned type = h[0];
+    size_t len = (size_t)h[3] << 8 | h[4];
+    uint16_t ver = (uint16_t)(h[1] << 8 | h[2]);
+    *ccs13 = 0;
+    if (!valid_type(type))
+        return MX_REC_BAD_TYPE;
+    if (c->null_cipher) {
+        if (h[1] != 3)
+            return MX_REC_BAD_VERSION;
+        if (len > 16384)
+            return MX_REC_TOO_LONG;
+        return MX_REC_OK;
+    }
+    if (c->tls13) {
+        if (type == 20 && len == 1)
+            *ccs13 = 1;
+        else if (type != 23)
+            return MX_REC_BAD_TYPE;
+        if (ver != 0x0303)
+            return MX_REC_BAD_VERSION;
+        if (len > 16384 + 256)
+            return MX_REC_TOO_LONG;
+        if (!*ccs13 && len < 16 + 1)
+            return MX_REC_TOO_SHORT;
+        return MX_REC_OK;
+    }
+    if (ver != c->version)
+        return MX_REC_BAD_VERSION;
+    if (len > 16384 + 2048)
+        return MX_REC_TOO_LONG;
+    if (c->cbc) {
+        if (len < c->explicit_iv + 20 + 1)
+            return MX_REC_TOO_SHORT;
+        if (len % c->block)
+            return MX_REC_NOT_BLOCK_MULTIPLE;
+    } else if (len < (c->iv_len == 12 ? 16u : 8u + 16u)) { /* ChaCha20: tag; GCM: nonce + tag */
+        return MX_REC_TOO_SHORT;
+    }
+    return MX_REC_OK;
+}
+
+enum { M_END = 100 };
+
+struct expect {
+    int status; /* MX_REC_OK, an error, or M_END (incomplete / nothing left) */
+    uint8_t type;
+    size_t pt_off, pt_len; /* in the expected-plaintext buffer */
+    size_t rec_len;        /* header + body consumed on MX_REC_OK */
+};
+
+void record_check_stream(const char *who, const struct record_conn *c, const uint8_t *stream, size_t stream_len,
+                         const size_t *cuts, size_t ncuts)
+{
+    /* at most one expectation per 5 bytes of stream, plus the end */
+    size_t max_exp = stream_len / 5 + 2, nexp = 0, exp_pt_len = 0, off = 0;
+    struct expect *exp = calloc(max_exp, sizeof *exp);
+    uint8_t *expect_pt = malloc(stream_len + 1), *pt = malloc(MX_RECORD_MAX_PLAINTEXT + 2048 + 300);
+    struct mx_record *r = malloc(sizeof *r);
+    struct tls_oracle open;
+    struct mx_chain chain;
+    uint64_t seq = c->seq0;
+
+    if (!exp || !expect_pt || !pt || !r)
+        abort();
+    if (!c->null_cipher && record_conn_oracle(c, &open, TLS_ORACLE_OPEN, c->seq0, NULL) != 0)
+        DIVERGE("the BoringSSL opener refused the keys for 0x%04x/0x%04x", c->version, c->suite);
+
+    /* ---- the model */
+    for (;;) {
+        struct expect *e = &exp[nexp++];
+        int ccs13, hs;
+        size_t len;
+        if (stream_len - off < 5) {
+            e->status = M_END;
+            break;
+        }
+        len = (size_t)stream[off + 3] << 8 | stream[off + 4];
+        hs = record_model_header(c, stream + off, &ccs13);
+        if (hs != MX_REC_OK) {
+            e->status = hs;
+            /* length rules must never reject what BoringSSL's crypto would accept */
+            if (!c->null_cipher && (hs == MX_REC_TOO_SHORT || hs == MX_REC_NOT_BLOCK_MULTIPLE) &&
+                stream_len - off >= 5 + len) {
+                uint8_t t;
+                size_t pl;
+                if (tls_oracle_open(&open, stream + off, 5 + len, &t, expect_pt + exp_pt_len,
+                                    stream_len + 1 - exp_pt_len, &pl))
+                    DIVERGE("record %zu: length rule %d rejects a record BoringSSL opens", nexp - 1, hs);
+            }
+            break;
+        }
+        if (stream_len - off < 5 + len) {
+            e->status = M_END;
+            break;
+        }
+        e->rec_len = 5 + len;
+        if (c->null_cipher || ccs13) {
+            e->status = MX_REC_OK;
+            e->type = stream[off];
+            e->pt_off = exp_pt_len;
+            e->pt_len = len;
+            memcpy(expect_pt + exp_pt_len, stream + off + 5, len);
+            exp_pt_len += len;
+            off += 5 + len;
+            continue;
+        }
+        if (seq == UINT64_MAX) {
+            e->status = MX_REC_SEQ_EXHAUSTED;
+            break;
+        }
+        {
+            uint8_t t;
+            size_t pl;
+            if (!tls_oracle_open(&open, stream + off, 5 + len, &t, expect_pt + exp_pt_len, stream_len + 1 - exp_pt_len,
+                                 &pl)) {
+                e->status = MX_REC_BAD_RECORD_MAC;
+                break;
+            }
+            if (pl > 16384) {
+                e->status = MX_REC_RECORD_OVERFLOW;
+                break;
+            }
+            e->status = MX_REC_OK;
+            e->type = t;
+            e->pt_off = exp_pt_len;
+            e->pt_len = pl;
+            exp_pt_len += pl;
+            seq++;
+            off += 5 + len;
+        }
+    }
+    if (!c->null_cipher)
+        tls_oracle_cleanup(&open);
+
+    /* ---- libmx over the same stream, cut into reads */
+    mx_record_init(r);
+    if (!c->null_cipher) {
+        int k = c->tls13 ? mx_record_set_tls13_secret(r, c->suite, c->secret, c->secret_len, c->seq0)
+                         : mx_record_set_tls12_keys(r, c->version, c->suite, 1, c->key_block, c->key_block_len,
+                                                    c->seq0);
+        if (k != MX_REC_OK)
+            DIVERGE("libmx refused the keys for 0x%04x/0x%04x: %s", c->version, c->suite, mx_record_strerror(k));
+    }
+    mx_chain_init(&chain, 0, NULL);
+    {
+        size_t fed = 0, ci = 0, ei;
+        for (ei = 0; ei < nexp; ei++) {
+            const struct expect *e = &exp[ei];
+            uint8_t type = 0;
+            size_t out_len = 0;
+            uint64_t consumed0 = chain.consumed;
+            int st;
+            for (;;) {
+                size_t before = chain.bytes;
+                uint64_t consumed = chain.consumed;
+                st = mx_record_read(r, &chain, &type, pt, MX_RECORD_MAX_PLAINTEXT, &out_len);
+                if (st != MX_REC_OK && (chain.bytes != before || chain.consumed != consumed))
+                    DIVERGE("record %zu: status %d consumed bytes", ei, st);
+                if (st != MX_REC_NEED_MORE || fed == stream_len)
+                    break;
+                {
+                    size_t n = stream_len - fed, want = ncuts ? cuts[ci++ % ncuts] : 0;
+                    if (want && want < n)
+                        n = want;
+                    if (mx_chain_append(&chain, stream + fed, n) != MX_CHAIN_OK)
+                        DIVERGE("chain append failed");
+                    fed += n;
+                }
+            }
+            if (e->status == M_END) {
+                if (st != MX_REC_NEED_MORE)
+                    DIVERGE("record %zu: libmx %d (%s), model: incomplete/end of stream", ei, st,
+                            mx_record_strerror(st));
+                break;
+            }
+            if (e->status == MX_REC_BAD_RECORD_MAC) {
+                if (st != MX_REC_BAD_RECORD_MAC && !(c->tls13 && st == MX_REC_BAD_INNER))
+                    DIVERGE("record %zu (0x%04x/0x%04x): BoringSSL rejects it, libmx says %d (%s)", ei, c->version,
+                            c->suite, st, mx_record_strerror(st));
+            } else if (st != e->status) {
+                DIVERGE("record %zu (0x%04x/0x%04x): libmx %d (%s), model %d (%s)", ei, c->version, c->suite, st,
+                        mx_record_strerror(st), e->status, mx_record_strerror(e->status));
+            }
+            if (st != MX_REC_OK) {
+                size_t dummy;
+                if (mx_record_read(r, &chain, &type, pt, MX_RECORD_MAX_PLAINTEXT, &dummy) != MX_REC_FAILED)
+                    DIVERGE("record %zu: the decrypter accepted a call after error %d", ei, st);
+                break;
+            }
+            if (chain.consumed - consumed0 != e->rec_len)
+                DIVERGE("record %zu: libmx consumed %llu bytes, the record has %zu", ei,
+                        (unsigned long long)(chain.consumed - consumed0), e->rec_len);
+            if (type != e->type)
+                DIVERGE("record %zu: type libmx %u, BoringSSL %u", ei, type, e->type);
+            if (out_len != e->pt_len)
+                DIVERGE("record %zu (0x%04x/0x%04x): plaintext length libmx %zu, BoringSSL %zu", ei, c->version,
+                        c->suite, out_len, e->pt_len);
+            if (out_len && memcmp(pt, expect_pt + e->pt_off, out_len) != 0)
+                DIVERGE("record %zu (0x%04x/0x%04x): plaintext differs", ei, c->version, c->suite);
+        }
+    }
+    mx_chain_release(&chain);
+    free(r);
+    free(exp);
+    free(expect_pt);
+    free(pt);
+}
