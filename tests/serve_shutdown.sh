@@ -54,7 +54,7 @@ echo "ok: SIGTERM: the in-flight 200000-byte message was finished, stored and ac
 rm -f "$W"/md/new/*
 printf 'listen 127.0.0.1 %s starttls smtp\ncert test * *\n' "$P2" >"$W/serve2.conf"
 serve_start "$W/serve2.conf" --grace 1
-"$CLIENT_BIN" --quiet --proto smtp --port "$P2" --message "$W/big" --pause-ms 6000 >"$W/client.out" 2>"$W/client.err" &
+"$CLIENT_BIN" --quiet --proto smtp --port "$P2" --message "$W/big" --pause-ms 3000 >"$W/client.out" 2>"$W/client.err" &
 cpid=$!
 for _ in $(seq 50); do grep -q "TLS handshake done" "$W/log" 2>/dev/null && break; sleep 0.1; done
 sleep 0.5

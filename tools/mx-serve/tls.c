@@ -377,7 +377,9 @@ static int post_handshake(struct conn *c, const uint8_t *p, size_t n)
             continue;
         if (c->post_hs[4] > 1)
             return fatal(c, SSL_AD_ILLEGAL_PARAMETER, "bad KeyUpdate request_update");
-        if (n != 0)
+        /* the KeyUpdate must end its record (RFC 8446 5.1): nothing after it, neither in what
+         * was copied nor in the rest of the record */
+        if (c->post_hs_n != 5 || n != 0)
             return fatal(c, SSL_AD_UNEXPECTED_MESSAGE, "KeyUpdate not at the end of its record");
         if (next_secret(c) != 0)
             return fatal(c, SSL_AD_INTERNAL_ERROR, "KeyUpdate: cannot derive the next secret");
