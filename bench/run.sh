@@ -18,7 +18,8 @@ usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|bot
                              [--quick] [--bug ID...]
          time to the first crash recognised as each re-injected bug of bench/bugs/manifest:
          N trials of at most S seconds per bug x engine x configuration (shipped corpus +
-         dictionary; empty corpus, no dictionary), J trials at a time, one core each.
+         dictionary; empty corpus, no dictionary; and, when shipped seeds already trigger the
+         bug, "pruned": the shipped corpus without them + dictionary), J at a time, one core each.
          Defaults: --trials 5 --time 30 --engine both --jobs 2 (worst case about an hour with
          12 bugs on 2 cores; most trials stop early). --quick: 3 trials x 20 s, libFuzzer only.
        ./build.sh bench speed [--time S] [--engine libfuzzer|afl|both]
@@ -42,8 +43,9 @@ build_base() {   # the unpatched fuzzers, their dictionaries and objects (build/
 
 # ---------------------------------------------------------------- bugs
 # prefilter BIN ENGINE CORPUS SEEDS_OUT REGEX DIR: copies into SEEDS_OUT the corpus files that do
-# not crash BIN; stops at the first file recognised as the bug. Writes DIR/verdict:
-# "hits other first" (hits 0|1, other = pruned files crashing otherwise, first = the hit's name).
+# not crash BIN. Writes DIR/verdict: "hits other first": hits = files recognised as the bug
+# (listed in DIR/triggering-seeds), other = files crashing otherwise (DIR/other-crash-seeds),
+# first = the first hit's name or -.
 prefilter() {
     local bin=$1 e=$2 corpus=$3 sd=$4 rx=$5 dir=$6 files=() i=0 n rc last hit=0 other=0 first=-
     mkdir -p "$sd"
@@ -69,12 +71,13 @@ prefilter() {
         while [[ $i -lt $n && ${files[$i]} != "$last" ]]; do cp "${files[$i]}" "$sd/"; i=$((i + 1)); done
         [[ $i -lt $n ]] || break
         if python3 "$HERE/crashsig.py" match "$rx" "$dir/prefilter.log"; then
-            hit=1 first=$(basename "$last")
-            cp "$dir/prefilter.log" "$dir/triggering-seed.log"
-            break
+            hit=$((hit + 1))
+            if [[ $first == - ]]; then first=$(basename "$last"); cp "$dir/prefilter.log" "$dir/triggering-seed.log"; fi
+            basename "$last" >>"$dir/triggering-seeds"
+        else
+            other=$((other + 1))
+            basename "$last" >>"$dir/other-crash-seeds"
         fi
-        other=$((other + 1))
-        basename "$last" >>"$dir/other-crash-seeds"
         i=$((i + 1))
     done
     echo "$hit $other $first" >"$dir/verdict"
@@ -165,7 +168,7 @@ cmd_bugs() {
             read -r hits other first <"$out/seeds/$id/verdict"
             nseeds=$(find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l)
             if [[ $hits -gt 0 ]]; then
-                say "[$(ts)] $id/$t: shipped seed $first triggers it: the shipped corpus finds it at t=0"
+                say "[$(ts)] $id/$t: $hits of $nseeds shipped seeds trigger it (first: $first): the shipped corpus finds it at t=0; configuration 'pruned' fuzzes without them"
             else
                 say "[$(ts)] $id/$t: no shipped seed triggers it$([[ $other -gt 0 ]] && echo "; $other seed(s) crash otherwise (pruned)")"
             fi
@@ -176,14 +179,16 @@ cmd_bugs() {
                 dict=-
                 [[ -f $BUILD/fuzz-$e/out/$t.dict ]] && dict=$BUILD/fuzz-$e/out/$t.dict
                 local cfg k
-                for cfg in shipped empty; do
+                local cfgs="shipped empty"
+                [[ $hits -gt 0 ]] && cfgs="shipped pruned empty"
+                for cfg in $cfgs; do
                     for ((k = 1; k <= trials; k++)); do
                         if [[ $cfg == shipped && $hits -gt 0 ]]; then
                             echo "$id,$t,$e,$cfg,$k,-,1,corpus,0,0,0,$cap" >>"$out/trials.csv"
                             continue
                         fi
                         local seeds=- d=-
-                        if [[ $cfg == shipped ]]; then seeds=$sd; d=$dict; fi
+                        if [[ $cfg != empty ]]; then seeds=$sd; d=$dict; fi
                         jobsq+=("$id $t $e $cfg $k $((1000 * k + 17)) $seeds $d $maxlen $rx")
                     done
                 done

@@ -92,11 +92,12 @@ else
     done
     wait "$apid" 2>/dev/null
     if [[ $found -eq 0 ]]; then check_crashes || true; fi
-    if [[ $found -eq 1 ]] && awk -v s="$secs" -v c="$cap" 'BEGIN { exit !(s > c) }'; then found=0; fi
     if [[ $found -eq 0 ]]; then
         secs=$cap
         execs=$(awk -F' *: *' '$1 == "execs_done" {print $2}' "$dir/afl/default/fuzzer_stats" 2>/dev/null)
     fi
 fi
+# a find after the cap (libFuzzer's own clock starts after our launch) is censored like any other
+if [[ $found -eq 1 ]] && awk -v s="$secs" -v c="$cap" 'BEGIN { exit !(s > c) }'; then found=0; fi
 [[ $found -eq 1 ]] || secs=$cap
 echo "$found $secs ${execs:-0} $unrelated" >"$dir/result"

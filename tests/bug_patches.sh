@@ -43,7 +43,8 @@ check_bug() {
         return
     fi
     if [[ $repro == - ]]; then
-        echo "NOTE: $id: no reproducer yet (patch applies)"
+        if [[ $tlist == - ]]; then echo "NOTE: $id: not a fuzzing bug, no reproducer (patch applies)"
+        else echo "NOTE: $id: no reproducer yet (patch applies)"; fi
         return
     fi
     local r
