@@ -1,6 +1,8 @@
 /* listen.c - listeners and certificate bindings (see include/mx/listen.h). */
 #include "mx/listen.h"
 
+#include "mx/protocol.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -170,6 +172,23 @@ const struct mx_listener *mx_listen_find(const struct mx_listen_table *t,
             return l;
     }
     return any;
+}
+
+int mx_listen_conn_cfg(const struct mx_listen_table *t, const struct mx_ipaddr *addr,
+                       uint16_t port, struct mx_conn_cfg *cfg, const struct mx_listener **l,
+                       const struct mx_certbind **cert)
+{
+    const struct mx_listener *lis = mx_listen_find(t, addr, port);
+    const struct mx_certbind *c = mx_listen_cert_for(t, addr, port);
+    if (l)
+        *l = lis;
+    if (cert)
+        *cert = lis ? c : NULL;
+    if (!lis)
+        return MX_LISTEN_EINVAL;
+    cfg->mode = (int)lis->mode;
+    cfg->cert = c != NULL;
+    return MX_LISTEN_OK;
 }
 
 static void errf(char *err, size_t errlen, const char *file, int line, const char *fmt, ...)

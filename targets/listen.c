@@ -8,7 +8,8 @@
  *       0 listen   a p m q   listener on ADDR[a % 8], PORT[p % 8], mode m % 3, proto q % 3
  *       1 cert     a p n     binding on (a % 9: ADDR[a] or 8 = *, p % 9: PORT[p] or 8 = *), name n
  *       2 lookup   a p       which certificate serves (ADDR[a % 8] (concrete ones only), PORT[p % 8])
- *       3 find     a p       which listener accepts there
+ *       3 find     a p       which listener accepts there, and the connection settings
+ *                            (mode, certificate yes/no) mx_listen_conn_cfg gives for it
  *       4 check              the implicit-TLS load-time check
  *   ADDR and PORT are small fixed pools below so that keys collide often; the address pool
  *   holds the same IPv4 address written plainly and as IPv4-mapped IPv6 (one address).
@@ -30,6 +31,7 @@
 #include <string.h>
 
 #include "mx/listen.h"
+#include "mx/protocol.h"
 
 #define FAIL(...)                                   \
     do {                                            \
@@ -199,6 +201,21 @@ static void run_api(struct in *in)
                          (got->addr.family == 0) != (want->acls == -1))))
                 FAIL("op %d find %s:%u: got %s, model %s", opi, addr_text[a], ports[p],
                      got ? "a listener" : "none", want ? "a listener" : "none");
+            {
+                /* what a connection there runs with: the listener's mode, and a certificate
+                 * iff one serves this address and port (Q237327) */
+                struct mx_conn_cfg cfg;
+                const struct m_bind *mb = m_lookup(&m, addr_class[a], (int)p);
+                memset(&cfg, 0, sizeof cfg);
+                cfg.mode = -1;
+                int rc = mx_listen_conn_cfg(&t, &pool[a], ports[p], &cfg, NULL, NULL);
+                if ((rc == 0) != (want != NULL))
+                    FAIL("op %d conn_cfg %s:%u: rc %d with%s a listener", opi, addr_text[a],
+                         ports[p], rc, want ? "" : "out");
+                if (want && (cfg.mode != want->mode || cfg.cert != (mb != NULL)))
+                    FAIL("op %d conn_cfg %s:%u: mode %d cert %d, model mode %d cert %d", opi,
+                         addr_text[a], ports[p], cfg.mode, cfg.cert, want->mode, mb != NULL);
+            }
             break;
         }
         case 4: {

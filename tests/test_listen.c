@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "mx/listen.h"
+#include "mx/smtp.h"
 
 static struct mx_listen_table t;
 static char err[512];
@@ -194,6 +195,53 @@ static void test_ipv6(void **state)
     assert_int_equal(mx_ipaddr_parse("", 0, &a), MX_LISTEN_EINVAL);
 }
 
+/* Seed 004 end to end: the table decides, per connection address and port, whether the SMTP
+ * machine lists STARTTLS in its EHLO reply. */
+static int ehlo_lists_starttls(const char *addr, uint16_t port)
+{
+    struct mx_conn_cfg cfg;
+    struct mx_smtp s;
+    struct mx_chain c;
+    static struct mx_step st;
+    uint8_t line[256];
+    struct mx_ipaddr a = ip(addr);
+    int found = 0;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_message = 1024;
+    assert_int_equal(mx_listen_conn_cfg(&t, &a, port, &cfg, NULL, NULL), 0);
+    assert_int_equal(mx_smtp_init(&s, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY); /* greeting */
+    assert_int_equal(mx_chain_append(&c, "EHLO x\r\n", 8), 0);
+    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    for (size_t i = 0; i + 14 <= st.reply_n; i++)
+        if (!memcmp(st.reply + i, "250-STARTTLS\r\n", 14))
+            found = 1;
+    assert_int_equal(found, mx_smtp_offers_starttls(&s));
+    mx_chain_release(&c);
+    return found;
+}
+
+static void test_conn_cfg_decides_starttls(void **state)
+{
+    struct mx_conn_cfg cfg;
+    const struct mx_listener *l;
+    const struct mx_certbind *cb;
+    struct mx_ipaddr a;
+    (void)state;
+    assert_int_equal(parse("listen 0.0.0.0 25\nlisten 10.0.0.9 26 plain smtp\n"
+                           "cert a 10.0.0.1 25\ncert b 10.0.0.9 *\n"), 0);
+    assert_int_equal(ehlo_lists_starttls("10.0.0.1", 25), 1);  /* bound */
+    assert_int_equal(ehlo_lists_starttls("10.0.0.2", 25), 0);  /* same listener, no binding */
+    assert_int_equal(ehlo_lists_starttls("10.0.0.9", 25), 1);  /* (addr, *) */
+    assert_int_equal(ehlo_lists_starttls("10.0.0.9", 26), 0);  /* plaintext listener */
+    a = ip("10.0.0.3");
+    memset(&cfg, 0, sizeof cfg);
+    assert_int_equal(mx_listen_conn_cfg(&t, &a, 587, &cfg, &l, &cb), MX_LISTEN_EINVAL);
+    assert_null(l);
+    assert_null(cb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_conn_cfg_decides_starttls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,6 +123,15 @@ const struct mx_certbind *mx_listen_cert_for(const struct mx_listen_table *t,
 const struct mx_listener *mx_listen_find(const struct mx_listen_table *t,
                                          const struct mx_ipaddr *addr, uint16_t port);
 
+/* What a connection accepted on (addr, port) runs with: its listener (NULL: no listener,
+ * nothing filled in, returns MX_LISTEN_EINVAL), and the certificate that serves the
+ * connection's own address and port (NULL: none, so STARTTLS/STLS is not offered there --
+ * KB Q237327). Fills cfg->mode and cfg->cert; leaves the other cfg fields alone. */
+struct mx_conn_cfg;
+int mx_listen_conn_cfg(const struct mx_listen_table *t, const struct mx_ipaddr *addr,
+                       uint16_t port, struct mx_conn_cfg *cfg, const struct mx_listener **l,
+                       const struct mx_certbind **cert);
+
 /* Load-time checks on a built table (the implicit-TLS rule above). file names the source in
  * the message ("FILE:LINE: ..."); may be NULL. */
 int mx_listen_check(const struct mx_listen_table *t, const char *file, char *err, size_t errlen);
