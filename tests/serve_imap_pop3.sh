@@ -66,6 +66,42 @@ assert_stored "$W/dots"
 grep -q "IMAP LOGIN alice: invalid credentials" "$W/log" || fail "no log line for the failed login"
 echo "ok: python imaplib STARTTLS + IMAP4_SSL APPEND (dot lines, 16384); wrong password refused"
 
+# --- libmx's command reader, driven raw over implicit TLS: LITERAL+, MULTIAPPEND, a mailbox
+# other than INBOX (no continuation, NO [TRYCREATE]), a literal over --max-message (NO
+# [TOOBIG] from the reader), then a normal APPEND still works
+before=$(stored_count)
+$T python3 - "$P_IMAPS" "$CERT" <<'PY' || fail "raw IMAP session"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2]); ctx.check_hostname = False
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=15))
+f = s.makefile("rb")
+def upto(tag):
+    lines = []
+    while True:
+        l = f.readline()
+        assert l, "connection closed"
+        lines.append(l)
+        if l.startswith(tag + b" ") or l.startswith(b"+"):
+            return lines
+assert f.readline().startswith(b"* OK")
+s.sendall(b"a LOGIN alice secret\r\n"); assert upto(b"a")[-1].startswith(b"a OK")
+s.sendall(b"b APPEND INBOX {7+}\r\nlitplus\r\n"); assert upto(b"b")[-1].startswith(b"b OK [APPENDUID 1 "), "LITERAL+"
+s.sendall(b"c APPEND INBOX (\\Seen) {5+}\r\nmulti {6+}\r\nappend\r\n")
+l = upto(b"c")[-1]; assert l.startswith(b"c OK [APPENDUID 1 ") and b":" in l, l
+s.sendall(b"d APPEND Other {3}\r\n"); l = upto(b"d")[-1]; assert l.startswith(b"d NO [TRYCREATE]"), l
+s.sendall(b"e APPEND INBOX {40000000}\r\n"); l = upto(b"e")[-1]; assert l.startswith(b"e NO [TOOBIG]"), l
+s.sendall(b"f APPEND INBOX {4}\r\n"); assert upto(b"f")[-1].startswith(b"+")
+s.sendall(b"sync\r\n"); assert upto(b"f")[-1].startswith(b"f OK")
+s.sendall(b"g LOGOUT\r\n"); upto(b"g")
+PY
+for body in litplus multi append sync; do
+    printf '%s' "$body" >"$W/raw.$body"
+    assert_stored "$W/raw.$body"
+done
+[[ $(stored_count) -eq $((before + 4)) ]] || fail "raw session: $(($(stored_count) - before)) stored, want 4"
+rm -f "$W"/md/new/*S=4 "$W"/md/new/*S=5 "$W"/md/new/*S=6 "$W"/md/new/*S=7
+echo "ok: LITERAL+, MULTIAPPEND (APPENDUID range), TRYCREATE, TOOBIG through libmx's command reader"
+
 # --- POP3 RETR: every stored message, in delivery order, must come back byte-identical
 mapfile -t STORED < <(ls "$W/md/new" | sort)
 [[ ${#STORED[@]} -eq 6 ]] || fail "expected 6 stored messages, have ${#STORED[@]}"
@@ -99,8 +135,29 @@ c = poplib.POP3("127.0.0.1", p)
 c.stls(context=ctx)
 check(c)
 check(poplib.POP3_SSL("127.0.0.1", ps, context=ctx))
+# LIST, UIDL, DELE, RSET; QUIT deletes what is still marked
+c = poplib.POP3_SSL("127.0.0.1", ps, context=ctx)
+c.user("alice"); c.pass_("secret")
+_, listing, _ = c.list()
+assert len(listing) == len(names), listing
+for i, n in enumerate(names, 1):
+    assert listing[i - 1] == b"%d %d" % (i, os.path.getsize(os.path.join(d, n))), listing[i - 1]
+_, uids, _ = c.uidl()
+assert len(set(u.split()[1] for u in uids)) == len(names), uids
+c.dele(1); c.rset(); c.dele(len(names))
+try:
+    c.retr(len(names))
+    raise SystemExit("RETR of a deleted message succeeded")
+except poplib.error_proto:
+    pass
+c.quit()
+c = poplib.POP3_SSL("127.0.0.1", ps, context=ctx)
+c.user("alice"); c.pass_("secret")
+assert c.stat()[0] == len(names) - 1, c.stat()
+c.quit()
+assert not os.path.exists(os.path.join(d, names[-1])), "DELE + QUIT did not remove the last message"
 PY
-echo "ok: python poplib stls + POP3_SSL: RETR of all ${#STORED[@]} messages byte-identical"
+echo "ok: python poplib stls + POP3_SSL: RETR of all ${#STORED[@]} messages byte-identical; LIST, UIDL, DELE, RSET, QUIT"
 
 serve_stop
 echo "PASS serve_imap_pop3"

@@ -114,4 +114,21 @@ echo "ok: load-time errors: $(head -c 150 "$W/bad.err")"
 
 serve_stop
 [[ -z $(ls -A "$W/md/tmp") ]] || fail "files left in tmp/: $(ls "$W/md/tmp")"
+
+# --- --tls-required: the machines' policy, passed through by mx-serve
+printf 'listen 127.0.0.1 %s starttls smtp\ncert test * *\n' "$P_BAD" >"$W/req.conf"
+serve_start "$W/req.conf" --tls-required
+$T python3 - "$P_BAD" "$CERT" "$W/m16384" <<'PY' || fail "--tls-required"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2]); ctx.check_hostname = False
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
+    s.ehlo("req.test")
+    code, _ = s.docmd("MAIL FROM:<a@req.test>")
+    assert code == 530, "MAIL before STARTTLS under --tls-required: %d" % code
+    s.starttls(context=ctx)
+    s.ehlo("req.test")
+    s.sendmail("a@req.test", ["alice@mx-serve.test"], open(sys.argv[3], "rb").read())
+PY
+serve_stop
+echo "ok: --tls-required: 530 before STARTTLS, delivered after"
 echo "PASS serve_smtp"

@@ -61,8 +61,9 @@ int md_begin(struct maildir *md, struct md_msg *m)
     struct timeval tv;
     md_msg_init(m);
     gettimeofday(&tv, NULL);
+    m->seq = ++md->seq;
     snprintf(m->tmpname, sizeof m->tmpname, "%lld.M%06ldP%dQ%06lu.mx-serve", (long long)tv.tv_sec,
-             (long)tv.tv_usec, (int)getpid(), ++md->seq);
+             (long)tv.tv_usec, (int)getpid(), m->seq);
     snprintf(p, sizeof p, "%s/tmp/%s", md->root, m->tmpname);
     m->fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (m->fd < 0)

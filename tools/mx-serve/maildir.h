@@ -30,6 +30,7 @@ struct md_msg {
     int failed; /* a write failed: md_commit refuses */
     char tmpname[MD_NAME_MAX];
     uint64_t size;
+    unsigned long seq; /* the Q number in its name (IMAP: its UID) */
     SHA256_CTX sha;
     uint8_t digest[32];
     char name[MD_NAME_MAX + 16]; /* after md_commit: the name in new/ */

@@ -147,12 +147,15 @@ static void execute(struct conn *c, struct imap_sess *s)
     const char *n = s->name;
     if (strcasecmp(n, "APPEND") == 0) {
         char l[200], hex[65];
-        int failed = 0;
+        int failed = 0, n = s->ndone;
+        unsigned long first, last;
         if (s->refused || s->ndone == 0) {
             drop_messages(c, s);
             tagged(c, s, s->refused ? "NO [TRYCREATE] APPEND refused" : "BAD APPEND without a message");
             return;
         }
+        first = s->done[0].seq;
+        last = s->done[n - 1].seq;
         for (int i = 0; i < s->ndone; i++) {
             if (failed || md_commit(&c->srv->md, &s->done[i]) != 0) {
                 md_abort(&c->srv->md, &s->done[i]);
@@ -170,7 +173,10 @@ static void execute(struct conn *c, struct imap_sess *s)
             tagged(c, s, "NO [SERVERBUG] APPEND failed: could not store the message");
             return;
         }
-        snprintf(l, sizeof l, "OK [APPENDUID 1 %lu] APPEND completed", c->srv->md.seq);
+        if (n > 1)
+            snprintf(l, sizeof l, "OK [APPENDUID 1 %lu:%lu] APPEND completed", first, last);
+        else
+            snprintf(l, sizeof l, "OK [APPENDUID 1 %lu] APPEND completed", first);
         tagged(c, s, l);
     } else if (strcasecmp(n, "CAPABILITY") == 0) {
         capability(c, s);
