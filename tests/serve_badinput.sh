@@ -8,17 +8,18 @@
 #  - garbage instead of a ClientHello after STARTTLS and on an implicit-TLS port;
 #  - random bytes and a 300 KB line without LF on plaintext ports; a client that sends half a
 #    message and disappears (nothing stored, tmp/ clean);
-#  - -l configuration lines, a malformed line (FILE:LINE error), an IPv6 listener on ::1.
+#  - -l configuration lines, a malformed line (FILE:LINE error), an IPv6 listener on ::1,
+#    `listen *` bound to 127.0.0.1 only (no --bind-any).
 # Afterwards a normal message must still go through, and SIGTERM must give exit status 0.
 set -euo pipefail
 source "$MXFUZZ_ROOT/tools/mx-serve/testlib.sh"
 serve_init
-serve_ports 5
-P_SMTP=${PORTS[0]} P_IMAP=${PORTS[1]} P_POP=${PORTS[2]} P_SMTPS=${PORTS[3]} P_V6=${PORTS[4]}
+serve_ports 6
+P_SMTP=${PORTS[0]} P_IMAP=${PORTS[1]} P_POP=${PORTS[2]} P_SMTPS=${PORTS[3]} P_V6=${PORTS[4]} P_ANY=${PORTS[5]}
 printf 'listen 127.0.0.1 %s starttls smtp\nlisten 127.0.0.1 %s starttls imap\ncert test * *\n' "$P_SMTP" "$P_IMAP" >"$W/serve.conf"
 # the other listeners come from -l lines (libmx's parser, after the file)
 serve_start "$W/serve.conf" -l "listen 127.0.0.1 $P_POP starttls pop3" -l "listen 127.0.0.1 $P_SMTPS implicit smtp" \
-    -l "listen ::1 $P_V6 starttls smtp"
+    -l "listen ::1 $P_V6 starttls smtp" -l "listen * $P_ANY starttls smtp"
 gen_message "$W/m" 5000 3
 C=("$CLIENT_BIN" --quiet)
 
@@ -113,6 +114,27 @@ timeout 20 "${C[@]}" --proto imap --port "$P_IMAP" --message "$W/m" >/dev/null |
 [[ $(stored_count) -eq 2 ]] || fail "want 2 stored messages"
 assert_stored "$W/m"
 echo "ok: still serving afterwards (IPv6 ::1 SMTP, IPv4 IMAP)"
+
+# --- `listen *` stays on loopback without --bind-any
+grep -q "listening on \* (bound to 127.0.0.1 only" "$W/log" || fail "no loopback-only log line for listen *"
+timeout 20 python3 - "$P_ANY" <<'PY' || fail "listen * without --bind-any"
+import socket, subprocess, sys
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+assert s.recv(100).startswith(b"220")
+s.close()
+others = [a for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+          if "." in a and not a.startswith("127.")]
+for a in others:
+    try:
+        socket.create_connection((a, port), timeout=3).close()
+        raise SystemExit("listen * is reachable on %s without --bind-any" % a)
+    except (ConnectionRefusedError, socket.timeout, OSError) as e:
+        if isinstance(e, SystemExit):
+            raise
+print("checked non-loopback addresses: %s" % (" ".join(others) or "none on this machine"))
+PY
+echo "ok: listen * binds 127.0.0.1 only without --bind-any"
 serve_stop
 
 # --- configuration errors: FILE:LINE, exit 2

@@ -54,7 +54,8 @@ struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
     struct mx_ipaddr ip, pip;
     uint16_t port, pport;
     struct mx_conn_cfg cfg;
-    const struct mx_certbind *cb;
+    const struct mx_certbind *cb = NULL;
+    const struct mx_listener *found = NULL;
     int one = 1;
     if (!c)
         return NULL;
@@ -76,11 +77,17 @@ struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
         fmt_sockaddr(&ss, c->peer, sizeof c->peer, &pip, &pport);
     snprintf(c->lname, sizeof c->lname, "%s/%s@%s", mx_app_proto_name(l->proto),
              mx_listen_mode_name(l->mode), c->local);
-    cb = mx_listen_cert_for(&s->table, &ip, port);
-    c->tls_ctx = cb && l->mode != MX_LISTEN_PLAIN ? tls_ctx_for(s, cb->name) : NULL;
+    /* what libmx says this connection runs with: its listener's mode and the certificate
+     * bound to the connection's own (address, port) */
     memset(&cfg, 0, sizeof cfg);
-    cfg.mode = l->mode;
-    cfg.cert = c->tls_ctx != NULL;
+    if (mx_listen_conn_cfg(&s->table, &ip, port, &cfg, &found, &cb) != MX_LISTEN_OK || found != l) {
+        clog_(c, "libmx finds no listener for %s (accepted on config line %d): using that listener", c->local,
+              l->line);
+        cfg.mode = l->mode;
+        cb = mx_listen_cert_for(&s->table, &ip, port);
+    }
+    c->tls_ctx = cb && l->mode != MX_LISTEN_PLAIN ? tls_ctx_for(s, cb->name) : NULL;
+    cfg.cert = c->tls_ctx != NULL; /* every bound certificate was loaded at start */
     cfg.tls_required = s->o.tls_required;
     cfg.max_message = s->o.max_message;
     cfg.host = s->o.hostname;

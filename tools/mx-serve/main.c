@@ -57,6 +57,8 @@ static void usage(FILE *f)
             "      --max-conns N      simultaneous connections (default 512)\n"
             "      --max-message N    largest message in bytes (default 33554432)\n"
             "      --tls-required     no mail or login before TLS (the machines' policy)\n"
+            "      --bind-any         `listen * PORT` binds every address (default: 127.0.0.1 only;\n"
+            "                         mx-serve is a test server with a test login)\n"
             "  -h, --help\n");
 }
 
@@ -122,8 +124,8 @@ static int open_listener(struct server *s, const struct mx_listener *l)
         s4->sin_family = AF_INET;
         if (l->addr.family == 4)
             memcpy(&s4->sin_addr, l->addr.b, 4);
-        else
-            s4->sin_addr.s_addr = htonl(INADDR_ANY);
+        else /* "*": a test server stays on loopback unless told otherwise */
+            s4->sin_addr.s_addr = htonl(s->o.bind_any ? INADDR_ANY : INADDR_LOOPBACK);
         s4->sin_port = htons(l->port);
         sl = sizeof *s4;
     }
@@ -138,7 +140,9 @@ static int open_listener(struct server *s, const struct mx_listener *l)
         return -1;
     }
     slog(s, "listening on %s port %u: %s, %s (config line %d)",
-         l->addr.family ? mx_ipaddr_format(&l->addr, a, sizeof a) : "*", l->port,
+         l->addr.family ? mx_ipaddr_format(&l->addr, a, sizeof a) : s->o.bind_any ? "* (every address)"
+                                                                  : "* (bound to 127.0.0.1 only: --bind-any for every address)",
+         l->port,
          mx_app_proto_name(l->proto), mx_listen_mode_name(l->mode), l->line);
     return fd;
 }
@@ -302,7 +306,7 @@ int main(int argc, char **argv)
     size_t extra_len = 0, tlen = 0;
     long v;
     int opt, rc;
-    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_TLSREQ };
+    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_TLSREQ, O_ANY };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
         {"maildir", required_argument, NULL, 'm'},   {"user", required_argument, NULL, 'u'},
@@ -311,7 +315,8 @@ int main(int argc, char **argv)
         {"ciphers", required_argument, NULL, O_CIPHERS}, {"hostname", required_argument, NULL, O_HOST},
         {"idle-timeout", required_argument, NULL, O_IDLE}, {"grace", required_argument, NULL, O_GRACE},
         {"max-conns", required_argument, NULL, O_MAXC}, {"max-message", required_argument, NULL, O_MAXM},
-        {"tls-required", no_argument, NULL, O_TLSREQ}, {"help", no_argument, NULL, 'h'},
+        {"tls-required", no_argument, NULL, O_TLSREQ}, {"bind-any", no_argument, NULL, O_ANY},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
 
     s->o.idle_timeout = 300;
@@ -372,6 +377,7 @@ int main(int argc, char **argv)
             s->o.max_message = (size_t)v;
             break;
         case O_TLSREQ: s->o.tls_required = 1; break;
+        case O_ANY: s->o.bind_any = 1; break;
         case 'h':
             usage(stdout);
             return 0;

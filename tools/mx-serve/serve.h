@@ -126,6 +126,7 @@ struct server_opts {
     int max_conns;
     size_t max_message;
     int tls_required;
+    int bind_any;                /* `listen * PORT` binds every address, not only 127.0.0.1 */
 };
 
 struct server {
