@@ -604,7 +604,27 @@ enum mx_imap_ev mx_imap_next(struct mx_imap *r, struct mx_chain *c, struct mx_im
             continue;
         }
         for (i = 0; i < n;) {
-            int rc = step(r, p[i], ev);
+            int rc;
+            if ((r->st == S_ATOM && !r->bracket) || r->st == S_QUOTED) {
+                /* fast path: a run of ordinary bytes inside an atom or a quoted string, each
+                 * of which step() would append and count; stops before the line limit */
+                size_t j = i, room = r->max_line - r->piece_len;
+                if (r->st == S_ATOM)
+                    while (j < n && j - i < room && is_atom_char(p[j]) && p[j] != '[')
+                        j++;
+                else
+                    while (j < n && j - i < room && p[j] != '"' && p[j] != '\\' && p[j] != 0 &&
+                           p[j] != '\r' && p[j] != '\n')
+                        j++;
+                if (j > i) {
+                    memcpy(r->tok + r->tok_len, p + i, j - i);
+                    r->tok_len += j - i;
+                    r->piece_len += j - i;
+                    i = j;
+                    continue;
+                }
+            }
+            rc = step(r, p[i], ev);
             if (rc & CONSUMED)
                 i++;
             if (rc & EVENT) {

@@ -420,6 +420,76 @@ static void bad_config_and_memory(void **state)
     assert_string_equal(buf, "* BAD s");
 }
 
+struct counting {
+    long allocs, live;
+    int fail;
+};
+static void *c_alloc(void *ctx, size_t n)
+{
+    struct counting *k = ctx;
+    if (k->fail)
+        return NULL;
+    k->allocs++;
+    k->live++;
+    return malloc(n);
+}
+static void c_release(void *ctx, void *p)
+{
+    struct counting *k = ctx;
+    if (p)
+        k->live--;
+    free(p);
+}
+
+/* One allocation per connection (at init), none per command: 2000 pipelined commands with
+ * literals of every kind parse without the reader or the chain calling the allocator after the
+ * first round; a failing allocator makes init fail cleanly. */
+static void no_allocation_per_command(void **state)
+{
+    struct counting rk = {0, 0, 0}, ck = {0, 0, 0};
+    struct mx_alloc ra = {c_alloc, c_release, &rk}, ca = {c_alloc, c_release, &ck};
+    struct mx_imap_config cfg = {1024, 65536, MX_IMAP_LITERAL_PLUS, NULL, NULL, &ra};
+    struct mx_imap r;
+    struct mx_chain c;
+    struct mx_imap_event ev;
+    static const char cmd[] = "a1 APPEND INBOX (\\Seen) {5}\r\nhello ~{3+}\r\nxyz\r\n"
+                              "a2 LOGIN \"user\" {4+}\r\npass\r\na3 FETCH 1 (BODY[] FLAGS)\r\n";
+    long chain_allocs = 0;
+    (void)state;
+    rk.fail = 1;
+    assert_int_equal(mx_imap_init(&r, &cfg), -1);
+    assert_int_equal(rk.live, 0);
+    rk.fail = 0;
+    assert_int_equal(mx_imap_init(&r, &cfg), 0);
+    mx_chain_init(&c, 0, &ca);
+    for (int i = 0; i < 2000; i++) {
+        size_t ends = 0;
+        assert_int_equal(mx_chain_append(&c, cmd, sizeof cmd - 1), MX_CHAIN_OK);
+        while (mx_imap_next(&r, &c, &ev) != MX_IMAP_NEED_MORE)
+            ends += ev.type == MX_IMAP_COMMAND_END;
+        assert_int_equal(ends, 3);
+        if (i == 0)
+            chain_allocs = ck.allocs;
+    }
+    assert_int_equal(rk.allocs, 1);
+    assert_int_equal(ck.allocs, chain_allocs); /* steady state: the chain's spare list */
+    assert_int_equal(r.commands, 6000);
+    /* reset drops a half-parsed command */
+    assert_int_equal(mx_chain_append(&c, "a9 APPEND INBOX {5}\r\nhel", 25), MX_CHAIN_OK);
+    while (mx_imap_next(&r, &c, &ev) != MX_IMAP_NEED_MORE)
+        ;
+    mx_imap_reset(&r);
+    assert_int_equal(mx_chain_append(&c, "b1 NOOP\r\n", 9), MX_CHAIN_OK);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_COMMAND_START);
+    assert_int_equal(ev.tag_len, 2);
+    assert_memory_equal(ev.tag, "b1", 2);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_COMMAND_END);
+    mx_imap_release(&r);
+    mx_chain_release(&c);
+    assert_int_equal(rk.live, 0);
+    assert_int_equal(ck.live, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +505,7 @@ int main(void)
         cmocka_unit_test(syntax),
         cmocka_unit_test(append_order),
         cmocka_unit_test(bad_config_and_memory),
+        cmocka_unit_test(no_allocation_per_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
