@@ -25,7 +25,12 @@ int mx_smtp_init(struct mx_smtp *s, const struct mx_conn_cfg *cfg, uint8_t *line
 
 int mx_smtp_offers_starttls(const struct mx_smtp *s)
 {
-    return s->cfg.mode == MX_LISTEN_STARTTLS && s->cfg.cert && !s->tls;
+    return s->cfg.mode == MX_LISTEN_STARTTLS && s->cfg.cert && !s->tls && !s->tls_broken;
+}
+
+void mx_smtp_tls_unavailable(struct mx_smtp *s)
+{
+    s->tls_broken = 1;
 }
 
 static void reset_transaction(struct mx_smtp *s)
@@ -148,6 +153,8 @@ static int command(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st,
             return reply(st, "501 5.5.4 Syntax: STARTTLS (no parameters)\r\n");
         if (s->tls)
             return reply(st, "503 5.5.1 Error: TLS already active\r\n");
+        if (s->tls_broken && s->cfg.mode == MX_LISTEN_STARTTLS && s->cfg.cert)
+            return reply(st, "454 4.7.0 TLS not available due to temporary reason\r\n");
         if (!mx_smtp_offers_starttls(s))
             return reply(st, "502 5.5.1 Error: STARTTLS not available\r\n");
         mx_step_puts(st, "220 2.0.0 Ready to start TLS\r\n");

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* Hand-written STARTTLS sessions (tests/sessions/starttls/NAME.txt) replayed through the SMTP,
  * IMAP and POP3 machines: at every `server` event the machine's replies so far must equal the
  * replies the file spells out, byte for byte, and at the end nothing more may have been sent.
@@ -301,6 +302,35 @@ static void test_message_too_big(void **state)
     drive_free(&d);
 }
 
+/* RFC 3207: advertised but failing -> 454, and no longer advertised; no certificate -> 502. */
+static void test_tls_unavailable_454(void **state)
+{
+    struct mx_smtp s;
+    struct mx_conn_cfg cfg = {0};
+    struct mx_chain c;
+    static struct mx_step st;
+    uint8_t line[128];
+    (void)state;
+    cfg.mode = MX_LISTEN_STARTTLS;
+    cfg.cert = 1;
+    cfg.max_message = 1000;
+    assert_int_equal(mx_smtp_init(&s, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(mx_chain_append(&c, "EHLO a\r\n", 8), 0);
+    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_non_null(memmem(st.reply, st.reply_n, "250-STARTTLS\r\n", 14));
+    mx_smtp_tls_unavailable(&s);
+    assert_int_equal(mx_chain_append(&c, "STARTTLS\r\nEHLO a\r\n", 18), 0);
+    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(st.reply_n, strlen("454 4.7.0 TLS not available due to temporary reason\r\n"));
+    assert_memory_equal(st.reply, "454 ", 4);
+    assert_int_equal(c.discarded, 0); /* nothing purged: TLS did not start */
+    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_null(memmem(st.reply, st.reply_n, "STARTTLS", 8));
+    mx_chain_release(&c);
+}
+
 /* The documented per-connection bounds hold. */
 static void test_bounds(void **state)
 {
@@ -327,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_clienthello_closes),
         cmocka_unit_test(test_message_too_big),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_tls_unavailable_454),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,8 @@
  *     mechanisms; 501 without the initial response; 235 -- no credential check: the machine
  *     only tracks that authentication happened);
  *   - STARTTLS: with parameters 501; TLS already active 503; not available (plaintext
- *     listener or no certificate) 502; else 220 and MX_ACT_STARTTLS with every byte still
+ *     listener or no certificate) 502; advertised but failing (the caller said so with
+ *     mx_smtp_tls_unavailable(), e.g. the certificate no longer loads) 454; else 220 and MX_ACT_STARTTLS with every byte still
  *     queued in the chain discarded (CVE-2011-0411) and counted. After mx_smtp_tls_started()
  *     the session is back in the post-greeting state: no EHLO, no transaction, not
  *     authenticated; MAIL before the new EHLO gets 503;
@@ -61,6 +62,7 @@ struct mx_smtp {
     int mail;     /* MAIL accepted */
     unsigned nrcpt;
     int auth;
+    int tls_broken; /* mx_smtp_tls_unavailable() was called */
     /* DATA */
     int midline;  /* the next data byte is not at a line start */
     size_t dscan; /* bytes already searched for CRLF */
@@ -78,6 +80,10 @@ int mx_smtp_init(struct mx_smtp *s, const struct mx_conn_cfg *cfg, uint8_t *line
 int mx_smtp_step(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st);
 /* The TLS handshake finished (after MX_ACT_STARTTLS or MX_ACT_HANDSHAKE). */
 void mx_smtp_tls_started(struct mx_smtp *s);
+/* TLS cannot be started on this connection any more although a certificate is bound (the
+ * server failed to load it, or to create the TLS session): STARTTLS gets 454 from now on and
+ * EHLO no longer lists it. */
+void mx_smtp_tls_unavailable(struct mx_smtp *s);
 /* 1 if STARTTLS would be listed in an EHLO reply now. */
 int mx_smtp_offers_starttls(const struct mx_smtp *s);
 
