@@ -3,7 +3,7 @@
 # of speed).
 #
 # usage: bench/serve/run.sh [--clients N] [--seconds S] [--size BYTES] [--proto smtp|imap]
-#                           [--kill-at S] [--tls 1.2|1.3] [--cipher LIST]
+#                           [--kill-at S] [--tls 1.2|1.3] [--cipher LIST] [--idle N]
 #
 # Builds an optimized, unsanitized mx-serve + serve-client in build/bench-serve, then:
 #  1. throughput: N concurrent serve-client processes, each one STARTTLS connection sending
@@ -12,13 +12,15 @@
 #     its acknowledgement), the server's peak RSS (VmHWM) and CPU time, and checks every
 #     stored message: each acknowledged id present exactly once, body intact (zero lost or
 #     corrupted).
-#  2. crash: the same load on a fresh Maildir, kill -9 of the server after --kill-at seconds
+#  2. memory: N idle connections (default 200) after STARTTLS and the handshake (IMAP: logged
+#     in): the server's RSS growth per connection.
+#  3. crash: the same load on a fresh Maildir, kill -9 of the server after --kill-at seconds
 #     (default S/2), restart on the same Maildir: every message acknowledged before the kill
 #     must be in new/, intact. Reports acknowledged / present / unacknowledged leftovers in tmp/.
 # Defaults: 16 clients, 20 s, 4096 bytes, smtp, TLS 1.3.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-clients=16 seconds=20 size=4096 proto=smtp kill_at="" tls=1.3 cipher=""
+clients=16 seconds=20 size=4096 proto=smtp kill_at="" tls=1.3 cipher="" idle=200
 while [[ $# -gt 0 ]]; do
     case $1 in
     --clients) clients=$2; shift 2 ;;
@@ -28,6 +30,7 @@ while [[ $# -gt 0 ]]; do
     --kill-at) kill_at=$2; shift 2 ;;
     --tls) tls=$2; shift 2 ;;
     --cipher) cipher=$2; shift 2 ;;
+    --idle) idle=$2; shift 2 ;;
     -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/serve/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -125,7 +128,34 @@ echo "server: peak RSS (VmHWM) $((hwm / 1024)) MiB (sampled VmRSS max $((rss_max
 echo "check: $res"
 [[ $missing -eq 0 && $corrupt -eq 0 && $dup -eq 0 && $present -eq $acked ]] || { echo "LOST OR CORRUPTED MESSAGES"; exit 1; }
 
-echo "== 2. crash: same load on a fresh Maildir, kill -9 after ${kill_at}s, restart"
+echo "== 2. memory per connection: $idle idle connections after STARTTLS + TLS handshake"
+serve_start "$W/serve.conf" --max-conns $((idle + 16))
+rss0=$(awk '/VmRSS/ {print $2}' "/proc/$SERVE_PID/status")
+timeout 120 python3 - "$PORT" "$proto" "$idle" "$W/idle.ready" <<'PY' &
+import smtplib, imaplib, ssl, sys, time
+port, proto, n, flag = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+conns = []
+for _ in range(n):
+    if proto == "smtp":
+        c = smtplib.SMTP("127.0.0.1", port); c.ehlo("idle.test"); c.starttls(context=ctx); c.ehlo("idle.test")
+    else:
+        c = imaplib.IMAP4("127.0.0.1", port); c.starttls(ssl_context=ctx); c.login("alice", "secret")
+    conns.append(c)
+open(flag, "w").write("ready\n")
+time.sleep(30)
+PY
+ipid=$!
+for _ in $(seq 600); do [[ -f $W/idle.ready ]] && break; sleep 0.1; done
+[[ -f $W/idle.ready ]] || { echo "idle clients did not connect"; exit 1; }
+sleep 0.5
+rss1=$(awk '/VmRSS/ {print $2}' "/proc/$SERVE_PID/status")
+kill "$ipid" 2>/dev/null || true
+wait "$ipid" 2>/dev/null || true
+serve_stop
+echo "server RSS: $((rss0)) KiB before, $((rss1)) KiB with $idle connections: $(((rss1 - rss0) / idle)) KiB per TLS connection"
+
+echo "== 3. crash: same load on a fresh Maildir, kill -9 after ${kill_at}s, restart"
 serve_start "$W/serve.conf" --max-conns $((clients + 16)) -m "$W/md2"
 start_clients "$seconds" k
 sleep "$kill_at"
