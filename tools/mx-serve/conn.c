@@ -201,7 +201,19 @@ void conn_act(struct conn *c, const struct mx_step *st)
 
 int conn_blocked(const struct conn *c)
 {
-    return c->out.bytes > SERVE_OUT_HIGH;
+    return c->out.bytes > SERVE_OUT_HIGH || c->commit_wait;
+}
+
+int conn_busy(const struct conn *c)
+{
+    return c->commit_wait || c->ops->busy(c);
+}
+
+void conn_commit(struct conn *c, struct commit_job *j)
+{
+    j->conn_id = c->id;
+    c->commit_wait = 1;
+    commit_submit(c->srv->commits, j);
 }
 
 void conn_process(struct conn *c)
@@ -233,14 +245,14 @@ void conn_process(struct conn *c)
     if (c->dead || c->closing || conn_blocked(c))
         return;
     if (c->peer_eof) {
-        if (c->ops->busy(c))
+        if (conn_busy(c))
             clog_(c, "the client went away in the middle of a message: not stored");
         c->ops->abort(c);
         conn_close_after_flush(c, c->tls == CONN_TLS_HANDSHAKE ? "client closed during the TLS handshake"
                                                                 : "client closed the connection");
         return;
     }
-    if (c->draining && !c->ops->busy(c)) {
+    if (c->draining && !conn_busy(c)) {
         c->ops->farewell(c, "server shutting down");
         conn_close_after_flush(c, "server shutdown");
     }
@@ -255,6 +267,8 @@ void conn_on_readable(struct conn *c)
             return;
         if (c->ops->busy(c))
             clog_(c, "the client went away in the middle of a message: not stored");
+        else if (c->commit_wait)
+            clog_(c, "the client went away while its message was being committed: stored, not acknowledged");
         c->dead = 1;
         c->close_reason = errno == ECONNRESET ? "connection reset by the client" : "read error";
         c->ops->abort(c);

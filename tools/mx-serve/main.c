@@ -174,6 +174,28 @@ static void accept_all(struct server *s, size_t i)
     }
 }
 
+/* acknowledges the messages whose commit finished */
+static void collect_commits(struct server *s)
+{
+    struct commit_job *j;
+    while ((j = commit_done(s->commits)) != NULL) {
+        struct conn *c = s->conns;
+        while (c && c->id != j->conn_id)
+            c = c->next;
+        if (c && c->commit_wait && !c->dead) {
+            c->commit_wait = 0;
+            c->ops->committed(c, j);
+            conn_process(c);
+        } else {
+            for (int i = 0; i < j->n; i++)
+                if (j->ok[i])
+                    slog(s, "conn=%lu: message stored after its connection was gone (never acknowledged): new/%s",
+                         j->conn_id, j->msgs[i].name);
+        }
+        free(j);
+    }
+}
+
 static void begin_shutdown(struct server *s)
 {
     s->stopping = 1;
@@ -184,7 +206,7 @@ static void begin_shutdown(struct server *s)
     slog(s, "shutdown requested: listeners closed, %zu connections finishing (grace %d s)", s->nconns, s->o.grace);
     for (struct conn *c = s->conns; c; c = c->next) {
         c->draining = 1;
-        if (!c->closing && !c->dead && !c->ops->busy(c)) {
+        if (!c->closing && !c->dead && !conn_busy(c)) {
             c->ops->farewell(c, "server shutting down");
             conn_close_after_flush(c, "server shutdown");
         }
@@ -208,7 +230,7 @@ static int run(struct server *s)
         for (pp = &s->conns; *pp;) {
             struct conn *c = *pp;
             if (!c->dead && s->stopping && now >= s->stop_deadline && !c->closing) {
-                if (c->ops->busy(c))
+                if (conn_busy(c))
                     clog_(c, "grace period over: message in progress dropped (never acknowledged)");
                 c->ops->abort(c);
                 c->ops->farewell(c, "server shutting down");
@@ -239,7 +261,7 @@ static int run(struct server *s)
         }
         if (s->stopping && s->nconns == 0)
             break;
-        if (cap < s->nlfd + s->nconns) {
+        if (cap < s->nlfd + s->nconns + 1) {
             cap = (s->nlfd + s->nconns) * 2 + 16;
             pfd = realloc(pfd, cap * sizeof *pfd);
             who = realloc(who, cap * sizeof *who);
@@ -248,6 +270,9 @@ static int run(struct server *s)
                 return 1;
             }
         }
+        pfd[n].fd = commit_fd(s->commits);
+        pfd[n].events = POLLIN;
+        who[n++] = NULL;
         for (i = 0; i < s->nlfd; i++) {
             pfd[n].fd = s->lfd[i];
             pfd[n].events = (int)s->nconns < s->o.max_conns ? POLLIN : 0;
@@ -272,6 +297,10 @@ static int run(struct server *s)
         for (i = 0; i < n; i++) {
             if (!pfd[i].revents)
                 continue;
+            if (!who[i] && pfd[i].fd == commit_fd(s->commits)) {
+                collect_commits(s);
+                continue;
+            }
             if (!who[i]) {
                 for (size_t k = 0; k < s->nlfd; k++)
                     if (s->lfd[k] == pfd[i].fd)
@@ -452,6 +481,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "mx-serve: --maildir %s: %s\n", s->o.maildir, strerror(errno));
         return 2;
     }
+    s->commits = commit_start(&s->md);
+    if (!s->commits) {
+        fprintf(stderr, "mx-serve: cannot start the commit threads\n");
+        return 1;
+    }
     for (size_t i = 0; i < s->table.nl; i++) {
         int fd = open_listener(s, &s->table.l[i]);
         if (fd < 0) {
@@ -480,6 +514,14 @@ int main(int argc, char **argv)
     }
     slog(s, "ready: %zu listeners, %zu certificates, Maildir %s", s->nlfd, s->ncerts, s->o.maildir);
     rc = run(s);
+    /* commits of connections that are gone: finish and log them */
+    while (commit_pending(s->commits) > 0) {
+        struct pollfd p = {commit_fd(s->commits), POLLIN, 0};
+        poll(&p, 1, 100);
+        collect_commits(s);
+    }
+    collect_commits(s);
+    commit_stop(s->commits);
     slog(s, "stopped");
     md_close(&s->md);
     tls_free_all(s);

@@ -12,20 +12,22 @@
  * not-authenticated state).
  *
  * MULTIAPPEND: up to IMAP_MULTI messages per APPEND; each literal is written and kept open
- * until the command's CRLF, then all are committed, then the tagged OK is sent.
+ * until the command's CRLF, then all are committed as one job on the commit threads
+ * (commit.h), then the tagged OK is sent (or NO, and none is kept).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "mx/imap.h"
 #include "mx/imap_starttls.h"
 
 #include "serve.h"
 
-#define IMAP_MULTI 8
+#define IMAP_MULTI COMMIT_MAX
 #define IMAP_TAG_MAX 128
 
 struct imap_sess {
@@ -146,38 +148,26 @@ static void execute(struct conn *c, struct imap_sess *s)
 {
     const char *n = s->name;
     if (strcasecmp(n, "APPEND") == 0) {
-        char l[200], hex[65];
-        int failed = 0, n = s->ndone;
-        unsigned long first, last;
+        struct commit_job *j;
         if (s->refused || s->ndone == 0) {
             drop_messages(c, s);
             tagged(c, s, s->refused ? "NO [TRYCREATE] APPEND refused" : "BAD APPEND without a message");
             return;
         }
-        first = s->done[0].seq;
-        last = s->done[n - 1].seq;
-        for (int i = 0; i < s->ndone; i++) {
-            if (failed || md_commit(&c->srv->md, &s->done[i]) != 0) {
-                md_abort(&c->srv->md, &s->done[i]);
-                failed = 1;
-                continue;
-            }
-            md_hex(&s->done[i], hex);
-            c->messages++;
-            clog_(c, "message stored: new/%s size=%llu sha256=%s", s->done[i].name,
-                  (unsigned long long)s->done[i].size, hex);
-        }
-        s->ndone = 0;
-        if (failed) {
-            clog_(c, "APPEND: Maildir write failed");
-            tagged(c, s, "NO [SERVERBUG] APPEND failed: could not store the message");
+        j = calloc(1, sizeof *j);
+        if (!j) {
+            drop_messages(c, s);
+            tagged(c, s, "NO [SERVERBUG] out of memory");
             return;
         }
-        if (n > 1)
-            snprintf(l, sizeof l, "OK [APPENDUID 1 %lu:%lu] APPEND completed", first, last);
-        else
-            snprintf(l, sizeof l, "OK [APPENDUID 1 %lu] APPEND completed", first);
-        tagged(c, s, l);
+        /* the tagged OK goes out when every message is in new/ (imap_committed) */
+        j->n = s->ndone;
+        for (int i = 0; i < s->ndone; i++) {
+            j->msgs[i] = s->done[i];
+            md_msg_init(&s->done[i]);
+        }
+        s->ndone = 0;
+        conn_commit(c, j);
     } else if (strcasecmp(n, "CAPABILITY") == 0) {
         capability(c, s);
     } else if (strcasecmp(n, "NOOP") == 0 || strcasecmp(n, "CHECK") == 0) {
@@ -211,10 +201,44 @@ static void execute(struct conn *c, struct imap_sess *s)
     }
 }
 
+static void imap_committed(struct conn *c, const struct commit_job *j)
+{
+    struct imap_sess *s = c->proto_state;
+    char l[200], hex[65];
+    int failed = 0;
+    for (int i = 0; i < j->n; i++)
+        failed |= !j->ok[i];
+    for (int i = 0; i < j->n; i++) {
+        if (!j->ok[i])
+            continue;
+        if (failed) {
+            /* MULTIAPPEND is all or nothing (RFC 3502): take back the ones that made it */
+            char path[4400];
+            snprintf(path, sizeof path, "%s/new/%s", c->srv->md.root, j->msgs[i].name);
+            unlink(path);
+            continue;
+        }
+        md_hex(&j->msgs[i], hex);
+        c->messages++;
+        clog_(c, "message stored: new/%s size=%llu sha256=%s", j->msgs[i].name,
+              (unsigned long long)j->msgs[i].size, hex);
+    }
+    if (failed) {
+        clog_(c, "APPEND: Maildir write failed");
+        tagged(c, s, "NO [SERVERBUG] APPEND failed: could not store the message");
+        return;
+    }
+    if (j->n > 1)
+        snprintf(l, sizeof l, "OK [APPENDUID 1 %lu:%lu] APPEND completed", j->msgs[0].seq, j->msgs[j->n - 1].seq);
+    else
+        snprintf(l, sizeof l, "OK [APPENDUID 1 %lu] APPEND completed", j->msgs[0].seq);
+    tagged(c, s, l);
+}
+
 static void authed_drive(struct conn *c, struct imap_sess *s)
 {
     struct mx_imap_event ev;
-    while (!c->dead && !c->closing) {
+    while (!c->dead && !c->closing && !c->commit_wait) {
         enum mx_imap_ev t = mx_imap_next(&s->r, &c->plain, &ev);
         switch (t) {
         case MX_IMAP_NEED_MORE:
@@ -344,4 +368,4 @@ static void imap_close(struct conn *c)
 }
 
 const struct proto_ops imap_ops = {"imap", imap_open, imap_drive, imap_tls_started, imap_busy,
-                                   imap_farewell, imap_abort, imap_close};
+                                   imap_farewell, imap_abort, imap_committed, imap_close};

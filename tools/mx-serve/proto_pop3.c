@@ -279,5 +279,10 @@ static void pop3_close(struct conn *c)
     c->proto_state = NULL;
 }
 
+static void pop3_committed(struct conn *c, const struct commit_job *j)
+{
+    (void)c, (void)j; /* POP3 stores nothing */
+}
+
 const struct proto_ops pop3_ops = {"pop3", pop3_open, pop3_drive, pop3_tls_started, pop3_busy,
-                                   pop3_farewell, pop3_abort, pop3_close};
+                                   pop3_farewell, pop3_abort, pop3_committed, pop3_close};

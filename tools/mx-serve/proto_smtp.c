@@ -1,7 +1,8 @@
 /* proto_smtp.c - SMTP: libmx's machine (mx/smtp.h) decides everything; this module stores
  * what it delivers. A message is opened when the machine enters its DATA phase (the 354
  * reply), receives every MX_ACT_DATA piece, and is committed to the Maildir when the machine
- * leaves DATA with a 250 -- before that 250 is sent, so an acknowledged message is on disk. */
+ * leaves DATA with a 250 -- on the commit threads (commit.h), and the 250 is sent only when
+ * the commit is done, so an acknowledged message is on disk. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 struct smtp_sess {
     struct mx_smtp m;
     struct md_msg msg;
+    struct mx_step pend; /* the 250 that waits for the commit */
     uint8_t line[SERVE_LINE_MAX];
 };
 
@@ -49,18 +51,20 @@ static void smtp_drive(struct conn *c)
                 clog_(c, "cannot create a file in the Maildir's tmp/: the message will be refused");
         } else if (before == MX_SMTP_DATA && s->m.phase != MX_SMTP_DATA) {
             if (st.reply_n >= 3 && memcmp(st.reply, "250", 3) == 0) {
-                if (s->msg.fd >= 0 && md_commit(&c->srv->md, &s->msg) == 0) {
-                    char hex[65];
-                    md_hex(&s->msg, hex);
-                    c->messages++;
-                    clog_(c, "message stored: new/%s size=%llu sha256=%s", s->msg.name,
-                          (unsigned long long)s->msg.size, hex);
-                } else {
-                    md_abort(&c->srv->md, &s->msg);
-                    clog_(c, "message NOT stored (Maildir write failed): 451 sent");
-                    st.reply_n = 0;
-                    mx_step_puts(&st, "451 4.3.0 Error: could not store the message\r\n");
+                struct commit_job *j = s->msg.fd >= 0 ? calloc(1, sizeof *j) : NULL;
+                if (j) {
+                    /* the 250 goes out when the message is in new/ (smtp_committed) */
+                    j->n = 1;
+                    j->msgs[0] = s->msg;
+                    md_msg_init(&s->msg);
+                    s->pend = st;
+                    conn_commit(c, j);
+                    return;
                 }
+                md_abort(&c->srv->md, &s->msg);
+                clog_(c, "message NOT stored (Maildir write failed): 451 sent");
+                st.reply_n = 0;
+                mx_step_puts(&st, "451 4.3.0 Error: could not store the message\r\n");
             } else {
                 md_abort(&c->srv->md, &s->msg);
                 clog_(c, "message refused by the machine: %.*s", (int)(st.reply_n > 2 ? st.reply_n - 2 : 0),
@@ -69,6 +73,23 @@ static void smtp_drive(struct conn *c)
         }
         conn_act(c, &st);
     }
+}
+
+static void smtp_committed(struct conn *c, const struct commit_job *j)
+{
+    struct smtp_sess *s = c->proto_state;
+    if (j->ok[0]) {
+        char hex[65];
+        md_hex(&j->msgs[0], hex);
+        c->messages++;
+        clog_(c, "message stored: new/%s size=%llu sha256=%s", j->msgs[0].name,
+              (unsigned long long)j->msgs[0].size, hex);
+    } else {
+        clog_(c, "message NOT stored (Maildir write failed): 451 sent");
+        s->pend.reply_n = 0;
+        mx_step_puts(&s->pend, "451 4.3.0 Error: could not store the message\r\n");
+    }
+    conn_act(c, &s->pend);
 }
 
 static void smtp_tls_started(struct conn *c)
@@ -106,4 +127,4 @@ static void smtp_close(struct conn *c)
 }
 
 const struct proto_ops smtp_ops = {"smtp", smtp_open, smtp_drive, smtp_tls_started, smtp_busy,
-                                   smtp_farewell, smtp_abort, smtp_close};
+                                   smtp_farewell, smtp_abort, smtp_committed, smtp_close};

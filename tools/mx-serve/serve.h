@@ -11,7 +11,9 @@
  * The TLS handshake is BoringSSL's, fed byte-exactly through a BIO that never hands it a byte
  * past the end of a TLS record; once it completes, the read direction is decrypted by libmx's
  * record decrypter with keys taken from BoringSSL (the kernel-TLS-offload split), and
- * BoringSSL only ever writes.
+ * BoringSSL only ever writes. Finished messages are committed to the Maildir (fsync, rename,
+ * fsync) on the commit threads of commit.h; the connection reads no further input and is not
+ * acknowledged until its commit is done. Everything else runs on the loop thread.
  *
  * Per-connection memory bound: sizeof(struct conn) (about 40 KiB: the record decrypter's
  * 18.5 KiB, a 16 KiB plaintext buffer, line buffers) + the protocol's state (IMAP: 2 x
@@ -34,6 +36,7 @@
 #include "mx/protocol.h"
 #include "mx/record.h"
 
+#include "commit.h"
 #include "maildir.h"
 
 #define SERVE_READ_CHUNK 16384u
@@ -64,6 +67,8 @@ struct proto_ops {
     void (*farewell)(struct conn *c, const char *why);
     /* the peer went away: drop any message in progress */
     void (*abort)(struct conn *c);
+    /* a commit job this connection submitted is done: acknowledge (or refuse) now */
+    void (*committed)(struct conn *c, const struct commit_job *j);
     void (*close)(struct conn *c);
 };
 
@@ -105,6 +110,7 @@ struct conn {
     int closing;      /* flush out, then close */
     int draining;     /* shutdown: close after the message in progress */
     int dead;         /* close now */
+    int commit_wait;  /* a message is being committed: no input is processed until it is done */
     const char *close_reason;
     uint64_t bytes_in, bytes_out, messages;
 
@@ -140,6 +146,7 @@ struct server {
     size_t nconns;
     unsigned long next_id;
     struct maildir md;
+    struct commit_pool *commits;
     FILE *log, *keylog;
     int stopping;
     time_t stop_deadline;
@@ -166,6 +173,10 @@ void conn_process(struct conn *c);
 int conn_on_writable(struct conn *c);
 /* 1 while output above SERVE_OUT_HIGH holds input processing back */
 int conn_blocked(const struct conn *c);
+/* a message is arriving or being committed (shutdown waits for it) */
+int conn_busy(const struct conn *c);
+/* hands finished messages to the commit pool; the connection waits for committed() */
+void conn_commit(struct conn *c, struct commit_job *j);
 
 /* tls.c */
 int tls_load_cert(struct server *s, const char *name, int line, char *err, size_t errlen);
