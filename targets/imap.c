@@ -7,7 +7,8 @@
  * longest line piece, max_literal the largest literal. Every input runs twice, once with
  * LITERAL+ advertised and once with LITERAL- (RFC 7888: non-synchronizing literals <= 4096).
  *
- * Oracle: a second reader, written here deliberately simple: a recursive-descent parser over
+ * Oracle: a second reader, deliberately simple (targets/common/imap_model.c, shared with
+ * imap_tls; it shares no code with src/imap.c): a recursive-descent parser over
  * the whole client stream at once (no streaming, no chain), producing the list of events the
  * reader must produce -- command starts (tag, name), arguments (kind, bytes), list brackets,
  * continuations, literal starts/ends (size, sync, binary, role, and the octets, which are the

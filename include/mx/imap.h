@@ -70,6 +70,12 @@
  * Memory: per connection, sizeof(struct mx_imap) + 2 * max_line bytes, allocated once by
  * mx_imap_init (tag buffer and token buffer); nothing is allocated afterwards. The receive
  * chain the caller owns is bounded by its own limit; the reader drains it on every call.
+ * Buffered input: the reader keeps nothing of the stream but what its two buffers hold (the
+ * current tag and token), and NEED_MORE means the chain is empty, so while the caller keeps
+ * calling mx_imap_next the chain holds at most one read. A caller that pauses parsing (e.g.
+ * while a command executes) bounds what queues meanwhile with the chain's limit: the append
+ * that would pass it fails with MX_CHAIN_ELIMIT and changes nothing, and the caller stops
+ * reading the socket (backpressure) until the reader has drained the chain.
  */
 #ifndef MX_IMAP_H
 #define MX_IMAP_H
