@@ -31,7 +31,7 @@ def crash_kind(lines):
         m = re.search(r"ERROR: (AddressSanitizer|LeakSanitizer): (\S+)", l)
         if m:
             tool = "asan" if m.group(1) == "AddressSanitizer" else "lsan"
-            kind = "memory-leak" if "leak" in m.group(2) else m.group(2)
+            kind = "memory-leak" if tool == "lsan" else m.group(2)
             return tool, kind, i
         m = re.search(r"(\S+):\d+:\d+: runtime error: (.*)$", l)
         if m:

@@ -3,6 +3,9 @@
 
   stats.py bugs  --out DIR    DIR/trials.csv -> DIR/table.txt, DIR/summary.csv, DIR/km-<bug>.png,
                               DIR/index.html
+  stats.py merge --out NEW DIR...
+                              one report over several `bench bugs` runs (say, a libFuzzer run and
+                              an AFL++ run): their trials, seed checks and metadata joined in NEW
   stats.py speed --out DIR    DIR/speed.csv + DIR/replay.csv -> DIR/speed.txt, DIR/index.html
 
 Time to bug: a trial either finds the bug at t seconds (wall clock from the fuzzer's launch,
@@ -259,13 +262,13 @@ def bugs(out):
     plots = []
     for bug, t in bugs_seen:
         series = [s for s in summary if s["key"][0] == bug and s["key"][1] == t]
-        cap = series[0]["cap"]
+        cap = max(s["cap"] for s in series)
         dat = os.path.join(out, "km-%s-%s.dat" % (bug, t))
         with open(dat, "w") as f:
             for s in series:
                 f.write("# %s %s\n" % (s["key"][2], s["key"][3]))
-                for x, y in km_curve([min(v, cap) for v in s["times"]],
-                                     [v != INF for v in s["times"]], cap):
+                for x, y in km_curve([min(v, s["cap"]) for v in s["times"]],
+                                     [v != INF for v in s["times"]], s["cap"]):
                     f.write("%.3f %.4f\n" % (max(x, 0.1), y))
                 f.write("\n\n")
         png = "km-%s-%s.png" % (bug, t)
@@ -389,12 +392,46 @@ def speed(out):
     open(os.path.join(out, "index.html"), "w").write("\n".join(h) + "\n")
 
 
+def merge(out, dirs):
+    os.makedirs(out, exist_ok=True)
+    header = None
+    trials, hits, skipped, metas = [], [], [], []
+    for d in dirs:
+        with open(os.path.join(d, "trials.csv")) as f:
+            lines = f.read().splitlines()
+        header = header or lines[0]
+        if lines[0] != header:
+            sys.exit("stats: %s/trials.csv has another header" % d)
+        trials += lines[1:]
+        for name, acc in (("seed-hits.csv", hits), ("skipped", skipped)):
+            p = os.path.join(d, name)
+            if os.path.exists(p):
+                acc += [l for l in open(p).read().splitlines() if l not in acc]
+        metas.append(read_meta(d))
+    open(os.path.join(out, "trials.csv"), "w").write("\n".join([header] + trials) + "\n")
+    open(os.path.join(out, "seed-hits.csv"), "w").write("".join(l + "\n" for l in hits))
+    open(os.path.join(out, "skipped"), "w").write("".join(l + "\n" for l in skipped))
+    with open(os.path.join(out, "meta"), "w") as f:
+        f.write("command: %s\n" % " ; ".join(m.get("command", "?") for m in metas))
+        f.write("date: %s\n" % " ; ".join(m.get("date", "?") for m in metas))
+        f.write("machine: %s\n" % " ; ".join(m.get("machine", "?") for m in metas))
+        f.write("commit: %s\n" % " ; ".join(m.get("commit", "?") for m in metas))
+        f.write("merged: %s\n" % " ".join(dirs))
+    bugs(out)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["bugs", "speed"])
+    p.add_argument("mode", choices=["bugs", "speed", "merge"])
     p.add_argument("--out", required=True)
-    a = p.parse_args()
-    bugs(a.out) if a.mode == "bugs" else speed(a.out)
+    p.add_argument("dirs", nargs="*")
+    a = p.parse_intermixed_args()
+    if a.mode == "merge":
+        merge(a.out, a.dirs)
+    elif a.mode == "bugs":
+        bugs(a.out)
+    else:
+        speed(a.out)
 
 
 if __name__ == "__main__":
