@@ -7,6 +7,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HERE=$ROOT/bench
 BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
 MANIFEST=$HERE/bugs/manifest
+# the interpreter itself, not a version-manager shim: crashsig.py runs once per crash
+PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PYTHON=python3
+export PYTHON
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -21,7 +24,8 @@ usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|bot
          dictionary; empty corpus, no dictionary; and, when shipped seeds already trigger the
          bug, "pruned": the shipped corpus without them + dictionary), J at a time, one core each.
          Defaults: --trials 5 --time 30 --engine both --jobs 2 (worst case about an hour with
-         12 bugs on 2 cores; most trials stop early). --quick: 3 trials x 20 s, libFuzzer only.
+         12 bugs on 2 cores; most trials stop early). --quick: 3 trials x 10 s, libFuzzer only,
+         no empty configuration (does every target still find its bugs? a few minutes).
        ./build.sh bench speed [--time S] [--engine libfuzzer|afl|both]
          exec/s of every target against the empty target (bench/empty.c, built the same way)
          run just before it on the same corpus, dictionary and max_len, as ratios; the first
@@ -70,7 +74,7 @@ prefilter() {
         # files before the crashing one passed
         while [[ $i -lt $n && ${files[$i]} != "$last" ]]; do cp "${files[$i]}" "$sd/"; i=$((i + 1)); done
         [[ $i -lt $n ]] || break
-        if python3 "$HERE/crashsig.py" match "$rx" "$dir/prefilter.log"; then
+        if "$PYTHON" "$HERE/crashsig.py" match "$rx" "$dir/prefilter.log"; then
             hit=$((hit + 1))
             if [[ $first == - ]]; then first=$(basename "$last"); cp "$dir/prefilter.log" "$dir/triggering-seed.log"; fi
             basename "$last" >>"$dir/triggering-seeds"
@@ -97,7 +101,8 @@ cmd_bugs() {
         *) die "bugs: unknown argument $1 (see ./build.sh bench --help)" ;;
         esac
     done
-    if [[ $quick -eq 1 ]]; then trials=3 cap=20 engine=libfuzzer; fi
+    local with_empty=1
+    if [[ $quick -eq 1 ]]; then trials=3 cap=10 engine=libfuzzer with_empty=0; fi
     [[ $trials =~ ^[1-9][0-9]*$ ]] || die "--trials wants a positive number"
     [[ $cap =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
     [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs wants a positive number"
@@ -110,7 +115,7 @@ cmd_bugs() {
     mkdir -p "$out/trials" "$out/variants" "$out/seeds"
     say "== bench bugs: $trials trial(s) x ${cap}s, engine $engine, $jobs at a time -> ${out#"$ROOT"/}"
     {
-        echo "command: ./build.sh bench bugs --trials $trials --time $cap --engine $engine --jobs $jobs${sel[*]:+ --bug ${sel[*]}}"
+        echo "command: ./build.sh bench bugs --trials $trials --time $cap --engine $engine --jobs $jobs$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
         echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
         echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
@@ -154,7 +159,7 @@ cmd_bugs() {
             local ok=1
             for e in $e_list; do
                 say "[$(ts)] $id: building the patched $t ($e)"
-                python3 "$HERE/variant.py" fuzz --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
+                "$PYTHON" "$HERE/variant.py" fuzz --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
                     --patch "$ROOT/bench/bugs/$patch" --target "$t" --out "$out/variants/$e/$id" \
                     >"$out/variants/$id-$e.log" 2>&1 ||
                     { tail -10 "$out/variants/$id-$e.log"; echo "$id/$t/$e: build failed" >>"$out/skipped"; ok=0; }
@@ -179,8 +184,9 @@ cmd_bugs() {
                 dict=-
                 [[ -f $BUILD/fuzz-$e/out/$t.dict ]] && dict=$BUILD/fuzz-$e/out/$t.dict
                 local cfg k
-                local cfgs="shipped empty"
-                [[ $hits -gt 0 ]] && cfgs="shipped pruned empty"
+                local cfgs="shipped"
+                [[ $hits -gt 0 ]] && cfgs+=" pruned"
+                [[ $with_empty -eq 1 ]] && cfgs+=" empty"
                 for cfg in $cfgs; do
                     for ((k = 1; k <= trials; k++)); do
                         if [[ $cfg == shipped && $hits -gt 0 ]]; then
@@ -269,7 +275,7 @@ cmd_bugs() {
     trap - INT TERM
 
     say "[$(ts)] statistics and plots"
-    python3 "$HERE/stats.py" bugs --out "$out" || die "stats failed"
+    "$PYTHON" "$HERE/stats.py" bugs --out "$out" || die "stats failed"
     echo
     cat "$out/table.txt"
     say ""
@@ -366,7 +372,7 @@ cmd_speed() {
     echo "engine,binary,inputs,run,execs,seconds,exec_per_s,status" >"$out/speed.csv"
     for e in $(engines_of "$engine"); do
         build_base "$e" "$out/build-$e.log"
-        python3 "$HERE/variant.py" floor --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
+        "$PYTHON" "$HERE/variant.py" floor --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
             --src "$HERE/empty.c" --out "$out/floor-$e" >"$out/floor-$e.log" 2>&1 ||
             { cat "$out/floor-$e.log"; die "building the empty target failed"; }
         # each target right after the empty target on the same inputs (its corpus, dictionary
@@ -391,7 +397,7 @@ cmd_speed() {
     # corpus replay through the plain (ASan+UBSan) replay binaries of the test build
     say "[$(ts)] replaying the shipped corpora through the replay binaries (test build)"
     replay_times "$out" || die "replay timing failed"
-    python3 "$HERE/stats.py" speed --out "$out" || die "stats failed"
+    "$PYTHON" "$HERE/stats.py" speed --out "$out" || die "stats failed"
     echo
     cat "$out/speed.txt"
     ln -sfn "speed-$stamp" "$BUILD/bench/latest-speed"

@@ -21,7 +21,7 @@ if [[ -d $seeds ]]; then
 fi
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-matches() { python3 "$HERE/crashsig.py" match "$rx" "$1"; }
+matches() { "${PYTHON:-python3}" "$HERE/crashsig.py" match "$rx" "$1"; }
 found=0 secs=$cap execs=0 unrelated=0
 start=$(now)
 
