@@ -9,6 +9,7 @@
 #  - serve-client: TLS 1.3 KeyUpdate (update requested) in the middle of a message; the
 #    STARTTLS command-injection pipelining (the pipelined command must be discarded); tiny
 #    records (100 bytes) for a multi-record APPEND.
+#  - session resumption at TLS 1.0, 1.2 and 1.3;
 #  - a client-initiated TLS 1.2 renegotiation is refused (fatal no_renegotiation alert).
 set -euo pipefail
 source "$MXFUZZ_ROOT/tools/mx-serve/testlib.sh"
@@ -166,6 +167,20 @@ echo "ok: STARTTLS injection discarded (smtp, imap, pop3)"
 "${C[@]}" --proto imap --port "$P_IMAP" --tls 1.2 --cipher AES128-SHA --record-size 100 --message "$W/big" >/dev/null || fail "small records"
 assert_stored "$W/big"
 echo "ok: 500 records of 100 bytes, AES128-SHA"
+
+# --- session resumption (abbreviated handshakes; TLS 1.0 CBC: the chained IV then comes from
+# the client's Finished of the abbreviated handshake)
+before=$(stored_count)
+for v in "-tls1 -cipher AES128-SHA:@SECLEVEL=0" "-tls1_2 -cipher AES128-SHA" "-tls1_3"; do
+    rm -f "$W/sess"
+    # shellcheck disable=SC2086
+    sclient smtp "$P_SMTP" "$CERT" "$W/m" - $v -sess_out "$W/sess" || fail "resumption, first session $v"
+    # shellcheck disable=SC2086
+    sclient smtp "$P_SMTP" "$CERT" "$W/m" - $v -sess_in "$W/sess" || fail "resumption, resumed session $v"
+done
+[[ $(grep -c ", session resumed;" "$W/log") -eq 3 ]] || fail "3 resumed sessions expected in the log"
+[[ $(($(stored_count) - before)) -eq 6 ]] || fail "resumption: $(($(stored_count) - before)) stored, want 6"
+echo "ok: resumed sessions at TLS 1.0 (AES128-SHA), 1.2 (AES128-SHA), 1.3"
 
 # --- TLS 1.2 renegotiation from the client (s_client's "R" command) is refused: the decrypter
 # sees a handshake record after the handshake, mx-serve sends a fatal no_renegotiation alert

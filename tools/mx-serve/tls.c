@@ -316,9 +316,10 @@ int tls_handshake(struct conn *c)
     c->tls = CONN_TLS_ON;
     if (key_decrypter(c) != 0)
         return -1;
-    clog_(c, "TLS handshake done: %s %s (0x%04x); BoringSSL read %llu handshake bytes, %zu "
+    clog_(c, "TLS handshake done: %s %s (0x%04x)%s; BoringSSL read %llu handshake bytes, %zu "
              "more queued for libmx's decrypter from seq %llu",
           SSL_get_version(c->ssl), SSL_CIPHER_get_name(SSL_get_current_cipher(c->ssl)), c->suite,
+          SSL_session_reused(c->ssl) ? ", session resumed" : "",
           (unsigned long long)c->hs_bytes, c->raw.bytes,
           (unsigned long long)mx_record_read_seq(&c->rec));
     return 1;
