@@ -35,7 +35,7 @@ for p in "${patches[@]}"; do
     objs=()
     for f in "$w"/src/*.c "$w"/targets/common/*.c "$w/targets/$target.c"; do
         [[ $(basename "$f") == replay_main.c ]] && continue
-        o="$w/$(basename "$f" .c).o"
+        o="$w/$(basename "$(dirname "$f")")-$(basename "$f" .c).o"
         # shellcheck disable=SC2086
         clang $CFLAGS -I "$w/include" -I "$w/targets/common" -isystem "$BSSL_INC" -c "$f" -o "$o"
         objs+=("$o")
@@ -58,10 +58,10 @@ for p in "${patches[@]}"; do
         -artifact_prefix="$w/crashes/" -print_final_stats=1 fz >"$w/log" 2>&1) || true
     end=$(date +%s.%N)
     crash=$(ls "$w"/crashes/ 2>/dev/null | head -1)
-    execs=$(grep -Eo '^#[0-9]+' "$w/log" | tail -1 | tr -d '#')
+    execs=$(grep -Eo '^#[0-9]+' "$w/log" | tail -1 | tr -d '#' || true)
     [[ -n $crash ]] && execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$w/log" | grep -Eo '[0-9]+$' || echo "$execs")
     printf '%s: seeds crashing at once %s; %s after %.1f s, %s execs; input %s\n' "$name" "$at_once" \
         "$([[ -n $crash ]] && echo crash || echo 'no crash')" "$(echo "$end - $start" | bc)" "${execs:-?}" \
         "${crash:+$w/crashes/$crash}"
-    grep -m1 'record_diff: divergence\|ERROR: AddressSanitizer\|runtime error' "$w/log" || true
+    grep -m1 'divergence\|ERROR: AddressSanitizer\|runtime error' "$w/log" || true
 done
