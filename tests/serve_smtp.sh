@@ -117,8 +117,8 @@ serve_stop
 
 # --- --tls-required: the machines' policy, passed through by mx-serve
 printf 'listen 127.0.0.1 %s starttls smtp\ncert test * *\n' "$P_BAD" >"$W/req.conf"
-serve_start "$W/req.conf" --tls-required
-$T python3 - "$P_BAD" "$CERT" "$W/m16384" <<'PY' || fail "--tls-required"
+serve_start "$W/req.conf" --tls-required --max-message 20000
+$T python3 - "$P_BAD" "$CERT" "$W/m16384" "$W/m70000" <<'PY' || fail "--tls-required / --max-message"
 import smtplib, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2]); ctx.check_hostname = False
 with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
@@ -128,7 +128,14 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
     s.starttls(context=ctx)
     s.ehlo("req.test")
     s.sendmail("a@req.test", ["alice@mx-serve.test"], open(sys.argv[3], "rb").read())
+    try:
+        s.sendmail("a@req.test", ["alice@mx-serve.test"], open(sys.argv[4], "rb").read())
+        raise SystemExit("a message over --max-message was accepted")
+    except smtplib.SMTPDataError as e:
+        assert e.smtp_code == 552, e
 PY
 serve_stop
-echo "ok: --tls-required: 530 before STARTTLS, delivered after"
+grep -q "message refused by the machine: 552" "$W/log" || fail "no log line for the 552"
+[[ -z $(ls -A "$W/md/tmp") ]] || fail "the refused message left a file in tmp/"
+echo "ok: --tls-required: 530 before STARTTLS, delivered after; --max-message: 552, nothing kept"
 echo "PASS serve_smtp"
