@@ -20,7 +20,10 @@
  * SERVE_IMAP_LINE for the command reader) + the chains: raw and plain at most SERVE_IN_LIMIT
  * queued bytes each (reading stops while they are full), out at most
  * 2 * max_message + SERVE_OUT_SLACK (a POP3 RETR queues one message), each plus its segment
- * overhead (mx/chain.h). A BoringSSL SSL object for TLS connections.
+ * overhead (mx/chain.h). A BoringSSL SSL object for TLS connections. While a message is being
+ * committed, one struct commit_job (about 3.5 KiB). Measured (bench/serve/run.sh, phase 2):
+ * 52 KiB of server RSS per idle SMTP connection after STARTTLS + TLS 1.3, 63 KiB per logged-in
+ * IMAP connection.
  */
 #ifndef MX_SERVE_H
 #define MX_SERVE_H
