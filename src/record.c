@@ -44,6 +44,8 @@ struct rec_state {
     unsigned explicit_iv;   /* CBC explicit IV length (TLS 1.1+), 0 for TLS 1.0 */
     uint8_t chained_iv[16]; /* TLS 1.0: IV of the next record */
     uint8_t fixed_iv[12];   /* AEAD: GCM salt (4 bytes) or the 12-byte IV */
+    uint8_t secret13[48];   /* TLS 1.3: the current traffic secret (for KeyUpdate) */
+    uint16_t suite13;
     SHA_CTX mac_inner;      /* SHA-1 state after (key ^ ipad) */
     SHA_CTX mac_outer;      /* SHA-1 state after (key ^ opad) */
     union {
@@ -163,6 +165,7 @@ static void wipe_keys(struct rec_state *s)
     memset(&s->mac_outer, 0, sizeof s->mac_outer);
     memset(s->chained_iv, 0, sizeof s->chained_iv);
     memset(s->fixed_iv, 0, sizeof s->fixed_iv);
+    memset(s->secret13, 0, sizeof s->secret13);
 }
 
 void mx_record_cleanup(struct mx_record *r)
@@ -259,7 +262,7 @@ int mx_record_set_tls12_keys(struct mx_record *r, uint16_t version, uint16_t cip
 static int expand_label(const EVP_MD *md, const uint8_t *secret, size_t secret_len, const char *label,
                         uint8_t *out, size_t out_len)
 {
-    uint8_t info[2 + 1 + 6 + 16 + 1];
+    uint8_t info[2 + 1 + 6 + 16 + 1]; /* labels used here are at most 11 bytes */
     size_t ll = strlen(label), n = 0;
     info[n++] = (uint8_t)(out_len >> 8);
     info[n++] = (uint8_t)out_len;
@@ -301,12 +304,33 @@ int mx_record_set_tls13_secret(struct mx_record *r, uint16_t cipher_suite, const
     s->seq = seq;
     s->kind = kind;
     memcpy(s->fixed_iv, iv, 12);
+    memcpy(s->secret13, secret, len);
+    s->suite13 = cipher_suite;
     if (!EVP_AEAD_CTX_init(&s->c.aead, kind_aead(kind), key, key_len, EVP_AEAD_DEFAULT_TAG_LENGTH, NULL)) {
         s->kind = K_NULL;
         s->error = MX_REC_INTERNAL;
     }
     memset(key, 0, sizeof key);
     return s->error == MX_REC_INTERNAL ? MX_REC_INTERNAL : MX_REC_OK;
+}
+
+int mx_record_tls13_key_update(struct mx_record *r)
+{
+    struct rec_state *s = st(r);
+    uint8_t next[48];
+    size_t len;
+    const EVP_MD *md;
+    int rc;
+    if (!s->tls13)
+        return MX_REC_UNSUPPORTED;
+    md = s->suite13 == 0x1302 ? EVP_sha384() : EVP_sha256();
+    len = EVP_MD_size(md);
+    /* RFC 8446 7.2: application_traffic_secret_N+1 = HKDF-Expand-Label(secret_N, "traffic upd", "", Hash.length) */
+    if (!expand_label(md, s->secret13, len, "traffic upd", next, len))
+        return MX_REC_INTERNAL;
+    rc = mx_record_set_tls13_secret(r, s->suite13, next, len, 0);
+    memset(next, 0, sizeof next);
+    return rc;
 }
 
 uint64_t mx_record_read_seq(const struct mx_record *r) { return cst(r)->seq; }

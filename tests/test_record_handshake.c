@@ -100,6 +100,43 @@ PAIR(tls12_aes256_gcm, 0x0303, 0xC030)
 PAIR(tls12_chacha, 0x0303, 0xCCA8)
 PAIR(tls13_default, 0x0304, 0)
 
+/* TLS 1.3 KeyUpdate from a real client: libmx follows it (mx_record_tls13_key_update) */
+static void tls13_key_update(void **state)
+{
+    struct tls_pair tp;
+    struct record_peer_result res;
+    static const size_t cuts[] = {5, 1, 300};
+    uint8_t msg[3000], got[3001];
+    size_t i;
+    (void)state;
+    if (tls_pair_handshake(&tp, 0x0304, 0) != 0) {
+        print_error("%s\n", tp.err);
+        fail();
+    }
+    for (i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)(i * 11 + 5);
+    assert_int_equal(tls_pair_client_write(&tp, msg, 1000), 0);
+    assert_int_equal(tls_pair_client_key_update(&tp), 0);
+    assert_int_equal(tls_pair_client_write(&tp, msg + 1000, 1000), 0);
+    assert_int_equal(tls_pair_client_key_update(&tp), 0);
+    assert_int_equal(tls_pair_client_write(&tp, msg + 2000, 1000), 0);
+    assert_int_equal(tls_pair_server_read(&tp, got, sizeof got), (long)sizeof msg);
+    assert_memory_equal(got, msg, sizeof msg);
+    memset(&res, 0, sizeof res);
+    res.app = got;
+    res.app_cap = sizeof got;
+    if (record_peer_run(&tp, cuts, 3, &res) != 0) {
+        print_error("%s\n", res.err);
+        fail();
+    }
+    assert_int_equal(res.key_updates, 2);
+    assert_int_equal(res.left, 0);
+    assert_int_equal(res.app_len, sizeof msg);
+    assert_memory_equal(res.app, msg, sizeof msg);
+    assert_int_equal(res.final_seq, tls_pair_server_read_seq(&tp));
+    tls_pair_free(&tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,7 +147,7 @@ int main(void)
         cmocka_unit_test(tls12_aes128),     cmocka_unit_test(tls12_aes256),
         cmocka_unit_test(tls12_aes128_gcm), cmocka_unit_test(tls12_ecdhe_aes128_gcm),
         cmocka_unit_test(tls12_aes256_gcm), cmocka_unit_test(tls12_chacha),
-        cmocka_unit_test(tls13_default),
+        cmocka_unit_test(tls13_default),    cmocka_unit_test(tls13_key_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,6 +110,11 @@ int mx_record_set_tls12_keys(struct mx_record *r, uint16_t version, uint16_t cip
 int mx_record_set_tls13_secret(struct mx_record *r, uint16_t cipher_suite, const uint8_t *secret,
                                size_t len, uint64_t seq);
 
+/* TLS 1.3 KeyUpdate: after the caller has read a KeyUpdate handshake message, switches to the
+ * next application traffic secret (HKDF-Expand-Label(secret, "traffic upd", "", Hash.length)),
+ * sequence number 0. MX_REC_UNSUPPORTED when the keys are not TLS 1.3. */
+int mx_record_tls13_key_update(struct mx_record *r);
+
 /* One record out of the chain: MX_REC_OK with *type and out[0..*out_len) (the record is
  * consumed), MX_REC_NEED_MORE (nothing consumed), or an error (the record's bytes stay queued).
  * out_cap >= MX_RECORD_MAX_PLAINTEXT always suffices; a smaller out_cap that cannot hold what

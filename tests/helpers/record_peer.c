@@ -24,6 +24,7 @@ int record_peer_run(const struct tls_pair *tp, const size_t *cuts, size_t ncuts,
     res->nrec = 0;
     res->finished_len = 0;
     res->finished_type = 0;
+    res->key_updates = 0;
     res->err[0] = 0;
     if (!r || !pt) {
         snprintf(res->err, sizeof res->err, "out of memory");
@@ -92,6 +93,15 @@ int record_peer_run(const struct tls_pair *tp, const size_t *cuts, size_t ncuts,
                 }
             }
             ph = P_APP_KEYS;
+            continue;
+        }
+        if (tls13 && type == MX_TLS_HANDSHAKE && len >= 4 && pt[0] == 24) {
+            int k = mx_record_tls13_key_update(r);
+            if (k != MX_REC_OK) {
+                snprintf(res->err, sizeof res->err, "key update: %s", mx_record_strerror(k));
+                goto done;
+            }
+            res->key_updates++;
             continue;
         }
         if (type != MX_TLS_APPLICATION_DATA) {

@@ -7,7 +7,8 @@
  * handshake traffic secret, then after the client's Finished with the application traffic
  * secret). The stream is appended to the receive chain in reads cut by `cuts` (sizes cycled;
  * NULL or a 0 entry: everything in one read). Application-data plaintexts are concatenated
- * into app[0..*app_len) and their record lengths listed in rec_lens.
+ * into app[0..*app_len) and their record lengths listed in rec_lens. A TLS 1.3 KeyUpdate
+ * handshake message after the handshake switches keys with mx_record_tls13_key_update.
  */
 #ifndef MX_RECORD_PEER_H
 #define MX_RECORD_PEER_H
@@ -27,6 +28,7 @@ struct record_peer_result {
     uint64_t final_seq;     /* mx_record_read_seq at the end */
     int status;             /* last mx_record_read status (MX_REC_NEED_MORE when all consumed) */
     size_t left;            /* bytes left in the chain */
+    size_t key_updates;     /* TLS 1.3 KeyUpdate messages followed */
     char err[200];
 };
 
