@@ -70,7 +70,7 @@ set +e
 SSLKEYLOGFILE="$keys" "$@"
 crc=$?
 set -e
-sleep 0.5 # let the last packets (FIN/ACK) reach the capture
+sleep 1.5 # let the last packets (FIN/ACK) reach the capture (generous: CI runs tests in parallel)
 kill -INT "$dpid"
 wait "$dpid" || true
 [[ $crc -eq 0 ]] || printf 'capture.sh: the client exited with status %d (the capture is kept)\n' "$crc" >&2
