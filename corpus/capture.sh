@@ -65,6 +65,9 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 grep -q "Capturing on" "$log" || { kill "$dpid"; cat "$log" >&2; die "dumpcap did not start capturing"; }
+# "Capturing on" can come a moment before packets are really captured: on a loaded machine the
+# first packets of the session (the ClientHello) were seen missing. Give the capture a second.
+sleep 1
 
 set +e
 SSLKEYLOGFILE="$keys" "$@"
