@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "mx/chain.h"
 
 struct failing_alloc {
@@ -68,35 +69,6 @@ struct model {
     uint64_t consumed, discarded;
     size_t high_water;
 };
-
-struct in {
-    const uint8_t *p;
-    size_t n;
-};
-
-static unsigned get8(struct in *in)
-{
-    if (!in->n)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
-
-static size_t get16(struct in *in)
-{
-    size_t lo = get8(in);
-    return lo | (size_t)get8(in) << 8;
-}
-
-static const uint8_t *getbytes(struct in *in, size_t *n)
-{
-    const uint8_t *p = in->p;
-    if (*n > in->n)
-        *n = in->n;
-    in->p += *n;
-    in->n -= *n;
-    return p;
-}
 
 static int op_index;
 
@@ -154,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct mx_chain c;
     struct model m = {0};
     uint8_t *scratch = malloc(size + 1);
-    size_t limit = get16(&in) * 16;
+    size_t limit = in_u16(&in) * 16;
 
     m.buf = malloc(size + 1);
     m.limit = limit ? limit : SIZE_MAX;
@@ -166,14 +138,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mx_chain_init(&c, limit, &a);
 
     for (op_index = 0; in.n > 0; op_index++) {
-        unsigned op = get8(&in) % 10;
+        unsigned op = in_u8(&in) % 10;
         unsigned fired = fa.fired;
         int rc = 0, want = MX_CHAIN_OK;
         switch (op) {
         case 0:
         case 1: {
-            size_t n = get16(&in);
-            const uint8_t *p = getbytes(&in, &n);
+            size_t n = in_u16(&in);
+            const uint8_t *p = in_take(&in, &n);
             if (op == 0) {
                 rc = mx_chain_append(&c, p, n);
             } else {
@@ -201,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 2: {
-            size_t off = get16(&in), n = get16(&in);
+            size_t off = in_u16(&in), n = in_u16(&in);
             size_t got = mx_chain_peek(&c, off, scratch, n < size ? n : size);
             size_t exp = off >= m.len ? 0 : (m.len - off < n ? m.len - off : n);
             if (exp > size)
@@ -214,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 3:
         case 4:
         case 5: {
-            size_t n = get16(&in);
+            size_t n = in_u16(&in);
             unsigned char *taken = NULL;
             if (op == 3)
                 rc = mx_chain_consume(&c, n);
@@ -242,8 +214,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 6: {
-            size_t from = get16(&in), nlen = 1 + get8(&in) % 4, pos = 0, exp = SIZE_MAX;
-            const uint8_t *nd = getbytes(&in, &nlen);
+            size_t from = in_u16(&in), nlen = 1 + in_u8(&in) % 4, pos = 0, exp = SIZE_MAX;
+            const uint8_t *nd = in_take(&in, &nlen);
             if (nlen == 0)
                 break;
             for (size_t i = from; i + nlen <= m.len && i >= from; i++)
@@ -265,10 +237,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 8:
             fa.armed = 1;
-            fa.skip = get8(&in) % 8;
+            fa.skip = in_u8(&in) % 8;
             break;
         case 9: {
-            size_t off = get16(&in);
+            size_t off = in_u16(&in);
             EXPECT_EQ("byte", mx_chain_byte(&c, off) + 1, off < m.len ? m.buf[off] + 1 : 0);
             break;
         }

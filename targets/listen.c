@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "mx/listen.h"
 #include "mx/protocol.h"
 
@@ -55,18 +56,6 @@ struct model {
     struct m_bind c[MX_CERTBIND_MAX];
     int nc;
 };
-
-struct in {
-    const uint8_t *p;
-    size_t n;
-};
-static unsigned get8(struct in *in)
-{
-    if (!in->n)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
 
 static const struct m_bind *m_lookup(const struct model *m, int acls, int port_i)
 {
@@ -120,10 +109,10 @@ static void run_api(struct in *in)
         FAIL("::ffff:10.0.0.1 and 10.0.0.1 are different addresses");
 
     for (int opi = 0; in->n > 0; opi++) {
-        unsigned op = get8(in) % 5;
+        unsigned op = in_u8(in) % 5;
         switch (op) {
         case 0: {
-            unsigned a = get8(in) % 8, p = get8(in) % 8, mo = get8(in) % 3, q = get8(in) % 3;
+            unsigned a = in_u8(in) % 8, p = in_u8(in) % 8, mo = in_u8(in) % 3, q = in_u8(in) % 3;
             struct mx_listener l;
             int rc, want = MX_LISTEN_OK;
             memset(&l, 0, sizeof l);
@@ -144,7 +133,7 @@ static void run_api(struct in *in)
             break;
         }
         case 1: {
-            unsigned a = get8(in) % 9, p = get8(in) % 9, nm = get8(in);
+            unsigned a = in_u8(in) % 9, p = in_u8(in) % 9, nm = in_u8(in);
             struct mx_certbind c;
             struct m_bind mb;
             int rc, want = MX_LISTEN_OK;
@@ -177,7 +166,7 @@ static void run_api(struct in *in)
             break;
         }
         case 2: {
-            unsigned a = get8(in) % 7, p = get8(in) % 8; /* concrete addresses only */
+            unsigned a = in_u8(in) % 7, p = in_u8(in) % 8; /* concrete addresses only */
             const struct mx_certbind *got = mx_listen_cert_for(&t, &pool[a], ports[p]);
             const struct m_bind *want = m_lookup(&m, addr_class[a], (int)p);
             if (!got != !want || (got && strcmp(got->name, want->name) != 0))
@@ -186,7 +175,7 @@ static void run_api(struct in *in)
             break;
         }
         case 3: {
-            unsigned a = get8(in) % 7, p = get8(in) % 8;
+            unsigned a = in_u8(in) % 7, p = in_u8(in) % 8;
             const struct mx_listener *got = mx_listen_find(&t, &pool[a], ports[p]);
             const struct m_listener *want = NULL;
             for (int i = 0; i < m.nl; i++)
@@ -331,7 +320,7 @@ static void run_text(const uint8_t *p, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct in in = {data, size};
-    unsigned kind = get8(&in);
+    unsigned kind = in_u8(&in);
     if (kind & 1)
         run_text(in.p, in.n);
     else

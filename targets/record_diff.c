@@ -47,38 +47,12 @@
 
 #include "mx/chain.h"
 #include "mx/record.h"
+#include "fuzz_input.h"
 #include "record_model.h"
 #include "tls_oracle.h"
 
 #define MAX_RECORDS 48
 #define MAX_STREAM (MAX_RECORDS * (5 + 16384 + 2048 + 16))
-
-
-
-struct in {
-    const uint8_t *p;
-    size_t n;
-};
-static unsigned get8(struct in *in)
-{
-    if (!in->n)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
-static size_t get16(struct in *in)
-{
-    size_t lo = get8(in);
-    return lo | (size_t)get8(in) << 8;
-}
-static void getbytes(struct in *in, uint8_t *dst, size_t n)
-{
-    size_t k = n < in->n ? n : in->n;
-    memcpy(dst, in->p, k);
-    memset(dst + k, 0, n - k);
-    in->p += k;
-    in->n -= k;
-}
 
 #define DIVERGE(...)                                              \
     do {                                                          \
@@ -150,7 +124,7 @@ static void fill_plaintext(uint8_t *pt, size_t len, unsigned fill, struct in *in
 {
     size_t i;
     if (fill == 0) {
-        getbytes(in, pt, len);
+        in_copy(in, pt, len);
         return;
     }
     for (i = 0; i < len; i++)
@@ -179,10 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!g_stream || !g_arena || !g_pt)
             abort();
     }
-    sel = (unsigned)(get8(&in) % record_nsuites);
+    sel = (unsigned)(in_u8(&in) % record_nsuites);
     version = record_suites[sel].version;
     suite = record_suites[sel].suite;
-    s = get8(&in);
+    s = in_u8(&in);
     seq0 = s < 0xf0 ? s : UINT64_MAX - (0xff - s);
     if (version == 0x0304) {
         kl = suite == 0x1302 ? 48 : 32;
@@ -192,12 +166,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             DIVERGE("key block length for 0x%04x/0x%04x: libmx %zu, oracle %zu", version, suite,
                     mx_record_key_block_len(version, suite), kl);
     }
-    getbytes(&in, keys, kl);
+    in_copy(&in, keys, kl);
     if (record_conn_init(&c, version, suite, keys, kl, seq0) != 0)
         DIVERGE("record_conn_init failed for 0x%04x/0x%04x", version, suite);
-    ncuts = get8(&in) % 8;
+    ncuts = in_u8(&in) % 8;
     for (i = 0; i < ncuts; i++) {
-        unsigned b = get8(&in);
+        unsigned b = in_u8(&in);
         cuts[i] = b & 0x80 ? (size_t)(b & 0x7f) * 128 + 1 : b;
     }
     if (record_conn_oracle(&c, &seal, TLS_ORACLE_SEAL, c.seq0, NULL) != 0)
@@ -207,15 +181,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* ---- seal the records, apply corruptions */
     while (in.n > 0 && nrec < MAX_RECORDS) {
-        unsigned op = get8(&in), type = 20 + (op & 3), corr = (op >> 2) % 8, fill, pad, val;
-        size_t len = get16(&in) % 16385, pos, n, cap = 5 + 16384 + 2048 + 16;
+        unsigned op = in_u8(&in), type = 20 + (op & 3), corr = (op >> 2) % 8, fill, pad, val;
+        size_t len = in_u16(&in) % 16385, pos, n, cap = 5 + 16384 + 2048 + 16;
         uint8_t *out = g_arena + arena_len;
-        fill = get8(&in);
+        fill = in_u8(&in);
         fill_plaintext(g_pt, len, fill, &in);
-        getbytes(&in, iv, tls_oracle_iv_len(&seal));
-        pad = get8(&in);
-        pos = get16(&in);
-        val = get8(&in);
+        in_copy(&in, iv, tls_oracle_iv_len(&seal));
+        pad = in_u8(&in);
+        pos = in_u16(&in);
+        val = in_u8(&in);
         n = tls_oracle_seal(&seal, (uint8_t)type, g_pt, len, iv, c.tls13 ? pad : 0, out, cap);
         if (n == 0) {
             /* the sealer refuses (sequence number exhausted): a raw record instead */
