@@ -190,7 +190,7 @@ def bugs(out):
     w("(run only when some seed triggers it). A12/U/p compare that row with the empty configuration")
     w("for the same bug, target and engine: A12 > 0.5 = it finds the bug sooner than no corpus.")
     w("")
-    hdr = "%-22s %-12s %-9s %-7s %12s %8s %7s %7s %12s %6s %8s %7s" % (
+    hdr = "%-24s %-12s %-9s %-7s %12s %8s %7s %7s %12s %6s %8s %7s" % (
         "bug", "target", "engine", "config", "found", "median", "min", "max", "median_execs",
         "A12", "U", "p")
     w(hdr)
@@ -207,7 +207,7 @@ def bugs(out):
         if s["corpus"]:
             found += " (corpus)"
         me = s["median_execs"]
-        w("%-22s %-12s %-9s %-7s %12s %8s %7s %7s %12s %6s %8s %7s" % (
+        w("%-24s %-12s %-9s %-7s %12s %8s %7s %7s %12s %6s %8s %7s" % (
             bug, t, e, cfg, found, fmt_t(s["median"], s["cap"]), fmt_t(s["min"], s["cap"]),
             fmt_t(s["max"], s["cap"]),
             "-" if me is None else (">cap" if me == INF else "%d" % me),
@@ -243,7 +243,7 @@ def bugs(out):
             verdicts.append(v)
         hits = seedhits.get((bug, t))
         extra = "; %d of %d shipped seeds trigger it" % (hits[0], hits[2]) if hits and hits[0] else ""
-        w("  %-22s %-12s %s%s" % (bug, t, "; ".join(verdicts), extra))
+        w("  %-24s %-12s %s%s" % (bug, t, "; ".join(verdicts), extra))
     skipped = os.path.join(out, "skipped")
     if os.path.exists(skipped) and os.path.getsize(skipped):
         w("")
