@@ -28,8 +28,11 @@ int mx_imap_login_disabled(const struct mx_imap_starttls *s)
     return !s->tls && (mx_imap_offers_starttls(s) || s->cfg.tls_required);
 }
 
-void mx_imap_starttls_tls_started(struct mx_imap_starttls *s)
+void mx_imap_starttls_tls_started(struct mx_imap_starttls *s, struct mx_chain *c)
 {
+    /* bytes still queued were read before TLS came up: never commands over TLS */
+    if (s->phase == MX_IMAP_WAIT_TLS || s->phase == MX_IMAP_PRE_TLS || s->phase == MX_IMAP_HANDSHAKE)
+        mx_chain_discard(c);
     if (s->phase == MX_IMAP_WAIT_TLS) {
         s->tls = 1;
         s->authenticated = 0;

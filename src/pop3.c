@@ -22,8 +22,11 @@ int mx_pop3_offers_stls(const struct mx_pop3 *s)
     return s->cfg.mode == MX_LISTEN_STARTTLS && s->cfg.cert && !s->tls && !s->transaction;
 }
 
-void mx_pop3_tls_started(struct mx_pop3 *s)
+void mx_pop3_tls_started(struct mx_pop3 *s, struct mx_chain *c)
 {
+    /* bytes still queued were read before TLS came up: never commands over TLS */
+    if (s->phase == MX_POP3_WAIT_TLS || s->phase == MX_POP3_PRE_TLS || s->phase == MX_POP3_HANDSHAKE)
+        mx_chain_discard(c);
     if (s->phase == MX_POP3_WAIT_TLS) {
         s->tls = 1;
         s->user = 0;

@@ -39,8 +39,11 @@ static void reset_transaction(struct mx_smtp *s)
     s->nrcpt = 0;
 }
 
-void mx_smtp_tls_started(struct mx_smtp *s)
+void mx_smtp_tls_started(struct mx_smtp *s, struct mx_chain *c)
 {
+    /* bytes still queued were read before TLS came up: never commands over TLS */
+    if (s->phase == MX_SMTP_WAIT_TLS || s->phase == MX_SMTP_PRE_TLS || s->phase == MX_SMTP_HANDSHAKE)
+        mx_chain_discard(c);
     if (s->phase == MX_SMTP_WAIT_TLS) {
         /* RFC 3207 4.2: discard all knowledge obtained from the client */
         s->tls = 1;

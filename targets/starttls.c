@@ -9,7 +9,9 @@
  * connection was waiting for one (after STARTTLS/STLS was accepted, or on an implicit-TLS
  * listener); otherwise TLS did not come up from the server's point of view and the event is
  * ignored. Bytes the client sends while the server waits for the handshake belong to the
- * handshake and never reach the machine. `server` events are ignored.
+ * handshake and never reach the machine. `server` events are ignored. Bytes still queued when
+ * TLS comes up (e.g. a lone 0x16 the implicit-TLS sniff was waiting on) were read before TLS:
+ * *_tls_started() must discard them, the model drops them too.
  *
  * Oracle: a model written here from the RFC rules (flat buffer, whole-line parsing, reply
  * codes only) runs on the same reads. After every read the machine is stepped until it needs
@@ -549,9 +551,9 @@ static int mc_step(struct run *r, struct mx_step *st)
 static void mc_tls(struct run *r)
 {
     switch (r->proto) {
-    case MX_PROTO_SMTP: mx_smtp_tls_started(&r->mc.smtp); break;
-    case MX_PROTO_POP3: mx_pop3_tls_started(&r->mc.pop3); break;
-    default: mx_imap_starttls_tls_started(&r->mc.imap); break;
+    case MX_PROTO_SMTP: mx_smtp_tls_started(&r->mc.smtp, &r->chain); break;
+    case MX_PROTO_POP3: mx_pop3_tls_started(&r->mc.pop3, &r->chain); break;
+    default: mx_imap_starttls_tls_started(&r->mc.imap, &r->chain); break;
     }
 }
 
@@ -841,6 +843,8 @@ static void run_session(struct run *r, const struct mx_session *s, int check)
             r->m.buf.n = 0;
             r->m.scan = 0;
             mc_tls(r);
+            if (r->chain.bytes != 0) /* plaintext read before TLS must not reach a command */
+                DIVERGE("%zu pre-TLS bytes still queued after *_tls_started()", r->chain.bytes);
             pump(r, ex, nex);
             continue;
         }

@@ -126,9 +126,9 @@ static void run_text(const char *name, const char *text, size_t len, struct driv
             if (d->awaiting) {
                 d->awaiting = d->in_hs = d->wait_tls = 0;
                 switch (d->proto) {
-                case MX_PROTO_SMTP: mx_smtp_tls_started(&d->m.smtp); break;
-                case MX_PROTO_POP3: mx_pop3_tls_started(&d->m.pop3); break;
-                default: mx_imap_starttls_tls_started(&d->m.imap); break;
+                case MX_PROTO_SMTP: mx_smtp_tls_started(&d->m.smtp, &d->chain); break;
+                case MX_PROTO_POP3: mx_pop3_tls_started(&d->m.pop3, &d->chain); break;
+                default: mx_imap_starttls_tls_started(&d->m.imap, &d->chain); break;
                 }
                 pump(d);
             }

@@ -59,7 +59,9 @@ struct mx_imap_starttls {
 int mx_imap_starttls_init(struct mx_imap_starttls *s, const struct mx_conn_cfg *cfg,
                           uint8_t *linebuf, size_t max_line);
 int mx_imap_starttls_step(struct mx_imap_starttls *s, struct mx_chain *c, struct mx_step *st);
-void mx_imap_starttls_tls_started(struct mx_imap_starttls *s);
+/* The TLS handshake finished: as mx_smtp_tls_started() (queued pre-TLS bytes in c are
+ * discarded). */
+void mx_imap_starttls_tls_started(struct mx_imap_starttls *s, struct mx_chain *c);
 int mx_imap_offers_starttls(const struct mx_imap_starttls *s);
 int mx_imap_login_disabled(const struct mx_imap_starttls *s);
 

@@ -50,7 +50,9 @@ struct mx_pop3 {
 int mx_pop3_init(struct mx_pop3 *s, const struct mx_conn_cfg *cfg, uint8_t *linebuf,
                  size_t max_line);
 int mx_pop3_step(struct mx_pop3 *s, struct mx_chain *c, struct mx_step *st);
-void mx_pop3_tls_started(struct mx_pop3 *s);
+/* The TLS handshake finished: as mx_smtp_tls_started() (queued pre-TLS bytes in c are
+ * discarded). */
+void mx_pop3_tls_started(struct mx_pop3 *s, struct mx_chain *c);
 int mx_pop3_offers_stls(const struct mx_pop3 *s);
 
 #ifdef __cplusplus

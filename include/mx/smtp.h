@@ -78,8 +78,10 @@ struct mx_smtp {
 int mx_smtp_init(struct mx_smtp *s, const struct mx_conn_cfg *cfg, uint8_t *linebuf,
                  size_t max_line);
 int mx_smtp_step(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st);
-/* The TLS handshake finished (after MX_ACT_STARTTLS or MX_ACT_HANDSHAKE). */
-void mx_smtp_tls_started(struct mx_smtp *s);
+/* The TLS handshake finished (after MX_ACT_STARTTLS or MX_ACT_HANDSHAKE). c is the chain the
+ * machine reads: whatever is still queued there arrived before TLS and is discarded (counted in
+ * c->discarded), never run as a command over TLS. Append TLS plaintext only after this call. */
+void mx_smtp_tls_started(struct mx_smtp *s, struct mx_chain *c);
 /* TLS cannot be started on this connection any more although a certificate is bound (the
  * server failed to load it, or to create the TLS session): STARTTLS gets 454 from now on and
  * EHLO no longer lists it. */

@@ -335,7 +335,7 @@ static void imap_drive(struct conn *c)
 static void imap_tls_started(struct conn *c)
 {
     struct imap_sess *s = c->proto_state;
-    mx_imap_starttls_tls_started(&s->m);
+    mx_imap_starttls_tls_started(&s->m, &c->plain);
 }
 
 static int imap_busy(const struct conn *c)

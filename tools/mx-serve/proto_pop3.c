@@ -248,7 +248,7 @@ static void pop3_drive(struct conn *c)
 static void pop3_tls_started(struct conn *c)
 {
     struct pop3_sess *s = c->proto_state;
-    mx_pop3_tls_started(&s->m);
+    mx_pop3_tls_started(&s->m, &c->plain);
 }
 
 static int pop3_busy(const struct conn *c)

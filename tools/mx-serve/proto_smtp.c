@@ -95,7 +95,7 @@ static void smtp_committed(struct conn *c, const struct commit_job *j)
 static void smtp_tls_started(struct conn *c)
 {
     struct smtp_sess *s = c->proto_state;
-    mx_smtp_tls_started(&s->m);
+    mx_smtp_tls_started(&s->m, &c->plain);
 }
 
 static int smtp_busy(const struct conn *c)
