@@ -67,8 +67,9 @@ merge_back() {
     m="$w/merged"
     rm -rf "$m" && mkdir -p "$m"
     find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name ".*" -exec cp -p {} "$m"/ \;
-    "$LF_OUT/$t" -merge=1 -merge_control_file="$w/merge.ctl" -max_len="$(opt "$LF_OUT/$t.options" max_len)" \
-        "$m" "$src" >"$w/merge.log" 2>&1 || { echo "merge-failed"; return; }
+    # in the run's directory, so that an input crashing during the merge lands there, not in cwd
+    (cd "$w" && "$LF_OUT/$t" -merge=1 -merge_control_file="$w/merge.ctl" -artifact_prefix="$w/crashes/" \
+        -max_len="$(opt "$LF_OUT/$t.options" max_len)" "$m" "$src" >"$w/merge.log" 2>&1) || { echo "merge-failed"; return; }
     for f in "$m"/*; do
         [[ -f $f ]] || continue
         h=$(basename "$f")
