@@ -14,7 +14,12 @@
 set -euo pipefail
 source "$MXFUZZ_ROOT/tools/mx-serve/testlib.sh"
 serve_init
-mapfile -t files < <(find "$MXFUZZ_ROOT/corpus/starttls" -maxdepth 1 -type f ! -name '.*' | grep -Ev '/[0-9a-f]{16}$' | sort)
+# the hand-written ones: corpus files named after a text session in tests/sessions/starttls/
+files=()
+for t in "$MXFUZZ_ROOT"/tests/sessions/starttls/*.txt; do
+    f="$MXFUZZ_ROOT/corpus/starttls/$(basename "$t" .txt)"
+    [[ -f $f ]] && files+=("$f")
+done
 selected=()
 for f in "${files[@]}"; do
     txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "$f")
