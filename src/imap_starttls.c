@@ -47,10 +47,8 @@ void mx_imap_starttls_tls_started(struct mx_imap_starttls *s, struct mx_chain *c
 
 static int close_with(struct mx_imap_starttls *s, struct mx_step *st, const char *diag)
 {
-    st->diag = diag;
-    st->act = MX_ACT_CLOSE;
     s->phase = MX_IMAP_CLOSED;
-    return st->act;
+    return mx_step_close(st, NULL, diag);
 }
 
 static int tagged(struct mx_step *st, const uint8_t *tag, size_t tn, const char *rest)
@@ -168,21 +166,15 @@ int mx_imap_starttls_step(struct mx_imap_starttls *s, struct mx_chain *c, struct
     case MX_IMAP_HANDSHAKE:
         return MX_ACT_NEED_INPUT;
     case MX_IMAP_PRE_TLS:
-        r = mx_sniff_tls(c);
-        if (r == MX_SNIFF_NEED)
-            return MX_ACT_NEED_INPUT;
-        if (r == MX_SNIFF_TLS) {
+        r = mx_step_implicit_gate(c, st, "* BYE This port expects TLS from the first byte (implicit TLS)\r\n");
+        if (r == MX_ACT_HANDSHAKE)
             s->phase = MX_IMAP_HANDSHAKE;
-            st->act = MX_ACT_HANDSHAKE;
-            return st->act;
-        }
-        mx_step_puts(st, "* BYE This port expects TLS from the first byte (implicit TLS)\r\n");
-        return close_with(s, st, "plaintext client on an implicit-TLS listener");
+        else if (r == MX_ACT_CLOSE)
+            s->phase = MX_IMAP_CLOSED;
+        return r;
     case MX_IMAP_GREET:
         s->phase = MX_IMAP_CMD;
-        mx_step_puts(st, "* OK mxfuzz IMAP4rev1 ready\r\n");
-        st->act = MX_ACT_REPLY;
-        return st->act;
+        return mx_step_reply(st, "* OK mxfuzz IMAP4rev1 ready\r\n");
     case MX_IMAP_CMD:
         break;
     }

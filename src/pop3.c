@@ -40,20 +40,11 @@ void mx_pop3_tls_started(struct mx_pop3 *s, struct mx_chain *c)
     }
 }
 
-static int reply(struct mx_step *st, const char *text)
-{
-    mx_step_puts(st, text);
-    st->act = MX_ACT_REPLY;
-    return st->act;
-}
 
 static int close_with(struct mx_pop3 *s, struct mx_step *st, const char *text, const char *diag)
 {
-    mx_step_puts(st, text);
-    st->diag = diag;
-    st->act = MX_ACT_CLOSE;
     s->phase = MX_POP3_CLOSED;
-    return st->act;
+    return mx_step_close(st, text, diag);
 }
 
 static size_t arg_len(const uint8_t *line, size_t n, size_t verb)
@@ -76,17 +67,17 @@ static int command(struct mx_pop3 *s, struct mx_chain *c, struct mx_step *st,
         mx_step_puts(st, "PIPELINING\r\n");
         if (mx_pop3_offers_stls(s))
             mx_step_puts(st, "STLS\r\n");
-        return reply(st, ".\r\n");
+        return mx_step_reply(st, ".\r\n");
     }
     if (mx_word_is(line, n, "STLS")) {
         if (arg_len(line, n, 4))
-            return reply(st, "-ERR STLS takes no arguments\r\n");
+            return mx_step_reply(st, "-ERR STLS takes no arguments\r\n");
         if (s->transaction)
-            return reply(st, "-ERR STLS only in AUTHORIZATION state\r\n");
+            return mx_step_reply(st, "-ERR STLS only in AUTHORIZATION state\r\n");
         if (s->tls)
-            return reply(st, "-ERR TLS already active\r\n");
+            return mx_step_reply(st, "-ERR TLS already active\r\n");
         if (!mx_pop3_offers_stls(s))
-            return reply(st, "-ERR STLS not available\r\n");
+            return mx_step_reply(st, "-ERR STLS not available\r\n");
         mx_step_puts(st, "+OK Begin TLS negotiation\r\n");
         st->discarded = mx_chain_discard(c);
         s->starttls_discarded += st->discarded;
@@ -99,37 +90,37 @@ static int command(struct mx_pop3 *s, struct mx_chain *c, struct mx_step *st,
         return close_with(s, st, "+OK mxfuzz POP3 signing off\r\n", NULL);
     if (mx_word_is(line, n, "USER")) {
         if (s->transaction)
-            return reply(st, "-ERR already authenticated\r\n");
+            return mx_step_reply(st, "-ERR already authenticated\r\n");
         if (policy)
-            return reply(st, "-ERR [AUTH] TLS required: use STLS first\r\n");
+            return mx_step_reply(st, "-ERR [AUTH] TLS required: use STLS first\r\n");
         if (!arg_len(line, n, 4))
-            return reply(st, "-ERR USER needs a name\r\n");
+            return mx_step_reply(st, "-ERR USER needs a name\r\n");
         s->user = 1;
-        return reply(st, "+OK send PASS\r\n");
+        return mx_step_reply(st, "+OK send PASS\r\n");
     }
     if (mx_word_is(line, n, "PASS")) {
         int had_user = s->user;
         s->user = 0;
         if (s->transaction)
-            return reply(st, "-ERR already authenticated\r\n");
+            return mx_step_reply(st, "-ERR already authenticated\r\n");
         if (policy)
-            return reply(st, "-ERR [AUTH] TLS required: use STLS first\r\n");
+            return mx_step_reply(st, "-ERR [AUTH] TLS required: use STLS first\r\n");
         if (!had_user)
-            return reply(st, "-ERR send USER first\r\n");
+            return mx_step_reply(st, "-ERR send USER first\r\n");
         if (!arg_len(line, n, 4))
-            return reply(st, "-ERR PASS needs a password\r\n");
+            return mx_step_reply(st, "-ERR PASS needs a password\r\n");
         s->transaction = 1;
-        return reply(st, "+OK maildrop ready\r\n");
+        return mx_step_reply(st, "+OK maildrop ready\r\n");
     }
     if (s->transaction) {
         if (mx_word_is(line, n, "STAT"))
-            return reply(st, "+OK 0 0\r\n");
+            return mx_step_reply(st, "+OK 0 0\r\n");
         if (mx_word_is(line, n, "NOOP"))
-            return reply(st, "+OK\r\n");
+            return mx_step_reply(st, "+OK\r\n");
         if (mx_word_is(line, n, "RSET"))
-            return reply(st, "+OK\r\n");
+            return mx_step_reply(st, "+OK\r\n");
     }
-    return reply(st, "-ERR unknown command or not allowed in this state\r\n");
+    return mx_step_reply(st, "-ERR unknown command or not allowed in this state\r\n");
 }
 
 int mx_pop3_step(struct mx_pop3 *s, struct mx_chain *c, struct mx_step *st)
@@ -145,19 +136,15 @@ int mx_pop3_step(struct mx_pop3 *s, struct mx_chain *c, struct mx_step *st)
     case MX_POP3_HANDSHAKE:
         return MX_ACT_NEED_INPUT;
     case MX_POP3_PRE_TLS:
-        r = mx_sniff_tls(c);
-        if (r == MX_SNIFF_NEED)
-            return MX_ACT_NEED_INPUT;
-        if (r == MX_SNIFF_TLS) {
+        r = mx_step_implicit_gate(c, st, "-ERR This port expects TLS from the first byte (implicit TLS)\r\n");
+        if (r == MX_ACT_HANDSHAKE)
             s->phase = MX_POP3_HANDSHAKE;
-            st->act = MX_ACT_HANDSHAKE;
-            return st->act;
-        }
-        return close_with(s, st, "-ERR This port expects TLS from the first byte (implicit TLS)\r\n",
-                          "plaintext client on an implicit-TLS listener");
+        else if (r == MX_ACT_CLOSE)
+            s->phase = MX_POP3_CLOSED;
+        return r;
     case MX_POP3_GREET:
         s->phase = MX_POP3_CMD;
-        return reply(st, s->tls ? "+OK mxfuzz POP3 ready (TLS)\r\n" : "+OK mxfuzz POP3 ready\r\n");
+        return mx_step_reply(st, s->tls ? "+OK mxfuzz POP3 ready (TLS)\r\n" : "+OK mxfuzz POP3 ready\r\n");
     case MX_POP3_CMD:
         break;
     }
@@ -172,7 +159,7 @@ int mx_pop3_step(struct mx_pop3 *s, struct mx_chain *c, struct mx_step *st)
         return MX_ACT_NEED_INPUT;
     if (r == MX_LINE_TOOLONG) {
         s->commands++;
-        return reply(st, "-ERR line too long\r\n");
+        return mx_step_reply(st, "-ERR line too long\r\n");
     }
     return command(s, c, st, s->liner.buf, n);
 }

@@ -106,3 +106,32 @@ int mx_word_is(const uint8_t *line, size_t n, const char *w)
     }
     return n == k || line[k] == ' ';
 }
+
+int mx_step_reply(struct mx_step *st, const char *text)
+{
+    mx_step_puts(st, text);
+    st->act = MX_ACT_REPLY;
+    return st->act;
+}
+
+int mx_step_close(struct mx_step *st, const char *text, const char *diag)
+{
+    if (text)
+        mx_step_puts(st, text);
+    st->diag = diag;
+    st->act = MX_ACT_CLOSE;
+    return st->act;
+}
+
+int mx_step_implicit_gate(const struct mx_chain *c, struct mx_step *st, const char *refusal)
+{
+    switch (mx_sniff_tls(c)) {
+    case MX_SNIFF_NEED:
+        return MX_ACT_NEED_INPUT;
+    case MX_SNIFF_TLS:
+        st->act = MX_ACT_HANDSHAKE;
+        return st->act;
+    default:
+        return mx_step_close(st, refusal, "plaintext client on an implicit-TLS listener");
+    }
+}

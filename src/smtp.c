@@ -59,21 +59,11 @@ void mx_smtp_tls_started(struct mx_smtp *s, struct mx_chain *c)
     }
 }
 
-static int reply(struct mx_step *st, const char *text)
-{
-    mx_step_puts(st, text);
-    st->act = MX_ACT_REPLY;
-    return st->act;
-}
 
 static int close_with(struct mx_smtp *s, struct mx_step *st, const char *text, const char *diag)
 {
-    if (text)
-        mx_step_puts(st, text);
-    st->diag = diag;
-    st->act = MX_ACT_CLOSE;
     s->phase = MX_SMTP_CLOSED;
-    return st->act;
+    return mx_step_close(st, text, diag);
 }
 
 /* Argument after the verb (skipping one or more spaces); sets *an. */
@@ -119,7 +109,7 @@ static int ehlo_reply(struct mx_smtp *s, struct mx_step *st, const uint8_t *arg,
     if (mx_smtp_offers_starttls(s))
         mx_step_puts(st, "250-STARTTLS\r\n");
     mx_step_puts(st, "250-AUTH PLAIN\r\n");
-    return reply(st, "250 ENHANCEDSTATUSCODES\r\n");
+    return mx_step_reply(st, "250 ENHANCEDSTATUSCODES\r\n");
 }
 
 static int command(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st,
@@ -132,13 +122,13 @@ static int command(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st,
 
     s->commands++;
     if (s->cfg.tls_required && !s->tls && !exempt)
-        return reply(st, "530 5.7.0 Must issue a STARTTLS command first\r\n");
+        return mx_step_reply(st, "530 5.7.0 Must issue a STARTTLS command first\r\n");
 
     if (mx_word_is(line, n, "EHLO") || mx_word_is(line, n, "HELO")) {
         int ehlo = mx_word_is(line, n, "EHLO");
         arg = arg_of(line, n, 4, &an);
         if (an == 0)
-            return reply(st, ehlo ? "501 5.5.4 Syntax: EHLO hostname\r\n"
+            return mx_step_reply(st, ehlo ? "501 5.5.4 Syntax: EHLO hostname\r\n"
                                   : "501 5.5.4 Syntax: HELO hostname\r\n");
         reset_transaction(s);
         s->helo = ehlo ? 2 : 1;
@@ -147,19 +137,19 @@ static int command(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st,
         {
             char l[96];
             snprintf(l, sizeof l, "250 %s\r\n", host(s));
-            return reply(st, l);
+            return mx_step_reply(st, l);
         }
     }
     if (mx_word_is(line, n, "STARTTLS")) {
         arg = arg_of(line, n, 8, &an);
         if (an != 0)
-            return reply(st, "501 5.5.4 Syntax: STARTTLS (no parameters)\r\n");
+            return mx_step_reply(st, "501 5.5.4 Syntax: STARTTLS (no parameters)\r\n");
         if (s->tls)
-            return reply(st, "503 5.5.1 Error: TLS already active\r\n");
+            return mx_step_reply(st, "503 5.5.1 Error: TLS already active\r\n");
         if (s->tls_broken && s->cfg.mode == MX_LISTEN_STARTTLS && s->cfg.cert)
-            return reply(st, "454 4.7.0 TLS not available due to temporary reason\r\n");
+            return mx_step_reply(st, "454 4.7.0 TLS not available due to temporary reason\r\n");
         if (!mx_smtp_offers_starttls(s))
-            return reply(st, "502 5.5.1 Error: STARTTLS not available\r\n");
+            return mx_step_reply(st, "502 5.5.1 Error: STARTTLS not available\r\n");
         mx_step_puts(st, "220 2.0.0 Ready to start TLS\r\n");
         /* CVE-2011-0411: nothing the client pipelined behind STARTTLS may run inside TLS */
         st->discarded = mx_chain_discard(c);
@@ -172,68 +162,68 @@ static int command(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st,
     if (mx_word_is(line, n, "MAIL")) {
         arg = arg_of(line, n, 4, &an);
         if (!s->helo)
-            return reply(st, "503 5.5.1 Error: send HELO/EHLO first\r\n");
+            return mx_step_reply(st, "503 5.5.1 Error: send HELO/EHLO first\r\n");
         if (s->mail)
-            return reply(st, "503 5.5.1 Error: nested MAIL command\r\n");
+            return mx_step_reply(st, "503 5.5.1 Error: nested MAIL command\r\n");
         if (!prefix_ci(arg, an, "FROM:"))
-            return reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+            return mx_step_reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
         s->mail = 1;
-        return reply(st, "250 2.1.0 Ok\r\n");
+        return mx_step_reply(st, "250 2.1.0 Ok\r\n");
     }
     if (mx_word_is(line, n, "RCPT")) {
         arg = arg_of(line, n, 4, &an);
         if (!s->mail)
-            return reply(st, "503 5.5.1 Error: need MAIL command\r\n");
+            return mx_step_reply(st, "503 5.5.1 Error: need MAIL command\r\n");
         if (!prefix_ci(arg, an, "TO:"))
-            return reply(st, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
+            return mx_step_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
         if (s->nrcpt >= MX_SMTP_MAX_RCPT)
-            return reply(st, "452 4.5.3 Error: too many recipients\r\n");
+            return mx_step_reply(st, "452 4.5.3 Error: too many recipients\r\n");
         s->nrcpt++;
-        return reply(st, "250 2.1.5 Ok\r\n");
+        return mx_step_reply(st, "250 2.1.5 Ok\r\n");
     }
     if (mx_word_is(line, n, "DATA")) {
         arg_of(line, n, 4, &an);
         if (an != 0)
-            return reply(st, "501 5.5.4 Syntax: DATA (no parameters)\r\n");
+            return mx_step_reply(st, "501 5.5.4 Syntax: DATA (no parameters)\r\n");
         if (!s->mail)
-            return reply(st, "503 5.5.1 Error: need MAIL command\r\n");
+            return mx_step_reply(st, "503 5.5.1 Error: need MAIL command\r\n");
         if (!s->nrcpt)
-            return reply(st, "503 5.5.1 Error: need RCPT command\r\n");
+            return mx_step_reply(st, "503 5.5.1 Error: need RCPT command\r\n");
         s->phase = MX_SMTP_DATA;
         s->midline = 0;
         s->dscan = 0;
         s->msg_size = 0;
         s->msg_over = 0;
-        return reply(st, "354 End data with <CR><LF>.<CR><LF>\r\n");
+        return mx_step_reply(st, "354 End data with <CR><LF>.<CR><LF>\r\n");
     }
     if (mx_word_is(line, n, "RSET")) {
         arg_of(line, n, 4, &an);
         if (an != 0)
-            return reply(st, "501 5.5.4 Syntax: RSET\r\n");
+            return mx_step_reply(st, "501 5.5.4 Syntax: RSET\r\n");
         reset_transaction(s);
-        return reply(st, "250 2.0.0 Ok\r\n");
+        return mx_step_reply(st, "250 2.0.0 Ok\r\n");
     }
     if (mx_word_is(line, n, "NOOP"))
-        return reply(st, "250 2.0.0 Ok\r\n");
+        return mx_step_reply(st, "250 2.0.0 Ok\r\n");
     if (mx_word_is(line, n, "QUIT"))
         return close_with(s, st, "221 2.0.0 Bye\r\n", NULL);
     if (mx_word_is(line, n, "AUTH")) {
         arg = arg_of(line, n, 4, &an);
         if (s->helo != 2)
-            return reply(st, "503 5.5.1 Error: send EHLO first\r\n");
+            return mx_step_reply(st, "503 5.5.1 Error: send EHLO first\r\n");
         if (s->auth)
-            return reply(st, "503 5.5.1 Error: already authenticated\r\n");
+            return mx_step_reply(st, "503 5.5.1 Error: already authenticated\r\n");
         if (s->mail)
-            return reply(st, "503 5.5.1 Error: MAIL transaction in progress\r\n");
+            return mx_step_reply(st, "503 5.5.1 Error: MAIL transaction in progress\r\n");
         if (!mx_word_is(arg, an, "PLAIN"))
-            return reply(st, "504 5.5.4 Unrecognized authentication type\r\n");
+            return mx_step_reply(st, "504 5.5.4 Unrecognized authentication type\r\n");
         arg_of(arg, an, 5, &an);
         if (an == 0)
-            return reply(st, "501 5.5.4 Syntax: AUTH PLAIN initial-response\r\n");
+            return mx_step_reply(st, "501 5.5.4 Syntax: AUTH PLAIN initial-response\r\n");
         s->auth = 1;
-        return reply(st, "235 2.7.0 Authentication successful\r\n");
+        return mx_step_reply(st, "235 2.7.0 Authentication successful\r\n");
     }
-    return reply(st, "500 5.5.2 Error: command not recognized\r\n");
+    return mx_step_reply(st, "500 5.5.2 Error: command not recognized\r\n");
 }
 
 /* One piece of the message, or the end of it. Returns an action, or NEED_INPUT. */
@@ -255,7 +245,7 @@ static int data_step(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st)
                 int over = s->msg_over;
                 s->phase = MX_SMTP_CMD;
                 reset_transaction(s);
-                return reply(st, over ? "552 5.3.4 Error: message too big\r\n"
+                return mx_step_reply(st, over ? "552 5.3.4 Error: message too big\r\n"
                                       : "250 2.0.0 Ok: queued\r\n");
             }
             p = buf;
@@ -310,23 +300,22 @@ int mx_smtp_step(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st)
         case MX_SMTP_HANDSHAKE:
             return MX_ACT_NEED_INPUT;
         case MX_SMTP_PRE_TLS:
-            switch (mx_sniff_tls(c)) {
-            case MX_SNIFF_NEED:
-                return MX_ACT_NEED_INPUT;
-            case MX_SNIFF_TLS:
+            switch (mx_step_implicit_gate(c, st, "421 4.7.0 This port expects TLS from the first "
+                                                 "byte (implicit TLS); plaintext refused\r\n")) {
+            case MX_ACT_HANDSHAKE:
                 s->phase = MX_SMTP_HANDSHAKE;
-                st->act = MX_ACT_HANDSHAKE;
+                return st->act;
+            case MX_ACT_CLOSE:
+                s->phase = MX_SMTP_CLOSED;
                 return st->act;
             default:
-                return close_with(s, st, "421 4.7.0 This port expects TLS from the first byte "
-                                         "(implicit TLS); plaintext refused\r\n",
-                                  "plaintext client on an implicit-TLS listener");
+                return MX_ACT_NEED_INPUT;
             }
         case MX_SMTP_GREET: {
             char l[128];
             snprintf(l, sizeof l, "220 %s ESMTP mxfuzz\r\n", host(s));
             s->phase = MX_SMTP_CMD;
-            return reply(st, l);
+            return mx_step_reply(st, l);
         }
         case MX_SMTP_DATA:
             return data_step(s, c, st);
@@ -344,7 +333,7 @@ int mx_smtp_step(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st)
                 return MX_ACT_NEED_INPUT;
             if (r == MX_LINE_TOOLONG) {
                 s->commands++;
-                return reply(st, "500 5.5.2 Error: line too long\r\n");
+                return mx_step_reply(st, "500 5.5.2 Error: line too long\r\n");
             }
             return command(s, c, st, s->liner.buf, n);
         }

@@ -104,6 +104,15 @@ void mx_step_clear(struct mx_step *st);
 /* Appends text to st->reply, truncating at MX_REPLY_MAX. */
 void mx_step_puts(struct mx_step *st, const char *s);
 void mx_step_putn(struct mx_step *st, const void *p, size_t n);
+/* Appends text and sets MX_ACT_REPLY; returns it. */
+int mx_step_reply(struct mx_step *st, const char *text);
+/* Appends text (if any), records diag and sets MX_ACT_CLOSE; returns it. The machine marks
+ * itself closed. */
+int mx_step_close(struct mx_step *st, const char *text, const char *diag);
+/* The implicit-TLS gate, before the handshake: MX_ACT_NEED_INPUT until two bytes are queued,
+ * MX_ACT_HANDSHAKE (set in st) when they start a TLS record, else MX_ACT_CLOSE with refusal
+ * as the reply (the machine then marks itself closed). */
+int mx_step_implicit_gate(const struct mx_chain *c, struct mx_step *st, const char *refusal);
 /* Case-insensitive: does the line start with word w followed by end of line or a space? */
 int mx_word_is(const uint8_t *line, size_t n, const char *w);
 
