@@ -92,8 +92,9 @@ bssl_lib() { printf '%s' "${MX_BORINGSSL_LIB:-/usr/lib/x86_64-linux-gnu/android}
 build_fuzzers() {
     local out=$1 obj=$2 t src o objs libs dicts maxlen d link_bssl
     : "${CC:?}" "${CXX:?}" "${LIB_FUZZING_ENGINE:?}"
-    mkdir -p "$out" "$obj/src" "$obj/common" "$obj/targets"
-    local inc=(-I "$ROOT/include" -I "$ROOT/targets/common" -isystem "$(bssl_inc)")
+    mkdir -p "$out" "$obj/src" "$obj/harness" "$obj/capture" "$obj/targets"
+    local inc=(-I "$ROOT/include" -I "$ROOT/targets/harness" -I "$ROOT/targets/oracles" -I "$ROOT/capture"
+               -isystem "$(bssl_inc)")
     [[ -n ${MX_PCAP_INCLUDE:-} ]] && inc+=(-isystem "$MX_PCAP_INCLUDE")
     local cflags=(${CFLAGS:-})   # word splitting is intended: CFLAGS is a flag list
     local cxxflags=(${CXXFLAGS:-})
@@ -101,13 +102,17 @@ build_fuzzers() {
     for src in "$ROOT"/src/*.c; do
         "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/src/$(basename "$src" .c).o"
     done
-    for src in "$ROOT"/targets/common/*.c; do
+    for src in "$ROOT"/targets/harness/*.c "$ROOT"/targets/oracles/*.c; do
         [[ $(basename "$src") == replay_main.c ]] && continue
-        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/common/$(basename "$src" .c).o"
+        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/harness/$(basename "$src" .c).o"
     done
-    rm -f "$obj/libmx.a" "$obj/libharness.a"
+    for src in "$ROOT"/capture/*.c; do
+        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/capture/$(basename "$src" .c).o"
+    done
+    rm -f "$obj/libmx.a" "$obj/libharness.a" "$obj/libcapture.a"
     "${AR:-ar}" rcs "$obj/libmx.a" "$obj"/src/*.o
-    "${AR:-ar}" rcs "$obj/libharness.a" "$obj"/common/*.o
+    "${AR:-ar}" rcs "$obj/libharness.a" "$obj"/harness/*.o
+    "${AR:-ar}" rcs "$obj/libcapture.a" "$obj"/capture/*.o
     # BoringSSL: static archives when given (OSS-Fuzz builds them), else Debian's shared
     # libraries copied into OUT/lib so that nothing outside OUT is needed at run time.
     if [[ -f $(bssl_lib)/libcrypto.a ]]; then
@@ -121,6 +126,7 @@ build_fuzzers() {
         "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$ROOT/targets/$t.c" -o "$obj/targets/$t.o"
         local extra=()
         if [[ ,$libs, == *,pcap,* ]]; then
+            extra+=("$obj/libcapture.a")
             # libpcap: a static archive when given (OSS-Fuzz builds one without D-Bus), else the
             # system's shared library, copied into OUT/lib like BoringSSL's
             if [[ -n ${MX_PCAP_LIB:-} && -f $MX_PCAP_LIB/libpcap.a ]]; then
@@ -131,8 +137,8 @@ build_fuzzers() {
                 extra+=(-lpcap -Wl,-rpath,'$ORIGIN/lib')
             fi
         fi
-        "$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "$obj/libharness.a" "$obj/libmx.a" \
-            "${engine[@]}" "${link_bssl[@]}" "${extra[@]}" -o "$out/$t"
+        "$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "${extra[@]:0:1}" "$obj/libharness.a" "$obj/libmx.a" \
+            "${engine[@]}" "${link_bssl[@]}" "${extra[@]:1}" -o "$out/$t"
         # dictionary: the listed files joined
         rm -f "$out/$t.dict"
         if [[ $dicts != - ]]; then

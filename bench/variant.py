@@ -181,8 +181,10 @@ def fuzz(a):
             die("%s missing: run ./build.sh build-fuzzers %s first" % (os.path.join(obj, f), a.engine))
     os.makedirs(out, exist_ok=True)
     tree, touched = scratch_tree(root, a.patch, out)
-    inc = ["-I", os.path.join(tree, "include"), "-I", os.path.join(root, "targets/common"),
-           "-isystem", BSSL_INC]
+    inc = ["-I", os.path.join(tree, "include")]
+    for d in ("targets/harness", "targets/oracles", "capture"):
+        inc += ["-I", os.path.join(root, d)]
+    inc += ["-isystem", BSSL_INC]
     env = dict(os.environ, AFL_QUIET="1")
     cflags = shlex.split(eng["cflags"]) + ["-Wall", "-Wextra", "-Werror"]
     header = any(t.startswith("include/") or t.endswith(".h") for t in touched)
@@ -201,11 +203,11 @@ def fuzz(a):
     jobs = [(s, os.path.join(out, "obj", os.path.basename(s)[:-2] + ".o")) for s in srcs]
     harness_jobs, target_jobs = [], []
     if header:
-        cdir = os.path.join(root, "targets/common")
-        os.makedirs(os.path.join(out, "obj/common"), exist_ok=True)
-        harness_jobs = [(os.path.join(cdir, f), os.path.join(out, "obj/common", f[:-2] + ".o"))
-                        for f in sorted(os.listdir(cdir))
-                        if f.endswith(".c") and f != "replay_main.c"]
+        os.makedirs(os.path.join(out, "obj/harness"), exist_ok=True)
+        for cdir in (os.path.join(root, "targets/harness"), os.path.join(root, "targets/oracles")):
+            harness_jobs += [(os.path.join(cdir, f), os.path.join(out, "obj/harness", f[:-2] + ".o"))
+                             for f in sorted(os.listdir(cdir))
+                             if f.endswith(".c") and f != "replay_main.c"]
         os.makedirs(os.path.join(out, "obj/targets"), exist_ok=True)
         target_jobs = [(os.path.join(root, "targets", t + ".c"),
                         os.path.join(out, "obj/targets", t + ".o")) for t in a.target]
@@ -234,7 +236,10 @@ def fuzz(a):
         extra = []
         if len(manifest[t]) > 3 and "pcap" in manifest[t][3].split(","):
             extra = ["-lpcap"]
-        run([eng["cxx"]] + shlex.split(eng["cxxflags"]) + [tobj, libharness, libmx] +
+            tobj = [tobj, os.path.join(obj, "libcapture.a")]
+        else:
+            tobj = [tobj]
+        run([eng["cxx"]] + shlex.split(eng["cxxflags"]) + tobj + [libharness, libmx] +
             shlex.split(eng["engine"]) +
             ["-L" + BSSL_LIB, "-lssl", "-lcrypto", "-Wl,-rpath," + BSSL_LIB] + extra +
             ["-o", os.path.join(out, t)], env=env)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # corpus/capture.sh - record a real mail session on loopback, with the client's TLS key log,
-# and turn it into session files for the corpora (tools/pcap-import).
+# and turn it into session files for the corpora (capture/, the pcap-import command).
 #
 # usage: corpus/capture.sh --port N [--proto smtp|imap|pop3[:implicit]] [--name NAME]
 #                          [--dir DIR] [--iface IF] [--import] -- CLIENT [ARG...]

@@ -17,7 +17,7 @@
 #include <openssl/hkdf.h>
 #include <openssl/sha.h>
 
-/* Test builds for the valgrind constant-time check (tests/ct_record.sh) define MX_CT_VALGRIND:
+/* Test builds for the valgrind constant-time check (src/tests/cbc_constant_time.sh) define MX_CT_VALGRIND:
  * the decrypted CBC record (data, MAC and padding) is marked secret (undefined to memcheck),
  * and the accept/reject decision and the plaintext length are declassified (marked defined)
  * right before the one branch that acts on them, like BoringSSL's CONSTTIME_SECRET /

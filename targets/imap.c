@@ -7,7 +7,7 @@
  * longest line piece, max_literal the largest literal. Every input runs twice, once with
  * LITERAL+ advertised and once with LITERAL- (RFC 7888: non-synchronizing literals <= 4096).
  *
- * Oracle: a second reader, deliberately simple (targets/common/imap_model.c, shared with
+ * Oracle: a second reader, deliberately simple (targets/oracles/imap_model.c, shared with
  * imap_tls; it shares no code with src/imap.c): a recursive-descent parser over
  * the whole client stream at once (no streaming, no chain), producing the list of events the
  * reader must produce -- command starts (tag, name), arguments (kind, bytes), list brackets,
@@ -15,7 +15,7 @@
  * stream bytes after the marker), command ends, and responses (BAD/NO, reason, tag) -- each
  * with the stream offset of the byte that completes it. The real reader (mx/imap.h) runs on a
  * receive chain three times, fed
- *   1. the file's own reads (mx_reader: write boundaries or the `R` read pattern),
+ *   1. the file's own reads (fz_reader: write boundaries or the `R` read pattern),
  *   2. one byte per read,
  *   3. the whole stream in one read,
  * and each run must give exactly the model's events. Besides equality, at every event with D
@@ -53,7 +53,7 @@
 
 enum chunking { CH_FILE, CH_ONE, CH_WHOLE };
 
-static void run_real(const struct imap_model *m, const struct mx_session *s, unsigned flags,
+static void run_real(const struct imap_model *m, const struct fz_session *s, unsigned flags,
                      enum chunking ch, const char *label)
 {
     static const char *const names[] = {"file's reads", "one-byte reads", "whole stream"};
@@ -70,11 +70,11 @@ static void run_real(const struct imap_model *m, const struct mx_session *s, uns
         imap_check_fail(&r, "mx_imap_init failed");
     mx_chain_init(&c, ch == CH_WHOLE ? 0 : 65536, NULL);
     if (ch == CH_FILE) {
-        struct mx_reader rdr;
-        struct mx_read rd1;
-        mx_reader_init(&rdr, s);
-        while (mx_reader_next(&rdr, &rd1)) {
-            if (rd1.kind != MX_READ_DATA || rd1.n == 0)
+        struct fz_reader rdr;
+        struct fz_read rd1;
+        fz_reader_init(&rdr, s);
+        while (fz_reader_next(&rdr, &rd1)) {
+            if (rd1.kind != FZ_READ_DATA || rd1.n == 0)
                 continue;
             if (mx_chain_append(&c, rd1.p, rd1.n) != MX_CHAIN_OK)
                 imap_check_fail(&r, "chain append of %zu bytes failed", rd1.n);
@@ -113,9 +113,9 @@ static void run_real(const struct imap_model *m, const struct mx_session *s, uns
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct mx_session s;
-    struct mx_reader rdr;
-    struct mx_read rd;
+    struct fz_session s;
+    struct fz_reader rdr;
+    struct fz_read rd;
     uint8_t *stream = malloc(size + 1);
     size_t n = 0;
     static int trace = -1;
@@ -126,10 +126,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!stream)
         return 0;
-    mx_session_parse(&s, data, size);
-    mx_reader_init(&rdr, &s);
-    while (mx_reader_next(&rdr, &rd))
-        if (rd.kind == MX_READ_DATA) {
+    fz_session_parse(&s, data, size);
+    fz_reader_init(&rdr, &s);
+    while (fz_reader_next(&rdr, &rd))
+        if (rd.kind == FZ_READ_DATA) {
             memcpy(stream + n, rd.p, rd.n);
             n += rd.n;
         }

@@ -17,7 +17,7 @@
  *                  (c & 0x7f) * 128 + 1 : c, 0 meaning "everything left", used in a cycle; no
  *                  sizes: one read per record
  *   then a session file (corpus/FORMAT.md) whose client stream is the IMAP plaintext: each of
- *   its reads (mx_reader: one per client write, or the `R` pattern) is sealed as one TLS
+ *   its reads (fz_reader: one per client write, or the `R` pattern) is sealed as one TLS
  *   application-data record (split at 2^14), so the session chooses the record boundaries
  *   and `ncuts` how the ciphertext is cut into the server's reads. Limits come from the
  *   session's limits byte, as in the imap target.
@@ -30,7 +30,7 @@
  *
  * Oracle: every record must decrypt, as application data, to exactly the bytes that were
  * sealed; on the plaintext side the same reference parser and checks as the imap target
- * (targets/common/imap_model.h): identical events, none before its completing byte arrived,
+ * (targets/oracles/imap_model.h): identical events, none before its completing byte arrived,
  * none left waiting at NEED_MORE (the seed's hang: the message's end and its CRLF in one
  * record), literal octets only after the continuation was asked for (the continuation rule is
  * the imap target's). After the ciphertext: both chains empty with exact counters, every
@@ -94,7 +94,7 @@ static int keys_for(struct tls_oracle *o, const struct setup *st)
                              st->keys, st->kb_len, st->seq);
 }
 
-static void run(const struct setup *st, const struct mx_session *s, const uint8_t *stream,
+static void run(const struct setup *st, const struct fz_session *s, const uint8_t *stream,
                 size_t n, const struct plain_rec *recs, size_t nrecs, const uint8_t *cipher,
                 size_t clen, const size_t *cuts, size_t ncuts, unsigned flags)
 {
@@ -186,9 +186,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t prefix[PREFIX_FIXED] = {0};
     struct setup st;
-    struct mx_session s;
-    struct mx_reader rdr;
-    struct mx_read rd;
+    struct fz_session s;
+    struct fz_reader rdr;
+    struct fz_read rd;
     struct tls_oracle o;
     size_t cuts[8], ncuts, p, n = 0, nrecs = 0, clen = 0, ccap, pad;
     uint8_t *stream, *cipher;
@@ -221,14 +221,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FAIL("%s: key block length %zu (oracle) vs %zu (libmx)", SUITES[st.si].name, st.kb_len,
              mx_record_key_block_len(SUITES[st.si].version, SUITES[st.si].suite));
 
-    mx_session_parse(&s, data + p, size - p);
+    fz_session_parse(&s, data + p, size - p);
     stream = malloc(size + 1);
     recs = malloc((size + 1) * sizeof *recs);
     if (!stream || !recs)
         FAIL("out of memory in the harness");
-    mx_reader_init(&rdr, &s);
-    while (mx_reader_next(&rdr, &rd)) {
-        if (rd.kind != MX_READ_DATA || rd.n == 0)
+    fz_reader_init(&rdr, &s);
+    while (fz_reader_next(&rdr, &rd)) {
+        if (rd.kind != FZ_READ_DATA || rd.n == 0)
             continue;
         for (size_t q = 0; q < rd.n; q += MX_RECORD_MAX_PLAINTEXT) {
             size_t k = rd.n - q < MX_RECORD_MAX_PLAINTEXT ? rd.n - q : MX_RECORD_MAX_PLAINTEXT;

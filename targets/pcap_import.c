@@ -1,4 +1,4 @@
-/* targets/pcap_import.c - the whole capture importer (targets/common/pcap_import.h) on
+/* targets/pcap_import.c - the whole capture importer (capture/pcap_import.h) on
  * arbitrary capture bytes and key logs.
  *
  * Input format (every byte string is valid):
@@ -16,7 +16,7 @@
  *     captured, and come as chunks that each lie inside one captured segment, in order.
  *  2. Per session: the C payloads before T are a prefix of the client stream (the whole
  *     stream when there is no TLS and no cut), the S payloads before T of the server stream.
- *  3. Per session: the file parses back (mx_session_parse/next) to the header and the events
+ *  3. Per session: the file parses back (fz_session_parse/next) to the header and the events
  *     the importer built, byte for byte (payloads over 65535 bytes as consecutive pieces).
  *  4. No crash, no leak (ASan), bounded memory: streams are limited to 1 MiB per direction.
  * Deterministic: no clock, no randomness.
@@ -59,33 +59,33 @@ static void model_put(struct model *m, int64_t off, const uint8_t *p, size_t n)
 }
 
 /* Oracle 1 for one direction of one flow. Returns the model's prefix length. */
-static void check_direction(const struct mx_flow *f, int d, struct model *m)
+static void check_direction(const struct cap_flow *f, int d, struct model *m)
 {
     int have = 0;
     uint32_t base = 0;
     memset(m->have, 0, m->cap);
     for (size_t i = 0; i < f->nraw; i++) {
-        const struct mx_rawseg *s = &f->raw[i];
+        const struct cap_rawseg *s = &f->raw[i];
         if (s->dir != d)
             continue;
         int syn = s->flags & 0x02, rst = s->flags & 0x04;
         if (syn && !have) {
-            base = mx_seq_add(s->seq, 1);
+            base = cap_seq_add(s->seq, 1);
             have = 1;
         }
         if (rst && s->len == 0)
             continue;
-        uint32_t seq = syn ? mx_seq_add(s->seq, 1) : s->seq;
+        uint32_t seq = syn ? cap_seq_add(s->seq, 1) : s->seq;
         if (!have) {
             base = seq;
             have = 1;
         }
-        model_put(m, mx_seq_diff(seq, base), s->data, s->len);
+        model_put(m, cap_seq_diff(seq, base), s->data, s->len);
     }
     size_t prefix = 0;
     while (prefix < m->cap && m->have[prefix])
         prefix++;
-    const struct mx_reasm *r = &f->r[d];
+    const struct cap_reasm *r = &f->r[d];
     if (r->overflow)
         return; /* limits: the model does not know them */
     if (prefix == m->cap)
@@ -95,7 +95,7 @@ static void check_direction(const struct mx_flow *f, int d, struct model *m)
             prefix);
     uint64_t pos = 0;
     for (size_t i = 0; i < f->nchunks; i++) {
-        const struct mx_chunk *c = &f->chunks[i];
+        const struct cap_chunk *c = &f->chunks[i];
         if (c->dir != d)
             continue;
         if (c->off != pos)
@@ -112,16 +112,16 @@ static void check_direction(const struct mx_flow *f, int d, struct model *m)
 }
 
 /* Oracle 2: C (or S) payloads before T are a prefix of the direction's chunks. */
-static void check_prefix(const struct mx_flow *f, int ep, const struct mx_imp_session *s,
-                         enum mx_ev_type t)
+static void check_prefix(const struct cap_flow *f, int ep, const struct cap_imp_session *s,
+                         enum fz_ev_type t)
 {
     size_t ci = 0, co = 0, total = 0, stream = 0;
     for (size_t i = 0; i < f->nchunks; i++)
         if (f->chunks[i].dir == ep)
             stream += f->chunks[i].len;
     for (size_t e = 0; e < s->nev; e++) {
-        const struct mx_imp_event *ev = &s->ev[e];
-        if (ev->type == MX_EV_TLS)
+        const struct cap_imp_event *ev = &s->ev[e];
+        if (ev->type == FZ_EV_TLS)
             break;
         if (ev->type != t)
             continue;
@@ -143,19 +143,19 @@ static void check_prefix(const struct mx_flow *f, int ep, const struct mx_imp_se
 }
 
 /* Oracle 3: the file parses back to the events. */
-static void check_file(const struct mx_imp_session *s)
+static void check_file(const struct cap_imp_session *s)
 {
-    struct mx_session ps;
-    mx_session_parse(&ps, s->file, s->file_len);
+    struct fz_session ps;
+    fz_session_parse(&ps, s->file, s->file_len);
     if (ps.proto != s->proto || ps.mode != s->mode)
         die("header proto/mode do not parse back", ps.proto, s->proto);
     size_t cur = 0;
-    struct mx_event ev;
+    struct fz_event ev;
     for (size_t e = 0; e < s->nev; e++) {
-        const struct mx_imp_event *ie = &s->ev[e];
+        const struct cap_imp_event *ie = &s->ev[e];
         size_t done = 0;
         do {
-            if (!mx_session_next(&ps, &cur, &ev))
+            if (!fz_session_next(&ps, &cur, &ev))
                 die("the file has fewer events than built", e, s->nev);
             if (ev.type != ie->type)
                 die("event type does not parse back", ev.type, ie->type);
@@ -164,7 +164,7 @@ static void check_file(const struct mx_imp_session *s)
             done += ev.n;
         } while (done < ie->n);
     }
-    if (mx_session_next(&ps, &cur, &ev))
+    if (fz_session_next(&ps, &cur, &ev))
         die("the file has more events than built", s->nev, 0);
 }
 
@@ -178,14 +178,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *cap = data + off + k;
     size_t caplen = size - off - k;
 
-    struct mx_import_opts o;
+    struct cap_import_opts o;
     memset(&o, 0, sizeof o);
     o.max_stream = STREAM_LIMIT;
     o.keep_raw = 1;
-    struct mx_import *im = calloc(1, sizeof *im);
+    struct cap_import *im = calloc(1, sizeof *im);
     if (!im)
         return 0;
-    if (mx_import_run(im, cap, caplen, kl, k, &o) == 0) {
+    if (cap_import_run(im, cap, caplen, kl, k, &o) == 0) {
         struct model m;
         m.cap = caplen + 1; /* a stream never holds more bytes than the capture */
         m.b = malloc(m.cap);
@@ -198,14 +198,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(m.b);
         free(m.have);
         for (size_t i = 0; i < im->ns; i++) {
-            const struct mx_imp_session *s = &im->s[i];
-            const struct mx_flow *f = im->cap.flows[s->flow];
-            check_prefix(f, s->client, s, MX_EV_CLIENT);
-            check_prefix(f, !s->client, s, MX_EV_SERVER);
+            const struct cap_imp_session *s = &im->s[i];
+            const struct cap_flow *f = im->cap.flows[s->flow];
+            check_prefix(f, s->client, s, FZ_EV_CLIENT);
+            check_prefix(f, !s->client, s, FZ_EV_SERVER);
             check_file(s);
         }
     }
-    mx_import_free(im);
+    cap_import_free(im);
     free(im);
     return 0;
 }

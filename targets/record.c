@@ -2,7 +2,7 @@
  *
  * Input format (every byte string is valid):
  *   u8  config    value % 19: 0..17 pick a (version, suite) pair from record_suites
- *                 (targets/common/record_model.c) with the fixed keys below; 18: no keys yet
+ *                 (targets/oracles/record_model.c) with the fixed keys below; 18: no keys yet
  *                 (records pass in the clear, as during the handshake)
  *   u8  ncuts     read pattern: ncuts % 8 sizes follow, one byte each (c & 0x80 ? (c & 0x7f)
  *                 * 128 + 1 : c; 0 = everything left); no sizes: one read for all
@@ -11,7 +11,7 @@
  * secret byte i = i * 3 + 2; first sequence number 0. tools/record-seeds writes valid records
  * for these keys into corpus/record/.
  *
- * Oracle: record_check_stream (targets/common/record_model.c): the RFC header rules, then
+ * Oracle: record_check_stream (targets/oracles/record_model.c): the RFC header rules, then
  * BoringSSL's record AEAD open with the same keys (tls_oracle), then the 2^14 plaintext limit;
  * libmx must agree record by record (plaintext, type, length, error class; MX_REC_NEED_MORE
  * without consuming on incomplete records; MX_REC_FAILED after an error). Unlike record_diff

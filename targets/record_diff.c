@@ -1,7 +1,7 @@
 /* targets/record_diff.c - libmx's record decrypter against BoringSSL's record AEADs.
  *
  * Input format (every byte string is valid; fields past the end read as zero):
- *   u8  suite      index into record_suites (targets/common/record_model.c), value % 18: a
+ *   u8  suite      index into record_suites (targets/oracles/record_model.c), value % 18: a
  *                  (version, cipher suite) pair
  *   u8  seq        first sequence number: v < 0xf0 gives v, else 2^64-1 - (0xff - v)
  *   key material   mx_record_key_block_len bytes (TLS 1.0-1.2) or the hash length (TLS 1.3)
@@ -27,7 +27,7 @@
  * and IVs; corruptions are applied; the byte stream is cut into reads and fed to libmx's
  * decrypter (mx_record_read after mx_record_set_tls12_keys / _set_tls13_secret).
  *
- * Oracle (targets/common/record_model.c, shared with targets/record.c): the same stream walked
+ * Oracle (targets/oracles/record_model.c, shared with targets/record.c): the same stream walked
  * record by record by an independent model: the header rules of RFC 5246/8446 (type, version,
  * length limits, CBC minimum length and block multiple), checked before any cryptography, then
  * BoringSSL's record AEAD open (tls_oracle_open, a fresh opener with the same keys), then the

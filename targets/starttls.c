@@ -4,7 +4,7 @@
  * Input: one session file (corpus/FORMAT.md). The header picks the protocol (proto), the
  * listener mode (mode), whether a certificate is bound to the listener's address and port
  * (cert), the TLS-required policy, the line buffer size (max-line) and, for SMTP, the largest
- * message (max-literal). Client bytes are fed as the server would read them (mx_reader);
+ * message (max-literal). Client bytes are fed as the server would read them (fz_reader);
  * a `tls` event is the end of the handshake: the target calls *_tls_started() when the
  * connection was waiting for one (after STARTTLS/STLS was accepted, or on an implicit-TLS
  * listener); otherwise TLS did not come up from the server's point of view and the event is
@@ -127,9 +127,9 @@ static int m_offers(const struct model *m)
 {
     if (m->mode != MX_LISTEN_STARTTLS || !m->cert || m->tls)
         return 0;
-    if (m->proto == MX_PROTO_POP3 && m->trans)
+    if (m->proto == FZ_PROTO_POP3 && m->trans)
         return 0;
-    if (m->proto == MX_PROTO_IMAP && m->authd)
+    if (m->proto == FZ_PROTO_IMAP && m->authd)
         return 0;
     return 1;
 }
@@ -401,12 +401,12 @@ static struct expect m_imap(struct model *m, const uint8_t *l, size_t n)
 
 static struct expect m_toolong(const struct model *m)
 {
-    return ex_reply(m->proto == MX_PROTO_SMTP ? 500 : m->proto == MX_PROTO_POP3 ? 0 : I_STAR_BAD);
+    return ex_reply(m->proto == FZ_PROTO_SMTP ? 500 : m->proto == FZ_PROTO_POP3 ? 0 : I_STAR_BAD);
 }
 
 static struct expect m_greeting(const struct model *m)
 {
-    return ex_reply(m->proto == MX_PROTO_SMTP ? 220 : m->proto == MX_PROTO_POP3 ? 1 : I_GREET);
+    return ex_reply(m->proto == FZ_PROTO_SMTP ? 220 : m->proto == FZ_PROTO_POP3 ? 1 : I_GREET);
 }
 
 /* Runs the model on everything buffered; appends expectations to ex (max nex). */
@@ -433,7 +433,7 @@ static size_t m_run(struct model *m, struct expect *ex, size_t cap)
                 m->phase = M_HS;
                 continue;
             }
-            ex[k] = ex_reply(m->proto == MX_PROTO_SMTP ? 421 : m->proto == MX_PROTO_POP3 ? 0 : I_BYE_CLOSE);
+            ex[k] = ex_reply(m->proto == FZ_PROTO_SMTP ? 421 : m->proto == FZ_PROTO_POP3 ? 0 : I_BYE_CLOSE);
             ex[k].rule = "plaintext on an implicit-TLS listener: one reply and close";
             ex[k++].act = MX_ACT_CLOSE;
             m->phase = M_CLOSED;
@@ -480,7 +480,7 @@ static size_t m_run(struct model *m, struct expect *ex, size_t cap)
         }
         /* M_CMD: a TLS record at a line start while TLS is off */
         if (!m->tls && m->buf.n >= 2 && m->buf.p[0] == 0x16 && m->buf.p[1] == 0x03) {
-            ex[k] = ex_reply(m->proto == MX_PROTO_SMTP ? 421 : m->proto == MX_PROTO_POP3 ? 0 : I_BYE_CLOSE);
+            ex[k] = ex_reply(m->proto == FZ_PROTO_SMTP ? 421 : m->proto == FZ_PROTO_POP3 ? 0 : I_BYE_CLOSE);
             ex[k].rule = "Q218430: TLS ClientHello on a plaintext/STARTTLS listener: one reply and close";
             ex[k++].act = MX_ACT_CLOSE;
             m->phase = M_CLOSED;
@@ -499,8 +499,8 @@ static size_t m_run(struct model *m, struct expect *ex, size_t cap)
         } else {
             if (n && m->buf.p[n - 1] == '\r')
                 n--;
-            e = m->proto == MX_PROTO_SMTP ? m_smtp(m, m->buf.p, n)
-              : m->proto == MX_PROTO_POP3 ? m_pop3(m, m->buf.p, n) : m_imap(m, m->buf.p, n);
+            e = m->proto == FZ_PROTO_SMTP ? m_smtp(m, m->buf.p, n)
+              : m->proto == FZ_PROTO_POP3 ? m_pop3(m, m->buf.p, n) : m_imap(m, m->buf.p, n);
         }
         if (!e.rule)
             e.rule = e.offers >= 0 ? "Q237327: STARTTLS listed iff certificate bound and TLS off"
@@ -542,8 +542,8 @@ struct run {
 static int mc_step(struct run *r, struct mx_step *st)
 {
     switch (r->proto) {
-    case MX_PROTO_SMTP: return mx_smtp_step(&r->mc.smtp, &r->chain, st);
-    case MX_PROTO_POP3: return mx_pop3_step(&r->mc.pop3, &r->chain, st);
+    case FZ_PROTO_SMTP: return mx_smtp_step(&r->mc.smtp, &r->chain, st);
+    case FZ_PROTO_POP3: return mx_pop3_step(&r->mc.pop3, &r->chain, st);
     default: return mx_imap_starttls_step(&r->mc.imap, &r->chain, st);
     }
 }
@@ -551,8 +551,8 @@ static int mc_step(struct run *r, struct mx_step *st)
 static void mc_tls(struct run *r)
 {
     switch (r->proto) {
-    case MX_PROTO_SMTP: mx_smtp_tls_started(&r->mc.smtp, &r->chain); break;
-    case MX_PROTO_POP3: mx_pop3_tls_started(&r->mc.pop3, &r->chain); break;
+    case FZ_PROTO_SMTP: mx_smtp_tls_started(&r->mc.smtp, &r->chain); break;
+    case FZ_PROTO_POP3: mx_pop3_tls_started(&r->mc.pop3, &r->chain); break;
     default: mx_imap_starttls_tls_started(&r->mc.imap, &r->chain); break;
     }
 }
@@ -597,7 +597,7 @@ static void check_reply(const struct run *r, const struct mx_step *st, const str
     for (size_t i = 0; i < n; i++)
         if ((p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) || (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')))
             DIVERGE("bare CR or LF inside the reply '%s'", shown);
-    if (r->proto == MX_PROTO_SMTP) {
+    if (r->proto == FZ_PROTO_SMTP) {
         /* every line "ddd-" except the last "ddd " */
         int code = -1, offers = 0;
         size_t i = 0;
@@ -625,7 +625,7 @@ static void check_reply(const struct run *r, const struct mx_step *st, const str
             DIVERGE("EHLO %s STARTTLS; model: %s (mode %d, cert %d, tls %d)",
                     offers ? "lists" : "does not list", e->offers ? "listed" : "not listed",
                     r->m.mode, r->m.cert, r->m.tls);
-    } else if (r->proto == MX_PROTO_POP3) {
+    } else if (r->proto == FZ_PROTO_POP3) {
         int ok = n >= 3 && !memcmp(p, "+OK", 3);
         int err = n >= 4 && !memcmp(p, "-ERR", 4);
         if (!ok && !err)
@@ -731,7 +731,7 @@ static void pump(struct run *r, struct expect *ex, size_t nex)
         }
         record(r, &st);
         if (act == MX_ACT_DATA) {
-            if (r->check && r->m.proto != MX_PROTO_SMTP)
+            if (r->check && r->m.proto != FZ_PROTO_SMTP)
                 DIVERGE("message data from a non-SMTP machine");
             if (st.data_n == 0 || st.reply_n)
                 DIVERGE("empty DATA piece or DATA with a reply");
@@ -758,7 +758,7 @@ static void pump(struct run *r, struct expect *ex, size_t nex)
         if (st.reply_n == 0 && act != MX_ACT_HANDSHAKE)
             DIVERGE("%s without a reply", act_name(act));
         if (act == MX_ACT_REPLY && st.reply_n >= 3 &&
-            r->proto == MX_PROTO_SMTP && !memcmp(st.reply, "354", 3))
+            r->proto == FZ_PROTO_SMTP && !memcmp(st.reply, "354", 3))
             r->msg.n = 0;
         if (act == MX_ACT_STARTTLS) {
             if (r->chain.bytes != 0)
@@ -779,29 +779,29 @@ static void pump(struct run *r, struct expect *ex, size_t nex)
 }
 
 /* Runs a session; the transcript goes to r->transcript. */
-static void run_session(struct run *r, const struct mx_session *s, int check)
+static void run_session(struct run *r, const struct fz_session *s, int check)
 {
     static struct expect ex[MAX_EX];
     struct mx_conn_cfg cfg;
-    struct mx_reader rd;
-    struct mx_read rr;
+    struct fz_reader rd;
+    struct fz_read rr;
     uint8_t *linebuf = malloc(s->max_line);
-    int implicit = s->mode == MX_MODE_IMPLICIT;
+    int implicit = s->mode == FZ_MODE_IMPLICIT;
     size_t nex = 0;
 
     if (!linebuf)
         abort();
     memset(&cfg, 0, sizeof cfg);
     cfg.mode = (int)s->mode; /* same numbering as enum mx_listen_mode */
-    cfg.cert = !!(s->flags & MX_SFLAG_CERT);
-    cfg.tls_required = !!(s->flags & MX_SFLAG_TLS_REQUIRED);
+    cfg.cert = !!(s->flags & FZ_SFLAG_CERT);
+    cfg.tls_required = !!(s->flags & FZ_SFLAG_TLS_REQUIRED);
     cfg.max_message = s->max_literal;
     r->proto = (int)s->proto;
     r->check = check;
     r->awaiting_tls = implicit;
     switch (r->proto) {
-    case MX_PROTO_SMTP: mx_smtp_init(&r->mc.smtp, &cfg, linebuf, s->max_line); break;
-    case MX_PROTO_POP3: mx_pop3_init(&r->mc.pop3, &cfg, linebuf, s->max_line); break;
+    case FZ_PROTO_SMTP: mx_smtp_init(&r->mc.smtp, &cfg, linebuf, s->max_line); break;
+    case FZ_PROTO_POP3: mx_pop3_init(&r->mc.pop3, &cfg, linebuf, s->max_line); break;
     default: mx_imap_starttls_init(&r->mc.imap, &cfg, linebuf, s->max_line); break;
     }
     mx_chain_init(&r->chain, 0, NULL);
@@ -820,12 +820,12 @@ static void run_session(struct run *r, const struct mx_session *s, int check)
         ex[nex++] = m_greeting(&r->m);
     pump(r, ex, nex);
 
-    mx_reader_init(&rd, s);
-    for (g_read = 0; !r->closed && mx_reader_next(&rd, &rr); g_read++) {
+    fz_reader_init(&rd, s);
+    for (g_read = 0; !r->closed && fz_reader_next(&rd, &rr); g_read++) {
         nex = 0;
-        if (rr.kind == MX_READ_SERVER)
+        if (rr.kind == FZ_READ_SERVER)
             continue;
-        if (rr.kind == MX_READ_TLS) {
+        if (rr.kind == FZ_READ_TLS) {
             if (!r->awaiting_tls)
                 continue; /* the server did not start TLS: nothing happened */
             r->awaiting_tls = 0;
@@ -882,19 +882,19 @@ static void run_free(struct run *r)
 }
 
 /* The same session with a fixed read size: R events dropped, one R{size} in front. */
-static uint8_t *rechunk(const struct mx_session *s, const uint8_t *data, size_t size,
+static uint8_t *rechunk(const struct fz_session *s, const uint8_t *data, size_t size,
                         uint8_t readsz, size_t *out_n)
 {
-    struct mx_sbuf b = {0};
-    struct mx_event ev;
+    struct fz_sbuf b = {0};
+    struct fz_event ev;
     size_t cur = 0;
     uint8_t hdr[4] = {0};
     memcpy(hdr, data, size < 4 ? size : 4);
-    mx_sbuf_header(&b, (enum mx_proto)s->proto, (enum mx_mode)s->mode, hdr[2], hdr[3]);
-    mx_sbuf_event(&b, MX_EV_READS, &readsz, 1);
-    while (mx_session_next(s, &cur, &ev))
-        if (ev.type != MX_EV_READS)
-            mx_sbuf_event(&b, ev.type, ev.p, ev.n);
+    fz_sbuf_header(&b, (enum fz_proto)s->proto, (enum fz_mode)s->mode, hdr[2], hdr[3]);
+    fz_sbuf_event(&b, FZ_EV_READS, &readsz, 1);
+    while (fz_session_next(s, &cur, &ev))
+        if (ev.type != FZ_EV_READS)
+            fz_sbuf_event(&b, ev.type, ev.p, ev.n);
     if (b.oom)
         abort();
     *out_n = b.n;
@@ -904,16 +904,16 @@ static uint8_t *rechunk(const struct mx_session *s, const uint8_t *data, size_t 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct run a, b;
-    struct mx_session s, s2;
+    struct fz_session s, s2;
     static const uint8_t sizes[2] = {1, 7};
 
-    mx_session_parse(&s, data, size);
+    fz_session_parse(&s, data, size);
     memset(&a, 0, sizeof a);
     run_session(&a, &s, 1);
     for (int i = 0; i < 2; i++) {
         size_t n2;
         uint8_t *d2 = rechunk(&s, data, size, sizes[i], &n2);
-        mx_session_parse(&s2, d2, n2);
+        fz_session_parse(&s2, d2, n2);
         memset(&b, 0, sizeof b);
         run_session(&b, &s2, 1);
         if (b.transcript.n != a.transcript.n || (a.transcript.n && memcmp(b.transcript.p, a.transcript.p, a.transcript.n))) {

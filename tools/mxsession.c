@@ -100,24 +100,24 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "decode") == 0 && argc == 3) {
         if (slurp(argv[2], &in, &n) < 0)
             return 1;
-        mx_session_decode(stdout, in, n);
+        fz_session_decode(stdout, in, n);
         free(in);
         return 0;
     }
     if (strcmp(argv[1], "reads") == 0 && argc == 3) {
-        struct mx_session s;
-        struct mx_reader r;
-        struct mx_read rd;
+        struct fz_session s;
+        struct fz_reader r;
+        struct fz_read rd;
         if (slurp(argv[2], &in, &n) < 0)
             return 1;
-        mx_session_parse(&s, in, n);
-        mx_reader_init(&r, &s);
-        while (mx_reader_next(&r, &rd)) {
-            if (rd.kind == MX_READ_TLS) {
+        fz_session_parse(&s, in, n);
+        fz_reader_init(&r, &s);
+        while (fz_reader_next(&r, &rd)) {
+            if (rd.kind == FZ_READ_TLS) {
                 puts("-- TLS up");
                 continue;
             }
-            printf("%s %4zu ", rd.kind == MX_READ_DATA ? "read  " : "server", rd.n);
+            printf("%s %4zu ", rd.kind == FZ_READ_DATA ? "read  " : "server", rd.n);
             for (size_t i = 0; i < rd.n; i++) {
                 unsigned c = rd.p[i];
                 if (c == '\r')
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
         char err[256];
         if (slurp(argv[2], &in, &n) < 0)
             return 1;
-        if (mx_session_encode((const char *)in, n, &out, &out_n, err, sizeof err) < 0) {
+        if (fz_session_encode((const char *)in, n, &out, &out_n, err, sizeof err) < 0) {
             fprintf(stderr, "mxsession: %s: %s\n", argv[2], err);
             free(in);
             return 1;

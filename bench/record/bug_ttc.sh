@@ -33,11 +33,11 @@ for p in "${patches[@]}"; do
     git -C "$ROOT" archive HEAD | tar -x -C "$w"
     (cd "$w" && git apply "$p" 2>/dev/null || patch -p1 -s <"$p")
     objs=()
-    for f in "$w"/src/*.c "$w"/targets/common/*.c "$w/targets/$target.c"; do
+    for f in "$w"/src/*.c "$w"/targets/harness/*.c "$w"/targets/oracles/*.c "$w"/capture/*.c "$w/targets/$target.c"; do
         [[ $(basename "$f") == replay_main.c ]] && continue
         o="$w/$(basename "$(dirname "$f")")-$(basename "$f" .c).o"
         # shellcheck disable=SC2086
-        clang $CFLAGS -I "$w/include" -I "$w/targets/common" -isystem "$BSSL_INC" -c "$f" -o "$o"
+        clang $CFLAGS -I "$w/include" -I "$w/targets/harness" -I "$w/targets/oracles" -I "$w/capture" -isystem "$BSSL_INC" -c "$f" -o "$o"
         objs+=("$o")
     done
     clang++ -fsanitize=address,undefined,fuzzer "${objs[@]}" -L"$BSSL_LIB" -lssl -lcrypto -lpcap \

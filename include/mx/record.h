@@ -34,7 +34,7 @@
  * compared with CRYPTO_memcmp-style masking, and one branch on the combined result decides.
  * What is not constant time: the plaintext copy-out after a record was accepted (its length
  * is public then), AEAD suites (BoringSSL's AEADs, constant time by themselves), and the
- * length checks on the header (public). tests/ct_record.sh checks this with valgrind.
+ * length checks on the header (public). src/tests/cbc_constant_time.sh checks this with valgrind.
  *
  * Memory: struct mx_record is fixed-size and caller-allocated (sizeof <= 20 KiB: one record
  * buffer of MX_RECORD_HEADER_LEN + MX_RECORD_MAX_CIPHERTEXT bytes + about 1.5 KiB of key

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The measuring tools of bench/ give the right answers on known inputs:
+#  - bench/stats.py: Vargha-Delaney A12, Mann-Whitney U with its exact and approximate two-sided
+#    p, medians with censored trials, Kaplan-Meier steps (values worked out by hand / from tables);
+#  - bench/crashsig.py: the signature line of ASan, UBSan and LeakSanitizer reports (first frame
+#    in src/), and that a recogniser matches its own bug and not an unrelated crash.
+set -euo pipefail
+ROOT=${MXFUZZ_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+python3 - "$ROOT/bench" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import stats
+INF = float("inf")
+fails = 0
+def check(what, got, want, tol=1e-9):
+    global fails
+    ok = (abs(got - want) <= tol) if isinstance(want, float) and want != INF else got == want
+    print("%s: %s %r (want %r)" % ("ok" if ok else "FAIL", what, got, want))
+    fails += not ok
+
+check("A12 all smaller", stats.a12([1, 2, 3], [4, 5, 6]), 1.0)
+check("A12 all larger", stats.a12([4, 5, 6], [1, 2, 3]), 0.0)
+check("A12 all tied (censored)", stats.a12([INF] * 4, [INF] * 4), 0.5)
+check("A12 mixed", stats.a12([1, 3], [2, INF]), 0.75)
+u, p = stats.mann_whitney([1, 2, 3], [4, 5, 6])
+check("U 3v3 separated", u, 9.0)
+check("exact p 3v3 separated = 2/C(6,3)", p, 0.1)
+u, p = stats.mann_whitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+check("exact p 5v5 separated = 2/C(10,5)", p, 2 / 252)
+u, p = stats.mann_whitney([INF] * 5, [INF] * 5)
+check("p all tied", p, 1.0)
+u, p = stats.mann_whitney([0.0] * 5, [INF] * 5)
+check("p corpus-at-0 vs all censored (ties inside groups)", p, 2 / 252)
+u, p = stats.mann_whitney(list(range(20)), list(range(20, 40)))
+check("normal approximation 20v20 separated: p < 1e-6", p < 1e-6, True)
+u, p = stats.mann_whitney(list(range(0, 40, 2)), list(range(1, 41, 2)))
+check("normal approximation 20v20 interleaved: p > 0.5", p > 0.5, True)
+check("median odd with censored", stats.median([1, INF, 3]), 3)
+check("median even, middle censored", stats.median([1, 2, INF, INF]), INF)
+check("median even", stats.median([1, 2, 3, INF]), 2.5)
+check("Kaplan-Meier steps", stats.km_curve([1, 2, 30, 30], [True, True, False, False], 30),
+      [(0.0, 1.0), (1, 0.75), (2, 0.5), (30.0, 0.5)])
+check("Kaplan-Meier with censoring before an event",
+      stats.km_curve([1, 2, 3], [False, True, True], 10), [(0.0, 1.0), (2, 0.5), (3, 0.0), (10.0, 0.0)])
+sys.exit(1 if fails else 0)
+EOF
+
+sig() { python3 "$ROOT/bench/crashsig.py" sig "$1"; }
+fails=0
+expect() { if [[ $2 == "$3" ]]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', want '$3'"; fails=$((fails + 1)); fi; }
+
+cat >"$work/asan" <<'EOF'
+==123==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000031 at pc 0x1 bp 0x2 sp 0x3
+READ of size 4 at 0x602000000031 thread T0
+    #0 0x4c5d6e in __asan_memcpy (/x/imap+0x4c5d6e)
+    #1 0x4f1a2b in mx_imap_next /work/wt-x/src/imap.c:612:13
+    #2 0x4f0000 in LLVMFuzzerTestOneInput /work/wt-x/targets/imap.c:88:5
+SUMMARY: AddressSanitizer: heap-buffer-overflow (/x/imap+0x4c5d6e) in __asan_memcpy
+EOF
+expect "ASan signature names the first src/ frame" "$(sig "$work/asan")" \
+    "signature: asan heap-buffer-overflow in mx_imap_next src/imap.c"
+
+cat >"$work/ubsan" <<'EOF'
+/work/wt-x/src/record.c:540:21: runtime error: index 20 out of bounds for type 'uint8_t[16]'
+    #0 0x55 in mx_record_read /work/wt-x/src/record.c:540:21
+SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior /work/wt-x/src/record.c:540:21 in
+EOF
+expect "UBSan signature" "$(sig "$work/ubsan")" \
+    "signature: ubsan runtime error: index 20 out of bounds for type 'uint8_t[16]' in mx_record_read src/record.c"
+
+cat >"$work/leak" <<'EOF'
+==9==ERROR: LeakSanitizer: detected memory leaks
+Direct leak of 64 byte(s) in 1 object(s) allocated from:
+    #0 0x4a in malloc (/x/chain+0x4a)
+    #1 0x4b in seg_get /work/wt-x/src/chain.c:70:9
+EOF
+expect "LeakSanitizer signature" "$(sig "$work/leak")" "signature: lsan memory-leak in seg_get src/chain.c"
+
+m() { python3 "$ROOT/bench/crashsig.py" match "$1" "$2" && echo match || echo no; }
+expect "a type+frame recogniser matches its bug" \
+    "$(m 'signature: asan heap-buffer-overflow in mx_imap_next src/imap\.c' "$work/asan")" match
+expect "... and not a leak in another file" \
+    "$(m 'signature: asan heap-buffer-overflow in mx_imap_next src/imap\.c' "$work/leak")" no
+printf 'chain: divergence at operation 7: segments (counter vs walk): chain 1, model 0\n' >"$work/oracle"
+expect "an oracle-message recogniser matches" \
+    "$(m 'chain: divergence at operation [0-9]+: segments \(counter vs walk\)' "$work/oracle")" match
+printf 'chain: divergence at operation 7: bytes: chain 1, model 0\n' >"$work/other"
+expect "... and not another divergence of the same target" \
+    "$(m 'chain: divergence at operation [0-9]+: segments \(counter vs walk\)' "$work/other")" no
+[[ $fails -eq 0 ]]

@@ -1,0 +1,144 @@
+/* pcap_import.h - the capture importer's core: capture bytes (+ an optional
+ * NSS key log) in memory -> one session (corpus/FORMAT.md) per mail
+ * connection. Used by capture/cli/pcap-import.c (the command line) and by the
+ * pcap_import fuzz target, so everything the tool does to a capture happens
+ * here; the tool only reads files, writes files and prints.
+ *
+ * Per TCP connection (capture.h, tcp_reasm.h):
+ *  - client = the SYN's sender (else the SYN+ACK's receiver, else the side
+ *    that is not on a known server port, else the side with the higher port);
+ *  - protocol from the server port (user map first, then 25/587/465 smtp,
+ *    143/993 imap, 110/995 pop3), else from the server's greeting
+ *    ("220" smtp, "* OK"/"* PREAUTH" imap, "+OK" pop3);
+ *  - mode: implicit when the client stream starts with a TLS record; STARTTLS
+ *    when the client sent the command (SMTP `STARTTLS`, IMAP `<tag> STARTTLS`,
+ *    POP3 `STLS`) or the server advertised it; else plaintext;
+ *  - TLS starts in the client stream at the first TLS handshake record header
+ *    after the STARTTLS command line (offset 0 for implicit TLS), in the
+ *    server stream at the first byte it sent after that ClientHello arrived, or at the
+ *    ServerHello behind plaintext reply lines it sent after it (a client that sent the
+ *    ClientHello without waiting for the STARTTLS reply).
+ *
+ * Events (how captured bytes become session events):
+ *  - before TLS: one C event per client TCP segment (its new bytes, as
+ *    reassembled), one S event per server segment, in capture order; a segment
+ *    that carries both plaintext and the first TLS bytes is split there;
+ *  - a T event where TLS starts (only when it is decrypted);
+ *  - after TLS: one C event per client application_data record (its
+ *    plaintext; records with empty plaintext give no event), one S event per
+ *    server record, in the order the records were completed on the wire.
+ *    Handshake, alert and ChangeCipherSpec records give no event. So C events
+ *    after T are the client's TLS writes (SSL_write calls), the unit a TLS
+ *    server's SSL_read returns; the TCP segmentation under TLS is not kept.
+ *  - without keys for the TLS part the session ends before the ClientHello
+ *    (no T event), and the reason is reported;
+ *  - a gap in either direction (tcp_reasm.h) ends the session before the
+ *    first packet from which data is missing; the reason is reported.
+ *
+ * Header: proto, mode as above; flags: certificate bound when the mode is
+ * not plaintext; limits: max-line = the longest client line (at least 2048),
+ * max-literal = the client's plaintext byte count (at least 65536), rounded
+ * up to what the format can express.
+ *
+ * Memory bound: the capture's (capture.h) plus, per session, its events and
+ * its file (each at most the connection's payload plus 3 bytes per event).
+ */
+#ifndef CAP_PCAP_IMPORT_H
+#define CAP_PCAP_IMPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture.h"
+#include "keylog.h"
+#include "session.h"
+
+#define CAP_IMPORT_PORTS_MAX 64
+
+struct cap_import_port {
+    uint16_t port;
+    enum fz_proto proto;
+    int implicit; /* informational: implicit TLS is recognised from the ClientHello at the
+                     start of the client stream, whatever the port */
+};
+
+struct cap_import_opts {
+    struct cap_import_port ports[CAP_IMPORT_PORTS_MAX]; /* checked before the defaults */
+    size_t nports;
+    uint64_t max_stream; /* per direction byte limit (0: none) */
+    int keep_raw;        /* keep raw segments in the capture (oracles) */
+};
+
+enum cap_tls_status {
+    CAP_TLS_NONE = 0,     /* no TLS in this connection */
+    CAP_TLS_DECRYPTED,    /* all TLS records up to the end (or a gap) decrypted */
+    CAP_TLS_NO_KEYLOG,    /* TLS, no key log given */
+    CAP_TLS_NO_KEY,       /* the key log has no (complete) entry for this client random */
+    CAP_TLS_UNSUPPORTED,  /* version or cipher suite the decrypter does not do */
+    CAP_TLS_FAILED,       /* a record did not decrypt / the handshake could not be parsed */
+    CAP_TLS_NO_SERVER_TLS /* the client started TLS, the server did not answer with TLS */
+};
+
+struct cap_imp_event {
+    enum fz_ev_type type;
+    uint32_t pkt;
+    size_t n;
+    uint8_t *p;
+};
+
+struct cap_imp_session {
+    size_t flow;             /* index in cap.flows */
+    int client;              /* endpoint index of the client in that flow */
+    char client_ep[64], server_ep[64];
+    enum fz_proto proto;
+    enum fz_mode mode;
+    int no_syn;              /* the connection's start was not captured (may begin mid-stream) */
+    int starttls_cmd;        /* the client sent the STARTTLS/STLS command */
+    int tls_seen;            /* a TLS handshake started */
+    uint64_t tls_off[2];     /* [0] client, [1] server stream offset where TLS starts */
+    enum cap_tls_status tls;
+    uint16_t tls_version, tls_suite;
+    int tls_etm;             /* CBC with encrypt_then_mac (decrypted by tls_etm.c) */
+    char tls_note[200];
+    int cut;                 /* ended early: a gap or a decryption stop */
+    char cut_note[200];
+    struct cap_imp_event *ev; /* the events written to the file, in order */
+    size_t nev, capev;
+    uint64_t bytes[2];       /* plaintext bytes in C / S events */
+    uint8_t *file;           /* the session file */
+    size_t file_len;
+    char id[17];             /* sha256(file) first 16 hex: the file name */
+};
+
+struct cap_import {
+    struct cap_capture cap;
+    struct cap_keylog kl;
+    int have_keylog;
+    struct cap_imp_session *s;
+    size_t ns, caps;
+    size_t flows_empty;      /* connections without payload */
+    size_t flows_unknown;    /* payload, but no mail protocol recognised */
+    char unknown_note[160];  /* the first such connection, for the message */
+    size_t flows_midtls;     /* the client's first bytes are a TLS record other than a ClientHello */
+    char midtls_note[160];
+    char err[256];
+};
+
+/* Runs the whole import on memory buffers (keylog may be NULL). Returns 0,
+ * or -1 with im->err set when the capture could not be read at all or memory
+ * ran out. Always call cap_import_free(). */
+int cap_import_run(struct cap_import *im, const uint8_t *cap, size_t caplen,
+                  const uint8_t *keylog, size_t keylog_len, const struct cap_import_opts *o);
+void cap_import_free(struct cap_import *im);
+
+/* Corpus directories a session belongs in: fills names (at most 2), returns
+ * the count. IMAP -> "imap" and "starttls"; SMTP and POP3 -> "starttls". */
+size_t cap_import_targets(const struct cap_imp_session *s, const char *names[2]);
+
+const char *cap_tls_status_name(enum cap_tls_status t);
+const char *cap_proto_name(enum fz_proto p);
+const char *cap_mode_name(enum fz_mode m);
+/* "TLSv1.2" etc. / IANA-ish suite name, "?" when unknown. */
+const char *cap_tls_version_name(uint16_t v);
+
+#endif

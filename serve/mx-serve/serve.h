@@ -1,0 +1,203 @@
+/* serve.h - mx-serve: a loopback mail server that embeds libmx the way a real server would.
+ *
+ * One process, one poll() loop, many connections. Per connection:
+ *
+ *   socket bytes --> [plain]  (before TLS)                 the protocol state machine of
+ *                --> [raw] --> BoringSSL (handshake only)   libmx (mx/smtp.h, mx/pop3.h,
+ *                --> [raw] --> mx_record_read --> [plain]   mx/imap_starttls.h, mx/imap.h)
+ *                                                           reads [plain] and says what to do
+ *   replies --> SSL_write (after TLS) --> [out] --> socket
+ *
+ * The TLS handshake is BoringSSL's, fed byte-exactly through a BIO that never hands it a byte
+ * past the end of a TLS record; once it completes, the read direction is decrypted by libmx's
+ * record decrypter with keys taken from BoringSSL (the kernel-TLS-offload split), and
+ * BoringSSL only ever writes. Finished messages are committed to the Maildir (fsync, rename,
+ * fsync) on the commit threads of commit.h; the connection reads no further input and is not
+ * acknowledged until its commit is done. Everything else runs on the loop thread.
+ *
+ * Per-connection memory bound: sizeof(struct conn) (about 40 KiB: the record decrypter's
+ * 18.5 KiB, a 16 KiB plaintext buffer, line buffers) + the protocol's state (IMAP: 2 x
+ * SERVE_IMAP_LINE for the command reader) + the chains: raw and plain at most SERVE_IN_LIMIT
+ * queued bytes each (reading stops while they are full), out at most
+ * 2 * max_message + SERVE_OUT_SLACK (a POP3 RETR queues one message), each plus its segment
+ * overhead (mx/chain.h). A BoringSSL SSL object for TLS connections. While a message is being
+ * committed, one struct commit_job (about 3.5 KiB). Measured (serve/bench/run.sh, phase 2):
+ * 52 KiB of server RSS per idle SMTP connection after STARTTLS + TLS 1.3, 63 KiB per logged-in
+ * IMAP connection.
+ */
+#ifndef MX_SERVE_H
+#define MX_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "mx/chain.h"
+#include "mx/listen.h"
+#include "mx/protocol.h"
+#include "mx/record.h"
+
+#include "commit.h"
+#include "maildir.h"
+
+#define SERVE_READ_CHUNK 16384u
+#define SERVE_IN_LIMIT (256u * 1024u)
+#define SERVE_OUT_SLACK (1024u * 1024u)
+/* no input is processed while more than this is waiting to be written (a client that does not
+ * read its replies stops being read) */
+#define SERVE_OUT_HIGH (256u * 1024u)
+#define SERVE_LINE_MAX 1024u
+#define SERVE_IMAP_LINE 8192u
+#define SERVE_MAX_CERTS MX_CERTBIND_MAX
+
+struct server;
+struct conn;
+
+/* A protocol glue module: drives one libmx machine and executes what it asks for. */
+struct proto_ops {
+    const char *name;
+    /* allocates c->proto_state; 0 or -1 */
+    int (*open)(struct conn *c, const struct mx_conn_cfg *cfg);
+    /* steps the machine over c->plain until it needs input or the connection closes */
+    void (*drive)(struct conn *c);
+    /* the TLS handshake has completed */
+    void (*tls_started)(struct conn *c);
+    /* 1 while a message is being received (shutdown waits for it) */
+    int (*busy)(const struct conn *c);
+    /* the line sent when the server closes the connection itself (timeout, shutdown) */
+    void (*farewell)(struct conn *c, const char *why);
+    /* the peer went away: drop any message in progress */
+    void (*abort)(struct conn *c);
+    /* a commit job this connection submitted is done: acknowledge (or refuse) now */
+    void (*committed)(struct conn *c, const struct commit_job *j);
+    void (*close)(struct conn *c);
+};
+
+enum conn_tls { CONN_TLS_OFF = 0, CONN_TLS_HANDSHAKE, CONN_TLS_ON };
+
+struct conn {
+    struct server *srv;
+    struct conn *next;
+    unsigned long id;
+    int fd;
+    char peer[64], local[64], lname[80];
+    const struct mx_listener *l;
+    SSL_CTX *tls_ctx; /* the certificate serving this (address, port), or NULL */
+
+    /* TLS */
+    enum conn_tls tls;
+    SSL *ssl;
+    uint64_t hs_bytes;   /* bytes BoringSSL read during the handshake */
+    size_t hs_hdr_n;     /* bytes of the current record header handed over (0..5) */
+    size_t hs_rec_left;  /* body bytes of the current record not handed over yet */
+    uint8_t hs_hdr[5];
+    uint8_t hs_tail[16]; /* the last 16 bytes handed over (TLS 1.0: the chained IV) */
+    uint8_t c_secret[48];/* TLS 1.3 client application traffic secret (key log) */
+    size_t c_secret_len;
+    uint16_t version, suite;
+    uint8_t post_hs[64]; /* TLS 1.3 post-handshake message being assembled */
+    size_t post_hs_n;
+    unsigned key_updates;
+    struct mx_record rec;
+    uint8_t recbuf[MX_RECORD_MAX_PLAINTEXT];
+
+    /* chains */
+    struct mx_chain raw, plain, out;
+
+    /* lifecycle */
+    time_t last_active;
+    int peer_eof;     /* the peer closed its side (TCP FIN or TLS close_notify) */
+    int tls_closed;   /* close_notify received: no more records are read */
+    int closing;      /* flush out, then close */
+    int draining;     /* shutdown: close after the message in progress */
+    int dead;         /* close now */
+    int commit_wait;  /* a message is being committed: no input is processed until it is done */
+    const char *close_reason;
+    uint64_t bytes_in, bytes_out, messages;
+
+    const struct proto_ops *ops;
+    void *proto_state;
+};
+
+struct server_opts {
+    const char *maildir;
+    const char *user, *pass;     /* the test login for IMAP and POP3 */
+    const char *log_path;
+    const char *keylog_path;
+    const char *ready_path;
+    const char *cert_dir;
+    const char *ciphers;
+    const char *hostname;
+    int idle_timeout;            /* seconds */
+    int grace;                   /* seconds to finish in-flight messages at shutdown */
+    int max_conns;
+    size_t max_message;
+    int tls_required;
+    int bind_any;                /* `listen * PORT` binds every address, not only 127.0.0.1 */
+};
+
+struct server {
+    struct server_opts o;
+    struct mx_listen_table table;
+    struct { char name[MX_CERT_NAME_MAX + 1]; SSL_CTX *ctx; } certs[SERVE_MAX_CERTS];
+    size_t ncerts;
+    int lfd[MX_LISTEN_MAX];
+    size_t nlfd;
+    struct conn *conns;
+    size_t nconns;
+    unsigned long next_id;
+    struct maildir md;
+    struct commit_pool *commits;
+    FILE *log, *keylog;
+    int stopping;
+    time_t stop_deadline;
+};
+
+/* log.c */
+void slog(struct server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void clog_(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* conn.c */
+struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l);
+void conn_free(struct conn *c);
+/* sends bytes to the client: through SSL_write once TLS is on, else as they are */
+void conn_send(struct conn *c, const void *p, size_t n);
+void conn_sends(struct conn *c, const char *s);
+/* the reply of one machine step, then what its action asks for */
+void conn_act(struct conn *c, const struct mx_step *st);
+/* MX_ACT_STARTTLS / MX_ACT_HANDSHAKE: begin the TLS handshake */
+void conn_start_tls(struct conn *c, int implicit);
+void conn_close_after_flush(struct conn *c, const char *reason);
+/* reads what the socket has; runs the handshake / decrypter / protocol */
+void conn_on_readable(struct conn *c);
+void conn_process(struct conn *c);
+int conn_on_writable(struct conn *c);
+/* 1 while output above SERVE_OUT_HIGH holds input processing back */
+int conn_blocked(const struct conn *c);
+/* a message is arriving or being committed (shutdown waits for it) */
+int conn_busy(const struct conn *c);
+/* hands finished messages to the commit pool; the connection waits for committed() */
+void conn_commit(struct conn *c, struct commit_job *j);
+
+/* tls.c */
+int tls_load_cert(struct server *s, const char *name, int line, char *err, size_t errlen);
+SSL_CTX *tls_ctx_for(struct server *s, const char *name);
+void tls_free_all(struct server *s);
+/* creates the SSL object with the byte-exact BIO; 0 or -1 */
+int tls_begin(struct conn *c);
+/* runs the handshake over c->raw: 1 done (decrypter keyed), 0 needs more, -1 failed */
+int tls_handshake(struct conn *c);
+/* decrypts the complete records of c->raw into c->plain: 0, or -1 (connection is done) */
+int tls_decrypt(struct conn *c);
+int tls_write(struct conn *c, const void *p, size_t n);
+void tls_close_notify(struct conn *c);
+
+/* credentials */
+int serve_check_login(const struct server *s, const uint8_t *user, size_t ulen,
+                      const uint8_t *pass, size_t plen);
+
+extern const struct proto_ops smtp_ops, imap_ops, pop3_ops;
+
+#endif

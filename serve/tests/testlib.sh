@@ -1,0 +1,130 @@
+# testlib.sh - shell helpers for mx-serve's tests (serve/tests/*.sh), bench (serve/bench/) and
+# capture script. Source it; it needs MXFUZZ_BUILD (the test build, e.g. build/test).
+#
+#   serve_init                      a work dir ($W), a throwaway self-signed cert ($W/certs/test.pem),
+#                                   a trap that stops every server started here
+#   serve_ports N                   N free loopback ports into the array PORTS
+#   serve_start CONF [ARGS...]      starts mx-serve on config file CONF (-m $W/md, --log $W/log,
+#                                   user alice:secret); waits until it listens; pid in SERVE_PID
+#   serve_stop                      SIGTERM, wait (10 s max), check exit status 0
+#   gen_message FILE SIZE [SEED] [dots]   SIZE bytes of CRLF text ending in CRLF; "dots": some
+#                                   lines start with "." (for clients that dot-stuff)
+#   assert_stored FILE              a message in $W/md/new with FILE's sha256 must exist
+#   fail MSG                        prints and exits 1
+set -u
+: "${MXFUZZ_BUILD:?MXFUZZ_BUILD must point at the test build}"
+SERVE_BIN=$MXFUZZ_BUILD/tools/mx-serve
+CLIENT_BIN=$MXFUZZ_BUILD/tools/serve-client
+SERVE_PIDS=()
+
+fail() {
+    echo "FAIL: $*" >&2
+    if [[ -n ${W:-} && -f $W/log ]]; then
+        echo "--- last lines of the mx-serve log:" >&2
+        tail -n 25 "$W/log" >&2
+    fi
+    exit 1
+}
+
+serve_cleanup() {
+    local p
+    for p in "${SERVE_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${SERVE_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    [[ -n ${W:-} && -d $W && -z ${SERVE_KEEP:-} ]] && rm -rf "$W"
+}
+
+serve_init() {
+    [[ -x $SERVE_BIN ]] || fail "no $SERVE_BIN (build first)"
+    W=$(mktemp -d "${TMPDIR:-/tmp}/mx-serve-test.XXXXXX")
+    trap serve_cleanup EXIT
+    mkdir -p "$W/certs"
+    # a throwaway self-signed RSA certificate (RSA: the RSA key-exchange suites need it)
+    openssl req -x509 -newkey rsa:2048 -sha256 -days 2 -nodes -subj "/CN=mx-serve.test/O=mx-serve throwaway test" \
+        -addext subjectAltName=DNS:mx-serve.test -keyout "$W/certs/key.pem" -out "$W/certs/cert.pem" 2>/dev/null ||
+        fail "openssl req failed"
+    cat "$W/certs/key.pem" "$W/certs/cert.pem" >"$W/certs/test.pem"
+    CERT=$W/certs/cert.pem
+}
+
+serve_ports() {
+    mapfile -t PORTS < <(python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+for s in socks:
+    print(s.getsockname()[1])
+PY
+)
+}
+
+serve_start() {
+    local conf=$1
+    shift
+    rm -f "$W/ready"
+    "$SERVE_BIN" -c "$conf" --cert-dir "$W/certs" -m "$W/md" --log "$W/log" -u alice:secret \
+        --ready "$W/ready" "$@" 2>>"$W/stderr" &
+    SERVE_PID=$!
+    SERVE_PIDS+=("$SERVE_PID")
+    for _ in $(seq 100); do
+        [[ -f $W/ready ]] && return 0
+        kill -0 "$SERVE_PID" 2>/dev/null || { cat "$W/stderr" >&2; fail "mx-serve exited at start"; }
+        sleep 0.1
+    done
+    fail "mx-serve did not get ready in 10 s"
+}
+
+serve_stop() {
+    local rc=0
+    kill -TERM "$SERVE_PID" 2>/dev/null || fail "mx-serve ($SERVE_PID) is not running"
+    for _ in $(seq 100); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$SERVE_PID" 2>/dev/null && fail "mx-serve did not stop within 10 s of SIGTERM"
+    wait "$SERVE_PID" || rc=$?
+    [[ $rc -eq 0 ]] || fail "mx-serve exited with status $rc after SIGTERM"
+    grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$W/stderr" && fail "sanitizer report: $(cat "$W/stderr")"
+    return 0
+}
+
+gen_message() {
+    python3 - "$@" <<'PY'
+import random, sys
+path, size = sys.argv[1], int(sys.argv[2])
+seed = int(sys.argv[3]) if len(sys.argv) > 3 else size
+dots = len(sys.argv) > 4 and sys.argv[4] == "dots"
+rnd = random.Random(seed)
+words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+out = bytearray(b"From: client@serve-client.test\r\nTo: alice@mx-serve.test\r\nSubject: mx-serve test %d\r\n\r\n" % size)
+n = 0
+while len(out) < size:
+    n += 1
+    line = ("." if dots and n % 7 == 0 else "") + " ".join(rnd.choice(words) for _ in range(rnd.randint(1, 12)))
+    out += line.encode() + b"\r\n"
+out = out[:size]
+# end in CRLF exactly at SIZE bytes (no line of just "." anywhere)
+if size >= 2:
+    out[size - 2:size] = b"\r\n"
+    if size >= 3 and out[size - 3:size - 2] == b"\r":
+        out[size - 3:size - 2] = b"x"
+open(path, "wb").write(bytes(out))
+PY
+}
+
+assert_stored() {
+    local want f
+    want=$(sha256sum "$1" | cut -d' ' -f1)
+    for f in "$W"/md/new/*; do
+        [[ -f $f ]] || continue
+        [[ $(sha256sum "$f" | cut -d' ' -f1) == "$want" ]] && return 0
+    done
+    fail "no stored message equals $(basename "$1") ($(stat -c %s "$1") bytes, sha256 $want); stored: $(ls "$W/md/new" 2>/dev/null | tr '\n' ' ')"
+}
+
+# the number of messages in new/
+stored_count() { find "$W/md/new" -type f | wc -l; }

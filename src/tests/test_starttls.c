@@ -1,0 +1,363 @@
+#define _GNU_SOURCE /* memmem */
+/* Hand-written STARTTLS sessions (corpus/sessions/starttls/NAME.txt) replayed through the SMTP,
+ * IMAP and POP3 machines: at every `server` event the machine's replies so far must equal the
+ * replies the file spells out, byte for byte, and at the end nothing more may have been sent.
+ * Plus direct tests of the rules the session format cannot express: discard counts, message
+ * bytes, counters, the per-connection bound.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mx/imap_starttls.h"
+#include "mx/listen.h"
+#include "mx/pop3.h"
+#include "mx/smtp.h"
+#include "session.h"
+
+struct drive {
+    int proto;
+    union {
+        struct mx_smtp smtp;
+        struct mx_pop3 pop3;
+        struct mx_imap_starttls imap;
+    } m;
+    struct mx_chain chain;
+    uint8_t *linebuf;
+    char got[65536];
+    size_t got_n;
+    char msg[65536]; /* message bytes (SMTP DATA) */
+    size_t msg_n;
+    size_t discarded; /* total reported by STARTTLS actions */
+    int awaiting, closed, starttls_count, in_hs, wait_tls;
+};
+
+static int step(struct drive *d, struct mx_step *st)
+{
+    switch (d->proto) {
+    case FZ_PROTO_SMTP: return mx_smtp_step(&d->m.smtp, &d->chain, st);
+    case FZ_PROTO_POP3: return mx_pop3_step(&d->m.pop3, &d->chain, st);
+    default: return mx_imap_starttls_step(&d->m.imap, &d->chain, st);
+    }
+}
+
+static void pump(struct drive *d)
+{
+    static struct mx_step st;
+    while (!d->closed) {
+        int act = step(d, &st);
+        if (act == MX_ACT_NEED_INPUT)
+            return;
+        assert_true(d->got_n + st.reply_n <= sizeof d->got);
+        memcpy(d->got + d->got_n, st.reply, st.reply_n);
+        d->got_n += st.reply_n;
+        if (act == MX_ACT_DATA) {
+            assert_true(d->msg_n + st.data_n <= sizeof d->msg);
+            memcpy(d->msg + d->msg_n, st.data, st.data_n);
+            d->msg_n += st.data_n;
+        }
+        if (act == MX_ACT_STARTTLS) {
+            d->discarded += st.discarded;
+            d->starttls_count++;
+            d->awaiting = 1;
+            d->wait_tls = 1;
+        }
+        if (act == MX_ACT_HANDSHAKE) {
+            mx_chain_consume(&d->chain, d->chain.bytes);
+            d->awaiting = 1;
+            d->in_hs = 1;
+        }
+        if (act == MX_ACT_CLOSE)
+            d->closed = 1;
+    }
+}
+
+/* Runs a session; returns 0 or fails the test naming the file. */
+static void run_text(const char *name, const char *text, size_t len, struct drive *d)
+{
+    uint8_t *bin;
+    size_t n;
+    char err[256];
+    struct fz_session s;
+    struct fz_reader rd;
+    struct fz_read rr;
+    struct mx_conn_cfg cfg;
+    static char want[65536];
+    size_t want_n = 0;
+
+    if (fz_session_encode(text, len, &bin, &n, err, sizeof err) != 0)
+        fail_msg("%s: %s", name, err);
+    fz_session_parse(&s, bin, n);
+    memset(d, 0, sizeof *d);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.mode = (int)s.mode;
+    cfg.cert = !!(s.flags & FZ_SFLAG_CERT);
+    cfg.tls_required = !!(s.flags & FZ_SFLAG_TLS_REQUIRED);
+    cfg.max_message = s.max_literal;
+    d->proto = (int)s.proto;
+    d->linebuf = malloc(s.max_line);
+    assert_non_null(d->linebuf);
+    switch (d->proto) {
+    case FZ_PROTO_SMTP: assert_int_equal(mx_smtp_init(&d->m.smtp, &cfg, d->linebuf, s.max_line), 0); break;
+    case FZ_PROTO_POP3: assert_int_equal(mx_pop3_init(&d->m.pop3, &cfg, d->linebuf, s.max_line), 0); break;
+    default: assert_int_equal(mx_imap_starttls_init(&d->m.imap, &cfg, d->linebuf, s.max_line), 0); break;
+    }
+    mx_chain_init(&d->chain, 0, NULL);
+    d->awaiting = s.mode == FZ_MODE_IMPLICIT;
+    pump(d);
+    fz_reader_init(&rd, &s);
+    while (fz_reader_next(&rd, &rr)) {
+        if (rr.kind == FZ_READ_SERVER) {
+            memcpy(want + want_n, rr.p, rr.n);
+            want_n += rr.n;
+            if (d->got_n != want_n || memcmp(d->got, want, want_n) != 0)
+                fail_msg("%s: replies differ:\n--- want ---\n%.*s--- got ---\n%.*s", name,
+                         (int)want_n, want, (int)d->got_n, d->got);
+            continue;
+        }
+        if (rr.kind == FZ_READ_TLS) {
+            if (d->awaiting) {
+                d->awaiting = d->in_hs = d->wait_tls = 0;
+                switch (d->proto) {
+                case FZ_PROTO_SMTP: mx_smtp_tls_started(&d->m.smtp, &d->chain); break;
+                case FZ_PROTO_POP3: mx_pop3_tls_started(&d->m.pop3, &d->chain); break;
+                default: mx_imap_starttls_tls_started(&d->m.imap, &d->chain); break;
+                }
+                pump(d);
+            }
+            continue;
+        }
+        if (d->closed || d->in_hs || d->wait_tls)
+            continue; /* closed, or the bytes belong to the TLS handshake */
+        assert_int_equal(mx_chain_append(&d->chain, rr.p, rr.n), MX_CHAIN_OK);
+        pump(d);
+    }
+    if (d->got_n != want_n || memcmp(d->got, want, want_n) != 0)
+        fail_msg("%s: replies at the end differ:\n--- want ---\n%.*s--- got ---\n%.*s", name,
+                 (int)want_n, want, (int)d->got_n, d->got);
+    assert_int_equal(mx_chain_check(&d->chain), 0);
+    free(bin);
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    char *b;
+    long sz;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = malloc((size_t)sz + 1);
+    if (!b || fread(b, 1, (size_t)sz, f) != (size_t)sz) {
+        fclose(f);
+        free(b);
+        return NULL;
+    }
+    fclose(f);
+    *n = (size_t)sz;
+    return b;
+}
+
+static const char *root(void)
+{
+    const char *r = getenv("MXFUZZ_ROOT");
+    return r ? r : ".";
+}
+
+static void drive_free(struct drive *d)
+{
+    mx_chain_release(&d->chain);
+    free(d->linebuf);
+}
+
+static void run_file(const char *name, struct drive *d)
+{
+    char path[1024];
+    size_t n;
+    char *text;
+    snprintf(path, sizeof path, "%s/corpus/sessions/starttls/%s.txt", root(), name);
+    text = slurp(path, &n);
+    if (!text)
+        fail_msg("cannot read %s", path);
+    run_text(name, text, n, d);
+    free(text);
+}
+
+/* Every session file in the directory replays with exactly its replies. */
+static void test_all_sessions(void **state)
+{
+    char dir[1024];
+    DIR *dp;
+    struct dirent *e;
+    int count = 0;
+    static struct drive d;
+    (void)state;
+    snprintf(dir, sizeof dir, "%s/corpus/sessions/starttls", root());
+    dp = opendir(dir);
+    assert_non_null(dp);
+    while ((e = readdir(dp))) {
+        size_t l = strlen(e->d_name);
+        char name[256];
+        if (l < 5 || strcmp(e->d_name + l - 4, ".txt") || l - 4 >= sizeof name)
+            continue;
+        memcpy(name, e->d_name, l - 4);
+        name[l - 4] = 0;
+        run_file(name, &d);
+        drive_free(&d);
+        count++;
+    }
+    closedir(dp);
+    assert_true(count >= 25);
+}
+
+/* CVE-2011-0411: the discarded count is exactly what followed the STARTTLS line. */
+static void test_injection_discard_count(void **state)
+{
+    static struct drive d;
+    (void)state;
+    run_file("smtp-injection", &d);
+    assert_int_equal(d.starttls_count, 1);
+    assert_int_equal(d.discarded, strlen("RSET\r\nMAIL FROM:<evil@x>\r\n"));
+    assert_int_equal(d.chain.discarded, d.discarded);
+    assert_int_equal(d.m.smtp.starttls_discarded, d.discarded);
+    drive_free(&d);
+    run_file("imap-injection", &d);
+    assert_int_equal(d.discarded, strlen("b LOGIN evil x\r\n"));
+    assert_int_equal(d.m.imap.authenticated, 1); /* by the post-TLS LOGIN, not the injected one */
+    drive_free(&d);
+    run_file("pop3-injection", &d);
+    assert_int_equal(d.discarded, strlen("PASS x\r\n"));
+    assert_int_equal(d.m.pop3.transaction, 0);
+    drive_free(&d);
+    /* bytes that came after the 220 in a later read are not the machine's: nothing discarded */
+    run_file("smtp-injection-late", &d);
+    assert_int_equal(d.discarded, 0);
+    drive_free(&d);
+}
+
+/* Only CRLF.CRLF ends a message; bare-LF lookalikes stay in it; dots are unstuffed. */
+static void test_data_smuggling_message(void **state)
+{
+    static struct drive d;
+    const char *want = "one\n.\r\nMAIL FROM:<x@y>\r\ntwo\r\n\nRCPT TO:<e@f>\r\n.dot\r\n";
+    (void)state;
+    run_file("smtp-data-smuggling", &d);
+    assert_int_equal(d.msg_n, strlen(want));
+    assert_memory_equal(d.msg, want, d.msg_n);
+    drive_free(&d);
+}
+
+/* After the handshake: no EHLO, no transaction, not authenticated; counters kept. */
+static void test_state_after_tls(void **state)
+{
+    static struct drive d;
+    (void)state;
+    run_file("smtp-state-reset", &d);
+    assert_int_equal(d.m.smtp.tls, 1);
+    assert_int_equal(d.m.smtp.helo, 2); /* the new EHLO */
+    assert_int_equal(d.m.smtp.mail, 1); /* the MAIL after it */
+    assert_int_equal(d.m.smtp.commands, 8);
+    drive_free(&d);
+}
+
+/* The ClientHello is recognised at once: one reply, closed, nothing else answered. */
+static void test_clienthello_closes(void **state)
+{
+    static struct drive d;
+    (void)state;
+    run_file("smtp-clienthello", &d);
+    assert_true(d.closed);
+    assert_int_equal(d.m.smtp.commands, 0);
+    drive_free(&d);
+    run_file("smtp-clienthello-split", &d);
+    assert_true(d.closed);
+    drive_free(&d);
+}
+
+/* A message over max_message is refused with 552 and not delivered past the limit. */
+static void test_message_too_big(void **state)
+{
+    static struct drive d;
+    char text[2048];
+    (void)state;
+    snprintf(text, sizeof text,
+             "proto smtp\nmode plaintext\ncert no\nmax-line 64\nmax-literal 256\n"
+             "client \"HELO c\\r\\nMAIL FROM:<a@b>\\r\\nRCPT TO:<c@d>\\r\\nDATA\\r\\n\"\n"
+             "client \"%0200d\\r\\n%0200d\\r\\n.\\r\\nQUIT\\r\\n\"\n"
+             "server \"220 mxfuzz ESMTP mxfuzz\\r\\n250 mxfuzz\\r\\n250 2.1.0 Ok\\r\\n"
+             "250 2.1.5 Ok\\r\\n354 End data with <CR><LF>.<CR><LF>\\r\\n"
+             "552 5.3.4 Error: message too big\\r\\n221 2.0.0 Bye\\r\\n\"\n", 0, 0);
+    run_text("too-big", text, strlen(text), &d);
+    assert_true(d.msg_n <= 256);
+    assert_true(d.closed);
+    drive_free(&d);
+}
+
+/* RFC 3207: advertised but failing -> 454, and no longer advertised; no certificate -> 502. */
+static void test_tls_unavailable_454(void **state)
+{
+    struct mx_smtp s;
+    struct mx_conn_cfg cfg = {0};
+    struct mx_chain c;
+    static struct mx_step st;
+    uint8_t line[128];
+    (void)state;
+    cfg.mode = MX_LISTEN_STARTTLS;
+    cfg.cert = 1;
+    cfg.max_message = 1000;
+    assert_int_equal(mx_smtp_init(&s, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(mx_chain_append(&c, "EHLO a\r\n", 8), 0);
+    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_non_null(memmem(st.reply, st.reply_n, "250-STARTTLS\r\n", 14));
+    mx_smtp_tls_unavailable(&s);
+    assert_int_equal(mx_chain_append(&c, "STARTTLS\r\nEHLO a\r\n", 18), 0);
+    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(st.reply_n, strlen("454 4.7.0 TLS not available due to temporary reason\r\n"));
+    assert_memory_equal(st.reply, "454 ", 4);
+    assert_int_equal(c.discarded, 0); /* nothing purged: TLS did not start */
+    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_null(memmem(st.reply, st.reply_n, "STARTTLS", 8));
+    mx_chain_release(&c);
+}
+
+/* The documented per-connection bounds hold. */
+static void test_bounds(void **state)
+{
+    (void)state;
+    assert_true(sizeof(struct mx_smtp) < 200);
+    assert_true(sizeof(struct mx_pop3) < 128);
+    assert_true(sizeof(struct mx_imap_starttls) < 128);
+    {
+        struct mx_smtp s;
+        struct mx_conn_cfg cfg = {0};
+        uint8_t b[MX_LINE_MIN];
+        assert_int_equal(mx_smtp_init(&s, &cfg, b, MX_LINE_MIN - 1), -1);
+        assert_int_equal(mx_smtp_init(&s, &cfg, b, MX_LINE_MIN), 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_sessions),
+        cmocka_unit_test(test_injection_discard_count),
+        cmocka_unit_test(test_data_smuggling_message),
+        cmocka_unit_test(test_state_after_tls),
+        cmocka_unit_test(test_clienthello_closes),
+        cmocka_unit_test(test_message_too_big),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_tls_unavailable_454),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

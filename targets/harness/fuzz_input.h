@@ -1,0 +1,52 @@
+/* fuzz_input.h - reading a fuzz input field by field. Every read succeeds: past the end of the
+ * input, numbers read as zero and byte strings are clamped (in_take) or zero-filled (in_copy),
+ * so that every byte string is a valid input. Shared by the targets with operation-list inputs. */
+#ifndef FZ_FUZZ_INPUT_H
+#define FZ_FUZZ_INPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct in {
+    const uint8_t *p;
+    size_t n;
+};
+
+static inline unsigned in_u8(struct in *in)
+{
+    if (!in->n)
+        return 0;
+    in->n--;
+    return *in->p++;
+}
+
+static inline size_t in_u16(struct in *in) /* little-endian */
+{
+    size_t lo = in_u8(in);
+    return lo | (size_t)in_u8(in) << 8;
+}
+
+/* Up to *n bytes in place; *n is clamped to what remains. */
+static inline const uint8_t *in_take(struct in *in, size_t *n)
+{
+    const uint8_t *p = in->p;
+    if (*n > in->n)
+        *n = in->n;
+    in->p += *n;
+    in->n -= *n;
+    return p;
+}
+
+/* Exactly n bytes into dst, zero-filled past the end of the input. */
+static inline void in_copy(struct in *in, uint8_t *dst, size_t n)
+{
+    size_t k = n < in->n ? n : in->n;
+    if (k)
+        memcpy(dst, in->p, k);
+    memset(dst + k, 0, n - k);
+    in->p += k;
+    in->n -= k;
+}
+
+#endif

@@ -1,0 +1,553 @@
+/* session.c - session files: parse, read splitting, text form (corpus/FORMAT.md). */
+#include "session.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const proto_names[] = {"smtp", "imap", "pop3"};
+static const char *const mode_names[] = {"plaintext", "starttls", "implicit"};
+static const char ev_letters[4] = {'C', 'S', 'R', 'T'};
+
+void fz_session_parse(struct fz_session *s, const uint8_t *data, size_t size)
+{
+    uint8_t h[FZ_SESSION_HEADER] = {0};
+    memcpy(h, data, size < sizeof h ? size : sizeof h);
+    s->proto = (enum fz_proto)(h[0] % 3);
+    s->mode = (enum fz_mode)(h[1] % 3);
+    s->flags = h[2];
+    s->limits = h[3];
+    s->max_line = (size_t)64 << ((h[3] & 15) % 10);
+    s->max_literal = (size_t)256 << (h[3] >> 4);
+    s->ev = size > FZ_SESSION_HEADER ? data + FZ_SESSION_HEADER : data + size;
+    s->ev_size = size > FZ_SESSION_HEADER ? size - FZ_SESSION_HEADER : 0;
+}
+
+static enum fz_ev_type ev_type(uint8_t b)
+{
+    for (int i = 0; i < 4; i++)
+        if (b == (uint8_t)ev_letters[i])
+            return (enum fz_ev_type)i;
+    return (enum fz_ev_type)(b % 4);
+}
+
+int fz_session_next(const struct fz_session *s, size_t *cursor, struct fz_event *ev)
+{
+    size_t c = *cursor, n;
+    if (c >= s->ev_size)
+        return 0;
+    ev->type = ev_type(s->ev[c++]);
+    n = 0;
+    if (c < s->ev_size)
+        n = s->ev[c++];
+    if (c < s->ev_size)
+        n |= (size_t)s->ev[c++] << 8;
+    if (n > s->ev_size - c)
+        n = s->ev_size - c;
+    ev->p = s->ev + c;
+    ev->n = n;
+    *cursor = c + n;
+    return 1;
+}
+
+void fz_reader_init(struct fz_reader *r, const struct fz_session *s)
+{
+    memset(r, 0, sizeof *r);
+    r->s = s;
+}
+
+int fz_reader_next(struct fz_reader *r, struct fz_read *out)
+{
+    struct fz_event ev;
+    size_t fill = 0, want = 0;
+
+    for (;;) {
+        if (r->pending) {
+            *out = r->pend;
+            r->pending = 0;
+            return 1;
+        }
+        if (r->cur_n > 0) {
+            if (r->npattern == 0) {
+                out->kind = FZ_READ_DATA;
+                out->p = r->cur;
+                out->n = r->cur_n;
+                r->cur_n = 0;
+                return 1;
+            }
+            if (want == 0) {
+                want = r->pattern[r->ipattern] ? r->pattern[r->ipattern] : 256;
+                r->ipattern = (r->ipattern + 1) % r->npattern;
+            }
+            {
+                size_t k = want - fill < r->cur_n ? want - fill : r->cur_n;
+                memcpy(r->buf + fill, r->cur, k);
+                fill += k;
+                r->cur += k;
+                r->cur_n -= k;
+            }
+            if (fill == want)
+                goto deliver;
+            continue;
+        }
+        if (!fz_session_next(r->s, &r->cursor, &ev)) {
+            if (fill)
+                goto deliver;
+            return 0;
+        }
+        switch (ev.type) {
+        case FZ_EV_CLIENT:
+            r->cur = ev.p;
+            r->cur_n = ev.n;
+            break;
+        case FZ_EV_READS:
+            r->npattern = ev.n < sizeof r->pattern ? ev.n : sizeof r->pattern;
+            memcpy(r->pattern, ev.p, r->npattern);
+            r->ipattern = 0;
+            if (fill) /* a new pattern ends the read in progress */
+                goto deliver;
+            break;
+        case FZ_EV_SERVER:
+        case FZ_EV_TLS:
+            /* The server wrote, or TLS came up, between two client writes: no
+             * read spans that point. A partial read is delivered first. */
+            r->pend.kind = ev.type == FZ_EV_TLS ? FZ_READ_TLS : FZ_READ_SERVER;
+            r->pend.p = ev.type == FZ_EV_TLS ? NULL : ev.p;
+            r->pend.n = ev.type == FZ_EV_TLS ? 0 : ev.n;
+            r->pending = 1;
+            if (fill)
+                goto deliver;
+            break;
+        }
+    }
+deliver:
+    out->kind = FZ_READ_DATA;
+    out->p = r->buf;
+    out->n = fill;
+    return 1;
+}
+
+/* ---- text form ---- */
+
+static void put_quoted(FILE *f, const uint8_t *p, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c == '\r')
+            fputs("\\r", f);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c == '\\' || c == '"')
+            fprintf(f, "\\%c", c);
+        else if (c >= 0x20 && c < 0x7f)
+            fputc(c, f);
+        else
+            fprintf(f, "\\x%02x", c);
+    }
+    fputc('"', f);
+}
+
+static void put_payload(FILE *f, const char *kw, const uint8_t *p, size_t n)
+{
+    /* break long payloads after each LF, or every 64 bytes of binary */
+    size_t i = 0, start = 0;
+    fprintf(f, "%s ", kw);
+    if (n == 0) {
+        fputs("\"\"\n", f);
+        return;
+    }
+    while (i < n) {
+        i++;
+        if (i == n || p[i - 1] == '\n' || i - start >= 72) {
+            if (start)
+                fputs("+ ", f);
+            put_quoted(f, p + start, i - start);
+            fputc('\n', f);
+            start = i;
+        }
+    }
+}
+
+void fz_session_decode(FILE *f, const uint8_t *data, size_t size)
+{
+    struct fz_session s;
+    struct fz_event ev;
+    size_t cur = 0;
+    fz_session_parse(&s, data, size);
+    fprintf(f, "# mxfuzz session (corpus/FORMAT.md)\n");
+    fprintf(f, "proto %s\nmode %s\ncert %s\ntls-required %s\n", proto_names[s.proto],
+            mode_names[s.mode], (s.flags & FZ_SFLAG_CERT) ? "yes" : "no",
+            (s.flags & FZ_SFLAG_TLS_REQUIRED) ? "yes" : "no");
+    if (s.flags & ~(FZ_SFLAG_CERT | FZ_SFLAG_TLS_REQUIRED))
+        fprintf(f, "flags 0x%02x\n", s.flags);
+    fprintf(f, "max-line %zu\nmax-literal %zu\n", s.max_line, s.max_literal);
+    if ((s.limits & 15) >= 10)
+        fprintf(f, "limits 0x%02x\n", s.limits);
+    while (fz_session_next(&s, &cur, &ev)) {
+        switch (ev.type) {
+        case FZ_EV_CLIENT:
+            put_payload(f, "client", ev.p, ev.n);
+            break;
+        case FZ_EV_SERVER:
+            put_payload(f, "server", ev.p, ev.n);
+            break;
+        case FZ_EV_READS:
+            fputs("reads", f);
+            for (size_t i = 0; i < ev.n; i++)
+                fprintf(f, " %u", ev.p[i]);
+            fputc('\n', f);
+            break;
+        case FZ_EV_TLS:
+            fputs("tls", f);
+            if (ev.n)
+                fputs(" ", f), put_quoted(f, ev.p, ev.n);
+            fputc('\n', f);
+            break;
+        }
+    }
+}
+
+static void sb_put(struct fz_sbuf *b, const void *p, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n)
+            cap *= 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+void fz_sbuf_header(struct fz_sbuf *b, enum fz_proto proto, enum fz_mode mode,
+                    uint8_t flags, uint8_t limits)
+{
+    uint8_t h[4] = {(uint8_t)proto, (uint8_t)mode, flags, limits};
+    sb_put(b, h, 4);
+}
+
+void fz_sbuf_event(struct fz_sbuf *b, enum fz_ev_type t, const void *p, size_t n)
+{
+    const uint8_t *q = p;
+    do {
+        size_t k = n > 65535 ? 65535 : n;
+        uint8_t h[3] = {(uint8_t)ev_letters[t], (uint8_t)(k & 255), (uint8_t)(k >> 8)};
+        sb_put(b, h, 3);
+        if (k) {
+            sb_put(b, q, k);
+            q += k;
+        }
+        n -= k;
+    } while (n > 0);
+}
+
+void fz_sbuf_free(struct fz_sbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+uint8_t fz_session_limits(size_t max_line, size_t max_literal)
+{
+    unsigned l = 0, m = 0;
+    while (l < 9 && ((size_t)64 << l) < max_line)
+        l++;
+    while (m < 15 && ((size_t)256 << m) < max_literal)
+        m++;
+    return (uint8_t)(l | (m << 4));
+}
+
+/* ---- text -> binary ---- */
+
+struct lx {
+    const char *p, *end;
+    int line;
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct lx *x, const char *what)
+{
+    snprintf(x->err, x->errlen, "line %d: %s", x->line, what);
+    return -1;
+}
+
+static void skip_ws(const char **p, const char *end)
+{
+    while (*p < end && (**p == ' ' || **p == '\t'))
+        (*p)++;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Parses quoted strings from p to eol into b; returns -1 on error. */
+static int parse_strings(struct lx *x, const char *p, const char *eol, struct fz_sbuf *b)
+{
+    int any = 0;
+    for (;;) {
+        skip_ws(&p, eol);
+        if (p >= eol || *p == '#')
+            return any ? 0 : fail(x, "expected a quoted string");
+        if (*p != '"')
+            return fail(x, "expected a quoted string");
+        p++;
+        while (p < eol && *p != '"') {
+            uint8_t c = (uint8_t)*p++;
+            if (c == '\\') {
+                if (p >= eol)
+                    return fail(x, "unfinished escape");
+                c = (uint8_t)*p++;
+                switch (c) {
+                case 'r': c = '\r'; break;
+                case 'n': c = '\n'; break;
+                case 't': c = '\t'; break;
+                case '0': c = 0; break;
+                case '\\': case '"': break;
+                case 'x': {
+                    int h1 = p < eol ? hexval(p[0]) : -1;
+                    int h2 = p + 1 < eol ? hexval(p[1]) : -1;
+                    if (h1 < 0 || h2 < 0)
+                        return fail(x, "bad \\x escape (want two hex digits)");
+                    c = (uint8_t)(h1 * 16 + h2);
+                    p += 2;
+                    break;
+                }
+                default:
+                    return fail(x, "unknown escape");
+                }
+            }
+            sb_put(b, &c, 1);
+        }
+        if (p >= eol)
+            return fail(x, "unterminated string");
+        p++;
+        any = 1;
+    }
+}
+
+static int word_is(const char *p, const char *e, const char *w)
+{
+    size_t n = strlen(w);
+    return (size_t)(e - p) == n && memcmp(p, w, n) == 0;
+}
+
+static int parse_yes_no(struct lx *x, const char *p, const char *e, int *v)
+{
+    if (word_is(p, e, "yes"))
+        *v = 1;
+    else if (word_is(p, e, "no"))
+        *v = 0;
+    else
+        return fail(x, "expected yes or no");
+    return 0;
+}
+
+static int parse_num(struct lx *x, const char *p, const char *e, unsigned long *v)
+{
+    char tmp[32], *q;
+    if (e - p <= 0 || (size_t)(e - p) >= sizeof tmp)
+        return fail(x, "expected a number");
+    memcpy(tmp, p, (size_t)(e - p));
+    tmp[e - p] = 0;
+    *v = strtoul(tmp, &q, 0);
+    if (*q)
+        return fail(x, "expected a number");
+    return 0;
+}
+
+int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_len,
+                      char *err, size_t errlen)
+{
+    struct lx x = {text, text + len, 0, err, errlen};
+    uint8_t hdr[4] = {0, 0, 0, 0};
+    struct fz_sbuf ev = {0}, cur = {0};
+    int cur_type = -1, started = 0;
+    const char *p = text;
+
+    *out = NULL;
+    *out_len = 0;
+    if (errlen)
+        err[0] = 0;
+    while (p < x.end) {
+        const char *eol = memchr(p, '\n', (size_t)(x.end - p));
+        const char *line_end, *kw, *kw_end, *arg;
+        if (!eol)
+            eol = x.end;
+        x.line++;
+        line_end = eol;
+        if (line_end > p && line_end[-1] == '\r')
+            line_end--;
+        kw = p;
+        skip_ws(&kw, line_end);
+        p = eol < x.end ? eol + 1 : eol;
+        if (kw >= line_end || *kw == '#')
+            continue;
+        if (*kw == '+') {
+            if (cur_type != FZ_EV_CLIENT && cur_type != FZ_EV_SERVER)
+                goto bad_cont;
+            if (parse_strings(&x, kw + 1, line_end, &cur) < 0)
+                goto err;
+            continue;
+        }
+        if (cur_type >= 0) {
+            fz_sbuf_event(&ev, (enum fz_ev_type)cur_type, cur.p, cur.n);
+            cur.n = 0;
+            cur_type = -1;
+        }
+        kw_end = kw;
+        while (kw_end < line_end && *kw_end != ' ' && *kw_end != '\t')
+            kw_end++;
+        arg = kw_end;
+        skip_ws(&arg, line_end);
+        {
+            /* argument without trailing spaces or comment, for header words */
+            const char *ae = arg;
+            while (ae < line_end && *ae != '#')
+                ae++;
+            while (ae > arg && (ae[-1] == ' ' || ae[-1] == '\t'))
+                ae--;
+            if (word_is(kw, kw_end, "proto") || word_is(kw, kw_end, "mode") ||
+                word_is(kw, kw_end, "cert") || word_is(kw, kw_end, "tls-required") ||
+                word_is(kw, kw_end, "max-line") || word_is(kw, kw_end, "max-literal") ||
+                word_is(kw, kw_end, "flags") || word_is(kw, kw_end, "limits")) {
+                int yn;
+                unsigned long v;
+                if (started) {
+                    fail(&x, "header line after the first event");
+                    goto err;
+                }
+                if (word_is(kw, kw_end, "proto")) {
+                    int i;
+                    for (i = 0; i < 3 && !word_is(arg, ae, proto_names[i]); i++)
+                        ;
+                    if (i == 3) {
+                        fail(&x, "proto must be smtp, imap or pop3");
+                        goto err;
+                    }
+                    hdr[0] = (uint8_t)i;
+                } else if (word_is(kw, kw_end, "mode")) {
+                    int i;
+                    for (i = 0; i < 3 && !word_is(arg, ae, mode_names[i]); i++)
+                        ;
+                    if (i == 3) {
+                        fail(&x, "mode must be plaintext, starttls or implicit");
+                        goto err;
+                    }
+                    hdr[1] = (uint8_t)i;
+                } else if (word_is(kw, kw_end, "cert") || word_is(kw, kw_end, "tls-required")) {
+                    uint8_t bit = word_is(kw, kw_end, "cert") ? FZ_SFLAG_CERT : FZ_SFLAG_TLS_REQUIRED;
+                    if (parse_yes_no(&x, arg, ae, &yn) < 0)
+                        goto err;
+                    hdr[2] = (uint8_t)(yn ? hdr[2] | bit : hdr[2] & ~bit);
+                } else if (word_is(kw, kw_end, "flags") || word_is(kw, kw_end, "limits")) {
+                    if (parse_num(&x, arg, ae, &v) < 0)
+                        goto err;
+                    if (v > 255) {
+                        fail(&x, "value over 255");
+                        goto err;
+                    }
+                    hdr[word_is(kw, kw_end, "flags") ? 2 : 3] = (uint8_t)v;
+                } else {
+                    int is_line = word_is(kw, kw_end, "max-line");
+                    unsigned k, lim = is_line ? 9 : 15;
+                    size_t base = is_line ? 64 : 256;
+                    if (parse_num(&x, arg, ae, &v) < 0)
+                        goto err;
+                    for (k = 0; k <= lim && (base << k) != v; k++)
+                        ;
+                    if (k > lim) {
+                        fail(&x, is_line ? "max-line must be a power of two from 64 to 32768"
+                                         : "max-literal must be a power of two from 256 to 8388608");
+                        goto err;
+                    }
+                    hdr[3] = is_line ? (uint8_t)((hdr[3] & 0xf0) | k)
+                                     : (uint8_t)((hdr[3] & 0x0f) | (k << 4));
+                }
+                continue;
+            }
+            started = 1;
+            if (word_is(kw, kw_end, "client") || word_is(kw, kw_end, "server")) {
+                cur_type = word_is(kw, kw_end, "client") ? FZ_EV_CLIENT : FZ_EV_SERVER;
+                cur.n = 0;
+                if (parse_strings(&x, arg, line_end, &cur) < 0)
+                    goto err;
+            } else if (word_is(kw, kw_end, "reads")) {
+                struct fz_sbuf sz = {0};
+                const char *q = arg;
+                while (q < ae) {
+                    const char *w = q;
+                    unsigned long v;
+                    while (q < ae && *q != ' ' && *q != '\t')
+                        q++;
+                    if (parse_num(&x, w, q, &v) < 0 || v > 255) {
+                        if (v > 255)
+                            fail(&x, "read size over 255 (0 means 256)");
+                        fz_sbuf_free(&sz);
+                        goto err;
+                    }
+                    uint8_t b = (uint8_t)v;
+                    sb_put(&sz, &b, 1);
+                    skip_ws(&q, ae);
+                }
+                fz_sbuf_event(&ev, FZ_EV_READS, sz.p, sz.n);
+                fz_sbuf_free(&sz);
+            } else if (word_is(kw, kw_end, "tls")) {
+                struct fz_sbuf t = {0};
+                if (arg < ae && parse_strings(&x, arg, line_end, &t) < 0) {
+                    fz_sbuf_free(&t);
+                    goto err;
+                }
+                fz_sbuf_event(&ev, FZ_EV_TLS, t.p, t.n);
+                fz_sbuf_free(&t);
+            } else {
+                fail(&x, "unknown keyword (want proto, mode, cert, tls-required, max-line, "
+                         "max-literal, client, server, reads, tls, or + to continue)");
+                goto err;
+            }
+        }
+    }
+    if (cur_type >= 0)
+        fz_sbuf_event(&ev, (enum fz_ev_type)cur_type, cur.p, cur.n);
+    {
+        struct fz_sbuf all = {0};
+        sb_put(&all, hdr, 4);
+        if (ev.n)
+            sb_put(&all, ev.p, ev.n);
+        if (all.oom || ev.oom || cur.oom) {
+            fz_sbuf_free(&all);
+            snprintf(err, errlen, "out of memory");
+            goto err_nomsg;
+        }
+        *out = all.p;
+        *out_len = all.n;
+    }
+    fz_sbuf_free(&ev);
+    fz_sbuf_free(&cur);
+    return 0;
+bad_cont:
+    fail(&x, "a + line continues only a client or server line");
+err:
+err_nomsg:
+    fz_sbuf_free(&ev);
+    fz_sbuf_free(&cur);
+    return -1;
+}

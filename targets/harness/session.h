@@ -1,0 +1,86 @@
+/* session.h - the session file format shared by every multi-step target,
+ * the capture importer and the reproducers. Specification: corpus/FORMAT.md.
+ * Parsing never fails: every byte string is a session. */
+#ifndef FZ_SESSION_H
+#define FZ_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum fz_proto { FZ_PROTO_SMTP = 0, FZ_PROTO_IMAP = 1, FZ_PROTO_POP3 = 2 };
+enum fz_mode { FZ_MODE_PLAIN = 0, FZ_MODE_STARTTLS = 1, FZ_MODE_IMPLICIT = 2 };
+#define FZ_SFLAG_CERT 0x01u
+#define FZ_SFLAG_TLS_REQUIRED 0x02u
+
+enum fz_ev_type { FZ_EV_CLIENT = 0, FZ_EV_SERVER = 1, FZ_EV_READS = 2, FZ_EV_TLS = 3 };
+
+struct fz_session {
+    enum fz_proto proto;
+    enum fz_mode mode;
+    uint8_t flags;
+    uint8_t limits;      /* raw byte: nibbles as in FORMAT.md */
+    size_t max_line;     /* 64 << (L % 10) */
+    size_t max_literal;  /* 256 << M */
+    const uint8_t *ev;   /* event area */
+    size_t ev_size;
+};
+
+struct fz_event {
+    enum fz_ev_type type;
+    const uint8_t *p;
+    size_t n;
+};
+
+#define FZ_SESSION_HEADER 4
+
+void fz_session_parse(struct fz_session *s, const uint8_t *data, size_t size);
+/* Next event at *cursor (start at 0); returns 0 at the end. */
+int fz_session_next(const struct fz_session *s, size_t *cursor, struct fz_event *ev);
+
+/* Reads as the server sees them (FORMAT.md, "Reads"). */
+enum fz_read_kind { FZ_READ_DATA = 0, FZ_READ_TLS = 1, FZ_READ_SERVER = 2 };
+struct fz_read {
+    enum fz_read_kind kind;
+    const uint8_t *p; /* DATA: the read's bytes; SERVER: the server write */
+    size_t n;
+};
+struct fz_reader {
+    const struct fz_session *s;
+    size_t cursor;          /* next event */
+    const uint8_t *cur;     /* current client write: unread part */
+    size_t cur_n;
+    uint8_t pattern[256];   /* read sizes; npattern 0 = one read per write */
+    size_t npattern, ipattern;
+    int pending;            /* pend waits behind a partial read */
+    struct fz_read pend;
+    uint8_t buf[256];       /* a pattern read assembled across writes */
+};
+void fz_reader_init(struct fz_reader *r, const struct fz_session *s);
+/* Returns 0 at the end of the session. */
+int fz_reader_next(struct fz_reader *r, struct fz_read *out);
+
+/* Text form. decode: binary -> text on f. encode: text -> binary in a
+ * malloc'd buffer; on error returns -1 and writes "line N: what" to err. */
+void fz_session_decode(FILE *f, const uint8_t *data, size_t size);
+int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_len,
+                      char *err, size_t errlen);
+
+/* Writer helpers (for tools that build sessions, e.g. the capture importer). */
+struct fz_sbuf {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+};
+void fz_sbuf_header(struct fz_sbuf *b, enum fz_proto proto, enum fz_mode mode,
+                    uint8_t flags, uint8_t limits);
+/* Appends an event; payloads over 65535 bytes are split into several events
+ * of the same type (for C this adds write boundaries: callers that care split
+ * themselves). */
+void fz_sbuf_event(struct fz_sbuf *b, enum fz_ev_type t, const void *p, size_t n);
+void fz_sbuf_free(struct fz_sbuf *b);
+
+/* Limits byte from sizes (rounded up to the next representable value). */
+uint8_t fz_session_limits(size_t max_line, size_t max_literal);
+
+#endif
