@@ -30,17 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fail.h"
 #include "fuzz_input.h"
 #include "mx/listen.h"
 #include "mx/protocol.h"
 
-#define FAIL(...)                                   \
-    do {                                            \
-        fprintf(stderr, "listen: divergence: ");    \
-        fprintf(stderr, __VA_ARGS__);               \
-        fputc('\n', stderr);                        \
-        abort();                                    \
-    } while (0)
+#define FAIL(...) fz_fail("listen", __VA_ARGS__)
 
 static const char *const addr_text[8] = {"10.0.0.1", "::ffff:10.0.0.1", "10.0.0.2", "2001:db8::1",
                                          "[2001:db8::2]", "127.0.0.1", "::1", "*"};
