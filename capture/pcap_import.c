@@ -229,7 +229,7 @@ static size_t longest_line(const struct cap_imp_session *s)
 
 static int write_file(struct cap_imp_session *s)
 {
-    struct fz_sbuf b = {0};
+    struct fz_buf b = {0};
     size_t line = longest_line(s), lit = (size_t)s->bytes[0];
     uint8_t flags = s->mode != FZ_MODE_PLAIN ? FZ_SFLAG_CERT : 0;
     fz_sbuf_header(&b, s->proto, s->mode, flags,
@@ -237,7 +237,7 @@ static int write_file(struct cap_imp_session *s)
     for (size_t i = 0; i < s->nev; i++)
         fz_sbuf_event(&b, s->ev[i].type, s->ev[i].p, s->ev[i].n);
     if (b.oom) {
-        fz_sbuf_free(&b);
+        fz_buf_free(&b);
         return -1;
     }
     s->file = b.p;

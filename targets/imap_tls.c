@@ -3,8 +3,9 @@
  * chain, parsed by libmx's IMAP command reader.
  *
  * Input (every byte string is valid; fields past the end read as zero):
- *   u8   suite     index into SUITES below (value % NSUITES): 3DES-CBC-SHA and AES-CBC-SHA in
- *                  TLS 1.0/1.1/1.2, AES-GCM and ChaCha20-Poly1305 in TLS 1.2, the TLS 1.3 suites
+ *   u8   suite     index into SUITES (targets/oracles/imap_tls_check.c), value % 14:
+ *                  3DES-CBC-SHA and AES-CBC-SHA in TLS 1.0/1.1/1.2, AES-GCM and
+ *                  ChaCha20-Poly1305 in TLS 1.2, the TLS 1.3 suites
  *   u8   seq       the first record sequence number (0 ... 255; TLS 1.3: always 0, because
  *                  BoringSSL's TLS 1.3 GCM AEAD derives its nonce mask from the first record's
  *                  sequence number and then refuses the third record of a run that starts
@@ -22,273 +23,30 @@
  *   and `ncuts` how the ciphertext is cut into the server's reads. Limits come from the
  *   session's limits byte, as in the imap target.
  *
- * What runs: BoringSSL's record AEADs (tls_oracle: EVP_aead_*_cbc_sha1_tls[_implicit_iv],
- * AES-GCM, ChaCha20-Poly1305, TLS 1.3) seal the records with the input's keys and IVs, so a
- * run is deterministic. libmx's decrypter (mx/record.h) reads the records from a receive chain
- * fed the ciphertext reads; each record's plaintext is appended to a second chain, on which
- * the IMAP reader (mx/imap.h) runs until NEED_MORE, once with LITERAL+ and once with LITERAL-.
- *
- * Oracle: every record must decrypt, as application data, to exactly the bytes that were
- * sealed; on the plaintext side the same reference parser and checks as the imap target
- * (targets/oracles/imap_model.h): identical events, none before its completing byte arrived,
- * none left waiting at NEED_MORE (the seed's hang: the message's end and its CRLF in one
- * record), literal octets only after the continuation was asked for (the continuation rule is
- * the imap target's). After the ciphertext: both chains empty with exact counters, every
- * record read. A divergence aborts with "imap_tls: ..." or "imap: divergence (...)".
+ * Oracle (targets/oracles/imap_tls_check.h): every record decrypts, as application data, to
+ * exactly the bytes sealed; the plaintext goes through the imap target's checks (imap_check.h,
+ * with LITERAL+ and LITERAL-), including the seed's hang (the message's end and its CRLF in one
+ * record); afterwards both chains are empty with exact counters and every record was read.
  */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "imap_model.h"
-#include "mx/chain.h"
-#include "mx/imap.h"
-#include "mx/record.h"
+#include "fuzz_input.h"
+#include "imap_tls_check.h"
 #include "session.h"
-#include "tls_oracle.h"
-
-#define KEYS_LEN 144
-#define PREFIX_FIXED (2 + KEYS_LEN + 3)
-
-static const struct {
-    uint16_t version, suite;
-    const char *name;
-} SUITES[] = {
-    {0x0301, 0x000A, "TLS1.0 DES-CBC3-SHA"}, {0x0301, 0x002F, "TLS1.0 AES128-SHA"},
-    {0x0301, 0x0035, "TLS1.0 AES256-SHA"},   {0x0302, 0x000A, "TLS1.1 DES-CBC3-SHA"},
-    {0x0302, 0x002F, "TLS1.1 AES128-SHA"},   {0x0303, 0x000A, "TLS1.2 DES-CBC3-SHA"},
-    {0x0303, 0x002F, "TLS1.2 AES128-SHA"},   {0x0303, 0x0035, "TLS1.2 AES256-SHA"},
-    {0x0303, 0xC02F, "TLS1.2 ECDHE-RSA-AES128-GCM-SHA256"},
-    {0x0303, 0xC030, "TLS1.2 ECDHE-RSA-AES256-GCM-SHA384"},
-    {0x0303, 0xCCA8, "TLS1.2 ECDHE-RSA-CHACHA20-POLY1305"},
-    {0x0304, 0x1301, "TLS1.3 AES_128_GCM_SHA256"}, {0x0304, 0x1302, "TLS1.3 AES_256_GCM_SHA384"},
-    {0x0304, 0x1303, "TLS1.3 CHACHA20_POLY1305_SHA256"},
-};
-#define NSUITES (sizeof SUITES / sizeof SUITES[0])
-
-#define FAIL(...)                                             \
-    do {                                                      \
-        fprintf(stderr, "imap_tls: " __VA_ARGS__);            \
-        fputc('\n', stderr);                                  \
-        abort();                                              \
-    } while (0)
-
-struct plain_rec {
-    size_t off, len; /* in the plaintext stream */
-};
-
-struct setup {
-    unsigned si;
-    uint64_t seq;
-    const uint8_t *keys; /* KEYS_LEN bytes */
-    size_t secret_len, kb_len;
-};
-
-static int keys_for(struct tls_oracle *o, const struct setup *st)
-{
-    if (SUITES[st->si].version == 0x0304)
-        return tls_oracle_init13(o, TLS_ORACLE_SEAL, SUITES[st->si].suite, st->keys,
-                                 st->secret_len, st->seq);
-    return tls_oracle_init12(o, TLS_ORACLE_SEAL, SUITES[st->si].version, SUITES[st->si].suite, 1,
-                             st->keys, st->kb_len, st->seq);
-}
-
-static void run(const struct setup *st, const struct fz_session *s, const uint8_t *stream,
-                size_t n, const struct plain_rec *recs, size_t nrecs, const uint8_t *cipher,
-                size_t clen, const size_t *cuts, size_t ncuts, unsigned flags)
-{
-    const char *label = flags & MX_IMAP_LITERAL_PLUS ? "LITERAL+" : "LITERAL-";
-    struct imap_model m;
-    struct imap_check chk;
-    struct mx_alloc a;
-    struct mx_imap rd;
-    struct mx_chain net, plain;
-    struct mx_record *rec = malloc(sizeof *rec);
-    uint8_t *out = malloc(MX_RECORD_MAX_PLAINTEXT);
-    size_t off = 0, icut = 0, got = 0;
-    int rc;
-
-    if (!rec || !out)
-        FAIL("out of memory in the harness");
-    imap_model_run(&m, stream, n, s->max_line, s->max_literal, flags);
-    imap_check_init(&chk, &m, SUITES[st->si].name, label);
-    a = imap_check_alloc(&chk);
-    struct mx_imap_config cfg = {s->max_line, s->max_literal, flags, imap_check_sink, &chk, &a};
-    if (mx_imap_init(&rd, &cfg) != 0)
-        FAIL("mx_imap_init failed");
-    mx_record_init(rec);
-    rc = SUITES[st->si].version == 0x0304
-             ? mx_record_set_tls13_secret(rec, SUITES[st->si].suite, st->keys, st->secret_len,
-                                          st->seq)
-             : mx_record_set_tls12_keys(rec, SUITES[st->si].version, SUITES[st->si].suite, 1,
-                                        st->keys, st->kb_len, st->seq);
-    if (rc != MX_REC_OK)
-        FAIL("%s: libmx refused the keys: %s", SUITES[st->si].name, mx_record_strerror(rc));
-    mx_chain_init(&net, 0, NULL);
-    mx_chain_init(&plain, 0, NULL);
-
-    while (off < clen) {
-        size_t k = clen - off;
-        if (ncuts) {
-            size_t c = cuts[icut++ % ncuts];
-            if (c && c < k)
-                k = c;
-        }
-        if (mx_chain_append(&net, cipher + off, k) != MX_CHAIN_OK)
-            FAIL("chain append failed");
-        off += k;
-        for (;;) {
-            uint8_t type = 0;
-            size_t olen = 0;
-            rc = mx_record_read(rec, &net, &type, out, MX_RECORD_MAX_PLAINTEXT, &olen);
-            if (rc == MX_REC_NEED_MORE)
-                break;
-            if (rc != MX_REC_OK)
-                FAIL("%s: record %zu of %zu rejected by libmx: %s", SUITES[st->si].name, got,
-                     nrecs, mx_record_strerror(rc));
-            if (got >= nrecs)
-                FAIL("%s: libmx returned more records than were sealed", SUITES[st->si].name);
-            if (type != MX_TLS_APPLICATION_DATA || olen != recs[got].len ||
-                memcmp(out, stream + recs[got].off, olen) != 0)
-                FAIL("%s: record %zu decrypted to type %u, %zu bytes; sealed %zu bytes of "
-                     "application data", SUITES[st->si].name, got, type, olen, recs[got].len);
-            got++;
-            if (olen == 0)
-                continue;
-            if (mx_chain_append(&plain, out, olen) != MX_CHAIN_OK)
-                FAIL("plaintext chain append failed");
-            chk.delivered += olen;
-            imap_check_pump(&chk, &rd, &plain);
-        }
-    }
-    if (got != nrecs || net.bytes != 0)
-        FAIL("%s: %zu of %zu records read, %zu ciphertext bytes left", SUITES[st->si].name, got,
-             nrecs, net.bytes);
-    imap_check_pump(&chk, &rd, &plain);
-    imap_check_end(&chk, &rd);
-    if (plain.bytes != 0 || plain.consumed != n || mx_chain_check(&plain) != 0 ||
-        net.consumed != clen || mx_chain_check(&net) != 0)
-        FAIL("chain counters: plaintext bytes %zu consumed %llu (stream %zu); ciphertext "
-             "consumed %llu of %zu",
-             plain.bytes, (unsigned long long)plain.consumed, n,
-             (unsigned long long)net.consumed, clen);
-    mx_imap_release(&rd);
-    mx_chain_release(&net);
-    mx_chain_release(&plain);
-    mx_record_cleanup(rec);
-    free(rec);
-    free(out);
-    imap_model_free(&m);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint8_t prefix[PREFIX_FIXED] = {0};
-    struct setup st;
+    struct in in = {data, size};
+    struct imap_tls_params p;
     struct fz_session s;
-    struct fz_reader rdr;
-    struct fz_read rd;
-    struct tls_oracle o;
-    size_t cuts[8], ncuts, p, n = 0, nrecs = 0, clen = 0, ccap, pad;
-    uint8_t *stream, *cipher;
-    struct plain_rec *recs;
-    size_t *rec_end; /* ciphertext offset where record i ends */
-    unsigned iv_seed;
-    int cipher_kind;
-    size_t mac_len, key_len, iv_len;
 
-    memcpy(prefix, data, size < PREFIX_FIXED ? size : PREFIX_FIXED);
-    p = size < PREFIX_FIXED ? size : PREFIX_FIXED;
-    st.si = prefix[0] % NSUITES;
-    st.seq = SUITES[st.si].version == 0x0304 ? 0 : prefix[1];
-    st.keys = prefix + 2;
-    iv_seed = prefix[2 + KEYS_LEN];
-    pad = prefix[3 + KEYS_LEN] % 32;
-    ncuts = prefix[4 + KEYS_LEN] % 8;
-    for (size_t i = 0; i < ncuts; i++) {
-        unsigned c = p < size ? data[p++] : 0;
-        cuts[i] = c & 0x80 ? (size_t)(c & 0x7f) * 128 + 1 : c;
-    }
-    if (tls_oracle_suite_info(SUITES[st.si].version, SUITES[st.si].suite, &cipher_kind, &mac_len,
-                              &key_len, &iv_len) != 0)
-        FAIL("%s: unknown to the oracle", SUITES[st.si].name);
-    st.secret_len = SUITES[st.si].suite == 0x1302 ? 48 : 32;
-    st.kb_len = tls_oracle_key_block_len(SUITES[st.si].version, SUITES[st.si].suite);
-    if (SUITES[st.si].version != 0x0304 &&
-        (st.kb_len == 0 || st.kb_len > KEYS_LEN ||
-         st.kb_len != mx_record_key_block_len(SUITES[st.si].version, SUITES[st.si].suite)))
-        FAIL("%s: key block length %zu (oracle) vs %zu (libmx)", SUITES[st.si].name, st.kb_len,
-             mx_record_key_block_len(SUITES[st.si].version, SUITES[st.si].suite));
-
-    fz_session_parse(&s, data + p, size - p);
-    stream = malloc(size + 1);
-    recs = malloc((size + 1) * sizeof *recs);
-    if (!stream || !recs)
-        FAIL("out of memory in the harness");
-    fz_reader_init(&rdr, &s);
-    while (fz_reader_next(&rdr, &rd)) {
-        if (rd.kind != FZ_READ_DATA || rd.n == 0)
-            continue;
-        for (size_t q = 0; q < rd.n; q += MX_RECORD_MAX_PLAINTEXT) {
-            size_t k = rd.n - q < MX_RECORD_MAX_PLAINTEXT ? rd.n - q : MX_RECORD_MAX_PLAINTEXT;
-            recs[nrecs].off = n;
-            recs[nrecs].len = k;
-            memcpy(stream + n, rd.p + q, k);
-            n += k;
-            nrecs++;
-        }
-    }
-
-    /* seal */
-    if (keys_for(&o, &st) != 0)
-        FAIL("%s: the oracle refused the keys", SUITES[st.si].name);
-    ccap = 0;
-    for (size_t i = 0; i < nrecs; i++)
-        ccap += tls_oracle_sealed_max(&o, recs[i].len, pad);
-    cipher = malloc(ccap + 1);
-    rec_end = malloc((nrecs + 1) * sizeof *rec_end);
-    if (!cipher || !rec_end)
-        FAIL("out of memory in the harness");
-    for (size_t i = 0; i < nrecs; i++) {
-        uint8_t iv[16];
-        size_t ivl = tls_oracle_iv_len(&o), k;
-        for (size_t j = 0; j < ivl && j < sizeof iv; j++)
-            iv[j] = (uint8_t)(iv_seed + 37 * i + 11 * j);
-        k = tls_oracle_seal(&o, MX_TLS_APPLICATION_DATA, stream + recs[i].off, recs[i].len,
-                            ivl ? iv : NULL, pad, cipher + clen, ccap - clen);
-        if (k == 0)
-            FAIL("%s: the oracle could not seal record %zu", SUITES[st.si].name, i);
-        clen += k;
-        rec_end[i] = clen;
-    }
-    tls_oracle_cleanup(&o);
-
-    /* Without a cut pattern: one read per record (cuts = the records' lengths). */
-    if (ncuts == 0) {
-        size_t *per = malloc((nrecs + 1) * sizeof *per);
-        if (!per)
-            FAIL("out of memory in the harness");
-        for (int plus = 0; plus <= 1; plus++) {
-            /* feed record by record: a cut list equal to the record sizes */
-            for (size_t i = 0; i < nrecs; i++)
-                per[i] = rec_end[i] - (i ? rec_end[i - 1] : 0);
-            if (nrecs)
-                run(&st, &s, stream, n, recs, nrecs, cipher, clen, per, nrecs,
-                    plus ? MX_IMAP_LITERAL_PLUS : 0);
-            else
-                run(&st, &s, stream, n, recs, nrecs, cipher, clen, NULL, 0,
-                    plus ? MX_IMAP_LITERAL_PLUS : 0);
-        }
-        free(per);
-    } else {
-        for (int plus = 0; plus <= 1; plus++)
-            run(&st, &s, stream, n, recs, nrecs, cipher, clen, cuts, ncuts,
-                plus ? MX_IMAP_LITERAL_PLUS : 0);
-    }
-    free(rec_end);
-    free(cipher);
-    free(recs);
-    free(stream);
+    p.suite = in_u8(&in);
+    p.seq = in_u8(&in);
+    in_copy(&in, p.keys, sizeof p.keys);
+    p.iv_seed = in_u8(&in);
+    p.pad = in_u8(&in);
+    p.ncuts = in_cuts(&in, p.cuts);
+    fz_session_parse(&s, in.p, in.n);
+    imap_tls_check(&p, &s);
     return 0;
 }

@@ -19,26 +19,20 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "fuzz_input.h"
 #include "record_model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    struct in in = {data, size};
     struct record_conn c;
-    size_t cuts[8], ncuts = 0, i, off = 0;
-    unsigned cfg = 0;
+    size_t cuts[IN_MAX_CUTS], ncuts;
+    unsigned cfg = in_u8(&in) % (unsigned)(record_nsuites + 1);
 
-    if (size > 0)
-        cfg = data[off++] % (unsigned)(record_nsuites + 1);
-    if (off < size)
-        ncuts = data[off++] % 8;
-    for (i = 0; i < ncuts; i++) {
-        unsigned b = off < size ? data[off++] : 0;
-        cuts[i] = b & 0x80 ? (size_t)(b & 0x7f) * 128 + 1 : b;
-    }
+    ncuts = in_cuts(&in, cuts);
     if (record_fixed_conn(&c, cfg) != 0)
         abort();
-    record_check_stream("record", &c, data + off, size - off, cuts, ncuts);
+    record_check_stream("record", &c, in.p, in.n, cuts, ncuts);
     return 0;
 }

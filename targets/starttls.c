@@ -885,7 +885,7 @@ static void run_free(struct run *r)
 static uint8_t *rechunk(const struct fz_session *s, const uint8_t *data, size_t size,
                         uint8_t readsz, size_t *out_n)
 {
-    struct fz_sbuf b = {0};
+    struct fz_buf b = {0};
     struct fz_event ev;
     size_t cur = 0;
     uint8_t hdr[4] = {0};

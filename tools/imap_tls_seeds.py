@@ -11,7 +11,7 @@ import os
 import sys
 
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NSUITES = 14  # SUITES in targets/imap_tls.c
+NSUITES = 14  # SUITES in targets/oracles/imap_tls_check.c
 KEYS_LEN = 144
 
 

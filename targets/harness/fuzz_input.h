@@ -1,6 +1,6 @@
 /* fuzz_input.h - reading a fuzz input field by field. Every read succeeds: past the end of the
  * input, numbers read as zero and byte strings are clamped (in_take) or zero-filled (in_copy),
- * so that every byte string is a valid input. Shared by the targets with operation-list inputs. */
+ * so that every byte string is a valid input. Every target reads its input through it. */
 #ifndef FZ_FUZZ_INPUT_H
 #define FZ_FUZZ_INPUT_H
 
@@ -47,6 +47,27 @@ static inline void in_copy(struct in *in, uint8_t *dst, size_t n)
     memset(dst + k, 0, n - k);
     in->p += k;
     in->n -= k;
+}
+
+/* A read pattern: u8 count (value % 8), then that many sizes, one byte each: c & 0x80 ?
+ * (c & 0x7f) * 128 + 1 : c, 0 meaning "everything left". Returns the count (0: no pattern). */
+#define IN_MAX_CUTS 8
+static inline size_t in_cuts(struct in *in, size_t cuts[IN_MAX_CUTS])
+{
+    size_t n = in_u8(in) % IN_MAX_CUTS;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = in_u8(in);
+        cuts[i] = c & 0x80 ? (size_t)(c & 0x7f) * 128 + 1 : c;
+    }
+    return n;
+}
+
+/* The size of the next read of a stream with `left` bytes to go, cutting with cuts[] in a
+ * cycle (*next counts the reads); no cuts, or a 0 size: everything left. */
+static inline size_t in_cut_next(const size_t *cuts, size_t ncuts, size_t *next, size_t left)
+{
+    size_t want = ncuts ? cuts[(*next)++ % ncuts] : 0;
+    return want && want < left ? want : left;
 }
 
 #endif

@@ -14,53 +14,50 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int run_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
+    struct fz_buf b = {0};
     if (!f) {
         fprintf(stderr, "replay: cannot open %s: %s\n", path, strerror(errno));
         return 1;
     }
     for (;;) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 65536;
-            uint8_t *q = realloc(buf, nc);
-            if (!q) {
-                fprintf(stderr, "replay: out of memory reading %s\n", path);
-                free(buf);
-                fclose(f);
-                return 1;
-            }
-            buf = q;
-            cap = nc;
+        if (fz_buf_reserve(&b, 65536) != 0) {
+            fprintf(stderr, "replay: out of memory reading %s\n", path);
+            fz_buf_free(&b);
+            fclose(f);
+            return 1;
         }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
+        size_t k = fread(b.p + b.n, 1, b.cap - b.n, f);
+        b.n += k;
         if (k == 0)
             break;
     }
     if (ferror(f)) {
         fprintf(stderr, "replay: read error on %s\n", path);
-        free(buf);
+        fz_buf_free(&b);
         fclose(f);
         return 1;
     }
     fclose(f);
-    printf("Running: %s (%zu bytes)\n", path, n);
+    printf("Running: %s (%zu bytes)\n", path, b.n);
     fflush(stdout);
     /* copy into an exact-size buffer so ASan sees reads past the end */
-    uint8_t *exact = malloc(n ? n : 1);
+    uint8_t *exact = malloc(b.n ? b.n : 1);
     if (!exact) {
-        free(buf);
+        fz_buf_free(&b);
         return 1;
     }
-    memcpy(exact, buf, n);
-    free(buf);
+    if (b.n)
+        memcpy(exact, b.p, b.n);
+    size_t n = b.n;
+    fz_buf_free(&b);
     LLVMFuzzerTestOneInput(exact, n);
     free(exact);
     return 0;

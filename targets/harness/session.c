@@ -210,52 +210,26 @@ void fz_session_decode(FILE *f, const uint8_t *data, size_t size)
     }
 }
 
-static void sb_put(struct fz_sbuf *b, const void *p, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n)
-            cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-
-void fz_sbuf_header(struct fz_sbuf *b, enum fz_proto proto, enum fz_mode mode,
+void fz_sbuf_header(struct fz_buf *b, enum fz_proto proto, enum fz_mode mode,
                     uint8_t flags, uint8_t limits)
 {
     uint8_t h[4] = {(uint8_t)proto, (uint8_t)mode, flags, limits};
-    sb_put(b, h, 4);
+    fz_buf_append(b, h, 4);
 }
 
-void fz_sbuf_event(struct fz_sbuf *b, enum fz_ev_type t, const void *p, size_t n)
+void fz_sbuf_event(struct fz_buf *b, enum fz_ev_type t, const void *p, size_t n)
 {
     const uint8_t *q = p;
     do {
         size_t k = n > 65535 ? 65535 : n;
         uint8_t h[3] = {(uint8_t)ev_letters[t], (uint8_t)(k & 255), (uint8_t)(k >> 8)};
-        sb_put(b, h, 3);
+        fz_buf_append(b, h, 3);
         if (k) {
-            sb_put(b, q, k);
+            fz_buf_append(b, q, k);
             q += k;
         }
         n -= k;
     } while (n > 0);
-}
-
-void fz_sbuf_free(struct fz_sbuf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
 }
 
 uint8_t fz_session_limits(size_t max_line, size_t max_literal)
@@ -300,7 +274,7 @@ static int hexval(int c)
 }
 
 /* Parses quoted strings from p to eol into b; returns -1 on error. */
-static int parse_strings(struct lx *x, const char *p, const char *eol, struct fz_sbuf *b)
+static int parse_strings(struct lx *x, const char *p, const char *eol, struct fz_buf *b)
 {
     int any = 0;
     for (;;) {
@@ -335,7 +309,7 @@ static int parse_strings(struct lx *x, const char *p, const char *eol, struct fz
                     return fail(x, "unknown escape");
                 }
             }
-            sb_put(b, &c, 1);
+            fz_buf_append(b, &c, 1);
         }
         if (p >= eol)
             return fail(x, "unterminated string");
@@ -379,7 +353,7 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
 {
     struct lx x = {text, text + len, 0, err, errlen};
     uint8_t hdr[4] = {0, 0, 0, 0};
-    struct fz_sbuf ev = {0}, cur = {0};
+    struct fz_buf ev = {0}, cur = {0};
     int cur_type = -1, started = 0;
     const char *p = text;
 
@@ -491,7 +465,7 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                 if (parse_strings(&x, arg, line_end, &cur) < 0)
                     goto err;
             } else if (word_is(kw, kw_end, "reads")) {
-                struct fz_sbuf sz = {0};
+                struct fz_buf sz = {0};
                 const char *q = arg;
                 while (q < ae) {
                     const char *w = q;
@@ -501,23 +475,23 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                     if (parse_num(&x, w, q, &v) < 0 || v > 255) {
                         if (v > 255)
                             fail(&x, "read size over 255 (0 means 256)");
-                        fz_sbuf_free(&sz);
+                        fz_buf_free(&sz);
                         goto err;
                     }
                     uint8_t b = (uint8_t)v;
-                    sb_put(&sz, &b, 1);
+                    fz_buf_append(&sz, &b, 1);
                     skip_ws(&q, ae);
                 }
                 fz_sbuf_event(&ev, FZ_EV_READS, sz.p, sz.n);
-                fz_sbuf_free(&sz);
+                fz_buf_free(&sz);
             } else if (word_is(kw, kw_end, "tls")) {
-                struct fz_sbuf t = {0};
+                struct fz_buf t = {0};
                 if (arg < ae && parse_strings(&x, arg, line_end, &t) < 0) {
-                    fz_sbuf_free(&t);
+                    fz_buf_free(&t);
                     goto err;
                 }
                 fz_sbuf_event(&ev, FZ_EV_TLS, t.p, t.n);
-                fz_sbuf_free(&t);
+                fz_buf_free(&t);
             } else {
                 fail(&x, "unknown keyword (want proto, mode, cert, tls-required, max-line, "
                          "max-literal, client, server, reads, tls, or + to continue)");
@@ -528,26 +502,26 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
     if (cur_type >= 0)
         fz_sbuf_event(&ev, (enum fz_ev_type)cur_type, cur.p, cur.n);
     {
-        struct fz_sbuf all = {0};
-        sb_put(&all, hdr, 4);
+        struct fz_buf all = {0};
+        fz_buf_append(&all, hdr, 4);
         if (ev.n)
-            sb_put(&all, ev.p, ev.n);
+            fz_buf_append(&all, ev.p, ev.n);
         if (all.oom || ev.oom || cur.oom) {
-            fz_sbuf_free(&all);
+            fz_buf_free(&all);
             snprintf(err, errlen, "out of memory");
             goto err_nomsg;
         }
         *out = all.p;
         *out_len = all.n;
     }
-    fz_sbuf_free(&ev);
-    fz_sbuf_free(&cur);
+    fz_buf_free(&ev);
+    fz_buf_free(&cur);
     return 0;
 bad_cont:
     fail(&x, "a + line continues only a client or server line");
 err:
 err_nomsg:
-    fz_sbuf_free(&ev);
-    fz_sbuf_free(&cur);
+    fz_buf_free(&ev);
+    fz_buf_free(&cur);
     return -1;
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "buf.h"
+
 enum fz_proto { FZ_PROTO_SMTP = 0, FZ_PROTO_IMAP = 1, FZ_PROTO_POP3 = 2 };
 enum fz_mode { FZ_MODE_PLAIN = 0, FZ_MODE_STARTTLS = 1, FZ_MODE_IMPLICIT = 2 };
 #define FZ_SFLAG_CERT 0x01u
@@ -66,19 +68,14 @@ void fz_session_decode(FILE *f, const uint8_t *data, size_t size);
 int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_len,
                       char *err, size_t errlen);
 
-/* Writer helpers (for tools that build sessions, e.g. the capture importer). */
-struct fz_sbuf {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-};
-void fz_sbuf_header(struct fz_sbuf *b, enum fz_proto proto, enum fz_mode mode,
+/* Writer helpers (for tools that build sessions, e.g. the capture importer): they append to
+ * b with fz_buf_append, so b->oom tells whether the file is complete; fz_buf_free frees it. */
+void fz_sbuf_header(struct fz_buf *b, enum fz_proto proto, enum fz_mode mode,
                     uint8_t flags, uint8_t limits);
 /* Appends an event; payloads over 65535 bytes are split into several events
  * of the same type (for C this adds write boundaries: callers that care split
  * themselves). */
-void fz_sbuf_event(struct fz_sbuf *b, enum fz_ev_type t, const void *p, size_t n);
-void fz_sbuf_free(struct fz_sbuf *b);
+void fz_sbuf_event(struct fz_buf *b, enum fz_ev_type t, const void *p, size_t n);
 
 /* Limits byte from sizes (rounded up to the next representable value). */
 uint8_t fz_session_limits(size_t max_line, size_t max_literal);

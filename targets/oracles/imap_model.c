@@ -1,58 +1,31 @@
-/* imap_model.c - reference IMAP parser and event checker (see imap_model.h). */
+/* imap_model.c - the reference IMAP command parser (see imap_model.h). */
 #include "imap_model.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* ------------------------------------------------------------------ model */
-
-
-
-
-
 enum { J_EOF = 1, J_ERR = 2 };
 enum { A_MBOX, A_OPTS, A_FLAGS, A_AFTER_FLAGS, A_AFTER_DATE, A_DONE };
 
-static void oom(void)
-{
-    fprintf(stderr, "imap: out of memory in the harness\n");
-    abort();
-}
-
+/* A new event; the pointer is valid until the next m_emit. */
 static struct imap_mev *m_emit(struct imap_model *m, enum mx_imap_ev t, size_t pos)
 {
-    if (m->nev == m->cap) {
-        size_t nc = m->cap ? m->cap * 2 : 64;
-        struct imap_mev *q = realloc(m->ev, nc * sizeof *q);
-        if (!q)
-            oom();
-        m->ev = q;
-        m->cap = nc;
-    }
-    struct imap_mev *e = &m->ev[m->nev++];
-    memset(e, 0, sizeof *e);
-    e->type = t;
-    e->pos = pos;
-    return e;
+    struct imap_mev e;
+    memset(&e, 0, sizeof e);
+    e.type = t;
+    e.pos = pos;
+    fz_buf_put(&m->evs, &e, sizeof e);
+    m->ev = (struct imap_mev *)(void *)m->evs.p;
+    return &m->ev[m->nev++];
 }
 
+/* Appends to the model's text; returns the offset of the bytes. */
 static size_t m_text(struct imap_model *m, const uint8_t *p, size_t n)
 {
-    if (m->ntext + n > m->textcap) {
-        size_t nc = (m->ntext + n) * 2 + 64;
-        uint8_t *q = realloc(m->text, nc);
-        if (!q)
-            oom();
-        m->text = q;
-        m->textcap = nc;
-    }
-    if (n)
-        memcpy(m->text + m->ntext, p, n);
-    m->ntext += n;
-    return m->ntext - n;
+    fz_buf_put(&m->text, p, n);
+    return m->text.n - n;
 }
 
 /* The byte at i; the stream's end stops the model, the piece's allowance is an error. */
@@ -300,7 +273,7 @@ static size_t m_command(struct imap_model *m, size_t start)
             continue; /* the ")" is handled as after a token */
         }
         if (c == '"') {
-            size_t off = m->ntext; /* the unescaped content goes straight to the text */
+            size_t off = m->text.n; /* the unescaped content goes straight to the text */
             int is_date;
             APPEND_CHECK(m, T_QUOTED, p, &role);
             is_date = m->is_date;
@@ -319,12 +292,12 @@ static size_t m_command(struct imap_model *m, size_t start)
                 }
                 m_text(m, &d, 1);
             }
-            if (is_date && !m_date(m->text + off, m->ntext - off))
+            if (is_date && !m_date(m->text.p + off, m->text.n - off))
                 err(m, q, MX_IMAP_E_DATE);
             struct imap_mev *e = m_emit(m, MX_IMAP_ARG, q);
             e->kind = MX_IMAP_QUOTED;
             e->a_off = off;
-            e->a_len = m->ntext - off;
+            e->a_len = m->text.n - off;
             p = q + 1;
             continue;
         }
@@ -424,23 +397,20 @@ void imap_model_run(struct imap_model *m, const uint8_t *s, size_t n, size_t max
     m->max_nonsync = (flags & MX_IMAP_LITERAL_PLUS) || max_literal < MX_IMAP_LITERAL_MINUS_MAX
                          ? max_literal
                          : MX_IMAP_LITERAL_MINUS_MAX;
-    m->textcap = 64; /* never NULL: events point into it even when empty */
-    m->text = malloc(m->textcap);
-    if (!m->text)
-        oom();
+    if (fz_buf_reserve(&m->text, 64) != 0) /* never NULL: events point into it even when empty */
+        abort();
 
     size_t i = 0;
     while (i < m->n)
         i = m_command(m, i);
 }
 
-/* MXFUZZ_IMAP_TRACE=1: print the model's events (what every run was compared against). */
 void imap_model_free(struct imap_model *m)
 {
-    free(m->ev);
-    free(m->text);
+    fz_buf_free(&m->evs);
+    fz_buf_free(&m->text);
     m->ev = NULL;
-    m->text = NULL;
+    m->nev = 0;
 }
 
 void imap_model_print(const struct imap_model *m, const char *label)
@@ -451,12 +421,12 @@ void imap_model_print(const struct imap_model *m, const char *label)
         fprintf(stderr, "  @%-5zu %-17s", e->pos, mx_imap_ev_name(e->type));
         switch (e->type) {
         case MX_IMAP_COMMAND_START:
-            fprintf(stderr, " %.*s %.*s", (int)e->a_len, (const char *)m->text + e->a_off,
-                    (int)e->b_len, (const char *)m->text + e->b_off);
+            fprintf(stderr, " %.*s %.*s", (int)e->a_len, (const char *)m->text.p + e->a_off,
+                    (int)e->b_len, (const char *)m->text.p + e->b_off);
             break;
         case MX_IMAP_ARG:
             fprintf(stderr, " %s \"%.*s\"", e->kind == MX_IMAP_QUOTED ? "quoted" : "atom",
-                    (int)(e->a_len > 60 ? 60 : e->a_len), (const char *)m->text + e->a_off);
+                    (int)(e->a_len > 60 ? 60 : e->a_len), (const char *)m->text.p + e->a_off);
             break;
         case MX_IMAP_NEED_CONTINUATION:
         case MX_IMAP_LITERAL_START:
@@ -466,7 +436,7 @@ void imap_model_print(const struct imap_model *m, const char *label)
             break;
         case MX_IMAP_RESPONSE:
             fprintf(stderr, " %.*s %s %s", e->tagged ? (int)e->a_len : 1,
-                    e->tagged ? (const char *)m->text + e->a_off : "*",
+                    e->tagged ? (const char *)m->text.p + e->a_off : "*",
                     e->status == MX_IMAP_NO ? "NO" : "BAD",
                     mx_imap_reason_name((enum mx_imap_reason)e->reason));
             break;
@@ -475,205 +445,4 @@ void imap_model_print(const struct imap_model *m, const char *label)
         }
         fputc('\n', stderr);
     }
-}
-
-/* ------------------------------------------------------------------ the checker */
-
-
-
-
-void imap_check_fail(struct imap_check *r, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "imap: divergence (%s, %s) at event %zu, %zu bytes delivered: ", r->name,
-            r->label, r->idx, r->delivered);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    abort();
-}
-
-#define FAIL imap_check_fail
-
-void imap_check_init(struct imap_check *r, const struct imap_model *m, const char *name,
-                     const char *label)
-{
-    memset(r, 0, sizeof *r);
-    r->m = m;
-    r->name = name;
-    r->label = label;
-}
-
-static void *count_alloc(void *ctx, size_t n)
-{
-    struct imap_check *r = ctx;
-    void *p = malloc(n);
-    if (p) {
-        r->allocs++;
-        r->live++;
-    }
-    return p;
-}
-
-static void count_release(void *ctx, void *p)
-{
-    struct imap_check *r = ctx;
-    if (p)
-        r->live--;
-    free(p);
-}
-
-void imap_check_sink(void *ctx, const uint8_t *p, size_t n)
-{
-    struct imap_check *r = ctx;
-    if (!r->lit_active)
-        FAIL(r, "sink called with %zu bytes but no literal announced (octets before the "
-                "continuation, or swallowed octets stored)", n);
-    if (n == 0 || n > r->lit_size - r->lit_got)
-        FAIL(r, "sink called with %zu bytes, %llu of %llu already received", n,
-             (unsigned long long)r->lit_got, (unsigned long long)r->lit_size);
-    if (memcmp(p, r->m->s + r->lit_data_off + r->lit_got, n) != 0)
-        FAIL(r, "literal octets differ from the stream at literal offset %llu",
-             (unsigned long long)r->lit_got);
-    r->lit_got += n;
-}
-
-static void bytes_eq(struct imap_check *r, const char *what, const uint8_t *got, size_t glen,
-                     const uint8_t *want, size_t wlen)
-{
-    if (glen != wlen || (glen && memcmp(got, want, glen) != 0))
-        FAIL(r, "%s: reader \"%.*s\" (%zu bytes), model \"%.*s\" (%zu bytes)", what,
-             (int)(glen > 60 ? 60 : glen), (const char *)got, glen,
-             (int)(wlen > 60 ? 60 : wlen), (const char *)want, wlen);
-}
-
-static void check_event(struct imap_check *r, const struct mx_imap_event *ev)
-{
-    const struct imap_model *m = r->m;
-    const struct imap_mev *w;
-    if (r->idx >= m->nev)
-        FAIL(r, "reader returned %s, model has no more events", mx_imap_ev_name(ev->type));
-    w = &m->ev[r->idx];
-    if (ev->type != w->type)
-        FAIL(r, "reader returned %s, model %s (completed at stream offset %zu)",
-             mx_imap_ev_name(ev->type), mx_imap_ev_name(w->type), w->pos);
-    if (w->pos >= r->delivered)
-        FAIL(r, "%s returned before its completing byte (offset %zu) was delivered",
-             mx_imap_ev_name(ev->type), w->pos);
-    switch (ev->type) {
-    case MX_IMAP_COMMAND_START:
-        bytes_eq(r, "tag", ev->tag, ev->tag_len, m->text + w->a_off, w->a_len);
-        bytes_eq(r, "command name", ev->name, ev->name_len, m->text + w->b_off, w->b_len);
-        break;
-    case MX_IMAP_ARG:
-        if ((int)ev->arg_kind != w->kind)
-            FAIL(r, "argument kind %d, model %d", ev->arg_kind, w->kind);
-        bytes_eq(r, "argument", ev->data, ev->len, m->text + w->a_off, w->a_len);
-        break;
-    case MX_IMAP_NEED_CONTINUATION:
-    case MX_IMAP_LITERAL_START:
-    case MX_IMAP_LITERAL_END:
-        if (ev->literal.size != w->size || ev->literal.sync != w->sync ||
-            ev->literal.binary != w->binary || (int)ev->literal.role != w->role)
-            FAIL(r, "literal size/sync/binary/role %llu/%d/%d/%d, model %llu/%d/%d/%d",
-                 (unsigned long long)ev->literal.size, ev->literal.sync, ev->literal.binary,
-                 ev->literal.role, (unsigned long long)w->size, w->sync, w->binary, w->role);
-        if (ev->type != MX_IMAP_LITERAL_END) {
-            if (r->lit_active)
-                FAIL(r, "literal announced inside a literal");
-            r->lit_active = 1;
-            r->lit_data_off = w->data_off;
-            r->lit_size = w->size;
-            r->lit_got = 0;
-        } else {
-            if (!r->lit_active || r->lit_got != r->lit_size)
-                FAIL(r, "LITERAL_END after %llu of %llu octets", (unsigned long long)r->lit_got,
-                     (unsigned long long)r->lit_size);
-            r->lit_active = 0;
-        }
-        break;
-    case MX_IMAP_RESPONSE: {
-        const char *want_code =
-            w->reason == MX_IMAP_E_LITERAL_TOO_BIG || w->reason == MX_IMAP_E_NONSYNC_TOO_BIG
-                ? "TOOBIG"
-                : w->reason == MX_IMAP_E_LINE_TOO_LONG || w->reason == MX_IMAP_E_DEPTH ? "LIMIT"
-                                                                                       : NULL;
-        if ((int)ev->response.reason != w->reason || (int)ev->response.status != w->status)
-            FAIL(r, "response %s %s, model %s %s (offending byte at offset %zu)",
-                 ev->response.status == MX_IMAP_NO ? "NO" : "BAD",
-                 mx_imap_reason_name(ev->response.reason), w->status == MX_IMAP_NO ? "NO" : "BAD",
-                 mx_imap_reason_name((enum mx_imap_reason)w->reason), w->pos);
-        if ((ev->response.code == NULL) != (want_code == NULL) ||
-            (want_code && strcmp(ev->response.code, want_code) != 0))
-            FAIL(r, "response code %s, expected %s", ev->response.code ? ev->response.code : "none",
-                 want_code ? want_code : "none");
-        bytes_eq(r, "response tag", ev->tag, ev->tag_len, m->text + w->a_off, w->a_len);
-        if (r->lit_active)
-            FAIL(r, "response inside a literal");
-        break;
-    }
-    default:
-        break;
-    }
-    r->idx++;
-}
-
-/* NEED_MORE with r->delivered bytes in: nothing completable may be left waiting. */
-static void check_need_more(struct imap_check *r)
-{
-    const struct imap_model *m = r->m;
-    if (r->idx < m->nev && m->ev[r->idx].pos < r->delivered)
-        FAIL(r, "NEED_MORE, but the model's next event %s completed at offset %zu, already "
-                "delivered (the reader waits for bytes it has: the Q239082 hang)",
-             mx_imap_ev_name(m->ev[r->idx].type), m->ev[r->idx].pos);
-    if (r->lit_active) {
-        uint64_t avail = r->delivered - r->lit_data_off;
-        if (avail > r->lit_size)
-            avail = r->lit_size;
-        if (r->lit_got != avail)
-            FAIL(r, "NEED_MORE with %llu literal octets delivered but %llu passed to the sink",
-                 (unsigned long long)avail, (unsigned long long)r->lit_got);
-    }
-}
-
-void imap_check_pump(struct imap_check *r, struct mx_imap *rd, struct mx_chain *c)
-{
-    struct mx_imap_event ev;
-    for (;;) {
-        enum mx_imap_ev t = mx_imap_next(rd, c, &ev);
-        if (t != ev.type)
-            FAIL(r, "mx_imap_next returned %d but ev.type is %d", t, ev.type);
-        if (t == MX_IMAP_NEED_MORE) {
-            check_need_more(r);
-            if (c->bytes != 0)
-                FAIL(r, "NEED_MORE with %zu bytes still queued", c->bytes);
-            return;
-        }
-        check_event(r, &ev);
-    }
-}
-
-struct mx_alloc imap_check_alloc(struct imap_check *r)
-{
-    struct mx_alloc a = {count_alloc, count_release, r};
-    return a;
-}
-
-void imap_check_end(struct imap_check *r, const struct mx_imap *rd)
-{
-    const struct imap_model *m = r->m;
-    uint64_t ends = 0, resp = 0;
-    if (r->idx != m->nev)
-        FAIL(r, "reader gave %zu events, model %zu", r->idx, m->nev);
-    for (size_t i = 0; i < m->nev; i++) {
-        ends += m->ev[i].type == MX_IMAP_COMMAND_END;
-        resp += m->ev[i].type == MX_IMAP_RESPONSE;
-    }
-    if (rd->commands != ends || rd->responses != resp)
-        FAIL(r, "reader counters commands %llu responses %llu, model %llu %llu",
-             (unsigned long long)rd->commands, (unsigned long long)rd->responses,
-             (unsigned long long)ends, (unsigned long long)resp);
-    if (r->allocs != 1)
-        FAIL(r, "the reader allocated %ld times (once at init is the bound)", r->allocs);
 }

@@ -1,14 +1,11 @@
-/* imap_model.h - the reference IMAP command parser and the event checker shared by the imap
- * and imap_tls targets (their file headers describe the oracle and the continuation rule).
+/* imap_model.h - the reference IMAP command parser of the imap and imap_tls targets (the
+ * checker that compares libmx's reader with it is imap_check.h).
  *
- * The model is deliberately simple and independent of src/imap.c: a recursive-descent parser
- * over the whole client stream at once that lists the events the streaming reader must return,
- * each with the stream offset of the byte that completes it.
- *
- * The checker follows one run of the real reader (mx/imap.h) against the model: every event
- * equal to the model's, none before its completing byte was delivered, none left waiting at
- * NEED_MORE, literal octets passed to the sink only after the literal was announced and equal
- * to the stream's bytes. Any divergence aborts with "imap: divergence (RUN, LABEL) ...".
+ * Deliberately simple and independent of src/imap.c: a recursive-descent parser over the whole
+ * client stream at once that lists the events the streaming reader must return, each with the
+ * stream offset of the byte that completes it. Rules: RFC 3501 (commands, quoted strings,
+ * literals, date-time), RFC 3502 (MULTIAPPEND), RFC 7888 (LITERAL+/LITERAL-), RFC 3516
+ * (binary literals ~{N}); the continuation rule is in targets/imap.c.
  */
 #ifndef FZ_IMAP_MODEL_H
 #define FZ_IMAP_MODEL_H
@@ -17,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mx/chain.h"
+#include "buf.h"
 #include "mx/imap.h"
 
 struct imap_mev {
@@ -37,10 +34,10 @@ struct imap_model {
     size_t n;
     size_t max_line;
     uint64_t max_literal, max_nonsync;
-    struct imap_mev *ev;
-    size_t nev, cap;
-    uint8_t *text;
-    size_t ntext, textcap;
+    struct imap_mev *ev; /* nev events, stored in evs */
+    size_t nev;
+    struct fz_buf evs;
+    struct fz_buf text;  /* tags, names and argument bytes the events point into */
     jmp_buf jb;
     size_t limit; /* first offset past the current line piece's allowance */
     size_t err_pos;
@@ -56,31 +53,5 @@ void imap_model_run(struct imap_model *m, const uint8_t *s, size_t n, size_t max
 void imap_model_free(struct imap_model *m);
 /* Prints the model's events on stderr (for MXFUZZ_IMAP_TRACE). */
 void imap_model_print(const struct imap_model *m, const char *label);
-
-struct imap_check {
-    const char *name, *label; /* named in divergence messages */
-    const struct imap_model *m;
-    size_t delivered;         /* stream bytes appended to the reader's chain so far: the
-                                 caller adds to it before each imap_check_pump */
-    size_t idx;               /* next model event */
-    int lit_active;
-    size_t lit_data_off;
-    uint64_t lit_size, lit_got;
-    long allocs, live;        /* allocations through imap_check_alloc */
-};
-
-void imap_check_init(struct imap_check *r, const struct imap_model *m, const char *name,
-                     const char *label);
-/* An allocator that counts (pass it in mx_imap_config.alloc), and the sink (sink_ctx = r). */
-struct mx_alloc imap_check_alloc(struct imap_check *r);
-void imap_check_sink(void *ctx, const uint8_t *p, size_t n);
-/* Calls mx_imap_next until NEED_MORE, checking every event; the chain must then be empty. */
-void imap_check_pump(struct imap_check *r, struct mx_imap *rd, struct mx_chain *c);
-/* After the whole stream: every model event seen, the reader's counters agree, exactly one
- * allocation (mx_imap_init). */
-void imap_check_end(struct imap_check *r, const struct mx_imap *rd);
-/* Aborts with a divergence message. */
-__attribute__((noreturn, format(printf, 2, 3))) void imap_check_fail(struct imap_check *r,
-                                                                     const char *fmt, ...);
 
 #endif

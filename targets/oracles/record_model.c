@@ -1,20 +1,13 @@
 /* record_model.c - the reference for libmx's record decrypter (see record_model.h). */
 #include "record_model.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fail.h"
+#include "fuzz_input.h"
 #include "mx/chain.h"
 #include "mx/record.h"
-
-#define DIVERGE(...)                                        \
-    do {                                                    \
-        fprintf(stderr, "%s: divergence: ", who);           \
-        fprintf(stderr, __VA_ARGS__);                       \
-        fprintf(stderr, "\n");                              \
-        abort();                                            \
-    } while (0)
 
 const struct record_suite record_suites[] = {
     {0x0301, 0x000A}, {0x0301, 0x002F}, {0x0301, 0x0035}, {0x0302, 0x000A}, {0x0302, 0x002F},
@@ -149,7 +142,7 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
     if (!exp || !expect_pt || !pt || !r)
         abort();
     if (!c->null_cipher && record_conn_oracle(c, &open, TLS_ORACLE_OPEN, c->seq0, NULL) != 0)
-        DIVERGE("the BoringSSL opener refused the keys for 0x%04x/0x%04x", c->version, c->suite);
+        fz_fail(who, "the BoringSSL opener refused the keys for 0x%04x/0x%04x", c->version, c->suite);
 
     /* ---- the model */
     for (;;) {
@@ -171,7 +164,7 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
                 size_t pl;
                 if (tls_oracle_open(&open, stream + off, 5 + len, &t, expect_pt + exp_pt_len,
                                     stream_len + 1 - exp_pt_len, &pl))
-                    DIVERGE("record %zu: length rule %d rejects a record BoringSSL opens", nexp - 1, hs);
+                    fz_fail(who, "record %zu: length rule %d rejects a record BoringSSL opens", nexp - 1, hs);
             }
             break;
         }
@@ -225,7 +218,7 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
                          : mx_record_set_tls12_keys(r, c->version, c->suite, 1, c->key_block, c->key_block_len,
                                                     c->seq0);
         if (k != MX_REC_OK)
-            DIVERGE("libmx refused the keys for 0x%04x/0x%04x: %s", c->version, c->suite, mx_record_strerror(k));
+            fz_fail(who, "libmx refused the keys for 0x%04x/0x%04x: %s", c->version, c->suite, mx_record_strerror(k));
     }
     mx_chain_init(&chain, 0, NULL);
     {
@@ -241,48 +234,46 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
                 uint64_t consumed = chain.consumed;
                 st = mx_record_read(r, &chain, &type, pt, MX_RECORD_MAX_PLAINTEXT, &out_len);
                 if (st != MX_REC_OK && (chain.bytes != before || chain.consumed != consumed))
-                    DIVERGE("record %zu: status %d consumed bytes", ei, st);
+                    fz_fail(who, "record %zu: status %d consumed bytes", ei, st);
                 if (st != MX_REC_NEED_MORE || fed == stream_len)
                     break;
                 {
-                    size_t n = stream_len - fed, want = ncuts ? cuts[ci++ % ncuts] : 0;
-                    if (want && want < n)
-                        n = want;
+                    size_t n = in_cut_next(cuts, ncuts, &ci, stream_len - fed);
                     if (mx_chain_append(&chain, stream + fed, n) != MX_CHAIN_OK)
-                        DIVERGE("chain append failed");
+                        fz_fail(who, "chain append failed");
                     fed += n;
                 }
             }
             if (e->status == M_END) {
                 if (st != MX_REC_NEED_MORE)
-                    DIVERGE("record %zu: libmx %d (%s), model: incomplete/end of stream", ei, st,
+                    fz_fail(who, "record %zu: libmx %d (%s), model: incomplete/end of stream", ei, st,
                             mx_record_strerror(st));
                 break;
             }
             if (e->status == MX_REC_BAD_RECORD_MAC) {
                 if (st != MX_REC_BAD_RECORD_MAC && !(c->tls13 && st == MX_REC_BAD_INNER))
-                    DIVERGE("record %zu (0x%04x/0x%04x): BoringSSL rejects it, libmx says %d (%s)", ei, c->version,
+                    fz_fail(who, "record %zu (0x%04x/0x%04x): BoringSSL rejects it, libmx says %d (%s)", ei, c->version,
                             c->suite, st, mx_record_strerror(st));
             } else if (st != e->status) {
-                DIVERGE("record %zu (0x%04x/0x%04x): libmx %d (%s), model %d (%s)", ei, c->version, c->suite, st,
+                fz_fail(who, "record %zu (0x%04x/0x%04x): libmx %d (%s), model %d (%s)", ei, c->version, c->suite, st,
                         mx_record_strerror(st), e->status, mx_record_strerror(e->status));
             }
             if (st != MX_REC_OK) {
                 size_t dummy;
                 if (mx_record_read(r, &chain, &type, pt, MX_RECORD_MAX_PLAINTEXT, &dummy) != MX_REC_FAILED)
-                    DIVERGE("record %zu: the decrypter accepted a call after error %d", ei, st);
+                    fz_fail(who, "record %zu: the decrypter accepted a call after error %d", ei, st);
                 break;
             }
             if (chain.consumed - consumed0 != e->rec_len)
-                DIVERGE("record %zu: libmx consumed %llu bytes, the record has %zu", ei,
+                fz_fail(who, "record %zu: libmx consumed %llu bytes, the record has %zu", ei,
                         (unsigned long long)(chain.consumed - consumed0), e->rec_len);
             if (type != e->type)
-                DIVERGE("record %zu: type libmx %u, BoringSSL %u", ei, type, e->type);
+                fz_fail(who, "record %zu: type libmx %u, BoringSSL %u", ei, type, e->type);
             if (out_len != e->pt_len)
-                DIVERGE("record %zu (0x%04x/0x%04x): plaintext length libmx %zu, BoringSSL %zu", ei, c->version,
+                fz_fail(who, "record %zu (0x%04x/0x%04x): plaintext length libmx %zu, BoringSSL %zu", ei, c->version,
                         c->suite, out_len, e->pt_len);
             if (out_len && memcmp(pt, expect_pt + e->pt_off, out_len) != 0)
-                DIVERGE("record %zu (0x%04x/0x%04x): plaintext differs", ei, c->version, c->suite);
+                fz_fail(who, "record %zu (0x%04x/0x%04x): plaintext differs", ei, c->version, c->suite);
         }
     }
     mx_chain_release(&chain);

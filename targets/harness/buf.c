@@ -1,0 +1,61 @@
+/* buf.c - see buf.h. */
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fz_buf_reserve(struct fz_buf *b, size_t n)
+{
+    if (b->oom)
+        return -1;
+    if (n <= b->cap - b->n)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->n < n) {
+        if (cap > SIZE_MAX / 2) {
+            b->oom = 1;
+            return -1;
+        }
+        cap *= 2;
+    }
+    uint8_t *q = realloc(b->p, cap);
+    if (!q) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = q;
+    b->cap = cap;
+    return 0;
+}
+
+int fz_buf_append(struct fz_buf *b, const void *p, size_t n)
+{
+    if (fz_buf_reserve(b, n) != 0)
+        return -1;
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+    return 0;
+}
+
+void fz_buf_put(struct fz_buf *b, const void *p, size_t n)
+{
+    if (fz_buf_append(b, p, n) != 0) {
+        fprintf(stderr, "harness: out of memory (a buffer of %zu bytes)\n", b->n + n);
+        abort();
+    }
+}
+
+void fz_buf_drop_front(struct fz_buf *b, size_t n)
+{
+    if (b->n > n)
+        memmove(b->p, b->p + n, b->n - n);
+    b->n -= n;
+}
+
+void fz_buf_free(struct fz_buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,29 @@
+/* buf.h - the one growable byte buffer of the harness and the oracles.
+ *
+ * fz_buf_put aborts when memory runs out: inside a fuzz target that is the harness failing,
+ * not a finding, and no check may continue on a half-written buffer. fz_buf_append reports
+ * it instead (b->oom stays set and later appends do nothing), for the session writer that the
+ * capture importer uses outside any target. A zeroed struct is an empty buffer. */
+#ifndef FZ_BUF_H
+#define FZ_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fz_buf {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+};
+
+/* Room for n more bytes; 0, or -1 (b->oom set) when memory runs out. */
+int fz_buf_reserve(struct fz_buf *b, size_t n);
+/* Appends n bytes; 0, or -1 (b->oom set, nothing appended). */
+int fz_buf_append(struct fz_buf *b, const void *p, size_t n);
+/* Appends n bytes or aborts. */
+void fz_buf_put(struct fz_buf *b, const void *p, size_t n);
+/* Removes the first n bytes (n <= b->n). */
+void fz_buf_drop_front(struct fz_buf *b, size_t n);
+void fz_buf_free(struct fz_buf *b);
+
+#endif

@@ -1,0 +1,44 @@
+/* imap_check.h - follows a run of libmx's IMAP reader (mx/imap.h) against the reference parser
+ * (imap_model.h): every event equal to the model's, none before its completing byte was
+ * delivered, none left waiting at NEED_MORE (the Q239082 hang), literal octets passed to the
+ * sink only after the literal was announced and equal to the stream's bytes. A divergence
+ * aborts with "imap: divergence at event N: (RUN, LABEL, D bytes delivered) WHAT". */
+#ifndef FZ_IMAP_CHECK_H
+#define FZ_IMAP_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap_model.h"
+#include "mx/chain.h"
+#include "mx/imap.h"
+#include "session.h"
+
+struct imap_check {
+    const char *name, *label; /* named in divergence messages */
+    const struct imap_model *m;
+    size_t delivered;         /* stream bytes appended to the reader's chain so far: the
+                                 caller adds to it before each imap_check_pump */
+    size_t idx;               /* next model event */
+    int lit_active;
+    size_t lit_data_off;
+    uint64_t lit_size, lit_got;
+    long allocs, live;        /* allocations through imap_check_alloc */
+};
+
+void imap_check_init(struct imap_check *r, const struct imap_model *m, const char *name,
+                     const char *label);
+/* An allocator that counts (pass it in mx_imap_config.alloc), and the sink (sink_ctx = r). */
+struct mx_alloc imap_check_alloc(struct imap_check *r);
+void imap_check_sink(void *ctx, const uint8_t *p, size_t n);
+/* Calls mx_imap_next until NEED_MORE, checking every event; the chain must then be empty. */
+void imap_check_pump(struct imap_check *r, struct mx_imap *rd, struct mx_chain *c);
+/* After the whole stream: every model event seen, the reader's counters agree, exactly one
+ * allocation (mx_imap_init). */
+void imap_check_end(struct imap_check *r, const struct mx_imap *rd);
+
+/* The imap target: the session's client stream, with LITERAL+ and LITERAL-, each fed three
+ * ways (the file's reads, one-byte reads, the whole stream in one read). */
+void imap_check_session(const struct fz_session *s);
+
+#endif

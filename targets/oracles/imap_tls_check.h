@@ -1,0 +1,31 @@
+/* imap_tls_check.h - the imap_tls target's driver and oracle (input format: targets/imap_tls.c).
+ *
+ * Each client read of the session is sealed by BoringSSL (tls_oracle) as one application-data
+ * record (split at 2^14); the ciphertext, cut into reads, goes through libmx's decrypter
+ * (mx/record.h) into a receive chain, and each record's plaintext into a second chain on which
+ * the IMAP reader runs, with LITERAL+ and with LITERAL-. Every record must decrypt to exactly
+ * the bytes sealed; the plaintext side is checked as in the imap target (imap_check.h); after
+ * the ciphertext both chains are empty with exact counters and every record was read. A
+ * divergence aborts with "imap_tls: divergence: ..." or "imap: divergence ...". */
+#ifndef FZ_IMAP_TLS_CHECK_H
+#define FZ_IMAP_TLS_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fuzz_input.h"
+#include "session.h"
+
+#define IMAP_TLS_KEYS_LEN 144
+
+struct imap_tls_params {
+    unsigned suite;        /* index into the suite table, reduced modulo its size */
+    unsigned seq;          /* first record sequence number (TLS 1.3: ignored, always 0) */
+    uint8_t keys[IMAP_TLS_KEYS_LEN];
+    unsigned iv_seed, pad; /* CBC explicit IVs; TLS 1.3 padding (pad % 32 bytes) */
+    size_t cuts[IN_MAX_CUTS], ncuts; /* ciphertext read pattern; none: one read per record */
+};
+
+void imap_tls_check(const struct imap_tls_params *p, const struct fz_session *s);
+
+#endif
