@@ -1,0 +1,137 @@
+/* starttls_model.c - the rules the three STARTTLS protocols share (see starttls_model.h). */
+#include "starttls_model.h"
+
+#include <string.h>
+
+#include "fail.h"
+#include "mx/listen.h"
+
+struct starttls_expect starttls_reply(int code)
+{
+    struct starttls_expect e;
+    memset(&e, 0, sizeof e);
+    e.act = MX_ACT_REPLY;
+    e.code = code;
+    e.offers = -1;
+    e.logindis = -1;
+    return e;
+}
+
+void starttls_upper_word(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < cap; i++) {
+        uint8_t c = p[i];
+        out[k++] = (char)((c >= 'a' && c <= 'z') ? c - 32 : c);
+    }
+    out[k] = 0;
+    if (n >= cap || memchr(p, 0, n))
+        out[0] = 0x7f; /* too long, or a NUL inside: not any command */
+}
+
+int starttls_offerable(const struct starttls_model *m)
+{
+    return m->mode == MX_LISTEN_STARTTLS && m->cert && !m->tls;
+}
+
+void starttls_model_reset(struct starttls_model *m)
+{
+    m->tls = 1;
+    m->helo = m->mail = m->auth = 0;
+    m->nrcpt = 0;
+    m->user = m->trans = 0;
+    m->authd = 0;
+}
+
+void starttls_model_free(struct starttls_model *m)
+{
+    fz_buf_free(&m->buf);
+    fz_buf_free(&m->msg);
+    fz_buf_free(&m->msglog);
+}
+
+/* The record header of a TLS handshake message: content type 22, major version 3. */
+static int tls_record_start(const struct starttls_model *m)
+{
+    return m->buf.n >= 2 && m->buf.p[0] == 0x16 && m->buf.p[1] == 0x03;
+}
+
+size_t starttls_model_run(struct starttls_model *m, struct starttls_expect *ex, size_t cap)
+{
+    size_t k = 0;
+    m->msglog.n = 0;
+    while (k < cap) {
+        if (m->phase == M_CLOSED || m->phase == M_WAIT_TLS)
+            return k;
+        if (m->phase == M_HS) { /* handshake bytes: to the TLS layer */
+            m->buf.n = 0;
+            m->scan = 0;
+            return k;
+        }
+        if (m->phase == M_PRE_TLS) {
+            /* implicit TLS (RFC 8314 3.3): the connection starts with the handshake; the
+             * machine may wait for a second byte to tell a record header from text */
+            if (m->buf.n == 0)
+                return k;
+            if (m->buf.p[0] == 0x16 && m->buf.n < 2)
+                return k;
+            if (tls_record_start(m)) {
+                ex[k] = starttls_reply(0);
+                ex[k++].act = MX_ACT_HANDSHAKE;
+                m->phase = M_HS;
+                continue;
+            }
+            ex[k] = starttls_reply(m->p->refusal);
+            ex[k].rule = "plaintext on an implicit-TLS listener: one reply and close";
+            ex[k++].act = MX_ACT_CLOSE;
+            m->phase = M_CLOSED;
+            return k;
+        }
+        if (m->phase == M_DATA) {
+            int got = m->p->data_line(m, &ex[k]);
+            if (got < 0)
+                return k;
+            k += (size_t)got;
+            continue;
+        }
+        /* M_CMD: a TLS record at a line start while TLS is off */
+        if (!m->tls && tls_record_start(m)) {
+            ex[k] = starttls_reply(m->p->refusal);
+            ex[k].rule = "Q218430: TLS ClientHello on a plaintext/STARTTLS listener: one reply and close";
+            ex[k++].act = MX_ACT_CLOSE;
+            m->phase = M_CLOSED;
+            return k;
+        }
+        uint8_t *lf = m->scan < m->buf.n ? memchr(m->buf.p + m->scan, '\n', m->buf.n - m->scan) : NULL;
+        if (!lf) {
+            m->scan = m->buf.n;
+            return k;
+        }
+        m->scan = 0;
+        size_t ll = (size_t)(lf - m->buf.p) + 1, n = ll - 1;
+        struct starttls_expect e;
+        if (ll > m->max_line) {
+            e = starttls_reply(m->p->too_long);
+        } else {
+            if (n && m->buf.p[n - 1] == '\r')
+                n--;
+            e = m->p->command(m, m->buf.p, n);
+        }
+        if (!e.rule)
+            e.rule = e.offers >= 0 ? "Q237327: STARTTLS listed iff certificate bound and TLS off"
+                   : e.act == MX_ACT_STARTTLS ? "CVE-2011-0411: STARTTLS accepted, pipelined input purged"
+                   : m->tls && m->mode == MX_LISTEN_STARTTLS ? "RFC 3207 4.2: state reset after STARTTLS"
+                   : "command rules";
+        fz_buf_drop_front(&m->buf, ll);
+        if (e.act == MX_ACT_STARTTLS) {
+            /* RFC 3207 4.2, RFC 2595 4, RFC 3501 6.2.1: nothing the client sent after the
+             * command line may be acted on once TLS is up (CVE-2011-0411) */
+            e.discarded = m->buf.n; /* everything that followed the line */
+            m->buf.n = 0;
+            m->scan = 0;
+            m->phase = M_WAIT_TLS;
+        }
+        ex[k++] = e;
+    }
+    fz_fail("starttls", "model produced more than %zu replies for one read", cap);
+}

@@ -1,0 +1,339 @@
+/* starttls_run.c - the starttls target's run engine (see starttls_run.h): drives the machine
+ * under test read by read, runs the model (starttls_model.h) on the same reads, and compares. */
+#include "starttls_run.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "fail.h"
+#include "mx/chain.h"
+#include "mx/imap_starttls.h"
+#include "mx/pop3.h"
+#include "mx/protocol.h"
+#include "mx/smtp.h"
+#include "starttls_model.h"
+
+/* the model of each protocol, by enum fz_proto */
+static const struct starttls_proto *const protos[3] = {&starttls_smtp, &starttls_imap, &starttls_pop3};
+
+/* ---------------------------------------------------------------- the machine under test
+ * The union of the three machines, mc_step, mc_tls and the machine init in run_session: the
+ * only code that names the machines (kept together for the engine interface, mx/machine.h). */
+union machine {
+    struct mx_smtp smtp;
+    struct mx_pop3 pop3;
+    struct mx_imap_starttls imap;
+};
+
+struct run {
+    int proto;
+    union machine mc;
+    struct mx_chain chain;
+    uint64_t appended;
+    struct fz_buf transcript;
+    struct fz_buf msg; /* message bytes delivered since DATA */
+    int awaiting_tls; /* the machine asked for a handshake */
+    int closed;
+    struct starttls_model m;
+    int check; /* run the model */
+};
+
+static void mc_init(struct run *r, const struct fz_session *s, struct mx_conn_cfg *cfg,
+                    uint8_t *linebuf)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = (int)s->mode; /* same numbering as enum mx_listen_mode */
+    cfg->cert = !!(s->flags & FZ_SFLAG_CERT);
+    cfg->tls_required = !!(s->flags & FZ_SFLAG_TLS_REQUIRED);
+    cfg->max_message = s->max_literal;
+    r->proto = (int)s->proto;
+    switch (r->proto) {
+    case FZ_PROTO_SMTP: mx_smtp_init(&r->mc.smtp, cfg, linebuf, s->max_line); break;
+    case FZ_PROTO_POP3: mx_pop3_init(&r->mc.pop3, cfg, linebuf, s->max_line); break;
+    default: mx_imap_starttls_init(&r->mc.imap, cfg, linebuf, s->max_line); break;
+    }
+}
+
+static int mc_step(struct run *r, struct mx_step *st)
+{
+    switch (r->proto) {
+    case FZ_PROTO_SMTP: return mx_smtp_step(&r->mc.smtp, &r->chain, st);
+    case FZ_PROTO_POP3: return mx_pop3_step(&r->mc.pop3, &r->chain, st);
+    default: return mx_imap_starttls_step(&r->mc.imap, &r->chain, st);
+    }
+}
+
+static void mc_tls(struct run *r)
+{
+    switch (r->proto) {
+    case FZ_PROTO_SMTP: mx_smtp_tls_started(&r->mc.smtp, &r->chain); break;
+    case FZ_PROTO_POP3: mx_pop3_tls_started(&r->mc.pop3, &r->chain); break;
+    default: mx_imap_starttls_tls_started(&r->mc.imap, &r->chain); break;
+    }
+}
+
+/* ---------------------------------------------------------------- end of the machine block */
+
+static const char *act_name(int a)
+{
+    static const char *n[] = {"NEED_INPUT", "REPLY", "DATA", "STARTTLS", "HANDSHAKE", "CLOSE"};
+    return a >= 0 && a <= 5 ? n[a] : "?";
+}
+
+static void check_chain(const struct run *r)
+{
+    const struct mx_chain *c = &r->chain;
+    if (mx_chain_check(c) != 0)
+        fz_fail("starttls", "mx_chain_check failed");
+    if (r->appended != c->consumed + c->discarded + c->bytes)
+        fz_fail("starttls", "chain counters: appended %llu != consumed %llu + discarded %llu + queued %zu",
+                (unsigned long long)r->appended, (unsigned long long)c->consumed,
+                (unsigned long long)c->discarded, c->bytes);
+}
+
+/* Checks one reply against the model's expectation. */
+static void check_reply(const struct run *r, const struct mx_step *st, const struct starttls_expect *e)
+{
+    const uint8_t *p = st->reply;
+    size_t n = st->reply_n;
+    char shown[80];
+    snprintf(shown, sizeof shown, "%.*s", (int)(n > 60 ? 60 : n), (const char *)p);
+    for (char *q = shown; *q; q++)
+        if (*q == '\r' || *q == '\n')
+            *q = '|';
+    if ((int)st->act != e->act)
+        fz_fail("starttls", "action %s, model expects %s (reply '%s', model code %d) [rule: %s]",
+                act_name(st->act), act_name(e->act), shown, e->code, e->rule ? e->rule : "-");
+    if (e->act == MX_ACT_HANDSHAKE) {
+        if (n)
+            fz_fail("starttls", "handshake action with a reply '%s'", shown);
+        return;
+    }
+    if (n < 2 || p[n - 2] != '\r' || p[n - 1] != '\n')
+        fz_fail("starttls", "reply not CRLF-terminated: '%s'", shown);
+    for (size_t i = 0; i < n; i++)
+        if ((p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) || (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')))
+            fz_fail("starttls", "bare CR or LF inside the reply '%s'", shown);
+    r->m.p->check_reply(&r->m, p, n, shown, e);
+}
+
+static void record(struct run *r, const struct mx_step *st)
+{
+    uint8_t h[5] = {(uint8_t)st->act, (uint8_t)st->reply_n, (uint8_t)(st->reply_n >> 8),
+                    (uint8_t)st->data_n, (uint8_t)(st->data_n >> 8)};
+    fz_buf_put(&r->transcript, h, sizeof h);
+    fz_buf_put(&r->transcript, st->reply, st->reply_n);
+    if (st->act == MX_ACT_DATA)
+        fz_buf_put(&r->transcript, st->data, st->data_n);
+}
+
+#define MAX_EX 4096
+
+/* Steps the machine until it needs input; compares with the model's expectations. */
+static void pump(struct run *r, struct starttls_expect *ex, size_t nex)
+{
+    static struct mx_step st;
+    size_t k = 0;
+    for (;;) {
+        int act = mc_step(r, &st);
+        check_chain(r);
+        if (act == MX_ACT_NEED_INPUT) {
+            if (st.reply_n)
+                fz_fail("starttls", "NEED_INPUT with a reply");
+            break;
+        }
+        if (r->closed) {
+            if (act != MX_ACT_CLOSE || st.reply_n)
+                fz_fail("starttls", "step after close gave %s", act_name(act));
+            break;
+        }
+        record(r, &st);
+        if (act == MX_ACT_DATA) {
+            if (r->check && !r->m.p->data_line)
+                fz_fail("starttls", "message data from a non-SMTP machine");
+            if (st.data_n == 0 || st.reply_n)
+                fz_fail("starttls", "empty DATA piece or DATA with a reply");
+            fz_buf_put(&r->msg, st.data, st.data_n);
+            continue;
+        }
+        if (r->check) {
+            if (k >= nex)
+                fz_fail("starttls", "machine answered (%s '%.*s') where the model expects nothing more "
+                        "(model phase %d, tls %d)", act_name(act),
+                        (int)(st.reply_n > 40 ? 40 : st.reply_n), (const char *)st.reply,
+                        r->m.phase, r->m.tls);
+            check_reply(r, &st, &ex[k]);
+            if (act == MX_ACT_STARTTLS && st.discarded != ex[k].discarded)
+                fz_fail("starttls", "STARTTLS discarded %zu bytes; %zu followed the command line",
+                        st.discarded, ex[k].discarded);
+            if (ex[k].data_end && ex[k].code == 250 &&
+                (r->msg.n != ex[k].msg_len ||
+                 (r->msg.n && memcmp(r->msg.p, r->m.msglog.p + ex[k].msg_off, r->msg.n))))
+                fz_fail("starttls", "message delivered (%zu bytes) differs from the model's (%zu bytes)",
+                        r->msg.n, ex[k].msg_len);
+            k++;
+        }
+        if (st.reply_n == 0 && act != MX_ACT_HANDSHAKE)
+            fz_fail("starttls", "%s without a reply", act_name(act));
+        if (act == MX_ACT_REPLY && st.reply_n >= 3 &&
+            r->m.p->data_line && !memcmp(st.reply, "354", 3))
+            r->msg.n = 0;
+        if (act == MX_ACT_STARTTLS) {
+            if (r->chain.bytes != 0)
+                fz_fail("starttls", "chain not empty after the STARTTLS purge (%zu bytes)", r->chain.bytes);
+            r->awaiting_tls = 1;
+        }
+        if (act == MX_ACT_HANDSHAKE) {
+            /* the TLS layer takes the queued bytes */
+            mx_chain_consume(&r->chain, r->chain.bytes);
+            r->awaiting_tls = 1;
+        }
+        if (act == MX_ACT_CLOSE)
+            r->closed = 1;
+    }
+    if (r->check && k != nex)
+        fz_fail("starttls", "machine gave %zu replies, model expects %zu (next: code %d) [rule: %s]", k, nex,
+                ex[k].code, ex[k].rule ? ex[k].rule : "-");
+}
+
+/* Runs a session; the transcript goes to r->transcript. */
+static void run_session(struct run *r, const struct fz_session *s, int check)
+{
+    static struct starttls_expect ex[MAX_EX];
+    struct mx_conn_cfg cfg;
+    struct fz_reader rd;
+    struct fz_read rr;
+    uint8_t *linebuf = malloc(s->max_line);
+    int implicit = s->mode == FZ_MODE_IMPLICIT;
+    size_t nex = 0;
+    long read_i;
+
+    if (!linebuf)
+        abort();
+    mc_init(r, s, &cfg, linebuf);
+    r->check = check;
+    r->awaiting_tls = implicit;
+    mx_chain_init(&r->chain, 0, NULL);
+
+    memset(&r->m, 0, sizeof r->m);
+    r->m.p = protos[s->proto];
+    r->m.mode = cfg.mode;
+    r->m.cert = cfg.cert;
+    r->m.tls_required = cfg.tls_required;
+    r->m.max_line = s->max_line;
+    r->m.max_message = s->max_literal;
+    r->m.phase = implicit ? M_PRE_TLS : M_CMD;
+
+    fz_at("read", -1);
+    if (!implicit)
+        ex[nex++] = starttls_reply(r->m.p->greeting);
+    pump(r, ex, nex);
+
+    fz_reader_init(&rd, s);
+    for (read_i = 0; !r->closed && fz_reader_next(&rd, &rr); read_i++) {
+        fz_at("read", read_i);
+        nex = 0;
+        if (rr.kind == FZ_READ_SERVER)
+            continue;
+        if (rr.kind == FZ_READ_TLS) {
+            if (!r->awaiting_tls)
+                continue; /* the server did not start TLS: nothing happened */
+            r->awaiting_tls = 0;
+            fz_buf_put(&r->transcript, "T", 1);
+            if (r->m.phase != M_WAIT_TLS && r->m.phase != M_PRE_TLS && r->m.phase != M_HS)
+                fz_fail("starttls", "machine waited for TLS, model in phase %d", r->m.phase);
+            if (r->m.phase == M_WAIT_TLS) {
+                starttls_model_reset(&r->m);
+                r->m.phase = M_CMD;
+            } else {
+                r->m.tls = 1;
+                r->m.phase = M_CMD;
+                ex[nex++] = starttls_reply(r->m.p->greeting);
+            }
+            r->m.buf.n = 0;
+            r->m.scan = 0;
+            mc_tls(r);
+            if (r->chain.bytes != 0) /* plaintext read before TLS must not reach a command */
+                fz_fail("starttls", "%zu pre-TLS bytes still queued after *_tls_started()", r->chain.bytes);
+            pump(r, ex, nex);
+            continue;
+        }
+        if (r->awaiting_tls && !(implicit && r->m.phase == M_PRE_TLS)) {
+            /* the handshake is under way: these bytes are the TLS layer's */
+            if (r->m.phase == M_HS)
+                continue;
+            continue;
+        }
+        if (rr.n == 0)
+            continue;
+        if (mx_chain_append(&r->chain, rr.p, rr.n) != MX_CHAIN_OK)
+            abort(); /* no limit, so only the allocator can fail */
+        r->appended += rr.n;
+        fz_buf_put(&r->m.buf, rr.p, rr.n);
+        nex = starttls_model_run(&r->m, ex, MAX_EX);
+        pump(r, ex, nex);
+    }
+    fz_at("read", read_i);
+    if (r->closed) {
+        static struct mx_step st;
+        if (mc_step(r, &st) != MX_ACT_CLOSE)
+            fz_fail("starttls", "a closed machine stepped to %s", act_name(st.act));
+    }
+    mx_chain_release(&r->chain);
+    free(linebuf);
+}
+
+static void run_free(struct run *r)
+{
+    fz_buf_free(&r->transcript);
+    fz_buf_free(&r->msg);
+    starttls_model_free(&r->m);
+}
+
+/* The same session with a fixed read size: R events dropped, one R{size} in front. */
+static uint8_t *rechunk(const struct fz_session *s, uint8_t readsz, size_t *out_n)
+{
+    struct fz_buf b = {0};
+    struct fz_event ev;
+    size_t cur = 0;
+    fz_sbuf_header(&b, s->proto, s->mode, s->flags, s->limits);
+    fz_sbuf_event(&b, FZ_EV_READS, &readsz, 1);
+    while (fz_session_next(s, &cur, &ev))
+        if (ev.type != FZ_EV_READS)
+            fz_sbuf_event(&b, ev.type, ev.p, ev.n);
+    if (b.oom)
+        abort();
+    *out_n = b.n;
+    return b.p;
+}
+
+void starttls_check(const struct fz_session *s)
+{
+    static struct run a, b;
+    struct fz_session s2;
+    static const uint8_t sizes[2] = {1, 7};
+
+    memset(&a, 0, sizeof a);
+    run_session(&a, s, 1);
+    for (int i = 0; i < 2; i++) {
+        size_t n2;
+        uint8_t *d2 = rechunk(s, sizes[i], &n2);
+        fz_session_parse(&s2, d2, n2);
+        memset(&b, 0, sizeof b);
+        run_session(&b, &s2, 1);
+        if (b.transcript.n != a.transcript.n || (a.transcript.n && memcmp(b.transcript.p, a.transcript.p, a.transcript.n))) {
+            size_t j = 0;
+            while (j < a.transcript.n && j < b.transcript.n && a.transcript.p[j] == b.transcript.p[j])
+                j++;
+            fz_at(NULL, 0);
+            fz_fail("starttls", "transcripts differ with %u-byte reads at byte %zu (lengths %zu vs %zu)",
+                    sizes[i], j, a.transcript.n, b.transcript.n);
+        }
+        run_free(&b);
+        free(d2);
+    }
+    run_free(&a);
+}
