@@ -324,6 +324,15 @@ static int word_is(const char *p, const char *e, const char *w)
     return (size_t)(e - p) == n && memcmp(p, w, n) == 0;
 }
 
+/* Which of the three names p..e is, or -1. */
+static int name_index(const char *const names[3], const char *p, const char *e)
+{
+    for (int i = 0; i < 3; i++)
+        if (word_is(p, e, names[i]))
+            return i;
+    return -1;
+}
+
 static int parse_yes_no(struct lx *x, const char *p, const char *e, int *v)
 {
     if (word_is(p, e, "yes"))
@@ -409,24 +418,15 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                     fail(&x, "header line after the first event");
                     goto err;
                 }
-                if (word_is(kw, kw_end, "proto")) {
-                    int i;
-                    for (i = 0; i < 3 && !word_is(arg, ae, proto_names[i]); i++)
-                        ;
-                    if (i == 3) {
-                        fail(&x, "proto must be smtp, imap or pop3");
+                if (word_is(kw, kw_end, "proto") || word_is(kw, kw_end, "mode")) {
+                    int is_proto = word_is(kw, kw_end, "proto");
+                    int i = name_index(is_proto ? proto_names : mode_names, arg, ae);
+                    if (i < 0) {
+                        fail(&x, is_proto ? "proto must be smtp, imap or pop3"
+                                          : "mode must be plaintext, starttls or implicit");
                         goto err;
                     }
-                    hdr[0] = (uint8_t)i;
-                } else if (word_is(kw, kw_end, "mode")) {
-                    int i;
-                    for (i = 0; i < 3 && !word_is(arg, ae, mode_names[i]); i++)
-                        ;
-                    if (i == 3) {
-                        fail(&x, "mode must be plaintext, starttls or implicit");
-                        goto err;
-                    }
-                    hdr[1] = (uint8_t)i;
+                    hdr[is_proto ? 0 : 1] = (uint8_t)i;
                 } else if (word_is(kw, kw_end, "cert") || word_is(kw, kw_end, "tls-required")) {
                     uint8_t bit = word_is(kw, kw_end, "cert") ? FZ_SFLAG_CERT : FZ_SFLAG_TLS_REQUIRED;
                     if (parse_yes_no(&x, arg, ae, &yn) < 0)

@@ -6,40 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "fail.h"
 #include "mx/chain.h"
-
-struct failing_alloc {
-    int armed;        /* 1 while a failure is pending */
-    unsigned skip;    /* successful allocations left before it */
-    unsigned fired;   /* failures delivered */
-    long live;        /* outstanding allocations, for the leak check */
-};
-
-static void *fa_alloc(void *ctx, size_t n)
-{
-    struct failing_alloc *fa = ctx;
-    if (fa->armed) {
-        if (fa->skip == 0) {
-            fa->armed = 0;
-            fa->fired++;
-            return NULL;
-        }
-        fa->skip--;
-    }
-    void *p = malloc(n);
-    if (p)
-        fa->live++;
-    return p;
-}
-
-static void fa_release(void *ctx, void *p)
-{
-    struct failing_alloc *fa = ctx;
-    if (p)
-        fa->live--;
-    free(p);
-}
 
 struct model {
     uint8_t *buf; /* queued bytes, head at buf[0] */
@@ -96,8 +65,8 @@ static void compare(const struct mx_chain *c, const struct model *m, uint8_t *sc
 
 void chain_model_check(struct in *in, size_t limit, size_t size)
 {
-    struct failing_alloc fa = {0};
-    struct mx_alloc a = {fa_alloc, fa_release, &fa};
+    struct fz_alloc fa = {0};
+    struct mx_alloc a = fz_alloc_hooks(&fa);
     struct mx_chain c;
     struct model m = {0};
     uint8_t *scratch = malloc(size + 1);
@@ -125,7 +94,7 @@ void chain_model_check(struct in *in, size_t limit, size_t size)
             if (op == 0) {
                 rc = mx_chain_append(&c, p, n);
             } else {
-                uint8_t *own = n ? fa_alloc(&fa, n) : NULL;
+                uint8_t *own = n ? fz_alloc_get(&fa, n) : NULL;
                 if (n && !own)
                     break; /* our own allocation failed: nothing was handed over */
                 if (n)
@@ -133,7 +102,7 @@ void chain_model_check(struct in *in, size_t limit, size_t size)
                 fired = fa.fired;
                 rc = mx_chain_append_owned(&c, own, n);
                 if (rc != MX_CHAIN_OK)
-                    fa_release(&fa, own);
+                    fz_alloc_release(&fa, own);
             }
             if (n > m.limit - m.len)
                 want = MX_CHAIN_ELIMIT;
@@ -212,8 +181,7 @@ void chain_model_check(struct in *in, size_t limit, size_t size)
             break;
         }
         case 8:
-            fa.armed = 1;
-            fa.skip = in_u8(in) % 8;
+            fz_alloc_fail_after(&fa, in_u8(in) % 8);
             break;
         case 9: {
             size_t off = in_u16(in);

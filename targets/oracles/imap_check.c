@@ -25,25 +25,6 @@ void imap_check_init(struct imap_check *r, const struct imap_model *m, const cha
     r->label = label;
 }
 
-static void *count_alloc(void *ctx, size_t n)
-{
-    struct imap_check *r = ctx;
-    void *p = malloc(n);
-    if (p) {
-        r->allocs++;
-        r->live++;
-    }
-    return p;
-}
-
-static void count_release(void *ctx, void *p)
-{
-    struct imap_check *r = ctx;
-    if (p)
-        r->live--;
-    free(p);
-}
-
 void imap_check_sink(void *ctx, const uint8_t *p, size_t n)
 {
     struct imap_check *r = ctx;
@@ -176,8 +157,7 @@ void imap_check_pump(struct imap_check *r, struct mx_imap *rd, struct mx_chain *
 
 struct mx_alloc imap_check_alloc(struct imap_check *r)
 {
-    struct mx_alloc a = {count_alloc, count_release, r};
-    return a;
+    return fz_alloc_hooks(&r->alloc);
 }
 
 void imap_check_end(struct imap_check *r, const struct mx_imap *rd)
@@ -194,8 +174,8 @@ void imap_check_end(struct imap_check *r, const struct mx_imap *rd)
         FAIL(r, "reader counters commands %llu responses %llu, model %llu %llu",
              (unsigned long long)rd->commands, (unsigned long long)rd->responses,
              (unsigned long long)ends, (unsigned long long)resp);
-    if (r->allocs != 1)
-        FAIL(r, "the reader allocated %ld times (once at init is the bound)", r->allocs);
+    if (r->alloc.allocs != 1)
+        FAIL(r, "the reader allocated %ld times (once at init is the bound)", r->alloc.allocs);
 }
 
 /* ------------------------------------------------------------------ the imap target */
@@ -254,8 +234,8 @@ static void run_real(const struct imap_model *m, const struct fz_session *s, uns
         FAIL(&r, "chain held %zu bytes, more than one read (%zu)", c.high_water,
                         biggest);
     mx_imap_release(&rd);
-    if (r.live != 0)
-        FAIL(&r, "%ld reader allocations outstanding after release", r.live);
+    if (r.alloc.live != 0)
+        FAIL(&r, "%ld reader allocations outstanding after release", r.alloc.live);
     mx_chain_release(&c);
 }
 

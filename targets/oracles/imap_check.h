@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "imap_model.h"
 #include "mx/chain.h"
 #include "mx/imap.h"
@@ -23,7 +24,7 @@ struct imap_check {
     int lit_active;
     size_t lit_data_off;
     uint64_t lit_size, lit_got;
-    long allocs, live;        /* allocations through imap_check_alloc */
+    struct fz_alloc alloc;    /* the reader's allocations (imap_check_alloc) */
 };
 
 void imap_check_init(struct imap_check *r, const struct imap_model *m, const char *name,

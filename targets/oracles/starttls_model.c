@@ -29,6 +29,18 @@ void starttls_upper_word(const uint8_t *p, size_t n, char *out, size_t cap)
         out[0] = 0x7f; /* too long, or a NUL inside: not any command */
 }
 
+size_t starttls_verb(const uint8_t *l, size_t n, char *verb, size_t cap)
+{
+    size_t sp = 0, a;
+    while (sp < n && l[sp] != ' ')
+        sp++;
+    starttls_upper_word(l, sp, verb, cap);
+    a = sp;
+    while (a < n && l[a] == ' ')
+        a++;
+    return a;
+}
+
 int starttls_offerable(const struct starttls_model *m)
 {
     return m->mode == MX_LISTEN_STARTTLS && m->cert && !m->tls;

@@ -87,6 +87,9 @@ void starttls_model_free(struct starttls_model *m);
 struct starttls_expect starttls_reply(int code);
 /* The verb of p[0..n) in upper case, or "\x7f" when too long or holding a NUL. */
 void starttls_upper_word(const uint8_t *p, size_t n, char *out, size_t cap);
+/* SMTP and POP3 lines: the verb (as starttls_upper_word) and where its argument starts (past
+ * the spaces after the verb; n when there is none). */
+size_t starttls_verb(const uint8_t *l, size_t n, char *verb, size_t cap);
 /* TLS can be offered: a STARTTLS listener with a certificate, TLS not yet on (the protocol
  * adds its own state conditions). */
 int starttls_offerable(const struct starttls_model *m);

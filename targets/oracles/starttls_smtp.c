@@ -13,14 +13,8 @@ static int offers(const struct starttls_model *m) { return starttls_offerable(m)
 
 static struct starttls_expect command(struct starttls_model *m, const uint8_t *l, size_t n)
 {
-    size_t sp = 0, a;
     char verb[16];
-    while (sp < n && l[sp] != ' ')
-        sp++;
-    starttls_upper_word(l, sp, verb, sizeof verb);
-    a = sp;
-    while (a < n && l[a] == ' ')
-        a++;
+    size_t a = starttls_verb(l, n, verb, sizeof verb);
     size_t an = n - a;
     const uint8_t *arg = l + a;
     /* RFC 3207 4: a server that requires TLS answers 530 to anything but EHLO, NOOP,

@@ -141,6 +141,20 @@ static int pump_all(struct tls_pair *tp)
     return 0;
 }
 
+/* One handshake step of s unless *done; 0, or -1 on an error other than "wants to read". */
+static int handshake_step(SSL *s, int *done)
+{
+    int rc;
+    if (*done)
+        return 0;
+    rc = SSL_do_handshake(s);
+    if (rc == 1)
+        *done = 1;
+    else if (SSL_get_error(s, rc) != SSL_ERROR_WANT_READ)
+        return -1;
+    return 0;
+}
+
 int tls_pair_handshake(struct tls_pair *tp, uint16_t version, uint16_t suite)
 {
     int i, cdone = 0, sdone = 0;
@@ -190,23 +204,12 @@ int tls_pair_handshake(struct tls_pair *tp, uint16_t version, uint16_t suite)
     SSL_set_accept_state(tp->server);
 
     for (i = 0; i < 32 && !(cdone && sdone); i++) {
-        int rc;
-        if (!cdone) {
-            rc = SSL_do_handshake(tp->client);
-            if (rc == 1)
-                cdone = 1;
-            else if (SSL_get_error(tp->client, rc) != SSL_ERROR_WANT_READ)
-                return set_err(tp, "client handshake");
-        }
+        if (handshake_step(tp->client, &cdone) != 0)
+            return set_err(tp, "client handshake");
         if (pump_all(tp) != 0)
             return set_err(tp, "moving bytes");
-        if (!sdone) {
-            rc = SSL_do_handshake(tp->server);
-            if (rc == 1)
-                sdone = 1;
-            else if (SSL_get_error(tp->server, rc) != SSL_ERROR_WANT_READ)
-                return set_err(tp, "server handshake");
-        }
+        if (handshake_step(tp->server, &sdone) != 0)
+            return set_err(tp, "server handshake");
         if (pump_all(tp) != 0)
             return set_err(tp, "moving bytes");
     }
