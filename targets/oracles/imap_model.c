@@ -6,7 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
-enum { J_EOF = 1, J_ERR = 2 };
+/* What a parsing step returns: go on, the stream ended (the model stops), an error (err_pos,
+ * err_reason say which: a response, then skip to the next command), or the command is over
+ * and *next says where the next one starts. */
+enum { M_OK = 0, M_EOF, M_ERR, M_NEXT };
 enum { A_MBOX, A_OPTS, A_FLAGS, A_AFTER_FLAGS, A_AFTER_DATE, A_DONE };
 
 /* A new event; the pointer is valid until the next m_emit. */
@@ -28,25 +31,35 @@ static size_t m_text(struct imap_model *m, const uint8_t *p, size_t n)
     return m->text.n - n;
 }
 
-/* The byte at i; the stream's end stops the model, the piece's allowance is an error. */
-static int at(struct imap_model *m, size_t i)
+/* The byte at i in *c; the stream's end stops the model, the piece's allowance is an error. */
+static int m_byte(struct imap_model *m, size_t i, int *c)
 {
     if (i >= m->n)
-        longjmp(m->jb, J_EOF);
+        return M_EOF;
     if (i >= m->limit) {
         m->err_pos = m->limit;
         m->err_reason = MX_IMAP_E_LINE_TOO_LONG;
-        longjmp(m->jb, J_ERR);
+        return M_ERR;
     }
-    return m->s[i];
+    *c = m->s[i];
+    return M_OK;
 }
 
-static _Noreturn void err(struct imap_model *m, size_t pos, int reason)
+static int m_err(struct imap_model *m, size_t pos, int reason)
 {
     m->err_pos = pos;
     m->err_reason = reason;
-    longjmp(m->jb, J_ERR);
+    return M_ERR;
 }
+
+/* Propagate anything but M_OK to the caller. */
+#define CHECK(step)                \
+    do {                           \
+        int st_ = (step);          \
+        if (st_ != M_OK)           \
+            return st_;            \
+    } while (0)
+#define AT(i, c) CHECK(m_byte(m, (i), &(c)))
 
 static void respond(struct imap_model *m, size_t pos, int reason)
 {
@@ -136,10 +149,10 @@ static int m_append_ok(struct imap_model *m, int t, int *role)
     return 1;
 }
 
-#define APPEND_CHECK(m, t, pos, role)                 \
+#define APPEND_CHECK(t, pos, role)                    \
     do {                                              \
-        if (!m_append_ok((m), (t), (role)))           \
-            err((m), (pos), MX_IMAP_E_APPEND);        \
+        if (!m_append_ok(m, (t), (role)))             \
+            return m_err(m, (pos), MX_IMAP_E_APPEND); \
     } while (0)
 
 /* Where skipping from `from` after an error ends: the offset of the next command, or n. */
@@ -177,12 +190,271 @@ static size_t m_skip(struct imap_model *m, size_t from)
     }
 }
 
+/* tag SP (RFC 3501 9: tag = 1*<any ASTRING-CHAR except "+">); *p: past the SP */
+static int m_tag(struct imap_model *m, size_t start, size_t *p)
+{
+    size_t q;
+    int c;
+    for (q = start;; q++) {
+        AT(q, c);
+        if (!m_tag_char(c))
+            break;
+    }
+    if (q == start || c != ' ')
+        return m_err(m, q, MX_IMAP_E_TAG);
+    m->tag_len = q - start;
+    m->tagged = 1;
+    *p = q + 1;
+    return M_OK;
+}
+
+/* the command name, ended by SP or CR; emits COMMAND_START; *p: at the end */
+static int m_name(struct imap_model *m, size_t *p)
+{
+    size_t q;
+    int c;
+    for (q = *p;; q++) {
+        AT(q, c);
+        if (!m_name_char(c))
+            break;
+    }
+    if (q == *p || (c != ' ' && c != '\r'))
+        return m_err(m, q, MX_IMAP_E_NAME);
+    struct imap_mev *e = m_emit(m, MX_IMAP_COMMAND_START, q);
+    e->a_off = m_text(m, m->s + m->tag_off, m->tag_len);
+    e->a_len = m->tag_len;
+    e->b_off = m_text(m, m->s + *p, q - *p);
+    e->b_len = q - *p;
+    m->append = q - *p == 6 && strncasecmp((const char *)m->s + *p, "append", 6) == 0;
+    *p = q;
+    return M_OK;
+}
+
+/* ")" at p, after a token */
+static int m_close(struct imap_model *m, size_t p)
+{
+    int role;
+    if (m->depth == 0)
+        return m_err(m, p, MX_IMAP_E_PARENS);
+    APPEND_CHECK(T_CLOSE, p, &role);
+    m->depth--;
+    m_emit(m, MX_IMAP_LIST_CLOSE, p);
+    return M_OK;
+}
+
+/* CR LF at p: the command's end */
+static int m_end(struct imap_model *m, size_t p)
+{
+    int role, c;
+    if (m->depth)
+        return m_err(m, p, MX_IMAP_E_PARENS);
+    APPEND_CHECK(T_END, p, &role);
+    AT(p + 1, c);
+    if (c != '\n')
+        return m_err(m, p + 1, MX_IMAP_E_LINE_END);
+    m_emit(m, MX_IMAP_COMMAND_END, p + 1);
+    return M_OK;
+}
+
+/* a quoted string at *p (RFC 3501 4.3: no CR, LF or NUL; only \" and \\ escaped); a date-time
+ * where APPEND expects one; *p: past the closing quote */
+static int m_quoted(struct imap_model *m, size_t *p)
+{
+    size_t off = m->text.n, q; /* the unescaped content goes straight to the text */
+    int is_date, role, c;
+    APPEND_CHECK(T_QUOTED, *p, &role);
+    is_date = m->is_date;
+    m->is_date = 0;
+    for (q = *p + 1;; q++) {
+        AT(q, c);
+        uint8_t d = (uint8_t)c;
+        if (d == '"')
+            break;
+        if (d == '\\') {
+            AT(q + 1, c);
+            d = (uint8_t)c;
+            if (d != '"' && d != '\\')
+                return m_err(m, q + 1, MX_IMAP_E_QUOTED);
+            q++;
+        } else if (d == 0 || d == '\r' || d == '\n') {
+            return m_err(m, q, d == 0 ? MX_IMAP_E_QUOTED_NUL : MX_IMAP_E_QUOTED);
+        }
+        m_text(m, &d, 1);
+    }
+    if (is_date && !m_date(m->text.p + off, m->text.n - off))
+        return m_err(m, q, MX_IMAP_E_DATE);
+    struct imap_mev *e = m_emit(m, MX_IMAP_ARG, q);
+    e->kind = MX_IMAP_QUOTED;
+    e->a_off = off;
+    e->a_len = m->text.n - off;
+    *p = q + 1;
+    return M_OK;
+}
+
+/* a literal marker at *p ("{" N ["+"] "}" CRLF, RFC 3501 4.3, RFC 7888; binary: "~" before,
+ * RFC 3516) and its octets; *p: past the octets. A literal over its limit ends the command
+ * (M_NEXT): synchronizing, NO [TOOBIG] and the next command right after the marker; LITERAL+,
+ * BAD [TOOBIG] and the octets swallowed. */
+static int m_literal(struct imap_model *m, size_t *p, int binary, size_t *next)
+{
+    uint64_t v = 0;
+    int plus, role, c;
+    size_t q, lf;
+    APPEND_CHECK(T_LIT, *p, &role);
+    for (q = *p + 1;; q++) {
+        AT(q, c);
+        if (!m_digit(c))
+            break;
+        unsigned d = m->s[q] - '0';
+        if (v > (UINT64_MAX - d) / 10)
+            return m_err(m, q, MX_IMAP_E_LITERAL_SYNTAX);
+        v = v * 10 + d;
+    }
+    if (q == *p + 1 || (c != '+' && c != '}'))
+        return m_err(m, q, MX_IMAP_E_LITERAL_SYNTAX);
+    plus = c == '+';
+    if (plus) {
+        AT(++q, c);
+        if (c != '}')
+            return m_err(m, q, MX_IMAP_E_LITERAL_SYNTAX);
+    }
+    AT(q + 1, c);
+    if (c != '\r')
+        return m_err(m, q + 1, MX_IMAP_E_LITERAL_SYNTAX);
+    AT(q + 2, c);
+    if (c != '\n')
+        return m_err(m, q + 2, MX_IMAP_E_LINE_END);
+    lf = q + 2;
+    if (!plus && v > m->max_literal) {
+        respond(m, lf, MX_IMAP_E_LITERAL_TOO_BIG);
+        *next = lf + 1;
+        return M_NEXT;
+    }
+    if (plus && v > m->max_nonsync) {
+        respond(m, lf, MX_IMAP_E_NONSYNC_TOO_BIG);
+        *next = v > m->n - (lf + 1) ? m->n : m_skip(m, lf + 1 + (size_t)v);
+        return M_NEXT;
+    }
+    struct imap_mev *e = m_emit(m, plus ? MX_IMAP_LITERAL_START : MX_IMAP_NEED_CONTINUATION, lf);
+    e->size = v;
+    e->sync = !plus;
+    e->binary = binary;
+    e->role = role;
+    e->data_off = lf + 1;
+    if (v > m->n - (lf + 1)) {
+        *next = m->n;
+        return M_NEXT;
+    }
+    struct imap_mev *f = m_emit(m, MX_IMAP_LITERAL_END, v ? lf + (size_t)v : lf);
+    f->size = v;
+    f->sync = !plus;
+    f->binary = binary;
+    f->role = role;
+    *p = lf + 1 + (size_t)v;
+    m->limit = *p + m->max_line < *p ? SIZE_MAX : *p + m->max_line;
+    return M_OK;
+}
+
+/* an atom at *p, c its first byte ("[...]" may hold any byte but NUL, CR and LF; RFC 3501 9
+ * section-spec); *p: at the byte that ends it */
+static int m_atom(struct imap_model *m, size_t *p, int c)
+{
+    size_t q;
+    int role, bracket = 0;
+    if (!m_atom_char(c))
+        return m_err(m, *p, MX_IMAP_E_SYNTAX);
+    APPEND_CHECK(T_ATOM, c == '~' ? *p + 1 : *p, &role);
+    for (q = *p;; q++) {
+        int d;
+        AT(q, d);
+        if (bracket) {
+            if (d == 0 || d == '\r' || d == '\n')
+                return m_err(m, q, MX_IMAP_E_SYNTAX);
+            if (d == ']')
+                bracket = 0;
+            continue;
+        }
+        if (m_atom_char(d)) {
+            if (d == '[')
+                bracket = 1;
+            continue;
+        }
+        if (d == ' ' || d == ')' || d == '\r')
+            break;
+        return m_err(m, q, MX_IMAP_E_SYNTAX);
+    }
+    struct imap_mev *e = m_emit(m, MX_IMAP_ARG, q);
+    e->kind = MX_IMAP_ATOM;
+    e->a_off = m_text(m, m->s + *p, q - *p);
+    e->a_len = q - *p;
+    *p = q;
+    return M_OK;
+}
+
+/* one token after SP at *p: list opens, then ")" (left for m_close), a quoted string, a
+ * literal or an atom */
+static int m_token(struct imap_model *m, size_t *p, size_t *next)
+{
+    int after_open = 0, binary = 0, role, c;
+    for (;;) {
+        AT(*p, c);
+        if (c != '(')
+            break;
+        if (m->depth >= (int)MX_IMAP_MAX_DEPTH)
+            return m_err(m, *p, MX_IMAP_E_DEPTH);
+        APPEND_CHECK(T_OPEN, *p, &role);
+        m->depth++;
+        m_emit(m, MX_IMAP_LIST_OPEN, *p);
+        (*p)++;
+        after_open = 1;
+    }
+    if (c == ')')
+        return after_open ? M_OK : m_err(m, *p, MX_IMAP_E_SYNTAX);
+    if (c == '"')
+        return m_quoted(m, p);
+    if (c == '~') {
+        int c1;
+        AT(*p + 1, c1);
+        if (c1 == '{') {
+            binary = 1;
+            (*p)++;
+        }
+    }
+    if (c == '{' || binary)
+        return m_literal(m, p, binary, next);
+    return m_atom(m, p, c); /* c may be "~" not followed by "{" */
+}
+
+/* tag SP name, then tokens separated by SP, ")" closing lists, until CRLF */
+static int m_command_body(struct imap_model *m, size_t start, size_t *next)
+{
+    size_t p;
+    int c;
+    CHECK(m_tag(m, start, &p));
+    CHECK(m_name(m, &p));
+    for (;;) {
+        AT(p, c);
+        if (c == ')') {
+            CHECK(m_close(m, p));
+            p++;
+            continue;
+        }
+        if (c == '\r') {
+            CHECK(m_end(m, p));
+            *next = p + 2;
+            return M_NEXT;
+        }
+        if (c != ' ')
+            return m_err(m, p, MX_IMAP_E_SYNTAX);
+        p++;
+        CHECK(m_token(m, &p, next));
+    }
+}
+
 /* One command starting at `start`; returns where the next starts (n when the stream ends). */
 static size_t m_command(struct imap_model *m, size_t start)
 {
-    volatile size_t p = start;
-    size_t q;
-    int c, role = 0;
+    size_t next = m->n;
 
     m->limit = start + m->max_line < start ? SIZE_MAX : start + m->max_line;
     m->tagged = 0;
@@ -193,196 +465,14 @@ static size_t m_command(struct imap_model *m, size_t start)
     m->depth = 0;
     m->is_date = 0;
 
-    switch (setjmp(m->jb)) {
-    case 0:
-        break;
-    case J_EOF:
+    switch (m_command_body(m, start, &next)) {
+    case M_EOF:
         return m->n;
-    default: /* J_ERR */
+    case M_ERR:
         respond(m, m->err_pos, m->err_reason);
         return m_skip(m, m->err_pos);
-    }
-
-    /* tag SP */
-    for (q = start; m_tag_char(at(m, q)); q++)
-        ;
-    if (q == start || at(m, q) != ' ')
-        err(m, q, MX_IMAP_E_TAG);
-    m->tag_len = q - start;
-    m->tagged = 1;
-    /* name */
-    p = q + 1;
-    for (q = p; m_name_char(at(m, q)); q++)
-        ;
-    c = at(m, q);
-    if (q == p || (c != ' ' && c != '\r'))
-        err(m, q, MX_IMAP_E_NAME);
-    {
-        struct imap_mev *e = m_emit(m, MX_IMAP_COMMAND_START, q);
-        e->a_off = m_text(m, m->s + m->tag_off, m->tag_len);
-        e->a_len = m->tag_len;
-        e->b_off = m_text(m, m->s + p, q - p);
-        e->b_len = q - p;
-        m->append = q - p == 6 && strncasecmp((const char *)m->s + p, "append", 6) == 0;
-    }
-    p = q;
-
-    for (;;) {
-        /* after a token: SP, ")" or CRLF */
-        c = at(m, p);
-        if (c == ')') {
-            if (m->depth == 0)
-                err(m, p, MX_IMAP_E_PARENS);
-            APPEND_CHECK(m, T_CLOSE, p, &role);
-            m->depth--;
-            m_emit(m, MX_IMAP_LIST_CLOSE, p);
-            p++;
-            continue;
-        }
-        if (c == '\r') {
-            if (m->depth)
-                err(m, p, MX_IMAP_E_PARENS);
-            APPEND_CHECK(m, T_END, p, &role);
-            if (at(m, p + 1) != '\n')
-                err(m, p + 1, MX_IMAP_E_LINE_END);
-            m_emit(m, MX_IMAP_COMMAND_END, p + 1);
-            return p + 2;
-        }
-        if (c != ' ')
-            err(m, p, MX_IMAP_E_SYNTAX);
-        p++;
-        /* a token (after "(" possibly ")" or another "(") */
-        int after_open = 0;
-        for (;;) {
-            c = at(m, p);
-            if (c == '(') {
-                if (m->depth >= (int)MX_IMAP_MAX_DEPTH)
-                    err(m, p, MX_IMAP_E_DEPTH);
-                APPEND_CHECK(m, T_OPEN, p, &role);
-                m->depth++;
-                m_emit(m, MX_IMAP_LIST_OPEN, p);
-                p++;
-                after_open = 1;
-                continue;
-            }
-            break;
-        }
-        if (c == ')') {
-            if (!after_open)
-                err(m, p, MX_IMAP_E_SYNTAX);
-            continue; /* the ")" is handled as after a token */
-        }
-        if (c == '"') {
-            size_t off = m->text.n; /* the unescaped content goes straight to the text */
-            int is_date;
-            APPEND_CHECK(m, T_QUOTED, p, &role);
-            is_date = m->is_date;
-            m->is_date = 0;
-            for (q = p + 1;; q++) {
-                uint8_t d = (uint8_t)at(m, q);
-                if (d == '"')
-                    break;
-                if (d == '\\') {
-                    d = (uint8_t)at(m, q + 1);
-                    if (d != '"' && d != '\\')
-                        err(m, q + 1, MX_IMAP_E_QUOTED);
-                    q++;
-                } else if (d == 0 || d == '\r' || d == '\n') {
-                    err(m, q, d == 0 ? MX_IMAP_E_QUOTED_NUL : MX_IMAP_E_QUOTED);
-                }
-                m_text(m, &d, 1);
-            }
-            if (is_date && !m_date(m->text.p + off, m->text.n - off))
-                err(m, q, MX_IMAP_E_DATE);
-            struct imap_mev *e = m_emit(m, MX_IMAP_ARG, q);
-            e->kind = MX_IMAP_QUOTED;
-            e->a_off = off;
-            e->a_len = m->text.n - off;
-            p = q + 1;
-            continue;
-        }
-        int binary = 0;
-        if (c == '~' && at(m, p + 1) == '{') {
-            binary = 1;
-            p++;
-        }
-        if (c == '{' || binary) {
-            uint64_t v = 0;
-            int plus;
-            size_t lf;
-            APPEND_CHECK(m, T_LIT, p, &role);
-            for (q = p + 1; m_digit(at(m, q)); q++) {
-                unsigned d = m->s[q] - '0';
-                if (v > (UINT64_MAX - d) / 10)
-                    err(m, q, MX_IMAP_E_LITERAL_SYNTAX);
-                v = v * 10 + d;
-            }
-            c = at(m, q);
-            if (q == p + 1 || (c != '+' && c != '}'))
-                err(m, q, MX_IMAP_E_LITERAL_SYNTAX);
-            plus = c == '+';
-            if (plus && at(m, ++q) != '}')
-                err(m, q, MX_IMAP_E_LITERAL_SYNTAX);
-            if (at(m, q + 1) != '\r')
-                err(m, q + 1, MX_IMAP_E_LITERAL_SYNTAX);
-            if (at(m, q + 2) != '\n')
-                err(m, q + 2, MX_IMAP_E_LINE_END);
-            lf = q + 2;
-            if (!plus && v > m->max_literal) {
-                respond(m, lf, MX_IMAP_E_LITERAL_TOO_BIG);
-                return lf + 1;
-            }
-            if (plus && v > m->max_nonsync) {
-                respond(m, lf, MX_IMAP_E_NONSYNC_TOO_BIG);
-                if (v > m->n - (lf + 1))
-                    return m->n;
-                return m_skip(m, lf + 1 + (size_t)v);
-            }
-            struct imap_mev *e = m_emit(m, plus ? MX_IMAP_LITERAL_START : MX_IMAP_NEED_CONTINUATION, lf);
-            e->size = v;
-            e->sync = !plus;
-            e->binary = binary;
-            e->role = role;
-            e->data_off = lf + 1;
-            if (v > m->n - (lf + 1))
-                return m->n;
-            struct imap_mev *f = m_emit(m, MX_IMAP_LITERAL_END, v ? lf + (size_t)v : lf);
-            f->size = v;
-            f->sync = !plus;
-            f->binary = binary;
-            f->role = role;
-            p = lf + 1 + (size_t)v;
-            m->limit = p + m->max_line < p ? SIZE_MAX : p + m->max_line;
-            continue;
-        }
-        /* an atom (c may be "~" not followed by "{") */
-        if (!m_atom_char(c))
-            err(m, p, MX_IMAP_E_SYNTAX);
-        APPEND_CHECK(m, T_ATOM, c == '~' ? p + 1 : p, &role);
-        int bracket = 0;
-        for (q = p;; q++) {
-            int d = at(m, q);
-            if (bracket) {
-                if (d == 0 || d == '\r' || d == '\n')
-                    err(m, q, MX_IMAP_E_SYNTAX);
-                if (d == ']')
-                    bracket = 0;
-                continue;
-            }
-            if (m_atom_char(d)) {
-                if (d == '[')
-                    bracket = 1;
-                continue;
-            }
-            if (d == ' ' || d == ')' || d == '\r')
-                break;
-            err(m, q, MX_IMAP_E_SYNTAX);
-        }
-        struct imap_mev *e = m_emit(m, MX_IMAP_ARG, q);
-        e->kind = MX_IMAP_ATOM;
-        e->a_off = m_text(m, m->s + p, q - p);
-        e->a_len = q - p;
-        p = q;
+    default: /* M_NEXT */
+        return next;
     }
 }
 

@@ -10,7 +10,6 @@
 #ifndef FZ_IMAP_MODEL_H
 #define FZ_IMAP_MODEL_H
 
-#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +37,6 @@ struct imap_model {
     size_t nev;
     struct fz_buf evs;
     struct fz_buf text;  /* tags, names and argument bytes the events point into */
-    jmp_buf jb;
     size_t limit; /* first offset past the current line piece's allowance */
     size_t err_pos;
     int err_reason;
