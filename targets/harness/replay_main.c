@@ -28,7 +28,8 @@ static int run_file(const char *path)
         return 1;
     }
     for (;;) {
-        if (fz_buf_reserve(&b, 65536) != 0) {
+        /* when full: 64 KiB, then double */
+        if (b.n == b.cap && fz_buf_reserve(&b, b.cap ? b.cap : 65536) != 0) {
             fprintf(stderr, "replay: out of memory reading %s\n", path);
             fz_buf_free(&b);
             fclose(f);
