@@ -5,13 +5,13 @@
  * listener mode (mode), whether a certificate is bound to the listener's address and port
  * (cert), the TLS-required policy, the line buffer size (max-line) and, for SMTP, the largest
  * message (max-literal). Client bytes are fed as the server would read them (fz_reader);
- * a `tls` event is the end of the handshake: the target calls *_tls_started() when the
+ * a `tls` event is the end of the handshake: the target calls mx_machine_tls_started() when the
  * connection was waiting for one (after STARTTLS/STLS was accepted, or on an implicit-TLS
  * listener); otherwise TLS did not come up from the server's point of view and the event is
  * ignored. Bytes the client sends while the server waits for the handshake belong to the
  * handshake and never reach the machine. `server` events are ignored. Bytes still queued when
  * TLS comes up (e.g. a lone 0x16 the implicit-TLS sniff was waiting on) were read before TLS:
- * *_tls_started() must discard them, the model drops them too.
+ * mx_machine_tls_started() must discard them, the model drops them too.
  *
  * Oracle: a model written here from the RFC rules (flat buffer, whole-line parsing, reply
  * codes only) runs on the same reads. After every read the machine is stepped until it needs
@@ -41,11 +41,9 @@
 #include <strings.h>
 
 #include "mx/chain.h"
-#include "mx/imap_starttls.h"
 #include "mx/listen.h"
-#include "mx/pop3.h"
+#include "mx/machine.h"
 #include "mx/protocol.h"
-#include "mx/smtp.h"
 #include "session.h"
 
 /* ---------------------------------------------------------------- failure reporting */
@@ -520,15 +518,9 @@ static size_t m_run(struct model *m, struct expect *ex, size_t cap)
 }
 
 /* ---------------------------------------------------------------- the machine under test */
-union machine {
-    struct mx_smtp smtp;
-    struct mx_pop3 pop3;
-    struct mx_imap_starttls imap;
-};
-
 struct run {
     int proto;
-    union machine mc;
+    struct mx_machine mc; /* libmx's engine, whichever the protocol */
     struct mx_chain chain;
     uint64_t appended;
     struct bytes transcript;
@@ -541,20 +533,12 @@ struct run {
 
 static int mc_step(struct run *r, struct mx_step *st)
 {
-    switch (r->proto) {
-    case FZ_PROTO_SMTP: return mx_smtp_step(&r->mc.smtp, &r->chain, st);
-    case FZ_PROTO_POP3: return mx_pop3_step(&r->mc.pop3, &r->chain, st);
-    default: return mx_imap_starttls_step(&r->mc.imap, &r->chain, st);
-    }
+    return mx_machine_step(&r->mc, &r->chain, st);
 }
 
 static void mc_tls(struct run *r)
 {
-    switch (r->proto) {
-    case FZ_PROTO_SMTP: mx_smtp_tls_started(&r->mc.smtp, &r->chain); break;
-    case FZ_PROTO_POP3: mx_pop3_tls_started(&r->mc.pop3, &r->chain); break;
-    default: mx_imap_starttls_tls_started(&r->mc.imap, &r->chain); break;
-    }
+    mx_machine_tls_started(&r->mc, &r->chain);
 }
 
 static const char *act_name(int a)
@@ -796,14 +780,13 @@ static void run_session(struct run *r, const struct fz_session *s, int check)
     cfg.cert = !!(s->flags & FZ_SFLAG_CERT);
     cfg.tls_required = !!(s->flags & FZ_SFLAG_TLS_REQUIRED);
     cfg.max_message = s->max_literal;
+    cfg.host = cfg.product = "mxfuzz"; /* the names in the corpus's recorded replies */
     r->proto = (int)s->proto;
     r->check = check;
     r->awaiting_tls = implicit;
-    switch (r->proto) {
-    case FZ_PROTO_SMTP: mx_smtp_init(&r->mc.smtp, &cfg, linebuf, s->max_line); break;
-    case FZ_PROTO_POP3: mx_pop3_init(&r->mc.pop3, &cfg, linebuf, s->max_line); break;
-    default: mx_imap_starttls_init(&r->mc.imap, &cfg, linebuf, s->max_line); break;
-    }
+    /* the session's proto byte is numbered as enum mx_app_proto */
+    if (mx_machine_init(&r->mc, (enum mx_app_proto)r->proto, &cfg, linebuf, s->max_line) != 0)
+        abort(); /* max-line is clamped to >= MX_LINE_MIN by the session format */
     mx_chain_init(&r->chain, 0, NULL);
 
     memset(&r->m, 0, sizeof r->m);
@@ -844,7 +827,7 @@ static void run_session(struct run *r, const struct fz_session *s, int check)
             r->m.scan = 0;
             mc_tls(r);
             if (r->chain.bytes != 0) /* plaintext read before TLS must not reach a command */
-                DIVERGE("%zu pre-TLS bytes still queued after *_tls_started()", r->chain.bytes);
+                DIVERGE("%zu pre-TLS bytes still queued after mx_machine_tls_started()", r->chain.bytes);
             pump(r, ex, nex);
             continue;
         }
