@@ -52,15 +52,6 @@ static int login_disabled(const struct mx_machine *m)
     return !m->tls && (mx_machine_offers_tls(m) || m->cfg.tls_required);
 }
 
-static int tagged(struct mx_step *st, const struct mx_cmdline *cl, const char *rest)
-{
-    mx_step_putn(st, cl->line, cl->tag_n);
-    mx_step_puts(st, " ");
-    mx_step_puts(st, rest);
-    st->act = MX_ACT_REPLY;
-    return st->act;
-}
-
 static int tag_ok(const uint8_t *p, size_t n)
 {
     if (n == 0 || n > MX_IMAP_TAG_MAX)
@@ -89,9 +80,9 @@ static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdlin
     cl->verb = line + i;
     cl->vn = n - i;
     if (cl->vn == 0)
-        return tagged(st, cl, "BAD Missing command\r\n");
+        return mx_cmd_reply(st, cl, "BAD Missing command\r\n");
     if (line[n - 1] == '}' && memchr(cl->verb, '{', cl->vn))
-        return tagged(st, cl, "BAD Literals are not accepted before authentication\r\n");
+        return mx_cmd_reply(st, cl, "BAD Literals are not accepted before authentication\r\n");
     /* arguments: count space-separated tokens after the command word */
     for (size_t j = 0; j < cl->vn;) {
         while (j < cl->vn && cl->verb[j] == ' ')
@@ -106,97 +97,67 @@ static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdlin
     return MX_ACT_NEED_INPUT;
 }
 
-static int c_capability(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                        const struct mx_cmdline *cl)
+static int c_capability(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    (void)c;
     if (m->ps.imap.ntok)
-        return tagged(st, cl, "BAD CAPABILITY takes no arguments\r\n");
+        return mx_cmd_reply(st, cl, "BAD CAPABILITY takes no arguments\r\n");
     mx_step_puts(st, "* CAPABILITY IMAP4rev1");
     if (mx_machine_offers_tls(m))
         mx_step_puts(st, " STARTTLS");
     if (login_disabled(m))
         mx_step_puts(st, " LOGINDISABLED");
     mx_step_puts(st, "\r\n");
-    return tagged(st, cl, "OK CAPABILITY completed\r\n");
+    return mx_cmd_reply(st, cl, "OK CAPABILITY completed\r\n");
 }
 
-static int c_noop(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_logout(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    (void)m, (void)c;
-    return tagged(st, cl, "OK NOOP completed\r\n");
-}
-
-static int c_logout(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                    const struct mx_cmdline *cl)
-{
-    (void)c;
     mx_step_puts(st, "* BYE ");
     mx_step_puts(st, m->cfg.product);
     mx_step_puts(st, " logging out\r\n");
-    tagged(st, cl, "OK LOGOUT completed\r\n");
+    mx_cmd_reply(st, cl, "OK LOGOUT completed\r\n");
     return mx_machine_close(m, st, NULL, NULL);
 }
 
-static int c_starttls(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                      const struct mx_cmdline *cl)
+static int c_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
     if (m->ps.imap.ntok)
-        return tagged(st, cl, "BAD STARTTLS takes no arguments\r\n");
+        return mx_cmd_reply(st, cl, "BAD STARTTLS takes no arguments\r\n");
     if (m->auth == MX_AUTH_DONE)
-        return tagged(st, cl, "BAD STARTTLS only before authentication\r\n");
-    if (m->tls)
-        return tagged(st, cl, "BAD TLS already active\r\n");
-    if (!mx_machine_offers_tls(m))
-        return tagged(st, cl, "BAD STARTTLS not available\r\n");
-    tagged(st, cl, "OK Begin TLS negotiation now\r\n");
-    return mx_machine_start_tls(m, c, st);
+        return mx_cmd_reply(st, cl, "BAD STARTTLS only before authentication\r\n");
+    return mx_cmd_starttls(m, st, cl, "BAD TLS already active\r\n",
+                           "BAD STARTTLS not available\r\n", "OK Begin TLS negotiation now\r\n");
 }
 
-static int c_login(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                   const struct mx_cmdline *cl)
+static int c_login(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    (void)c;
     if (m->auth == MX_AUTH_DONE)
-        return tagged(st, cl, "BAD Already authenticated\r\n");
+        return mx_cmd_reply(st, cl, "BAD Already authenticated\r\n");
     if (login_disabled(m))
-        return tagged(st, cl, "NO [PRIVACYREQUIRED] LOGIN disabled until TLS is active\r\n");
+        return mx_cmd_reply(st, cl, "NO [PRIVACYREQUIRED] LOGIN disabled until TLS is active\r\n");
     if (m->ps.imap.ntok < 2)
-        return tagged(st, cl, "BAD LOGIN needs a user name and a password\r\n");
+        return mx_cmd_reply(st, cl, "BAD LOGIN needs a user name and a password\r\n");
     m->auth = MX_AUTH_DONE;
-    return tagged(st, cl, "OK LOGIN completed\r\n");
-}
-
-static int c_unknown(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                     const struct mx_cmdline *cl)
-{
-    (void)m, (void)c;
-    return tagged(st, cl, "BAD Command unknown or not available in this state\r\n");
+    return mx_cmd_reply(st, cl, "OK LOGIN completed\r\n");
 }
 
 /* No policy flags: IMAP's TLS-required policy is LOGINDISABLED (login_disabled), applied by
  * LOGIN itself with a tagged NO, not a refusal of every command. */
 static const struct mx_cmd imap_commands[] = {
-    {"CAPABILITY", c_capability, 0},
-    {"NOOP", c_noop, 0},
-    {"LOGOUT", c_logout, 0},
-    {"STARTTLS", c_starttls, 0},
-    {"LOGIN", c_login, 0},
-    {NULL, c_unknown, 0},
+    {"CAPABILITY", c_capability, 0, NULL},
+    {"NOOP", NULL, 0, "OK NOOP completed\r\n"},
+    {"LOGOUT", c_logout, 0, NULL},
+    {"STARTTLS", c_starttls, 0, NULL},
+    {"LOGIN", c_login, 0, NULL},
+    {NULL, NULL, 0, "BAD Command unknown or not available in this state\r\n"},
 };
 
 const struct mx_proto mx_proto_imap = {
-    .name = "imap",
-    .flags = MX_PROTO_TLS_BEFORE_AUTH,
-    .commands = imap_commands,
-    .greeting = imap_greeting,
-    .frame = imap_frame,
-    .body = NULL,
-    .reset = imap_reset,
+    .name = "imap", .flags = MX_PROTO_TLS_BEFORE_AUTH,
+    .commands = imap_commands, .greeting = imap_greeting, .frame = imap_frame, .reset = imap_reset,
     .too_long = "* BAD Line too long\r\n",
     .clienthello = "* BYE TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",
     .implicit_plain = "* BYE This port expects TLS from the first byte (implicit TLS)\r\n",
-    .policy_refusal = NULL,
+    /* no policy_refusal: see imap_commands */
 };

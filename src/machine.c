@@ -76,12 +76,27 @@ int mx_machine_close(struct mx_machine *m, struct mx_step *st, const char *text,
     return mx_step_close(st, text, diag);
 }
 
-int mx_machine_start_tls(struct mx_machine *m, struct mx_chain *c, struct mx_step *st)
+int mx_cmd_reply(struct mx_step *st, const struct mx_cmdline *cl, const char *text)
 {
+    if (cl->tag_n) {
+        mx_step_putn(st, cl->line, cl->tag_n);
+        mx_step_puts(st, " ");
+    }
+    return mx_step_reply(st, text);
+}
+
+int mx_cmd_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl,
+                    const char *active, const char *unavailable, const char *accepted)
+{
+    if (m->tls)
+        return mx_cmd_reply(st, cl, active);
+    if (!mx_machine_offers_tls(m))
+        return mx_cmd_reply(st, cl, unavailable);
+    mx_cmd_reply(st, cl, accepted);
     /* CVE-2011-0411: nothing the client pipelined behind STARTTLS may run inside TLS. The
      * purge is here, at the reply, and not at the handshake: the bytes are counted where the
      * command was answered, and a machine that never gets its handshake holds nothing. */
-    st->discarded = mx_chain_discard(c);
+    st->discarded = mx_chain_discard(cl->chain);
     m->starttls_discarded += st->discarded;
     mx_liner_reset(&m->liner);
     m->phase = MX_PHASE_WAIT_TLS;
@@ -106,8 +121,9 @@ static const struct mx_cmd *lookup(const struct mx_machine *m, const struct mx_c
 static int command(struct mx_machine *m, struct mx_chain *c, struct mx_step *st, size_t n)
 {
     const struct mx_proto *p = m->proto;
-    struct mx_cmdline cl = {m->liner.buf, n, m->liner.buf, n, 0};
+    struct mx_cmdline cl = {c, m->liner.buf, n, m->liner.buf, n, 0, NULL, 0};
     const struct mx_cmd *e;
+    size_t i;
     m->commands++;
     if (p->frame) {
         int r = p->frame(m, st, &cl);
@@ -115,6 +131,11 @@ static int command(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
             return r;
     }
     e = lookup(m, &cl);
+    i = e->name ? strlen(e->name) : cl.vn;
+    while (i < cl.vn && cl.verb[i] == ' ')
+        i++;
+    cl.arg = cl.verb + i;
+    cl.an = cl.vn - i;
     if (!e->name)
         m->errors++;
     if (p->policy_refusal && m->cfg.tls_required && !m->tls && !(e->flags & MX_CMD_PRE_TLS)) {
@@ -122,7 +143,13 @@ static int command(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
             m->errors++;
         return mx_step_reply(st, p->policy_refusal);
     }
-    return e->action(m, c, st, &cl);
+    if (e->action)
+        return e->action(m, st, &cl);
+    if (e->flags & MX_CMD_CLOSE) {
+        mx_cmd_reply(st, &cl, e->reply);
+        return mx_machine_close(m, st, NULL, NULL);
+    }
+    return mx_cmd_reply(st, &cl, e->reply);
 }
 
 int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st)

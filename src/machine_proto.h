@@ -8,26 +8,30 @@
 
 /* One command line as the engine hands it to an action. */
 struct mx_cmdline {
+    struct mx_chain *chain; /* the chain it came from (what STARTTLS purges) */
     const uint8_t *line; /* the whole line, without its LF and an optional CR */
     size_t n;
     const uint8_t *verb; /* where the command word starts (after IMAP's tag), to the end */
     size_t vn;
     size_t tag_n;        /* IMAP: the tag is line[0 .. tag_n); else 0 */
+    const uint8_t *arg;  /* after the verb and the spaces behind it, to the end (an bytes; */
+    size_t an;           /* none for the table's fallback) */
 };
 
-typedef int (*mx_action)(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                         const struct mx_cmdline *cl);
+typedef int (*mx_action)(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl);
 
 /* flags of a command table entry */
 #define MX_CMD_PRE_TLS 0x1 /* allowed before TLS under the tls_required policy */
 #define MX_CMD_AUTHED 0x2  /* only once authenticated (MX_AUTH_DONE); before, the table's
                             * fallback answers it as an unknown command */
+#define MX_CMD_CLOSE 0x4   /* a fixed reply that ends the session (SMTP QUIT) */
 
 struct mx_cmd {
     const char *name; /* the verb, upper case; NULL ends the table: the fallback for any
                        * other verb (its flags count too) */
-    mx_action action;
+    mx_action action; /* NULL: the command always gets reply (after the tag, if any) */
     unsigned flags;
+    const char *reply;
 };
 
 /* flags of a protocol */
@@ -57,9 +61,14 @@ struct mx_proto {
 
 extern const struct mx_proto mx_proto_smtp, mx_proto_imap, mx_proto_pop3;
 
-/* STARTTLS accepted, its reply already in st: purge what the client queued behind it, count it,
- * wait for the handshake. Returns MX_ACT_STARTTLS. */
-int mx_machine_start_tls(struct mx_machine *m, struct mx_chain *c, struct mx_step *st);
+/* A STARTTLS command that passed the protocol's own checks: refused while TLS is active
+ * (active) or when TLS is not offered (unavailable), else accepted: the accepted reply,
+ * everything queued behind the command purged and counted (st->discarded), MX_ACT_STARTTLS,
+ * and the machine waits for the handshake. Replies as mx_cmd_reply(). */
+int mx_cmd_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl,
+                    const char *active, const char *unavailable, const char *accepted);
+/* Appends text as the answer to cl (IMAP: "tag SP text"); sets MX_ACT_REPLY, returns it. */
+int mx_cmd_reply(struct mx_step *st, const struct mx_cmdline *cl, const char *text);
 /* Closes the connection after text (may be NULL); diag as mx_step_close(). */
 int mx_machine_close(struct mx_machine *m, struct mx_step *st, const char *text, const char *diag);
 

@@ -34,18 +34,9 @@ static void pop3_greeting(const struct mx_machine *m, struct mx_step *st)
     mx_step_puts(st, m->tls ? " POP3 ready (TLS)\r\n" : " POP3 ready\r\n");
 }
 
-static size_t arg_len(const uint8_t *line, size_t n, size_t verb)
+static int c_capa(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    size_t i = verb;
-    while (i < n && line[i] == ' ')
-        i++;
-    return n - i;
-}
-
-static int c_capa(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
-{
-    (void)c, (void)cl;
+    (void)cl;
     mx_step_puts(st, "+OK Capability list follows\r\n");
     if (m->auth != MX_AUTH_DONE)
         mx_step_puts(st, "USER\r\n");
@@ -55,46 +46,36 @@ static int c_capa(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
     return mx_step_reply(st, ".\r\n");
 }
 
-static int c_stls(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_stls(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    if (arg_len(cl->line, cl->n, 4))
+    if (cl->an)
         return mx_step_reply(st, "-ERR STLS takes no arguments\r\n");
     if (m->auth == MX_AUTH_DONE)
         return mx_step_reply(st, "-ERR STLS only in AUTHORIZATION state\r\n");
-    if (m->tls)
-        return mx_step_reply(st, "-ERR TLS already active\r\n");
-    if (!mx_machine_offers_tls(m))
-        return mx_step_reply(st, "-ERR STLS not available\r\n");
-    mx_step_puts(st, "+OK Begin TLS negotiation\r\n");
-    return mx_machine_start_tls(m, c, st);
+    return mx_cmd_starttls(m, st, cl, "-ERR TLS already active\r\n", "-ERR STLS not available\r\n",
+                           "+OK Begin TLS negotiation\r\n");
 }
 
-static int c_quit(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_quit(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    (void)c, (void)cl;
+    (void)cl;
     mx_step_puts(st, "+OK ");
     mx_step_puts(st, m->cfg.product);
     return mx_machine_close(m, st, " POP3 signing off\r\n", NULL);
 }
 
-static int c_user(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_user(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    (void)c;
     if (m->auth == MX_AUTH_DONE)
         return mx_step_reply(st, "-ERR already authenticated\r\n");
-    if (!arg_len(cl->line, cl->n, 4))
+    if (!cl->an)
         return mx_step_reply(st, "-ERR USER needs a name\r\n");
     m->auth = MX_AUTH_USER;
     return mx_step_reply(st, "+OK send PASS\r\n");
 }
 
-static int c_pass(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_pass(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    (void)c;
     if (m->auth == MX_AUTH_DONE)
         return mx_step_reply(st, "-ERR already authenticated\r\n");
     /* a PASS, right or wrong, uses up the USER before it (RFC 1939 7: USER again after a
@@ -102,56 +83,30 @@ static int c_pass(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
     if (m->auth != MX_AUTH_USER)
         return mx_step_reply(st, "-ERR send USER first\r\n");
     m->auth = MX_AUTH_NONE;
-    if (!arg_len(cl->line, cl->n, 4))
+    if (!cl->an)
         return mx_step_reply(st, "-ERR PASS needs a password\r\n");
     m->auth = MX_AUTH_DONE;
     return mx_step_reply(st, "+OK maildrop ready\r\n");
-}
-
-static int c_stat(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
-{
-    (void)m, (void)c, (void)cl;
-    return mx_step_reply(st, "+OK 0 0\r\n");
-}
-
-static int c_ok(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                const struct mx_cmdline *cl)
-{
-    (void)m, (void)c, (void)cl;
-    return mx_step_reply(st, "+OK\r\n");
-}
-
-static int c_unknown(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                     const struct mx_cmdline *cl)
-{
-    (void)m, (void)c, (void)cl;
-    return mx_step_reply(st, "-ERR unknown command or not allowed in this state\r\n");
 }
 
 /* Under the TLS-required policy only USER and PASS wait for TLS (RFC 2595 4: the credentials
  * are what must not travel in plaintext). The maildrop commands exist only in TRANSACTION
  * state; before it they are unknown. */
 static const struct mx_cmd pop3_commands[] = {
-    {"CAPA", c_capa, MX_CMD_PRE_TLS},
-    {"STLS", c_stls, MX_CMD_PRE_TLS},
-    {"QUIT", c_quit, MX_CMD_PRE_TLS},
-    {"USER", c_user, 0},
-    {"PASS", c_pass, 0},
-    {"STAT", c_stat, MX_CMD_PRE_TLS | MX_CMD_AUTHED},
-    {"NOOP", c_ok, MX_CMD_PRE_TLS | MX_CMD_AUTHED},
-    {"RSET", c_ok, MX_CMD_PRE_TLS | MX_CMD_AUTHED},
-    {NULL, c_unknown, MX_CMD_PRE_TLS},
+    {"CAPA", c_capa, MX_CMD_PRE_TLS, NULL},
+    {"STLS", c_stls, MX_CMD_PRE_TLS, NULL},
+    {"QUIT", c_quit, MX_CMD_PRE_TLS, NULL},
+    {"USER", c_user, 0, NULL},
+    {"PASS", c_pass, 0, NULL},
+    {"STAT", NULL, MX_CMD_PRE_TLS | MX_CMD_AUTHED, "+OK 0 0\r\n"}, /* an empty maildrop */
+    {"NOOP", NULL, MX_CMD_PRE_TLS | MX_CMD_AUTHED, "+OK\r\n"},
+    {"RSET", NULL, MX_CMD_PRE_TLS | MX_CMD_AUTHED, "+OK\r\n"},
+    {NULL, NULL, MX_CMD_PRE_TLS, "-ERR unknown command or not allowed in this state\r\n"},
 };
 
 const struct mx_proto mx_proto_pop3 = {
-    .name = "pop3",
-    .flags = MX_PROTO_TLS_BEFORE_AUTH,
-    .commands = pop3_commands,
-    .greeting = pop3_greeting,
-    .frame = NULL,
-    .body = NULL,
-    .reset = pop3_reset,
+    .name = "pop3", .flags = MX_PROTO_TLS_BEFORE_AUTH,
+    .commands = pop3_commands, .greeting = pop3_greeting, .reset = pop3_reset,
     .too_long = "-ERR line too long\r\n",
     .clienthello = "-ERR TLS handshake received on a plaintext port: use STLS, or the "
                    "implicit-TLS port\r\n",

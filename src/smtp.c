@@ -60,16 +60,6 @@ static void smtp_greeting(const struct mx_machine *m, struct mx_step *st)
     mx_step_puts(st, "\r\n");
 }
 
-/* Argument after the verb (skipping one or more spaces); sets *an. */
-static const uint8_t *arg_of(const uint8_t *line, size_t n, size_t verb, size_t *an)
-{
-    size_t i = verb;
-    while (i < n && line[i] == ' ')
-        i++;
-    *an = n - i;
-    return line + i;
-}
-
 static int ehlo_reply(struct mx_machine *m, struct mx_step *st, const uint8_t *arg, size_t an)
 {
     char name[65];
@@ -96,68 +86,50 @@ static int ehlo_reply(struct mx_machine *m, struct mx_step *st, const uint8_t *a
     return mx_step_reply(st, "250 ENHANCEDSTATUSCODES\r\n");
 }
 
-static int c_helo(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_helo(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
     int ehlo = mx_word_is(cl->line, cl->n, "EHLO");
-    size_t an;
-    const uint8_t *arg = arg_of(cl->line, cl->n, 4, &an);
-    (void)c;
-    if (an == 0)
+    if (cl->an == 0)
         return mx_step_reply(st, ehlo ? "501 5.5.4 Syntax: EHLO hostname\r\n"
                                       : "501 5.5.4 Syntax: HELO hostname\r\n");
     reset_transaction(m);
     m->ps.smtp.helo = ehlo ? 2 : 1;
     if (ehlo)
-        return ehlo_reply(m, st, arg, an);
+        return ehlo_reply(m, st, cl->arg, cl->an);
     mx_step_puts(st, "250 ");
     mx_step_puts(st, m->cfg.host);
     return mx_step_reply(st, "\r\n");
 }
 
-static int c_starttls(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                      const struct mx_cmdline *cl)
+static int c_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    size_t an;
-    arg_of(cl->line, cl->n, 8, &an);
-    if (an != 0)
+    if (cl->an != 0)
         return mx_step_reply(st, "501 5.5.4 Syntax: STARTTLS (no parameters)\r\n");
-    if (m->tls)
-        return mx_step_reply(st, "503 5.5.1 Error: TLS already active\r\n");
     /* RFC 3207 4: advertised, but the server cannot start TLS now: a temporary failure */
-    if (m->tls_broken && m->cfg.mode == MX_LISTEN_STARTTLS && m->cfg.cert)
+    if (!m->tls && m->tls_broken && m->cfg.mode == MX_LISTEN_STARTTLS && m->cfg.cert)
         return mx_step_reply(st, "454 4.7.0 TLS not available due to temporary reason\r\n");
-    if (!mx_machine_offers_tls(m))
-        return mx_step_reply(st, "502 5.5.1 Error: STARTTLS not available\r\n");
-    mx_step_puts(st, "220 2.0.0 Ready to start TLS\r\n");
-    return mx_machine_start_tls(m, c, st);
+    return mx_cmd_starttls(m, st, cl, "503 5.5.1 Error: TLS already active\r\n",
+                           "502 5.5.1 Error: STARTTLS not available\r\n",
+                           "220 2.0.0 Ready to start TLS\r\n");
 }
 
-static int c_mail(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_mail(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    size_t an;
-    const uint8_t *arg = arg_of(cl->line, cl->n, 4, &an);
-    (void)c;
     if (!m->ps.smtp.helo)
         return mx_step_reply(st, "503 5.5.1 Error: send HELO/EHLO first\r\n");
     if (m->ps.smtp.mail)
         return mx_step_reply(st, "503 5.5.1 Error: nested MAIL command\r\n");
-    if (!mx_prefix_is(arg, an, "FROM:"))
+    if (!mx_prefix_is(cl->arg, cl->an, "FROM:"))
         return mx_step_reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
     m->ps.smtp.mail = 1;
     return mx_step_reply(st, "250 2.1.0 Ok\r\n");
 }
 
-static int c_rcpt(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_rcpt(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    size_t an;
-    const uint8_t *arg = arg_of(cl->line, cl->n, 4, &an);
-    (void)c;
     if (!m->ps.smtp.mail)
         return mx_step_reply(st, "503 5.5.1 Error: need MAIL command\r\n");
-    if (!mx_prefix_is(arg, an, "TO:"))
+    if (!mx_prefix_is(cl->arg, cl->an, "TO:"))
         return mx_step_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
     if (m->ps.smtp.nrcpt >= MX_SMTP_MAX_RCPT)
         return mx_step_reply(st, "452 4.5.3 Error: too many recipients\r\n");
@@ -165,13 +137,9 @@ static int c_rcpt(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
     return mx_step_reply(st, "250 2.1.5 Ok\r\n");
 }
 
-static int c_data(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_data(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    size_t an;
-    arg_of(cl->line, cl->n, 4, &an);
-    (void)c;
-    if (an != 0)
+    if (cl->an != 0)
         return mx_step_reply(st, "501 5.5.4 Syntax: DATA (no parameters)\r\n");
     if (!m->ps.smtp.mail)
         return mx_step_reply(st, "503 5.5.1 Error: need MAIL command\r\n");
@@ -185,58 +153,31 @@ static int c_data(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
     return mx_step_reply(st, "354 End data with <CR><LF>.<CR><LF>\r\n");
 }
 
-static int c_rset(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_rset(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    size_t an;
-    arg_of(cl->line, cl->n, 4, &an);
-    (void)c;
-    if (an != 0)
+    if (cl->an != 0)
         return mx_step_reply(st, "501 5.5.4 Syntax: RSET\r\n");
     reset_transaction(m);
     return mx_step_reply(st, "250 2.0.0 Ok\r\n");
 }
 
-static int c_noop(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
+static int c_auth(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    (void)m, (void)c, (void)cl;
-    return mx_step_reply(st, "250 2.0.0 Ok\r\n");
-}
-
-static int c_quit(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
-{
-    (void)c, (void)cl;
-    return mx_machine_close(m, st, "221 2.0.0 Bye\r\n", NULL);
-}
-
-static int c_auth(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                  const struct mx_cmdline *cl)
-{
-    size_t an;
-    const uint8_t *arg = arg_of(cl->line, cl->n, 4, &an);
-    (void)c;
+    size_t i = 5; /* after "PLAIN" */
     if (m->ps.smtp.helo != 2)
         return mx_step_reply(st, "503 5.5.1 Error: send EHLO first\r\n");
     if (m->auth == MX_AUTH_DONE)
         return mx_step_reply(st, "503 5.5.1 Error: already authenticated\r\n");
     if (m->ps.smtp.mail)
         return mx_step_reply(st, "503 5.5.1 Error: MAIL transaction in progress\r\n");
-    if (!mx_word_is(arg, an, "PLAIN"))
+    if (!mx_word_is(cl->arg, cl->an, "PLAIN"))
         return mx_step_reply(st, "504 5.5.4 Unrecognized authentication type\r\n");
-    arg_of(arg, an, 5, &an);
-    if (an == 0)
+    while (i < cl->an && cl->arg[i] == ' ')
+        i++;
+    if (i == cl->an)
         return mx_step_reply(st, "501 5.5.4 Syntax: AUTH PLAIN initial-response\r\n");
     m->auth = MX_AUTH_DONE;
     return mx_step_reply(st, "235 2.7.0 Authentication successful\r\n");
-}
-
-static int c_unknown(struct mx_machine *m, struct mx_chain *c, struct mx_step *st,
-                     const struct mx_cmdline *cl)
-{
-    (void)m, (void)c, (void)cl;
-    return mx_step_reply(st, "500 5.5.2 Error: command not recognized\r\n");
 }
 
 /* One piece of the message, or the end of it. Returns an action, or NEED_INPUT. */
@@ -305,27 +246,22 @@ static int data_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *s
 /* EHLO, NOOP, STARTTLS and QUIT stay usable under the TLS-required policy: a client needs
  * them to get to TLS (RFC 3207 4: 530 for the others) */
 static const struct mx_cmd smtp_commands[] = {
-    {"EHLO", c_helo, MX_CMD_PRE_TLS},
-    {"HELO", c_helo, 0},
-    {"STARTTLS", c_starttls, MX_CMD_PRE_TLS},
-    {"MAIL", c_mail, 0},
-    {"RCPT", c_rcpt, 0},
-    {"DATA", c_data, 0},
-    {"RSET", c_rset, 0},
-    {"NOOP", c_noop, MX_CMD_PRE_TLS},
-    {"QUIT", c_quit, MX_CMD_PRE_TLS},
-    {"AUTH", c_auth, 0},
-    {NULL, c_unknown, 0},
+    {"EHLO", c_helo, MX_CMD_PRE_TLS, NULL},
+    {"HELO", c_helo, 0, NULL},
+    {"STARTTLS", c_starttls, MX_CMD_PRE_TLS, NULL},
+    {"MAIL", c_mail, 0, NULL},
+    {"RCPT", c_rcpt, 0, NULL},
+    {"DATA", c_data, 0, NULL},
+    {"RSET", c_rset, 0, NULL},
+    {"NOOP", NULL, MX_CMD_PRE_TLS, "250 2.0.0 Ok\r\n"},
+    {"QUIT", NULL, MX_CMD_PRE_TLS | MX_CMD_CLOSE, "221 2.0.0 Bye\r\n"},
+    {"AUTH", c_auth, 0, NULL},
+    {NULL, NULL, 0, "500 5.5.2 Error: command not recognized\r\n"},
 };
 
 const struct mx_proto mx_proto_smtp = {
     .name = "smtp",
-    .flags = 0,
-    .commands = smtp_commands,
-    .greeting = smtp_greeting,
-    .frame = NULL,
-    .body = data_step,
-    .reset = smtp_reset,
+    .commands = smtp_commands, .greeting = smtp_greeting, .body = data_step, .reset = smtp_reset,
     .too_long = "500 5.5.2 Error: line too long\r\n",
     .clienthello = "421 4.7.0 TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",
