@@ -94,8 +94,8 @@ int mx_cmd_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cm
         return mx_cmd_reply(st, cl, unavailable);
     mx_cmd_reply(st, cl, accepted);
     /* CVE-2011-0411: nothing the client pipelined behind STARTTLS may run inside TLS. The
-     * purge is here, at the reply, and not at the handshake: the bytes are counted where the
-     * command was answered, and a machine that never gets its handshake holds nothing. */
+     * purge is at the reply, not at the handshake, so that st->discarded is exactly what was
+     * queued behind the command; mx_machine_tls_started() drops what came in between. */
     st->discarded = mx_chain_discard(cl->chain);
     m->starttls_discarded += st->discarded;
     mx_liner_reset(&m->liner);
