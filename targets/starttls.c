@@ -827,7 +827,7 @@ static void run_session(struct run *r, const struct fz_session *s, int check)
             r->m.scan = 0;
             mc_tls(r);
             if (r->chain.bytes != 0) /* plaintext read before TLS must not reach a command */
-                DIVERGE("%zu pre-TLS bytes still queued after mx_machine_tls_started()", r->chain.bytes);
+                DIVERGE("%zu pre-TLS bytes still queued after *_tls_started()", r->chain.bytes);
             pump(r, ex, nex);
             continue;
         }
