@@ -310,6 +310,74 @@ static void test_tls_unavailable_454(void **state)
     mx_chain_release(&c);
 }
 
+/* Feeds text to m and steps it once; returns the action, the reply in st. */
+static int feed(struct mx_machine *m, struct mx_chain *c, struct mx_step *st, const char *text)
+{
+    assert_int_equal(mx_chain_append(c, text, strlen(text)), MX_CHAIN_OK);
+    return mx_machine_step(m, c, st);
+}
+
+/* What the engine tells its caller besides replies: the body phase (mx-serve opens and commits a
+ * message by it), how far authentication got, the error count, and TLS made unavailable for a
+ * protocol without a 454 (POP3: STLS no longer offered, refused as not available). */
+static void test_engine_queries(void **state)
+{
+    struct mx_machine m;
+    struct mx_conn_cfg cfg = {0};
+    struct mx_chain c;
+    static struct mx_step st;
+    uint8_t line[64];
+    (void)state;
+    cfg.mode = MX_LISTEN_STARTTLS;
+    cfg.cert = 1;
+    cfg.max_message = 1000;
+    cfg.host = "h.example";
+    cfg.product = "p";
+    assert_int_equal(mx_machine_init(&m, MX_APP_SMTP, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    assert_int_equal(mx_machine_step(&m, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(st.reply_n, strlen("220 h.example ESMTP p\r\n"));
+    assert_memory_equal(st.reply, "220 h.example ESMTP p\r\n", st.reply_n);
+    assert_int_equal(feed(&m, &c, &st, "EHLO a\r\n"), MX_ACT_REPLY);
+    assert_int_equal(feed(&m, &c, &st, "AUTH PLAIN AGEAYg==\r\n"), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_auth(&m), MX_AUTH_DONE);
+    assert_int_equal(feed(&m, &c, &st, "BOGUS\r\n"), MX_ACT_REPLY);
+    assert_int_equal(m.errors, 1);
+    assert_int_equal(feed(&m, &c, &st, "MAIL FROM:<a@b>\r\n"), MX_ACT_REPLY);
+    assert_int_equal(feed(&m, &c, &st, "RCPT TO:<c@d>\r\n"), MX_ACT_REPLY);
+    assert_int_equal(feed(&m, &c, &st, "DATA\r\n"), MX_ACT_REPLY);
+    assert_true(mx_machine_in_body(&m));
+    assert_int_equal(feed(&m, &c, &st, "x\r\n"), MX_ACT_DATA);
+    assert_int_equal(feed(&m, &c, &st, ".\r\n"), MX_ACT_REPLY);
+    assert_false(mx_machine_in_body(&m));
+    {
+        char longl[128];
+        memset(longl, 'x', 100);
+        memcpy(longl + 100, "\r\n", 3);
+        assert_int_equal(feed(&m, &c, &st, longl), MX_ACT_REPLY); /* longer than line[] */
+        assert_memory_equal(st.reply, "500 ", 4);
+    }
+    assert_int_equal(m.errors, 2);
+    mx_chain_release(&c);
+
+    assert_int_equal(mx_machine_init(&m, MX_APP_POP3, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    assert_int_equal(mx_machine_step(&m, &c, &st), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "+OK p POP3 ready\r\n", st.reply_n);
+    assert_true(mx_machine_offers_tls(&m));
+    mx_machine_tls_unavailable(&m);
+    assert_false(mx_machine_offers_tls(&m));
+    assert_int_equal(feed(&m, &c, &st, "STLS\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "-ERR STLS not available\r\n", st.reply_n);
+    assert_int_equal(feed(&m, &c, &st, "USER u\r\n"), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_auth(&m), MX_AUTH_USER);
+    assert_int_equal(feed(&m, &c, &st, "PASS p\r\n"), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_auth(&m), MX_AUTH_DONE);
+    assert_int_equal(feed(&m, &c, &st, "QUIT\r\n"), MX_ACT_CLOSE);
+    assert_memory_equal(st.reply, "+OK p POP3 signing off\r\n", st.reply_n);
+    mx_chain_release(&c);
+}
+
 /* The documented per-connection bounds hold. */
 static void test_bounds(void **state)
 {
@@ -345,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_message_too_big),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_tls_unavailable_454),
+        cmocka_unit_test(test_engine_queries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
