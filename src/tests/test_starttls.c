@@ -280,6 +280,17 @@ static void test_message_too_big(void **state)
     drive_free(&d);
 }
 
+/* A STARTTLS listener with a certificate bound, for the direct tests below. */
+static void starttls_cfg(struct mx_conn_cfg *cfg, const char *host, const char *product)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = MX_LISTEN_STARTTLS;
+    cfg->cert = 1;
+    cfg->max_message = 1000;
+    cfg->host = host;
+    cfg->product = product;
+}
+
 /* RFC 3207: advertised but failing -> 454, and no longer advertised; no certificate -> 502. */
 static void test_tls_unavailable_454(void **state)
 {
@@ -289,10 +300,7 @@ static void test_tls_unavailable_454(void **state)
     static struct mx_step st;
     uint8_t line[128];
     (void)state;
-    cfg.mode = MX_LISTEN_STARTTLS;
-    cfg.cert = 1;
-    cfg.max_message = 1000;
-    cfg.host = cfg.product = "mxfuzz";
+    starttls_cfg(&cfg, "mxfuzz", "mxfuzz");
     assert_int_equal(mx_machine_init(&s, MX_APP_SMTP, &cfg, line, sizeof line), 0);
     mx_chain_init(&c, 0, NULL);
     assert_int_equal(mx_machine_step(&s, &c, &st), MX_ACT_REPLY);
@@ -328,11 +336,7 @@ static void test_engine_queries(void **state)
     static struct mx_step st;
     uint8_t line[64];
     (void)state;
-    cfg.mode = MX_LISTEN_STARTTLS;
-    cfg.cert = 1;
-    cfg.max_message = 1000;
-    cfg.host = "h.example";
-    cfg.product = "p";
+    starttls_cfg(&cfg, "h.example", "p");
     assert_int_equal(mx_machine_init(&m, MX_APP_SMTP, &cfg, line, sizeof line), 0);
     mx_chain_init(&c, 0, NULL);
     assert_int_equal(mx_machine_step(&m, &c, &st), MX_ACT_REPLY);
