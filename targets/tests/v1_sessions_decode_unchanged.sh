@@ -20,7 +20,9 @@ fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 python3 "$ROOT/targets/tests/shipped_sessions.py" "$ROOT" "$W/s" >"$W/list"
-cut -d' ' -f3 "$ROOT/targets/tests/v1_sessions.sha256" | (cd "$W/s" && xargs -r "$MXS" decode) >"$W/text"
+# /dev/null first: every batch xargs makes has two files or more, so each text gets its
+# "==> FILE <==" line
+cut -d' ' -f3 "$ROOT/targets/tests/v1_sessions.sha256" | (cd "$W/s" && xargs -r "$MXS" decode /dev/null) >"$W/text"
 python3 - "$ROOT" "$ROOT/targets/tests/v1_sessions.sha256" "$W/text" <<'PY' || fails=$((fails + 1))
 import hashlib, os, sys
 root, pins, text = sys.argv[1:]
