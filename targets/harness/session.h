@@ -19,8 +19,8 @@ enum fz_ev_type { FZ_EV_CLIENT = 0, FZ_EV_SERVER = 1, FZ_EV_READS = 2, FZ_EV_TLS
 /* Event type bytes. Type numbers are forever (corpus/FORMAT.md, "Versions"): a number, once
  * given to an event, is never given to another, even after the event is retired, because
  * corpora and reproducers written with it stay in the repository and in fuzzing campaigns.
- * To add an event type: take a number that is neither below nor in the retired list, add it
- * here, to the table in FORMAT.md, to fz_session_next (v2 only: v1 is closed), to the text form
+ * To add an event type: take a number neither in use below nor retired, add it here, to the
+ * table in FORMAT.md, to fz_session_next (v2 only: v1 is closed), to the text form
  * (decode and encode) and to tools/mxsession.py; targets/tests/session_parsers_agree.sh then
  * checks that the C and Python parsers agree.
  * Retired numbers (never reuse): none yet. */
