@@ -43,6 +43,7 @@ def prefix(suite, seq=0, iv_seed=0x5a, pad=0, cuts=()):
 def main():
     if sys.argv[1:] == ["--suites"]:  # the tables as targets/tests/seed_tables_match_c.sh reads them
         print("KEYS_LEN %d" % KEYS_LEN)
+        print("PREFIX_FIXED %d" % len(prefix(0)))  # the prefix without its cut sizes
         for i, (v, s, name) in enumerate(SUITES):
             print("%d 0x%04x 0x%04x %s" % (i, v, s, name))
         return

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The seed generators are Python and copy tables of the C targets; this test keeps the copies
 # equal to the C and the generators equal to the seeds they wrote:
-#  - tools/imap_tls_seeds.py SUITES (version, suite, name; NSUITES = its length) and KEYS_LEN
-#    against SUITES and KEYS_LEN in targets/imap_tls.c, read from the C source;
+#  - tools/imap_tls_seeds.py SUITES (version, suite, name; NSUITES = its length), KEYS_LEN and
+#    its prefix size against SUITES, KEYS_LEN and PREFIX_FIXED in targets/imap_tls.c, read from
+#    the C source (and the prefix size targets/tests/shipped_sessions.py strips);
 #  - tools/record_seeds.py SUITES and its key sizes (CBC block, key material, explicit IV)
 #    against record_suites in targets/oracles/record_model.c as the C code sets it up
 #    (`record-seeds --suites`: record_conn_init for every index);
@@ -26,6 +27,10 @@ table = re.search(r"\}\s*SUITES\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
 if not keys or not table:
     sys.exit("targets/imap_tls.c: no '#define KEYS_LEN' or no 'SUITES[] = {...};'")
 print("KEYS_LEN %s" % keys.group(1))
+fixed = re.search(r"^#define PREFIX_FIXED \(([0-9 +A-Z_]+)\)$", src, re.M)
+if not fixed:
+    sys.exit("targets/imap_tls.c: no '#define PREFIX_FIXED (...)'")
+print("PREFIX_FIXED %d" % eval(fixed.group(1).replace("KEYS_LEN", keys.group(1)), {}))
 rows = re.findall(r'\{\s*0x([0-9A-Fa-f]+),\s*0x([0-9A-Fa-f]+),\s*"([^"]*)"\s*\}', table.group(1))
 for i, (v, s, name) in enumerate(rows):
     print("%d 0x%04x 0x%04x %s" % (i, int(v, 16), int(s, 16), name))
@@ -35,7 +40,11 @@ if ! diff -u "$W/imap_tls.c.txt" "$W/imap_tls.py.txt" >"$W/d1"; then
     bad "tools/imap_tls_seeds.py SUITES/KEYS_LEN differ from targets/imap_tls.c (- C, + Python):"
     cat "$W/d1"
 fi
-n_imap_tls=$(($(wc -l <"$W/imap_tls.c.txt") - 1))
+# targets/tests/shipped_sessions.py strips the same prefix to find the session
+want=$(sed -n 's/^PREFIX_FIXED //p' "$W/imap_tls.c.txt")
+got=$(cd "$ROOT/targets/tests" && python3 -c 'import shipped_sessions as s; print(s.IMAP_TLS_PREFIX_FIXED)')
+[[ $want == "$got" ]] || bad "targets/tests/shipped_sessions.py strips $got prefix bytes, targets/imap_tls.c has $want"
+n_imap_tls=$(($(wc -l <"$W/imap_tls.c.txt") - 2))
 [[ $n_imap_tls -ge 1 ]] || bad "no suites found in targets/imap_tls.c"
 
 # ---- record targets: the C table as the C code sets it up vs the Python copy
