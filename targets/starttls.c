@@ -871,9 +871,8 @@ static uint8_t *rechunk(const struct fz_session *s, const uint8_t *data, size_t 
     struct fz_sbuf b = {0};
     struct fz_event ev;
     size_t cur = 0;
-    uint8_t hdr[4] = {0};
-    memcpy(hdr, data, size < 4 ? size : 4);
-    fz_sbuf_header(&b, (enum fz_proto)s->proto, (enum fz_mode)s->mode, hdr[2], hdr[3]);
+    (void)data, (void)size; /* header from s: in a v2 file bytes 2-3 are no flags, limits */
+    fz_sbuf_header(&b, (enum fz_proto)s->proto, (enum fz_mode)s->mode, s->flags, s->limits);
     fz_sbuf_event(&b, FZ_EV_READS, &readsz, 1);
     while (fz_session_next(s, &cur, &ev))
         if (ev.type != FZ_EV_READS)
