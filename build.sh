@@ -6,12 +6,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
 BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
 JOBS_DEFAULT=$(nproc 2>/dev/null || echo 2)
+# the build description: compilers, flags, sanitizer sets, engines, library paths
+# shellcheck source=build.conf
+source "$ROOT/build.conf"
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    cat <<'EOF'
+    cat <<'USAGE'
 usage: ./build.sh [COMMAND] [ARGS]
 
   (no command)         fuzz every target for the default time (same as `fuzz`); under OSS-Fuzz
@@ -30,21 +33,98 @@ usage: ./build.sh [COMMAND] [ARGS]
                        llvm-cov line/branch coverage of src/ from the shipped corpus + reproducers
   oss-fuzz             build into $OUT with $CC $CFLAGS $LIB_FUZZING_ENGINE (the OSS-Fuzz contract)
   deps                 install (as root) or list the Debian packages mxfuzz needs
-  targets              list the targets of targets/manifest
+  targets [--names | --field TARGET name|dicts|max_len|libs]
+                       the targets of targets/manifest (the one reader of that file): the
+                       checked lines, only the names, or one field of one target
+  build-fuzzers [libfuzzer|afl]
+                       build the local fuzzers (ASan+UBSan) into build/fuzz-ENGINE/out, with
+                       their objects and recorded compile/link commands in build/fuzz-ENGINE/obj
+  build PROFILE [CMAKE_TARGET...]
+                       configure and build the CMake tree build/PROFILE with a profile of
+                       build.conf (test, coverage, release, valgrind); all targets by default
+  flags PROFILE        print a profile of build.conf as shell assignments (CC CXX CFLAGS
+                       CXXFLAGS LDFLAGS ENGINE BORINGSSL_INCLUDE BORINGSSL_LIB) for scripts
   help                 this text
-EOF
+
+Every flag, sanitizer set, engine and library path is in build.conf.
+USAGE
 }
 
 # ---------------------------------------------------------------- manifest
-# Fields: name dicts max_len libs
-manifest() { grep -E '^[A-Za-z0-9_-]' "$ROOT/targets/manifest"; }
+# The one reader of targets/manifest. Fields: name dicts max_len libs. Every other script and
+# CMakeLists.txt asks `./build.sh targets`; a malformed line stops them all the same way.
+MANIFEST=$ROOT/targets/manifest
+manifest() {
+    awk -v root="$ROOT" '
+        /^[ \t]*(#|$)/ { next }
+        {
+            if (NF != 4) { printf "targets/manifest:%d: %d fields, want 4 (name dicts max_len libs)\n", NR, NF > "/dev/stderr"; bad = 1; next }
+            if ($1 !~ /^[A-Za-z0-9_-]+$/) { printf "targets/manifest:%d: bad target name %s\n", NR, $1 > "/dev/stderr"; bad = 1; next }
+            if ($3 !~ /^[0-9]+$/) { printf "targets/manifest:%d: max_len %s is not a number\n", NR, $3 > "/dev/stderr"; bad = 1; next }
+            if (seen[$1]++) { printf "targets/manifest:%d: %s listed twice\n", NR, $1 > "/dev/stderr"; bad = 1; next }
+            print $1, $2, $3, $4
+        }
+        END { exit bad }' "$MANIFEST"
+}
 target_names() { manifest | awk '{print $1}'; }
-target_field() { manifest | awk -v t="$1" -v f="$2" '$1 == t {print $f}'; }
+# target_field TARGET name|dicts|max_len|libs
+target_field() {
+    local n
+    case $2 in name) n=1 ;; dicts) n=2 ;; max_len) n=3 ;; libs) n=4 ;; *) die "targets: no field '$2' (name dicts max_len libs)" ;; esac
+    manifest | awk -v t="$1" -v f="$n" '$1 == t {print $f; found = 1} END {exit !found}'
+}
 is_target() { target_names | grep -qx -- "$1"; }
 
+cmd_targets() {
+    case ${1:-} in
+    "") manifest ;;
+    --names) target_names ;;
+    --field) [[ $# -eq 3 ]] || die "targets --field TARGET FIELD"
+             target_field "$2" "$3" || die "targets: no target '$2'" ;;
+    *) die "targets: unknown option $1 (--names, --field TARGET FIELD)" ;;
+    esac
+}
+
+# ---------------------------------------------------------------- the build description
+bssl_inc() { printf '%s' "${MX_BORINGSSL_INCLUDE:-$MX_BORINGSSL_INCLUDE_DEFAULT}"; }
+bssl_lib() { printf '%s' "${MX_BORINGSSL_LIB:-$MX_BORINGSSL_LIB_DEFAULT}"; }
+
+is_profile() { [[ " $MX_PROFILES " == *" $1 "* ]]; }
+# profile_var PROFILE KEY: the value of PROFILE_KEY in build.conf (empty when unset)
+profile_var() { local v="${1}_$2"; printf '%s' "${!v:-}"; }
+
+cmd_flags() {
+    local p=${1:-}
+    is_profile "$p" || die "flags: which profile? ($MX_PROFILES)"
+    printf 'CC=%q\nCXX=%q\n' "$(profile_var "$p" CC)" "$(profile_var "$p" CXX)"
+    printf 'CFLAGS=%q\n' "$(profile_var "$p" CFLAGS) $MX_COMMON_CFLAGS"
+    printf 'CXXFLAGS=%q\nLDFLAGS=%q\nENGINE=%q\n' "$(profile_var "$p" CXXFLAGS)" \
+        "$(profile_var "$p" LDFLAGS)" "$(profile_var "$p" ENGINE)"
+    printf 'BORINGSSL_INCLUDE=%q\nBORINGSSL_LIB=%q\n' "$(bssl_inc)" "$(bssl_lib)"
+}
+
+# cmake_build PROFILE [CMAKE_TARGET...]: the CMake tree $BUILD/PROFILE, configured with
+# -DMX_PROFILE=PROFILE (CMakeLists.txt takes that profile's compiler and flags from build.conf)
+cmake_build() {
+    local p=$1 dir="$BUILD/$1"
+    shift
+    is_profile "$p" || die "build: no profile '$p' ($MX_PROFILES)"
+    mkdir -p "$BUILD"
+    cmake -S "$ROOT" -B "$dir" -DMX_PROFILE="$p" \
+        -DMX_BORINGSSL_INCLUDE="$(bssl_inc)" -DMX_BORINGSSL_LIBDIR="$(bssl_lib)" \
+        >"$BUILD/$p-configure.log" 2>&1 || { cat "$BUILD/$p-configure.log"; die "cmake configure ($p) failed"; }
+    local tg=()
+    [[ $# -gt 0 ]] && tg=(--target "$@")
+    if ! cmake --build "$dir" -j "$JOBS_DEFAULT" "${tg[@]}" >"$BUILD/$p-build.log" 2>&1; then
+        grep -E 'error|Error' "$BUILD/$p-build.log" | head -40
+        die "the $p build failed (full log: ${BUILD#"$ROOT"/}/$p-build.log)"
+    fi
+}
+
 # ---------------------------------------------------------------- dependencies
-# pkg:probe pairs; a probe is a command name or an absolute file path.
-DEPS_BASE="clang:clang cmake:cmake make:make zip:zip unzip:unzip libclang-rt-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a android-libboringssl-dev:/usr/include/android/openssl/ssl.h libpcap-dev:/usr/include/pcap/pcap.h libcmocka-dev:/usr/include/cmocka.h llvm:llvm-symbolizer"
+# pkg:probe pairs; a probe is a command name, an absolute file path, or @fuzzer-rt: libFuzzer's
+# runtime in the directory of the installed clang's runtimes (whatever its version).
+DEPS_BASE="clang:clang cmake:cmake make:make zip:zip unzip:unzip libclang-rt-dev:@fuzzer-rt android-libboringssl-dev:$(bssl_inc)/openssl/ssl.h libpcap-dev:/usr/include/pcap/pcap.h libcmocka-dev:/usr/include/cmocka.h llvm:llvm-symbolizer"
 DEPS_AFL="afl++:afl-fuzz"
 DEPS_TEST="valgrind:valgrind tshark:tshark swaks:swaks curl:curl python3:python3 openssl:openssl"
 
@@ -53,6 +133,7 @@ missing_pkgs() {
     for pair in "$@"; do
         pkg=${pair%%:*}
         probe=${pair#*:}
+        [[ $probe == @fuzzer-rt ]] && probe="$(clang --print-runtime-dir 2>/dev/null || echo /nonexistent)/libclang_rt.fuzzer-x86_64.a"
         if [[ $probe == /* ]]; then
             [[ -e $probe ]] || miss="$miss $pkg"
         else
@@ -84,35 +165,44 @@ ensure_deps() {
 
 # ---------------------------------------------------------------- fuzzer builds
 # build_fuzzers OUTDIR OBJDIR: compiles libmx, the harness and every manifest target with
-# $CC $CFLAGS, links each with $CXX $CXXFLAGS $LIB_FUZZING_ENGINE, and leaves in OUTDIR each
-# fuzzer with its .dict, .options and _seed_corpus.zip (the OSS-Fuzz contract).
-bssl_inc() { printf '%s' "${MX_BORINGSSL_INCLUDE:-/usr/include/android}"; }
-bssl_lib() { printf '%s' "${MX_BORINGSSL_LIB:-/usr/lib/x86_64-linux-gnu/android}"; }
+# $CC $CFLAGS (plus MX_COMMON_CFLAGS: warnings and the C standard, never a sanitizer), links each
+# with $CXX $CXXFLAGS $LIB_FUZZING_ENGINE, and leaves in OUTDIR each fuzzer with its .dict,
+# .options and _seed_corpus.zip (the OSS-Fuzz contract). OBJDIR keeps the objects (mx/, harness/,
+# capture/, targets/, each archive lib<dir>.a), their dependency files, and the commands:
+# compile_commands.json (CMake's format) and link_commands.json, which bench/variant.py replays
+# to rebuild a patched fuzzer.
+json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
+quoted() { local q; q=$(printf '%q ' "$@"); printf '%s' "${q% }"; }
 
 build_fuzzers() {
-    local out=$1 obj=$2 t src o objs libs dicts maxlen d link_bssl
+    local out=$1 obj=$2 t src o dicts maxlen libs d link_bssl
     : "${CC:?}" "${CXX:?}" "${LIB_FUZZING_ENGINE:?}"
-    mkdir -p "$out" "$obj/src" "$obj/harness" "$obj/capture" "$obj/targets"
+    manifest >/dev/null || die "targets/manifest is malformed"
+    rm -rf "$obj"
+    mkdir -p "$out" "$obj/mx" "$obj/harness" "$obj/capture" "$obj/targets"
     local inc=(-I "$ROOT/include" -I "$ROOT/targets/harness" -I "$ROOT/targets/oracles" -I "$ROOT/capture"
                -isystem "$(bssl_inc)")
     [[ -n ${MX_PCAP_INCLUDE:-} ]] && inc+=(-isystem "$MX_PCAP_INCLUDE")
-    local cflags=(${CFLAGS:-})   # word splitting is intended: CFLAGS is a flag list
+    local cflags=(${CFLAGS:-} $MX_COMMON_CFLAGS)   # word splitting is intended: flag lists
     local cxxflags=(${CXXFLAGS:-})
     local engine=(${LIB_FUZZING_ENGINE})
-    for src in "$ROOT"/src/*.c; do
-        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/src/$(basename "$src" .c).o"
-    done
+    local ccdb="$obj/compile_commands.json" lkdb="$obj/link_commands.json" sep=" "
+    echo "[" >"$ccdb"
+    echo "[" >"$lkdb"
+    compile() {   # SRC OBJ
+        local argv=("$CC" "${cflags[@]}" "${inc[@]}" -c "$1" -o "$2")
+        "${argv[@]}" -MMD -MF "$2.d"
+        printf '%s{"directory": %s, "file": %s, "output": %s, "command": %s}\n' "$sep" "$(json_str "$obj")" \
+            "$(json_str "$1")" "$(json_str "$2")" "$(json_str "$(quoted "${argv[@]}")")" >>"$ccdb"
+        sep=","
+    }
+    for src in "$ROOT"/src/*.c; do compile "$src" "$obj/mx/$(basename "$src" .c).o"; done
     for src in "$ROOT"/targets/harness/*.c "$ROOT"/targets/oracles/*.c; do
         [[ $(basename "$src") == replay_main.c ]] && continue
-        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/harness/$(basename "$src" .c).o"
+        compile "$src" "$obj/harness/$(basename "$src" .c).o"
     done
-    for src in "$ROOT"/capture/*.c; do
-        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$src" -o "$obj/capture/$(basename "$src" .c).o"
-    done
-    rm -f "$obj/libmx.a" "$obj/libharness.a" "$obj/libcapture.a"
-    "${AR:-ar}" rcs "$obj/libmx.a" "$obj"/src/*.o
-    "${AR:-ar}" rcs "$obj/libharness.a" "$obj"/harness/*.o
-    "${AR:-ar}" rcs "$obj/libcapture.a" "$obj"/capture/*.o
+    for src in "$ROOT"/capture/*.c; do compile "$src" "$obj/capture/$(basename "$src" .c).o"; done
+    for d in mx harness capture; do "${AR:-ar}" rcs "$obj/lib$d.a" "$obj/$d"/*.o; done
     # BoringSSL: static archives when given (OSS-Fuzz builds them), else Debian's shared
     # libraries copied into OUT/lib so that nothing outside OUT is needed at run time.
     if [[ -f $(bssl_lib)/libcrypto.a ]]; then
@@ -122,8 +212,9 @@ build_fuzzers() {
         cp -L "$(bssl_lib)"/libssl.so.0 "$(bssl_lib)"/libcrypto.so.0 "$out/lib/"
         link_bssl=(-L"$(bssl_lib)" -lssl -lcrypto -Wl,-rpath,'$ORIGIN/lib')
     fi
-    while read -r t dicts maxlen libs _; do
-        "$CC" "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" -c "$ROOT/targets/$t.c" -o "$obj/targets/$t.o"
+    local lsep=" "
+    while read -r t dicts maxlen libs; do
+        compile "$ROOT/targets/$t.c" "$obj/targets/$t.o"
         local extra=()
         if [[ ,$libs, == *,pcap,* ]]; then
             extra+=("$obj/libcapture.a")
@@ -133,12 +224,16 @@ build_fuzzers() {
                 extra+=("$MX_PCAP_LIB/libpcap.a")
             else
                 mkdir -p "$out/lib"
-                cp -L /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 "$out/lib/"
+                cp -L "$MX_PCAP_SHARED" "$out/lib/"
                 extra+=(-lpcap -Wl,-rpath,'$ORIGIN/lib')
             fi
         fi
-        "$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "${extra[@]:0:1}" "$obj/libharness.a" "$obj/libmx.a" \
-            "${engine[@]}" "${link_bssl[@]}" "${extra[@]:1}" -o "$out/$t"
+        local link=("$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "${extra[@]:0:1}" "$obj/libharness.a" "$obj/libmx.a"
+                    "${engine[@]}" "${link_bssl[@]}" "${extra[@]:1}" -o "$out/$t")
+        "${link[@]}"
+        printf '%s{"target": %s, "directory": %s, "command": %s}\n' "$lsep" "$(json_str "$t")" \
+            "$(json_str "$obj")" "$(json_str "$(quoted "${link[@]}")")" >>"$lkdb"
+        lsep=","
         # dictionary: the listed files joined
         rm -f "$out/$t.dict"
         if [[ $dicts != - ]]; then
@@ -162,25 +257,21 @@ build_fuzzers() {
             mv "$out/${t}_seed_corpus.zip.tmp" "$out/${t}_seed_corpus.zip"
         fi
     done < <(manifest)
+    echo "]" >>"$ccdb"
+    echo "]" >>"$lkdb"
 }
 
-# Local builds of the fuzzers: build/fuzz-libfuzzer, build/fuzz-afl (ASan+UBSan).
+# Local builds of the fuzzers: build/fuzz-libfuzzer, build/fuzz-afl, with the engine's profile
+# of build.conf.
 local_fuzz_build() {
     local engine=$1 dir="$BUILD/fuzz-$1"
+    [[ $engine == libfuzzer || $engine == afl ]] || die "build-fuzzers: the engine is libfuzzer or afl"
     say "== building $engine fuzzers in ${dir#"$ROOT"/}"
-    if [[ $engine == libfuzzer ]]; then
-        ensure_deps $DEPS_BASE
-        CC=clang CXX=clang++ \
-        CFLAGS="-g -O1 -fno-omit-frame-pointer -gline-tables-only -fsanitize=address,undefined -fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link" \
-        CXXFLAGS="-fsanitize=address,undefined" LIB_FUZZING_ENGINE="-fsanitize=fuzzer" \
-            build_fuzzers "$dir/out" "$dir/obj"
-    else
-        ensure_deps $DEPS_BASE $DEPS_AFL
-        AFL_QUIET=1 CC=afl-clang-fast CXX=afl-clang-fast++ \
-        CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-        CXXFLAGS="-fsanitize=address,undefined" LIB_FUZZING_ENGINE="/usr/lib/afl/libAFLDriver.a" \
-            build_fuzzers "$dir/out" "$dir/obj"
-    fi
+    if [[ $engine == libfuzzer ]]; then ensure_deps $DEPS_BASE; else ensure_deps $DEPS_BASE $DEPS_AFL; fi
+    AFL_QUIET=1 CC=$(profile_var "$engine" CC) CXX=$(profile_var "$engine" CXX) \
+    CFLAGS=$(profile_var "$engine" CFLAGS) CXXFLAGS=$(profile_var "$engine" CXXFLAGS) \
+    LIB_FUZZING_ENGINE=$(profile_var "$engine" ENGINE) \
+        build_fuzzers "$dir/out" "$dir/obj"
 }
 
 cmd_oss_fuzz() {
@@ -195,14 +286,6 @@ cmd_oss_fuzz() {
 
 # ---------------------------------------------------------------- test
 TEST_DIR="$BUILD/test"
-SAN_CFLAGS="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
-
-configure_test_build() {
-    cmake -S "$ROOT" -B "$TEST_DIR" -DCMAKE_BUILD_TYPE=Debug \
-        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-        -DCMAKE_C_FLAGS="$SAN_CFLAGS" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
-        >"$BUILD/cmake-configure.log" 2>&1 || { cat "$BUILD/cmake-configure.log"; die "cmake configure failed"; }
-}
 
 sanitizer_env() {
     export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:handle_abort=1:detect_leaks=1:symbolize=1}
@@ -211,14 +294,8 @@ sanitizer_env() {
 
 cmd_test() {
     ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST
-    mkdir -p "$BUILD"
-    say "== configuring the ASan+UBSan test build in ${TEST_DIR#"$ROOT"/}"
-    configure_test_build
-    say "== building"
-    if ! cmake --build "$TEST_DIR" -j "$JOBS_DEFAULT" >"$BUILD/test-build.log" 2>&1; then
-        grep -E 'error|Error' "$BUILD/test-build.log" | head -40
-        die "the test build failed (full log: ${BUILD#"$ROOT"/}/test-build.log)"
-    fi
+    say "== configuring and building the ASan+UBSan test build in ${TEST_DIR#"$ROOT"/}"
+    cmake_build test
     say "== running the suite"
     sanitizer_env
     cd "$TEST_DIR"
@@ -277,10 +354,7 @@ cmd_repro() {
     fi
     is_target "$target" || die "repro: no target '$target' (targets: $(target_names | tr '\n' ' '))"
     ensure_deps $DEPS_BASE
-    mkdir -p "$BUILD"
-    configure_test_build
-    cmake --build "$TEST_DIR" --target "replay_$target" -j "$JOBS_DEFAULT" >"$BUILD/repro-build.log" 2>&1 ||
-        { tail -30 "$BUILD/repro-build.log"; die "building the replay binary failed"; }
+    cmake_build test "replay_$target"
     sanitizer_env
     local bin="$TEST_DIR/replay/$target" rc=0
     say "== $target < ${file#"$ROOT"/}"
@@ -335,8 +409,10 @@ oss-fuzz) cmd_oss_fuzz "$@" ;;
 bench) ensure_deps $DEPS_BASE $DEPS_AFL; exec "$ROOT/bench/run.sh" "$@" ;;
 coverage) ensure_deps $DEPS_BASE; exec "$ROOT/tools/coverage.sh" "$@" ;;
 deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST; say "all dependencies present" ;;
-targets) manifest ;;
+targets) cmd_targets "$@" ;;
 build-fuzzers) local_fuzz_build "${1:-libfuzzer}" ;;
+build) [[ $# -gt 0 ]] || die "build: which profile? ($MX_PROFILES)"; cmake_build "$@" ;;
+flags) cmd_flags "$@" ;;
 help | -h | --help) usage ;;
 *) usage >&2; die "unknown command '$cmd'" ;;
 esac

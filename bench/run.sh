@@ -35,8 +35,9 @@ Results go to build/bench/<stamp>/ (CSV, table, survival plots, index.html).
 EOF
 }
 
-manifest_targets() { grep -E '^[A-Za-z0-9_-]' "$ROOT/targets/manifest" | awk '{print $1}'; }
-target_field() { grep -E '^[A-Za-z0-9_-]' "$ROOT/targets/manifest" | awk -v t="$1" -v f="$2" '$1 == t {print $f}'; }
+# the fuzz targets and their fields, from the one reader of the target manifest
+manifest_targets() { "$ROOT/build.sh" targets --names; }
+target_field() { "$ROOT/build.sh" targets --field "$1" "$2"; }
 engines_of() { if [[ $1 == both ]]; then echo "libfuzzer afl"; else echo "$1"; fi; }
 
 build_base() {   # the unpatched fuzzers, their dictionaries and objects (build/fuzz-ENGINE)
@@ -152,7 +153,7 @@ cmd_bugs() {
         fi
         for t in ${tl//,/ }; do
             if ! manifest_targets | grep -qx -- "$t"; then
-                say "[$(ts)] $id: target $t is not in targets/manifest: skipped"
+                say "[$(ts)] $id: $t is not a fuzz target (./build.sh targets): skipped"
                 echo "$id/$t: no such target" >>"$out/skipped"
                 continue
             fi
@@ -179,7 +180,7 @@ cmd_bugs() {
             fi
             echo "$id,$t,$hits,$other,$nseeds,$first" >>"$out/seed-hits.csv"
             local dict maxlen
-            maxlen=$(target_field "$t" 3)
+            maxlen=$(target_field "$t" max_len)
             for e in $e_list; do
                 dict=-
                 [[ -f $BUILD/fuzz-$e/out/$t.dict ]] && dict=$BUILD/fuzz-$e/out/$t.dict
@@ -324,13 +325,11 @@ speed_one() {
 # replay_times OUT: seconds to replay each shipped corpus through the test build's replay binary
 replay_times() {
     local out=$1 t dir="$BUILD/test"
-    # the same configuration as `./build.sh test` (re-run: the manifest may have new targets)
-    cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-        -DCMAKE_C_FLAGS="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-        -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >"$out/replay-configure.log" 2>&1 || return 1
+    # the test build of `./build.sh test` (build.conf profile test), brought up to date
     local names=()
     for t in $(manifest_targets); do names+=("replay_$t"); done
-    cmake --build "$dir" --target "${names[@]}" -j 2 >"$out/replay-build.log" 2>&1 || { tail "$out/replay-build.log"; return 1; }
+    MXFUZZ_BUILD_DIR=$BUILD "$ROOT/build.sh" build test "${names[@]}" >"$out/replay-build.log" 2>&1 ||
+        { tail "$out/replay-build.log"; return 1; }
     echo "target,files,bytes,seconds,ms_per_file" >"$out/replay.csv"
     for t in $(manifest_targets); do
         [[ -d $ROOT/corpus/$t ]] || continue
@@ -386,7 +385,7 @@ cmd_speed() {
             local what=${spec%%:*} t=${spec#*:} bin dict=- maxlen r
             bin="$BUILD/fuzz-$e/out/$t"
             [[ $what == empty ]] && bin="$out/floor-$e/empty"
-            maxlen=$(target_field "$t" 3)
+            maxlen=$(target_field "$t" max_len)
             [[ -f $BUILD/fuzz-$e/out/$t.dict ]] && dict=$BUILD/fuzz-$e/out/$t.dict
             say "[$(ts)] $e $what on corpus/$t (${secs}s)"
             r=$(speed_one "$e" "$bin" "$ROOT/corpus/$t" "$dict" "${maxlen:-4096}" "$secs" "$out/run-$e-$run-$what-$t")

@@ -289,7 +289,10 @@ def bugs(out):
               "set xrange [0.1:%d]\nset yrange [-0.02:1.05]\nset key outside right\nset grid\n"
               "plot %s\n" % (os.path.join(out, png), bug, t, cap, cap, plot))
         open(os.path.join(out, "km-%s-%s.gp" % (bug, t)), "w").write(gp)
-        r = subprocess.run(["gnuplot"], input=gp, text=True, capture_output=True)
+        try:
+            r = subprocess.run(["gnuplot"], input=gp, text=True, capture_output=True)
+        except FileNotFoundError:   # no gnuplot: the tables still stand, without the plot
+            r = subprocess.CompletedProcess(["gnuplot"], 127, "", "gnuplot is not installed")
         if r.returncode != 0:
             print("stats: gnuplot failed for %s: %s" % (bug, r.stderr), file=sys.stderr)
         else:

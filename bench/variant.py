@@ -1,25 +1,24 @@
 #!/usr/bin/env python3
 """variant.py - build one target with a re-injected bug patch applied, reusing unpatched objects.
 
-Two build bases, one job: "the binary of TARGET with PATCH applied", recompiling only what the
-patch changes and relinking.
+It has no compile rules of its own: it replays the compile and link commands a build of the one
+build description (build.conf) recorded, recompiling only the objects the patch touches (the
+patched files and, through the compiler's .d files, whatever includes a patched header) and
+relinking against private copies of the archives with those members replaced.
 
   variant.py replay --root R --build BUILD/test --patch P --target T --out DIR
-      Base: the CMake test build (ASan+UBSan, plain replay driver). Compile commands come from
-      BUILD/compile_commands.json, header dependencies from the compiler's .d files, the link
-      line from CMakeFiles/replay_T.dir/link.txt. Result: DIR/T.
+      Base: the CMake test build (`./build.sh test`: ASan+UBSan, plain replay driver). Commands
+      from BUILD/compile_commands.json and CMakeFiles/replay_T.dir/link.txt. Result: DIR/T.
 
   variant.py fuzz --root R --engine libfuzzer|afl --base BUILD/fuzz-ENGINE --patch P
                   --target T [--target T2 ...] --out DIR
-      Base: the objects `./build.sh build-fuzzers ENGINE` leaves in BASE/obj (src/<n>.o,
-      common/<n>.o, targets/<t>.o, libmx.a, libharness.a). The flags below must equal
-      build.sh's local_fuzz_build. A patch that touches a header recompiles everything.
-      Result: DIR/T for each target.
+      Base: `./build.sh build-fuzzers ENGINE`; commands from BASE/obj/compile_commands.json and
+      BASE/obj/link_commands.json (build.sh build_fuzzers writes both). Result: DIR/T per target.
 
   variant.py floor --root R --engine libfuzzer|afl --base BUILD/fuzz-ENGINE --src bench/empty.c
                    --out DIR
-      The empty target (the speed floor) built exactly like a shipped fuzzer of ENGINE: same
-      compiler, flags, engine and libraries (libmx, harness, BoringSSL). Result: DIR/empty.
+      The empty target (the speed floor) built exactly like a shipped fuzzer of ENGINE: the
+      first manifest target's compile and link commands with its source replaced. Result: DIR/empty.
 
 The patch is applied to a scratch copy of src/ and include/ under DIR/tree (never to R).
 Prints the list of recompiled files on stderr. Exit status 0 on success.
@@ -33,26 +32,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-BSSL_INC = os.environ.get("MX_BORINGSSL_INCLUDE", "/usr/include/android")
-BSSL_LIB = os.environ.get("MX_BORINGSSL_LIB", "/usr/lib/x86_64-linux-gnu/android")
-
-# Must match build.sh local_fuzz_build (the flags the shipped local fuzzers are built with).
-ENGINES = {
-    "libfuzzer": {
-        "cc": "clang", "cxx": "clang++",
-        "cflags": "-g -O1 -fno-omit-frame-pointer -gline-tables-only -fsanitize=address,undefined "
-                  "-fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link",
-        "cxxflags": "-fsanitize=address,undefined",
-        "engine": "-fsanitize=fuzzer",
-    },
-    "afl": {
-        "cc": "afl-clang-fast", "cxx": "afl-clang-fast++",
-        "cflags": "-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined "
-                  "-fno-sanitize-recover=undefined",
-        "cxxflags": "-fsanitize=address,undefined",
-        "engine": "/usr/lib/afl/libAFLDriver.a",
-    },
-}
+ENV = dict(os.environ, AFL_QUIET="1")
 
 
 def die(msg):
@@ -60,7 +40,7 @@ def die(msg):
     sys.exit(1)
 
 
-def run(cmd, cwd=None, env=None):
+def run(cmd, cwd=None, env=ENV):
     r = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, shell=isinstance(cmd, str))
     if r.returncode != 0:
@@ -96,31 +76,43 @@ def parallel(jobs, fn, items):
         list(ex.map(fn, items))
 
 
-# ------------------------------------------------------------------ replay (CMake test build)
-def replay(a):
-    root, build, out = os.path.abspath(a.root), os.path.abspath(a.build), os.path.abspath(a.out)
-    os.makedirs(out, exist_ok=True)
-    tree, touched = scratch_tree(root, a.patch, out)
+# ------------------------------------------------------------------ the one rebuild
+class Base:
+    """A recorded build: BASE (the directory the object paths are relative to), its compile
+    entries (CMake's compile_commands.json format) and its link commands by target."""
+
+    def __init__(self, base, compile_db, links):
+        self.base = base
+        self.entries = json.load(open(compile_db))
+        self.links = links          # target -> (directory, argv)
+
+    def link(self, target):
+        if target not in self.links:
+            die("no link command for %s in %s (is it in `./build.sh targets` and built?)"
+                % (target, self.base))
+        return self.links[target]
+
+
+def obj_of(e):
+    argv = shlex.split(e["command"])
+    return argv, os.path.normpath(os.path.join(e["directory"], argv[argv.index("-o") + 1]))
+
+
+def recompile(b, root, tree, touched, out, jobs):
+    """Recompiles every object whose source or dependencies the patch touched; returns
+    {original object path: new object path}."""
     touched_abs = {os.path.join(root, t) for t in touched}
-    cc = json.load(open(os.path.join(build, "compile_commands.json")))
-    link_txt = os.path.join(build, "CMakeFiles", "replay_%s.dir" % a.target, "link.txt")
-    if not os.path.isfile(link_txt):
-        die("no link line for replay_%s in %s (is %s in targets/manifest and built?)"
-            % (a.target, build, a.target))
-    link = open(link_txt).read().strip()
-    recompile = []
-    for e in cc:
-        argv = shlex.split(e["command"])
-        obj = argv[argv.index("-o") + 1]
-        obj_abs = os.path.join(e["directory"], obj)
+    todo = []
+    for e in b.entries:
+        argv, obj = obj_of(e)
         deps = set()
         try:
-            with open(obj_abs + ".d") as f:
+            with open(obj + ".d") as f:
                 deps = set(f.read().replace("\\\n", " ").split()[1:])
         except OSError:
             pass
         if os.path.abspath(e["file"]) in touched_abs or deps & touched_abs:
-            recompile.append((e, argv, obj))
+            todo.append((e, argv, obj))
     objmap = {}
 
     def compile_one(item):
@@ -131,10 +123,10 @@ def replay(a):
                 x = "-I" + tree + "/include"
             elif x == os.path.join(root, "include"):
                 x = os.path.join(tree, "include")
-            elif os.path.abspath(x) in touched_abs:
-                x = os.path.join(tree, os.path.relpath(x, root))
+            elif os.path.abspath(os.path.join(e["directory"], x)) in touched_abs:
+                x = os.path.join(tree, os.path.relpath(os.path.join(e["directory"], x), root))
             new.append(x)
-        dest = os.path.join(out, "obj", obj)
+        dest = os.path.join(out, "obj", os.path.relpath(obj, b.base))
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         new[new.index("-o") + 1] = dest
         # the include/ copy must win over the original include/ for touched headers
@@ -142,123 +134,115 @@ def replay(a):
         run(new, cwd=e["directory"])
         objmap[obj] = dest
 
-    parallel(a.jobs, compile_one, recompile)
+    parallel(jobs, compile_one, todo)
     for obj in sorted(objmap):
-        print("variant: recompiled %s" % obj, file=sys.stderr)
-    # archives: replace the recompiled members in private copies
-    words = shlex.split(link)
+        print("variant: recompiled %s" % os.path.relpath(obj, b.base), file=sys.stderr)
+    return objmap
+
+
+def relink(b, target, objmap, out, dest):
+    """The recorded link of TARGET with the recompiled objects, archives copied and patched."""
+    directory, words = b.link(target)
+    words = list(words)
     for i, w in enumerate(words):
-        if w.endswith(".a") and not os.path.isabs(w):
-            lib = os.path.join(build, w)
-            members = run(["ar", "t", lib]).split()
-            # which recompiled objects belong to this archive: read the archive's own link line
+        path = os.path.normpath(os.path.join(directory, w))
+        if w.endswith(".a") and os.path.isfile(path):
+            stem = libname(w)
+            members = set(run(["ar", "t", path]).split())
+            # an archive's members are the objects under its own directory: CMake's
+            # CMakeFiles/<lib>.dir/, build_fuzzers' <lib>/
             mine = [o for o in objmap if os.path.basename(o) in members and
-                    ("CMakeFiles/%s.dir/" % libname(w)) in o]
+                    {stem, stem + ".dir"} & set(os.path.relpath(o, b.base).split(os.sep)[:-1])]
             if mine:
-                priv = os.path.join(out, os.path.basename(w))
-                shutil.copy(lib, priv)
+                priv = os.path.join(out, "lib-" + target, os.path.basename(w))
+                os.makedirs(os.path.dirname(priv), exist_ok=True)
+                shutil.copy(path, priv)
                 run(["ar", "r", priv] + [objmap[o] for o in mine])
                 words[i] = priv
-        elif w in objmap:
-            words[i] = objmap[w]
-    words[words.index("-o") + 1] = os.path.join(out, a.target)
-    run(words, cwd=build)
+        elif path in objmap:
+            words[i] = objmap[path]
+    o = words.index("-o") + 1
+    orig = os.path.normpath(os.path.join(directory, words[o]))
+    words[o] = dest
+    # fuzzers find BoringSSL (and libpcap) in $ORIGIN/lib, next to the original binary
+    lib = os.path.join(os.path.dirname(orig), "lib")
+    if os.path.isdir(lib) and os.path.dirname(os.path.abspath(dest)) != os.path.dirname(orig):
+        link = os.path.join(os.path.dirname(dest), "lib")
+        if os.path.islink(link):
+            os.unlink(link)
+        if not os.path.exists(link):
+            os.symlink(lib, link)
+    run(words, cwd=directory)
 
 
 def libname(archive):
-    """libmx.a -> mx, libmxharness.a -> mxharness (the CMake target owning the archive)."""
+    """libmx.a -> mx, libfzharness.a -> fzharness (the CMake target or directory owning it)."""
     b = os.path.basename(archive)
     return b[3:-2] if b.startswith("lib") else b[:-2]
 
 
-# ------------------------------------------------------------------ fuzz (build-fuzzers objects)
-def fuzz(a):
-    root, base, out = os.path.abspath(a.root), os.path.abspath(a.base), os.path.abspath(a.out)
-    eng = ENGINES[a.engine]
+def cmake_base(build):
+    links = {}
+    d = os.path.join(build, "CMakeFiles")
+    for n in os.listdir(d) if os.path.isdir(d) else []:
+        if n.startswith("replay_") and n.endswith(".dir"):
+            f = os.path.join(d, n, "link.txt")
+            if os.path.isfile(f):
+                links[n[len("replay_"):-len(".dir")]] = (build, shlex.split(open(f).read().strip()))
+    return Base(build, os.path.join(build, "compile_commands.json"), links)
+
+
+def fuzz_base(base, engine):
     obj = os.path.join(base, "obj")
-    for f in ("libmx.a", "libharness.a"):
-        if not os.path.isfile(os.path.join(obj, f)):
-            die("%s missing: run ./build.sh build-fuzzers %s first" % (os.path.join(obj, f), a.engine))
+    if not os.path.isfile(os.path.join(obj, "link_commands.json")):
+        die("%s has no recorded build: run ./build.sh build-fuzzers %s first" % (obj, engine))
+    links = {e["target"]: (e["directory"], shlex.split(e["command"]))
+             for e in json.load(open(os.path.join(obj, "link_commands.json")))}
+    return Base(obj, os.path.join(obj, "compile_commands.json"), links)
+
+
+def replay(a):
+    root, out = os.path.abspath(a.root), os.path.abspath(a.out)
+    b = cmake_base(os.path.abspath(a.build))
+    b.link(a.target)
     os.makedirs(out, exist_ok=True)
     tree, touched = scratch_tree(root, a.patch, out)
-    inc = ["-I", os.path.join(tree, "include")]
-    for d in ("targets/harness", "targets/oracles", "capture"):
-        inc += ["-I", os.path.join(root, d)]
-    inc += ["-isystem", BSSL_INC]
-    env = dict(os.environ, AFL_QUIET="1")
-    cflags = shlex.split(eng["cflags"]) + ["-Wall", "-Wextra", "-Werror"]
-    header = any(t.startswith("include/") or t.endswith(".h") for t in touched)
-    os.makedirs(os.path.join(out, "obj"), exist_ok=True)
-    if header:
-        srcs = sorted(os.path.join(tree, "src", f) for f in os.listdir(os.path.join(tree, "src"))
-                      if f.endswith(".c"))
-    else:
-        srcs = [os.path.join(tree, t) for t in touched if t.endswith(".c")]
-    mx_objs = []
+    objmap = recompile(b, root, tree, touched, out, a.jobs)
+    relink(b, a.target, objmap, out, os.path.join(out, a.target))
 
-    def cc_one(job):
-        src, dest = job
-        run([eng["cc"]] + cflags + inc + ["-c", src, "-o", dest], env=env)
 
-    jobs = [(s, os.path.join(out, "obj", os.path.basename(s)[:-2] + ".o")) for s in srcs]
-    harness_jobs, target_jobs = [], []
-    if header:
-        os.makedirs(os.path.join(out, "obj/harness"), exist_ok=True)
-        for cdir in (os.path.join(root, "targets/harness"), os.path.join(root, "targets/oracles")):
-            harness_jobs += [(os.path.join(cdir, f), os.path.join(out, "obj/harness", f[:-2] + ".o"))
-                             for f in sorted(os.listdir(cdir))
-                             if f.endswith(".c") and f != "replay_main.c"]
-        os.makedirs(os.path.join(out, "obj/targets"), exist_ok=True)
-        target_jobs = [(os.path.join(root, "targets", t + ".c"),
-                        os.path.join(out, "obj/targets", t + ".o")) for t in a.target]
-    parallel(a.jobs, cc_one, jobs + harness_jobs + target_jobs)
-    mx_objs = [d for _, d in jobs]
-    for s, _ in jobs + harness_jobs + target_jobs:
-        print("variant: recompiled %s" % os.path.relpath(s, out), file=sys.stderr)
-    libmx = os.path.join(out, "libmx.a")
-    shutil.copy(os.path.join(obj, "libmx.a"), libmx)
-    if mx_objs:
-        run(["ar", "r", libmx] + mx_objs)
-    libharness = os.path.join(obj, "libharness.a")
-    if harness_jobs:
-        libharness = os.path.join(out, "libharness.a")
-        shutil.copy(os.path.join(obj, "libharness.a"), libharness)
-        run(["ar", "r", libharness] + [d for _, d in harness_jobs])
-    manifest = {}
-    for line in open(os.path.join(root, "targets/manifest")):
-        f = line.split()
-        if f and not line.startswith("#"):
-            manifest[f[0]] = f
+def fuzz(a):
+    root, out = os.path.abspath(a.root), os.path.abspath(a.out)
+    b = fuzz_base(os.path.abspath(a.base), a.engine)
     for t in a.target:
-        if t not in manifest:
-            die("target %s is not in targets/manifest" % t)
-        tobj = os.path.join(out, "obj/targets", t + ".o") if header else os.path.join(obj, "targets", t + ".o")
-        extra = []
-        if len(manifest[t]) > 3 and "pcap" in manifest[t][3].split(","):
-            extra = ["-lpcap"]
-            tobj = [tobj, os.path.join(obj, "libcapture.a")]
-        else:
-            tobj = [tobj]
-        run([eng["cxx"]] + shlex.split(eng["cxxflags"]) + tobj + [libharness, libmx] +
-            shlex.split(eng["engine"]) +
-            ["-L" + BSSL_LIB, "-lssl", "-lcrypto", "-Wl,-rpath," + BSSL_LIB] + extra +
-            ["-o", os.path.join(out, t)], env=env)
+        b.link(t)
+    os.makedirs(out, exist_ok=True)
+    tree, touched = scratch_tree(root, a.patch, out)
+    objmap = recompile(b, root, tree, touched, out, a.jobs)
+    for t in a.target:
+        relink(b, t, objmap, out, os.path.join(out, t))
 
 
 def floor(a):
-    root, base, out = os.path.abspath(a.root), os.path.abspath(a.base), os.path.abspath(a.out)
-    eng = ENGINES[a.engine]
-    obj = os.path.join(base, "obj")
+    out = os.path.abspath(a.out)
+    b = fuzz_base(os.path.abspath(a.base), a.engine)
     os.makedirs(out, exist_ok=True)
-    env = dict(os.environ, AFL_QUIET="1")
+    first = json.load(open(os.path.join(b.base, "link_commands.json")))[0]["target"]
+    directory, words = b.link(first)
+    # the first target's own object and compile command
+    for e in b.entries:
+        argv, obj = obj_of(e)
+        if os.path.normpath(os.path.join(directory, obj)) in {os.path.normpath(os.path.join(directory, w))
+                                                              for w in words}:
+            break
+    else:
+        die("no compile command for the object of %s" % first)
     o = os.path.join(out, "empty.o")
-    run([eng["cc"]] + shlex.split(eng["cflags"]) + ["-Wall", "-Wextra", "-Werror", "-c",
-                                                  os.path.abspath(a.src), "-o", o], env=env)
-    run([eng["cxx"]] + shlex.split(eng["cxxflags"]) +
-        [o, os.path.join(obj, "libharness.a"), os.path.join(obj, "libmx.a")] +
-        shlex.split(eng["engine"]) +
-        ["-L" + BSSL_LIB, "-lssl", "-lcrypto", "-lpcap", "-Wl,-rpath," + BSSL_LIB] +
-        ["-o", os.path.join(out, "empty")], env=env)
+    argv = [os.path.abspath(a.src) if os.path.normpath(os.path.join(e["directory"], x)) ==
+            os.path.normpath(e["file"]) else x for x in argv]
+    argv[argv.index("-o") + 1] = o
+    run(argv, cwd=e["directory"])
+    relink(b, first, {obj: o}, out, os.path.join(out, "empty"))
 
 
 def main():
@@ -273,7 +257,7 @@ def main():
     r.add_argument("--jobs", type=int, default=2)
     f = sub.add_parser("fuzz")
     f.add_argument("--root", required=True)
-    f.add_argument("--engine", required=True, choices=sorted(ENGINES))
+    f.add_argument("--engine", required=True, choices=["afl", "libfuzzer"])
     f.add_argument("--base", required=True)
     f.add_argument("--patch", required=True)
     f.add_argument("--target", required=True, action="append")
@@ -281,7 +265,7 @@ def main():
     f.add_argument("--jobs", type=int, default=2)
     fl = sub.add_parser("floor")
     fl.add_argument("--root", required=True)
-    fl.add_argument("--engine", required=True, choices=sorted(ENGINES))
+    fl.add_argument("--engine", required=True, choices=["afl", "libfuzzer"])
     fl.add_argument("--base", required=True)
     fl.add_argument("--src", required=True)
     fl.add_argument("--out", required=True)

@@ -1,63 +1,55 @@
-/* imap_starttls.c - IMAP pre-authentication commands with STARTTLS (see
- * include/mx/imap_starttls.h). */
-#include "mx/imap_starttls.h"
+/* imap_starttls.c - IMAP's line-level pre-authentication commands with STARTTLS
+ * (RFC 3501 6.1, 6.2; RFC 2595): the engine's (src/machine.c) IMAP descriptor. The IMAP
+ * command reader with literals is mx/imap.h; this machine handles only CAPABILITY,
+ * STARTTLS, LOGIN, LOGOUT and NOOP, and refuses lines that announce a literal ("{n}" at the
+ * end) before authentication.
+ *
+ * Driven through mx/machine.h. Rules it implements:
+ *   - greeting "* OK product IMAP4rev1 ready" (cfg.product; on an implicit-TLS listener,
+ *     after the handshake);
+ *   - a line is "tag SP command [SP arguments]"; a missing or invalid tag (empty, longer than
+ *     MX_IMAP_TAG_MAX, or holding one of  * + ( ) { % " \ ]  or a control byte) gets
+ *     "* BAD"; a missing command "tag BAD";
+ *   - CAPABILITY lists IMAP4rev1, STARTTLS iff the listener is STARTTLS-capable, a
+ *     certificate is bound to the connection's (address, port), TLS is not active and the
+ *     state is not-authenticated; LOGINDISABLED iff TLS is not active and (STARTTLS is listed
+ *     or the policy requires TLS);
+ *   - STARTTLS: with arguments, authenticated, TLS active, or not available: "tag BAD";
+ *     else "tag OK" and MX_ACT_STARTTLS with every queued byte discarded (CVE-2011-0411) and
+ *     counted. After mx_machine_tls_started() the state stays not-authenticated and
+ *     STARTTLS is no longer listed;
+ *   - LOGIN user pass: authenticated "tag BAD"; LOGINDISABLED in force
+ *     "tag NO [PRIVACYREQUIRED]"; fewer than two arguments "tag BAD"; else "tag OK" and the
+ *     authenticated state (no credential check: the machine tracks the state only);
+ *   - LOGOUT "* BYE product logging out" + "tag OK", MX_ACT_CLOSE; NOOP "tag OK"; anything
+ *     else "tag BAD";
+ *   - TLS record header (0x16 0x03) at a command start while TLS is off: one "* BYE" line,
+ *     st.diag, MX_ACT_CLOSE; plaintext on an implicit-TLS listener likewise;
+ *   - a command line longer than the line buffer gets "* BAD" once its LF arrives.
+ */
+#include "machine_proto.h"
 
 #include <string.h>
 
-#include "mx/listen.h"
-
-int mx_imap_starttls_init(struct mx_imap_starttls *s, const struct mx_conn_cfg *cfg,
-                          uint8_t *linebuf, size_t max_line)
+/* RFC 2595 3.1: after STARTTLS the client "MUST discard cached information about server
+ * capabilities"; the state stays not-authenticated */
+static void imap_reset(struct mx_machine *m)
 {
-    memset(s, 0, sizeof *s);
-    if (!linebuf || max_line < MX_LINE_MIN)
-        return -1;
-    s->cfg = *cfg;
-    mx_liner_init(&s->liner, linebuf, max_line);
-    s->phase = cfg->mode == MX_LISTEN_IMPLICIT ? MX_IMAP_PRE_TLS : MX_IMAP_GREET;
-    return 0;
+    m->auth = MX_AUTH_NONE;
 }
 
-int mx_imap_offers_starttls(const struct mx_imap_starttls *s)
+static void imap_greeting(const struct mx_machine *m, struct mx_step *st)
 {
-    return s->cfg.mode == MX_LISTEN_STARTTLS && s->cfg.cert && !s->tls && !s->authenticated;
+    mx_step_puts(st, "* OK ");
+    mx_step_puts(st, m->cfg.product);
+    mx_step_puts(st, " IMAP4rev1 ready\r\n");
 }
 
-int mx_imap_login_disabled(const struct mx_imap_starttls *s)
+/* RFC 3501 6.2.3: LOGINDISABLED while TLS is off and either STARTTLS is offered (the client
+ * can get to TLS first) or the policy wants TLS anyway */
+static int login_disabled(const struct mx_machine *m)
 {
-    return !s->tls && (mx_imap_offers_starttls(s) || s->cfg.tls_required);
-}
-
-void mx_imap_starttls_tls_started(struct mx_imap_starttls *s, struct mx_chain *c)
-{
-    /* bytes still queued were read before TLS came up: never commands over TLS */
-    if (s->phase == MX_IMAP_WAIT_TLS || s->phase == MX_IMAP_PRE_TLS || s->phase == MX_IMAP_HANDSHAKE)
-        mx_chain_discard(c);
-    if (s->phase == MX_IMAP_WAIT_TLS) {
-        s->tls = 1;
-        s->authenticated = 0;
-        mx_liner_reset(&s->liner);
-        s->phase = MX_IMAP_CMD;
-    } else if (s->phase == MX_IMAP_PRE_TLS || s->phase == MX_IMAP_HANDSHAKE) {
-        s->tls = 1;
-        mx_liner_reset(&s->liner);
-        s->phase = MX_IMAP_GREET;
-    }
-}
-
-static int close_with(struct mx_imap_starttls *s, struct mx_step *st, const char *diag)
-{
-    s->phase = MX_IMAP_CLOSED;
-    return mx_step_close(st, NULL, diag);
-}
-
-static int tagged(struct mx_step *st, const uint8_t *tag, size_t tn, const char *rest)
-{
-    mx_step_putn(st, tag, tn);
-    mx_step_puts(st, " ");
-    mx_step_puts(st, rest);
-    st->act = MX_ACT_REPLY;
-    return st->act;
+    return !m->tls && (mx_machine_offers_tls(m) || m->cfg.tls_required);
 }
 
 static int tag_ok(const uint8_t *p, size_t n)
@@ -70,129 +62,102 @@ static int tag_ok(const uint8_t *p, size_t n)
     return 1;
 }
 
-static int command(struct mx_imap_starttls *s, struct mx_chain *c, struct mx_step *st,
-                   const uint8_t *line, size_t n)
+/* Splits "tag SP command [SP arguments]"; answers a line without a valid tag or command, and
+ * one that announces a literal (nothing before authentication may make the server wait for
+ * octets it has not asked for). */
+static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdline *cl)
 {
-    size_t tn = 0, i, ntok = 0;
-    const uint8_t *cmd;
-    size_t cn;
-    s->commands++;
+    const uint8_t *line = cl->line;
+    size_t n = cl->n, tn = 0, i, ntok = 0;
     while (tn < n && line[tn] != ' ')
         tn++;
-    if (!tag_ok(line, tn)) {
-        mx_step_puts(st, "* BAD Invalid or missing tag\r\n");
-        st->act = MX_ACT_REPLY;
-        return st->act;
-    }
+    if (!tag_ok(line, tn))
+        return mx_step_reply(st, "* BAD Invalid or missing tag\r\n");
+    cl->tag_n = tn;
     i = tn;
     while (i < n && line[i] == ' ')
         i++;
-    cmd = line + i;
-    cn = n - i;
-    if (cn == 0)
-        return tagged(st, line, tn, "BAD Missing command\r\n");
-    if (line[n - 1] == '}' && memchr(cmd, '{', cn))
-        return tagged(st, line, tn, "BAD Literals are not accepted before authentication\r\n");
+    cl->verb = line + i;
+    cl->vn = n - i;
+    if (cl->vn == 0)
+        return mx_cmd_reply(st, cl, "BAD Missing command\r\n");
+    if (line[n - 1] == '}' && memchr(cl->verb, '{', cl->vn))
+        return mx_cmd_reply(st, cl, "BAD Literals are not accepted before authentication\r\n");
     /* arguments: count space-separated tokens after the command word */
-    for (size_t j = 0; j < cn;) {
-        while (j < cn && cmd[j] == ' ')
+    for (size_t j = 0; j < cl->vn;) {
+        while (j < cl->vn && cl->verb[j] == ' ')
             j++;
-        if (j >= cn)
+        if (j >= cl->vn)
             break;
         ntok++;
-        while (j < cn && cmd[j] != ' ')
+        while (j < cl->vn && cl->verb[j] != ' ')
             j++;
     }
-    ntok--; /* the command word itself */
-
-    if (mx_word_is(cmd, cn, "CAPABILITY")) {
-        if (ntok)
-            return tagged(st, line, tn, "BAD CAPABILITY takes no arguments\r\n");
-        mx_step_puts(st, "* CAPABILITY IMAP4rev1");
-        if (mx_imap_offers_starttls(s))
-            mx_step_puts(st, " STARTTLS");
-        if (mx_imap_login_disabled(s))
-            mx_step_puts(st, " LOGINDISABLED");
-        mx_step_puts(st, "\r\n");
-        return tagged(st, line, tn, "OK CAPABILITY completed\r\n");
-    }
-    if (mx_word_is(cmd, cn, "NOOP"))
-        return tagged(st, line, tn, "OK NOOP completed\r\n");
-    if (mx_word_is(cmd, cn, "LOGOUT")) {
-        mx_step_puts(st, "* BYE mxfuzz logging out\r\n");
-        tagged(st, line, tn, "OK LOGOUT completed\r\n");
-        return close_with(s, st, NULL);
-    }
-    if (mx_word_is(cmd, cn, "STARTTLS")) {
-        if (ntok)
-            return tagged(st, line, tn, "BAD STARTTLS takes no arguments\r\n");
-        if (s->authenticated)
-            return tagged(st, line, tn, "BAD STARTTLS only before authentication\r\n");
-        if (s->tls)
-            return tagged(st, line, tn, "BAD TLS already active\r\n");
-        if (!mx_imap_offers_starttls(s))
-            return tagged(st, line, tn, "BAD STARTTLS not available\r\n");
-        tagged(st, line, tn, "OK Begin TLS negotiation now\r\n");
-        st->discarded = mx_chain_discard(c);
-        s->starttls_discarded += st->discarded;
-        mx_liner_reset(&s->liner);
-        s->phase = MX_IMAP_WAIT_TLS;
-        st->act = MX_ACT_STARTTLS;
-        return st->act;
-    }
-    if (mx_word_is(cmd, cn, "LOGIN")) {
-        if (s->authenticated)
-            return tagged(st, line, tn, "BAD Already authenticated\r\n");
-        if (mx_imap_login_disabled(s))
-            return tagged(st, line, tn, "NO [PRIVACYREQUIRED] LOGIN disabled until TLS is active\r\n");
-        if (ntok < 2)
-            return tagged(st, line, tn, "BAD LOGIN needs a user name and a password\r\n");
-        s->authenticated = 1;
-        return tagged(st, line, tn, "OK LOGIN completed\r\n");
-    }
-    return tagged(st, line, tn, "BAD Command unknown or not available in this state\r\n");
+    m->ps.imap.ntok = ntok - 1; /* the command word itself */
+    return MX_ACT_NEED_INPUT;
 }
 
-int mx_imap_starttls_step(struct mx_imap_starttls *s, struct mx_chain *c, struct mx_step *st)
+static int c_capability(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    size_t n, used;
-    int r;
-    mx_step_clear(st);
-    switch (s->phase) {
-    case MX_IMAP_CLOSED:
-        st->act = MX_ACT_CLOSE;
-        return st->act;
-    case MX_IMAP_WAIT_TLS:
-    case MX_IMAP_HANDSHAKE:
-        return MX_ACT_NEED_INPUT;
-    case MX_IMAP_PRE_TLS:
-        r = mx_step_implicit_gate(c, st, "* BYE This port expects TLS from the first byte (implicit TLS)\r\n");
-        if (r == MX_ACT_HANDSHAKE)
-            s->phase = MX_IMAP_HANDSHAKE;
-        else if (r == MX_ACT_CLOSE)
-            s->phase = MX_IMAP_CLOSED;
-        return r;
-    case MX_IMAP_GREET:
-        s->phase = MX_IMAP_CMD;
-        return mx_step_reply(st, "* OK mxfuzz IMAP4rev1 ready\r\n");
-    case MX_IMAP_CMD:
-        break;
-    }
-    if (!s->tls && !s->liner.skipping && mx_sniff_tls(c) == MX_SNIFF_TLS) {
-        mx_step_puts(st, "* BYE TLS handshake received on a plaintext port: use STARTTLS, or "
-                         "the implicit-TLS port\r\n");
-        return close_with(s, st, "TLS ClientHello on a plaintext/STARTTLS listener (client "
-                                 "expected implicit TLS)");
-    }
-    r = mx_liner_next(&s->liner, c, &n, &used);
-    st->line_n = used;
-    if (r == MX_LINE_NEED)
-        return MX_ACT_NEED_INPUT;
-    if (r == MX_LINE_TOOLONG) {
-        s->commands++;
-        mx_step_puts(st, "* BAD Line too long\r\n");
-        st->act = MX_ACT_REPLY;
-        return st->act;
-    }
-    return command(s, c, st, s->liner.buf, n);
+    if (m->ps.imap.ntok)
+        return mx_cmd_reply(st, cl, "BAD CAPABILITY takes no arguments\r\n");
+    mx_step_puts(st, "* CAPABILITY IMAP4rev1");
+    if (mx_machine_offers_tls(m))
+        mx_step_puts(st, " STARTTLS");
+    if (login_disabled(m))
+        mx_step_puts(st, " LOGINDISABLED");
+    mx_step_puts(st, "\r\n");
+    return mx_cmd_reply(st, cl, "OK CAPABILITY completed\r\n");
 }
+
+static int c_logout(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    mx_step_puts(st, "* BYE ");
+    mx_step_puts(st, m->cfg.product);
+    mx_step_puts(st, " logging out\r\n");
+    mx_cmd_reply(st, cl, "OK LOGOUT completed\r\n");
+    return mx_machine_close(m, st, NULL, NULL);
+}
+
+static int c_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    if (m->ps.imap.ntok)
+        return mx_cmd_reply(st, cl, "BAD STARTTLS takes no arguments\r\n");
+    if (m->auth == MX_AUTH_DONE)
+        return mx_cmd_reply(st, cl, "BAD STARTTLS only before authentication\r\n");
+    return mx_cmd_starttls(m, st, cl, "BAD TLS already active\r\n",
+                           "BAD STARTTLS not available\r\n", "OK Begin TLS negotiation now\r\n");
+}
+
+static int c_login(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    if (m->auth == MX_AUTH_DONE)
+        return mx_cmd_reply(st, cl, "BAD Already authenticated\r\n");
+    if (login_disabled(m))
+        return mx_cmd_reply(st, cl, "NO [PRIVACYREQUIRED] LOGIN disabled until TLS is active\r\n");
+    if (m->ps.imap.ntok < 2)
+        return mx_cmd_reply(st, cl, "BAD LOGIN needs a user name and a password\r\n");
+    m->auth = MX_AUTH_DONE;
+    return mx_cmd_reply(st, cl, "OK LOGIN completed\r\n");
+}
+
+/* No policy flags: IMAP's TLS-required policy is LOGINDISABLED (login_disabled), applied by
+ * LOGIN itself with a tagged NO, not a refusal of every command. */
+static const struct mx_cmd imap_commands[] = {
+    {"CAPABILITY", c_capability, 0, NULL},
+    {"NOOP", NULL, 0, "OK NOOP completed\r\n"},
+    {"LOGOUT", c_logout, 0, NULL},
+    {"STARTTLS", c_starttls, 0, NULL},
+    {"LOGIN", c_login, 0, NULL},
+    {NULL, NULL, 0, "BAD Command unknown or not available in this state\r\n"},
+};
+
+const struct mx_proto mx_proto_imap = {
+    .name = "imap", .flags = MX_PROTO_TLS_BEFORE_AUTH,
+    .commands = imap_commands, .greeting = imap_greeting, .frame = imap_frame, .reset = imap_reset,
+    .too_long = "* BAD Line too long\r\n",
+    .clienthello = "* BYE TLS handshake received on a plaintext port: use STARTTLS, or the "
+                   "implicit-TLS port\r\n",
+    .implicit_plain = "* BYE This port expects TLS from the first byte (implicit TLS)\r\n",
+    /* no policy_refusal: see imap_commands */
+};

@@ -92,19 +92,25 @@ void mx_step_puts(struct mx_step *st, const char *s)
     mx_step_putn(st, s, strlen(s));
 }
 
-int mx_word_is(const uint8_t *line, size_t n, const char *w)
+int mx_prefix_is(const uint8_t *p, size_t n, const char *w)
 {
     size_t k = strlen(w);
     if (n < k)
         return 0;
     for (size_t i = 0; i < k; i++) {
-        uint8_t c = line[i];
+        uint8_t c = p[i];
         if (c >= 'a' && c <= 'z')
             c = (uint8_t)(c - 32);
         if (c != (uint8_t)w[i])
             return 0;
     }
-    return n == k || line[k] == ' ';
+    return 1;
+}
+
+int mx_word_is(const uint8_t *line, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+    return mx_prefix_is(line, n, w) && (n == k || line[k] == ' ');
 }
 
 int mx_step_reply(struct mx_step *st, const char *text)

@@ -390,6 +390,14 @@ static void cbc_mac_ct(const struct rec_state *s, const uint8_t hdr[13], const u
  * of the block size. Returns an all-ones mask if padding and MAC are good, else 0, and the
  * data length in *data_len (meaningful only when good). No branch or index depends on the
  * padding or MAC bytes. */
+/* This follows BoringSSL's EVP_tls_cbc_remove_padding, EVP_tls_cbc_copy_mac and
+ * EVP_tls_cbc_digest_record (crypto/cipher/tls_cbc.cc, itself OpenSSL's s3_cbc.c after
+ * Lucky 13). The record is data || MAC (20 bytes) || padding, and the padding is
+ * padding_length + 1 bytes, all of value padding_length (RFC 5246 6.2.3.2). Everything about
+ * where the data ends is secret: an attacker who can tell, by an alert or by time, whether the
+ * padding of a record he forged was good decrypts the record a byte at a time (Vaudenay 2002;
+ * CVE-2003-0078 by timing; Lucky 13, CVE-2013-0169, by the few microseconds a MAC over a
+ * shorter record saves). Only n, the ciphertext length, is public. */
 static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_t *pt, size_t n,
                            size_t *data_len)
 {
@@ -400,14 +408,35 @@ static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_
     uint8_t hdr[13], mac[MAC_LEN], rotated[MAC_LEN], received[MAC_LEN];
     size_t diff = 0;
 
+    /* The first test of good is CVE-2016-2107's: the padding must leave room for itself and
+     * the MAC. OpenSSL's AES-NI CBC code, rewritten for Lucky 13, lacked it: a record of little
+     * more than valid padding made the data length wrap (L below) and was answered otherwise
+     * than one with bad padding, a padding oracle again. The header check in mx_record_read
+     * (n >= MAC_LEN + 1) is the public half of the same rule; this half is on the secret
+     * padding length byte, so it is a mask, not a branch.
+     *
+     * Check every byte that could be padding, not just pad + 1 of them: the largest padding is
+     * 255 + its length byte = 256 bytes, and a loop of pad + 1 rounds would take longer for
+     * longer padding and tell pad. Byte i is compared only if i <= pad (mask), but all
+     * to_check bytes are read. Every padding byte is checked, not just the length byte: POODLE
+     * works on SSLv3 padding, whose other bytes are arbitrary, and TLS stacks that did not
+     * check them were open to the same attack (CVE-2014-8730). */
     for (i = 0; i < to_check; i++) {
         size_t mask = ct_ge(pad, i);
         size_t b = pt[n - 1 - i];
         good &= ~(mask & (pad ^ b));
     }
+    /* a wrong padding byte cleared a bit of the low byte of good; fold it into a mask */
     good = ct_eq(0xff, good & 0xff);
-    /* bad padding: treated as no padding, the MAC check then fails */
+    /* bad padding: treated as no padding, the MAC check then fails. It does not return
+     * early: the MAC is computed and compared all the same, over the longest possible data
+     * (whose MAC matches only by a 2^-160 accident), and good stays 0. So bad padding and a
+     * bad MAC take the same time and end in the same error, bad_record_mac (RFC 5246
+     * 6.2.3.2): no padding oracle by alert (bench/bugs/padding-oracle.patch re-injects the
+     * separate error, CVE-2003-0078's decryption_failed) nor by time. */
     pad = good & (pad + 1);
+    /* L: the data length (secret). lmin and lmax: its public bounds, from n alone: the padding
+     * is 0 (bad) to 256 bytes, so L is within n - MAC_LEN - 256 .. n - MAC_LEN. */
     L = n - MAC_LEN - pad;
     lmax = n - MAC_LEN;
     lmin = n > MAC_LEN + 256 ? n - MAC_LEN - 256 : 0;
@@ -419,9 +448,18 @@ static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_
     hdr[10] = (uint8_t)s->version;
     hdr[11] = (uint8_t)(L >> 8);
     hdr[12] = (uint8_t)L;
+    /* Lucky 13: a plain HMAC over L bytes runs one SHA-1 block more or less depending on L.
+     * cbc_mac_ct hashes the lmin..lmax range in the same number of blocks whatever L is. */
     cbc_mac_ct(s, hdr, pt, n, L, lmin, lmax, mac);
 
-    /* copy the received MAC out of pt[L..L+20) by rotation */
+    /* copy the received MAC out of pt[L..L+20) by rotation. Reading pt[L + i] would make
+     * the memory address depend on the secret L, which a cache-timing attacker can see.
+     * Instead every byte from where the MAC could start at the earliest (scan_start, = lmin)
+     * to the end is read, in the same order whatever L is; the MAC bytes land in rotated[] at
+     * (i - scan_start) % MAC_LEN, so rotated holds the MAC rotated by an amount that depends on
+     * L (rotate). The second loop undoes the rotation by reading every byte of rotated for
+     * each output byte and keeping the wanted one by mask: again no secret index (BoringSSL's
+     * EVP_tls_cbc_copy_mac does the same in log time). */
     memset(rotated, 0, sizeof rotated);
     scan_start = n > MAC_LEN + 256 ? n - (MAC_LEN + 256) : 0;
     for (i = scan_start, j = 0; i < n; i++, j++) {
@@ -441,6 +479,10 @@ static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_
             acc |= rotated[j] & ct_eq(j, want);
         received[i] = (uint8_t)acc;
     }
+    /* Compare all 20 bytes, OR-ing the differences: stopping at the first wrong byte (memcmp)
+     * tells by time how many leading MAC bytes were right (bench/bugs/ct-early-mac.patch). The
+     * padding verdict and the MAC verdict end in one mask, good, so the caller has one branch
+     * to take and the reason for a rejection is not in it. */
     for (i = 0; i < MAC_LEN; i++)
         diff |= (size_t)(mac[i] ^ received[i]);
     good &= ct_is_zero(diff);
@@ -558,6 +600,11 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
                                  (DES_cblock *)iv, DES_DECRYPT);
         else
             AES_cbc_encrypt(ct, rec, n, &s->c.aes, iv, AES_DECRYPT);
+        /* The valgrind constant-time check (MX_CT_VALGRIND, src/tests/cbc_constant_time.sh):
+         * the plaintext, MAC and padding are marked secret, and memcheck then reports any
+         * branch or memory index in cbc_check_ct that depends on them; only its verdict and
+         * the length it returns are marked public, here, right before the one branch on them.
+         * BoringSSL does the same with CONSTTIME_SECRET / CONSTTIME_DECLASSIFY. */
         CT_SECRET(rec, n);
         good = cbc_check_ct(s, h[0], rec, n, &data_len);
         CT_DECLASSIFY(&good, sizeof good);

@@ -1,236 +1,191 @@
-/* smtp.c - the SMTP server state machine with STARTTLS (see include/mx/smtp.h). */
-#include "mx/smtp.h"
+/* smtp.c - SMTP with STARTTLS (RFC 5321, RFC 3207): the engine's (src/machine.c) SMTP
+ * descriptor. Driven through mx/machine.h. Rules it implements:
+ *   - greeting "220 host ESMTP product" (cfg.host, cfg.product; on an implicit-TLS
+ *     listener, after the handshake);
+ *   - EHLO/HELO (argument required, else 501) reset the transaction; EHLO lists PIPELINING,
+ *     SIZE, 8BITMIME, STARTTLS, AUTH PLAIN, ENHANCEDSTATUSCODES. STARTTLS is listed iff the
+ *     listener is STARTTLS-capable, a certificate is bound to the connection's (address,
+ *     port) and TLS is not active (KB Q237327);
+ *   - MAIL (503 before EHLO/HELO or inside a transaction; 501 without FROM:), RCPT (503
+ *     before MAIL; 501 without TO:; 452 past MX_SMTP_MAX_RCPT), DATA (501 with arguments; 503
+ *     before MAIL or RCPT; 354, then message lines until CRLF "." CRLF; bare LF never ends a
+ *     line of the message (SMTP smuggling); dot-unstuffed bytes come out as MX_ACT_DATA; 250,
+ *     or 552 when the message is over cfg.max_message), RSET, NOOP, QUIT (221, close), AUTH
+ *     PLAIN (503 before EHLO, when authenticated or inside a transaction; 504 other
+ *     mechanisms; 501 without the initial response; 235 -- no credential check: the machine
+ *     only tracks that authentication happened);
+ *   - STARTTLS: with parameters 501; TLS already active 503; not available (plaintext
+ *     listener or no certificate) 502; advertised but failing (the caller said so with
+ *     mx_machine_tls_unavailable(), e.g. the certificate no longer loads) 454; else 220 and
+ *     MX_ACT_STARTTLS with every byte still queued in the chain discarded (CVE-2011-0411) and
+ *     counted. After mx_machine_tls_started()
+ *     the session is back in the post-greeting state: no EHLO, no transaction, not
+ *     authenticated; MAIL before the new EHLO gets 503;
+ *   - policy tls_required: until TLS is active every command but EHLO, NOOP, STARTTLS and QUIT
+ *     gets 530;
+ *   - a TLS record header (0x16 0x03) at the start of a command line while TLS is off: a
+ *     client that expected implicit TLS (KB Q218430): one 421 line, st.diag, MX_ACT_CLOSE;
+ *   - implicit-TLS listener: before the handshake the first bytes must be a TLS record
+ *     (MX_ACT_HANDSHAKE); plaintext gets one 421 line and MX_ACT_CLOSE;
+ *   - a command line longer than the line buffer (LF included) gets 500 once its LF arrives.
+ * Unknown verbs get 500. Verbs are case-insensitive; lines end at LF (a CR before it is
+ * dropped).
+ */
+#include "machine_proto.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "mx/listen.h"
-
-static const char *host(const struct mx_smtp *s)
+static void reset_transaction(struct mx_machine *m)
 {
-    return s->cfg.host ? s->cfg.host : "mxfuzz";
+    m->ps.smtp.mail = 0;
+    m->ps.smtp.nrcpt = 0;
 }
 
-int mx_smtp_init(struct mx_smtp *s, const struct mx_conn_cfg *cfg, uint8_t *linebuf,
-                 size_t max_line)
+/* RFC 3207 4.2: after STARTTLS "the server MUST discard any knowledge obtained from the
+ * client, such as the argument to the EHLO command" -- and AUTH and the transaction with it */
+static void smtp_reset(struct mx_machine *m)
 {
-    memset(s, 0, sizeof *s);
-    if (!linebuf || max_line < MX_LINE_MIN)
-        return -1;
-    s->cfg = *cfg;
-    mx_liner_init(&s->liner, linebuf, max_line);
-    s->phase = cfg->mode == MX_LISTEN_IMPLICIT ? MX_SMTP_PRE_TLS : MX_SMTP_GREET;
-    return 0;
+    m->ps.smtp.helo = 0;
+    m->auth = MX_AUTH_NONE;
+    reset_transaction(m);
 }
 
-int mx_smtp_offers_starttls(const struct mx_smtp *s)
+static void smtp_greeting(const struct mx_machine *m, struct mx_step *st)
 {
-    return s->cfg.mode == MX_LISTEN_STARTTLS && s->cfg.cert && !s->tls && !s->tls_broken;
+    mx_step_puts(st, "220 ");
+    mx_step_puts(st, m->cfg.host);
+    mx_step_puts(st, " ESMTP ");
+    mx_step_puts(st, m->cfg.product);
+    mx_step_puts(st, "\r\n");
 }
 
-void mx_smtp_tls_unavailable(struct mx_smtp *s)
+static int ehlo_reply(struct mx_machine *m, struct mx_step *st, const uint8_t *arg, size_t an)
 {
-    s->tls_broken = 1;
-}
-
-static void reset_transaction(struct mx_smtp *s)
-{
-    s->mail = 0;
-    s->nrcpt = 0;
-}
-
-void mx_smtp_tls_started(struct mx_smtp *s, struct mx_chain *c)
-{
-    /* bytes still queued were read before TLS came up: never commands over TLS */
-    if (s->phase == MX_SMTP_WAIT_TLS || s->phase == MX_SMTP_PRE_TLS || s->phase == MX_SMTP_HANDSHAKE)
-        mx_chain_discard(c);
-    if (s->phase == MX_SMTP_WAIT_TLS) {
-        /* RFC 3207 4.2: discard all knowledge obtained from the client */
-        s->tls = 1;
-        s->helo = 0;
-        s->auth = 0;
-        reset_transaction(s);
-        mx_liner_reset(&s->liner);
-        s->phase = MX_SMTP_CMD;
-    } else if (s->phase == MX_SMTP_PRE_TLS || s->phase == MX_SMTP_HANDSHAKE) {
-        s->tls = 1;
-        mx_liner_reset(&s->liner);
-        s->phase = MX_SMTP_GREET;
-    }
-}
-
-
-static int close_with(struct mx_smtp *s, struct mx_step *st, const char *text, const char *diag)
-{
-    s->phase = MX_SMTP_CLOSED;
-    return mx_step_close(st, text, diag);
-}
-
-/* Argument after the verb (skipping one or more spaces); sets *an. */
-static const uint8_t *arg_of(const uint8_t *line, size_t n, size_t verb, size_t *an)
-{
-    size_t i = verb;
-    while (i < n && line[i] == ' ')
-        i++;
-    *an = n - i;
-    return line + i;
-}
-
-static int prefix_ci(const uint8_t *p, size_t n, const char *w)
-{
-    size_t k = strlen(w);
-    if (n < k)
-        return 0;
-    for (size_t i = 0; i < k; i++) {
-        uint8_t c = p[i];
-        if (c >= 'a' && c <= 'z')
-            c = (uint8_t)(c - 32);
-        if (c != (uint8_t)w[i])
-            return 0;
-    }
-    return 1;
-}
-
-static int ehlo_reply(struct mx_smtp *s, struct mx_step *st, const uint8_t *arg, size_t an)
-{
-    char line[160], name[65];
+    char name[65];
     size_t k = an > 64 ? 64 : an;
     /* the client's name is echoed: only printable ASCII, so that a CR, LF or NUL in it can
      * never split or end the reply */
     for (size_t i = 0; i < k; i++)
         name[i] = arg[i] >= 0x20 && arg[i] < 0x7f ? (char)arg[i] : '?';
     name[k] = 0;
-    snprintf(line, sizeof line, "250-%s greets %s\r\n", host(s), name);
-    mx_step_puts(st, line);
-    mx_step_puts(st, "250-PIPELINING\r\n");
-    snprintf(line, sizeof line, "250-SIZE %zu\r\n", s->cfg.max_message);
-    mx_step_puts(st, line);
+    mx_step_puts(st, "250-");
+    mx_step_puts(st, m->cfg.host);
+    mx_step_puts(st, " greets ");
+    mx_step_puts(st, name);
+    mx_step_puts(st, "\r\n250-PIPELINING\r\n");
+    {
+        char line[48];
+        snprintf(line, sizeof line, "250-SIZE %zu\r\n", m->cfg.max_message);
+        mx_step_puts(st, line);
+    }
     mx_step_puts(st, "250-8BITMIME\r\n");
-    if (mx_smtp_offers_starttls(s))
+    if (mx_machine_offers_tls(m))
         mx_step_puts(st, "250-STARTTLS\r\n");
     mx_step_puts(st, "250-AUTH PLAIN\r\n");
     return mx_step_reply(st, "250 ENHANCEDSTATUSCODES\r\n");
 }
 
-static int command(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st,
-                   const uint8_t *line, size_t n)
+static int c_helo(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
-    size_t an;
-    const uint8_t *arg;
-    int exempt = mx_word_is(line, n, "EHLO") || mx_word_is(line, n, "NOOP") ||
-                 mx_word_is(line, n, "STARTTLS") || mx_word_is(line, n, "QUIT");
+    int ehlo = mx_word_is(cl->line, cl->n, "EHLO");
+    if (cl->an == 0)
+        return mx_step_reply(st, ehlo ? "501 5.5.4 Syntax: EHLO hostname\r\n"
+                                      : "501 5.5.4 Syntax: HELO hostname\r\n");
+    reset_transaction(m);
+    m->ps.smtp.helo = ehlo ? 2 : 1;
+    if (ehlo)
+        return ehlo_reply(m, st, cl->arg, cl->an);
+    mx_step_puts(st, "250 ");
+    mx_step_puts(st, m->cfg.host);
+    return mx_step_reply(st, "\r\n");
+}
 
-    s->commands++;
-    if (s->cfg.tls_required && !s->tls && !exempt)
-        return mx_step_reply(st, "530 5.7.0 Must issue a STARTTLS command first\r\n");
+static int c_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    if (cl->an != 0)
+        return mx_step_reply(st, "501 5.5.4 Syntax: STARTTLS (no parameters)\r\n");
+    /* RFC 3207 4: advertised, but the server cannot start TLS now: a temporary failure */
+    if (!m->tls && m->tls_broken && m->cfg.mode == MX_LISTEN_STARTTLS && m->cfg.cert)
+        return mx_step_reply(st, "454 4.7.0 TLS not available due to temporary reason\r\n");
+    return mx_cmd_starttls(m, st, cl, "503 5.5.1 Error: TLS already active\r\n",
+                           "502 5.5.1 Error: STARTTLS not available\r\n",
+                           "220 2.0.0 Ready to start TLS\r\n");
+}
 
-    if (mx_word_is(line, n, "EHLO") || mx_word_is(line, n, "HELO")) {
-        int ehlo = mx_word_is(line, n, "EHLO");
-        arg = arg_of(line, n, 4, &an);
-        if (an == 0)
-            return mx_step_reply(st, ehlo ? "501 5.5.4 Syntax: EHLO hostname\r\n"
-                                  : "501 5.5.4 Syntax: HELO hostname\r\n");
-        reset_transaction(s);
-        s->helo = ehlo ? 2 : 1;
-        if (ehlo)
-            return ehlo_reply(s, st, arg, an);
-        {
-            char l[96];
-            snprintf(l, sizeof l, "250 %s\r\n", host(s));
-            return mx_step_reply(st, l);
-        }
-    }
-    if (mx_word_is(line, n, "STARTTLS")) {
-        arg = arg_of(line, n, 8, &an);
-        if (an != 0)
-            return mx_step_reply(st, "501 5.5.4 Syntax: STARTTLS (no parameters)\r\n");
-        if (s->tls)
-            return mx_step_reply(st, "503 5.5.1 Error: TLS already active\r\n");
-        if (s->tls_broken && s->cfg.mode == MX_LISTEN_STARTTLS && s->cfg.cert)
-            return mx_step_reply(st, "454 4.7.0 TLS not available due to temporary reason\r\n");
-        if (!mx_smtp_offers_starttls(s))
-            return mx_step_reply(st, "502 5.5.1 Error: STARTTLS not available\r\n");
-        mx_step_puts(st, "220 2.0.0 Ready to start TLS\r\n");
-        /* CVE-2011-0411: nothing the client pipelined behind STARTTLS may run inside TLS */
-        st->discarded = mx_chain_discard(c);
-        s->starttls_discarded += st->discarded;
-        mx_liner_reset(&s->liner);
-        s->phase = MX_SMTP_WAIT_TLS;
-        st->act = MX_ACT_STARTTLS;
-        return st->act;
-    }
-    if (mx_word_is(line, n, "MAIL")) {
-        arg = arg_of(line, n, 4, &an);
-        if (!s->helo)
-            return mx_step_reply(st, "503 5.5.1 Error: send HELO/EHLO first\r\n");
-        if (s->mail)
-            return mx_step_reply(st, "503 5.5.1 Error: nested MAIL command\r\n");
-        if (!prefix_ci(arg, an, "FROM:"))
-            return mx_step_reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
-        s->mail = 1;
-        return mx_step_reply(st, "250 2.1.0 Ok\r\n");
-    }
-    if (mx_word_is(line, n, "RCPT")) {
-        arg = arg_of(line, n, 4, &an);
-        if (!s->mail)
-            return mx_step_reply(st, "503 5.5.1 Error: need MAIL command\r\n");
-        if (!prefix_ci(arg, an, "TO:"))
-            return mx_step_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
-        if (s->nrcpt >= MX_SMTP_MAX_RCPT)
-            return mx_step_reply(st, "452 4.5.3 Error: too many recipients\r\n");
-        s->nrcpt++;
-        return mx_step_reply(st, "250 2.1.5 Ok\r\n");
-    }
-    if (mx_word_is(line, n, "DATA")) {
-        arg_of(line, n, 4, &an);
-        if (an != 0)
-            return mx_step_reply(st, "501 5.5.4 Syntax: DATA (no parameters)\r\n");
-        if (!s->mail)
-            return mx_step_reply(st, "503 5.5.1 Error: need MAIL command\r\n");
-        if (!s->nrcpt)
-            return mx_step_reply(st, "503 5.5.1 Error: need RCPT command\r\n");
-        s->phase = MX_SMTP_DATA;
-        s->midline = 0;
-        s->dscan = 0;
-        s->msg_size = 0;
-        s->msg_over = 0;
-        return mx_step_reply(st, "354 End data with <CR><LF>.<CR><LF>\r\n");
-    }
-    if (mx_word_is(line, n, "RSET")) {
-        arg_of(line, n, 4, &an);
-        if (an != 0)
-            return mx_step_reply(st, "501 5.5.4 Syntax: RSET\r\n");
-        reset_transaction(s);
-        return mx_step_reply(st, "250 2.0.0 Ok\r\n");
-    }
-    if (mx_word_is(line, n, "NOOP"))
-        return mx_step_reply(st, "250 2.0.0 Ok\r\n");
-    if (mx_word_is(line, n, "QUIT"))
-        return close_with(s, st, "221 2.0.0 Bye\r\n", NULL);
-    if (mx_word_is(line, n, "AUTH")) {
-        arg = arg_of(line, n, 4, &an);
-        if (s->helo != 2)
-            return mx_step_reply(st, "503 5.5.1 Error: send EHLO first\r\n");
-        if (s->auth)
-            return mx_step_reply(st, "503 5.5.1 Error: already authenticated\r\n");
-        if (s->mail)
-            return mx_step_reply(st, "503 5.5.1 Error: MAIL transaction in progress\r\n");
-        if (!mx_word_is(arg, an, "PLAIN"))
-            return mx_step_reply(st, "504 5.5.4 Unrecognized authentication type\r\n");
-        arg_of(arg, an, 5, &an);
-        if (an == 0)
-            return mx_step_reply(st, "501 5.5.4 Syntax: AUTH PLAIN initial-response\r\n");
-        s->auth = 1;
-        return mx_step_reply(st, "235 2.7.0 Authentication successful\r\n");
-    }
-    return mx_step_reply(st, "500 5.5.2 Error: command not recognized\r\n");
+static int c_mail(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    if (!m->ps.smtp.helo)
+        return mx_step_reply(st, "503 5.5.1 Error: send HELO/EHLO first\r\n");
+    if (m->ps.smtp.mail)
+        return mx_step_reply(st, "503 5.5.1 Error: nested MAIL command\r\n");
+    if (!mx_prefix_is(cl->arg, cl->an, "FROM:"))
+        return mx_step_reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+    m->ps.smtp.mail = 1;
+    return mx_step_reply(st, "250 2.1.0 Ok\r\n");
+}
+
+static int c_rcpt(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    if (!m->ps.smtp.mail)
+        return mx_step_reply(st, "503 5.5.1 Error: need MAIL command\r\n");
+    if (!mx_prefix_is(cl->arg, cl->an, "TO:"))
+        return mx_step_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
+    if (m->ps.smtp.nrcpt >= MX_SMTP_MAX_RCPT)
+        return mx_step_reply(st, "452 4.5.3 Error: too many recipients\r\n");
+    m->ps.smtp.nrcpt++;
+    return mx_step_reply(st, "250 2.1.5 Ok\r\n");
+}
+
+static int c_data(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    if (cl->an != 0)
+        return mx_step_reply(st, "501 5.5.4 Syntax: DATA (no parameters)\r\n");
+    if (!m->ps.smtp.mail)
+        return mx_step_reply(st, "503 5.5.1 Error: need MAIL command\r\n");
+    if (!m->ps.smtp.nrcpt)
+        return mx_step_reply(st, "503 5.5.1 Error: need RCPT command\r\n");
+    m->phase = MX_PHASE_BODY;
+    m->ps.smtp.midline = 0;
+    m->ps.smtp.dscan = 0;
+    m->ps.smtp.msg_size = 0;
+    m->ps.smtp.msg_over = 0;
+    return mx_step_reply(st, "354 End data with <CR><LF>.<CR><LF>\r\n");
+}
+
+static int c_rset(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    if (cl->an != 0)
+        return mx_step_reply(st, "501 5.5.4 Syntax: RSET\r\n");
+    reset_transaction(m);
+    return mx_step_reply(st, "250 2.0.0 Ok\r\n");
+}
+
+static int c_auth(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    size_t i = 5; /* after "PLAIN" */
+    if (m->ps.smtp.helo != 2)
+        return mx_step_reply(st, "503 5.5.1 Error: send EHLO first\r\n");
+    if (m->auth == MX_AUTH_DONE)
+        return mx_step_reply(st, "503 5.5.1 Error: already authenticated\r\n");
+    if (m->ps.smtp.mail)
+        return mx_step_reply(st, "503 5.5.1 Error: MAIL transaction in progress\r\n");
+    if (!mx_word_is(cl->arg, cl->an, "PLAIN"))
+        return mx_step_reply(st, "504 5.5.4 Unrecognized authentication type\r\n");
+    while (i < cl->an && cl->arg[i] == ' ')
+        i++;
+    if (i == cl->an)
+        return mx_step_reply(st, "501 5.5.4 Syntax: AUTH PLAIN initial-response\r\n");
+    m->auth = MX_AUTH_DONE;
+    return mx_step_reply(st, "235 2.7.0 Authentication successful\r\n");
 }
 
 /* One piece of the message, or the end of it. Returns an action, or NEED_INPUT. */
-static int data_step(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st)
+static int data_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st)
 {
-    uint8_t *buf = s->liner.buf;
-    size_t cap = s->liner.cap;
+    struct mx_smtp_state *s = &m->ps.smtp;
+    uint8_t *buf = m->liner.buf;
+    size_t cap = m->liner.cap;
     for (;;) {
         size_t pos, n, from = s->dscan ? s->dscan - 1 : 0;
         const uint8_t *p;
@@ -243,10 +198,10 @@ static int data_step(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st)
             s->dscan = 0;
             if (!s->midline && n == 3 && buf[0] == '.') {
                 int over = s->msg_over;
-                s->phase = MX_SMTP_CMD;
-                reset_transaction(s);
+                m->phase = MX_PHASE_CMD;
+                reset_transaction(m);
                 return mx_step_reply(st, over ? "552 5.3.4 Error: message too big\r\n"
-                                      : "250 2.0.0 Ok: queued\r\n");
+                                              : "250 2.0.0 Ok: queued\r\n");
             }
             p = buf;
             if (!s->midline && buf[0] == '.') {
@@ -274,7 +229,7 @@ static int data_step(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st)
             s->dscan = c->bytes;
             return MX_ACT_NEED_INPUT;
         }
-        if (s->msg_over || n > s->cfg.max_message - s->msg_size) {
+        if (s->msg_over || n > m->cfg.max_message - s->msg_size) {
             s->msg_over = 1;
             continue;
         }
@@ -288,55 +243,29 @@ static int data_step(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st)
     }
 }
 
-int mx_smtp_step(struct mx_smtp *s, struct mx_chain *c, struct mx_step *st)
-{
-    mx_step_clear(st);
-    for (;;) {
-        switch (s->phase) {
-        case MX_SMTP_CLOSED:
-            st->act = MX_ACT_CLOSE;
-            return st->act;
-        case MX_SMTP_WAIT_TLS:
-        case MX_SMTP_HANDSHAKE:
-            return MX_ACT_NEED_INPUT;
-        case MX_SMTP_PRE_TLS:
-            switch (mx_step_implicit_gate(c, st, "421 4.7.0 This port expects TLS from the first "
-                                                 "byte (implicit TLS); plaintext refused\r\n")) {
-            case MX_ACT_HANDSHAKE:
-                s->phase = MX_SMTP_HANDSHAKE;
-                return st->act;
-            case MX_ACT_CLOSE:
-                s->phase = MX_SMTP_CLOSED;
-                return st->act;
-            default:
-                return MX_ACT_NEED_INPUT;
-            }
-        case MX_SMTP_GREET: {
-            char l[128];
-            snprintf(l, sizeof l, "220 %s ESMTP mxfuzz\r\n", host(s));
-            s->phase = MX_SMTP_CMD;
-            return mx_step_reply(st, l);
-        }
-        case MX_SMTP_DATA:
-            return data_step(s, c, st);
-        case MX_SMTP_CMD: {
-            size_t n, used;
-            int r;
-            if (!s->tls && !s->liner.skipping && mx_sniff_tls(c) == MX_SNIFF_TLS)
-                return close_with(s, st, "421 4.7.0 TLS handshake received on a plaintext port: "
-                                         "use STARTTLS, or the implicit-TLS port\r\n",
-                                  "TLS ClientHello on a plaintext/STARTTLS listener (client "
-                                  "expected implicit TLS)");
-            r = mx_liner_next(&s->liner, c, &n, &used);
-            st->line_n = used;
-            if (r == MX_LINE_NEED)
-                return MX_ACT_NEED_INPUT;
-            if (r == MX_LINE_TOOLONG) {
-                s->commands++;
-                return mx_step_reply(st, "500 5.5.2 Error: line too long\r\n");
-            }
-            return command(s, c, st, s->liner.buf, n);
-        }
-        }
-    }
-}
+/* EHLO, NOOP, STARTTLS and QUIT stay usable under the TLS-required policy: a client needs
+ * them to get to TLS (RFC 3207 4: 530 for the others) */
+static const struct mx_cmd smtp_commands[] = {
+    {"EHLO", c_helo, MX_CMD_PRE_TLS, NULL},
+    {"HELO", c_helo, 0, NULL},
+    {"STARTTLS", c_starttls, MX_CMD_PRE_TLS, NULL},
+    {"MAIL", c_mail, 0, NULL},
+    {"RCPT", c_rcpt, 0, NULL},
+    {"DATA", c_data, 0, NULL},
+    {"RSET", c_rset, 0, NULL},
+    {"NOOP", NULL, MX_CMD_PRE_TLS, "250 2.0.0 Ok\r\n"},
+    {"QUIT", NULL, MX_CMD_PRE_TLS | MX_CMD_CLOSE, "221 2.0.0 Bye\r\n"},
+    {"AUTH", c_auth, 0, NULL},
+    {NULL, NULL, 0, "500 5.5.2 Error: command not recognized\r\n"},
+};
+
+const struct mx_proto mx_proto_smtp = {
+    .name = "smtp",
+    .commands = smtp_commands, .greeting = smtp_greeting, .body = data_step, .reset = smtp_reset,
+    .too_long = "500 5.5.2 Error: line too long\r\n",
+    .clienthello = "421 4.7.0 TLS handshake received on a plaintext port: use STARTTLS, or the "
+                   "implicit-TLS port\r\n",
+    .implicit_plain = "421 4.7.0 This port expects TLS from the first byte (implicit TLS); "
+                      "plaintext refused\r\n",
+    .policy_refusal = "530 5.7.0 Must issue a STARTTLS command first\r\n",
+};

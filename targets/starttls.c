@@ -5,13 +5,13 @@
  * listener mode (mode), whether a certificate is bound to the listener's address and port
  * (cert), the TLS-required policy, the line buffer size (max-line) and, for SMTP, the largest
  * message (max-literal). Client bytes are fed as the server would read them (fz_reader);
- * a `tls` event is the end of the handshake: the target calls *_tls_started() when the
+ * a `tls` event is the end of the handshake: the target calls mx_machine_tls_started() when the
  * connection was waiting for one (after STARTTLS/STLS was accepted, or on an implicit-TLS
  * listener); otherwise TLS did not come up from the server's point of view and the event is
  * ignored. Bytes the client sends while the server waits for the handshake belong to the
  * handshake and never reach the machine. `server` events are ignored. Bytes still queued when
  * TLS comes up (e.g. a lone 0x16 the implicit-TLS sniff was waiting on) were read before TLS:
- * *_tls_started() must discard them, the model drops them too.
+ * mx_machine_tls_started() must discard them, the model drops them too.
  *
  * Oracle: a model written from the RFC rules (targets/oracles/starttls_model.h, one file per
  * protocol: starttls_smtp.c, starttls_pop3.c, starttls_imap.c) runs on the same reads. After every read the machine is stepped until it needs

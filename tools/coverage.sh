@@ -2,10 +2,10 @@
 # tools/coverage.sh — `./build.sh coverage [--after-fuzz S]`: line and branch coverage of src/
 # (libmx, the code under test) reached by the shipped corpus plus the reproducers.
 #
-# Builds the plain replay binaries with clang source-based coverage (-fprofile-instr-generate
-# -fcoverage-mapping, no sanitizer, -O0) in build/coverage, replays corpus/<t>/ and repro/<t>/*
-# through each, merges the profiles (llvm-profdata-14) and writes
-#   build/coverage/report/index.html   llvm-cov-14 HTML, per file with line and branch counts
+# Builds the plain replay binaries with clang source-based coverage (build.conf profile
+# coverage: no sanitizer) in build/coverage, replays corpus/<t>/ and repro/<t>/*
+# through each, merges the profiles (llvm-profdata of the same version as clang) and writes
+#   build/coverage/report/index.html   llvm-cov HTML, per file with line and branch counts
 #   build/coverage/summary.txt         one screen: lines and branches covered per file of src/
 # --after-fuzz S first fuzzes every target for S seconds (libFuzzer, shipped dictionary) on a
 # private copy of its corpus in build/coverage/fuzzed/<t>/ and measures that copy instead;
@@ -14,8 +14,10 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
 DIR=$BUILD/coverage
-PROFDATA=${LLVM_PROFDATA:-llvm-profdata-14}
-COV=${LLVM_COV:-llvm-cov-14}
+# the LLVM tools of the clang that builds (the profile format changes between versions)
+llvm_ver=$(clang -dumpversion 2>/dev/null | cut -d. -f1)
+PROFDATA=${LLVM_PROFDATA:-llvm-profdata-$llvm_ver}
+COV=${LLVM_COV:-llvm-cov-$llvm_ver}
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'coverage: %s\n' "$*" >&2; exit 1; }
@@ -29,22 +31,17 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ $after =~ ^[0-9]+$ ]] || die "--after-fuzz wants a whole number of seconds"
-command -v "$PROFDATA" >/dev/null || die "$PROFDATA not found (Debian package llvm-14)"
-command -v "$COV" >/dev/null || die "$COV not found (Debian package llvm-14)"
+command -v "$PROFDATA" >/dev/null || die "$PROFDATA not found (Debian package llvm-$llvm_ver)"
+command -v "$COV" >/dev/null || die "$COV not found (Debian package llvm-$llvm_ver)"
 
-mapfile -t targets < <(grep -E '^[A-Za-z0-9_-]' "$ROOT/targets/manifest" | awk '{print $1}')
-[[ ${#targets[@]} -gt 0 ]] || die "targets/manifest lists no target"
+mapfile -t targets < <("$ROOT/build.sh" targets --names)
+[[ ${#targets[@]} -gt 0 ]] || die "./build.sh targets lists no target"
 mkdir -p "$DIR"
 
 say "== building the replay binaries with coverage instrumentation in ${DIR#"$ROOT"/}"
-cmake -S "$ROOT" -B "$DIR" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_C_FLAGS="-O0 -fprofile-instr-generate -fcoverage-mapping" \
-    -DCMAKE_EXE_LINKER_FLAGS="-fprofile-instr-generate" >"$DIR/configure.log" 2>&1 ||
-    { tail -20 "$DIR/configure.log"; die "cmake configure failed"; }
 names=()
 for t in "${targets[@]}"; do names+=("replay_$t"); done
-cmake --build "$DIR" --target "${names[@]}" -j 2 >"$DIR/build.log" 2>&1 ||
-    { grep -E 'error' "$DIR/build.log" | head -20; die "the coverage build failed (log: ${DIR#"$ROOT"/}/build.log)"; }
+MXFUZZ_BUILD_DIR=$BUILD "$ROOT/build.sh" build coverage "${names[@]}" || die "the coverage build failed"
 
 label="the shipped corpus + reproducers"
 if [[ $after -gt 0 ]]; then
@@ -57,7 +54,7 @@ if [[ $after -gt 0 ]]; then
         mkdir -p "$DIR/fuzzed/$t" "$DIR/fuzzed/crashes-$t"
         [[ -d $ROOT/corpus/$t ]] && find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name '.*' -exec cp {} "$DIR/fuzzed/$t/" \;
         args=(-max_total_time="$after" -print_final_stats=1 -artifact_prefix="$DIR/fuzzed/crashes-$t/"
-              -max_len="$(grep -E "^$t[[:space:]]" "$ROOT/targets/manifest" | awk '{print $3}')")
+              -max_len="$("$ROOT/build.sh" targets --field "$t" max_len)")
         [[ -f $out/$t.dict ]] && args+=(-dict="$out/$t.dict")
         before=$(ls "$DIR/fuzzed/$t" | wc -l)
         (cd "$DIR/fuzzed" && nice -n 5 "$out/$t" "${args[@]}" "$DIR/fuzzed/$t" >"$DIR/fuzzed/$t.log" 2>&1)

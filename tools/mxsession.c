@@ -1,6 +1,7 @@
 /* mxsession - session files (corpus/FORMAT.md) as readable text and back.
  *
- *   mxsession decode FILE           binary session -> text on stdout
+ *   mxsession decode FILE...        binary session -> text on stdout (several files: each
+ *                                   after a line "==> FILE <==")
  *   mxsession encode TEXT OUT       text -> binary OUT (written aside, then renamed)
  *   mxsession reads FILE            the reads the server sees, one per line (for reviews)
  */
@@ -84,7 +85,7 @@ static int write_atomic(const char *path, const uint8_t *p, size_t n)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: mxsession decode FILE\n"
+    fprintf(stderr, "usage: mxsession decode FILE...\n"
                     "       mxsession encode TEXT OUT\n"
                     "       mxsession reads FILE\n"
                     "The format is documented in corpus/FORMAT.md.\n");
@@ -97,11 +98,16 @@ int main(int argc, char **argv)
     size_t n;
     if (argc < 3)
         return usage();
-    if (strcmp(argv[1], "decode") == 0 && argc == 3) {
-        if (slurp(argv[2], &in, &n) < 0)
-            return 1;
-        fz_session_decode(stdout, in, n);
-        free(in);
+    if (strcmp(argv[1], "decode") == 0) {
+        /* several files: each text after a line "==> FILE <==" (one process for the tests) */
+        for (int i = 2; i < argc; i++) {
+            if (slurp(argv[i], &in, &n) < 0)
+                return 1;
+            if (argc > 3)
+                printf("==> %s <==\n", argv[i]);
+            fz_session_decode(stdout, in, n);
+            free(in);
+        }
         return 0;
     }
     if (strcmp(argv[1], "reads") == 0 && argc == 3) {

@@ -1,6 +1,7 @@
 /* tools/record-seeds.c - writes the seed corpus of targets/record.c.
  *
  *   record-seeds OUTDIR
+ *   record-seeds --suites    the suite table (record_model.c) with each suite's key sizes
  *
  * For every config of targets/record.c (each (version, suite) pair with its fixed keys, and
  * the null cipher) writes a few streams of valid records sealed by BoringSSL's record AEADs
@@ -30,6 +31,26 @@ static int write_seed(const char *dir, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* The suite table as the record targets see it, one line per index: version, suite, CBC block
+ * size (0: AEAD), key material length (key block, TLS 1.3: secret), explicit IV length.
+ * tools/record_seeds.py --suites prints its copy the same way; targets/tests/
+ * seed_tables_match_c.sh compares them. */
+static int print_suites(void)
+{
+    static const uint8_t keys[136];
+    for (size_t i = 0; i < record_nsuites; i++) {
+        struct record_conn c;
+        if (record_conn_init(&c, record_suites[i].version, record_suites[i].suite, keys, sizeof keys, 0) != 0) {
+            fprintf(stderr, "record-seeds: suite %zu (0x%04x/0x%04x) unsupported\n", i, record_suites[i].version,
+                    record_suites[i].suite);
+            return 1;
+        }
+        printf("%zu 0x%04x 0x%04x %zu %zu %zu\n", i, c.version, c.suite, c.block,
+               c.tls13 ? c.secret_len : c.key_block_len, c.explicit_iv);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static uint8_t buf[200000], pt[16384];
@@ -37,8 +58,10 @@ int main(int argc, char **argv)
     unsigned cfg;
     size_t i;
 
+    if (argc == 2 && strcmp(argv[1], "--suites") == 0)
+        return print_suites();
     if (argc != 2) {
-        fprintf(stderr, "usage: record-seeds OUTDIR\n");
+        fprintf(stderr, "usage: record-seeds OUTDIR | --suites\n");
         return 2;
     }
     for (i = 0; i < sizeof pt; i++)

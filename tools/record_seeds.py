@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the record targets: corpus/record_diff/ (every version x suite of
-targets/record_diff.c's SUITES table, clean records of boundary sizes, each corruption kind,
-several read patterns) and corpus/record/ (raw records for targets/record.c).
-Usage: tools/record_seeds.py [REPO_ROOT]. File names are the first 12 hex of the sha256."""
+"""Writes the seed corpus of targets/record_diff.c: corpus/record_diff/ (every version x suite of
+record_suites in targets/oracles/record_model.c, clean records of boundary sizes, each corruption
+kind, several read patterns). corpus/record/ comes from tools/record-seeds.c.
+Usage: tools/record_seeds.py [REPO_ROOT]. File names are the first 12 hex of the sha256.
+       tools/record_seeds.py --suites   (the suite table and key sizes, as record-seeds --suites)"""
 import hashlib, os, struct, sys
 
-root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
+# A copy of record_suites in targets/oracles/record_model.c (the targets pick by index), and in
+# info() the key sizes of tls_oracle_suite_info / record_conn_init: kept equal by
+# targets/tests/seed_tables_match_c.sh (this script's --suites against `record-seeds --suites`).
 SUITES = [(0x0301, 0x000A), (0x0301, 0x002F), (0x0301, 0x0035), (0x0302, 0x000A), (0x0302, 0x002F),
           (0x0302, 0x0035), (0x0303, 0x000A), (0x0303, 0x002F), (0x0303, 0x0035), (0x0303, 0xC02F),
           (0x0303, 0xC030), (0x0303, 0xCCA8), (0x0304, 0x1301), (0x0304, 0x1302), (0x0304, 0x1303),
@@ -50,17 +52,30 @@ def write(d, data):
     with open(os.path.join(d, name), 'wb') as f:
         f.write(data)
 
-d = os.path.join(root, 'corpus', 'record_diff')
-for idx in range(len(SUITES)):
-    clean = [(23, 0, 0, 1, 0, 0, 0), (23, 0, 1, 2, 0, 0, 0), (22, 0, 16, 0, 3, 0, 0),
-             (21, 0, 2, 0, 0, 0, 0), (23, 0, 255, 9, 255, 0, 0), (23, 0, 1000, 7, 0, 0, 0)]
-    write(d, seed(idx, clean))
-    write(d, seed(idx, [(23, 0, 16384, 5, 0, 0, 0), (23, 0, 300, 6, 1, 0, 0)], cuts=(1, 7, 0x85, 200)))
-    # one seed per corruption kind
-    for corr, pos, val in ((3, 40, 3), (4, 0, 0x85), (4, 0, 3), (5, 0, 0x41), (6, 0, 0), (7, 0, 0x05),
-                           (7, 2, 0x81), (3, 2, 0)):
-        write(d, seed(idx, [(23, 0, 20, 4, 0, 0, 0), (23, corr, 47, 8, 0, pos, val), (23, 0, 5, 9, 0, 0, 0)],
-                      cuts=(3,)))
-# sequence numbers near exhaustion
-write(d, seed(7, [(23, 0, 10, 1, 0, 0, 0)] * 3, seq=0xfd))
-write(d, seed(12, [(23, 0, 10, 1, 0, 0, 0)] * 3, seq=0xfe))
+def main():
+    if sys.argv[1:] == ['--suites']:
+        # the table and the sizes the seeds are built with, as `record-seeds --suites` prints the
+        # C ones (targets/tests/seed_tables_match_c.sh compares the two)
+        for idx, (v, s) in enumerate(SUITES):
+            blk, klen, ivlen = info(v, s)
+            print('%d 0x%04x 0x%04x %d %d %d' % (idx, v, s, blk, klen, ivlen))
+        return
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    d = os.path.join(root, 'corpus', 'record_diff')
+    for idx in range(len(SUITES)):
+        clean = [(23, 0, 0, 1, 0, 0, 0), (23, 0, 1, 2, 0, 0, 0), (22, 0, 16, 0, 3, 0, 0),
+                 (21, 0, 2, 0, 0, 0, 0), (23, 0, 255, 9, 255, 0, 0), (23, 0, 1000, 7, 0, 0, 0)]
+        write(d, seed(idx, clean))
+        write(d, seed(idx, [(23, 0, 16384, 5, 0, 0, 0), (23, 0, 300, 6, 1, 0, 0)], cuts=(1, 7, 0x85, 200)))
+        # one seed per corruption kind
+        for corr, pos, val in ((3, 40, 3), (4, 0, 0x85), (4, 0, 3), (5, 0, 0x41), (6, 0, 0), (7, 0, 0x05),
+                               (7, 2, 0x81), (3, 2, 0)):
+            write(d, seed(idx, [(23, 0, 20, 4, 0, 0, 0), (23, corr, 47, 8, 0, pos, val), (23, 0, 5, 9, 0, 0, 0)],
+                          cuts=(3,)))
+    # sequence numbers near exhaustion
+    write(d, seed(7, [(23, 0, 10, 1, 0, 0, 0)] * 3, seq=0xfd))
+    write(d, seed(12, [(23, 0, 10, 1, 0, 0, 0)] * 3, seq=0xfe))
+
+
+if __name__ == '__main__':
+    main()

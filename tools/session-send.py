@@ -15,36 +15,22 @@ the reproducer is a session file, and this sends it over a real socket.
 Exit status: 0 when every expectation held, 1 on a mismatch, 2 on a usage or connection error.
 """
 import argparse
+import os
 import select
 import socket
 import ssl
 import sys
 import time
 
-LETTERS = {ord("C"): "C", ord("S"): "S", ord("R"): "R", ord("T"): "T"}
-ORDER = "CSRT"
+sys.dont_write_bytecode = True  # no tools/__pycache__ in the work tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mxsession  # noqa: E402  (the session parser shared by the Python tools)
 
 
 def parse(data):
-    """Header fields and the event list, with the format's clamping rules."""
-    h = (data[:4] + b"\0\0\0\0")[:4]
-    proto = ("smtp", "imap", "pop3")[h[0] % 3]
-    mode = ("plaintext", "starttls", "implicit")[h[1] % 3]
-    events, i = [], 4
-    while i < len(data):
-        t = LETTERS.get(data[i], ORDER[data[i] % 4])
-        i += 1
-        n = 0
-        if i < len(data):
-            n = data[i]
-            i += 1
-        if i < len(data):
-            n |= data[i] << 8
-            i += 1
-        n = min(n, len(data) - i)
-        events.append((t, data[i:i + n]))
-        i += n
-    return proto, mode, events
+    """Header fields and the event list: the one Python parser, tools/mxsession.py."""
+    s = mxsession.parse(data)
+    return s.proto, s.mode, s.events
 
 
 def status(proto, line):

@@ -3,15 +3,17 @@
 #
 #   bench/record/bug_ttc.sh [PATCH...] [--time S] [--target T] [--pruned]
 #
-# For each patch (default: the record patches in bench/bugs/): exports HEAD into a scratch
-# directory, applies the patch to src/, builds the libFuzzer+ASan+UBSan binary of the target
-# (default record_diff) with the flags of `./build.sh build-fuzzers libfuzzer`, and fuzzes with
+# Builds the libFuzzer fuzzers (`./build.sh build-fuzzers libfuzzer`, build.conf profile
+# libfuzzer), then for each patch (default: the record patches in bench/bugs/) the patched
+# binary of the target (default record_diff) with bench/variant.py fuzz (the patch applied to a
+# scratch copy of src/ and include/, only the touched objects recompiled), and fuzzes it with
 # the shipped corpus and dictionary until the first crash (or S seconds, default 300).
 # --pruned first drops every seed that already crashes the patched build (so the number
 # measures fuzzing, not the corpus). Prints: patch, seeds that crash at once, seconds and
 # executions to the first crash, and the crashing input (kept in the scratch directory).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
 time_cap=300 target=record_diff pruned=0 patches=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -22,26 +24,18 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ ${#patches[@]} -gt 0 ]] || patches=("$ROOT"/bench/bugs/kb938857-length.patch "$ROOT"/bench/bugs/padding-oracle.patch "$ROOT"/bench/bugs/implicit-iv.patch)
-BSSL_INC=/usr/include/android BSSL_LIB=/usr/lib/x86_64-linux-gnu/android
-CFLAGS="-g -O1 -fno-omit-frame-pointer -gline-tables-only -fsanitize=address,undefined -fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link"
-dict=$(awk -v t="$target" '$1 == t {print $2}' "$ROOT/targets/manifest")
-maxlen=$(awk -v t="$target" '$1 == t {print $3}' "$ROOT/targets/manifest")
+maxlen=$("$ROOT/build.sh" targets --field "$target" max_len)
+base=$BUILD/fuzz-libfuzzer
+"$ROOT/build.sh" build-fuzzers libfuzzer >"$BUILD/bug_ttc-build.log" 2>&1 ||
+    { tail -20 "$BUILD/bug_ttc-build.log"; echo "bug_ttc: building the fuzzers failed" >&2; exit 1; }
 
 for p in "${patches[@]}"; do
     name=$(basename "$p" .patch)
     w=$(mktemp -d "/tmp/mxbug-$name-XXXX")
-    git -C "$ROOT" archive HEAD | tar -x -C "$w"
-    (cd "$w" && git apply "$p" 2>/dev/null || patch -p1 -s <"$p")
-    objs=()
-    for f in "$w"/src/*.c "$w"/targets/harness/*.c "$w"/targets/oracles/*.c "$w"/capture/*.c "$w/targets/$target.c"; do
-        [[ $(basename "$f") == replay_main.c ]] && continue
-        o="$w/$(basename "$(dirname "$f")")-$(basename "$f" .c).o"
-        # shellcheck disable=SC2086
-        clang $CFLAGS -I "$w/include" -I "$w/targets/harness" -I "$w/targets/oracles" -I "$w/capture" -isystem "$BSSL_INC" -c "$f" -o "$o"
-        objs+=("$o")
-    done
-    clang++ -fsanitize=address,undefined,fuzzer "${objs[@]}" -L"$BSSL_LIB" -lssl -lcrypto -lpcap \
-        -Wl,-rpath,"$BSSL_LIB" -o "$w/fuzzer"
+    python3 "$ROOT/bench/variant.py" fuzz --root "$ROOT" --engine libfuzzer --base "$base" \
+        --patch "$(cd "$(dirname "$p")" && pwd)/$(basename "$p")" --target "$target" --out "$w/variant" \
+        >"$w/build.log" 2>&1 || { tail -10 "$w/build.log"; echo "bug_ttc: $name: build failed" >&2; continue; }
+    ln -s "variant/$target" "$w/fuzzer"
     mkdir -p "$w/fz" "$w/crashes"
     cp "$ROOT/corpus/$target"/* "$w/fz/"
     at_once=0
@@ -52,7 +46,7 @@ for p in "${patches[@]}"; do
         fi
     done
     dictarg=()
-    [[ $dict != - ]] && dictarg=(-dict="$ROOT/dictionaries/$dict")
+    [[ -f $base/out/$target.dict ]] && dictarg=(-dict="$base/out/$target.dict")
     start=$(date +%s.%N)
     (cd "$w" && nice -n 5 ./fuzzer -max_total_time="$time_cap" -max_len="$maxlen" "${dictarg[@]}" \
         -artifact_prefix="$w/crashes/" -print_final_stats=1 fz >"$w/log" 2>&1) || true

@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 
 [[ -f $MANIFEST ]] || { echo "FAIL: no $MANIFEST"; exit 1; }
 [[ -f $BUILD/compile_commands.json ]] || { echo "FAIL: no test build in $BUILD"; exit 1; }
-targets=$(grep -E '^[A-Za-z0-9_-]' "$ROOT/targets/manifest" | awk '{print $1}')
+targets=$("$ROOT/build.sh" targets --names)
 
 # check one bug; runs in a subshell per bug (in parallel), prints its verdict lines
 check_bug() {
@@ -35,7 +35,7 @@ check_bug() {
     [[ $origin =~ ^(Q[0-9]+|KB[0-9]+|CVE-[0-9]+-[0-9]+)$ ]] || echo "FAIL: $id: origin '$origin' is not a KB/Q number or CVE"
     for t in ${tlist//,/ }; do
         [[ $t == - ]] && continue   # not a fuzzing bug (a constant-time one, say)
-        grep -qx -- "$t" <<<"$targets" || echo "FAIL: $id: target $t is not in targets/manifest"
+        grep -qx -- "$t" <<<"$targets" || echo "FAIL: $id: $t is not a fuzz target (./build.sh targets)"
     done
     python3 -c 'import re,sys; re.compile(sys.argv[1])' "$rx" 2>/dev/null || { echo "FAIL: $id: recogniser is not a valid regular expression"; return; }
     if ! (cd "$ROOT" && git apply --check "bench/bugs/$patch" 2>"$w/apply.log"); then

@@ -22,7 +22,7 @@ Usage: check.py IMPORTER CAPTURES_DIR WORKDIR
    under ASan/UBSan in the test build).
 4. Output rules: file name = sha256(content)[:16], IMAP sessions in imap/ and starttls/, a
    second run writes nothing new and overwrites nothing.
-The session files are decoded here by an independent reader of corpus/FORMAT.md.
+The session files are decoded by tools/mxsession.py, the Python session parser.
 """
 import hashlib
 import json
@@ -30,6 +30,10 @@ import os
 import struct
 import subprocess
 import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import mxsession  # noqa: E402
 
 IMPORTER, CAPS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
@@ -47,17 +51,12 @@ def check(cond, msg):
 
 
 def decode_session(data):
-    """Independent decoder of the binary session format (corpus/FORMAT.md)."""
-    hdr = data[:4]
-    evs = []
-    i = 4
-    letters = {0x43: "C", 0x53: "S", 0x52: "R", 0x54: "T"}
-    while i < len(data):
-        t = data[i]
-        n = data[i + 1] | (data[i + 2] << 8) if i + 2 < len(data) else 0
-        evs.append((letters.get(t, "CSRT"[t % 4]), data[i + 3:i + 3 + n]))
-        i += 3 + n
-    return hdr, evs
+    """The raw header bytes and the events, by the one Python session parser (tools/mxsession.py,
+    kept equal to the C parser by targets/tests/session_parsers_agree.sh). The importer writes
+    version 1 (corpus/FORMAT.md, "Versions"): the header is the first 4 bytes."""
+    s = mxsession.parse(data)
+    check(s.version == 1, "session file is version %d, the importer writes version 1" % s.version)
+    return data[:4], s.events
 
 
 def run(args, expect=None):

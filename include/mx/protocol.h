@@ -1,9 +1,10 @@
 /* mx/protocol.h - what the SMTP, IMAP (pre-auth) and POP3 state machines share: the step
- * result handed to the caller, the line framer over the receive chain, and the TLS sniff.
+ * result handed to the caller, the line framer over the receive chain, and the TLS sniff. The
+ * machines themselves are one engine, mx/machine.h.
  *
  * Driving a machine (a poll-loop server, a fuzz target or a test do the same):
  *
- *     init(machine, cfg, linebuf, max_line)      linebuf: caller memory, max_line bytes
+ *     mx_machine_init(machine, proto, cfg, linebuf, max_line)  linebuf: caller memory
  *     loop:
  *       read bytes (socket, or TLS plaintext) -> mx_chain_append(chain, ...)
  *       while ((act = step(machine, chain, &st)) != MX_ACT_NEED_INPUT):
@@ -13,12 +14,12 @@
  *         MX_ACT_STARTTLS   flush the reply, then run the TLS handshake on the socket. The
  *                           machine already purged the chain (st.discarded bytes: plaintext
  *                           pipelined after the command, CVE-2011-0411). When the handshake
- *                           is done call *_tls_started(); TLS plaintext then goes into the
+ *                           is done call mx_machine_tls_started(); TLS plaintext then goes into the
  *                           chain. Until then step returns MX_ACT_NEED_INPUT and ignores
  *                           the chain (bytes there belong to the handshake).
  *         MX_ACT_HANDSHAKE  implicit-TLS listener: the queued bytes start a TLS handshake;
  *                           hand them (and what follows) to the TLS layer, call
- *                           *_tls_started() when done.
+ *                           mx_machine_tls_started() when done.
  *         MX_ACT_CLOSE      flush the reply and close; st.diag says why when it is not a
  *                           normal QUIT/LOGOUT. Every later step returns MX_ACT_CLOSE.
  *
@@ -70,7 +71,10 @@ struct mx_conn_cfg {
     int cert;          /* a certificate serves this connection's (address, port) */
     int tls_required;  /* policy: no mail/login without TLS */
     size_t max_message;/* SMTP: largest message accepted (bytes after unstuffing) */
-    const char *host;  /* name in greetings; NULL: "mxfuzz" */
+    const char *host;    /* the server's name: SMTP's 220 greeting, EHLO and HELO replies */
+    const char *product; /* the software name the greetings and sign-offs announce (SMTP
+                          * "220 host ESMTP product", POP3 "+OK product POP3 ready", IMAP
+                          * "* OK product IMAP4rev1 ready"); libmx has none of its own */
 };
 
 /* ---- line framer ---- */
@@ -90,8 +94,6 @@ void mx_liner_reset(struct mx_liner *l);
 /* Frames the next LF-terminated line; consumes it (or the over-long bytes) from c.
  * *consumed gets the bytes taken from the chain by this call. */
 int mx_liner_next(struct mx_liner *l, struct mx_chain *c, size_t *len, size_t *consumed);
-/* 1 while the chain head is inside a line that has not been answered (skipping or
- * partially queued). */
 
 /* ---- TLS sniff ---- */
 enum mx_sniff { MX_SNIFF_NEED = 0, MX_SNIFF_TLS = 1, MX_SNIFF_NOT_TLS = 2 };
@@ -113,6 +115,8 @@ int mx_step_close(struct mx_step *st, const char *text, const char *diag);
  * MX_ACT_HANDSHAKE (set in st) when they start a TLS record, else MX_ACT_CLOSE with refusal
  * as the reply (the machine then marks itself closed). */
 int mx_step_implicit_gate(const struct mx_chain *c, struct mx_step *st, const char *refusal);
+/* Case-insensitive: do the n bytes at p start with w (upper case)? */
+int mx_prefix_is(const uint8_t *p, size_t n, const char *w);
 /* Case-insensitive: does the line start with word w followed by end of line or a space? */
 int mx_word_is(const uint8_t *line, size_t n, const char *w);
 

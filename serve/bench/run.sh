@@ -5,7 +5,7 @@
 # usage: serve/bench/run.sh [--clients N] [--seconds S] [--size BYTES] [--proto smtp|imap]
 #                           [--kill-at S] [--tls 1.2|1.3] [--cipher LIST] [--idle N]
 #
-# Builds an optimized, unsanitized mx-serve + serve-client in build/bench-serve, then:
+# Builds an optimized, unsanitized mx-serve + serve-client in build/release, then:
 #  1. throughput: N concurrent serve-client processes, each one STARTTLS connection sending
 #     messages back to back (SMTP DATA or IMAP APPEND, BYTES each, a unique X-Bench-Id first
 #     line) for S seconds. Reports messages/s, latency p50/p99 (first command of a message to
@@ -38,11 +38,9 @@ done
 kill_at=${kill_at:-$((seconds / 2))}
 [[ $proto =~ ^(smtp|imap)$ ]] || { echo "--proto smtp|imap" >&2; exit 2; }
 
-B=$ROOT/build/bench-serve
-echo "== building mx-serve + serve-client (-O2, no sanitizers) in ${B#"$ROOT"/}"
-cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_C_FLAGS="-O2" >"$B.configure.log" 2>&1 || { cat "$B.configure.log"; exit 1; }
-cmake --build "$B" --target mx-serve serve-client -j2 >"$B.build.log" 2>&1 || { tail -30 "$B.build.log"; exit 1; }
+B=$ROOT/build/release
+echo "== building mx-serve + serve-client (build.conf profile release: -O2, no sanitizers) in ${B#"$ROOT"/}"
+MXFUZZ_BUILD_DIR=$ROOT/build "$ROOT/build.sh" build release mx-serve serve-client
 export MXFUZZ_BUILD=$B
 # shellcheck source=serve/tests/testlib.sh
 source "$ROOT/serve/tests/testlib.sh"

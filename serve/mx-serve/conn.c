@@ -91,6 +91,8 @@ struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
     cfg.tls_required = s->o.tls_required;
     cfg.max_message = s->o.max_message;
     cfg.host = s->o.hostname;
+    /* the software name libmx's greetings announce: "mxfuzz", as mx-serve always said */
+    cfg.product = "mxfuzz";
     c->ops = l->proto == MX_APP_SMTP ? &smtp_ops : l->proto == MX_APP_IMAP ? &imap_ops : &pop3_ops;
     if (c->ops->open(c, &cfg) != 0) {
         mx_chain_release(&c->raw);

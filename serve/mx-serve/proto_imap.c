@@ -1,4 +1,4 @@
-/* proto_imap.c - IMAP: before authentication libmx's pre-auth machine (mx/imap_starttls.h)
+/* proto_imap.c - IMAP: before authentication libmx's pre-auth machine (mx/machine.h, MX_APP_IMAP)
  * answers CAPABILITY, STARTTLS, LOGIN, LOGOUT, NOOP; after LOGIN libmx's command reader
  * (mx/imap.h) parses every command -- literals, APPEND, continuation requests -- and this
  * module executes the few an APPEND client needs: APPEND (literal octets streamed from the
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "mx/imap.h"
-#include "mx/imap_starttls.h"
+#include "mx/machine.h"
 
 #include "serve.h"
 
@@ -31,7 +31,7 @@
 #define IMAP_TAG_MAX 128
 
 struct imap_sess {
-    struct mx_imap_starttls m;
+    struct mx_machine m;
     uint8_t line[SERVE_LINE_MAX];
     struct mx_imap r;
     int authed;
@@ -71,7 +71,7 @@ static int imap_open(struct conn *c, const struct mx_conn_cfg *cfg)
     rc.flags = MX_IMAP_LITERAL_PLUS;
     rc.sink = imap_sink;
     rc.sink_ctx = s;
-    if (mx_imap_starttls_init(&s->m, cfg, s->line, sizeof s->line) != 0 || mx_imap_init(&s->r, &rc) != 0) {
+    if (mx_machine_init(&s->m, MX_APP_IMAP, cfg, s->line, sizeof s->line) != 0 || mx_imap_init(&s->r, &rc) != 0) {
         free(s);
         return -1;
     }
@@ -313,11 +313,11 @@ static void imap_drive(struct conn *c)
     struct imap_sess *s = c->proto_state;
     struct mx_step st;
     while (!s->authed && !c->dead && !c->closing && c->tls != CONN_TLS_HANDSHAKE) {
-        int was = s->m.authenticated;
-        int act = mx_imap_starttls_step(&s->m, &c->plain, &st);
+        int was = mx_machine_auth(&s->m) == MX_AUTH_DONE;
+        int act = mx_machine_step(&s->m, &c->plain, &st);
         if (act == MX_ACT_NEED_INPUT)
             return;
-        if (!was && s->m.authenticated) {
+        if (!was && mx_machine_auth(&s->m) == MX_AUTH_DONE) {
             if (!check_login(c, s, st.line_n)) {
                 tagged(c, s, "NO [AUTHENTICATIONFAILED] invalid user name or password");
                 conn_sends(c, "* BYE mx-serve: one login attempt per connection\r\n");
@@ -335,7 +335,7 @@ static void imap_drive(struct conn *c)
 static void imap_tls_started(struct conn *c)
 {
     struct imap_sess *s = c->proto_state;
-    mx_imap_starttls_tls_started(&s->m, &c->plain);
+    mx_machine_tls_started(&s->m, &c->plain);
 }
 
 static int imap_busy(const struct conn *c)

@@ -1,4 +1,4 @@
-/* proto_pop3.c - POP3: libmx's machine (mx/pop3.h) runs the AUTHORIZATION state (CAPA, STLS,
+/* proto_pop3.c - POP3: libmx's machine (mx/machine.h, MX_APP_POP3) runs the AUTHORIZATION state (CAPA, STLS,
  * USER, PASS, QUIT, the STLS purge, the ClientHello-on-a-plaintext-port diagnostic). It tracks
  * authentication without checking credentials and has no maildrop, so mx-serve:
  *   - remembers the USER argument and checks USER+PASS against the test login when the machine
@@ -18,14 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mx/pop3.h"
+#include "mx/machine.h"
 
 #include "serve.h"
 
 #define POP3_MAX_MSGS 1024
 
 struct pop3_sess {
-    struct mx_pop3 m;
+    struct mx_machine m;
     uint8_t line[SERVE_LINE_MAX];
     char user[256];
     size_t ulen;
@@ -41,7 +41,7 @@ static int pop3_open(struct conn *c, const struct mx_conn_cfg *cfg)
     struct pop3_sess *s = calloc(1, sizeof *s);
     if (!s)
         return -1;
-    if (mx_pop3_init(&s->m, cfg, s->line, sizeof s->line) != 0) {
+    if (mx_machine_init(&s->m, MX_APP_POP3, cfg, s->line, sizeof s->line) != 0) {
         free(s);
         return -1;
     }
@@ -201,17 +201,17 @@ static void pop3_drive(struct conn *c)
     struct pop3_sess *s = c->proto_state;
     struct mx_step st;
     while (!s->trans && !c->dead && !c->closing && c->tls != CONN_TLS_HANDSHAKE) {
-        int was_user = s->m.user, was_trans = s->m.transaction;
-        int act = mx_pop3_step(&s->m, &c->plain, &st);
+        enum mx_auth was = mx_machine_auth(&s->m);
+        int act = mx_machine_step(&s->m, &c->plain, &st);
         if (act == MX_ACT_NEED_INPUT)
             return;
-        if (!was_user && s->m.user) {
+        if (was != MX_AUTH_USER && mx_machine_auth(&s->m) == MX_AUTH_USER) {
             size_t n;
             const uint8_t *a = line_arg(s->line, st.line_n, 4, &n);
             s->ulen = n < sizeof s->user ? n : sizeof s->user - 1;
             memcpy(s->user, a, s->ulen);
         }
-        if (!was_trans && s->m.transaction) {
+        if (was != MX_AUTH_DONE && mx_machine_auth(&s->m) == MX_AUTH_DONE) {
             size_t pn;
             const uint8_t *p = line_arg(s->line, st.line_n, 4, &pn);
             int ok = serve_check_login(c->srv, (const uint8_t *)s->user, s->ulen, p, pn);
@@ -248,7 +248,7 @@ static void pop3_drive(struct conn *c)
 static void pop3_tls_started(struct conn *c)
 {
     struct pop3_sess *s = c->proto_state;
-    mx_pop3_tls_started(&s->m, &c->plain);
+    mx_machine_tls_started(&s->m, &c->plain);
 }
 
 static int pop3_busy(const struct conn *c)

@@ -1,4 +1,4 @@
-/* proto_smtp.c - SMTP: libmx's machine (mx/smtp.h) decides everything; this module stores
+/* proto_smtp.c - SMTP: libmx's machine (mx/machine.h, MX_APP_SMTP) decides everything; this module stores
  * what it delivers. A message is opened when the machine enters its DATA phase (the 354
  * reply), receives every MX_ACT_DATA piece, and is committed to the Maildir when the machine
  * leaves DATA with a 250 -- on the commit threads (commit.h), and the 250 is sent only when
@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mx/smtp.h"
+#include "mx/machine.h"
 
 #include "serve.h"
 
 struct smtp_sess {
-    struct mx_smtp m;
+    struct mx_machine m;
     struct md_msg msg;
     struct mx_step pend; /* the 250 that waits for the commit */
     uint8_t line[SERVE_LINE_MAX];
@@ -25,7 +25,7 @@ static int smtp_open(struct conn *c, const struct mx_conn_cfg *cfg)
     if (!s)
         return -1;
     md_msg_init(&s->msg);
-    if (mx_smtp_init(&s->m, cfg, s->line, sizeof s->line) != 0) {
+    if (mx_machine_init(&s->m, MX_APP_SMTP, cfg, s->line, sizeof s->line) != 0) {
         free(s);
         return -1;
     }
@@ -38,18 +38,18 @@ static void smtp_drive(struct conn *c)
     struct smtp_sess *s = c->proto_state;
     struct mx_step st;
     while (!c->dead && !c->closing && c->tls != CONN_TLS_HANDSHAKE) {
-        enum mx_smtp_phase before = s->m.phase;
-        int act = mx_smtp_step(&s->m, &c->plain, &st);
+        int before = mx_machine_in_body(&s->m);
+        int act = mx_machine_step(&s->m, &c->plain, &st);
         if (act == MX_ACT_NEED_INPUT)
             return;
         if (act == MX_ACT_DATA) {
             md_write(&s->msg, st.data, st.data_n);
             continue;
         }
-        if (before != MX_SMTP_DATA && s->m.phase == MX_SMTP_DATA) {
+        if (!before && mx_machine_in_body(&s->m)) {
             if (md_begin(&c->srv->md, &s->msg) != 0)
                 clog_(c, "cannot create a file in the Maildir's tmp/: the message will be refused");
-        } else if (before == MX_SMTP_DATA && s->m.phase != MX_SMTP_DATA) {
+        } else if (before && !mx_machine_in_body(&s->m)) {
             if (st.reply_n >= 3 && memcmp(st.reply, "250", 3) == 0) {
                 struct commit_job *j = s->msg.fd >= 0 ? calloc(1, sizeof *j) : NULL;
                 if (j) {
@@ -95,13 +95,13 @@ static void smtp_committed(struct conn *c, const struct commit_job *j)
 static void smtp_tls_started(struct conn *c)
 {
     struct smtp_sess *s = c->proto_state;
-    mx_smtp_tls_started(&s->m, &c->plain);
+    mx_machine_tls_started(&s->m, &c->plain);
 }
 
 static int smtp_busy(const struct conn *c)
 {
     const struct smtp_sess *s = c->proto_state;
-    return s->m.phase == MX_SMTP_DATA;
+    return mx_machine_in_body(&s->m);
 }
 
 static void smtp_farewell(struct conn *c, const char *why)

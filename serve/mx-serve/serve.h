@@ -3,8 +3,8 @@
  * One process, one poll() loop, many connections. Per connection:
  *
  *   socket bytes --> [plain]  (before TLS)                 the protocol state machine of
- *                --> [raw] --> BoringSSL (handshake only)   libmx (mx/smtp.h, mx/pop3.h,
- *                --> [raw] --> mx_record_read --> [plain]   mx/imap_starttls.h, mx/imap.h)
+ *                --> [raw] --> BoringSSL (handshake only)   libmx (mx/machine.h,
+ *                --> [raw] --> mx_record_read --> [plain]   mx/imap.h)
  *                                                           reads [plain] and says what to do
  *   replies --> SSL_write (after TLS) --> [out] --> socket
  *

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ct_record.sh - constant-time check of the CBC padding/MAC path of src/record.c.
 #
-# Builds src/tests/ct/ct_cbc.c with src/record.c and src/chain.c (clang -O1 -gdwarf-4
-# -DMX_CT_VALGRIND, no sanitizers: valgrind 3.19 reads DWARF 4 only) and runs it under
+# Builds src/tests/ct/ct_cbc.c with src/record.c and src/chain.c (build.conf profile valgrind:
+# -O1, DWARF 4, no sanitizers; plus -DMX_CT_VALGRIND) and runs it under
 # valgrind memcheck. With MX_CT_VALGRIND the decrypted record is marked undefined, so any
 # branch or memory index on padding/MAC/data bytes is reported; the test fails on any report.
 # Then it shows the check has teeth: the same build with bench/bugs/padding-oracle.patch (a
@@ -11,19 +11,18 @@
 set -euo pipefail
 ROOT=${MXFUZZ_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${MXFUZZ_BUILD:-$ROOT/build/test}
-BSSL_INC=/usr/include/android
-BSSL_LIB=/usr/lib/x86_64-linux-gnu/android
+# CC CFLAGS LDFLAGS BORINGSSL_INCLUDE BORINGSSL_LIB of the valgrind profile
+eval "$("$ROOT/build.sh" flags valgrind)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/ct_record.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 command -v valgrind >/dev/null || { echo "ct_record: valgrind not installed"; exit 1; }
 
 build() { # SRCDIR OUT
-    # -U_FORTIFY_SOURCE: keep memcpy/memset plain calls that valgrind intercepts
-    clang -std=c11 -O1 -gdwarf-4 -U_FORTIFY_SOURCE -DMX_CT_VALGRIND -Wall -Wextra -Werror \
-        -I "$1/include" -isystem "$BSSL_INC" \
-        "$1/src/record.c" "$1/src/chain.c" "$ROOT/src/tests/ct/ct_cbc.c" \
-        -L"$BSSL_LIB" -lssl -lcrypto -Wl,-rpath,"$BSSL_LIB" -o "$2"
+    # shellcheck disable=SC2086  # CFLAGS and LDFLAGS are flag lists
+    "$CC" $CFLAGS -DMX_CT_VALGRIND -I "$1/include" -isystem "$BORINGSSL_INCLUDE" \
+        "$1/src/record.c" "$1/src/chain.c" "$ROOT/src/tests/ct/ct_cbc.c" $LDFLAGS \
+        -L"$BORINGSSL_LIB" -lssl -lcrypto -Wl,-rpath,"$BORINGSSL_LIB" -o "$2"
 }
 
 run_vg() { # BINARY LOG -> valgrind's exit status

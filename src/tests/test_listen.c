@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "mx/listen.h"
-#include "mx/smtp.h"
+#include "mx/machine.h"
 
 static struct mx_listen_table t;
 static char err[512];
@@ -201,7 +201,7 @@ static void test_ipv6(void **state)
 static int ehlo_lists_starttls(const char *addr, uint16_t port)
 {
     struct mx_conn_cfg cfg;
-    struct mx_smtp s;
+    struct mx_machine s;
     struct mx_chain c;
     static struct mx_step st;
     uint8_t line[256];
@@ -209,16 +209,17 @@ static int ehlo_lists_starttls(const char *addr, uint16_t port)
     int found = 0;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_message = 1024;
+    cfg.host = cfg.product = "mxfuzz";
     assert_int_equal(mx_listen_conn_cfg(&t, &a, port, &cfg, NULL, NULL), 0);
-    assert_int_equal(mx_smtp_init(&s, &cfg, line, sizeof line), 0);
+    assert_int_equal(mx_machine_init(&s, MX_APP_SMTP, &cfg, line, sizeof line), 0);
     mx_chain_init(&c, 0, NULL);
-    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY); /* greeting */
+    assert_int_equal(mx_machine_step(&s, &c, &st), MX_ACT_REPLY); /* greeting */
     assert_int_equal(mx_chain_append(&c, "EHLO x\r\n", 8), 0);
-    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_step(&s, &c, &st), MX_ACT_REPLY);
     for (size_t i = 0; i + 14 <= st.reply_n; i++)
         if (!memcmp(st.reply + i, "250-STARTTLS\r\n", 14))
             found = 1;
-    assert_int_equal(found, mx_smtp_offers_starttls(&s));
+    assert_int_equal(found, mx_machine_offers_tls(&s));
     mx_chain_release(&c);
     return found;
 }

@@ -16,19 +16,12 @@
 
 #include <cmocka.h>
 
-#include "mx/imap_starttls.h"
 #include "mx/listen.h"
-#include "mx/pop3.h"
-#include "mx/smtp.h"
+#include "mx/machine.h"
 #include "session.h"
 
 struct drive {
-    int proto;
-    union {
-        struct mx_smtp smtp;
-        struct mx_pop3 pop3;
-        struct mx_imap_starttls imap;
-    } m;
+    struct mx_machine m;
     struct mx_chain chain;
     uint8_t *linebuf;
     char got[65536];
@@ -39,20 +32,11 @@ struct drive {
     int awaiting, closed, starttls_count, in_hs, wait_tls;
 };
 
-static int step(struct drive *d, struct mx_step *st)
-{
-    switch (d->proto) {
-    case FZ_PROTO_SMTP: return mx_smtp_step(&d->m.smtp, &d->chain, st);
-    case FZ_PROTO_POP3: return mx_pop3_step(&d->m.pop3, &d->chain, st);
-    default: return mx_imap_starttls_step(&d->m.imap, &d->chain, st);
-    }
-}
-
 static void pump(struct drive *d)
 {
     static struct mx_step st;
     while (!d->closed) {
-        int act = step(d, &st);
+        int act = mx_machine_step(&d->m, &d->chain, &st);
         if (act == MX_ACT_NEED_INPUT)
             return;
         assert_true(d->got_n + st.reply_n <= sizeof d->got);
@@ -101,14 +85,12 @@ static void run_text(const char *name, const char *text, size_t len, struct driv
     cfg.cert = !!(s.flags & FZ_SFLAG_CERT);
     cfg.tls_required = !!(s.flags & FZ_SFLAG_TLS_REQUIRED);
     cfg.max_message = s.max_literal;
-    d->proto = (int)s.proto;
+    cfg.host = "mxfuzz"; /* the names the recorded sessions were written with */
+    cfg.product = "mxfuzz";
     d->linebuf = malloc(s.max_line);
     assert_non_null(d->linebuf);
-    switch (d->proto) {
-    case FZ_PROTO_SMTP: assert_int_equal(mx_smtp_init(&d->m.smtp, &cfg, d->linebuf, s.max_line), 0); break;
-    case FZ_PROTO_POP3: assert_int_equal(mx_pop3_init(&d->m.pop3, &cfg, d->linebuf, s.max_line), 0); break;
-    default: assert_int_equal(mx_imap_starttls_init(&d->m.imap, &cfg, d->linebuf, s.max_line), 0); break;
-    }
+    /* the session's proto byte is numbered as enum mx_app_proto */
+    assert_int_equal(mx_machine_init(&d->m, (enum mx_app_proto)s.proto, &cfg, d->linebuf, s.max_line), 0);
     mx_chain_init(&d->chain, 0, NULL);
     d->awaiting = s.mode == FZ_MODE_IMPLICIT;
     pump(d);
@@ -125,11 +107,7 @@ static void run_text(const char *name, const char *text, size_t len, struct driv
         if (rr.kind == FZ_READ_TLS) {
             if (d->awaiting) {
                 d->awaiting = d->in_hs = d->wait_tls = 0;
-                switch (d->proto) {
-                case FZ_PROTO_SMTP: mx_smtp_tls_started(&d->m.smtp, &d->chain); break;
-                case FZ_PROTO_POP3: mx_pop3_tls_started(&d->m.pop3, &d->chain); break;
-                default: mx_imap_starttls_tls_started(&d->m.imap, &d->chain); break;
-                }
+                mx_machine_tls_started(&d->m, &d->chain);
                 pump(d);
             }
             continue;
@@ -228,15 +206,15 @@ static void test_injection_discard_count(void **state)
     assert_int_equal(d.starttls_count, 1);
     assert_int_equal(d.discarded, strlen("RSET\r\nMAIL FROM:<evil@x>\r\n"));
     assert_int_equal(d.chain.discarded, d.discarded);
-    assert_int_equal(d.m.smtp.starttls_discarded, d.discarded);
+    assert_int_equal(d.m.starttls_discarded, d.discarded);
     drive_free(&d);
     run_file("imap-injection", &d);
     assert_int_equal(d.discarded, strlen("b LOGIN evil x\r\n"));
-    assert_int_equal(d.m.imap.authenticated, 1); /* by the post-TLS LOGIN, not the injected one */
+    assert_int_equal(d.m.auth, MX_AUTH_DONE); /* by the post-TLS LOGIN, not the injected one */
     drive_free(&d);
     run_file("pop3-injection", &d);
     assert_int_equal(d.discarded, strlen("PASS x\r\n"));
-    assert_int_equal(d.m.pop3.transaction, 0);
+    assert_int_equal(d.m.auth, MX_AUTH_NONE);
     drive_free(&d);
     /* bytes that came after the 220 in a later read are not the machine's: nothing discarded */
     run_file("smtp-injection-late", &d);
@@ -262,10 +240,10 @@ static void test_state_after_tls(void **state)
     static struct drive d;
     (void)state;
     run_file("smtp-state-reset", &d);
-    assert_int_equal(d.m.smtp.tls, 1);
-    assert_int_equal(d.m.smtp.helo, 2); /* the new EHLO */
-    assert_int_equal(d.m.smtp.mail, 1); /* the MAIL after it */
-    assert_int_equal(d.m.smtp.commands, 8);
+    assert_int_equal(d.m.tls, 1);
+    assert_int_equal(d.m.ps.smtp.helo, 2); /* the new EHLO */
+    assert_int_equal(d.m.ps.smtp.mail, 1); /* the MAIL after it */
+    assert_int_equal(d.m.commands, 8);
     drive_free(&d);
 }
 
@@ -276,7 +254,7 @@ static void test_clienthello_closes(void **state)
     (void)state;
     run_file("smtp-clienthello", &d);
     assert_true(d.closed);
-    assert_int_equal(d.m.smtp.commands, 0);
+    assert_int_equal(d.m.commands, 0);
     drive_free(&d);
     run_file("smtp-clienthello-split", &d);
     assert_true(d.closed);
@@ -302,32 +280,105 @@ static void test_message_too_big(void **state)
     drive_free(&d);
 }
 
+/* A STARTTLS listener with a certificate bound, for the direct tests below. */
+static void starttls_cfg(struct mx_conn_cfg *cfg, const char *host, const char *product)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = MX_LISTEN_STARTTLS;
+    cfg->cert = 1;
+    cfg->max_message = 1000;
+    cfg->host = host;
+    cfg->product = product;
+}
+
 /* RFC 3207: advertised but failing -> 454, and no longer advertised; no certificate -> 502. */
 static void test_tls_unavailable_454(void **state)
 {
-    struct mx_smtp s;
+    struct mx_machine s;
     struct mx_conn_cfg cfg = {0};
     struct mx_chain c;
     static struct mx_step st;
     uint8_t line[128];
     (void)state;
-    cfg.mode = MX_LISTEN_STARTTLS;
-    cfg.cert = 1;
-    cfg.max_message = 1000;
-    assert_int_equal(mx_smtp_init(&s, &cfg, line, sizeof line), 0);
+    starttls_cfg(&cfg, "mxfuzz", "mxfuzz");
+    assert_int_equal(mx_machine_init(&s, MX_APP_SMTP, &cfg, line, sizeof line), 0);
     mx_chain_init(&c, 0, NULL);
-    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_step(&s, &c, &st), MX_ACT_REPLY);
     assert_int_equal(mx_chain_append(&c, "EHLO a\r\n", 8), 0);
-    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_step(&s, &c, &st), MX_ACT_REPLY);
     assert_non_null(memmem(st.reply, st.reply_n, "250-STARTTLS\r\n", 14));
-    mx_smtp_tls_unavailable(&s);
+    mx_machine_tls_unavailable(&s);
     assert_int_equal(mx_chain_append(&c, "STARTTLS\r\nEHLO a\r\n", 18), 0);
-    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_step(&s, &c, &st), MX_ACT_REPLY);
     assert_int_equal(st.reply_n, strlen("454 4.7.0 TLS not available due to temporary reason\r\n"));
     assert_memory_equal(st.reply, "454 ", 4);
     assert_int_equal(c.discarded, 0); /* nothing purged: TLS did not start */
-    assert_int_equal(mx_smtp_step(&s, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_step(&s, &c, &st), MX_ACT_REPLY);
     assert_null(memmem(st.reply, st.reply_n, "STARTTLS", 8));
+    mx_chain_release(&c);
+}
+
+/* Feeds text to m and steps it once; returns the action, the reply in st. */
+static int feed(struct mx_machine *m, struct mx_chain *c, struct mx_step *st, const char *text)
+{
+    assert_int_equal(mx_chain_append(c, text, strlen(text)), MX_CHAIN_OK);
+    return mx_machine_step(m, c, st);
+}
+
+/* What the engine tells its caller besides replies: the body phase (mx-serve opens and commits a
+ * message by it), how far authentication got, the error count, and TLS made unavailable for a
+ * protocol without a 454 (POP3: STLS no longer offered, refused as not available). */
+static void test_engine_queries(void **state)
+{
+    struct mx_machine m;
+    struct mx_conn_cfg cfg = {0};
+    struct mx_chain c;
+    static struct mx_step st;
+    uint8_t line[64];
+    (void)state;
+    starttls_cfg(&cfg, "h.example", "p");
+    assert_int_equal(mx_machine_init(&m, MX_APP_SMTP, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    assert_int_equal(mx_machine_step(&m, &c, &st), MX_ACT_REPLY);
+    assert_int_equal(st.reply_n, strlen("220 h.example ESMTP p\r\n"));
+    assert_memory_equal(st.reply, "220 h.example ESMTP p\r\n", st.reply_n);
+    assert_int_equal(feed(&m, &c, &st, "EHLO a\r\n"), MX_ACT_REPLY);
+    assert_int_equal(feed(&m, &c, &st, "AUTH PLAIN AGEAYg==\r\n"), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_auth(&m), MX_AUTH_DONE);
+    assert_int_equal(feed(&m, &c, &st, "BOGUS\r\n"), MX_ACT_REPLY);
+    assert_int_equal(m.errors, 1);
+    assert_int_equal(feed(&m, &c, &st, "MAIL FROM:<a@b>\r\n"), MX_ACT_REPLY);
+    assert_int_equal(feed(&m, &c, &st, "RCPT TO:<c@d>\r\n"), MX_ACT_REPLY);
+    assert_int_equal(feed(&m, &c, &st, "DATA\r\n"), MX_ACT_REPLY);
+    assert_true(mx_machine_in_body(&m));
+    assert_int_equal(feed(&m, &c, &st, "x\r\n"), MX_ACT_DATA);
+    assert_int_equal(feed(&m, &c, &st, ".\r\n"), MX_ACT_REPLY);
+    assert_false(mx_machine_in_body(&m));
+    {
+        char longl[128];
+        memset(longl, 'x', 100);
+        memcpy(longl + 100, "\r\n", 3);
+        assert_int_equal(feed(&m, &c, &st, longl), MX_ACT_REPLY); /* longer than line[] */
+        assert_memory_equal(st.reply, "500 ", 4);
+    }
+    assert_int_equal(m.errors, 2);
+    mx_chain_release(&c);
+
+    assert_int_equal(mx_machine_init(&m, MX_APP_POP3, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    assert_int_equal(mx_machine_step(&m, &c, &st), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "+OK p POP3 ready\r\n", st.reply_n);
+    assert_true(mx_machine_offers_tls(&m));
+    mx_machine_tls_unavailable(&m);
+    assert_false(mx_machine_offers_tls(&m));
+    assert_int_equal(feed(&m, &c, &st, "STLS\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "-ERR STLS not available\r\n", st.reply_n);
+    assert_int_equal(feed(&m, &c, &st, "USER u\r\n"), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_auth(&m), MX_AUTH_USER);
+    assert_int_equal(feed(&m, &c, &st, "PASS p\r\n"), MX_ACT_REPLY);
+    assert_int_equal(mx_machine_auth(&m), MX_AUTH_DONE);
+    assert_int_equal(feed(&m, &c, &st, "QUIT\r\n"), MX_ACT_CLOSE);
+    assert_memory_equal(st.reply, "+OK p POP3 signing off\r\n", st.reply_n);
     mx_chain_release(&c);
 }
 
@@ -335,15 +386,23 @@ static void test_tls_unavailable_454(void **state)
 static void test_bounds(void **state)
 {
     (void)state;
-    assert_true(sizeof(struct mx_smtp) < 200);
-    assert_true(sizeof(struct mx_pop3) < 128);
-    assert_true(sizeof(struct mx_imap_starttls) < 128);
+    assert_true(sizeof(struct mx_machine) < 200);
     {
-        struct mx_smtp s;
+        struct mx_machine s;
         struct mx_conn_cfg cfg = {0};
         uint8_t b[MX_LINE_MIN];
-        assert_int_equal(mx_smtp_init(&s, &cfg, b, MX_LINE_MIN - 1), -1);
-        assert_int_equal(mx_smtp_init(&s, &cfg, b, MX_LINE_MIN), 0);
+        cfg.host = cfg.product = "mxfuzz";
+        for (int p = MX_APP_SMTP; p <= MX_APP_POP3; p++) {
+            assert_int_equal(mx_machine_init(&s, (enum mx_app_proto)p, &cfg, b, MX_LINE_MIN - 1), -1);
+            assert_int_equal(mx_machine_init(&s, (enum mx_app_proto)p, &cfg, b, MX_LINE_MIN), 0);
+        }
+        assert_int_equal(mx_machine_init(&s, (enum mx_app_proto)3, &cfg, b, MX_LINE_MIN), -1);
+        /* libmx has no name of its own for a greeting: the caller must give both */
+        cfg.product = NULL;
+        assert_int_equal(mx_machine_init(&s, MX_APP_IMAP, &cfg, b, MX_LINE_MIN), -1);
+        cfg.product = "p";
+        cfg.host = NULL;
+        assert_int_equal(mx_machine_init(&s, MX_APP_SMTP, &cfg, b, MX_LINE_MIN), -1);
     }
 }
 
@@ -358,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_message_too_big),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_tls_unavailable_454),
+        cmocka_unit_test(test_engine_queries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

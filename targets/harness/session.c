@@ -7,11 +7,27 @@
 
 static const char *const proto_names[] = {"smtp", "imap", "pop3"};
 static const char *const mode_names[] = {"plaintext", "starttls", "implicit"};
-static const char ev_letters[4] = {'C', 'S', 'R', 'T'};
+static const uint8_t ev_tags[4] = {FZ_TAG_CLIENT, FZ_TAG_SERVER, FZ_TAG_READS, FZ_TAG_TLS};
+
+/* "MX" and a version byte >= 2 open a version-2 file; anything else is version 1, whose
+ * layout has no magic (FORMAT.md, "Versions"). No shipped v1 file starts with "MX" + a byte
+ * >= 2 (targets/tests/v1_sessions_decode_unchanged.sh pins them all), so none changes meaning. */
+static unsigned file_version(const uint8_t *data, size_t size)
+{
+    if (size > FZ_SESSION_MAGIC_LEN && memcmp(data, FZ_SESSION_MAGIC, FZ_SESSION_MAGIC_LEN) == 0 &&
+        data[FZ_SESSION_MAGIC_LEN] >= 2)
+        return FZ_SESSION_VERSION_MAX; /* a newer version is read as the newest known */
+    return 1;
+}
 
 void fz_session_parse(struct fz_session *s, const uint8_t *data, size_t size)
 {
     uint8_t h[FZ_SESSION_HEADER] = {0};
+    s->version = file_version(data, size);
+    if (s->version >= 2) {
+        data += FZ_SESSION_MAGIC_LEN + 1;
+        size -= FZ_SESSION_MAGIC_LEN + 1;
+    }
     memcpy(h, data, size < sizeof h ? size : sizeof h);
     s->proto = (enum fz_proto)(h[0] % 3);
     s->mode = (enum fz_mode)(h[1] % 3);
@@ -23,31 +39,48 @@ void fz_session_parse(struct fz_session *s, const uint8_t *data, size_t size)
     s->ev_size = size > FZ_SESSION_HEADER ? size - FZ_SESSION_HEADER : 0;
 }
 
-static enum fz_ev_type ev_type(uint8_t b)
+/* The event type of a type byte: 1 and *t, or 0 for a byte that names no event (v2 only). */
+static int ev_type(unsigned version, uint8_t b, enum fz_ev_type *t)
 {
     for (int i = 0; i < 4; i++)
-        if (b == (uint8_t)ev_letters[i])
-            return (enum fz_ev_type)i;
-    return (enum fz_ev_type)(b % 4);
+        if (b == ev_tags[i]) {
+            *t = (enum fz_ev_type)i;
+            return 1;
+        }
+    if (version >= 2)
+        return 0;
+    /* v1 is closed: every other byte is an alias, type % 4 picks C, S, R, T. Frozen, because
+     * v1 corpora and reproducers hold such bytes. */
+    *t = (enum fz_ev_type)(b % 4);
+    return 1;
 }
 
 int fz_session_next(const struct fz_session *s, size_t *cursor, struct fz_event *ev)
 {
     size_t c = *cursor, n;
-    if (c >= s->ev_size)
-        return 0;
-    ev->type = ev_type(s->ev[c++]);
-    n = 0;
-    if (c < s->ev_size)
-        n = s->ev[c++];
-    if (c < s->ev_size)
-        n |= (size_t)s->ev[c++] << 8;
-    if (n > s->ev_size - c)
-        n = s->ev_size - c;
-    ev->p = s->ev + c;
-    ev->n = n;
-    *cursor = c + n;
-    return 1;
+    for (;;) {
+        int known;
+        if (c >= s->ev_size) {
+            *cursor = c;
+            return 0;
+        }
+        known = ev_type(s->version, s->ev[c++], &ev->type);
+        n = 0;
+        if (c < s->ev_size)
+            n = s->ev[c++];
+        if (c < s->ev_size)
+            n |= (size_t)s->ev[c++] << 8;
+        if (n > s->ev_size - c)
+            n = s->ev_size - c;
+        if (!known) { /* v2: an event type this reader does not know is skipped whole */
+            c += n;
+            continue;
+        }
+        ev->p = s->ev + c;
+        ev->n = n;
+        *cursor = c + n;
+        return 1;
+    }
 }
 
 void fz_reader_init(struct fz_reader *r, const struct fz_session *s)
@@ -178,6 +211,8 @@ void fz_session_decode(FILE *f, const uint8_t *data, size_t size)
     size_t cur = 0;
     fz_session_parse(&s, data, size);
     fprintf(f, "# mxfuzz session (corpus/FORMAT.md)\n");
+    if (s.version >= 2) /* v1 prints no version line: its text is what it was before v2 */
+        fprintf(f, "version %u\n", s.version);
     fprintf(f, "proto %s\nmode %s\ncert %s\ntls-required %s\n", proto_names[s.proto],
             mode_names[s.mode], (s.flags & FZ_SFLAG_CERT) ? "yes" : "no",
             (s.flags & FZ_SFLAG_TLS_REQUIRED) ? "yes" : "no");
@@ -222,7 +257,7 @@ void fz_sbuf_event(struct fz_buf *b, enum fz_ev_type t, const void *p, size_t n)
     const uint8_t *q = p;
     do {
         size_t k = n > 65535 ? 65535 : n;
-        uint8_t h[3] = {(uint8_t)ev_letters[t], (uint8_t)(k & 255), (uint8_t)(k >> 8)};
+        uint8_t h[3] = {ev_tags[t], (uint8_t)(k & 255), (uint8_t)(k >> 8)};
         fz_buf_append(b, h, 3);
         if (k) {
             fz_buf_append(b, q, k);
@@ -362,6 +397,7 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
 {
     struct lx x = {text, text + len, 0, err, errlen};
     uint8_t hdr[4] = {0, 0, 0, 0};
+    unsigned long version = 1;
     struct fz_buf ev = {0}, cur = {0};
     int cur_type = -1, started = 0;
     const char *p = text;
@@ -411,14 +447,22 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
             if (word_is(kw, kw_end, "proto") || word_is(kw, kw_end, "mode") ||
                 word_is(kw, kw_end, "cert") || word_is(kw, kw_end, "tls-required") ||
                 word_is(kw, kw_end, "max-line") || word_is(kw, kw_end, "max-literal") ||
-                word_is(kw, kw_end, "flags") || word_is(kw, kw_end, "limits")) {
+                word_is(kw, kw_end, "flags") || word_is(kw, kw_end, "limits") ||
+                word_is(kw, kw_end, "version")) {
                 int yn;
                 unsigned long v;
                 if (started) {
                     fail(&x, "header line after the first event");
                     goto err;
                 }
-                if (word_is(kw, kw_end, "proto") || word_is(kw, kw_end, "mode")) {
+                if (word_is(kw, kw_end, "version")) {
+                    if (parse_num(&x, arg, ae, &version) < 0)
+                        goto err;
+                    if (version < 1 || version > FZ_SESSION_VERSION_MAX) {
+                        fail(&x, "version must be 1 or 2");
+                        goto err;
+                    }
+                } else if (word_is(kw, kw_end, "proto") || word_is(kw, kw_end, "mode")) {
                     int is_proto = word_is(kw, kw_end, "proto");
                     int i = name_index(is_proto ? proto_names : mode_names, arg, ae);
                     if (i < 0) {
@@ -493,7 +537,7 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                 fz_sbuf_event(&ev, FZ_EV_TLS, t.p, t.n);
                 fz_buf_free(&t);
             } else {
-                fail(&x, "unknown keyword (want proto, mode, cert, tls-required, max-line, "
+                fail(&x, "unknown keyword (want version, proto, mode, cert, tls-required, max-line, "
                          "max-literal, client, server, reads, tls, or + to continue)");
                 goto err;
             }
@@ -503,6 +547,11 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
         fz_sbuf_event(&ev, (enum fz_ev_type)cur_type, cur.p, cur.n);
     {
         struct fz_buf all = {0};
+        if (version >= 2) {
+            uint8_t v = (uint8_t)version;
+            fz_buf_append(&all, FZ_SESSION_MAGIC, FZ_SESSION_MAGIC_LEN);
+            fz_buf_append(&all, &v, 1);
+        }
         fz_buf_append(&all, hdr, 4);
         if (ev.n)
             fz_buf_append(&all, ev.p, ev.n);

@@ -15,9 +15,24 @@ enum fz_mode { FZ_MODE_PLAIN = 0, FZ_MODE_STARTTLS = 1, FZ_MODE_IMPLICIT = 2 };
 #define FZ_SFLAG_CERT 0x01u
 #define FZ_SFLAG_TLS_REQUIRED 0x02u
 
+/* Event types as the code sees them. On the wire each has a type byte (FZ_TAG_*). */
 enum fz_ev_type { FZ_EV_CLIENT = 0, FZ_EV_SERVER = 1, FZ_EV_READS = 2, FZ_EV_TLS = 3 };
 
+/* Event type bytes. Type numbers are forever (corpus/FORMAT.md, "Versions"): a number, once
+ * given to an event, is never given to another, even after the event is retired, because
+ * corpora and reproducers written with it stay in the repository and in fuzzing campaigns.
+ * To add an event type: take a number neither in use below nor retired, add it here, to the
+ * table in FORMAT.md, to fz_session_next (v2 only: v1 is closed), to the text form
+ * (decode and encode) and to tools/mxsession.py; targets/tests/session_parsers_agree.sh then
+ * checks that the C and Python parsers agree.
+ * Retired numbers (never reuse): none yet. */
+#define FZ_TAG_CLIENT 0x43 /* 'C' */
+#define FZ_TAG_SERVER 0x53 /* 'S' */
+#define FZ_TAG_READS 0x52  /* 'R' */
+#define FZ_TAG_TLS 0x54    /* 'T' */
+
 struct fz_session {
+    unsigned version;    /* 1 (no magic) or 2 ("MX" + version byte); FORMAT.md, "Versions" */
     enum fz_proto proto;
     enum fz_mode mode;
     uint8_t flags;
@@ -34,7 +49,12 @@ struct fz_event {
     size_t n;
 };
 
-#define FZ_SESSION_HEADER 4
+#define FZ_SESSION_HEADER 4 /* proto, mode, flags, limits */
+/* Version 2 and later: the file starts with FZ_SESSION_MAGIC and a version byte, then the
+ * 4-byte header; every version byte >= 2 is read as the newest version known here. */
+#define FZ_SESSION_MAGIC "MX"
+#define FZ_SESSION_MAGIC_LEN 2
+#define FZ_SESSION_VERSION_MAX 2
 
 void fz_session_parse(struct fz_session *s, const uint8_t *data, size_t size);
 /* Next event at *cursor (start at 0); returns 0 at the end. */

@@ -17,6 +17,8 @@
 #include "session.h"
 
 #define IMAP_TLS_KEYS_LEN 144
+/* the input's fixed prefix: suite, seq, keys, iv_seed, pad, ncuts (the cut sizes follow) */
+#define IMAP_TLS_PREFIX_FIXED (2 + IMAP_TLS_KEYS_LEN + 3)
 
 struct imap_tls_params {
     unsigned suite;        /* index into the suite table, reduced modulo its size */

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "mx/imap_starttls.h"
+#include "mx/machine.h"
 #include "mx/protocol.h"
 
 enum starttls_phase { M_PRE_TLS, M_HS, M_CMD, M_DATA, M_WAIT_TLS, M_CLOSED };

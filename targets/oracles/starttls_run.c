@@ -10,27 +10,18 @@
 #include "buf.h"
 #include "fail.h"
 #include "mx/chain.h"
-#include "mx/imap_starttls.h"
-#include "mx/pop3.h"
+#include "mx/machine.h"
 #include "mx/protocol.h"
-#include "mx/smtp.h"
 #include "starttls_model.h"
 
 /* the model of each protocol, by enum fz_proto */
 static const struct starttls_proto *const protos[3] = {&starttls_smtp, &starttls_imap, &starttls_pop3};
 
 /* ---------------------------------------------------------------- the machine under test
- * The union of the three machines, mc_step, mc_tls and the machine init in run_session: the
- * only code that names the machines (kept together for the engine interface, mx/machine.h). */
-union machine {
-    struct mx_smtp smtp;
-    struct mx_pop3 pop3;
-    struct mx_imap_starttls imap;
-};
-
+ * libmx's engine (mx/machine.h), whichever the protocol: the only code that drives it. */
 struct run {
     int proto;
-    union machine mc;
+    struct mx_machine mc; /* libmx's engine, whichever the protocol */
     struct mx_chain chain;
     uint64_t appended;
     struct fz_buf transcript;
@@ -49,30 +40,21 @@ static void mc_init(struct run *r, const struct fz_session *s, struct mx_conn_cf
     cfg->cert = !!(s->flags & FZ_SFLAG_CERT);
     cfg->tls_required = !!(s->flags & FZ_SFLAG_TLS_REQUIRED);
     cfg->max_message = s->max_literal;
+    cfg->host = cfg->product = "mxfuzz"; /* the names in the corpus's recorded replies */
     r->proto = (int)s->proto;
-    switch (r->proto) {
-    case FZ_PROTO_SMTP: mx_smtp_init(&r->mc.smtp, cfg, linebuf, s->max_line); break;
-    case FZ_PROTO_POP3: mx_pop3_init(&r->mc.pop3, cfg, linebuf, s->max_line); break;
-    default: mx_imap_starttls_init(&r->mc.imap, cfg, linebuf, s->max_line); break;
-    }
+    /* the session's proto byte is numbered as enum mx_app_proto */
+    if (mx_machine_init(&r->mc, (enum mx_app_proto)r->proto, cfg, linebuf, s->max_line) != 0)
+        abort(); /* max-line is clamped to >= MX_LINE_MIN by the session format */
 }
 
 static int mc_step(struct run *r, struct mx_step *st)
 {
-    switch (r->proto) {
-    case FZ_PROTO_SMTP: return mx_smtp_step(&r->mc.smtp, &r->chain, st);
-    case FZ_PROTO_POP3: return mx_pop3_step(&r->mc.pop3, &r->chain, st);
-    default: return mx_imap_starttls_step(&r->mc.imap, &r->chain, st);
-    }
+    return mx_machine_step(&r->mc, &r->chain, st);
 }
 
 static void mc_tls(struct run *r)
 {
-    switch (r->proto) {
-    case FZ_PROTO_SMTP: mx_smtp_tls_started(&r->mc.smtp, &r->chain); break;
-    case FZ_PROTO_POP3: mx_pop3_tls_started(&r->mc.pop3, &r->chain); break;
-    default: mx_imap_starttls_tls_started(&r->mc.imap, &r->chain); break;
-    }
+    mx_machine_tls_started(&r->mc, &r->chain);
 }
 
 /* ---------------------------------------------------------------- end of the machine block */

@@ -4,7 +4,7 @@
 #include <strings.h>
 
 #include "fail.h"
-#include "mx/smtp.h"
+#include "mx/machine.h"
 #include "starttls_model.h"
 
 /* RFC 3207 4: STARTTLS is listed in the EHLO reply (and accepted) only when it can be

@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT=${MXFUZZ_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-targets=$(grep -E '^[A-Za-z0-9_-]' "$ROOT/targets/manifest" | awk '{print $1}')
+targets=$("$ROOT/build.sh" targets --names)
 
 check_out() {
     local cfg=$1 out=$2 t
@@ -23,7 +23,7 @@ check_out() {
         grep -qx '\[libfuzzer\]' "$out/$t.options" || bad "$cfg: $t.options lacks [libfuzzer]"
         grep -qE '^max_len = [0-9]+$' "$out/$t.options" || bad "$cfg: $t.options lacks max_len"
         local dicts
-        dicts=$(awk -v t="$t" '$1 == t {print $2}' "$ROOT/targets/manifest")
+        dicts=$("$ROOT/build.sh" targets --field "$t" dicts)
         if [[ $dicts != - ]]; then
             grep -qx "dict = $t.dict" "$out/$t.options" || bad "$cfg: $t.options lacks dict = $t.dict"
             [[ -s $out/$t.dict ]] || bad "$cfg: $t.dict missing"
@@ -88,6 +88,9 @@ build() {
     rm -rf "$out"
 }
 
+# The flags below imitate OSS-Fuzz's compile step (infra/base-images/base-clang, by engine and
+# sanitizer): this is the one place outside build.conf that spells sanitizer flags, on purpose.
+# They stand in for the infrastructure, not for mxfuzz's build; build.sh must add none of its own.
 base="-O1 -fno-omit-frame-pointer -gline-tables-only -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION"
 build libfuzzer-address CC=clang CXX=clang++ FUZZING_ENGINE=libfuzzer SANITIZER=address \
     CFLAGS="$base -fsanitize=address -fsanitize-address-use-after-scope -fsanitize=fuzzer-no-link" \

@@ -1,4 +1,6 @@
-/* Unit tests for the session format: parse tolerance, read splitting, text round trip. */
+/* Unit tests for the session format: parse tolerance, read splitting, text round trip, and the
+ * version rules (FORMAT.md, "Versions": v1 closed and frozen, v2 behind "MX" + version byte,
+ * unknown v2 event types skipped). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -136,6 +138,8 @@ static void test_text_round_trip(void **state)
         FILE *f;
         for (size_t i = 0; i < n; i++)
             raw[i] = (uint8_t)rand();
+        if (iter % 2 && n >= 3) /* v2: unknown event types are skipped, the rest is the same */
+            memcpy(raw, "MX\x02", 3);
         /* canonicalise: decode then encode once, then the round trip must be exact */
         f = open_memstream(&text, &tn);
         fz_session_decode(f, raw, n);
@@ -154,6 +158,143 @@ static void test_text_round_trip(void **state)
         free(back);
         free(again);
     }
+}
+
+/* The events of a binary session as "T:n|" (type letter, payload length). */
+static void events_of(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+    struct fz_session s;
+    struct fz_event ev;
+    size_t cur = 0, k = 0;
+    fz_session_parse(&s, p, n);
+    out[0] = 0;
+    while (fz_session_next(&s, &cur, &ev)) {
+        assert_true(ev.p >= p && ev.p + ev.n <= p + n);
+        k += (size_t)snprintf(out + k, cap - k, "%c:%zu|", "CSRT"[ev.type], ev.n);
+        assert_true(k < cap);
+    }
+}
+
+static void test_v1_type_bytes_alias_forever(void **state)
+{
+    /* v1 is closed: a byte other than C S R T is type % 4, as it always was */
+    const uint8_t raw[] = {1, 1, 0, 0, 0x00, 1, 0, 'a', 0x05, 2, 0, 'b', 'c', 0x0e, 0, 0,
+                           0xff, 0, 0, 'C', 0, 0};
+    struct fz_session s;
+    char got[128];
+    (void)state;
+    fz_session_parse(&s, raw, sizeof raw);
+    assert_int_equal(s.version, 1);
+    events_of(raw, sizeof raw, got, sizeof got);
+    assert_string_equal(got, "C:1|S:2|R:0|T:0|C:0|");
+}
+
+static void test_v2_skips_unknown_types(void **state)
+{
+    const uint8_t raw[] = {'M', 'X', 2, 1, 2, FZ_SFLAG_CERT, 0x21, 'C', 1, 0, 'a', 0x00, 2, 0, 'x', 'y',
+                           0x99, 0, 0, 'S', 1, 0, 'b', 0x05, 3, 0, 'z', 'z', 'z', 'T', 0, 0};
+    struct fz_session s;
+    char got[128];
+    (void)state;
+    fz_session_parse(&s, raw, sizeof raw);
+    assert_int_equal(s.version, 2);
+    assert_int_equal(s.proto, FZ_PROTO_IMAP);
+    assert_int_equal(s.mode, FZ_MODE_IMPLICIT);
+    assert_int_equal(s.flags, FZ_SFLAG_CERT);
+    assert_int_equal(s.max_line, 128);
+    assert_int_equal(s.max_literal, 1024);
+    events_of(raw, sizeof raw, got, sizeof got);
+    assert_string_equal(got, "C:1|S:1|T:0|");
+    /* an unknown type at the end, its length running past the end: skipped, clamped */
+    {
+        const uint8_t tail[] = {'M', 'X', 2, 0, 0, 0, 0, 'C', 1, 0, 'a', 0x07, 0xff, 0xff, 'C', 1, 0};
+        events_of(tail, sizeof tail, got, sizeof got);
+        assert_string_equal(got, "C:1|");
+    }
+}
+
+static void test_version_marker(void **state)
+{
+    struct fz_session s;
+    char got[128];
+    (void)state;
+    /* "MX" + 0 or 1 is no marker: a v1 file whose proto byte is 'M' and mode byte 'X' */
+    {
+        const uint8_t raw[] = {'M', 'X', 1, 0x30, 0x00, 1, 0, 'a'};
+        fz_session_parse(&s, raw, sizeof raw);
+        assert_int_equal(s.version, 1);
+        assert_int_equal(s.proto, 'M' % 3);
+        assert_int_equal(s.mode, 'X' % 3);
+        assert_int_equal(s.flags, 1);
+        events_of(raw, sizeof raw, got, sizeof got);
+        assert_string_equal(got, "C:1|");
+    }
+    /* a version newer than this reader knows is read as the newest it knows */
+    {
+        const uint8_t raw[] = {'M', 'X', 7, 2, 0, 0, 0, 0x42, 1, 0, 'q', 'C', 1, 0, 'a'};
+        fz_session_parse(&s, raw, sizeof raw);
+        assert_int_equal(s.version, FZ_SESSION_VERSION_MAX);
+        assert_int_equal(s.proto, FZ_PROTO_POP3);
+        events_of(raw, sizeof raw, got, sizeof got);
+        assert_string_equal(got, "C:1|");
+    }
+    /* every prefix of a v2 file is a session; the marker needs its version byte */
+    {
+        const uint8_t raw[] = {'M', 'X', 2, 1, 1, 3, 0xff, 'C', 200, 0, 'a', 'b'};
+        for (size_t len = 0; len <= sizeof raw; len++) {
+            fz_session_parse(&s, raw, len);
+            assert_int_equal(s.version, len >= 3 ? 2u : 1u);
+            events_of(raw, len, got, sizeof got);
+        }
+        fz_session_parse(&s, raw, 3);
+        assert_int_equal(s.proto, FZ_PROTO_SMTP);
+        assert_int_equal(s.ev_size, 0);
+    }
+}
+
+static void test_v2_text_round_trip(void **state)
+{
+    const char *v2 = "# a comment\nversion 2\nproto pop3\nmode starttls\ncert yes\n"
+                     "client \"CAPA\\r\\n\"\nserver \"+OK\\r\\n\"\nreads 1 0\ntls\n";
+    uint8_t *b, *b1, *again;
+    size_t n, n1, again_n, tn = 0;
+    char *text = NULL, e1[128], e2[128], err[200];
+    FILE *f;
+    (void)state;
+    encode_ok(v2, &b, &n);
+    assert_true(n > 7);
+    assert_memory_equal(b, "MX\x02\x02\x01\x01", 6);
+    f = open_memstream(&text, &tn);
+    fz_session_decode(f, b, n);
+    fclose(f);
+    assert_non_null(strstr(text, "\nversion 2\nproto pop3\n"));
+    assert_int_equal(fz_session_encode(text, tn, &again, &again_n, err, sizeof err), 0);
+    assert_int_equal(again_n, n);
+    assert_memory_equal(again, b, n);
+    /* the same text without the version line (or with "version 1") is v1, same session */
+    encode_ok(strstr(v2, "proto"), &b1, &n1);
+    assert_int_equal(n1, n - 3);
+    assert_memory_equal(b1, b + 3, n1);
+    events_of(b, n, e2, sizeof e2);
+    events_of(b1, n1, e1, sizeof e1);
+    assert_string_equal(e1, e2);
+    free(text);
+    text = NULL;
+    f = open_memstream(&text, &tn);
+    fz_session_decode(f, b1, n1);
+    fclose(f);
+    assert_null(strstr(text, "version")); /* v1 text is what it was before v2 */
+    free(text);
+    free(again);
+    encode_ok("version 1\nclient \"a\"\n", &again, &again_n);
+    assert_int_equal(again_n, 4 + 3 + 1);
+    free(again);
+    free(b);
+    free(b1);
+    assert_int_equal(fz_session_encode("version 3\n", 10, &b, &n, err, sizeof err), -1);
+    assert_string_equal(err, "line 1: version must be 1 or 2");
+    assert_int_equal(fz_session_encode("client \"a\"\nversion 2\n", 21, &b, &n, err, sizeof err), -1);
+    assert_string_equal(err, "line 2: header line after the first event");
 }
 
 static void test_encode_errors_name_the_line(void **state)
@@ -184,6 +325,10 @@ int main(void)
         cmocka_unit_test(test_reads_pattern_joins_and_splits),
         cmocka_unit_test(test_text_round_trip),
         cmocka_unit_test(test_encode_errors_name_the_line),
+        cmocka_unit_test(test_v1_type_bytes_alias_forever),
+        cmocka_unit_test(test_v2_skips_unknown_types),
+        cmocka_unit_test(test_version_marker),
+        cmocka_unit_test(test_v2_text_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,126 @@
+/* mx/machine.h - one protocol engine for the SMTP, IMAP (pre-auth) and POP3 servers with
+ * STARTTLS (RFC 3207, RFC 2595). Driven as described in mx/protocol.h:
+ *
+ *     struct mx_machine m;
+ *     mx_machine_init(&m, MX_APP_SMTP, &cfg, linebuf, max_line);
+ *     ... mx_machine_step(&m, chain, &st) until MX_ACT_NEED_INPUT ...
+ *     after MX_ACT_STARTTLS / MX_ACT_HANDSHAKE and the handshake: mx_machine_tls_started()
+ *
+ * What the engine does for every protocol (src/machine.c): the phases (implicit-TLS gate,
+ * handshake, greeting, commands, a protocol's own input such as SMTP DATA, TLS wait, closed);
+ * the implicit-TLS gate (a TLS record from the first byte, else one refusal line and a close);
+ * the ClientHello sniff on a plaintext/STARTTLS listener (KB Q218430: one line, st.diag, close);
+ * the line framer with its too-long reply; the command table dispatch with the TLS-required
+ * policy; the STARTTLS purge (CVE-2011-0411: every byte queued behind an accepted STARTTLS is
+ * discarded and counted); the post-handshake discard; the counters.
+ *
+ * What each protocol adds (a descriptor: greeting, command table, texts, reset hook), and the
+ * rules it implements, is described at the top of src/smtp.c, src/pop3.c and
+ * src/imap_starttls.c.
+ *
+ * Per connection: sizeof(struct mx_machine) (< 200 bytes) + the caller's line buffer; nothing
+ * is allocated.
+ */
+#ifndef MX_MACHINE_H
+#define MX_MACHINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mx/chain.h"
+#include "mx/listen.h"
+#include "mx/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* SMTP: RCPT past this many recipients in one transaction gets 452 */
+#define MX_SMTP_MAX_RCPT 100
+/* IMAP: longest tag accepted */
+#define MX_IMAP_TAG_MAX 64
+
+enum mx_phase {
+    MX_PHASE_PRE_TLS = 0, /* implicit TLS: waiting for the ClientHello */
+    MX_PHASE_HANDSHAKE,   /* implicit TLS: handshake bytes go to the TLS layer */
+    MX_PHASE_GREET,       /* greeting not sent yet */
+    MX_PHASE_CMD,         /* reading command lines */
+    MX_PHASE_BODY,        /* the protocol reads its own input (SMTP: message lines after DATA) */
+    MX_PHASE_WAIT_TLS,    /* STARTTLS accepted; waiting for mx_machine_tls_started() */
+    MX_PHASE_CLOSED
+};
+
+/* How far the client got with authentication (no credential is ever checked: the caller does
+ * that if it wants to, see mx-serve). */
+enum mx_auth {
+    MX_AUTH_NONE = 0,
+    MX_AUTH_USER, /* POP3: USER accepted, PASS not yet */
+    MX_AUTH_DONE  /* SMTP AUTH, IMAP LOGIN, POP3 USER+PASS (TRANSACTION state) accepted */
+};
+
+/* Per-protocol state: private to src/smtp.c, src/pop3.c, src/imap_starttls.c. It sits here
+ * only so that struct mx_machine has a size callers can allocate. */
+struct mx_smtp_state {
+    int helo;         /* 0 none, 1 HELO, 2 EHLO */
+    int mail;         /* MAIL accepted */
+    unsigned nrcpt;
+    int midline;      /* DATA: the next data byte is not at a line start */
+    size_t dscan;     /* DATA: bytes already searched for CRLF */
+    size_t msg_size;
+    int msg_over;
+};
+struct mx_imap_state {
+    size_t ntok;      /* arguments after the command word of the line being answered */
+};
+
+struct mx_proto; /* a protocol descriptor (src/machine_proto.h) */
+
+struct mx_machine {
+    const struct mx_proto *proto;
+    struct mx_conn_cfg cfg;
+    struct mx_liner liner;
+    enum mx_phase phase;
+    int tls;        /* TLS active */
+    int tls_broken; /* mx_machine_tls_unavailable() was called */
+    enum mx_auth auth;
+    union {
+        struct mx_smtp_state smtp;
+        struct mx_imap_state imap;
+    } ps;
+    /* counters */
+    uint64_t commands;           /* command lines answered (too-long ones included) */
+    uint64_t errors;             /* lines the engine refused: too long, unknown verb, policy */
+    uint64_t starttls_discarded; /* bytes purged by STARTTLS, in total */
+};
+
+/* proto: which protocol (numbered as the session format's proto byte). cfg is copied; its
+ * host and product strings must outlive the machine. linebuf: max_line >= MX_LINE_MIN bytes
+ * owned by the caller for the connection's life. Returns 0, or -1 if max_line is too small,
+ * proto is unknown or cfg names no host or no product (libmx has no name of its own to put in
+ * a greeting). */
+int mx_machine_init(struct mx_machine *m, enum mx_app_proto proto, const struct mx_conn_cfg *cfg,
+                    uint8_t *linebuf, size_t max_line);
+int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st);
+/* The TLS handshake finished (after MX_ACT_STARTTLS or MX_ACT_HANDSHAKE). c is the chain the
+ * machine reads: whatever is still queued there arrived before TLS and is discarded (counted in
+ * c->discarded), never run as a command over TLS. Append TLS plaintext only after this call.
+ * After STARTTLS the session is back in its post-greeting state (RFC 3207 4.2, RFC 2595 3.1):
+ * no EHLO, no transaction, not authenticated. Ignored unless the machine waited for TLS. */
+void mx_machine_tls_started(struct mx_machine *m, struct mx_chain *c);
+/* TLS cannot be started on this connection any more although a certificate is bound (the
+ * server failed to load it, or to create the TLS session): STARTTLS is no longer offered, and
+ * SMTP answers it 454. */
+void mx_machine_tls_unavailable(struct mx_machine *m);
+/* 1 if STARTTLS/STLS would be listed in a capability reply now: the listener is
+ * STARTTLS-capable, a certificate is bound to the connection's (address, port) (KB Q237327),
+ * TLS is off and still possible, and (IMAP, POP3) the client has not authenticated. */
+int mx_machine_offers_tls(const struct mx_machine *m);
+/* 1 while the protocol reads its own input instead of command lines (SMTP: the message after
+ * DATA's 354, until the 250/552 reply). */
+int mx_machine_in_body(const struct mx_machine *m);
+enum mx_auth mx_machine_auth(const struct mx_machine *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

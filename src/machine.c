@@ -1,0 +1,202 @@
+/* machine.c - the protocol engine the SMTP, IMAP and POP3 machines share (see
+ * include/mx/machine.h); each protocol is a descriptor (src/machine_proto.h). */
+#include "machine_proto.h"
+
+#include <string.h>
+
+static const struct mx_proto *descriptor(enum mx_app_proto proto)
+{
+    switch (proto) {
+    case MX_APP_SMTP: return &mx_proto_smtp;
+    case MX_APP_IMAP: return &mx_proto_imap;
+    case MX_APP_POP3: return &mx_proto_pop3;
+    }
+    return NULL;
+}
+
+int mx_machine_init(struct mx_machine *m, enum mx_app_proto proto, const struct mx_conn_cfg *cfg,
+                    uint8_t *linebuf, size_t max_line)
+{
+    memset(m, 0, sizeof *m);
+    m->proto = descriptor(proto);
+    if (!m->proto || !linebuf || max_line < MX_LINE_MIN || !cfg->host || !cfg->product)
+        return -1;
+    m->cfg = *cfg;
+    mx_liner_init(&m->liner, linebuf, max_line);
+    m->phase = cfg->mode == MX_LISTEN_IMPLICIT ? MX_PHASE_PRE_TLS : MX_PHASE_GREET;
+    return 0;
+}
+
+int mx_machine_offers_tls(const struct mx_machine *m)
+{
+    if (m->cfg.mode != MX_LISTEN_STARTTLS || !m->cfg.cert || m->tls || m->tls_broken)
+        return 0;
+    /* IMAP and POP3 take STLS/STARTTLS only in the not-authenticated state (RFC 2595 3.1,
+     * 4); SMTP's STARTTLS is independent of AUTH */
+    return !(m->proto->flags & MX_PROTO_TLS_BEFORE_AUTH) || m->auth != MX_AUTH_DONE;
+}
+
+void mx_machine_tls_unavailable(struct mx_machine *m)
+{
+    m->tls_broken = 1;
+}
+
+int mx_machine_in_body(const struct mx_machine *m)
+{
+    return m->phase == MX_PHASE_BODY;
+}
+
+enum mx_auth mx_machine_auth(const struct mx_machine *m)
+{
+    return m->auth;
+}
+
+void mx_machine_tls_started(struct mx_machine *m, struct mx_chain *c)
+{
+    if (m->phase != MX_PHASE_WAIT_TLS && m->phase != MX_PHASE_PRE_TLS &&
+        m->phase != MX_PHASE_HANDSHAKE)
+        return; /* TLS did not come up from the machine's point of view */
+    /* bytes still queued were read before TLS came up: never commands over TLS */
+    mx_chain_discard(c);
+    m->tls = 1;
+    mx_liner_reset(&m->liner);
+    if (m->phase == MX_PHASE_WAIT_TLS) {
+        /* STARTTLS: no new greeting; the protocol forgets what it learnt in plaintext */
+        m->proto->reset(m);
+        m->phase = MX_PHASE_CMD;
+    } else {
+        /* implicit TLS: the greeting is the first thing said inside TLS */
+        m->phase = MX_PHASE_GREET;
+    }
+}
+
+int mx_machine_close(struct mx_machine *m, struct mx_step *st, const char *text, const char *diag)
+{
+    m->phase = MX_PHASE_CLOSED;
+    return mx_step_close(st, text, diag);
+}
+
+int mx_cmd_reply(struct mx_step *st, const struct mx_cmdline *cl, const char *text)
+{
+    if (cl->tag_n) {
+        mx_step_putn(st, cl->line, cl->tag_n);
+        mx_step_puts(st, " ");
+    }
+    return mx_step_reply(st, text);
+}
+
+int mx_cmd_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl,
+                    const char *active, const char *unavailable, const char *accepted)
+{
+    if (m->tls)
+        return mx_cmd_reply(st, cl, active);
+    if (!mx_machine_offers_tls(m))
+        return mx_cmd_reply(st, cl, unavailable);
+    mx_cmd_reply(st, cl, accepted);
+    /* CVE-2011-0411: nothing the client pipelined behind STARTTLS may run inside TLS. The
+     * purge is at the reply, not at the handshake, so that st->discarded is exactly what was
+     * queued behind the command; mx_machine_tls_started() drops what came in between. */
+    st->discarded = mx_chain_discard(cl->chain);
+    m->starttls_discarded += st->discarded;
+    mx_liner_reset(&m->liner);
+    m->phase = MX_PHASE_WAIT_TLS;
+    st->act = MX_ACT_STARTTLS;
+    return st->act;
+}
+
+/* The table entry for a verb: the first whose name is the line's first word, else the
+ * fallback at the end. An MX_CMD_AUTHED command before authentication is not there yet. */
+static const struct mx_cmd *lookup(const struct mx_machine *m, const struct mx_cmdline *cl)
+{
+    const struct mx_cmd *e = m->proto->commands;
+    for (; e->name; e++)
+        if (mx_word_is(cl->verb, cl->vn, e->name))
+            break;
+    if (e->name && (e->flags & MX_CMD_AUTHED) && m->auth != MX_AUTH_DONE)
+        while (e->name)
+            e++;
+    return e;
+}
+
+static int command(struct mx_machine *m, struct mx_chain *c, struct mx_step *st, size_t n)
+{
+    const struct mx_proto *p = m->proto;
+    struct mx_cmdline cl = {c, m->liner.buf, n, m->liner.buf, n, 0, NULL, 0};
+    const struct mx_cmd *e;
+    size_t i;
+    m->commands++;
+    if (p->frame) {
+        int r = p->frame(m, st, &cl);
+        if (r != MX_ACT_NEED_INPUT)
+            return r;
+    }
+    e = lookup(m, &cl);
+    i = e->name ? strlen(e->name) : cl.vn;
+    while (i < cl.vn && cl.verb[i] == ' ')
+        i++;
+    cl.arg = cl.verb + i;
+    cl.an = cl.vn - i;
+    if (!e->name)
+        m->errors++;
+    if (p->policy_refusal && m->cfg.tls_required && !m->tls && !(e->flags & MX_CMD_PRE_TLS)) {
+        if (e->name)
+            m->errors++;
+        return mx_step_reply(st, p->policy_refusal);
+    }
+    if (e->action)
+        return e->action(m, st, &cl);
+    if (e->flags & MX_CMD_CLOSE) {
+        mx_cmd_reply(st, &cl, e->reply);
+        return mx_machine_close(m, st, NULL, NULL);
+    }
+    return mx_cmd_reply(st, &cl, e->reply);
+}
+
+int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st)
+{
+    const struct mx_proto *p = m->proto;
+    size_t n, used;
+    int r;
+    mx_step_clear(st);
+    switch (m->phase) {
+    case MX_PHASE_CLOSED:
+        st->act = MX_ACT_CLOSE;
+        return st->act;
+    case MX_PHASE_WAIT_TLS:
+    case MX_PHASE_HANDSHAKE:
+        return MX_ACT_NEED_INPUT; /* the chain's bytes are the TLS layer's */
+    case MX_PHASE_PRE_TLS:
+        r = mx_step_implicit_gate(c, st, p->implicit_plain);
+        if (r == MX_ACT_HANDSHAKE)
+            m->phase = MX_PHASE_HANDSHAKE;
+        else if (r == MX_ACT_CLOSE)
+            m->phase = MX_PHASE_CLOSED;
+        return r;
+    case MX_PHASE_GREET:
+        m->phase = MX_PHASE_CMD;
+        p->greeting(m, st);
+        st->act = MX_ACT_REPLY;
+        return st->act;
+    case MX_PHASE_BODY:
+        return p->body(m, c, st);
+    case MX_PHASE_CMD:
+        break;
+    }
+    /* KB Q218430: a client that expected implicit TLS sends a ClientHello where a command
+     * should start. Only at a line start: inside a skipped over-long line 0x16 0x03 is data. */
+    if (!m->tls && !m->liner.skipping && mx_sniff_tls(c) == MX_SNIFF_TLS)
+        return mx_machine_close(m, st, p->clienthello,
+                                "TLS ClientHello on a plaintext/STARTTLS listener (client "
+                                "expected implicit TLS)");
+    r = mx_liner_next(&m->liner, c, &n, &used);
+    st->line_n = used;
+    if (r == MX_LINE_NEED)
+        return MX_ACT_NEED_INPUT;
+    if (r == MX_LINE_TOOLONG) {
+        /* answered only once its LF arrived, so the next line is framed from its start */
+        m->commands++;
+        m->errors++;
+        return mx_step_reply(st, p->too_long);
+    }
+    return command(m, c, st, n);
+}
