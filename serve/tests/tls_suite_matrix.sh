@@ -184,8 +184,20 @@ echo "ok: resumed sessions at TLS 1.0 (AES128-SHA), 1.2 (AES128-SHA), 1.3"
 
 # --- TLS 1.2 renegotiation from the client (s_client's "R" command) is refused: the decrypter
 # sees a handshake record after the handshake, mx-serve sends a fatal no_renegotiation alert
-(printf 'EHLO renego.test\r\n'; sleep 0.5; printf 'R\n'; sleep 1) |
-    timeout 20 openssl s_client -connect "127.0.0.1:$P_SMTP" -starttls smtp -tls1_2 >"$W/renego.out" 2>&1 || true
+# The client's input waits for what the server log says, not for fixed sleeps: under load the
+# handshake can take longer than any sleep (a slow machine must not look like a failure).
+wait_log() { # PATTERN MIN_COUNT: until the log holds MIN_COUNT lines matching PATTERN (<= 20 s)
+    local i
+    for ((i = 0; i < 200; i++)); do
+        [[ $(grep -c -- "$1" "$W/log") -ge $2 ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+hs_before=$(grep -c "TLS handshake done" "$W/log")
+(printf 'EHLO renego.test\r\n'; wait_log "TLS handshake done" $((hs_before + 1)); sleep 0.2; printf 'R\n'
+ wait_log "renegotiation attempt refused" 1) |
+    timeout 30 openssl s_client -connect "127.0.0.1:$P_SMTP" -starttls smtp -tls1_2 >"$W/renego.out" 2>&1 || true
 grep -q "renegotiation attempt refused: sending fatal alert 100" "$W/log" || fail "renegotiation not refused"
 echo "ok: client-initiated TLS 1.2 renegotiation refused with no_renegotiation"
 
