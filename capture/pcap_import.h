@@ -10,9 +10,7 @@
  *  - protocol from the server port (user map first, then 25/587/465 smtp,
  *    143/993 imap, 110/995 pop3), else from the server's greeting
  *    ("220" smtp, "* OK"/"* PREAUTH" imap, "+OK" pop3);
- *  - mode: implicit when the client stream starts with a TLS record; STARTTLS
- *    when the client sent the command (SMTP `STARTTLS`, IMAP `<tag> STARTTLS`,
- *    POP3 `STLS`) or the server advertised it; else plaintext;
+ *  - mode and flags: from what the server did ("Header" below);
  *  - TLS starts in the client stream at the first TLS handshake record header
  *    after the STARTTLS command line (offset 0 for implicit TLS), in the
  *    server stream at the first byte it sent after that ClientHello arrived, or at the
@@ -72,8 +70,9 @@
 struct cap_import_port {
     uint16_t port;
     enum fz_proto proto;
-    int implicit; /* informational: implicit TLS is recognised from the ClientHello at the
-                     start of the client stream, whatever the port */
+    int implicit; /* implicit TLS is recognised from the server's answer to a ClientHello at
+                     the start of the client stream; this only decides when the server sent
+                     nothing at all (then: TLS on an implicit port, plaintext elsewhere) */
 };
 
 struct cap_import_opts {

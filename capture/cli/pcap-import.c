@@ -18,10 +18,12 @@
  *             already there (same content) is counted as present.
  * --dump      prints every session in the text form (mxsession decode).
  * --port N:PROTO[:implicit]   PROTO smtp|imap|pop3, checked before the default
- *             ports. Implicit TLS is recognised from a ClientHello at the start of the
- *             client stream on any port; :implicit is accepted and documents intent.
- * Exit status: 0 when at least one session was imported (written, already
- * present, or dumped), 1 when nothing could be imported, 2 on a usage error.
+ *             ports. Implicit TLS is recognised from the server's ServerHello answering a
+ *             ClientHello at the start of the client stream; :implicit only matters when
+ *             the server answered nothing.
+ * Exit status: 0 only when every capture was read and every session found was
+ * written (or already present, or dumped); 1 otherwise (each cause printed, naming
+ * the file); 2 on a usage error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -172,6 +174,7 @@ struct totals {
     size_t cut;
     size_t written[2], present[2]; /* imap, starttls */
     size_t imported;
+    size_t over_max_len[2];  /* seeds longer than the target's max_len: imap, starttls */
     size_t write_failed;   /* files that could not be written */
     size_t not_written;    /* sessions found but with nothing to write */
     int keylog_used, keylog_tried;
@@ -272,6 +275,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *tdirs[2] = {"imap", "starttls"};
+    const size_t max_len[2] = {MX_MAX_LEN_IMAP, MX_MAX_LEN_STARTTLS}; /* targets/manifest */
     char tpath[2][4096];
     if (outdir) {
         for (int t = 0; t < 2; t++) {
@@ -395,6 +399,12 @@ int main(int argc, char **argv)
                 size_t nt = cap_import_targets(s, names);
                 for (size_t t = 0; t < nt; t++) {
                     int ti = !strcmp(names[t], "imap") ? 0 : 1;
+                    if (s->file_len > max_len[ti]) {
+                        T.over_max_len[ti]++;
+                        printf("    warning: seed %s/%s is %zu bytes, over the %s target's max_len "
+                               "%zu: a fuzzer started with -max_len %zu sees only its start\n",
+                               tpath[ti], s->id, s->file_len, tdirs[ti], max_len[ti], max_len[ti]);
+                    }
                     int w = put_file(tpath[ti], s->id, s->file, s->file_len, 1);
                     if (w < 0) {
                         fprintf(stderr, "pcap-import: cannot write %s/%s: %s\n", tpath[ti], s->id,
@@ -438,6 +448,9 @@ int main(int argc, char **argv)
         printf("  files: imap %zu written, %zu already present; starttls %zu written, %zu already "
                "present (in %s)\n",
                T.written[0], T.present[0], T.written[1], T.present[1], outdir);
+    if (T.over_max_len[0] || T.over_max_len[1])
+        printf("  over max_len: imap %zu (max_len %zu), starttls %zu (max_len %zu)\n",
+               T.over_max_len[0], max_len[0], T.over_max_len[1], max_len[1]);
     if (kl && !T.keylog_used && T.keylog_tried)
         fprintf(stderr, "pcap-import: the key log matched no TLS session in the capture(s)\n");
     int rc = 0;

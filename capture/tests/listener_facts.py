@@ -229,6 +229,25 @@ check("matched no TLS session" not in p.stderr, "gap before the ServerHello: bla
 p = run(["--out", os.path.join(WORK, "out-nokeys"), os.path.join(CAPS, b01["file"])], expect=0, label="b01 no keys")
 check("cut early: 1;" in p.stdout, "b01 without keys: the TLS cut is not counted:\n%s" % p.stdout)
 
+# long sessions: a seed over a target's max_len (targets/manifest: imap 4096, starttls 16384)
+# is named in a warning; a short one is not
+longw = [("s", b"* OK ready\r\n")]
+for i in range(40):
+    longw += [("c", b"a%d NOOP " % i + b"y" * 500 + b"\r\n"), ("s", b"a%d OK\r\n" % i)]
+longp = os.path.join(WORK, "long.pcapng")
+write_pcapng(longp, [conv(143, longw, client_port=44000)])
+p = run(["--out", os.path.join(WORK, "out-long"), longp], expect=0, label="long session")
+seedf = seeds(os.path.join(WORK, "out-long"))
+if check(len(seedf) == 1, "long session: no seed"):
+    sid = os.path.basename(seedf[0])
+    check("warning: seed %s/out-long/imap/%s" % (WORK, sid) in p.stdout and "max_len 4096" in p.stdout,
+          "long session: no imap max_len warning naming the seed:\n%s" % p.stdout)
+    check("warning: seed %s/out-long/starttls/%s" % (WORK, sid) in p.stdout and "max_len 16384" in p.stdout,
+          "long session: no starttls max_len warning naming the seed:\n%s" % p.stdout)
+    check("over max_len: imap 1" in p.stdout, "long session: not in the summary")
+p = run(["--out", os.path.join(WORK, "out-short"), base], expect=0, label="short session")
+check("max_len" not in p.stdout, "short session: a max_len warning:\n%s" % p.stdout)
+
 if failures:
     print("%d check(s) failed" % len(failures))
     sys.exit(1)
