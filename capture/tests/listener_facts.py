@@ -11,7 +11,7 @@ Usage: listener_facts.py IMPORTER CAPTURES_DIR WORKDIR [REPLAY_STARTTLS]
 2. A ClientHello sent to a plaintext port after the greeting (seed Q218430), or after a refused
    STARTTLS, is kept as client writes on the plaintext side, with the server's replies after it
    (formerly: taken for implicit TLS and nothing imported / cut with the 500 replies).
-3. Every seed made here replays through the starttls target's replay binary without a model
+3. Every seed made here, and every shipped capture imported with its key log, replays through the starttls target's replay binary without a model
    divergence (when REPLAY_STARTTLS is given).
 4. Exit status and reasons: an --out whose subfolder is a plain file, a directory as input,
    a full disk (a 64 KiB tmpfs, when we may mount one) give exit 1 and a message naming the
@@ -247,6 +247,17 @@ if check(len(seedf) == 1, "long session: no seed"):
     check("over max_len: imap 1" in p.stdout, "long session: not in the summary")
 p = run(["--out", os.path.join(WORK, "out-short"), base], expect=0, label="short session")
 check("max_len" not in p.stdout, "short session: a max_len warning:\n%s" % p.stdout)
+
+# every shipped capture, imported with its key log, replays through the starttls target
+if REPLAY:
+    for t in truth:
+        args = ["--out", os.path.join(WORK, "ship-" + t["id"]), os.path.join(CAPS, t["file"])]
+        if t["keylog"]:
+            args = ["--keylog", os.path.join(CAPS, t["keylog"])] + args
+        run(args, expect=0, label="shipped " + t["id"])
+        for f in seeds(os.path.join(WORK, "ship-" + t["id"])):
+            r = subprocess.run([REPLAY, f], capture_output=True, text=True)
+            check(r.returncode == 0, "shipped %s: the starttls target diverges:\n%s" % (t["id"], r.stderr[-3000:]))
 
 if failures:
     print("%d check(s) failed" % len(failures))
