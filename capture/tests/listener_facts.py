@@ -11,8 +11,9 @@ Usage: listener_facts.py IMPORTER CAPTURES_DIR WORKDIR [REPLAY_STARTTLS]
 2. A ClientHello sent to a plaintext port after the greeting (seed Q218430), or after a refused
    STARTTLS, is kept as client writes on the plaintext side, with the server's replies after it
    (formerly: taken for implicit TLS and nothing imported / cut with the 500 replies).
-3. Every seed made here, and every shipped capture imported with its key log, replays through the starttls target's replay binary without a model
-   divergence (when REPLAY_STARTTLS is given).
+3. Every seed made here, and every shipped capture imported with its key log, replays
+   through the starttls target's replay binary without a model divergence (when
+   REPLAY_STARTTLS is given).
 4. Exit status and reasons: an --out whose subfolder is a plain file, a directory as input,
    a full disk (a 64 KiB tmpfs, when we may mount one) give exit 1 and a message naming the
    file, and leave no partial file; a gap before the ServerHello is named as such (not "no
