@@ -36,6 +36,7 @@ const char *cap_tls_status_name(enum cap_tls_status t)
     case CAP_TLS_UNSUPPORTED: return "not decrypted: unsupported";
     case CAP_TLS_FAILED: return "not decrypted: failed";
     case CAP_TLS_NO_SERVER_TLS: return "server did not answer with TLS";
+    case CAP_TLS_CUT: return "not decrypted: cut by a gap";
     }
     return "?";
 }
@@ -179,7 +180,8 @@ static int ci_find(const uint8_t *p, size_t n, const char *w)
 }
 
 /* Offset just past the client's STARTTLS/STLS command line, or -1. */
-static long long starttls_command(enum fz_proto proto, const uint8_t *p, size_t n)
+static long long starttls_command(enum fz_proto proto, const uint8_t *p, size_t n,
+                                  size_t *line_start)
 {
     size_t i = 0;
     while (i < n) {
@@ -202,11 +204,133 @@ static long long starttls_command(enum fz_proto proto, const uint8_t *p, size_t 
             const uint8_t *sp = memchr(l, ' ', ln);
             hit = sp && sp > l && ci_eq(sp + 1, ln - (size_t)(sp + 1 - l), "STARTTLS");
         }
-        if (hit)
+        if (hit) {
+            *line_start = i;
             return (long long)(e + 1);
+        }
         i = e + 1;
     }
     return -1;
+}
+
+/* Server bytes sent before the client byte at offset coff arrived (capture order). */
+static uint64_t server_before(const struct cap_flow *f, int cl, int sv, uint64_t coff)
+{
+    uint64_t sbytes = 0;
+    for (size_t i = 0; i < f->nchunks; i++) {
+        const struct cap_chunk *ch = &f->chunks[i];
+        if (ch->dir == cl && ch->off + ch->len > coff)
+            break;
+        if (ch->dir == sv)
+            sbytes += ch->len;
+    }
+    return sbytes;
+}
+
+/* Line [*a, *e) (without CR LF) starting at i; returns the next line's offset, 0 at the end. */
+static size_t next_line(const uint8_t *p, size_t n, size_t i, size_t *a, size_t *e)
+{
+    if (i >= n)
+        return 0;
+    const uint8_t *nl = memchr(p + i, '\n', n - i);
+    size_t end = nl ? (size_t)(nl - p) : n;
+    size_t le = end;
+    if (le > i && p[le - 1] == '\r')
+        le--;
+    while (le > i && p[le - 1] == ' ')
+        le--;
+    *a = i;
+    *e = le;
+    return nl ? end + 1 : n;
+}
+
+static int ci_prefix(const uint8_t *p, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+    if (n < k)
+        return 0;
+    for (size_t i = 0; i < k; i++)
+        if (toupper(p[i]) != toupper((unsigned char)w[i]))
+            return 0;
+    return 1;
+}
+
+/* a word w in the line, delimited by space, '[', ']', '(' or the line's ends */
+static int has_token(const uint8_t *p, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+    for (size_t i = 0; i + k <= n; i++) {
+        if (i > 0 && p[i - 1] != ' ' && p[i - 1] != '[' && p[i - 1] != '(')
+            continue;
+        if (!ci_prefix(p + i, n - i, w))
+            continue;
+        if (i + k == n || p[i + k] == ' ' || p[i + k] == ']' || p[i + k] == ')')
+            return 1;
+    }
+    return 0;
+}
+
+/* Did the server's plaintext [0, n) list STARTTLS (SMTP EHLO, IMAP capabilities) or STLS
+ * (POP3 CAPA)? A reply text that merely mentions the word ("502 STARTTLS not supported")
+ * does not count. Also sets *tls_required for an SMTP 530 before TLS. */
+static int server_offers(enum fz_proto proto, const uint8_t *p, size_t n, int *tls_required)
+{
+    size_t i = 0, a, e;
+    int offers = 0;
+    while ((i = next_line(p, n, i, &a, &e)) != 0) {
+        const uint8_t *l = p + a;
+        size_t ln = e - a;
+        if (proto == FZ_PROTO_SMTP) {
+            if (ln >= 12 && memcmp(l, "250", 3) == 0 && (l[3] == '-' || l[3] == ' ') &&
+                ci_prefix(l + 4, ln - 4, "STARTTLS") && (ln == 12 || l[12] == ' '))
+                offers = 1;
+            if (ln >= 4 && memcmp(l, "530", 3) == 0 && (l[3] == '-' || l[3] == ' ') &&
+                ci_find(l, ln, "STARTTLS"))
+                *tls_required = 1;
+        } else if (proto == FZ_PROTO_IMAP) {
+            if (ln >= 2 && l[0] == '*' && l[1] == ' ' && has_token(l, ln, "CAPABILITY") &&
+                has_token(l, ln, "STARTTLS"))
+                offers = 1;
+        } else {
+            if (ln >= 4 && ci_prefix(l, ln, "STLS") && (ln == 4 || l[4] == ' '))
+                offers = 1;
+        }
+        if (i >= n)
+            break;
+    }
+    return offers;
+}
+
+/* The server's reply to the STARTTLS command, looked for in its bytes from offset from on:
+ * 1 accepted, -1 refused, 0 not found. SMTP: the first reply other than 250 (replies to
+ * commands pipelined before it); IMAP: the tagged reply with the command's tag; POP3: the
+ * first +OK / -ERR. */
+static int starttls_reply(enum fz_proto proto, const uint8_t *p, size_t n, size_t from,
+                          const uint8_t *tag, size_t tagn, int *code)
+{
+    size_t i = from, a, e;
+    while (i < n && (i = next_line(p, n, i, &a, &e)) != 0) {
+        const uint8_t *l = p + a;
+        size_t ln = e - a;
+        if (ln >= 5 && is_tls_hello(l, ln))
+            return 0; /* the TLS handshake: no plaintext reply before it */
+        if (proto == FZ_PROTO_SMTP) {
+            if (ln >= 3 && isdigit(l[0]) && isdigit(l[1]) && isdigit(l[2]) &&
+                (ln == 3 || l[3] == ' ' || l[3] == '-') && memcmp(l, "250", 3) != 0) {
+                *code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+                return *code == 220 ? 1 : -1;
+            }
+        } else if (proto == FZ_PROTO_IMAP) {
+            if (tagn && ln > tagn && memcmp(l, tag, tagn) == 0 && l[tagn] == ' ')
+                return ci_prefix(l + tagn + 1, ln - tagn - 1, "OK") ? 1 : -1;
+        } else {
+            if (ci_prefix(l, ln, "+OK"))
+                return 1;
+            if (ci_prefix(l, ln, "-ERR"))
+                return -1;
+        }
+    }
+    return 0;
 }
 
 static size_t longest_line(const struct cap_imp_session *s)
@@ -231,8 +355,7 @@ static int write_file(struct cap_imp_session *s)
 {
     struct fz_buf b = {0};
     size_t line = longest_line(s), lit = (size_t)s->bytes[0];
-    uint8_t flags = s->mode != FZ_MODE_PLAIN ? FZ_SFLAG_CERT : 0;
-    fz_sbuf_header(&b, s->proto, s->mode, flags,
+    fz_sbuf_header(&b, s->proto, s->mode, s->flags,
                    fz_session_limits(line > 2048 ? line : 2048, lit > 65536 ? lit : 65536));
     for (size_t i = 0; i < s->nev; i++)
         fz_sbuf_event(&b, s->ev[i].type, s->ev[i].p, s->ev[i].n);
@@ -382,35 +505,50 @@ static int import_flow(struct cap_import *im, size_t fi, const struct cap_import
     s->proto = proto;
     s->no_syn = !f->syn[cl] && !f->synack[sv];
 
-    /* where TLS starts */
+    /* where TLS starts, and what the server did (pcap_import.h, "Header") */
+    uint64_t s_before_ch = 0; /* server bytes sent before the ClientHello arrived */
+    s->greeted = ss.n > 0 && !is_tls_hello(ss.p, ss.n);
     if (implicit_tls) {
-        s->tls_seen = 1;
-        s->tls_off[0] = s->tls_off[1] = 0;
-        s->mode = FZ_MODE_IMPLICIT;
+        s_before_ch = server_before(f, cl, sv, 0);
+        s->client_hello_off = 0;
+        if (s_before_ch == 0 && ss.n > 0 && is_tls_hello(ss.p, ss.n) && ss.p[5] == 2) {
+            s->tls_seen = 1;
+            s->server_tls = 1;
+            s->tls_off[0] = s->tls_off[1] = 0;
+        } else if (s_before_ch == 0 && ss.n == 0 && pm && pm->implicit) {
+            /* no answer at all on an implicit-TLS port: TLS as far as the client went */
+            s->tls_seen = 1;
+            s->tls_off[0] = s->tls_off[1] = 0;
+        } else {
+            /* a greeting first, a plaintext answer, or no answer on a plaintext port: the
+             * server is no TLS listener (the Q218430 path) */
+            s->client_hello_plain = 1;
+        }
     } else {
-        long long cmd = starttls_command(proto, cs.p, cs.n);
+        size_t line0 = 0;
+        long long cmd = starttls_command(proto, cs.p, cs.n, &line0);
         s->starttls_cmd = cmd >= 0;
         if (cmd >= 0) {
+            uint64_t from = server_before(f, cl, sv, (uint64_t)cmd - 1);
+            size_t tagn = 0;
+            if (proto == FZ_PROTO_IMAP) {
+                const uint8_t *sp = memchr(cs.p + line0, ' ', (size_t)cmd - line0);
+                tagn = sp ? (size_t)(sp - (cs.p + line0)) : 0;
+            }
+            s->starttls_reply = starttls_reply(proto, ss.p, ss.n, (size_t)from, cs.p + line0, tagn,
+                                               &s->reply_code);
             for (size_t k = (size_t)cmd; k + 6 <= cs.n; k++)
                 if (is_tls_hello(cs.p + k, cs.n - k) && cs.p[k + 5] == 1) {
                     s->tls_seen = 1;
                     s->tls_off[0] = k;
+                    s->client_hello_off = k;
                     break;
                 }
         }
-        int advertised = proto == FZ_PROTO_POP3 ? ci_find(ss.p, ss.n, "STLS")
-                                                : ci_find(ss.p, ss.n, "STARTTLS");
-        s->mode = (s->starttls_cmd || advertised) ? FZ_MODE_STARTTLS : FZ_MODE_PLAIN;
         if (s->tls_seen) {
             /* the server's TLS starts with the first byte it sent after the ClientHello */
-            uint64_t sbytes = 0;
-            for (size_t i = 0; i < f->nchunks; i++) {
-                const struct cap_chunk *ch = &f->chunks[i];
-                if (ch->dir == cl && ch->off + ch->len > s->tls_off[0])
-                    break;
-                if (ch->dir == sv)
-                    sbytes += ch->len;
-            }
+            uint64_t sbytes = server_before(f, cl, sv, s->tls_off[0]);
+            s_before_ch = sbytes;
             /* a client that did not wait for the reply: the server's plaintext reply lines
              * come after the ClientHello; its TLS starts at the ServerHello behind them */
             uint64_t k = sbytes;
@@ -423,15 +561,57 @@ static int import_flow(struct cap_import *im, size_t fi, const struct cap_import
             if (k < ss.n && is_tls_hello(ss.p + k, ss.n - k) && ss.p[k + 5] == 2)
                 sbytes = k;
             s->tls_off[1] = sbytes;
+            s->server_tls = sbytes < ss.n && is_tls_hello(ss.p + sbytes, ss.n - sbytes);
+            if (s->starttls_reply < 0 || (sbytes < ss.n && !s->server_tls)) {
+                /* refused, or answered in plaintext: the ClientHello never reached TLS */
+                s->tls_seen = 0;
+                s->client_hello_plain = 1;
+            }
         }
     }
+    if (s->client_hello_plain) {
+        s->tls = CAP_TLS_NO_SERVER_TLS;
+        note(s->tls_note, sizeof s->tls_note,
+             "the client sent a ClientHello at client offset %llu, the server %s; kept as client "
+             "writes on the plaintext side",
+             (unsigned long long)s->client_hello_off,
+             s->starttls_reply < 0 ? "had refused STARTTLS" : s->greeted ? "answered in plaintext"
+                                                                          : "did not answer it");
+    }
+    {
+        /* the server's plaintext: before its TLS, or all of it */
+        size_t plain_n = s->tls_seen ? (size_t)s->tls_off[1] : ss.n;
+        if (implicit_tls && !s->client_hello_plain)
+            plain_n = 0;
+        s->offered = server_offers(proto, ss.p, plain_n, &s->tls_required);
+    }
+    int accepted = s->starttls_reply > 0 || (s->starttls_cmd && s->server_tls);
+    if (implicit_tls && s->tls_seen) {
+        s->mode = FZ_MODE_IMPLICIT;
+        s->flags = FZ_SFLAG_CERT;
+    } else if (accepted || (s->offered && !s->starttls_cmd)) {
+        s->mode = FZ_MODE_STARTTLS;
+        s->flags = FZ_SFLAG_CERT;
+    } else if (s->offered || (proto == FZ_PROTO_SMTP && s->reply_code == 454)) {
+        s->mode = FZ_MODE_STARTTLS; /* capable, but no certificate to offer */
+        s->flags = 0;
+    } else {
+        s->mode = FZ_MODE_PLAIN;
+        s->flags = 0;
+    }
+    if (s->tls_required && s->mode != FZ_MODE_PLAIN)
+        s->flags |= FZ_SFLAG_TLS_REQUIRED;
 
     /* the cut from gaps */
     uint32_t cut_pkt = UINT32_MAX;
+    int gap_dir = -1;
+    uint64_t gap_off = 0;
     for (int d = 0; d < 2; d++) {
         const struct cap_reasm_gap *g = &f->gap[d];
         if (g->present && g->pkt < cut_pkt) {
             cut_pkt = g->pkt;
+            gap_dir = d == cl ? 0 : 1;
+            gap_off = g->off;
             s->cut = 1;
             s->cut_note[0] = 0;
             note(s->cut_note, sizeof s->cut_note,
@@ -449,11 +629,6 @@ static int import_flow(struct cap_import *im, size_t fi, const struct cap_import
             s->tls = CAP_TLS_NO_KEYLOG;
             note(s->tls_note, sizeof s->tls_note,
                  "TLS not decrypted (no key log given); session cut at the ClientHello");
-        } else if (s->tls_off[1] < ss.n && !is_tls_hello(ss.p + s->tls_off[1], ss.n - s->tls_off[1])) {
-            s->tls = CAP_TLS_NO_SERVER_TLS;
-            note(s->tls_note, sizeof s->tls_note,
-                 "the client sent a ClientHello but the server did not answer with TLS; session "
-                 "cut there");
         } else {
             fw = calloc(1, sizeof *fw);
             if (!fw)
@@ -490,11 +665,18 @@ static int import_flow(struct cap_import *im, size_t fi, const struct cap_import
         s->tls_version = fw->version;
         s->tls_suite = fw->suite;
         s->tls_etm = fw->etm;
+        s->tls_key_lookup = fw->have_ch && fw->have_sh;
         if (fw->status != CAP_FOLLOW_OK) {
             s->tls = fw->status == CAP_FOLLOW_NO_KEY       ? CAP_TLS_NO_KEY
                      : fw->status == CAP_FOLLOW_UNSUPPORTED ? CAP_TLS_UNSUPPORTED
                                                            : CAP_TLS_FAILED;
             note(s->tls_note, sizeof s->tls_note, "%s; session cut there", fw->note);
+        } else if (!fw->have_sh && gap_dir >= 0) {
+            s->tls = CAP_TLS_CUT;
+            note(s->tls_note, sizeof s->tls_note,
+                 "not followed: the gap at offset %llu in the %s stream comes before the %s",
+                 (unsigned long long)gap_off, gap_dir ? "server" : "client",
+                 fw->have_ch ? "ServerHello" : "ClientHello");
         } else if (!fw->have_sh) {
             s->tls = CAP_TLS_FAILED;
             note(s->tls_note, sizeof s->tls_note, "no ServerHello in the capture");
@@ -508,6 +690,11 @@ static int import_flow(struct cap_import *im, size_t fi, const struct cap_import
     }
     if (b.oom)
         goto out;
+    if (s->tls_seen && s->tls != CAP_TLS_DECRYPTED && !s->cut) {
+        /* TLS not followed: the session ends before the ClientHello (or where it stopped) */
+        s->cut = 1;
+        note(s->cut_note, sizeof s->cut_note, "at the TLS handshake (TLS not decrypted, above)");
+    }
     if (write_file(s))
         goto out;
     rc = 0;

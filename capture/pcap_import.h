@@ -10,9 +10,7 @@
  *  - protocol from the server port (user map first, then 25/587/465 smtp,
  *    143/993 imap, 110/995 pop3), else from the server's greeting
  *    ("220" smtp, "* OK"/"* PREAUTH" imap, "+OK" pop3);
- *  - mode: implicit when the client stream starts with a TLS record; STARTTLS
- *    when the client sent the command (SMTP `STARTTLS`, IMAP `<tag> STARTTLS`,
- *    POP3 `STLS`) or the server advertised it; else plaintext;
+ *  - mode and flags: from what the server did ("Header" below);
  *  - TLS starts in the client stream at the first TLS handshake record header
  *    after the STARTTLS command line (offset 0 for implicit TLS), in the
  *    server stream at the first byte it sent after that ClientHello arrived, or at the
@@ -35,8 +33,22 @@
  *  - a gap in either direction (tcp_reasm.h) ends the session before the
  *    first packet from which data is missing; the reason is reported.
  *
- * Header: proto, mode as above; flags: certificate bound when the mode is
- * not plaintext; limits: max-line = the longest client line (at least 2048),
+ * Header, from what the server did (listener facts):
+ *  - implicit (certificate bound) when the client starts with a ClientHello and the server
+ *    answers it with a ServerHello, without a plaintext greeting first;
+ *  - starttls, certificate bound, when the server accepted STARTTLS/STLS (220, OK, +OK, or it
+ *    answered the ClientHello after the command with TLS), or listed it (EHLO 250-STARTTLS,
+ *    IMAP CAPABILITY / greeting [CAPABILITY ..] STARTTLS, POP3 CAPA STLS) and the client never
+ *    asked for it;
+ *  - starttls without a certificate when it was listed, or an SMTP 454 answered it, but the
+ *    server refused it (the listener can do STARTTLS, it had no certificate to offer);
+ *  - plaintext otherwise: never listed, refused (502/BAD/-ERR) or never asked;
+ *  - TLS required when an SMTP server answered 530 before TLS.
+ *  A ClientHello the server did not take up (sent to a plaintext port after its greeting,
+ *  after a refused STARTTLS, or answered in plaintext) is kept as client writes on the
+ *  plaintext side, followed by whatever the server answered: a replay then takes the
+ *  target's path for a TLS client on a plaintext listener.
+ * Limits: max-line = the longest client line (at least 2048),
  * max-literal = the client's plaintext byte count (at least 65536), rounded
  * up to what the format can express.
  *
@@ -58,8 +70,9 @@
 struct cap_import_port {
     uint16_t port;
     enum fz_proto proto;
-    int implicit; /* informational: implicit TLS is recognised from the ClientHello at the
-                     start of the client stream, whatever the port */
+    int implicit; /* implicit TLS is recognised from the server's answer to a ClientHello at
+                     the start of the client stream; this only decides when the server sent
+                     nothing at all (then: TLS on an implicit port, plaintext elsewhere) */
 };
 
 struct cap_import_opts {
@@ -76,8 +89,11 @@ enum cap_tls_status {
     CAP_TLS_NO_KEY,       /* the key log has no (complete) entry for this client random */
     CAP_TLS_UNSUPPORTED,  /* version or cipher suite the decrypter does not do */
     CAP_TLS_FAILED,       /* a record did not decrypt / the handshake could not be parsed */
-    CAP_TLS_NO_SERVER_TLS /* the client started TLS, the server did not answer with TLS */
+    CAP_TLS_NO_SERVER_TLS, /* the client sent a ClientHello, the server answered in plaintext
+                              (kept as client writes on the plaintext side) */
+    CAP_TLS_CUT           /* a gap cuts the session before the handshake could be followed */
 };
+#define CAP_TLS_NSTATUS 8
 
 struct cap_imp_event {
     enum fz_ev_type type;
@@ -94,6 +110,17 @@ struct cap_imp_session {
     enum fz_mode mode;
     int no_syn;              /* the connection's start was not captured (may begin mid-stream) */
     int starttls_cmd;        /* the client sent the STARTTLS/STLS command */
+    /* listener facts, from what the server did (see "Header" above) */
+    int greeted;             /* the server's first bytes are a plaintext greeting */
+    int offered;             /* EHLO / CAPABILITY / CAPA (or the IMAP greeting) listed STARTTLS/STLS */
+    int starttls_reply;      /* reply to STARTTLS: 1 accepted (220 / OK / +OK), -1 refused, 0 none seen */
+    int reply_code;          /* SMTP: that reply's code */
+    int server_tls;          /* the server answered the ClientHello with a ServerHello */
+    int tls_required;        /* SMTP: a 530 asking for STARTTLS before TLS */
+    int client_hello_plain;  /* a ClientHello the server did not take up: kept as client writes */
+    uint64_t client_hello_off; /* its offset in the client stream */
+    uint8_t flags;           /* header flags written (FZ_SFLAG_*) */
+    int tls_key_lookup;      /* the key log was consulted (ClientHello and ServerHello seen) */
     int tls_seen;            /* a TLS handshake started */
     uint64_t tls_off[2];     /* [0] client, [1] server stream offset where TLS starts */
     enum cap_tls_status tls;

@@ -18,12 +18,15 @@
  *             already there (same content) is counted as present.
  * --dump      prints every session in the text form (mxsession decode).
  * --port N:PROTO[:implicit]   PROTO smtp|imap|pop3, checked before the default
- *             ports. Implicit TLS is recognised from a ClientHello at the start of the
- *             client stream on any port; :implicit is accepted and documents intent.
- * Exit status: 0 when at least one session was imported (written, already
- * present, or dumped), 1 when nothing could be imported, 2 on a usage error.
+ *             ports. Implicit TLS is recognised from the server's ServerHello answering a
+ *             ClientHello at the start of the client stream; :implicit only matters when
+ *             the server answered nothing.
+ * Exit status: 0 only when every capture was read and every session found was
+ * written (or already present, or dumped); 1 otherwise (each cause printed, naming
+ * the file); 2 on a usage error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +52,15 @@ static int read_all(const char *path, uint8_t **out, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        errno = EISDIR;
+        return -1;
+    }
     uint8_t *b = NULL;
     size_t n = 0, cap = 0;
+    int err = 0;
     for (;;) {
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 65536;
@@ -64,16 +74,19 @@ static int read_all(const char *path, uint8_t **out, size_t *len)
             b = q;
             cap = nc;
         }
+        errno = 0;
         size_t k = fread(b + n, 1, cap - n, f);
         n += k;
-        if (k == 0)
+        if (k == 0) {
+            err = errno;
             break;
+        }
     }
     int bad = ferror(f);
     fclose(f);
     if (bad) {
         free(b);
-        errno = EIO;
+        errno = err ? err : EIO; /* the real cause (EISDIR, EIO, ...) when stdio kept it */
         return -1;
     }
     *out = b;
@@ -81,38 +94,66 @@ static int read_all(const char *path, uint8_t **out, size_t *len)
     return 0;
 }
 
-static int mkdirs(const char *path)
+/* Creates path and its parents. On error returns -1 with errno set and bad = the
+ * component that could not be made (a plain file in the way: ENOTDIR). */
+static int mkdirs(const char *path, char *bad, size_t badcap)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+        snprintf(bad, badcap, "%s", path);
+        errno = ENAMETOOLONG;
         return -1;
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0777) && errno != EEXIST)
-                return -1;
-            *p = '/';
+    }
+    size_t n = strlen(tmp);
+    for (char *p = tmp + 1;; p++) {
+        if (*p && *p != '/')
+            continue;
+        int end = !*p || (size_t)(p - tmp) + 1 == n;
+        char c = *p;
+        *p = 0;
+        struct stat st;
+        if (mkdir(tmp, 0777) && errno != EEXIST) {
+            snprintf(bad, badcap, "%s", tmp);
+            return -1;
         }
-    if (mkdir(tmp, 0777) && errno != EEXIST)
-        return -1;
+        if (stat(tmp, &st) || !S_ISDIR(st.st_mode)) {
+            snprintf(bad, badcap, "%s", tmp);
+            errno = ENOTDIR;
+            return -1;
+        }
+        *p = c;
+        if (end)
+            break;
+    }
     return 0;
 }
 
-/* 1 written, 0 already present, -1 error */
-static int put_file(const char *dir, const char *id, const uint8_t *p, size_t n)
+/* 1 written, 0 already present, -1 error (errno set; nothing left behind). The data is
+ * written to a temporary name and linked into place, so a file under the final name is
+ * always complete; the caller fsyncs the directories once at the end. */
+static int put_file(const char *dir, const char *id, const uint8_t *p, size_t n, int do_fsync)
 {
     char final[4352], tmp[4352];
     snprintf(final, sizeof final, "%s/%s", dir, id);
+    struct stat st;
+    if (lstat(final, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == n)
+        return 0; /* same name = same content (the name is its hash): nothing to write */
     snprintf(tmp, sizeof tmp, "%s/.tmp-%s-%ld", dir, id, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f)
         return -1;
-    int ok = fwrite(p, 1, n, f) == n;
-    ok &= fflush(f) == 0;
-    ok &= fsync(fileno(f)) == 0;
-    ok &= fclose(f) == 0;
-    if (!ok) {
+    int err = 0;
+    if (fwrite(p, 1, n, f) != n)
+        err = errno ? errno : EIO;
+    if (fflush(f) != 0 && !err)
+        err = errno ? errno : EIO;
+    if (do_fsync && !err && fsync(fileno(f)) != 0)
+        err = errno;
+    if (fclose(f) != 0 && !err)
+        err = errno ? errno : EIO;
+    if (err) {
         unlink(tmp);
+        errno = err;
         return -1;
     }
     int rc = link(tmp, final);
@@ -129,11 +170,14 @@ static int put_file(const char *dir, const char *id, const uint8_t *p, size_t n)
 struct totals {
     size_t captures, captures_failed, sessions, empty;
     size_t by[3][3];       /* proto x mode */
-    size_t tls[7];         /* by cap_tls_status */
+    size_t tls[CAP_TLS_NSTATUS];        /* by cap_tls_status */
     size_t cut;
     size_t written[2], present[2]; /* imap, starttls */
     size_t imported;
-    int keylog_used;
+    size_t over_max_len[2];  /* seeds longer than the target's max_len: imap, starttls */
+    size_t write_failed;   /* files that could not be written */
+    size_t not_written;    /* sessions found but with nothing to write */
+    int keylog_used, keylog_tried;
 };
 
 static int parse_port(const char *a, struct cap_import_opts *o)
@@ -231,12 +275,19 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *tdirs[2] = {"imap", "starttls"};
+    const size_t max_len[2] = {MX_MAX_LEN_IMAP, MX_MAX_LEN_STARTTLS}; /* targets/manifest */
     char tpath[2][4096];
     if (outdir) {
         for (int t = 0; t < 2; t++) {
             snprintf(tpath[t], sizeof tpath[t], "%s/%s", outdir, tdirs[t]);
-            if (mkdirs(tpath[t])) {
-                fprintf(stderr, "pcap-import: cannot create %s: %s\n", tpath[t], strerror(errno));
+            char bad[4096];
+            if (mkdirs(tpath[t], bad, sizeof bad)) {
+                if (errno == ENOTDIR)
+                    fprintf(stderr, "pcap-import: cannot create %s: %s exists and is not a directory\n",
+                            tpath[t], bad);
+                else
+                    fprintf(stderr, "pcap-import: cannot create %s: %s: %s\n", tpath[t], bad,
+                            strerror(errno));
                 free(caps);
                 free(kl);
                 return 1;
@@ -306,6 +357,21 @@ int main(int argc, char **argv)
             printf(", %s; %zu event(s), %llu client / %llu server bytes\n",
                    cap_tls_status_name(s->tls), s->nev, (unsigned long long)s->bytes[0],
                    (unsigned long long)s->bytes[1]);
+            printf("    listener: greeting %s, %s %s, ", s->greeted ? "yes" : "no",
+                   s->proto == FZ_PROTO_POP3 ? "STLS" : "STARTTLS",
+                   s->offered ? "offered" : "not offered");
+            if (!s->starttls_cmd)
+                printf("not asked");
+            else if (s->starttls_reply == 0)
+                printf("asked, no reply seen");
+            else if (s->proto == FZ_PROTO_SMTP && s->reply_code)
+                printf("asked, reply %d", s->reply_code);
+            else
+                printf("asked, %s", s->starttls_reply > 0 ? "accepted" : "refused");
+            printf(", server TLS %s -> header: mode %s, cert %s, tls-required %s\n",
+                   s->server_tls ? "yes" : "no", cap_mode_name(s->mode),
+                   s->flags & FZ_SFLAG_CERT ? "yes" : "no",
+                   s->flags & FZ_SFLAG_TLS_REQUIRED ? "yes" : "no");
             if (s->no_syn)
                 printf("    note: the connection's SYN was not captured; it may start mid-stream\n");
             if (s->tls_note[0])
@@ -314,6 +380,8 @@ int main(int argc, char **argv)
                 T.cut++;
                 printf("    cut: %s\n", s->cut_note);
             }
+            if (s->tls_key_lookup)
+                T.keylog_tried = 1;
             if (s->nev == 0) {
                 T.empty++;
                 printf("    nothing to write (no event before the cut)\n");
@@ -331,10 +399,17 @@ int main(int argc, char **argv)
                 size_t nt = cap_import_targets(s, names);
                 for (size_t t = 0; t < nt; t++) {
                     int ti = !strcmp(names[t], "imap") ? 0 : 1;
-                    int w = put_file(tpath[ti], s->id, s->file, s->file_len);
+                    if (s->file_len > max_len[ti]) {
+                        T.over_max_len[ti]++;
+                        printf("    warning: seed %s/%s is %zu bytes, over the %s target's max_len "
+                               "%zu: a fuzzer started with -max_len %zu sees only its start\n",
+                               tpath[ti], s->id, s->file_len, tdirs[ti], max_len[ti], max_len[ti]);
+                    }
+                    int w = put_file(tpath[ti], s->id, s->file, s->file_len, 1);
                     if (w < 0) {
                         fprintf(stderr, "pcap-import: cannot write %s/%s: %s\n", tpath[ti], s->id,
                                 strerror(errno));
+                        T.write_failed++;
                         continue;
                     }
                     if (w)
@@ -362,7 +437,7 @@ int main(int argc, char **argv)
     }
     printf("\n  TLS:");
     int any = 0;
-    for (int t = 0; t < 7; t++)
+    for (int t = 0; t < CAP_TLS_NSTATUS; t++)
         if (T.tls[t]) {
             printf("%s %s %zu", any ? "," : "", cap_tls_status_name((enum cap_tls_status)t), T.tls[t]);
             any = 1;
@@ -373,13 +448,45 @@ int main(int argc, char **argv)
         printf("  files: imap %zu written, %zu already present; starttls %zu written, %zu already "
                "present (in %s)\n",
                T.written[0], T.present[0], T.written[1], T.present[1], outdir);
-    if (kl && !T.keylog_used)
+    if (T.over_max_len[0] || T.over_max_len[1])
+        printf("  over max_len: imap %zu (max_len %zu), starttls %zu (max_len %zu)\n",
+               T.over_max_len[0], max_len[0], T.over_max_len[1], max_len[1]);
+    if (kl && !T.keylog_used && T.keylog_tried)
         fprintf(stderr, "pcap-import: the key log matched no TLS session in the capture(s)\n");
+    int rc = 0;
+    if (outdir) {
+        /* the new names are durable once their directories are: one fsync per folder */
+        for (int t = 0; t < 2; t++) {
+            if (!T.written[t])
+                continue;
+            int fd = open(tpath[t], O_RDONLY | O_DIRECTORY);
+            if (fd < 0 || fsync(fd) != 0) {
+                fprintf(stderr, "pcap-import: cannot fsync the directory %s: %s\n", tpath[t],
+                        strerror(errno));
+                rc = 1;
+            }
+            if (fd >= 0)
+                close(fd);
+        }
+    }
     free(caps);
     free(kl);
     if (T.imported == 0) {
         fprintf(stderr, "pcap-import: nothing could be imported\n");
         return 1;
     }
-    return 0;
+    if (T.write_failed) {
+        fprintf(stderr, "pcap-import: %zu file(s) could not be written (see above)\n", T.write_failed);
+        rc = 1;
+    }
+    if (T.captures_failed) {
+        fprintf(stderr, "pcap-import: %zu capture(s) could not be read (see above)\n", T.captures_failed);
+        rc = 1;
+    }
+    if (T.empty) {
+        fprintf(stderr, "pcap-import: %zu session(s) found had nothing to write (see the cuts above)\n",
+                T.empty);
+        rc = 1;
+    }
+    return rc;
 }
