@@ -422,7 +422,7 @@ static const struct known {
     {"open-bracket", k_open_bracket,
      "LIBMX LIMITATION, to fix: libmx's '[' always opens a section that must close with ']' on "
      "the line, so a valid atom with '[' and no ']' (a SELECT a[b) is rejected; dovecot "
-     "accepts it (minimal input in repro/imap_dovecot/open-bracket.txt)",
+     "accepts it (minimal input in repro/imap_dovecot/07387394ee96)",
      "RFC 3501 §9 (ATOM-CHAR includes '['; astring)"},
     {"incomplete", k_incomplete,
      "the session ends before dovecot reached its verdict on a command libmx already rejected "
