@@ -353,7 +353,13 @@ static int k_tag_del(const struct kctx *k)
 }
 static int k_section(const struct kctx *k)
 {
-    if (!k->m || !k->m->started || !k->d)
+    if (!k->m || !k->d)
+        return 0;
+    /* dovecot refused a byte libmx takes inside the section (or libmx still waits for ']') */
+    if (dv_rejects(k, NULL) && mx_accepts_or_waits(k) && k->d->end > k->d->start &&
+        memchr(k->s + k->d->start, '[', k->d->end - k->d->start))
+        return 1;
+    if (!k->m->started)
         return 0;
     for (size_t i = 0; i < k->m->ntok; i++)
         if (k->m->tok[i].kind == DV_ATOM && memchr(k->m->tok[i].p, '[', k->m->tok[i].n))
