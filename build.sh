@@ -124,7 +124,7 @@ cmake_build() {
 # ---------------------------------------------------------------- dependencies
 # pkg:probe pairs; a probe is a command name, an absolute file path, or @fuzzer-rt: libFuzzer's
 # runtime in the directory of the installed clang's runtimes (whatever its version).
-DEPS_BASE="clang:clang cmake:cmake make:make zip:zip unzip:unzip libclang-rt-dev:@fuzzer-rt android-libboringssl-dev:$(bssl_inc)/openssl/ssl.h libpcap-dev:/usr/include/pcap/pcap.h libcmocka-dev:/usr/include/cmocka.h llvm:llvm-symbolizer"
+DEPS_BASE="clang:clang cmake:cmake make:make zip:zip unzip:unzip libclang-rt-dev:@fuzzer-rt android-libboringssl-dev:$(bssl_inc)/openssl/ssl.h libpcap-dev:/usr/include/pcap/pcap.h libcmocka-dev:/usr/include/cmocka.h llvm:llvm-symbolizer dovecot-dev:$MX_DOVECOT_INCLUDE/imap-parser.h dovecot-core:$MX_DOVECOT_SHARED"
 DEPS_AFL="afl++:afl-fuzz"
 DEPS_TEST="valgrind:valgrind tshark:tshark swaks:swaks curl:curl python3:python3 openssl:openssl"
 
@@ -183,6 +183,8 @@ build_fuzzers() {
     local inc=(-I "$ROOT/include" -I "$ROOT/targets/harness" -I "$ROOT/targets/oracles" -I "$ROOT/capture"
                -isystem "$(bssl_inc)")
     [[ -n ${MX_PCAP_INCLUDE:-} ]] && inc+=(-isystem "$MX_PCAP_INCLUDE")
+    # dovecot's headers last: only targets/oracles/imap_dovecot_peer.c includes them
+    inc+=(-idirafter "$MX_DOVECOT_INCLUDE")
     local cflags=(${CFLAGS:-} $MX_COMMON_CFLAGS)   # word splitting is intended: flag lists
     local cxxflags=(${CXXFLAGS:-})
     local engine=(${LIB_FUZZING_ENGINE})
@@ -215,7 +217,7 @@ build_fuzzers() {
     local lsep=" "
     while read -r t dicts maxlen libs; do
         compile "$ROOT/targets/$t.c" "$obj/targets/$t.o"
-        local extra=()
+        local extra=() late=()
         if [[ ,$libs, == *,pcap,* ]]; then
             extra+=("$obj/libcapture.a")
             # libpcap: a static archive when given (OSS-Fuzz builds one without D-Bus), else the
@@ -228,8 +230,21 @@ build_fuzzers() {
                 extra+=(-lpcap -Wl,-rpath,'$ORIGIN/lib')
             fi
         fi
+        if [[ ,$libs, == *,dovecot,* ]]; then
+            # libdovecot: Debian's shared library and the libraries it loads (libunwind, liblzma)
+            # copied into OUT/lib; an RPATH (not RUNPATH) so that libdovecot's own NEEDED
+            # entries are found there too
+            mkdir -p "$out/lib"
+            cp -L "$MX_DOVECOT_SHARED" "$out/lib/"
+            local dep
+            for dep in $(ldd "$MX_DOVECOT_SHARED" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
+                case $(basename "$dep") in libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|ld-linux*) continue ;; esac
+                cp -L "$dep" "$out/lib/"
+            done
+            late+=("$MX_DOVECOT_SHARED" -Wl,--disable-new-dtags -Wl,-rpath,'$ORIGIN/lib')
+        fi
         local link=("$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "${extra[@]:0:1}" "$obj/libharness.a" "$obj/libmx.a"
-                    "${engine[@]}" "${link_bssl[@]}" "${extra[@]:1}" -o "$out/$t")
+                    "${engine[@]}" "${link_bssl[@]}" "${extra[@]:1}" "${late[@]}" -o "$out/$t")
         "${link[@]}"
         printf '%s{"target": %s, "directory": %s, "command": %s}\n' "$lsep" "$(json_str "$t")" \
             "$(json_str "$obj")" "$(json_str "$(quoted "${link[@]}")")" >>"$lkdb"

@@ -68,6 +68,7 @@ checks=(
     '-fprofile-instr|-fcoverage-mapping|-gline-tables|-gdwarf|yes'
     'libAFLDriver|yes'
     '/usr/include/android|x86_64-linux-gnu/android|libpcap\.so|no'
+    '/usr/include/dovecot|/usr/lib/dovecot|libdovecot\.so|no'
     '/usr/lib/llvm-[0-9]|llvm-(profdata|cov|symbolizer)-[0-9]|clang-[0-9]+\b|no'
 )
 mapfile -t F < <(files)
