@@ -85,20 +85,76 @@ int mx_cmd_reply(struct mx_step *st, const struct mx_cmdline *cl, const char *te
     return mx_step_reply(st, text);
 }
 
+/* What is queued behind an accepted STARTTLS line: nothing; plaintext only; the start of the
+ * TLS handshake (0x16 0x03 at the first byte, then records: the first of content type 22,
+ * each of type 20..23, version 3.x, a length TLS allows, the last one may be incomplete); or a
+ * mixture (plaintext with 0x16 0x03 at a line start, or records followed by something that is
+ * not one). */
+enum queued { Q_NONE, Q_PLAIN, Q_TLS, Q_MIXED };
+
+static enum queued classify(const struct mx_chain *c)
+{
+    size_t q = c->bytes, o = 0;
+    if (!q)
+        return Q_NONE;
+    if (mx_chain_byte(c, 0) != 0x16 || (q > 1 && mx_chain_byte(c, 1) != 0x03)) {
+        /* prev: the two bytes before, as 0 (other), 1 (LF), 2 (LF 0x16) */
+        const struct mx_chain_seg *it = NULL;
+        const unsigned char *p;
+        size_t n;
+        int prev = 0;
+        while (mx_chain_iter(c, &it, &p, &n))
+            for (size_t i = 0; i < n; i++) {
+                if (prev == 2 && p[i] == 0x03)
+                    return Q_MIXED;
+                prev = p[i] == '\n' ? 1 : prev == 1 && p[i] == 0x16 ? 2 : 0;
+            }
+        return prev == 2 ? Q_MIXED : Q_PLAIN;
+    }
+    while (o < q) {
+        int t = mx_chain_byte(c, o), v = mx_chain_byte(c, o + 1);
+        int l1 = mx_chain_byte(c, o + 3), l2 = mx_chain_byte(c, o + 4);
+        if (t < 20 || t > 23 || (o == 0 && t != 22) || (v >= 0 && v != 3))
+            return Q_MIXED;
+        if (l2 < 0)
+            return Q_TLS; /* an incomplete header: the rest comes through the TLS layer */
+        if ((size_t)l1 * 256 + (size_t)l2 > 16384 + 2048)
+            return Q_MIXED;
+        o += 5 + (size_t)l1 * 256 + (size_t)l2;
+    }
+    return Q_TLS;
+}
+
 int mx_cmd_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl,
                     const char *active, const char *unavailable, const char *accepted)
 {
+    enum queued q;
     if (m->tls)
         return mx_cmd_reply(st, cl, active);
     if (!mx_machine_offers_tls(m))
         return mx_cmd_reply(st, cl, unavailable);
     mx_cmd_reply(st, cl, accepted);
-    /* CVE-2011-0411: nothing the client pipelined behind STARTTLS may run inside TLS. The
-     * purge is at the reply, not at the handshake, so that st->discarded is exactly what was
-     * queued behind the command; mx_machine_tls_started() drops what came in between. */
-    st->discarded = mx_chain_discard(cl->chain);
-    m->starttls_discarded += st->discarded;
+    q = classify(cl->chain);
+    if (q == Q_TLS) {
+        /* a client that pipelined its ClientHello behind the command: those bytes are the
+         * handshake, left queued for the TLS layer (st->tls_kept) */
+        st->tls_kept = cl->chain->bytes;
+        m->starttls_kept += st->tls_kept;
+    } else {
+        /* CVE-2011-0411: nothing the client pipelined behind STARTTLS may run inside TLS. The
+         * purge is at the reply, not at the handshake, so that st->discarded is exactly what
+         * was queued behind the command; mx_machine_tls_started() drops what came in between. */
+        st->discarded = mx_chain_discard(cl->chain);
+        m->starttls_discarded += st->discarded;
+    }
     mx_liner_reset(&m->liner);
+    if (q == Q_MIXED) {
+        /* plaintext and TLS records mixed: neither a command nor a handshake can follow */
+        m->phase = MX_PHASE_CLOSED;
+        st->diag = "plaintext mixed with TLS records behind STARTTLS: closed";
+        st->act = MX_ACT_CLOSE;
+        return st->act;
+    }
     m->phase = MX_PHASE_WAIT_TLS;
     st->act = MX_ACT_STARTTLS;
     return st->act;

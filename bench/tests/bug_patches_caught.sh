@@ -11,7 +11,7 @@
 set -uo pipefail
 ROOT=${MXFUZZ_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${MXFUZZ_BUILD:-$ROOT/build/test}
-MANIFEST=$ROOT/bench/bugs/manifest
+MANIFEST=${BUG_MANIFEST:-$ROOT/bench/bugs/manifest}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:handle_abort=1:detect_leaks=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:symbolize=1}
 

@@ -11,8 +11,10 @@
  * the implicit-TLS gate (a TLS record from the first byte, else one refusal line and a close);
  * the ClientHello sniff on a plaintext/STARTTLS listener (KB Q218430: one line, st.diag, close);
  * the line framer with its too-long reply; the command table dispatch with the TLS-required
- * policy; the STARTTLS purge (CVE-2011-0411: every byte queued behind an accepted STARTTLS is
- * discarded and counted); the post-handshake discard; the counters.
+ * policy; the STARTTLS purge (CVE-2011-0411: plaintext queued behind an accepted STARTTLS is
+ * discarded and counted; TLS records from the first byte, a pipelined ClientHello, are left
+ * queued for the handshake and counted; plaintext mixed with records closes the connection);
+ * the post-handshake discard; the counters.
  *
  * What each protocol adds (a descriptor: greeting, command table, texts, reset hook), and the
  * rules it implements, is described at the top of src/smtp.c, src/pop3.c and
@@ -91,6 +93,7 @@ struct mx_machine {
     uint64_t commands;           /* command lines answered (too-long ones included) */
     uint64_t errors;             /* lines the engine refused: too long, unknown verb, policy */
     uint64_t starttls_discarded; /* bytes purged by STARTTLS, in total */
+    uint64_t starttls_kept;      /* bytes behind STARTTLS kept for the handshake, in total */
 };
 
 /* proto: which protocol (numbered as the session format's proto byte). cfg is copied; its

@@ -61,7 +61,9 @@ struct mx_step {
     const uint8_t *data; /* MX_ACT_DATA */
     size_t data_n;
     const char *diag;    /* static text for the log, or NULL */
-    size_t discarded;    /* MX_ACT_STARTTLS: bytes purged from the chain */
+    size_t discarded;    /* MX_ACT_STARTTLS (and its MX_ACT_CLOSE): bytes purged from the chain */
+    size_t tls_kept;     /* MX_ACT_STARTTLS: bytes left queued in the chain because they start
+                          * the TLS handshake (a pipelined ClientHello): the TLS layer's */
     size_t line_n;       /* bytes of client input this step consumed (line incl. its end) */
 };
 

@@ -28,7 +28,8 @@ struct drive {
     size_t got_n;
     char msg[65536]; /* message bytes (SMTP DATA) */
     size_t msg_n;
-    size_t discarded; /* total reported by STARTTLS actions */
+    size_t discarded; /* total reported by STARTTLS actions (and a mixed pipeline's close) */
+    size_t kept;      /* total left queued for the handshake by STARTTLS actions */
     int awaiting, closed, starttls_count, in_hs, wait_tls;
 };
 
@@ -47,7 +48,12 @@ static void pump(struct drive *d)
             memcpy(d->msg + d->msg_n, st.data, st.data_n);
             d->msg_n += st.data_n;
         }
+        if (act == MX_ACT_CLOSE)
+            d->discarded += st.discarded;
         if (act == MX_ACT_STARTTLS) {
+            assert_int_equal(d->chain.bytes, st.tls_kept);
+            d->kept += st.tls_kept;
+            mx_chain_consume(&d->chain, d->chain.bytes); /* the TLS layer's */
             d->discarded += st.discarded;
             d->starttls_count++;
             d->awaiting = 1;
@@ -219,6 +225,34 @@ static void test_injection_discard_count(void **state)
     /* bytes that came after the 220 in a later read are not the machine's: nothing discarded */
     run_file("smtp-injection-late", &d);
     assert_int_equal(d.discarded, 0);
+    drive_free(&d);
+}
+
+/* Issue 12 rule 1: a ClientHello pipelined behind STARTTLS is kept for the handshake (counted
+ * in st->tls_kept, never in discarded); plaintext mixed with a record closes, all discarded. */
+static void test_pipelined_hello(void **state)
+{
+    static struct drive d;
+    (void)state;
+    run_file("smtp-starttls-pipelined-hello", &d);
+    assert_int_equal(d.kept, 9);
+    assert_int_equal(d.discarded, 0);
+    assert_int_equal(d.m.starttls_kept, 9);
+    assert_int_equal(d.chain.discarded, 0);
+    drive_free(&d);
+    run_file("imap-starttls-pipelined-hello", &d);
+    assert_int_equal(d.kept, 9);
+    assert_int_equal(d.chain.discarded, 0);
+    drive_free(&d);
+    run_file("smtp-starttls-pipelined-mixed", &d);
+    assert_true(d.closed);
+    assert_int_equal(d.kept, 0);
+    assert_int_equal(d.discarded, strlen("RSET\r\n") + 9);
+    assert_int_equal(d.chain.discarded, d.discarded);
+    drive_free(&d);
+    run_file("pop3-stls-pipelined-mixed", &d);
+    assert_true(d.closed);
+    assert_int_equal(d.discarded, strlen("USER evil\r\n") + 5);
     drive_free(&d);
 }
 
@@ -411,6 +445,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_sessions),
         cmocka_unit_test(test_injection_discard_count),
+        cmocka_unit_test(test_pipelined_hello),
         cmocka_unit_test(test_data_smuggling_message),
         cmocka_unit_test(test_state_after_tls),
         cmocka_unit_test(test_clienthello_closes),
