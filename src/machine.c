@@ -58,6 +58,7 @@ void mx_machine_tls_started(struct mx_machine *m, struct mx_chain *c)
         return; /* TLS did not come up from the machine's point of view */
     /* bytes still queued were read before TLS came up: never commands over TLS */
     mx_chain_discard(c);
+    m->swallow = 0;
     m->tls = 1;
     mx_liner_reset(&m->liner);
     if (m->phase == MX_PHASE_WAIT_TLS) {
@@ -237,6 +238,15 @@ int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st
         return p->body(m, c, st);
     case MX_PHASE_CMD:
         break;
+    }
+    /* a refused command's literal octets: data, never commands, never a ClientHello */
+    if (m->swallow) {
+        size_t k = c->bytes < m->swallow ? c->bytes : (size_t)m->swallow;
+        mx_chain_consume(c, k);
+        m->swallow -= k;
+        m->swallowed += k;
+        if (m->swallow)
+            return MX_ACT_NEED_INPUT;
     }
     /* KB Q218430: a client that expected implicit TLS sends a ClientHello where a command
      * should start. Only at a line start: inside a skipped over-long line 0x16 0x03 is data. */

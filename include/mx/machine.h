@@ -89,11 +89,14 @@ struct mx_machine {
         struct mx_smtp_state smtp;
         struct mx_imap_state imap;
     } ps;
+    uint64_t swallow; /* octets still to drop before the next line: a refused command's
+                       * non-synchronizing literal (IMAP {N+} before authentication) */
     /* counters */
     uint64_t commands;           /* command lines answered (too-long ones included) */
     uint64_t errors;             /* lines the engine refused: too long, unknown verb, policy */
     uint64_t starttls_discarded; /* bytes purged by STARTTLS, in total */
     uint64_t starttls_kept;      /* bytes behind STARTTLS kept for the handshake, in total */
+    uint64_t swallowed;          /* literal octets of refused commands dropped, in total */
 };
 
 /* proto: which protocol (numbered as the session format's proto byte). cfg is copied; its

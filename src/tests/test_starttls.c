@@ -256,6 +256,19 @@ static void test_pipelined_hello(void **state)
     drive_free(&d);
 }
 
+/* Issue 12 rule 3: a refused pre-auth {N+} literal's octets are swallowed, counted, and
+ * never answered as commands. */
+static void test_preauth_literal_swallowed(void **state)
+{
+    static struct drive d;
+    (void)state;
+    run_file("imap-preauth-literal", &d);
+    assert_int_equal(d.m.swallowed, 28);
+    assert_int_equal(d.m.swallow, 0);
+    assert_int_equal(d.m.auth, MX_AUTH_NONE);
+    drive_free(&d);
+}
+
 /* Only CRLF.CRLF ends a message; bare-LF lookalikes stay in it; dots are unstuffed. */
 static void test_data_smuggling_message(void **state)
 {
@@ -446,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_all_sessions),
         cmocka_unit_test(test_injection_discard_count),
         cmocka_unit_test(test_pipelined_hello),
+        cmocka_unit_test(test_preauth_literal_swallowed),
         cmocka_unit_test(test_data_smuggling_message),
         cmocka_unit_test(test_state_after_tls),
         cmocka_unit_test(test_clienthello_closes),

@@ -49,6 +49,7 @@ int starttls_offerable(const struct starttls_model *m)
 void starttls_model_reset(struct starttls_model *m)
 {
     m->tls = 1;
+    m->swallow = 0;
     m->helo = m->mail = m->auth = 0;
     m->nrcpt = 0;
     m->user = m->trans = 0;
@@ -148,6 +149,15 @@ size_t starttls_model_run(struct starttls_model *m, struct starttls_expect *ex, 
                 return k;
             k += (size_t)got;
             continue;
+        }
+        /* M_CMD: a refused command's literal octets are data (starttls_imap.c) */
+        if (m->swallow) {
+            size_t k2 = m->buf.n < m->swallow ? m->buf.n : (size_t)m->swallow;
+            fz_buf_drop_front(&m->buf, k2);
+            m->swallow -= k2;
+            m->scan = 0;
+            if (m->swallow)
+                return k;
         }
         /* M_CMD: a TLS record at a line start while TLS is off */
         if (!m->tls && tls_record_start(m)) {
