@@ -126,6 +126,18 @@ static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdlin
     return MX_ACT_NEED_INPUT;
 }
 
+/* a protocol error: BAD as the last (status) line, tagged or untagged (RFC 3501 7.1.3) */
+static int imap_is_error(const struct mx_step *st)
+{
+    size_t last = 0, i;
+    for (i = 0; i + 1 < st->reply_n; i++)
+        if (st->reply[i] == '\n')
+            last = i + 1;
+    for (i = last; i < st->reply_n && st->reply[i] != ' '; i++)
+        ;
+    return st->reply_n - i >= 5 && !memcmp(st->reply + i, " BAD ", 5);
+}
+
 static int c_capability(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
 {
     if (m->ps.imap.ntok)
@@ -185,6 +197,8 @@ const struct mx_proto mx_proto_imap = {
     .name = "imap", .flags = MX_PROTO_TLS_BEFORE_AUTH,
     .commands = imap_commands, .greeting = imap_greeting, .frame = imap_frame, .reset = imap_reset,
     .too_long = "* BAD Line too long\r\n",
+    .too_many_errors = "* BYE Too many protocol errors\r\n",
+    .is_error = imap_is_error,
     .clienthello = "* BYE TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",
     .implicit_plain = "* BYE This port expects TLS from the first byte (implicit TLS)\r\n",

@@ -14,6 +14,18 @@ static const struct mx_proto *descriptor(enum mx_app_proto proto)
     return NULL;
 }
 
+/* A reply to a command line: counts in the run of consecutive errors, or ends it. At the
+ * limit the reply goes out and the next step closes with the final line (as postfix's
+ * smtpd_hard_error_limit: the last error is answered, then 421 and the close). */
+static int count_error(struct mx_machine *m, const struct mx_step *st, int act)
+{
+    if (act == MX_ACT_REPLY && m->proto->is_error(st))
+        m->error_run++;
+    else
+        m->error_run = 0;
+    return act;
+}
+
 int mx_machine_init(struct mx_machine *m, enum mx_app_proto proto, const struct mx_conn_cfg *cfg,
                     uint8_t *linebuf, size_t max_line)
 {
@@ -239,6 +251,9 @@ int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st
     case MX_PHASE_CMD:
         break;
     }
+    if (m->error_run >= (m->cfg.max_errors ? m->cfg.max_errors : MX_MAX_ERRORS))
+        return mx_machine_close(m, st, p->too_many_errors,
+                                "too many consecutive protocol errors: closed");
     /* a refused command's literal octets: data, never commands, never a ClientHello */
     if (m->swallow) {
         size_t k = c->bytes < m->swallow ? c->bytes : (size_t)m->swallow;
@@ -262,7 +277,7 @@ int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st
         /* answered only once its LF arrived, so the next line is framed from its start */
         m->commands++;
         m->errors++;
-        return mx_step_reply(st, p->too_long);
+        return count_error(m, st, mx_step_reply(st, p->too_long));
     }
-    return command(m, c, st, n);
+    return count_error(m, st, command(m, c, st, n));
 }

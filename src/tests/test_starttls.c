@@ -269,6 +269,45 @@ static void test_preauth_literal_swallowed(void **state)
     drive_free(&d);
 }
 
+/* Issue 12 rule 4: a run of MX_MAX_ERRORS consecutive errors closes; a good reply ends a run;
+ * cfg.max_errors sets the limit. */
+static void test_error_flood(void **state)
+{
+    static struct drive d;
+    (void)state;
+    run_file("smtp-error-flood", &d);
+    assert_true(d.closed);
+    assert_int_equal(d.m.error_run, MX_MAX_ERRORS);
+    drive_free(&d);
+    run_file("imap-error-flood", &d);
+    assert_true(d.closed);
+    drive_free(&d);
+    run_file("pop3-error-flood", &d);
+    assert_true(d.closed);
+    assert_int_equal(d.m.commands, MX_MAX_ERRORS);
+    drive_free(&d);
+    {
+        struct mx_machine m;
+        struct mx_chain c;
+        struct mx_step st;
+        struct mx_conn_cfg cfg;
+        uint8_t lb[256];
+        int replies = 0, act;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.host = cfg.product = "mxfuzz";
+        cfg.max_errors = 3;
+        assert_int_equal(mx_machine_init(&m, MX_APP_SMTP, &cfg, lb, sizeof lb), 0);
+        mx_chain_init(&c, 0, NULL);
+        assert_int_equal(mx_chain_append(&c, "\r\n\r\n\r\n\r\n\r\n", 10), MX_CHAIN_OK);
+        while ((act = mx_machine_step(&m, &c, &st)) == MX_ACT_REPLY)
+            replies++;
+        assert_int_equal(act, MX_ACT_CLOSE);
+        assert_int_equal(replies, 1 + 3); /* greeting + 3 errors, then 421 */
+        assert_memory_equal(st.reply, "421 ", 4);
+        mx_chain_release(&c);
+    }
+}
+
 /* Only CRLF.CRLF ends a message; bare-LF lookalikes stay in it; dots are unstuffed. */
 static void test_data_smuggling_message(void **state)
 {
@@ -433,7 +472,7 @@ static void test_engine_queries(void **state)
 static void test_bounds(void **state)
 {
     (void)state;
-    assert_true(sizeof(struct mx_machine) < 200);
+    assert_true(sizeof(struct mx_machine) < 256);
     {
         struct mx_machine s;
         struct mx_conn_cfg cfg = {0};
@@ -460,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_injection_discard_count),
         cmocka_unit_test(test_pipelined_hello),
         cmocka_unit_test(test_preauth_literal_swallowed),
+        cmocka_unit_test(test_error_flood),
         cmocka_unit_test(test_data_smuggling_message),
         cmocka_unit_test(test_state_after_tls),
         cmocka_unit_test(test_clienthello_closes),

@@ -83,6 +83,23 @@ static int tls_record_start(const struct starttls_model *m)
  * Plaintext that carries a record header at a line start, or records followed by non-records,
  * is a mixture: neither a command nor a handshake can follow, so the connection is closed
  * (after the STARTTLS reply). */
+/* Issue 12 rule 4: a bounded run of consecutive protocol errors. No RFC sets a number; RFC
+ * 5321 7.8 lets a server protect itself from abusive clients, and postfix closes after
+ * smtpd_hard_error_limit (20) errors. A protocol error is an error reply to a command line
+ * (a too-long line included): SMTP 5xx (RFC 5321 4.2.1), IMAP BAD, tagged or untagged (RFC
+ * 3501 7.1.3), POP3 -ERR (RFC 1939 3); any other answer to a command line ends the run. After
+ * the limit'th error's reply comes one final line and the close: SMTP 421 (RFC 5321 3.8),
+ * IMAP "* BYE" (RFC 3501 7.1.5), POP3 -ERR. The limit is MX_MAX_ERRORS (the target leaves
+ * mx_conn_cfg.max_errors at 0). */
+static int error_reply(const struct starttls_model *m, const struct starttls_expect *e)
+{
+    if (m->p == &starttls_smtp)
+        return e->code >= 500 && e->code <= 599;
+    if (m->p == &starttls_pop3)
+        return e->code == 0;
+    return e->code == I_BAD || e->code == I_STAR_BAD;
+}
+
 enum pipelined { P_NONE, P_PLAIN, P_TLS, P_MIXED };
 
 static enum pipelined pipelined_kind(const uint8_t *b, size_t n)
@@ -211,6 +228,17 @@ size_t starttls_model_run(struct starttls_model *m, struct starttls_expect *ex, 
             }
         }
         ex[k++] = e;
+        if (e.act == MX_ACT_REPLY && error_reply(m, &e)) {
+            if (++m->err_run >= MX_MAX_ERRORS && k < cap) {
+                ex[k] = starttls_reply(m->p->refusal);
+                ex[k].act = MX_ACT_CLOSE;
+                ex[k++].rule = "RFC 5321 7.8 / issue 12: MX_MAX_ERRORS consecutive errors, then one final reply and close";
+                m->phase = M_CLOSED;
+                return k;
+            }
+        } else {
+            m->err_run = 0;
+        }
     }
     fz_fail("starttls", "model produced more than %zu replies for one read", cap);
 }

@@ -75,6 +75,7 @@ struct starttls_model {
     int user, trans;
     /* IMAP */
     int authd;
+    unsigned err_run;  /* consecutive error replies to command lines */
     unsigned long long swallow; /* octets of a refused command's literal still to skip */
     struct fz_buf buf; /* client bytes not yet acted on */
     size_t scan;       /* bytes of buf already searched for a line end */
