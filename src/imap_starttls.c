@@ -21,6 +21,9 @@
  *   - LOGIN user pass: authenticated "tag BAD"; LOGINDISABLED in force
  *     "tag NO [PRIVACYREQUIRED]"; fewer than two arguments "tag BAD"; else "tag OK" and the
  *     authenticated state (no credential check: the machine tracks the state only);
+ *   - a refused line ending in a non-synchronizing literal marker {N+} (or ~{N+}): its N
+ *     octets are swallowed (m->swallow, counted in m->swallowed), never framed as commands;
+ *     a size past 2^64-1 gets "* BYE" and MX_ACT_CLOSE; a synchronizing {N} gets BAD, no "+";
  *   - LOGOUT "* BYE product logging out" + "tag OK", MX_ACT_CLOSE; NOOP "tag OK"; anything
  *     else "tag BAD";
  *   - TLS record header (0x16 0x03) at a command start while TLS is off: one "* BYE" line,
@@ -81,8 +84,34 @@ static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdlin
     cl->vn = n - i;
     if (cl->vn == 0)
         return mx_cmd_reply(st, cl, "BAD Missing command\r\n");
-    if (line[n - 1] == '}' && memchr(cl->verb, '{', cl->vn))
+    if (line[n - 1] == '}' && memchr(cl->verb, '{', cl->vn)) {
+        /* RFC 7888 4 (LITERAL+), RFC 3501 7.5: the client sends a non-synchronizing
+         * literal's octets without waiting, so a refused command's {N+} octets follow the
+         * line: they are swallowed, never read as commands (command smuggling); a size that
+         * does not fit closes the connection. A synchronizing {N} gets BAD and no "+": the
+         * client sends nothing. */
+        size_t b = n - 1;
+        uint64_t size = 0;
+        int plus = b > 0 && line[b - 1] == '+', ovf = 0;
+        size_t d = b - (size_t)plus, e = d;
+        while (d > 0 && line[d - 1] >= '0' && line[d - 1] <= '9')
+            d--;
+        if (plus && d < e && d > 0 && line[d - 1] == '{') {
+            for (size_t j = d; j < e; j++) {
+                unsigned v = (unsigned)(line[j] - '0');
+                if (size > (UINT64_MAX - v) / 10)
+                    ovf = 1;
+                else
+                    size = size * 10 + v;
+            }
+            if (ovf)
+                return mx_machine_close(m, st, "* BYE Literal size out of range\r\n",
+                                        "IMAP: a non-synchronizing literal size over 2^64 before "
+                                        "authentication");
+            m->swallow = size;
+        }
         return mx_cmd_reply(st, cl, "BAD Literals are not accepted before authentication\r\n");
+    }
     /* arguments: count space-separated tokens after the command word */
     for (size_t j = 0; j < cl->vn;) {
         while (j < cl->vn && cl->verb[j] == ' ')
@@ -95,6 +124,18 @@ static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdlin
     }
     m->ps.imap.ntok = ntok - 1; /* the command word itself */
     return MX_ACT_NEED_INPUT;
+}
+
+/* a protocol error: BAD as the last (status) line, tagged or untagged (RFC 3501 7.1.3) */
+static int imap_is_error(const struct mx_step *st)
+{
+    size_t last = 0, i;
+    for (i = 0; i + 1 < st->reply_n; i++)
+        if (st->reply[i] == '\n')
+            last = i + 1;
+    for (i = last; i < st->reply_n && st->reply[i] != ' '; i++)
+        ;
+    return st->reply_n - i >= 5 && !memcmp(st->reply + i, " BAD ", 5);
 }
 
 static int c_capability(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
@@ -156,6 +197,8 @@ const struct mx_proto mx_proto_imap = {
     .name = "imap", .flags = MX_PROTO_TLS_BEFORE_AUTH,
     .commands = imap_commands, .greeting = imap_greeting, .frame = imap_frame, .reset = imap_reset,
     .too_long = "* BAD Line too long\r\n",
+    .too_many_errors = "* BYE Too many protocol errors\r\n",
+    .is_error = imap_is_error,
     .clienthello = "* BYE TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",
     .implicit_plain = "* BYE This port expects TLS from the first byte (implicit TLS)\r\n",

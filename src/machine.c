@@ -14,6 +14,18 @@ static const struct mx_proto *descriptor(enum mx_app_proto proto)
     return NULL;
 }
 
+/* A reply to a command line: counts in the run of consecutive errors, or ends it. At the
+ * limit the reply goes out and the next step closes with the final line (as postfix's
+ * smtpd_hard_error_limit: the last error is answered, then 421 and the close). */
+static int count_error(struct mx_machine *m, const struct mx_step *st, int act)
+{
+    if (act == MX_ACT_REPLY && m->proto->is_error(st))
+        m->error_run++;
+    else
+        m->error_run = 0;
+    return act;
+}
+
 int mx_machine_init(struct mx_machine *m, enum mx_app_proto proto, const struct mx_conn_cfg *cfg,
                     uint8_t *linebuf, size_t max_line)
 {
@@ -58,6 +70,7 @@ void mx_machine_tls_started(struct mx_machine *m, struct mx_chain *c)
         return; /* TLS did not come up from the machine's point of view */
     /* bytes still queued were read before TLS came up: never commands over TLS */
     mx_chain_discard(c);
+    m->swallow = 0;
     m->tls = 1;
     mx_liner_reset(&m->liner);
     if (m->phase == MX_PHASE_WAIT_TLS) {
@@ -85,20 +98,76 @@ int mx_cmd_reply(struct mx_step *st, const struct mx_cmdline *cl, const char *te
     return mx_step_reply(st, text);
 }
 
+/* What is queued behind an accepted STARTTLS line: nothing; plaintext only; the start of the
+ * TLS handshake (0x16 0x03 at the first byte, then records: the first of content type 22,
+ * each of type 20..23, version 3.x, a length TLS allows, the last one may be incomplete); or a
+ * mixture (plaintext with 0x16 0x03 at a line start, or records followed by something that is
+ * not one). */
+enum queued { Q_NONE, Q_PLAIN, Q_TLS, Q_MIXED };
+
+static enum queued classify(const struct mx_chain *c)
+{
+    size_t q = c->bytes, o = 0;
+    if (!q)
+        return Q_NONE;
+    if (mx_chain_byte(c, 0) != 0x16 || (q > 1 && mx_chain_byte(c, 1) != 0x03)) {
+        /* prev: the two bytes before, as 0 (other), 1 (LF), 2 (LF 0x16) */
+        const struct mx_chain_seg *it = NULL;
+        const unsigned char *p;
+        size_t n;
+        int prev = 0;
+        while (mx_chain_iter(c, &it, &p, &n))
+            for (size_t i = 0; i < n; i++) {
+                if (prev == 2 && p[i] == 0x03)
+                    return Q_MIXED;
+                prev = p[i] == '\n' ? 1 : prev == 1 && p[i] == 0x16 ? 2 : 0;
+            }
+        return prev == 2 ? Q_MIXED : Q_PLAIN;
+    }
+    while (o < q) {
+        int t = mx_chain_byte(c, o), v = mx_chain_byte(c, o + 1);
+        int l1 = mx_chain_byte(c, o + 3), l2 = mx_chain_byte(c, o + 4);
+        if (t < 20 || t > 23 || (o == 0 && t != 22) || (v >= 0 && v != 3))
+            return Q_MIXED;
+        if (l2 < 0)
+            return Q_TLS; /* an incomplete header: the rest comes through the TLS layer */
+        if ((size_t)l1 * 256 + (size_t)l2 > 16384 + 2048)
+            return Q_MIXED;
+        o += 5 + (size_t)l1 * 256 + (size_t)l2;
+    }
+    return Q_TLS;
+}
+
 int mx_cmd_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl,
                     const char *active, const char *unavailable, const char *accepted)
 {
+    enum queued q;
     if (m->tls)
         return mx_cmd_reply(st, cl, active);
     if (!mx_machine_offers_tls(m))
         return mx_cmd_reply(st, cl, unavailable);
     mx_cmd_reply(st, cl, accepted);
-    /* CVE-2011-0411: nothing the client pipelined behind STARTTLS may run inside TLS. The
-     * purge is at the reply, not at the handshake, so that st->discarded is exactly what was
-     * queued behind the command; mx_machine_tls_started() drops what came in between. */
-    st->discarded = mx_chain_discard(cl->chain);
-    m->starttls_discarded += st->discarded;
+    q = classify(cl->chain);
+    if (q == Q_TLS) {
+        /* a client that pipelined its ClientHello behind the command: those bytes are the
+         * handshake, left queued for the TLS layer (st->tls_kept) */
+        st->tls_kept = cl->chain->bytes;
+        m->starttls_kept += st->tls_kept;
+    } else {
+        /* CVE-2011-0411: nothing the client pipelined behind STARTTLS may run inside TLS. The
+         * purge is at the reply, not at the handshake, so that st->discarded is exactly what
+         * was queued behind the command; mx_machine_tls_started() drops what came in between. */
+        st->discarded = mx_chain_discard(cl->chain);
+        m->starttls_discarded += st->discarded;
+    }
     mx_liner_reset(&m->liner);
+    if (q == Q_MIXED) {
+        /* plaintext and TLS records mixed: neither a command nor a handshake can follow */
+        m->phase = MX_PHASE_CLOSED;
+        st->diag = "plaintext mixed with TLS records behind STARTTLS: closed";
+        st->act = MX_ACT_CLOSE;
+        return st->act;
+    }
     m->phase = MX_PHASE_WAIT_TLS;
     st->act = MX_ACT_STARTTLS;
     return st->act;
@@ -182,6 +251,18 @@ int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st
     case MX_PHASE_CMD:
         break;
     }
+    if (m->error_run >= (m->cfg.max_errors ? m->cfg.max_errors : MX_MAX_ERRORS))
+        return mx_machine_close(m, st, p->too_many_errors,
+                                "too many consecutive protocol errors: closed");
+    /* a refused command's literal octets: data, never commands, never a ClientHello */
+    if (m->swallow) {
+        size_t k = c->bytes < m->swallow ? c->bytes : (size_t)m->swallow;
+        mx_chain_consume(c, k);
+        m->swallow -= k;
+        m->swallowed += k;
+        if (m->swallow)
+            return MX_ACT_NEED_INPUT;
+    }
     /* KB Q218430: a client that expected implicit TLS sends a ClientHello where a command
      * should start. Only at a line start: inside a skipped over-long line 0x16 0x03 is data. */
     if (!m->tls && !m->liner.skipping && mx_sniff_tls(c) == MX_SNIFF_TLS)
@@ -196,7 +277,7 @@ int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st
         /* answered only once its LF arrived, so the next line is framed from its start */
         m->commands++;
         m->errors++;
-        return mx_step_reply(st, p->too_long);
+        return count_error(m, st, mx_step_reply(st, p->too_long));
     }
-    return command(m, c, st, n);
+    return count_error(m, st, command(m, c, st, n));
 }

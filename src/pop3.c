@@ -20,6 +20,12 @@
 
 #include <string.h>
 
+/* a protocol error: -ERR (RFC 1939 3) */
+static int pop3_is_error(const struct mx_step *st)
+{
+    return st->reply_n >= 4 && !memcmp(st->reply, "-ERR", 4);
+}
+
 /* RFC 2595 4: after STLS the client "MUST discard cached information about server
  * capabilities" and the server starts over in AUTHORIZATION: USER is forgotten */
 static void pop3_reset(struct mx_machine *m)
@@ -108,6 +114,8 @@ const struct mx_proto mx_proto_pop3 = {
     .name = "pop3", .flags = MX_PROTO_TLS_BEFORE_AUTH,
     .commands = pop3_commands, .greeting = pop3_greeting, .reset = pop3_reset,
     .too_long = "-ERR line too long\r\n",
+    .too_many_errors = "-ERR too many errors\r\n",
+    .is_error = pop3_is_error,
     .clienthello = "-ERR TLS handshake received on a plaintext port: use STLS, or the "
                    "implicit-TLS port\r\n",
     .implicit_plain = "-ERR This port expects TLS from the first byte (implicit TLS)\r\n",

@@ -75,6 +75,7 @@ void mx_step_clear(struct mx_step *st)
     st->data_n = 0;
     st->diag = NULL;
     st->discarded = 0;
+    st->tls_kept = 0;
     st->line_n = 0;
 }
 

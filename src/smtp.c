@@ -36,6 +36,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* a protocol error: a 5xx reply to a command line (RFC 5321 4.2.1, 4.2.4) */
+static int smtp_is_error(const struct mx_step *st)
+{
+    return st->reply_n >= 3 && st->reply[0] == '5';
+}
+
 static void reset_transaction(struct mx_machine *m)
 {
     m->ps.smtp.mail = 0;
@@ -263,6 +269,8 @@ const struct mx_proto mx_proto_smtp = {
     .name = "smtp",
     .commands = smtp_commands, .greeting = smtp_greeting, .body = data_step, .reset = smtp_reset,
     .too_long = "500 5.5.2 Error: line too long\r\n",
+    .too_many_errors = "421 4.7.0 Error: too many errors\r\n",
+    .is_error = smtp_is_error,
     .clienthello = "421 4.7.0 TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",
     .implicit_plain = "421 4.7.0 This port expects TLS from the first byte (implicit TLS); "

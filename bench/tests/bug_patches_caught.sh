@@ -11,7 +11,7 @@
 set -uo pipefail
 ROOT=${MXFUZZ_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${MXFUZZ_BUILD:-$ROOT/build/test}
-MANIFEST=$ROOT/bench/bugs/manifest
+MANIFEST=${BUG_MANIFEST:-$ROOT/bench/bugs/manifest}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:handle_abort=1:detect_leaks=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:symbolize=1}
 
@@ -32,7 +32,7 @@ check_bug() {
     [[ $id =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "FAIL: $id: bad bug id"; return; }
     [[ -n $rx ]] || { echo "FAIL: $id: no recogniser"; return; }
     [[ -f $ROOT/bench/bugs/$patch ]] || { echo "FAIL: $id: no bench/bugs/$patch"; return; }
-    [[ $origin =~ ^(Q[0-9]+|KB[0-9]+|CVE-[0-9]+-[0-9]+)$ ]] || echo "FAIL: $id: origin '$origin' is not a KB/Q number or CVE"
+    [[ $origin =~ ^(Q[0-9]+|KB[0-9]+|CVE-[0-9]+-[0-9]+|issue-[0-9]+)$ ]] || echo "FAIL: $id: origin '$origin' is not a KB/Q number, CVE or project issue"
     for t in ${tlist//,/ }; do
         [[ $t == - ]] && continue   # not a fuzzing bug (a constant-time one, say)
         grep -qx -- "$t" <<<"$targets" || echo "FAIL: $id: $t is not a fuzz target (./build.sh targets)"

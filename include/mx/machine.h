@@ -11,14 +11,18 @@
  * the implicit-TLS gate (a TLS record from the first byte, else one refusal line and a close);
  * the ClientHello sniff on a plaintext/STARTTLS listener (KB Q218430: one line, st.diag, close);
  * the line framer with its too-long reply; the command table dispatch with the TLS-required
- * policy; the STARTTLS purge (CVE-2011-0411: every byte queued behind an accepted STARTTLS is
- * discarded and counted); the post-handshake discard; the counters.
+ * policy; the STARTTLS purge (CVE-2011-0411: plaintext queued behind an accepted STARTTLS is
+ * discarded and counted; TLS records from the first byte, a pipelined ClientHello, are left
+ * queued for the handshake and counted; plaintext mixed with records closes the connection);
+ * the post-handshake discard; a refused command's literal octets swallowed (m->swallow); the
+ * bound on consecutive protocol errors (cfg.max_errors, MX_MAX_ERRORS: the limit'th error is
+ * answered, then one final line and the close); the counters.
  *
  * What each protocol adds (a descriptor: greeting, command table, texts, reset hook), and the
  * rules it implements, is described at the top of src/smtp.c, src/pop3.c and
  * src/imap_starttls.c.
  *
- * Per connection: sizeof(struct mx_machine) (< 200 bytes) + the caller's line buffer; nothing
+ * Per connection: sizeof(struct mx_machine) (< 256 bytes) + the caller's line buffer; nothing
  * is allocated.
  */
 #ifndef MX_MACHINE_H
@@ -37,6 +41,11 @@ extern "C" {
 
 /* SMTP: RCPT past this many recipients in one transaction gets 452 */
 #define MX_SMTP_MAX_RCPT 100
+/* Consecutive protocol errors (error replies to command lines: SMTP 5xx, IMAP BAD, POP3
+ * -ERR; too-long lines included) a connection gets before one final reply (SMTP 421, IMAP
+ * "* BYE", POP3 -ERR) and the close, when cfg.max_errors is 0 (postfix's
+ * smtpd_hard_error_limit default). Any other reply to a command line resets the run. */
+#define MX_MAX_ERRORS 20
 /* IMAP: longest tag accepted */
 #define MX_IMAP_TAG_MAX 64
 
@@ -87,10 +96,15 @@ struct mx_machine {
         struct mx_smtp_state smtp;
         struct mx_imap_state imap;
     } ps;
+    unsigned error_run; /* consecutive error replies to command lines */
+    uint64_t swallow; /* octets still to drop before the next line: a refused command's
+                       * non-synchronizing literal (IMAP {N+} before authentication) */
     /* counters */
     uint64_t commands;           /* command lines answered (too-long ones included) */
     uint64_t errors;             /* lines the engine refused: too long, unknown verb, policy */
     uint64_t starttls_discarded; /* bytes purged by STARTTLS, in total */
+    uint64_t starttls_kept;      /* bytes behind STARTTLS kept for the handshake, in total */
+    uint64_t swallowed;          /* literal octets of refused commands dropped, in total */
 };
 
 /* proto: which protocol (numbered as the session format's proto byte). cfg is copied; its

@@ -61,7 +61,9 @@ struct mx_step {
     const uint8_t *data; /* MX_ACT_DATA */
     size_t data_n;
     const char *diag;    /* static text for the log, or NULL */
-    size_t discarded;    /* MX_ACT_STARTTLS: bytes purged from the chain */
+    size_t discarded;    /* MX_ACT_STARTTLS (and its MX_ACT_CLOSE): bytes purged from the chain */
+    size_t tls_kept;     /* MX_ACT_STARTTLS: bytes left queued in the chain because they start
+                          * the TLS handshake (a pipelined ClientHello): the TLS layer's */
     size_t line_n;       /* bytes of client input this step consumed (line incl. its end) */
 };
 
@@ -71,6 +73,8 @@ struct mx_conn_cfg {
     int cert;          /* a certificate serves this connection's (address, port) */
     int tls_required;  /* policy: no mail/login without TLS */
     size_t max_message;/* SMTP: largest message accepted (bytes after unstuffing) */
+    unsigned max_errors; /* consecutive protocol errors before the final reply and the close
+                          * (mx/machine.h MX_MAX_ERRORS when 0) */
     const char *host;    /* the server's name: SMTP's 220 greeting, EHLO and HELO replies */
     const char *product; /* the software name the greetings and sign-offs announce (SMTP
                           * "220 host ESMTP product", POP3 "+OK product POP3 ready", IMAP

@@ -162,8 +162,9 @@ void conn_start_tls(struct conn *c, int implicit)
         c->close_reason = "TLS unavailable";
         return;
     }
-    if (implicit) {
-        /* the bytes the machine sniffed are the start of the ClientHello */
+    if (implicit || c->plain.bytes) {
+        /* the bytes the machine sniffed (implicit TLS), or left queued behind STARTTLS
+         * (st->tls_kept: a pipelined ClientHello), are the start of the handshake */
         const struct mx_chain_seg *it = NULL;
         const unsigned char *p;
         size_t n;
@@ -174,7 +175,8 @@ void conn_start_tls(struct conn *c, int implicit)
                 return;
             }
         mx_chain_discard(&c->plain);
-        clog_(c, "implicit TLS: handshake starts");
+        clog_(c, "%s", implicit ? "implicit TLS: handshake starts"
+                          : "STARTTLS: pipelined handshake bytes handed to TLS");
     }
 }
 
@@ -184,8 +186,9 @@ void conn_act(struct conn *c, const struct mx_step *st)
         conn_send(c, st->reply, st->reply_n);
     switch (st->act) {
     case MX_ACT_STARTTLS:
-        clog_(c, "STARTTLS accepted; %zu pipelined plaintext bytes discarded%s", st->discarded,
-              st->discarded ? " (command injection attempt, CVE-2011-0411 class)" : "");
+        clog_(c, "STARTTLS accepted; %zu pipelined plaintext bytes discarded%s; %zu pipelined "
+              "handshake bytes kept", st->discarded,
+              st->discarded ? " (command injection attempt, CVE-2011-0411 class)" : "", st->tls_kept);
         conn_start_tls(c, 0);
         break;
     case MX_ACT_HANDSHAKE:

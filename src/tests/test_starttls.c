@@ -28,7 +28,8 @@ struct drive {
     size_t got_n;
     char msg[65536]; /* message bytes (SMTP DATA) */
     size_t msg_n;
-    size_t discarded; /* total reported by STARTTLS actions */
+    size_t discarded; /* total reported by STARTTLS actions (and a mixed pipeline's close) */
+    size_t kept;      /* total left queued for the handshake by STARTTLS actions */
     int awaiting, closed, starttls_count, in_hs, wait_tls;
 };
 
@@ -47,7 +48,12 @@ static void pump(struct drive *d)
             memcpy(d->msg + d->msg_n, st.data, st.data_n);
             d->msg_n += st.data_n;
         }
+        if (act == MX_ACT_CLOSE)
+            d->discarded += st.discarded;
         if (act == MX_ACT_STARTTLS) {
+            assert_int_equal(d->chain.bytes, st.tls_kept);
+            d->kept += st.tls_kept;
+            mx_chain_consume(&d->chain, d->chain.bytes); /* the TLS layer's */
             d->discarded += st.discarded;
             d->starttls_count++;
             d->awaiting = 1;
@@ -222,6 +228,86 @@ static void test_injection_discard_count(void **state)
     drive_free(&d);
 }
 
+/* Issue 12 rule 1: a ClientHello pipelined behind STARTTLS is kept for the handshake (counted
+ * in st->tls_kept, never in discarded); plaintext mixed with a record closes, all discarded. */
+static void test_pipelined_hello(void **state)
+{
+    static struct drive d;
+    (void)state;
+    run_file("smtp-starttls-pipelined-hello", &d);
+    assert_int_equal(d.kept, 9);
+    assert_int_equal(d.discarded, 0);
+    assert_int_equal(d.m.starttls_kept, 9);
+    assert_int_equal(d.chain.discarded, 0);
+    drive_free(&d);
+    run_file("imap-starttls-pipelined-hello", &d);
+    assert_int_equal(d.kept, 9);
+    assert_int_equal(d.chain.discarded, 0);
+    drive_free(&d);
+    run_file("smtp-starttls-pipelined-mixed", &d);
+    assert_true(d.closed);
+    assert_int_equal(d.kept, 0);
+    assert_int_equal(d.discarded, strlen("RSET\r\n") + 9);
+    assert_int_equal(d.chain.discarded, d.discarded);
+    drive_free(&d);
+    run_file("pop3-stls-pipelined-mixed", &d);
+    assert_true(d.closed);
+    assert_int_equal(d.discarded, strlen("USER evil\r\n") + 5);
+    drive_free(&d);
+}
+
+/* Issue 12 rule 3: a refused pre-auth {N+} literal's octets are swallowed, counted, and
+ * never answered as commands. */
+static void test_preauth_literal_swallowed(void **state)
+{
+    static struct drive d;
+    (void)state;
+    run_file("imap-preauth-literal", &d);
+    assert_int_equal(d.m.swallowed, 28);
+    assert_int_equal(d.m.swallow, 0);
+    assert_int_equal(d.m.auth, MX_AUTH_NONE);
+    drive_free(&d);
+}
+
+/* Issue 12 rule 4: a run of MX_MAX_ERRORS consecutive errors closes; a good reply ends a run;
+ * cfg.max_errors sets the limit. */
+static void test_error_flood(void **state)
+{
+    static struct drive d;
+    (void)state;
+    run_file("smtp-error-flood", &d);
+    assert_true(d.closed);
+    assert_int_equal(d.m.error_run, MX_MAX_ERRORS);
+    drive_free(&d);
+    run_file("imap-error-flood", &d);
+    assert_true(d.closed);
+    drive_free(&d);
+    run_file("pop3-error-flood", &d);
+    assert_true(d.closed);
+    assert_int_equal(d.m.commands, MX_MAX_ERRORS);
+    drive_free(&d);
+    {
+        struct mx_machine m;
+        struct mx_chain c;
+        struct mx_step st;
+        struct mx_conn_cfg cfg;
+        uint8_t lb[256];
+        int replies = 0, act;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.host = cfg.product = "mxfuzz";
+        cfg.max_errors = 3;
+        assert_int_equal(mx_machine_init(&m, MX_APP_SMTP, &cfg, lb, sizeof lb), 0);
+        mx_chain_init(&c, 0, NULL);
+        assert_int_equal(mx_chain_append(&c, "\r\n\r\n\r\n\r\n\r\n", 10), MX_CHAIN_OK);
+        while ((act = mx_machine_step(&m, &c, &st)) == MX_ACT_REPLY)
+            replies++;
+        assert_int_equal(act, MX_ACT_CLOSE);
+        assert_int_equal(replies, 1 + 3); /* greeting + 3 errors, then 421 */
+        assert_memory_equal(st.reply, "421 ", 4);
+        mx_chain_release(&c);
+    }
+}
+
 /* Only CRLF.CRLF ends a message; bare-LF lookalikes stay in it; dots are unstuffed. */
 static void test_data_smuggling_message(void **state)
 {
@@ -386,7 +472,7 @@ static void test_engine_queries(void **state)
 static void test_bounds(void **state)
 {
     (void)state;
-    assert_true(sizeof(struct mx_machine) < 200);
+    assert_true(sizeof(struct mx_machine) < 256);
     {
         struct mx_machine s;
         struct mx_conn_cfg cfg = {0};
@@ -411,6 +497,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_sessions),
         cmocka_unit_test(test_injection_discard_count),
+        cmocka_unit_test(test_pipelined_hello),
+        cmocka_unit_test(test_preauth_literal_swallowed),
+        cmocka_unit_test(test_error_flood),
         cmocka_unit_test(test_data_smuggling_message),
         cmocka_unit_test(test_state_after_tls),
         cmocka_unit_test(test_clienthello_closes),

@@ -51,9 +51,40 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
     e.tag[tn] = 0;
     if (cn == 0)
         return e;
-    /* a literal before authentication: refused with BAD, its octets never awaited */
-    if (l[n - 1] == '}' && memchr(cmd, '{', cn))
+    /* a literal before authentication: refused with BAD, its octets never awaited (no "+"
+     * for a synchronizing {N}: RFC 3501 7.5, the client sends nothing). A non-synchronizing
+     * literal "{" number "+}" (RFC 7888 3, LITERAL+ and LITERAL-) is sent without waiting:
+     * its N octets follow the line and are data of the refused command, never commands (RFC
+     * 7888 4: the server still reads them; or closes the connection: either is accepted).
+     * A number past 2^64-1 cannot be skipped: "* BYE" and close. */
+    if (l[n - 1] == '}' && memchr(cmd, '{', cn)) {
+        if (n >= 4 && l[n - 2] == '+') {
+            size_t d = n - 2;
+            while (d > 0 && l[d - 1] >= '0' && l[d - 1] <= '9')
+                d--;
+            if (d < n - 2 && d > 0 && l[d - 1] == '{') {
+                unsigned long long v = 0;
+                int big = 0;
+                for (size_t j = d; j < n - 2; j++) {
+                    unsigned dig = (unsigned)(l[j] - '0');
+                    if (v > (~0ULL - dig) / 10)
+                        big = 1;
+                    else
+                        v = v * 10 + dig;
+                }
+                if (big) {
+                    e = starttls_reply(I_BYE_CLOSE);
+                    e.act = MX_ACT_CLOSE;
+                    e.rule = "RFC 7888 4: a non-synchronizing literal too big to skip: BYE, close";
+                    return e;
+                }
+                m->swallow = v;
+                e.may_close = 1;
+                e.rule = "RFC 7888 4 / RFC 3501 7.5: a refused command's {N+} octets are swallowed, never commands";
+            }
+        }
         return e;
+    }
     starttls_upper_word(cmd, w, verb, sizeof verb);
     /* RFC 3501 6.2.3 and RFC 2595 3.2: LOGIN is disabled (and LOGINDISABLED listed) while
      * TLS is off and either offered or required */

@@ -49,6 +49,7 @@ int starttls_offerable(const struct starttls_model *m)
 void starttls_model_reset(struct starttls_model *m)
 {
     m->tls = 1;
+    m->swallow = 0;
     m->helo = m->mail = m->auth = 0;
     m->nrcpt = 0;
     m->user = m->trans = 0;
@@ -66,6 +67,66 @@ void starttls_model_free(struct starttls_model *m)
 static int tls_record_start(const struct starttls_model *m)
 {
     return m->buf.n >= 2 && m->buf.p[0] == 0x16 && m->buf.p[1] == 0x03;
+}
+
+/* What followed an accepted STARTTLS line in the same read (b[0..n)).
+ *
+ * RFC 3207 4.2 / RFC 2595 3.1 / RFC 3501 6.2.1: after the positive reply the client starts the
+ * TLS negotiation, so its ClientHello may already be queued behind the command (a pipelining or
+ * fast client): those bytes belong to the handshake and must reach the TLS layer, not be
+ * dropped (dropping them hangs the handshake). RFC 8446 5.1 (and RFC 5246 6.2.1): the stream
+ * is records of a 5-byte header (content type, version 3.x, 16-bit length, at most 2^14 + 2048
+ * for any version) and the body; the client's first record is a handshake record (type 22).
+ * So the pipelined bytes are TLS when they start 0x16 0x03 and continue as well-formed records
+ * (types 20..23; the last may be cut short: the rest is the TLS layer's).
+ * CVE-2011-0411: plaintext behind STARTTLS is never executed: it is discarded (and counted).
+ * Plaintext that carries a record header at a line start, or records followed by non-records,
+ * is a mixture: neither a command nor a handshake can follow, so the connection is closed
+ * (after the STARTTLS reply). */
+/* Issue 12 rule 4: a bounded run of consecutive protocol errors. No RFC sets a number; RFC
+ * 5321 7.8 lets a server protect itself from abusive clients, and postfix closes after
+ * smtpd_hard_error_limit (20) errors. A protocol error is an error reply to a command line
+ * (a too-long line included): SMTP 5xx (RFC 5321 4.2.1), IMAP BAD, tagged or untagged (RFC
+ * 3501 7.1.3), POP3 -ERR (RFC 1939 3); any other answer to a command line ends the run. After
+ * the limit'th error's reply comes one final line and the close: SMTP 421 (RFC 5321 3.8),
+ * IMAP "* BYE" (RFC 3501 7.1.5), POP3 -ERR. The limit is MX_MAX_ERRORS (the target leaves
+ * mx_conn_cfg.max_errors at 0). */
+static int error_reply(const struct starttls_model *m, const struct starttls_expect *e)
+{
+    if (m->p == &starttls_smtp)
+        return e->code >= 500 && e->code <= 599;
+    if (m->p == &starttls_pop3)
+        return e->code == 0;
+    return e->code == I_BAD || e->code == I_STAR_BAD;
+}
+
+enum pipelined { P_NONE, P_PLAIN, P_TLS, P_MIXED };
+
+static enum pipelined pipelined_kind(const uint8_t *b, size_t n)
+{
+    size_t at = 0;
+    if (n == 0)
+        return P_NONE;
+    if (!(b[0] == 0x16 && (n == 1 || b[1] == 0x03))) {
+        for (size_t i = 1; i < n; i++)
+            if (b[i - 1] == '\n' && b[i] == 0x16 && (i + 1 == n || b[i + 1] == 0x03))
+                return P_MIXED;
+        return P_PLAIN;
+    }
+    while (at < n) {
+        size_t have = n - at, len;
+        if (b[at] < 20 || b[at] > 23 || (at == 0 && b[at] != 22))
+            return P_MIXED;
+        if (have >= 2 && b[at + 1] != 3)
+            return P_MIXED;
+        if (have < 5)
+            return P_TLS;
+        len = (size_t)b[at + 3] << 8 | b[at + 4];
+        if (len > 16384 + 2048)
+            return P_MIXED;
+        at += 5 + len;
+    }
+    return P_TLS;
 }
 
 size_t starttls_model_run(struct starttls_model *m, struct starttls_expect *ex, size_t cap)
@@ -106,6 +167,15 @@ size_t starttls_model_run(struct starttls_model *m, struct starttls_expect *ex, 
             k += (size_t)got;
             continue;
         }
+        /* M_CMD: a refused command's literal octets are data (starttls_imap.c) */
+        if (m->swallow) {
+            size_t k2 = m->buf.n < m->swallow ? m->buf.n : (size_t)m->swallow;
+            fz_buf_drop_front(&m->buf, k2);
+            m->swallow -= k2;
+            m->scan = 0;
+            if (m->swallow)
+                return k;
+        }
         /* M_CMD: a TLS record at a line start while TLS is off */
         if (!m->tls && tls_record_start(m)) {
             ex[k] = starttls_reply(m->p->refusal);
@@ -138,12 +208,37 @@ size_t starttls_model_run(struct starttls_model *m, struct starttls_expect *ex, 
         if (e.act == MX_ACT_STARTTLS) {
             /* RFC 3207 4.2, RFC 2595 4, RFC 3501 6.2.1: nothing the client sent after the
              * command line may be acted on once TLS is up (CVE-2011-0411) */
-            e.discarded = m->buf.n; /* everything that followed the line */
+            enum pipelined pk = pipelined_kind(m->buf.p, m->buf.n);
+            if (pk == P_TLS) {
+                e.kept = m->buf.n; /* the handshake's: handed to TLS */
+                e.rule = "RFC 3207 4.2 / RFC 8446 5.1: a ClientHello pipelined behind STARTTLS is kept for the handshake";
+            } else {
+                e.discarded = m->buf.n; /* everything that followed the line */
+            }
             m->buf.n = 0;
             m->scan = 0;
             m->phase = M_WAIT_TLS;
+            if (pk == P_MIXED) {
+                e.act = MX_ACT_CLOSE;
+                e.mixed = 1;
+                e.rule = "RFC 3207 4.2 / CVE-2011-0411: plaintext mixed with TLS records behind STARTTLS: reply, close";
+                m->phase = M_CLOSED;
+                ex[k++] = e;
+                return k;
+            }
         }
         ex[k++] = e;
+        if (e.act == MX_ACT_REPLY && error_reply(m, &e)) {
+            if (++m->err_run >= MX_MAX_ERRORS && k < cap) {
+                ex[k] = starttls_reply(m->p->refusal);
+                ex[k].act = MX_ACT_CLOSE;
+                ex[k++].rule = "RFC 5321 7.8 / issue 12: MX_MAX_ERRORS consecutive errors, then one final reply and close";
+                m->phase = M_CLOSED;
+                return k;
+            }
+        } else {
+            m->err_run = 0;
+        }
     }
     fz_fail("starttls", "model produced more than %zu replies for one read", cap);
 }

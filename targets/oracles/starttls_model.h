@@ -29,7 +29,10 @@ struct starttls_expect {
     int code;        /* SMTP: 3-digit code; POP3: 1 +OK / 0 -ERR; IMAP: an I_* kind */
     int offers;      /* capability reply: STARTTLS/STLS must be listed (1) or not (0); -1 n/a */
     int logindis;    /* IMAP CAPABILITY: LOGINDISABLED listed; -1 n/a */
-    size_t discarded;/* MX_ACT_STARTTLS */
+    size_t discarded;/* MX_ACT_STARTTLS, and the MX_ACT_CLOSE of a mixed pipeline */
+    size_t kept;     /* MX_ACT_STARTTLS: pipelined handshake bytes left for the TLS layer */
+    int mixed;       /* the close of STARTTLS with plaintext and TLS records behind it */
+    int may_close;   /* the machine may close the connection instead (with this reply) */
     char tag[MX_IMAP_TAG_MAX + 1];
     int data_end;    /* SMTP end-of-message reply: compare the message */
     size_t msg_off, msg_len; /* the expected message in model.msglog */
@@ -72,6 +75,8 @@ struct starttls_model {
     int user, trans;
     /* IMAP */
     int authd;
+    unsigned err_run;  /* consecutive error replies to command lines */
+    unsigned long long swallow; /* octets of a refused command's literal still to skip */
     struct fz_buf buf; /* client bytes not yet acted on */
     size_t scan;       /* bytes of buf already searched for a line end */
 };
