@@ -59,3 +59,20 @@ void fz_buf_free(struct fz_buf *b)
     free(b->p);
     memset(b, 0, sizeof *b);
 }
+
+void *fz_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        abort();
+    return q;
+}
+
+uint8_t *fz_memdup(const void *p, size_t n)
+{
+    uint8_t *q = fz_xrealloc(NULL, n + 1);
+    if (n)
+        memcpy(q, p, n);
+    q[n] = 0;
+    return q;
+}

@@ -26,4 +26,9 @@ void fz_buf_put(struct fz_buf *b, const void *p, size_t n);
 void fz_buf_drop_front(struct fz_buf *b, size_t n);
 void fz_buf_free(struct fz_buf *b);
 
+/* realloc that aborts when memory runs out (never returns NULL; n == 0 is 1 byte). */
+void *fz_xrealloc(void *p, size_t n);
+/* A copy of n bytes with a NUL after them, or abort. */
+uint8_t *fz_memdup(const void *p, size_t n);
+
 #endif

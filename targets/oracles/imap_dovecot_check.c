@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "fail.h"
 #include "imap_dovecot_peer.h"
 #include "mx/chain.h"
@@ -31,27 +32,11 @@ struct mxrun {
     int lit;  /* the last token is a literal receiving octets */
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (q == NULL)
-        abort();
-    return q;
-}
-
-static uint8_t *dup_bytes(const void *p, size_t n)
-{
-    uint8_t *q = xrealloc(NULL, n + 1);
-    if (n)
-        memcpy(q, p, n);
-    q[n] = 0;
-    return q;
-}
 
 static struct mxc *cur_cmd(struct mxrun *r)
 {
     if (!r->open) {
-        r->cmd = xrealloc(r->cmd, (r->ncmd + 1) * sizeof *r->cmd);
+        r->cmd = fz_xrealloc(r->cmd, (r->ncmd + 1) * sizeof *r->cmd);
         memset(&r->cmd[r->ncmd], 0, sizeof r->cmd[0]);
         r->ncmd++;
         r->open = 1;
@@ -61,10 +46,10 @@ static struct mxc *cur_cmd(struct mxrun *r)
 
 static struct dv_tok *add_tok(struct mxc *c, enum dv_tok_kind k, const void *p, size_t n)
 {
-    c->tok = xrealloc(c->tok, (c->ntok + 1) * sizeof *c->tok);
+    c->tok = fz_xrealloc(c->tok, (c->ntok + 1) * sizeof *c->tok);
     memset(&c->tok[c->ntok], 0, sizeof c->tok[0]);
     c->tok[c->ntok].kind = k;
-    c->tok[c->ntok].p = dup_bytes(p, n);
+    c->tok[c->ntok].p = fz_memdup(p, n);
     c->tok[c->ntok].n = n;
     return &c->tok[c->ntok++];
 }
@@ -76,7 +61,7 @@ static void mx_sink(void *ctx, const uint8_t *p, size_t n)
     if (!r->open || !r->lit)
         fz_fail("imap_dovecot", "libmx passed %zu literal octets with no literal announced", n);
     t = &r->cmd[r->ncmd - 1].tok[r->cmd[r->ncmd - 1].ntok - 1];
-    t->p = xrealloc(t->p, t->n + n + 1);
+    t->p = fz_xrealloc(t->p, t->n + n + 1);
     memcpy(t->p + t->n, p, n);
     t->n += n;
 }
@@ -91,9 +76,9 @@ static void mx_event(struct mxrun *r, const struct mx_imap_event *ev, size_t rea
             fz_fail("imap_dovecot", "libmx: COMMAND_START inside a command");
         c = cur_cmd(r);
         c->started = 1;
-        c->tag = dup_bytes(ev->tag, ev->tag_len);
+        c->tag = fz_memdup(ev->tag, ev->tag_len);
         c->tag_len = ev->tag_len;
-        c->name = dup_bytes(ev->name, ev->name_len);
+        c->name = fz_memdup(ev->name, ev->name_len);
         c->name_len = ev->name_len;
         break;
     case MX_IMAP_ARG:
@@ -182,7 +167,7 @@ static void sb_put(struct sbuf *b, const void *p, size_t n)
 {
     if (b->n + n + 1 > b->cap) {
         b->cap = (b->n + n + 1) * 2;
-        b->p = xrealloc(b->p, b->cap);
+        b->p = fz_xrealloc(b->p, b->cap);
     }
     memcpy(b->p + b->n, p, n);
     b->n += n;

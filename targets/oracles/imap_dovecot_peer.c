@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h" /* ours (targets/harness): dovecot has no buf.h */
 #include "imap_dovecot_peer.h"
 
 enum st { ST_TAG, ST_NAME, ST_ARGS, ST_EOL, ST_SKIP, ST_DEAD };
@@ -30,30 +31,14 @@ struct run {
     int lits_overflow;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (q == NULL)
-        abort();
-    return q;
-}
-
-static uint8_t *dup_bytes(const void *p, size_t n)
-{
-    uint8_t *q = xrealloc(NULL, n + 1);
-    if (n)
-        memcpy(q, p, n);
-    q[n] = 0;
-    return q;
-}
 
 static void push_tok(struct dv_cmd *c, enum dv_tok_kind k, const void *p, size_t n)
 {
-    c->tok = xrealloc(c->tok, (c->ntok + 1) * sizeof *c->tok);
+    c->tok = fz_xrealloc(c->tok, (c->ntok + 1) * sizeof *c->tok);
     memset(&c->tok[c->ntok], 0, sizeof c->tok[0]);
     c->tok[c->ntok].kind = k;
     if (p != NULL)
-        c->tok[c->ntok].p = dup_bytes(p, n);
+        c->tok[c->ntok].p = fz_memdup(p, n);
     c->tok[c->ntok].n = n;
     c->ntok++;
 }
@@ -110,7 +95,7 @@ static void finish(struct run *r, enum dv_verdict v)
     r->cur.end = r->in->v_offset;
     if (r->cur.verdict == DV_ACCEPT)
         r->cur.verdict = v;
-    o->cmd = xrealloc(o->cmd, (o->ncmd + 1) * sizeof *o->cmd);
+    o->cmd = fz_xrealloc(o->cmd, (o->ncmd + 1) * sizeof *o->cmd);
     o->cmd[o->ncmd++] = r->cur;
     memset(&r->cur, 0, sizeof r->cur);
     r->nlits = r->lit_seen = 0;
@@ -145,7 +130,7 @@ static int step(struct run *r)
             reject(r, DV_REJECT, "Invalid tag.");
             return 1;
         }
-        r->cur.tag = (char *)dup_bytes(w, strlen(w));
+        r->cur.tag = (char *)fz_memdup(w, strlen(w));
         r->st = ST_NAME;
         return 1;
     case ST_NAME:
@@ -156,7 +141,7 @@ static int step(struct run *r)
             reject(r, DV_REJECT, "Invalid command name.");
             return 1;
         }
-        r->cur.name = (char *)dup_bytes(w, strlen(w));
+        r->cur.name = (char *)fz_memdup(w, strlen(w));
         r->st = ST_ARGS;
         return 1;
     case ST_ARGS: {
@@ -261,7 +246,7 @@ void dv_run(const uint8_t *s, size_t n, const size_t *ends, size_t nreads, int l
     if (r.st == ST_DEAD || r.st == ST_SKIP) {
         enum dv_verdict v = r.cur.verdict;
         r.cur.end = n;
-        out->cmd = xrealloc(out->cmd, (out->ncmd + 1) * sizeof *out->cmd);
+        out->cmd = fz_xrealloc(out->cmd, (out->ncmd + 1) * sizeof *out->cmd);
         out->cmd[out->ncmd++] = r.cur;
         out->cmd[out->ncmd - 1].verdict = v;
         memset(&r.cur, 0, sizeof r.cur);
@@ -269,7 +254,7 @@ void dv_run(const uint8_t *s, size_t n, const size_t *ends, size_t nreads, int l
         r.cur.verdict = DV_INCOMPLETE;
         r.cur.end = n;
         r.cur.read_done = nreads;
-        out->cmd = xrealloc(out->cmd, (out->ncmd + 1) * sizeof *out->cmd);
+        out->cmd = fz_xrealloc(out->cmd, (out->ncmd + 1) * sizeof *out->cmd);
         out->cmd[out->ncmd++] = r.cur;
         memset(&r.cur, 0, sizeof r.cur);
     }
