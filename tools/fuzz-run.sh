@@ -14,6 +14,7 @@ shift 4
 targets=("$@")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
+CORPUS=${MXFUZZ_CORPUS_DIR:-$ROOT/corpus}   # tests point it at a private copy
 LF_OUT="$BUILD/fuzz-libfuzzer/out"
 AFL_OUT="$BUILD/fuzz-afl/out"
 
@@ -23,16 +24,16 @@ stat_of() { awk -F' *: *' -v k="$2" '$1 == k {print $2}' "$1" 2>/dev/null; }  # 
 
 start_one() {
     local t=$1 w="$run/$1" dict
-    mkdir -p "$w/new" "$w/crashes" "$ROOT/corpus/$t"
-    count_files "$ROOT/corpus/$t" >"$w/before"
+    mkdir -p "$w/new" "$w/crashes" "$CORPUS/$t"
+    count_files "$CORPUS/$t" >"$w/before"
     date +%s >"$w/start"
     if [[ $engine == libfuzzer ]]; then
         local args=(-max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$w/crashes/"
                     -max_len="$(opt "$LF_OUT/$t.options" max_len)")
         [[ -f $LF_OUT/$t.dict ]] && args+=(-dict="$LF_OUT/$t.dict")
-        (cd "$w" && exec nice -n 5 "$LF_OUT/$t" "${args[@]}" "$w/new" "$ROOT/corpus/$t" >"$w/log" 2>&1) &
+        (cd "$w" && exec nice -n 5 "$LF_OUT/$t" "${args[@]}" "$w/new" "$CORPUS/$t" >"$w/log" 2>&1) &
     else
-        local in="$ROOT/corpus/$t" args=()
+        local in="$CORPUS/$t" args=()
         if [[ $(count_files "$in") -eq 0 ]]; then
             mkdir -p "$w/empty-seed" && printf '\0\0\0\0' >"$w/empty-seed/zero" && in="$w/empty-seed"
         fi
@@ -66,18 +67,18 @@ merge_back() {
     [[ -d $src ]] || { echo 0; return; }
     m="$w/merged"
     rm -rf "$m" && mkdir -p "$m"
-    find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name ".*" -exec cp -p {} "$m"/ \;
+    find "$CORPUS/$t" -maxdepth 1 -type f ! -name ".*" -exec cp -p {} "$m"/ \;
     # in the run's directory, so that an input crashing during the merge lands there, not in cwd
     (cd "$w" && "$LF_OUT/$t" -merge=1 -merge_control_file="$w/merge.ctl" -artifact_prefix="$w/crashes/" \
         -max_len="$(opt "$LF_OUT/$t.options" max_len)" "$m" "$src" >"$w/merge.log" 2>&1) || { echo "merge-failed"; return; }
     for f in "$m"/*; do
         [[ -f $f ]] || continue
         h=$(basename "$f")
-        [[ -e $ROOT/corpus/$t/$h ]] && continue
+        [[ -e $CORPUS/$t/$h ]] && continue
         # name new entries by content (libFuzzer already does; AFL++ queue names are not stable)
         [[ $h =~ ^[0-9a-f]{40}$ ]] || h=$(sha1sum "$f" | cut -c1-40)
-        [[ -e $ROOT/corpus/$t/$h ]] && continue
-        cp "$f" "$ROOT/corpus/$t/.$h.tmp" && mv "$ROOT/corpus/$t/.$h.tmp" "$ROOT/corpus/$t/$h" && added=$((added + 1))
+        [[ -e $CORPUS/$t/$h ]] && continue
+        cp "$f" "$CORPUS/$t/.$h.tmp" && mv "$CORPUS/$t/.$h.tmp" "$CORPUS/$t/$h" && added=$((added + 1))
     done
     echo "$added"
 }
@@ -111,7 +112,7 @@ summary_of() {
     fi
     added=$(merge_back "$t")
     crashes=$(collect_crashes "$t")
-    after=$(count_files "$ROOT/corpus/$t")
+    after=$(count_files "$CORPUS/$t")
     printf '%-14s %10s %9s  %-22s %6s -> %-6s %7s\n' "$t" "${execs:-?}" "${eps:-?}" "${cov:-?}" \
         "$(cat "$w/before")" "$after" "$crashes" >>"$run/summary"
     if [[ $crashes -gt 0 ]]; then
