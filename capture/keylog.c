@@ -54,13 +54,14 @@ static void bad(struct cap_keylog *k, unsigned line, const char *what)
     k->bad_lines++;
 }
 
-/* FNV-1a over the 32 bytes of a client random (random by construction) */
+/* the four 64-bit words of a client random (random by construction) XORed: no arithmetic, so
+ * nothing wraps (OSS-Fuzz's UBSan flags unsigned overflow too) */
 static size_t cr_hash(const uint8_t cr[32])
 {
-    uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < 32; i++)
-        h = (h ^ cr[i]) * 1099511628211ull;
-    return (size_t)(h ^ (h >> 32));
+    uint64_t w[4];
+    memcpy(w, cr, 32);
+    uint64_t h = w[0] ^ w[1] ^ w[2] ^ w[3];
+    return (size_t)(h ^ (h >> 29) ^ (h >> 47));
 }
 
 static void slot_insert(uint32_t *slot, size_t nslots, const struct cap_keylog_entry *e,
