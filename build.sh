@@ -262,13 +262,18 @@ build_fuzzers() {
             echo "[libfuzzer]"
             [[ $dicts != - ]] && echo "dict = $t.dict"
             echo "max_len = $maxlen"
+            # the limits every target runs with (OSS-Fuzz's defaults are 25 s and 2560 MB);
+            # targets/<t>.options may set its own
+            grep -qE '^[ \t]*timeout[ \t]*=' "$ROOT/targets/$t.options" 2>/dev/null || echo "timeout = $MX_FUZZ_TIMEOUT"
+            grep -qE '^[ \t]*rss_limit_mb[ \t]*=' "$ROOT/targets/$t.options" 2>/dev/null || echo "rss_limit_mb = $MX_FUZZ_RSS_LIMIT_MB"
             [[ -f $ROOT/targets/$t.options ]] && grep -v '^\[libfuzzer\]' "$ROOT/targets/$t.options"
             true
         } >"$out/$t.options.tmp"
         mv "$out/$t.options.tmp" "$out/$t.options"
         rm -f "$out/${t}_seed_corpus.zip.tmp"
-        if [[ -d $ROOT/corpus/$t ]] && [[ -n $(ls -A "$ROOT/corpus/$t") ]]; then
-            (cd "$ROOT/corpus/$t" && zip -q -X -r "$out/${t}_seed_corpus.zip.tmp" .)
+        # hidden files (a killed campaign's temp files) are no seeds
+        if [[ -d $ROOT/corpus/$t ]] && [[ -n $(find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name '.*') ]]; then
+            (cd "$ROOT/corpus/$t" && zip -q -X -r "$out/${t}_seed_corpus.zip.tmp" . -x '.*' '*/.*')
             mv "$out/${t}_seed_corpus.zip.tmp" "$out/${t}_seed_corpus.zip"
         fi
     done < <(manifest)
@@ -318,30 +323,38 @@ cmd_test() {
 }
 
 # ---------------------------------------------------------------- fuzz
+MX_FUZZ_TIME_MAX=2147483647   # INT_MAX: libFuzzer's -max_total_time is an int
+MX_FUZZ_JOBS_MAX=1024
+# num_in_range OPTION VALUE MAX WHAT: VALUE must be a whole number from 1 to MAX (no sign, no
+# leading zero: bash would read 08 as octal), compared as text so that no size overflows bash
+num_in_range() {
+    local v=$2 max=$3
+    if ! [[ $v =~ ^[1-9][0-9]*$ ]] || [[ ${#v} -gt ${#max} ]] || { [[ ${#v} -eq ${#max} ]] && [[ $v > $max ]]; }; then
+        die "fuzz: $1 wants a whole number of $4 from 1 to $max, not '$v'"
+    fi
+}
 cmd_fuzz() {
     local time=60 engine=libfuzzer jobs=$JOBS_DEFAULT targets=()
     while [[ $# -gt 0 ]]; do
         case $1 in
-        --time) time=${2:?--time needs seconds}; shift 2 ;;
-        --engine) engine=${2:?--engine needs libfuzzer or afl}; shift 2 ;;
-        --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
+        --time | --engine | --jobs)
+            [[ $# -ge 2 ]] || die "fuzz: $1 needs a value"
+            case $1 in --time) time=$2 ;; --engine) engine=$2 ;; --jobs) jobs=$2 ;; esac
+            shift 2 ;;
         -*) die "fuzz: unknown option $1" ;;
         *) is_target "$1" || die "fuzz: no target '$1' (targets: $(target_names | tr '\n' ' '))"; targets+=("$1"); shift ;;
         esac
     done
-    [[ $time =~ ^[0-9]+$ && $time -gt 0 ]] || die "--time wants a whole number of seconds"
-    [[ $jobs =~ ^[0-9]+$ && $jobs -gt 0 ]] || die "--jobs wants a positive number"
-    [[ $engine == libfuzzer || $engine == afl ]] || die "--engine is libfuzzer or afl"
+    # libFuzzer reads -max_total_time into an int: 2^32+1 became 1 s, 2^31 a negative (never stop)
+    num_in_range --time "$time" "$MX_FUZZ_TIME_MAX" "seconds"
+    num_in_range --jobs "$jobs" "$MX_FUZZ_JOBS_MAX" "fuzzers at a time"
+    [[ $engine == libfuzzer || $engine == afl ]] || die "fuzz: --engine is libfuzzer or afl, not '$engine'"
     [[ ${#targets[@]} -gt 0 ]] || mapfile -t targets < <(target_names)
 
     local_fuzz_build libfuzzer   # also used to merge an AFL++ queue into the corpus
     [[ $engine == afl ]] && local_fuzz_build afl
-    local stamp run
-    stamp=$(date +%Y%m%d-%H%M%S)
-    run="$BUILD/runs/$stamp"
-    mkdir -p "$run"
-    say "== fuzzing ${targets[*]} with $engine for ${time}s each, $jobs at a time (logs in ${run#"$ROOT"/})"
-    "$ROOT/tools/fuzz-run.sh" "$engine" "$time" "$jobs" "$run" "${targets[@]}"
+    # fuzz-run.sh makes the campaign's own run directory under build/runs (mktemp -d)
+    "$ROOT/tools/fuzz-run.sh" "$engine" "$time" "$jobs" "$BUILD/runs" "${targets[@]}"
 }
 
 # ---------------------------------------------------------------- repro

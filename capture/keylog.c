@@ -54,14 +54,46 @@ static void bad(struct cap_keylog *k, unsigned line, const char *what)
     k->bad_lines++;
 }
 
+/* the four 64-bit words of a client random (random by construction) XORed: no arithmetic, so
+ * nothing wraps (OSS-Fuzz's UBSan flags unsigned overflow too) */
+static size_t cr_hash(const uint8_t cr[32])
+{
+    uint64_t w[4];
+    memcpy(w, cr, 32);
+    uint64_t h = w[0] ^ w[1] ^ w[2] ^ w[3];
+    return (size_t)(h ^ (h >> 29) ^ (h >> 47));
+}
+
+static void slot_insert(uint32_t *slot, size_t nslots, const struct cap_keylog_entry *e,
+                        uint32_t idx)
+{
+    size_t i = cr_hash(e[idx].client_random) & (nslots - 1);
+    while (slot[i])
+        i = (i + 1) & (nslots - 1);
+    slot[i] = idx + 1;
+}
+
 static struct cap_keylog_entry *entry_for(struct cap_keylog *k, const uint8_t cr[32], int *oom)
 {
     struct cap_keylog_entry *e = cap_keylog_find(k, cr);
     if (e)
         return e;
-    if (k->n >= CAP_KEYLOG_MAX) {
-        k->dropped++;
+    if (k->n >= UINT32_MAX - 1) {
+        *oom = 1;
         return NULL;
+    }
+    if ((k->n + 1) * 2 > k->nslots) {
+        size_t ns = k->nslots ? k->nslots * 2 : 64;
+        uint32_t *t = calloc(ns, sizeof *t);
+        if (!t) {
+            *oom = 1;
+            return NULL;
+        }
+        for (size_t i = 0; i < k->n; i++)
+            slot_insert(t, ns, k->e, (uint32_t)i);
+        free(k->slot);
+        k->slot = t;
+        k->nslots = ns;
     }
     if (k->n == k->cap) {
         size_t nc = k->cap ? k->cap * 2 : 8;
@@ -73,9 +105,11 @@ static struct cap_keylog_entry *entry_for(struct cap_keylog *k, const uint8_t cr
         k->e = q;
         k->cap = nc;
     }
-    e = &k->e[k->n++];
+    e = &k->e[k->n];
     memset(e, 0, sizeof *e);
     memcpy(e->client_random, cr, 32);
+    slot_insert(k->slot, k->nslots, k->e, (uint32_t)k->n);
+    k->n++;
     return e;
 }
 
@@ -155,14 +189,19 @@ int cap_keylog_parse(struct cap_keylog *k, const uint8_t *buf, size_t len)
 
 struct cap_keylog_entry *cap_keylog_find(const struct cap_keylog *k, const uint8_t cr[32])
 {
-    for (size_t i = 0; i < k->n; i++)
-        if (memcmp(k->e[i].client_random, cr, 32) == 0)
-            return &k->e[i];
+    if (!k->nslots)
+        return NULL;
+    for (size_t i = cr_hash(cr) & (k->nslots - 1); k->slot[i]; i = (i + 1) & (k->nslots - 1)) {
+        struct cap_keylog_entry *e = &k->e[k->slot[i] - 1];
+        if (memcmp(e->client_random, cr, 32) == 0)
+            return e;
+    }
     return NULL;
 }
 
 void cap_keylog_free(struct cap_keylog *k)
 {
     free(k->e);
+    free(k->slot);
     memset(k, 0, sizeof *k);
 }

@@ -9,8 +9,9 @@
  * hex or a wrong length is counted as a bad line, with the first few bad line
  * numbers kept for the message. Lines may end in CRLF.
  *
- * Memory bound: one entry per distinct client random, CAP_KEYLOG_MAX entries at
- * most (further lines are counted as dropped).
+ * Entries: one per distinct client random, no fixed cap (the newest lines are the wanted
+ * ones), indexed by a hash table on the client random: parsing is linear in the lines. Memory
+ * is bounded by the input, which callers bound (pcap-import: 256 MiB).
  */
 #ifndef CAP_KEYLOG_H
 #define CAP_KEYLOG_H
@@ -18,7 +19,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CAP_KEYLOG_MAX 65536u
 #define CAP_KEYLOG_SECRET_MAX 48u
 
 enum cap_keylog_kind {
@@ -41,7 +41,9 @@ struct cap_keylog_entry {
 struct cap_keylog {
     struct cap_keylog_entry *e;
     size_t n, cap;
-    size_t lines, bad_lines, unused_lines, dropped;
+    uint32_t *slot;          /* open addressing: index + 1 into e, 0 = empty */
+    size_t nslots;           /* a power of two, at least twice n */
+    size_t lines, bad_lines, unused_lines;
     unsigned bad_line_no[4]; /* first bad line numbers */
     char first_bad[96];      /* what was wrong with the first bad line */
 };

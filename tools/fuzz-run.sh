@@ -1,42 +1,94 @@
 #!/usr/bin/env bash
-# fuzz-run.sh ENGINE SECONDS JOBS RUNDIR TARGET... — called by `./build.sh fuzz`.
+# fuzz-run.sh ENGINE SECONDS JOBS RUNS TARGET... — called by `./build.sh fuzz`.
 #
-# Runs one fuzzer per target (JOBS at a time) on a private working copy, shows progress every
-# 10 s, merges what added coverage back into corpus/TARGET/ and prints a summary per target.
-# Corpus safety: corpus/TARGET/ is only ever read by the fuzzers; new entries are added to it by
-# writing a temporary file beside the final name and renaming it, so an interrupted or killed
-# campaign leaves every corpus file either absent or whole. Nothing in corpus/ is ever changed or
-# deleted. Crashes are copied to build/crashes/TARGET/ with the command that reproduces each.
+# Runs one fuzzer per target (JOBS at a time) on a private working copy in a run directory of
+# its own (mktemp -d under RUNS, so campaigns started in the same second never share one), shows
+# progress every 10 s, merges what added coverage back into corpus/TARGET/ and prints a summary
+# per target. Every libFuzzer option of OUT/TARGET.options applies, as under OSS-Fuzz.
+# Corpus safety: corpus/TARGET/ is only ever read by the fuzzers; new entries are written as
+# temporary files in .corpus-tmp/TARGET/ beside corpus/ (never inside it: libFuzzer and the seed
+# zip would take them for inputs; same filesystem, so the rename is atomic) and renamed in, so an
+# interrupted or killed campaign leaves every corpus file either absent or whole. Each start
+# sweeps what a killed campaign left staged. Merges into one corpus hold a lock
+# (.corpus-tmp/TARGET.lock, flock) so two campaigns' merges serialize. A corpus that cannot be
+# written fails the campaign, naming the path and where the unsaved inputs are. Nothing in
+# corpus/ is ever changed or deleted. Crashes are copied to build/crashes/TARGET/ with the
+# command that reproduces each.
 set -uo pipefail
 
-engine=$1 secs=$2 jobs=$3 run=$4
+engine=$1 secs=$2 jobs=$3 runs=$4
 shift 4
 targets=("$@")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
+CORPUS=${MXFUZZ_CORPUS_DIR:-$ROOT/corpus}   # tests point it at a private copy
+STAGE="$(dirname "$CORPUS")/.corpus-tmp"
 LF_OUT="$BUILD/fuzz-libfuzzer/out"
 AFL_OUT="$BUILD/fuzz-afl/out"
 
+die() { printf 'fuzz-run: %s\n' "$*" >&2; exit 1; }
+mkdir -p "$runs" || die "cannot create $runs"
+run=$(mktemp -d "$runs/$(date +%Y%m%d-%H%M%S)-XXXXXX") || die "cannot create a run directory in $runs"
+show() { local p=$1; printf '%s' "${p#"$ROOT"/}"; }
+
 count_files() { find "$1" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l; }
 opt() { awk -F' *= *' -v k="$2" '$1 == k {print $2}' "$1" 2>/dev/null; }       # .options (INI)
+# lf_options T: every option of the [libfuzzer] section of OUT/T.options as -key=value, one a
+# line (ClusterFuzz passes them all the same way); dict = relative to OUT, like OSS-Fuzz's
+lf_options() {
+    awk -v out="$LF_OUT" '
+        /^[ \t]*([#;]|$)/ { next }
+        /^[ \t]*\[/ { sec = ($0 ~ /^[ \t]*\[libfuzzer\][ \t]*$/); next }
+        sec {
+            i = index($0, "="); if (!i) next
+            k = substr($0, 1, i - 1); v = substr($0, i + 1)
+            gsub(/^[ \t]+|[ \t]+$/, "", k); gsub(/^[ \t]+|[ \t]+$/, "", v)
+            if (k == "dict" && v !~ /^\//) v = out "/" v
+            print "-" k "=" v
+        }' "$LF_OUT/$1.options"
+}
+# lock_corpus T: take (waiting) the lock of corpus/T on fd 9 of the calling (sub)shell
+lock_corpus() {
+    mkdir -p "$STAGE/$1" 2>/dev/null || { echo "cannot create $STAGE/$1"; return 1; }
+    exec 9>>"$STAGE/$1.lock" || { echo "cannot open $STAGE/$1.lock"; return 1; }
+    flock 9
+}
+# sweep T: under the lock, remove what a killed campaign staged for corpus/T, and the hidden
+# .<sha1>.tmp files older versions of this script left inside corpus/T
+sweep() {
+    local t=$1 f
+    (
+        lock_corpus "$t" >&2 || exit 1
+        rm -f "$STAGE/$t"/*
+        for f in "$CORPUS/$t"/.*.tmp; do
+            [[ -f $f && $(basename "$f") =~ ^\.[0-9a-f]{40}\.tmp$ ]] && rm -f "$f"
+        done
+        exit 0
+    )
+}
 stat_of() { awk -F' *: *' -v k="$2" '$1 == k {print $2}' "$1" 2>/dev/null; }  # AFL++ fuzzer_stats
 
 start_one() {
-    local t=$1 w="$run/$1" dict
-    mkdir -p "$w/new" "$w/crashes" "$ROOT/corpus/$t"
-    count_files "$ROOT/corpus/$t" >"$w/before"
+    local t=$1 w="$run/$1"
+    mkdir -p "$w/new" "$w/crashes" "$CORPUS/$t"
+    sweep "$t" || echo "  $t: could not sweep stale temp files of corpus/$t" >>"$run/crashes"
+    count_files "$CORPUS/$t" >"$w/before"
     date +%s >"$w/start"
     if [[ $engine == libfuzzer ]]; then
-        local args=(-max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$w/crashes/"
-                    -max_len="$(opt "$LF_OUT/$t.options" max_len)")
-        [[ -f $LF_OUT/$t.dict ]] && args+=(-dict="$LF_OUT/$t.dict")
-        (cd "$w" && exec nice -n 5 "$LF_OUT/$t" "${args[@]}" "$w/new" "$ROOT/corpus/$t" >"$w/log" 2>&1) &
+        local args
+        mapfile -t args < <(lf_options "$t")
+        # ours last: libFuzzer takes the last of a repeated flag
+        args+=(-max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$w/crashes/")
+        (cd "$w" && exec nice -n 5 "$LF_OUT/$t" "${args[@]}" "$w/new" "$CORPUS/$t" >"$w/log" 2>&1) &
     else
-        local in="$ROOT/corpus/$t" args=()
+        local in="$CORPUS/$t" args=()
         if [[ $(count_files "$in") -eq 0 ]]; then
             mkdir -p "$w/empty-seed" && printf '\0\0\0\0' >"$w/empty-seed/zero" && in="$w/empty-seed"
         fi
         [[ -f $AFL_OUT/$t.dict ]] && args+=(-x "$AFL_OUT/$t.dict")
+        local to
+        to=$(opt "$AFL_OUT/$t.options" timeout)
+        [[ $to =~ ^[0-9]+$ ]] && args+=(-t "$((to * 1000))")
         (cd "$w" && unset ASAN_OPTIONS UBSAN_OPTIONS && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
             AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 AFL_QUIET=1 \
             exec nice -n 5 afl-fuzz -i "$in" -o "$w/afl" -V "$secs" "${args[@]}" -- "$AFL_OUT/$t" >"$w/log" 2>&1) &
@@ -59,27 +111,46 @@ status_of() {
     printf '  %-14s %4ss/%ss  %s\n' "$t" "$el" "$secs" "${line:-starting}"
 }
 
-# merge coverage-adding inputs into corpus/T (temp name + rename per file)
+# merge coverage-adding inputs into corpus/T, holding its lock: each new file is written in
+# .corpus-tmp/T and renamed in. Prints the number added, "merge-failed", or
+# "write-failed ADDED UNSAVED ERROR" (the unsaved inputs are then in $w/unsaved).
 merge_back() {
-    local t=$1 w="$run/$1" src m added=0 f h
+    local t=$1 w="$run/$1" src m added=0 f h err opts
     if [[ $engine == libfuzzer ]]; then src="$w/new"; else src="$w/afl/default/queue"; fi
     [[ -d $src ]] || { echo 0; return; }
+    if ! lock_corpus "$t" >"$w/lock.err"; then
+        mkdir -p "$w/unsaved" && cp -p "$src"/* "$w/unsaved"/ 2>/dev/null
+        echo "write-failed 0 $(count_files "$w/unsaved") $(cat "$w/lock.err")"; return
+    fi
     m="$w/merged"
     rm -rf "$m" && mkdir -p "$m"
-    find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name ".*" -exec cp -p {} "$m"/ \;
+    find "$CORPUS/$t" -maxdepth 1 -type f ! -name ".*" -exec cp -p {} "$m"/ \;
+    # the limits apply to the merge too; what bounds or shapes a fuzzing run does not
+    mapfile -t opts < <(lf_options "$t" | grep -vE '^-(max_total_time|runs|jobs|workers|fork|merge)=')
     # in the run's directory, so that an input crashing during the merge lands there, not in cwd
-    (cd "$w" && "$LF_OUT/$t" -merge=1 -merge_control_file="$w/merge.ctl" -artifact_prefix="$w/crashes/" \
-        -max_len="$(opt "$LF_OUT/$t.options" max_len)" "$m" "$src" >"$w/merge.log" 2>&1) || { echo "merge-failed"; return; }
+    (cd "$w" && "$LF_OUT/$t" "${opts[@]}" -merge=1 -merge_control_file="$w/merge.ctl" -artifact_prefix="$w/crashes/" \
+        "$m" "$src" >"$w/merge.log" 2>&1) || { echo "merge-failed"; return; }
+    local new=()
     for f in "$m"/*; do
         [[ -f $f ]] || continue
         h=$(basename "$f")
-        [[ -e $ROOT/corpus/$t/$h ]] && continue
+        [[ -e $CORPUS/$t/$h ]] && continue
         # name new entries by content (libFuzzer already does; AFL++ queue names are not stable)
         [[ $h =~ ^[0-9a-f]{40}$ ]] || h=$(sha1sum "$f" | cut -c1-40)
-        [[ -e $ROOT/corpus/$t/$h ]] && continue
-        cp "$f" "$ROOT/corpus/$t/.$h.tmp" && mv "$ROOT/corpus/$t/.$h.tmp" "$ROOT/corpus/$t/$h" && added=$((added + 1))
+        [[ -e $CORPUS/$t/$h ]] && continue
+        if err=$( { cp "$f" "$STAGE/$t/$h" && mv "$STAGE/$t/$h" "$CORPUS/$t/$h"; } 2>&1); then
+            added=$((added + 1))
+        else
+            rm -f "$STAGE/$t/$h"
+            mkdir -p "$w/unsaved" && cp -p "$f" "$w/unsaved/$h"
+            new+=("$h")
+        fi
     done
-    echo "$added"
+    if [[ ${#new[@]} -gt 0 ]]; then
+        echo "write-failed $added ${#new[@]} $(head -n 1 <<<"$err")"
+    else
+        echo "$added"
+    fi
 }
 
 collect_crashes() {
@@ -111,8 +182,9 @@ summary_of() {
     fi
     added=$(merge_back "$t")
     crashes=$(collect_crashes "$t")
-    after=$(count_files "$ROOT/corpus/$t")
-    printf '%-14s %10s %9s  %-22s %6s -> %-6s %7s\n' "$t" "${execs:-?}" "${eps:-?}" "${cov:-?}" \
+    after=$(count_files "$CORPUS/$t")
+    echo "== fuzzing ${targets[*]} with $engine for ${secs}s each, $jobs at a time (logs in $(show "$run"))"
+printf '%-14s %10s %9s  %-22s %6s -> %-6s %7s\n' "$t" "${execs:-?}" "${eps:-?}" "${cov:-?}" \
         "$(cat "$w/before")" "$after" "$crashes" >>"$run/summary"
     if [[ $crashes -gt 0 ]]; then
         {
@@ -121,13 +193,21 @@ summary_of() {
         } >>"$run/crashes"
     fi
     if [[ $added == merge-failed ]]; then
-        echo "  $t: merging into corpus/$t failed (see ${w#"$ROOT"/}/merge.log); corpus unchanged" >>"$run/crashes"
+        echo "  $t: merging into corpus/$t failed (see $(show "$w")/merge.log); corpus unchanged" >>"$run/crashes"
+    elif [[ $added == write-failed* ]]; then
+        local a u e
+        read -r _ a u e <<<"$added"
+        {
+            echo "  $t: cannot write to the corpus $CORPUS/$t: $e"
+            echo "    $u new input(s) NOT saved ($a saved); they are in $w/unsaved/"
+            echo "    once the directory is writable: cp -n $w/unsaved/* $CORPUS/$t/"
+        } >>"$run/crashes"
     fi
 }
 
 interrupted() {
     echo
-    echo "fuzz-run: interrupted: stopping fuzzers; corpus/ holds only whole files"
+    echo "fuzz-run: interrupted: stopping fuzzers; corpus/ holds only whole files (logs in $(show "$run"))"
     for t in "${targets[@]}"; do
         [[ -f $run/$t/pid ]] && kill "$(cat "$run/$t/pid")" 2>/dev/null
     done
@@ -168,11 +248,11 @@ while [[ ${#pending[@]} -gt 0 || ${#running[@]} -gt 0 ]]; do
 done
 
 echo
-echo "== summary ($engine, ${secs}s per target; logs in ${run#"$ROOT"/})"
+echo "== summary ($engine, ${secs}s per target; logs in $(show "$run"))"
 cat "$run/summary"
 if [[ -s $run/crashes ]]; then
     echo
-    cat "$run/crashes"
+    cat "$run/crashes" >&2
     exit 1
 fi
 echo "no crashes"

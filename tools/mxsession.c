@@ -13,6 +13,10 @@
 
 #include "session.h"
 
+/* the largest input read: session files are at most a few hundred KiB (max_len 64 KiB), their
+ * text forms a few times that; more is not a session (/dev/zero, a wrong file) */
+#define MXS_MAX_INPUT (64u << 20)
+
 static int slurp(const char *path, uint8_t **out, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -24,6 +28,13 @@ static int slurp(const char *path, uint8_t **out, size_t *n)
     }
     for (;;) {
         if (len == cap) {
+            if (cap >= MXS_MAX_INPUT) {
+                fprintf(stderr, "mxsession: %s: larger than %u MiB: not a session file\n", path,
+                        MXS_MAX_INPUT >> 20);
+                free(buf);
+                fclose(f);
+                return -1;
+            }
             cap = cap ? cap * 2 : 65536;
             uint8_t *q = realloc(buf, cap);
             if (!q) {
@@ -72,7 +83,12 @@ static int write_atomic(const char *path, const uint8_t *p, size_t n)
         free(tmp);
         return -1;
     }
-    fclose(f);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "mxsession: write error on %s: %s\n", tmp, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
     if (rename(tmp, path) != 0) {
         fprintf(stderr, "mxsession: cannot rename %s to %s: %s\n", tmp, path, strerror(errno));
         unlink(tmp);
@@ -80,6 +96,26 @@ static int write_atomic(const char *path, const uint8_t *p, size_t n)
         return -1;
     }
     free(tmp);
+    return 0;
+}
+
+/* stdout written whole: every buffered byte flushed and the descriptor closed without error
+ * (a full disk or /dev/full shows here, not at exit where nobody checks) */
+static int finish_stdout(void)
+{
+    int bad = ferror(stdout);
+    if (fflush(stdout) != 0)
+        bad = 1;
+    int saved = errno;
+    if (fclose(stdout) != 0) {
+        bad = 1;
+        saved = errno;
+    }
+    if (bad) {
+        fprintf(stderr, "mxsession: write error on standard output: %s\n",
+                saved ? strerror(saved) : "error");
+        return 1;
+    }
     return 0;
 }
 
@@ -107,8 +143,10 @@ int main(int argc, char **argv)
                 printf("==> %s <==\n", argv[i]);
             fz_session_decode(stdout, in, n);
             free(in);
+            if (ferror(stdout))
+                break;
         }
-        return 0;
+        return finish_stdout();
     }
     if (strcmp(argv[1], "reads") == 0 && argc == 3) {
         struct fz_session s;
@@ -136,9 +174,11 @@ int main(int argc, char **argv)
                     printf("\\x%02x", c);
             }
             putchar('\n');
+            if (ferror(stdout))
+                break;
         }
         free(in);
-        return 0;
+        return finish_stdout();
     }
     if (strcmp(argv[1], "encode") == 0 && argc == 4) {
         uint8_t *out;

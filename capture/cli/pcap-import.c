@@ -47,7 +47,12 @@ static void usage(FILE *f)
             "  --dump         print the sessions as text\n");
 }
 
-static int read_all(const char *path, uint8_t **out, size_t *len)
+/* input bounds: more is no capture / key log (/dev/zero, a wrong file) and would be read until
+ * memory ran out; read_all fails with EFBIG past max */
+#define MAX_CAPTURE_BYTES ((size_t)256 << 20)
+#define MAX_KEYLOG_BYTES ((size_t)256 << 20)
+
+static int read_all(const char *path, uint8_t **out, size_t *len, size_t max)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -62,6 +67,12 @@ static int read_all(const char *path, uint8_t **out, size_t *len)
     size_t n = 0, cap = 0;
     int err = 0;
     for (;;) {
+        if (n > max) {
+            free(b);
+            fclose(f);
+            errno = EFBIG;
+            return -1;
+        }
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 65536;
             uint8_t *q = realloc(b, nc);
@@ -226,8 +237,12 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--keylog") && i + 1 < argc) {
             uint8_t *b;
             size_t n;
-            if (read_all(argv[++i], &b, &n)) {
-                fprintf(stderr, "pcap-import: cannot read key log %s: %s\n", argv[i], strerror(errno));
+            if (read_all(argv[++i], &b, &n, MAX_KEYLOG_BYTES)) {
+                if (errno == EFBIG)
+                    fprintf(stderr, "pcap-import: key log %s: larger than %zu MiB, not a key log\n",
+                            argv[i], MAX_KEYLOG_BYTES >> 20);
+                else
+                    fprintf(stderr, "pcap-import: cannot read key log %s: %s\n", argv[i], strerror(errno));
                 free(caps);
                 free(kl);
                 return 2;
@@ -303,8 +318,12 @@ int main(int argc, char **argv)
         uint8_t *buf;
         size_t len;
         T.captures++;
-        if (read_all(path, &buf, &len)) {
-            fprintf(stderr, "pcap-import: %s: cannot read: %s\n", path, strerror(errno));
+        if (read_all(path, &buf, &len, MAX_CAPTURE_BYTES)) {
+            if (errno == EFBIG)
+                fprintf(stderr, "pcap-import: %s: larger than %zu MiB, not read\n", path,
+                        MAX_CAPTURE_BYTES >> 20);
+            else
+                fprintf(stderr, "pcap-import: %s: cannot read: %s\n", path, strerror(errno));
             T.captures_failed++;
             continue;
         }

@@ -5,11 +5,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 static int mkdir_p(const char *path)
@@ -17,6 +19,38 @@ static int mkdir_p(const char *path)
     if (mkdir(path, 0700) == 0 || errno == EEXIST)
         return 0;
     return -1;
+}
+
+/* Start-up cleaning of tmp/: what a crashed server left. Removed: an mx-serve temp file
+ * (<sec>.M<usec>P<pid>Q<n>.mx-serve) whose process no longer exists, and any regular file not
+ * changed for 36 hours (what Maildir readers do). A fresh file of another writer stays. */
+static void clean_tmp(const char *root)
+{
+    char p[4200];
+    DIR *d;
+    struct dirent *e;
+    time_t now = time(NULL);
+    snprintf(p, sizeof p, "%s/tmp", root);
+    if (!(d = opendir(p)))
+        return;
+    while ((e = readdir(d))) {
+        struct stat st;
+        int pid = 0, dead = 0;
+        size_t nl = strlen(e->d_name);
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/tmp/%s", root, e->d_name);
+        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (nl > 9 && strcmp(e->d_name + nl - 9, ".mx-serve") == 0) {
+            const char *q = strchr(e->d_name, 'P');
+            if (q && sscanf(q, "P%dQ", &pid) == 1 && pid > 0 && pid != getpid())
+                dead = kill(pid, 0) != 0 && errno == ESRCH;
+        }
+        if (dead || now - st.st_mtime > 36 * 3600)
+            unlink(p);
+    }
+    closedir(d);
 }
 
 int md_open(struct maildir *md, const char *root)
@@ -37,6 +71,7 @@ int md_open(struct maildir *md, const char *root)
         if (mkdir_p(p) != 0)
             return -1;
     }
+    clean_tmp(root);
     snprintf(p, sizeof p, "%s/new", root);
     md->newfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return md->newfd < 0 ? -1 : 0;

@@ -25,8 +25,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/hkdf.h>
@@ -175,6 +178,21 @@ int tls_load_cert(struct server *s, const char *name, int line, char *err, size_
         return -1;
     }
     snprintf(path, sizeof path, "%s/%s.pem", s->o.cert_dir ? s->o.cert_dir : ".", name);
+    {
+        /* a named pipe or a device would block BoringSSL's open or read forever: only a
+         * regular file (checked without blocking: O_NONBLOCK) */
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        int ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (!ok) {
+            snprintf(err, errlen, "line %d: certificate '%s': %s: %s", line, name, path,
+                     fd < 0 ? strerror(e) : "not a regular file");
+            return -1;
+        }
+    }
     ctx = SSL_CTX_new(TLS_method());
     if (!ctx)
         return -1;

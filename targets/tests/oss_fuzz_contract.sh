@@ -3,8 +3,9 @@
 # For each engine x sanitizer below, run ./build.sh with the variables OSS-Fuzz's compile step
 # sets (CC CXX CFLAGS CXXFLAGS LIB_FUZZING_ENGINE FUZZING_ENGINE SANITIZER OUT WORK) and check $OUT:
 #  - every manifest target is there, named [A-Za-z0-9_-]+, executable, defines LLVMFuzzerTestOneInput
-#  - <t>.options is INI with [libfuzzer] and max_len (and dict = <t>.dict when the target has one)
-#  - <t>.dict exists when referenced; <t>_seed_corpus.zip holds exactly corpus/<t>/
+#  - <t>.options is INI with [libfuzzer], max_len, timeout and rss_limit_mb (and dict = <t>.dict
+#    when the target has one)
+#  - <t>.dict exists when referenced; <t>_seed_corpus.zip holds exactly corpus/<t>/, no hidden file
 #  - no run-time dependency outside $OUT (ldd finds everything, BoringSSL from $OUT/lib)
 #  - started from another directory with only $OUT, each fuzzer runs its seed corpus (libFuzzer),
 #    and afl-fuzz reaches "All set and ready to roll" (AFL++)
@@ -22,6 +23,9 @@ check_out() {
         [[ $(nm "$out/$t" 2>/dev/null | grep -c ' T LLVMFuzzerTestOneInput') -ge 1 ]] || bad "$cfg: $t has no LLVMFuzzerTestOneInput"
         grep -qx '\[libfuzzer\]' "$out/$t.options" || bad "$cfg: $t.options lacks [libfuzzer]"
         grep -qE '^max_len = [0-9]+$' "$out/$t.options" || bad "$cfg: $t.options lacks max_len"
+        grep -qE '^timeout = [0-9]+$' "$out/$t.options" || bad "$cfg: $t.options lacks timeout"
+        grep -qE '^rss_limit_mb = [0-9]+$' "$out/$t.options" || bad "$cfg: $t.options lacks rss_limit_mb"
+        if unzip -Z1 "$out/${t}_seed_corpus.zip" 2>/dev/null | grep -qE '(^|/)\.'; then bad "$cfg: ${t}_seed_corpus.zip holds hidden files"; fi
         local dicts
         dicts=$("$ROOT/build.sh" targets --field "$t" dicts)
         if [[ $dicts != - ]]; then
