@@ -18,8 +18,8 @@ use_value_profile = 1
 max_total_time = 999
 OPT
 camp_run 1 1 "$W/runs" chain >"$W/out" 2>&1 || fail "the campaign failed: $(cat "$W/out")"
-fuzz=$(grep -v -- '-merge=1' "$W/argv" | head -n 1)
-merge=$(grep -- '-merge=1' "$W/argv" | head -n 1)
+fuzz=$(grep -v -- '-merge=1' "$W/argv" | sed -n 1p)
+merge=$(grep -- '-merge=1' "$W/argv" | sed -n 1p)
 for want in -timeout=7 -rss_limit_mb=1234 -use_value_profile=1 -max_len=4096 "-dict=$out/chain.dict"; do
     [[ " $fuzz " == *" $want "* ]] || fail "the fuzzing run lacks $want: $fuzz"
 done
