@@ -56,7 +56,7 @@ cat >"$work/asan" <<'EOF'
 ==123==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000031 at pc 0x1 bp 0x2 sp 0x3
 READ of size 4 at 0x602000000031 thread T0
     #0 0x4c5d6e in __asan_memcpy (/x/imap+0x4c5d6e)
-    #1 0x4f1a2b in mx_imap_next /work/wt-x/src/imap.c:612:13
+    #1 0x4f1a2b in mx_imap_next /home/dev/mxfuzz/src/imap.c:612:13
     #2 0x4f0000 in LLVMFuzzerTestOneInput /work/wt-x/targets/imap.c:88:5
 SUMMARY: AddressSanitizer: heap-buffer-overflow (/x/imap+0x4c5d6e) in __asan_memcpy
 EOF
