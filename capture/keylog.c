@@ -1,5 +1,6 @@
 /* keylog.c - NSS key log parsing (see keylog.h). */
 #include "keylog.h"
+#include "hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,24 +21,13 @@ static const struct {
     {"RSA", -1},
 };
 
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes a hex word of exactly 2*max or fewer digits; returns bytes or -1. */
 static int unhex(const char *p, size_t n, uint8_t *out, size_t max)
 {
     if (n == 0 || n % 2 || n / 2 > max)
         return -1;
     for (size_t i = 0; i < n / 2; i++) {
-        int a = hexv((unsigned char)p[2 * i]), b = hexv((unsigned char)p[2 * i + 1]);
+        int a = fz_hex_digit((unsigned char)p[2 * i]), b = fz_hex_digit((unsigned char)p[2 * i + 1]);
         if (a < 0 || b < 0)
             return -1;
         out[i] = (uint8_t)(a << 4 | b);

@@ -57,16 +57,16 @@ cat >"$work/asan" <<'EOF'
 READ of size 4 at 0x602000000031 thread T0
     #0 0x4c5d6e in __asan_memcpy (/x/imap+0x4c5d6e)
     #1 0x4f1a2b in mx_imap_next /home/dev/mxfuzz/src/imap.c:612:13
-    #2 0x4f0000 in LLVMFuzzerTestOneInput /work/wt-x/targets/imap.c:88:5
+    #2 0x4f0000 in LLVMFuzzerTestOneInput /home/dev/mxfuzz/targets/imap.c:88:5
 SUMMARY: AddressSanitizer: heap-buffer-overflow (/x/imap+0x4c5d6e) in __asan_memcpy
 EOF
 expect "ASan signature names the first src/ frame" "$(sig "$work/asan")" \
     "signature: asan heap-buffer-overflow in mx_imap_next src/imap.c"
 
 cat >"$work/ubsan" <<'EOF'
-/work/wt-x/src/record.c:540:21: runtime error: index 20 out of bounds for type 'uint8_t[16]'
-    #0 0x55 in mx_record_read /work/wt-x/src/record.c:540:21
-SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior /work/wt-x/src/record.c:540:21 in
+/home/dev/mxfuzz/src/record.c:540:21: runtime error: index 20 out of bounds for type 'uint8_t[16]'
+    #0 0x55 in mx_record_read /home/dev/mxfuzz/src/record.c:540:21
+SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior /home/dev/mxfuzz/src/record.c:540:21 in
 EOF
 expect "UBSan signature" "$(sig "$work/ubsan")" \
     "signature: ubsan runtime error: index 20 out of bounds for type 'uint8_t[16]' in mx_record_read src/record.c"
@@ -75,7 +75,7 @@ cat >"$work/leak" <<'EOF'
 ==9==ERROR: LeakSanitizer: detected memory leaks
 Direct leak of 64 byte(s) in 1 object(s) allocated from:
     #0 0x4a in malloc (/x/chain+0x4a)
-    #1 0x4b in seg_get /work/wt-x/src/chain.c:70:9
+    #1 0x4b in seg_get /home/dev/mxfuzz/src/chain.c:70:9
 EOF
 expect "LeakSanitizer signature" "$(sig "$work/leak")" "signature: lsan memory-leak in seg_get src/chain.c"
 

@@ -35,6 +35,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import mxsession  # noqa: E402
 
+from pcapng_craft import csum  # the one IPv4/TCP checksum of the capture tests
+
 IMPORTER, CAPS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
 
@@ -199,15 +201,6 @@ def split_eth(frame):
 def ip4_fields(ip):
     ihl = (ip[0] & 15) * 4
     return ip[12:16], ip[16:20], ip[ihl:]
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def tcp_parts(ip):

@@ -1,5 +1,6 @@
 /* tls_pair.c - a real BoringSSL client and server talking in memory (see tls_pair.h). */
 #include "tls_pair.h"
+#include "hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,17 +55,6 @@ out:
     return 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* "LABEL <client_random> <secret>" */
 static void keylog_cb(const SSL *ssl, const char *line)
 {
@@ -85,7 +75,7 @@ static void keylog_cb(const SSL *ssl, const char *line)
     if (!p)
         return;
     for (p++; p[0] && p[1] && n < 48; p += 2) {
-        int hi = hexval(p[0]), lo = hexval(p[1]);
+        int hi = fz_hex_digit(p[0]), lo = fz_hex_digit(p[1]);
         if (hi < 0 || lo < 0)
             break;
         dst[n++] = (uint8_t)(hi << 4 | lo);
