@@ -358,6 +358,20 @@ static int k_section(const struct kctx *k)
                    (dv_rejects(k, NULL) && mx_accepts_or_waits(k));
     return 0;
 }
+static int k_literal_at_lf(const struct kctx *k)
+{
+    const uint8_t *b, *open;
+    if (!k->m || k->m->verdict != DV_INCOMPLETE ||
+        !(dv_rejects(k, "Non-synchronizing literal size too large") ||
+          dv_rejects(k, "Literal size too large")))
+        return 0;
+    /* the stream ends between the marker's "}" and its LF */
+    b = k->s + k->d->start;
+    for (open = NULL; b < k->s + k->n; b++)
+        if (*b == '{')
+            open = b;
+    return open && !memchr(open, '\n', (size_t)(k->s + k->n - open));
+}
 static int k_incomplete(const struct kctx *k)
 {
     return k->d && k->d->verdict == DV_INCOMPLETE && mx_rejects(k, 0);
@@ -407,6 +421,11 @@ static const struct known {
      "splits it at SP and parens (imap-fetch.c reassembles) and refuses some bytes inside it: "
      "only the verdict (when libmx accepts) and the literals are compared",
      "RFC 3501 §6.4.5, §9 (section, section-spec)"},
+    {"literal-size-at-lf", k_literal_at_lf,
+     "dovecot refuses a literal's size at its \"}\"; libmx answers at the marker's LF, where the "
+     "command line (and with it the literal) is complete: a session ending in between has no "
+     "libmx verdict yet",
+     "RFC 7888 §4 (LITERAL-: BAD for a larger non-synchronizing literal); RFC 3501 §7.5"},
     {"incomplete", k_incomplete,
      "the session ends before dovecot reached its verdict on a command libmx already rejected "
      "(dovecot reads a line to its end before deciding some forms)",
