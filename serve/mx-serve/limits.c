@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "serve.h"
 
@@ -176,8 +177,20 @@ int limits_more_work(const struct server *s)
     return 0;
 }
 
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int conn_may_step(struct conn *c)
 {
+    uint64_t now = monotonic_ns();
+    if (c->budget == SERVE_ROUND_STEPS)
+        c->work_start_ns = now; /* the first step of the round always runs: progress for everyone */
+    else if (now - c->work_start_ns > SERVE_ROUND_NS)
+        c->budget = 0;
     if (conn_blocked(c) || c->budget == 0) {
         c->held = 1;
         return 0;

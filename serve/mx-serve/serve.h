@@ -50,10 +50,13 @@
 /* no input is processed while more than this is waiting to be written (a client that does not
  * read its replies stops being read) */
 #define SERVE_OUT_HIGH (256u * 1024u)
-/* the protocol steps (commands, message lines) one connection may take per poll round before
- * the others get their turn: 16k pipelined commands cost the other clients one round's worth,
- * not the whole batch; with SERVE_READ_CHUNK per read, a round reads at most 16 KiB anyway */
+/* the work one connection may do per poll round before the others get their turn: at most
+ * SERVE_ROUND_STEPS protocol steps (commands, message lines) and, past the first step, at most
+ * SERVE_ROUND_NS of the loop's time. Steps alone do not bound it: a SELECT lists and stats the
+ * whole Maildir (~2 ms at 300 messages on a loaded machine), so 256 of them held every other
+ * client for half a second. A round reads at most SERVE_READ_CHUNK per connection anyway. */
 #define SERVE_ROUND_STEPS 256u
+#define SERVE_ROUND_NS 2000000u
 #define SERVE_LINE_MAX 1024u
 #define SERVE_IMAP_LINE 8192u
 #define SERVE_MAX_CERTS MX_CERTBIND_MAX
@@ -129,6 +132,7 @@ struct conn {
     struct conn_clock clk;
     unsigned budget;  /* protocol steps left in this poll round (SERVE_ROUND_STEPS) */
     int held;         /* the protocol stopped with input left (budget, output): resume it */
+    uint64_t work_start_ns; /* CLOCK_MONOTONIC of this round's first step */
     int peer_eof;     /* the peer closed its side (TCP FIN or TLS close_notify) */
     int tls_closed;   /* close_notify received: no more records are read */
     int closing;      /* flush out, then close */
