@@ -20,25 +20,12 @@ gen_message "$W/md/new/1000000000.M1P1.greedy.test" $((1024 * 1024)) 7 dots
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4 serve_start "$W/serve.conf"
 cat >"$W/greedy.py" <<'PY'
 import hashlib, socket, sys, threading, time
+from hostile_peer import Checks, readline, rss_kib as rss_of
 p_pop3, p_smtp, pid, msg_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 N, BOUND_KIB = 200, 16 * 1024
-failures = []
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
+check = Checks()
 def rss_kib():
-    for line in open("/proc/%s/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-def readline(s):
-    b = b""
-    while not b.endswith(b"\n"):
-        d = s.recv(1)
-        if not d:
-            raise SystemExit("closed")
-        b += d
-    return b
+    return rss_of(pid)
 def login():
     s = socket.create_connection(("127.0.0.1", p_pop3), timeout=20)
     readline(s)
@@ -105,9 +92,9 @@ except socket.timeout:
 check(total == len(one) * READ and h.hexdigest() == want,
       "the greedy client got its first %d replies byte-exact once it read (%d of %d bytes)" % (READ, total, len(one) * READ))
 g.close()
-sys.exit(1 if failures else 0)
+sys.exit(check.exit_status())
 PY
-timeout 120 python3 "$W/greedy.py" "$P_POP3" "$P_SMTP" "$SERVE_PID" "$W/md/new/1000000000.M1P1.greedy.test" ||
+PYTHONPATH=$MXFUZZ_ROOT/serve/tests timeout 120 python3 "$W/greedy.py" "$P_POP3" "$P_SMTP" "$SERVE_PID" "$W/md/new/1000000000.M1P1.greedy.test" ||
     fail "a greedy pipelining client was not bounded (see above)"
 serve_stop
 echo "ok: pipelined RETRs wait for the client to read; memory stays bounded; others are served"

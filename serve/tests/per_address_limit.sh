@@ -14,39 +14,20 @@ printf 'listen 127.0.0.1 %s plain smtp\nlisten 127.0.0.1 %s starttls imap\nliste
 serve_start "$W/serve.conf" --max-per-addr 2 --max-conns 50
 cat >"$W/peraddr.py" <<'PY'
 import socket, sys, time
+from hostile_peer import Checks, readline, said_until_close
 p_smtp, p_imap, p_pop3, p_smtps = map(int, sys.argv[1:5])
-failures = []
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
+check = Checks()
 def conn(port, src="127.0.0.1"):
     s = socket.socket()
     s.settimeout(10)
     s.bind((src, 0))
     s.connect(("127.0.0.1", port))
     return s
-def said_until_close(s):
-    """everything the server sends until it closes (or 10 s of silence: None)"""
-    b = b""
-    try:
-        while True:
-            d = s.recv(4096)
-            if not d:
-                return b
-            b += d
-    except socket.timeout:
-        return None
-    except ConnectionResetError:
-        return b
 def first_line(s):
-    b = b""
-    while not b.endswith(b"\n"):
-        d = s.recv(1)
-        if not d:
-            break
-        b += d
-    return b
+    try:
+        return readline(s)
+    except EOFError:
+        return b""
 
 a = conn(p_smtp); check(first_line(a).startswith(b"220 "), "1st connection from 127.0.0.1 greeted")
 b = conn(p_smtp); check(first_line(b).startswith(b"220 "), "2nd connection from 127.0.0.1 greeted")
@@ -68,9 +49,9 @@ for _ in range(50):
         break
     s.close(); time.sleep(0.1)
 check(greeted, "after one of the two left, 127.0.0.1 is greeted again")
-sys.exit(1 if failures else 0)
+sys.exit(check.exit_status())
 PY
-timeout 60 python3 "$W/peraddr.py" "${PORTS[@]}" || fail "the per-address limit did not hold (see above)"
+PYTHONPATH=$MXFUZZ_ROOT/serve/tests timeout 60 python3 "$W/peraddr.py" "${PORTS[@]}" || fail "the per-address limit did not hold (see above)"
 grep -q "refused on smtp port ${PORTS[0]}: too many connections from your address" "$W/log" ||
     fail "the log does not give the refusal's reason"
 serve_stop

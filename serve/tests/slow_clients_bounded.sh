@@ -20,44 +20,9 @@ serve_start "$W/serve.conf" --max-conns 20 --max-per-addr 100 --idle-timeout 120
 
 cat >"$W/slow.py" <<'PY'
 import socket, ssl, sys, threading, time
+from hostile_peer import Checks, readline, trickle
 p_smtp, p_imaps, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-
-def readline(s):
-    b = b""
-    while not b.endswith(b"\n"):
-        c = s.recv(1)
-        if not c:
-            raise SystemExit("closed before a line: %r" % b)
-        b += c
-    return b
-
-def trickle(s, data, limit):
-    """sends data one byte a second; returns (what the server said, seconds until it closed) or
-    (said, None) if it was still open after `limit` seconds"""
-    said, t0 = b"", time.monotonic()
-    for i in range(limit):
-        try:
-            s.send(data[i % len(data):i % len(data) + 1])
-        except OSError:
-            pass  # the server closed; the recv below sees it
-        s.settimeout(1.0)
-        try:
-            while True:
-                d = s.recv(4096)
-                if not d:
-                    return said, time.monotonic() - t0
-                said += d
-        except socket.timeout:
-            pass
-        except ConnectionResetError:
-            return said, time.monotonic() - t0
-    return said, None
-
-failures = []
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
+check = Checks()
 
 # 1. twenty slow-loris clients take every slot
 loris = []
@@ -130,9 +95,9 @@ check(said.startswith(b"220 ") and b"\r\n421 " in said, "a silent client got the
 said, dt = results["data"]
 check(dt is not None and said.startswith(b"421 "), "DATA at 3 bytes/s was closed with a 421: %r (after %s s)"
       % (said, dt and round(dt, 1)))
-sys.exit(1 if failures else 0)
+sys.exit(check.exit_status())
 PY
-timeout 120 python3 "$W/slow.py" "$P_SMTP" "$P_IMAPS" "$W/log" || fail "slow clients kept their slots (see above)"
+PYTHONPATH=$MXFUZZ_ROOT/serve/tests timeout 120 python3 "$W/slow.py" "$P_SMTP" "$P_IMAPS" "$W/log" || fail "slow clients kept their slots (see above)"
 # the log names each reason
 for why in "command line not complete" "TLS handshake not done" "no complete command line" "below --min-rate"; do
     grep -q "$why" "$W/log" || fail "the log does not say '$why'"
