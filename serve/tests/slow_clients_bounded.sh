@@ -6,22 +6,23 @@
 #     by --line-timeout / --greeting-timeout, each with a 421 first.
 #  2. meanwhile-independent phases, concurrently: a ClientHello at 1 byte/s on an implicit-TLS port
 #     is closed (no reply: it is mid-handshake) by --handshake-timeout; a silent client gets 421
-#     after --greeting-timeout; SMTP DATA at 3 bytes/s is closed by --min-rate with a 421.
+#     after --greeting-timeout; SMTP DATA at 3 bytes/s is closed by --min-rate with a 421, and an
+#     IMAP APPEND literal at 1 byte/s with a * BYE (one rate rule for both protocols).
 # --idle-timeout is 120 s so that no close here can be the idle timer's; every wait is bounded.
 set -euo pipefail
 source "$MXFUZZ_ROOT/serve/tests/testlib.sh"
 serve_init
-serve_ports 2
-P_SMTP=${PORTS[0]} P_IMAPS=${PORTS[1]}
-printf 'listen 127.0.0.1 %s starttls smtp\nlisten 127.0.0.1 %s implicit imap\ncert test * *\n' \
-    "$P_SMTP" "$P_IMAPS" >"$W/serve.conf"
+serve_ports 3
+P_SMTP=${PORTS[0]} P_IMAPS=${PORTS[1]} P_IMAP=${PORTS[2]}
+printf 'listen 127.0.0.1 %s starttls smtp\nlisten 127.0.0.1 %s implicit imap\nlisten 127.0.0.1 %s plain imap\ncert test * *\n' \
+    "$P_SMTP" "$P_IMAPS" "$P_IMAP" >"$W/serve.conf"
 serve_start "$W/serve.conf" --max-conns 20 --max-per-addr 100 --idle-timeout 120 --greeting-timeout 4 \
     --line-timeout 3 --handshake-timeout 3 --min-rate 200 --rate-window 3
 
 cat >"$W/slow.py" <<'PY'
 import socket, ssl, sys, threading, time
 from hostile_peer import Checks, readline, trickle
-p_smtp, p_imaps, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+p_smtp, p_imaps, p_imap, log = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 check = Checks()
 
 # 1. twenty slow-loris clients take every slot
@@ -82,7 +83,15 @@ def slow_data():
         while not readline(s)[3:4] == b" ":
             pass
     results["data"] = trickle(s, b"x\r\n", 40)  # 3 bytes/s: every line complete, the message too slow
-threads = [threading.Thread(target=f) for f in (client_hello, silent, slow_data)]
+def slow_literal():
+    s = socket.create_connection(("127.0.0.1", p_imap), timeout=10)
+    readline(s)
+    s.sendall(b"a LOGIN alice secret\r\n")
+    readline(s)
+    s.sendall(b"b APPEND INBOX {1000}\r\n")
+    cont = readline(s)
+    results["literal"] = (cont,) + trickle(s, b"y", 40)
+threads = [threading.Thread(target=f) for f in (client_hello, silent, slow_data, slow_literal)]
 for t in threads:
     t.start()
 for t in threads:
@@ -95,9 +104,12 @@ check(said.startswith(b"220 ") and b"\r\n421 " in said, "a silent client got the
 said, dt = results["data"]
 check(dt is not None and said.startswith(b"421 "), "DATA at 3 bytes/s was closed with a 421: %r (after %s s)"
       % (said, dt and round(dt, 1)))
+cont, said, dt = results["literal"]
+check(cont.startswith(b"+ ") and dt is not None and said.startswith(b"* BYE "),
+      "an APPEND literal at 1 byte/s was closed with * BYE: %r (after %s s)" % (said, dt and round(dt, 1)))
 sys.exit(check.exit_status())
 PY
-PYTHONPATH=$MXFUZZ_ROOT/serve/tests timeout 120 python3 "$W/slow.py" "$P_SMTP" "$P_IMAPS" "$W/log" || fail "slow clients kept their slots (see above)"
+PYTHONPATH=$MXFUZZ_ROOT/serve/tests timeout 120 python3 "$W/slow.py" "$P_SMTP" "$P_IMAPS" "$P_IMAP" "$W/log" || fail "slow clients kept their slots (see above)"
 # the log names each reason
 for why in "command line not complete" "TLS handshake not done" "no complete command line" "below --min-rate"; do
     grep -q "$why" "$W/log" || fail "the log does not say '$why'"
