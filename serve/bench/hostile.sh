@@ -70,22 +70,12 @@ echo "mx-serve: $mserve; limit options: ${lim[*]:-(none known: its defaults)}"
 
 cat >"$W/hostile.py" <<'PY'
 import socket, statistics, sys, threading, time
+from hostile_peer import readline, rss_kib as rss_of
 phase, port, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 args = sys.argv[4:]
 
 def rss_kib():
-    for line in open("/proc/%s/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-
-def readline(s):
-    b = b""
-    while not b.endswith(b"\n"):
-        d = s.recv(1)
-        if not d:
-            raise EOFError("closed")
-        b += d
-    return b
+    return rss_of(pid)
 
 def greeting_wait(p, cap):
     t0 = time.monotonic()
@@ -120,33 +110,24 @@ def loris(k, ready):
         stop.wait(1.0)
     s.close()
 
-if phase == "slow":
+if phase in ("slow", "full"):
     n, cap = int(args[0]), float(args[1])
     rss0 = rss_kib()
     ready = []
-    ts = [threading.Thread(target=loris, args=(k, ready), daemon=True) for k in range(n)]
-    for t in ts:
-        t.start()
+    for k in range(n):
+        threading.Thread(target=loris, args=(k, ready), daemon=True).start()
     while len(ready) < n:
         time.sleep(0.05)
     time.sleep(0.5)
     rss1 = rss_kib()
     w = greeting_wait(port, cap)
     stop.set()
-    print("%d slow clients attached (%d greeted): a real client waited %s for its greeting; server RSS "
-          "+%d KiB = %.1f KiB per slow connection" % (n, sum(ready), fmt(w), rss1 - rss0, (rss1 - rss0) / n))
-elif phase == "full":
-    n, cap = int(args[0]), float(args[1])
-    ready = []
-    ts = [threading.Thread(target=loris, args=(k, ready), daemon=True) for k in range(n)]
-    for t in ts:
-        t.start()
-    while len(ready) < n:
-        time.sleep(0.05)
-    time.sleep(0.5)
-    w = greeting_wait(port, cap)
-    stop.set()
-    print("%d slow clients hold all %d slots: a real client waited %s for its greeting (cap %d s)" % (n, n, fmt(w), cap))
+    if phase == "slow":
+        print("%d slow clients attached (%d greeted): a real client waited %s for its greeting; server RSS "
+              "+%d KiB = %.1f KiB per slow connection" % (n, sum(ready), fmt(w), rss1 - rss0, (rss1 - rss0) / n))
+    else:
+        print("%d slow clients hold all %d slots: a real client waited %s for its greeting (cap %d s)"
+              % (n, n, fmt(w), cap))
 elif phase == "greedy":
     n, p_smtp = int(args[0]), int(args[1])
     def login():
@@ -217,17 +198,17 @@ PY
 
 echo "== 1a. $slow slow-loris clients, slots free"
 serve_start "$W/serve.conf" --max-conns $((2 * slow + 8)) "${lim[@]}"
-python3 "$W/hostile.py" slow "$P_SMTP" "$SERVE_PID" "$slow" 10
+PYTHONPATH=$ROOT/serve/tests python3 "$W/hostile.py" slow "$P_SMTP" "$SERVE_PID" "$slow" 10
 serve_stop
 echo "== 1b. $slow slow-loris clients, every slot taken"
 serve_start "$W/serve.conf" --max-conns "$slow" "${lim[@]}"
-python3 "$W/hostile.py" full "$P_SMTP" "$SERVE_PID" "$slow" 30
+PYTHONPATH=$ROOT/serve/tests python3 "$W/hostile.py" full "$P_SMTP" "$SERVE_PID" "$slow" 30
 serve_stop
 echo "== 2. $greedy greedy POP3 clients"
 mkdir -p "$W/md/new" "$W/md/cur" "$W/md/tmp"
 gen_message "$W/md/new/1000000000.M1P1.hostile.test" $((1024 * 1024)) 7
 serve_start "$W/serve.conf" "${lim[@]}"
-python3 "$W/hostile.py" greedy "$P_POP3" "$SERVE_PID" "$greedy" "$P_SMTP"
+PYTHONPATH=$ROOT/serve/tests python3 "$W/hostile.py" greedy "$P_POP3" "$SERVE_PID" "$greedy" "$P_SMTP"
 serve_stop
 echo "greedy connections the server dropped for a full output queue: $(grep -c 'closed (output queue full)' "$W/log" || true) of $greedy"
 
@@ -236,5 +217,5 @@ rm -f "$W/md/new/"*
 gen_message "$W/small" 2048 8
 for i in $(seq 300); do cp "$W/small" "$W/md/new/$((1000000000 + i)).M1P$i.hostile.test"; done
 serve_start "$W/serve.conf" "${lim[@]}"
-python3 "$W/hostile.py" select "$P_IMAP" "$SERVE_PID" "$selects" "$P_SMTP"
+PYTHONPATH=$ROOT/serve/tests python3 "$W/hostile.py" select "$P_IMAP" "$SERVE_PID" "$selects" "$P_SMTP"
 serve_stop
