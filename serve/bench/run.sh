@@ -98,7 +98,8 @@ latency() { # TAG -> p50 p99 in ms
 }
 
 echo "== 1. throughput: $clients clients x ${seconds}s, $proto STARTTLS, TLS $tls${cipher:+ $cipher}, $size-byte messages"
-serve_start "$W/serve.conf" --max-conns $((clients + 16))
+# every bench client comes from 127.0.0.1: the per-address limit is the connection limit
+serve_start "$W/serve.conf" --max-conns $((clients + 16)) --max-per-addr $((clients + 16))
 t0=$(date +%s.%N)
 start_clients "$seconds" t
 rss_max=0
@@ -127,7 +128,7 @@ echo "check: $res"
 [[ $missing -eq 0 && $corrupt -eq 0 && $dup -eq 0 && $present -eq $acked ]] || { echo "LOST OR CORRUPTED MESSAGES"; exit 1; }
 
 echo "== 2. memory per connection: $idle idle connections after STARTTLS + TLS handshake"
-serve_start "$W/serve.conf" --max-conns $((idle + 16))
+serve_start "$W/serve.conf" --max-conns $((idle + 16)) --max-per-addr $((idle + 16))
 rss0=$(awk '/VmRSS/ {print $2}' "/proc/$SERVE_PID/status")
 timeout 120 python3 - "$PORT" "$proto" "$idle" "$W/idle.ready" <<'PY' &
 import smtplib, imaplib, ssl, sys, time
@@ -154,7 +155,7 @@ serve_stop
 echo "server RSS: $((rss0)) KiB before, $((rss1)) KiB with $idle connections: $(((rss1 - rss0) / idle)) KiB per TLS connection"
 
 echo "== 3. crash: same load on a fresh Maildir, kill -9 after ${kill_at}s, restart"
-serve_start "$W/serve.conf" --max-conns $((clients + 16)) -m "$W/md2"
+serve_start "$W/serve.conf" --max-conns $((clients + 16)) --max-per-addr $((clients + 16)) -m "$W/md2"
 start_clients "$seconds" k
 sleep "$kill_at"
 kill -KILL "$SERVE_PID"

@@ -46,12 +46,24 @@ static void fmt_sockaddr(const struct sockaddr_storage *ss, char *buf, size_t n,
     }
 }
 
+int conn_peer_ip(int fd, struct mx_ipaddr *ip)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char buf[64];
+    uint16_t port;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return -1;
+    fmt_sockaddr(&ss, buf, sizeof buf, ip, &port);
+    return 0;
+}
+
 struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
 {
     struct conn *c = calloc(1, sizeof *c);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    struct mx_ipaddr ip, pip;
+    struct mx_ipaddr ip;
     uint16_t port, pport;
     struct mx_conn_cfg cfg;
     const struct mx_certbind *cb = NULL;
@@ -64,6 +76,7 @@ struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
     c->id = ++s->next_id;
     c->l = l;
     c->last_active = time(NULL);
+    limits_start(c, c->last_active);
     mx_chain_init(&c->raw, SERVE_IN_LIMIT + SERVE_READ_CHUNK, NULL);
     mx_chain_init(&c->plain, SERVE_IN_LIMIT + 2 * MX_RECORD_MAX_PLAINTEXT + SERVE_READ_CHUNK, NULL);
     mx_chain_init(&c->out, 2 * s->o.max_message + SERVE_OUT_SLACK, NULL);
@@ -74,7 +87,7 @@ struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
         memset(&ip, 0, sizeof ip), port = l->port;
     sl = sizeof ss;
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-        fmt_sockaddr(&ss, c->peer, sizeof c->peer, &pip, &pport);
+        fmt_sockaddr(&ss, c->peer, sizeof c->peer, &c->peer_ip, &pport);
     snprintf(c->lname, sizeof c->lname, "%s/%s@%s", mx_app_proto_name(l->proto),
              mx_listen_mode_name(l->mode), c->local);
     /* what libmx says this connection runs with: its listener's mode and the certificate
@@ -162,6 +175,7 @@ void conn_start_tls(struct conn *c, int implicit)
         c->close_reason = "TLS unavailable";
         return;
     }
+    limits_tls_begin(c, time(NULL));
     if (implicit || c->plain.bytes) {
         /* the bytes the machine sniffed (implicit TLS), or left queued behind STARTTLS
          * (st->tls_kept: a pipelined ClientHello), are the start of the handshake */
@@ -238,10 +252,16 @@ void conn_process(struct conn *c)
             }
             if (r == 0)
                 break;
+            limits_tls_done(c, time(NULL));
             c->ops->tls_started(c);
         }
-        if (c->tls == CONN_TLS_ON && tls_decrypt(c) != 0)
-            return;
+        if (c->tls == CONN_TLS_ON) {
+            size_t from = c->plain.bytes;
+            if (tls_decrypt(c) != 0)
+                return;
+            limits_input(c, from, c->last_active);
+        }
+        c->held = 0;
         c->ops->drive(c);
         /* stop when a round changed nothing: no bytes consumed, no TLS state change */
         if (c->tls == t && c->raw.bytes + c->plain.bytes == before)
@@ -249,6 +269,8 @@ void conn_process(struct conn *c)
     }
     if (c->dead || c->closing || conn_blocked(c))
         return;
+    if (c->held)
+        return; /* pipelined input left for the next round: an end of input waits behind it */
     if (c->peer_eof) {
         if (conn_busy(c))
             clog_(c, "the client went away in the middle of a message: not stored");
@@ -284,6 +306,7 @@ void conn_on_readable(struct conn *c)
         c->peer_eof = 1;
     } else {
         struct mx_chain *dst = c->tls == CONN_TLS_OFF ? &c->plain : &c->raw;
+        size_t from = dst->bytes;
         c->bytes_in += (uint64_t)n;
         if (mx_chain_append(dst, buf, (size_t)n) != MX_CHAIN_OK) {
             c->dead = 1;
@@ -291,6 +314,8 @@ void conn_on_readable(struct conn *c)
             c->ops->abort(c);
             return;
         }
+        if (dst == &c->plain)
+            limits_input(c, from, c->last_active);
     }
     conn_process(c);
 }

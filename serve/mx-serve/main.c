@@ -1,5 +1,5 @@
 /* main.c - mx-serve: options, the listener configuration (libmx's format, mx/listen.h),
- * certificates, the poll() loop, idle timeouts and the SIGTERM shutdown.
+ * certificates, the poll() loop, the timers (limits.c decides) and the SIGTERM shutdown.
  *
  * Shutdown (SIGTERM or SIGINT): the listeners close at once; a connection in the middle of a
  * message (SMTP DATA, IMAP APPEND literal) may finish it -- it is stored and acknowledged --
@@ -54,8 +54,16 @@ static void usage(FILE *f)
             "      --ciphers LIST     BoringSSL cipher list (default ALL)\n"
             "      --hostname NAME    name in greetings (default mx-serve.test)\n"
             "      --idle-timeout S   close connections idle for S seconds (default 300)\n"
+            "      --greeting-timeout S  a first complete command line within S seconds of the\n"
+            "                         greeting or of a TLS handshake's end (default 60)\n"
+            "      --handshake-timeout S  a TLS handshake within S seconds (default 30)\n"
+            "      --line-timeout S   a command line within S seconds of its first byte (default 60)\n"
+            "      --min-rate B       a message (DATA, APPEND literal) at B bytes/s or faster ...\n"
+            "      --rate-window S    ... averaged over every S seconds (defaults 256, 30)\n"
             "      --grace S          at SIGTERM, time to finish in-flight messages (default 10)\n"
             "      --max-conns N      simultaneous connections (default 512)\n"
+            "      --max-per-addr N   simultaneous connections from one address (default 50); a\n"
+            "                         connection over a limit gets 421 / * BYE / -ERR and is closed\n"
             "      --max-message N    largest message in bytes (default 33554432)\n"
             "      --tls-required     no mail or login before TLS (the machines' policy)\n"
             "      --bind-any         `listen * PORT` binds every address (default: 127.0.0.1 only;\n"
@@ -165,12 +173,17 @@ static void accept_all(struct server *s, size_t i)
 {
     for (;;) {
         int fd = accept4(s->lfd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct mx_ipaddr peer;
+        const char *refused;
         struct conn *c;
         if (fd < 0)
             return;
-        if ((int)s->nconns >= s->o.max_conns) {
-            slog(s, "connection refused on %s port %u: %d connections already", mx_app_proto_name(s->table.l[i].proto),
-                 s->table.l[i].port, s->o.max_conns);
+        if (conn_peer_ip(fd, &peer) != 0) {
+            close(fd); /* gone already (reset before accept) */
+            continue;
+        }
+        if ((refused = limits_admit(s, &peer)) != NULL) {
+            limits_refuse(s, fd, &s->table.l[i], &peer, refused);
             close(fd);
             continue;
         }
@@ -250,15 +263,15 @@ static int run(struct server *s)
                 c->ops->farewell(c, "server shutting down");
                 conn_close_after_flush(c, "server shutdown (grace period over)");
             }
-            if (!c->dead && now - c->last_active >= s->o.idle_timeout) {
-                if (c->closing) {
-                    c->dead = 1; /* the client does not read its goodbye */
-                } else {
-                    clog_(c, "idle for %d s", s->o.idle_timeout);
+            if (!c->dead && c->closing && now - c->last_active >= s->o.idle_timeout) {
+                c->dead = 1; /* the client does not read its goodbye */
+            } else if (!c->dead && !c->closing) {
+                const char *expired = limits_expired(c, now);
+                if (expired) {
                     c->ops->abort(c);
-                    c->ops->farewell(c, "idle timeout");
-                    conn_close_after_flush(c, "idle timeout");
-                    c->last_active = now;
+                    c->ops->farewell(c, expired);
+                    conn_close_after_flush(c, expired);
+                    c->last_active = now; /* the goodbye gets one more idle period to go out */
                 }
             }
             if (s->stopping && now >= s->stop_deadline + 5)
@@ -295,19 +308,20 @@ static int run(struct server *s)
         for (struct conn *c = s->conns; c; c = c->next) {
             pfd[n].fd = c->fd;
             pfd[n].events = 0;
-            if (!c->closing && !c->peer_eof && !conn_blocked(c) && c->raw.bytes < SERVE_IN_LIMIT &&
-                c->plain.bytes < SERVE_IN_LIMIT)
+            if (conn_reading(c))
                 pfd[n].events |= POLLIN;
             if (c->out.bytes)
                 pfd[n].events |= POLLOUT;
             who[n++] = c;
         }
-        if (poll(pfd, n, 1000) < 0) {
+        /* a connection stopped by its budget goes on at once, after the others had their turn */
+        if (poll(pfd, n, limits_more_work(s) ? 0 : 1000) < 0) {
             if (errno == EINTR)
                 continue;
             slog(s, "poll: %s", strerror(errno));
             return 1;
         }
+        limits_new_round(s);
         for (i = 0; i < n; i++) {
             if (!pfd[i].revents)
                 continue;
@@ -332,7 +346,7 @@ static int run(struct server *s)
         }
         /* input (or an end of input) that waited for room: full chains, output above the mark */
         for (struct conn *c = s->conns; c; c = c->next)
-            if (!c->dead && !c->closing && !conn_blocked(c) && (c->plain.bytes || c->raw.bytes || c->peer_eof))
+            if (!c->dead && !c->closing && !conn_blocked(c) && (c->held || c->plain.bytes || c->raw.bytes || c->peer_eof))
                 conn_process(c);
     }
     free(pfd);
@@ -349,7 +363,8 @@ int main(int argc, char **argv)
     size_t extra_len = 0, tlen = 0;
     long v;
     int opt, rc;
-    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_TLSREQ, O_ANY };
+    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_TLSREQ, O_ANY,
+           O_PERADDR, O_GREET, O_HSTO, O_LINETO, O_MINRATE, O_RATEWIN };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
         {"maildir", required_argument, NULL, 'm'},   {"user", required_argument, NULL, 'u'},
@@ -358,6 +373,12 @@ int main(int argc, char **argv)
         {"ciphers", required_argument, NULL, O_CIPHERS}, {"hostname", required_argument, NULL, O_HOST},
         {"idle-timeout", required_argument, NULL, O_IDLE}, {"grace", required_argument, NULL, O_GRACE},
         {"max-conns", required_argument, NULL, O_MAXC}, {"max-message", required_argument, NULL, O_MAXM},
+        {"max-per-addr", required_argument, NULL, O_PERADDR},
+        {"greeting-timeout", required_argument, NULL, O_GREET},
+        {"handshake-timeout", required_argument, NULL, O_HSTO},
+        {"line-timeout", required_argument, NULL, O_LINETO},
+        {"min-rate", required_argument, NULL, O_MINRATE},
+        {"rate-window", required_argument, NULL, O_RATEWIN},
         {"tls-required", no_argument, NULL, O_TLSREQ}, {"bind-any", no_argument, NULL, O_ANY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -365,6 +386,15 @@ int main(int argc, char **argv)
     s->o.idle_timeout = 300;
     s->o.grace = 10;
     s->o.max_conns = 512;
+    /* defaults after postfix (smtpd_client_connection_count_limit 50) and Apache's
+     * mod_reqtimeout (a header within 20-40 s, bodies at MinRate 500 bytes/s), looser: a test
+     * server's clients include people typing at a prompt */
+    s->o.max_per_addr = 50;
+    s->o.greeting_timeout = 60;
+    s->o.handshake_timeout = 30;
+    s->o.line_timeout = 60;
+    s->o.min_rate = 256;
+    s->o.rate_window = 30;
     s->o.max_message = 32u << 20;
     s->o.hostname = "mx-serve.test";
     while ((opt = getopt_long(argc, argv, "c:l:m:u:h", longopts, NULL)) != -1) {
@@ -418,6 +448,30 @@ int main(int argc, char **argv)
         case O_MAXM:
             if (parse_num("--max-message", optarg, 1, 1L << 30, &v)) return 2;
             s->o.max_message = (size_t)v;
+            break;
+        case O_PERADDR:
+            if (parse_num("--max-per-addr", optarg, 1, 100000, &v)) return 2;
+            s->o.max_per_addr = (int)v;
+            break;
+        case O_GREET:
+            if (parse_num("--greeting-timeout", optarg, 1, 86400, &v)) return 2;
+            s->o.greeting_timeout = (int)v;
+            break;
+        case O_HSTO:
+            if (parse_num("--handshake-timeout", optarg, 1, 86400, &v)) return 2;
+            s->o.handshake_timeout = (int)v;
+            break;
+        case O_LINETO:
+            if (parse_num("--line-timeout", optarg, 1, 86400, &v)) return 2;
+            s->o.line_timeout = (int)v;
+            break;
+        case O_MINRATE:
+            if (parse_num("--min-rate", optarg, 0, 1L << 30, &v)) return 2;
+            s->o.min_rate = (int)v;
+            break;
+        case O_RATEWIN:
+            if (parse_num("--rate-window", optarg, 1, 86400, &v)) return 2;
+            s->o.rate_window = (int)v;
             break;
         case O_TLSREQ: s->o.tls_required = 1; break;
         case O_ANY: s->o.bind_any = 1; break;

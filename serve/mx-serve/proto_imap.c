@@ -238,7 +238,7 @@ static void imap_committed(struct conn *c, const struct commit_job *j)
 static void authed_drive(struct conn *c, struct imap_sess *s)
 {
     struct mx_imap_event ev;
-    while (!c->dead && !c->closing && !c->commit_wait) {
+    while (!c->dead && !c->closing && !c->commit_wait && conn_may_step(c)) {
         enum mx_imap_ev t = mx_imap_next(&s->r, &c->plain, &ev);
         switch (t) {
         case MX_IMAP_NEED_MORE:
@@ -312,7 +312,7 @@ static void imap_drive(struct conn *c)
 {
     struct imap_sess *s = c->proto_state;
     struct mx_step st;
-    while (!s->authed && !c->dead && !c->closing && c->tls != CONN_TLS_HANDSHAKE) {
+    while (!s->authed && !c->dead && !c->closing && c->tls != CONN_TLS_HANDSHAKE && conn_may_step(c)) {
         int was = mx_machine_auth(&s->m) == MX_AUTH_DONE;
         int act = mx_machine_step(&s->m, &c->plain, &st);
         if (act == MX_ACT_NEED_INPUT)

@@ -200,7 +200,7 @@ static void pop3_drive(struct conn *c)
 {
     struct pop3_sess *s = c->proto_state;
     struct mx_step st;
-    while (!s->trans && !c->dead && !c->closing && c->tls != CONN_TLS_HANDSHAKE) {
+    while (!s->trans && !c->dead && !c->closing && c->tls != CONN_TLS_HANDSHAKE && conn_may_step(c)) {
         enum mx_auth was = mx_machine_auth(&s->m);
         int act = mx_machine_step(&s->m, &c->plain, &st);
         if (act == MX_ACT_NEED_INPUT)
@@ -233,7 +233,7 @@ static void pop3_drive(struct conn *c)
         }
         conn_act(c, &st);
     }
-    while (s->trans && !c->dead && !c->closing) {
+    while (s->trans && !c->dead && !c->closing && conn_may_step(c)) {
         size_t n, used;
         int r = mx_liner_next(&s->liner, &c->plain, &n, &used);
         if (r == MX_LINE_NEED)

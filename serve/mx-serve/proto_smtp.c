@@ -37,7 +37,7 @@ static void smtp_drive(struct conn *c)
 {
     struct smtp_sess *s = c->proto_state;
     struct mx_step st;
-    while (!c->dead && !c->closing && c->tls != CONN_TLS_HANDSHAKE) {
+    while (!c->dead && !c->closing && c->tls != CONN_TLS_HANDSHAKE && conn_may_step(c)) {
         int before = mx_machine_in_body(&s->m);
         int act = mx_machine_step(&s->m, &c->plain, &st);
         if (act == MX_ACT_NEED_INPUT)

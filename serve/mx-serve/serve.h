@@ -18,8 +18,10 @@
  * Per-connection memory bound: sizeof(struct conn) (about 40 KiB: the record decrypter's
  * 18.5 KiB, a 16 KiB plaintext buffer, line buffers) + the protocol's state (IMAP: 2 x
  * SERVE_IMAP_LINE for the command reader) + the chains: raw and plain at most SERVE_IN_LIMIT
- * queued bytes each (reading stops while they are full), out at most
- * 2 * max_message + SERVE_OUT_SLACK (a POP3 RETR queues one message), each plus its segment
+ * queued bytes each (reading stops while they are full), out at most SERVE_OUT_HIGH + the
+ * output of one protocol step (no step is taken while out is above SERVE_OUT_HIGH:
+ * conn_may_step; the largest step is a POP3 RETR of one dot-stuffed message, hence the hard cap
+ * 2 * max_message + SERVE_OUT_SLACK), each plus its segment
  * overhead (mx/chain.h). A BoringSSL SSL object for TLS connections. While a message is being
  * committed, one struct commit_job (about 3.5 KiB). Measured (serve/bench/run.sh, phase 2):
  * 52 KiB of server RSS per idle SMTP connection after STARTTLS + TLS 1.3, 63 KiB per logged-in
@@ -48,6 +50,13 @@
 /* no input is processed while more than this is waiting to be written (a client that does not
  * read its replies stops being read) */
 #define SERVE_OUT_HIGH (256u * 1024u)
+/* the work one connection may do per poll round before the others get their turn: at most
+ * SERVE_ROUND_STEPS protocol steps (commands, message lines) and, past the first step, at most
+ * SERVE_ROUND_NS of the loop's time. Steps alone do not bound it: a SELECT lists and stats the
+ * whole Maildir (~2 ms at 300 messages on a loaded machine), so 256 of them held every other
+ * client for half a second. A round reads at most SERVE_READ_CHUNK per connection anyway. */
+#define SERVE_ROUND_STEPS 256u
+#define SERVE_ROUND_NS 2000000u
 #define SERVE_LINE_MAX 1024u
 #define SERVE_IMAP_LINE 8192u
 #define SERVE_MAX_CERTS MX_CERTBIND_MAX
@@ -77,12 +86,24 @@ struct proto_ops {
 
 enum conn_tls { CONN_TLS_OFF = 0, CONN_TLS_HANDSHAKE, CONN_TLS_ON };
 
+/* limits.c: the clocks of the per-phase deadlines (0: not running) */
+struct conn_clock {
+    time_t phase_start; /* the greeting, or the end of the last TLS handshake */
+    int commanded;      /* a complete command line arrived since phase_start */
+    time_t hs_start;    /* the TLS handshake began */
+    time_t line_start;  /* the first byte of the command line still without its LF */
+    int in_message;     /* the last check saw a message being received */
+    time_t win_start;   /* the rate window of a message began */
+    uint64_t win_bytes; /* plaintext bytes that arrived since win_start */
+};
+
 struct conn {
     struct server *srv;
     struct conn *next;
     unsigned long id;
     int fd;
     char peer[64], local[64], lname[80];
+    struct mx_ipaddr peer_ip; /* for --max-per-addr */
     const struct mx_listener *l;
     SSL_CTX *tls_ctx; /* the certificate serving this (address, port), or NULL */
 
@@ -108,6 +129,10 @@ struct conn {
 
     /* lifecycle */
     time_t last_active;
+    struct conn_clock clk;
+    unsigned budget;  /* protocol steps left in this poll round (SERVE_ROUND_STEPS) */
+    int held;         /* the protocol stopped with input left (budget, output): resume it */
+    uint64_t work_start_ns; /* CLOCK_MONOTONIC of this round's first step */
     int peer_eof;     /* the peer closed its side (TCP FIN or TLS close_notify) */
     int tls_closed;   /* close_notify received: no more records are read */
     int closing;      /* flush out, then close */
@@ -133,6 +158,11 @@ struct server_opts {
     int idle_timeout;            /* seconds */
     int grace;                   /* seconds to finish in-flight messages at shutdown */
     int max_conns;
+    int max_per_addr;            /* simultaneous connections from one client address */
+    int greeting_timeout;        /* seconds: greeting (or handshake end) to a first command line */
+    int handshake_timeout;       /* seconds: a whole TLS handshake */
+    int line_timeout;            /* seconds: one command line, first byte to LF */
+    int min_rate, rate_window;   /* a message: bytes/s, averaged over rate_window seconds */
     size_t max_message;
     int tls_required;
     int bind_any;                /* `listen * PORT` binds every address, not only 127.0.0.1 */
@@ -176,10 +206,34 @@ void conn_process(struct conn *c);
 int conn_on_writable(struct conn *c);
 /* 1 while output above SERVE_OUT_HIGH holds input processing back */
 int conn_blocked(const struct conn *c);
+/* the client's address as accept() gave it; 0 or -1 */
+int conn_peer_ip(int fd, struct mx_ipaddr *ip);
 /* a message is arriving or being committed (shutdown waits for it) */
 int conn_busy(const struct conn *c);
 /* hands finished messages to the commit pool; the connection waits for committed() */
 void conn_commit(struct conn *c, struct commit_job *j);
+
+/* limits.c: per-phase deadlines, minimum message rate, per-address limit, per-round budget */
+void limits_start(struct conn *c, time_t now);
+void limits_tls_begin(struct conn *c, time_t now);
+void limits_tls_done(struct conn *c, time_t now);
+/* plaintext bytes were appended to c->plain at offsets from.. */
+void limits_input(struct conn *c, size_t from, time_t now);
+/* 1 while mx-serve reads this connection (poll asks for POLLIN) */
+int conn_reading(const struct conn *c);
+/* NULL, or why the connection's time is up (logged here; static text for the farewell) */
+const char *limits_expired(struct conn *c, time_t now);
+/* NULL, or why a new connection from peer is refused */
+const char *limits_admit(const struct server *s, const struct mx_ipaddr *peer);
+/* the protocol's refusal line (not on implicit-TLS ports), and the log line; the caller closes */
+void limits_refuse(struct server *s, int fd, const struct mx_listener *l, const struct mx_ipaddr *peer,
+                   const char *why);
+void limits_new_round(struct server *s);
+/* 1 when a held connection may go on (budget renewed, output drained): poll must not sleep */
+int limits_more_work(const struct server *s);
+/* the protocol modules' loop condition: 1 = take one more step now (output below
+ * SERVE_OUT_HIGH, budget left); 0 = stop, conn_process comes back when it may go on */
+int conn_may_step(struct conn *c);
 
 /* tls.c */
 int tls_load_cert(struct server *s, const char *name, int line, char *err, size_t errlen);
