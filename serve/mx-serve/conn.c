@@ -195,8 +195,10 @@ void conn_act(struct conn *c, const struct mx_step *st)
         conn_start_tls(c, 1);
         break;
     case MX_ACT_CLOSE:
+        /* the client gets no explanation for some closes (plaintext on an implicit-TLS port,
+         * RFC 8314 3.3): the log is where the reason and what it sent are */
         if (st->diag)
-            clog_(c, "diagnostic: %s", st->diag);
+            clog_(c, "diagnostic: %s; %zu unread bytes dropped", st->diag, c->plain.bytes);
         conn_close_after_flush(c, st->diag ? st->diag : "client quit");
         break;
     default:

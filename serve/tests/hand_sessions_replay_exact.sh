@@ -8,7 +8,7 @@
 # replays through mx-serve the same way: tools/session-send.py --port N FILE.
 # Sessions the server cannot reproduce as configured are skipped by rule, not by name: a
 # TLS-required policy or line limits other than mx-serve's, and sessions that expect the
-# connection to be closed on a ClientHello or plaintext (those are covered by serve_smtp.sh), and
+# connection to be closed on a ClientHello (covered by smtp_clients_byte_exact.sh), and
 # sessions where an IMAP LOGIN / POP3 USER+PASS succeeds (mx-serve checks the test account's password; libmx's
 # machines leave credentials to their caller, so the recorded replies assume any login works).
 set -euo pipefail
@@ -26,7 +26,6 @@ for f in "${files[@]}"; do
     grep -qx 'tls-required yes' <<<"$txt" && continue
     grep -qx 'max-line 1024' <<<"$txt" || continue
     grep -q '\\x16\\x03' <<<"$txt" && continue                 # ClientHello sessions: closed, no replies
-    grep -qx 'mode implicit' <<<"$txt" && ! grep -qx 'tls' <<<"$txt" && continue
     grep -qE 'OK LOGIN completed|\+OK maildrop' <<<"$txt" && continue  # a login that succeeds: see above
     selected+=("$f")
 done
