@@ -84,11 +84,13 @@ struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
         clog_(c, "libmx finds no listener for %s (accepted on config line %d): using that listener", c->local,
               l->line);
         cfg.mode = l->mode;
+        cfg.tls_required = !!(l->options & MX_LISTEN_OPT_TLS_REQUIRED);
         cb = mx_listen_cert_for(&s->table, &ip, port);
     }
     c->tls_ctx = cb && l->mode != MX_LISTEN_PLAIN ? tls_ctx_for(s, cb->name) : NULL;
     cfg.cert = c->tls_ctx != NULL; /* every bound certificate was loaded at start */
-    cfg.tls_required = s->o.tls_required;
+    /* TLS required: the listener's own option, or --tls-required for every listener */
+    cfg.tls_required |= s->o.tls_required;
     cfg.max_message = s->o.max_message;
     cfg.host = s->o.hostname;
     /* the software name libmx's greetings announce: "mxfuzz", as mx-serve always said */

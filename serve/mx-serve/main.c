@@ -42,6 +42,7 @@ static void usage(FILE *f)
             "  -c, --config FILE      listeners and certificate bindings (libmx's format, see\n"
             "                         include/mx/listen.h):\n"
             "                           listen ADDRESS PORT [plain|starttls|implicit] [smtp|imap|pop3]\n"
+            "                                  [tls-required]\n"
             "                           cert NAME ADDRESS|* PORT|*\n"
             "  -l, --listen LINE      one more configuration line (repeatable; after the file)\n"
             "      --cert-dir DIR     certificate NAME is loaded from DIR/NAME.pem (key + chain);\n"
@@ -57,7 +58,8 @@ static void usage(FILE *f)
             "      --grace S          at SIGTERM, time to finish in-flight messages (default 10)\n"
             "      --max-conns N      simultaneous connections (default 512)\n"
             "      --max-message N    largest message in bytes (default 33554432)\n"
-            "      --tls-required     no mail or login before TLS (the machines' policy)\n"
+            "      --tls-required     no mail or login before TLS on every listener (the default for\n"
+            "                         all; one listener alone: its `tls-required` option)\n"
             "      --bind-any         `listen * PORT` binds every address (default: 127.0.0.1 only;\n"
             "                         mx-serve is a test server with a test login)\n"
             "  -h, --help\n");
