@@ -92,6 +92,7 @@ struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
     /* TLS required: the listener's own option, or --tls-required for every listener */
     cfg.tls_required |= s->o.tls_required;
     cfg.max_message = s->o.max_message;
+    cfg.max_errors = s->o.max_errors;
     cfg.host = s->o.hostname;
     /* the software name libmx's greetings announce: "mxfuzz", as mx-serve always said */
     cfg.product = "mxfuzz";

@@ -58,6 +58,8 @@ static void usage(FILE *f)
             "      --grace S          at SIGTERM, time to finish in-flight messages (default 10)\n"
             "      --max-conns N      simultaneous connections (default 512)\n"
             "      --max-message N    largest message in bytes (default 33554432)\n"
+            "      --max-errors N     consecutive protocol errors before the final reply and the\n"
+            "                         close, 1..1000 (default 20, libmx's MX_MAX_ERRORS)\n"
             "      --tls-required     no mail or login before TLS on every listener (the default for\n"
             "                         all; one listener alone: its `tls-required` option)\n"
             "      --bind-any         `listen * PORT` binds every address (default: 127.0.0.1 only;\n"
@@ -351,7 +353,7 @@ int main(int argc, char **argv)
     size_t extra_len = 0, tlen = 0;
     long v;
     int opt, rc;
-    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_TLSREQ, O_ANY };
+    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_MAXE, O_TLSREQ, O_ANY };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
         {"maildir", required_argument, NULL, 'm'},   {"user", required_argument, NULL, 'u'},
@@ -360,6 +362,7 @@ int main(int argc, char **argv)
         {"ciphers", required_argument, NULL, O_CIPHERS}, {"hostname", required_argument, NULL, O_HOST},
         {"idle-timeout", required_argument, NULL, O_IDLE}, {"grace", required_argument, NULL, O_GRACE},
         {"max-conns", required_argument, NULL, O_MAXC}, {"max-message", required_argument, NULL, O_MAXM},
+        {"max-errors", required_argument, NULL, O_MAXE},
         {"tls-required", no_argument, NULL, O_TLSREQ}, {"bind-any", no_argument, NULL, O_ANY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -420,6 +423,10 @@ int main(int argc, char **argv)
         case O_MAXM:
             if (parse_num("--max-message", optarg, 1, 1L << 30, &v)) return 2;
             s->o.max_message = (size_t)v;
+            break;
+        case O_MAXE:
+            if (parse_num("--max-errors", optarg, 1, 1000, &v)) return 2;
+            s->o.max_errors = (unsigned)v;
             break;
         case O_TLSREQ: s->o.tls_required = 1; break;
         case O_ANY: s->o.bind_any = 1; break;

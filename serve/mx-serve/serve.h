@@ -134,6 +134,7 @@ struct server_opts {
     int grace;                   /* seconds to finish in-flight messages at shutdown */
     int max_conns;
     size_t max_message;
+    unsigned max_errors;         /* 0: libmx's default (MX_MAX_ERRORS) */
     int tls_required;
     int bind_any;                /* `listen * PORT` binds every address, not only 127.0.0.1 */
 };
