@@ -30,20 +30,22 @@ for f in "${files[@]}"; do
     selected+=("$f")
 done
 [[ ${#selected[@]} -ge 8 ]] || fail "only ${#selected[@]} sessions selected; the rules above are too strict"
-serve_ports ${#selected[@]}
-: >"$W/serve.conf"
-for i in "${!selected[@]}"; do
-    txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "${selected[$i]}")
-    proto=$(sed -n 's/^proto //p' <<<"$txt")
-    mode=$(sed -n 's/^mode //p' <<<"$txt")
-    [[ $mode == plaintext ]] && mode=plain
-    # the TLS-required bit is the listener's own option (issue 12 rule 6)
-    opt=""
-    grep -qx 'tls-required yes' <<<"$txt" && opt=tls-required
-    echo "listen 127.0.0.1 ${PORTS[$i]} $mode $proto $opt" >>"$W/serve.conf"
-    grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 ${PORTS[$i]}" >>"$W/serve.conf"
-done
-serve_start "$W/serve.conf"
+# the listeners, one per session, on the probed ports (serve_start_ports may call it again)
+write_conf() {
+    : >"$W/serve.conf"
+    for i in "${!selected[@]}"; do
+        txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "${selected[$i]}")
+        proto=$(sed -n 's/^proto //p' <<<"$txt")
+        mode=$(sed -n 's/^mode //p' <<<"$txt")
+        [[ $mode == plaintext ]] && mode=plain
+        # the TLS-required bit is the listener's own option (issue 12 rule 6)
+        opt=""
+        grep -qx 'tls-required yes' <<<"$txt" && opt=tls-required
+        echo "listen 127.0.0.1 ${PORTS[$i]} $mode $proto $opt" >>"$W/serve.conf"
+        grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 ${PORTS[$i]}" >>"$W/serve.conf"
+    done
+}
+serve_start_ports ${#selected[@]} write_conf
 bad=0
 for i in "${!selected[@]}"; do
     name=$(basename "${selected[$i]}")
