@@ -27,7 +27,8 @@
  *   - LOGOUT "* BYE product logging out" + "tag OK", MX_ACT_CLOSE; NOOP "tag OK"; anything
  *     else "tag BAD";
  *   - TLS record header (0x16 0x03) at a command start while TLS is off: one "* BYE" line,
- *     st.diag, MX_ACT_CLOSE; plaintext on an implicit-TLS listener likewise;
+ *     st.diag, MX_ACT_CLOSE (plaintext on an implicit-TLS listener: the engine's gate closes
+ *     without a reply);
  *   - a command line longer than the line buffer gets "* BAD" once its LF arrives.
  */
 #include "machine_proto.h"
@@ -201,6 +202,5 @@ const struct mx_proto mx_proto_imap = {
     .is_error = imap_is_error,
     .clienthello = "* BYE TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",
-    .implicit_plain = "* BYE This port expects TLS from the first byte (implicit TLS)\r\n",
     /* no policy_refusal: see imap_commands */
 };

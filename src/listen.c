@@ -94,6 +94,7 @@ int mx_ipaddr_equal(const struct mx_ipaddr *a, const struct mx_ipaddr *b)
 int mx_listen_add(struct mx_listen_table *t, const struct mx_listener *l)
 {
     if (l->port == 0 || l->mode > MX_LISTEN_IMPLICIT || l->proto > MX_APP_POP3 ||
+        (l->options & ~MX_LISTEN_OPT_KNOWN) ||
         (l->addr.family != 0 && l->addr.family != 4 && l->addr.family != 6))
         return MX_LISTEN_EINVAL;
     for (size_t i = 0; i < t->nl; i++)
@@ -188,6 +189,7 @@ int mx_listen_conn_cfg(const struct mx_listen_table *t, const struct mx_ipaddr *
         return MX_LISTEN_EINVAL;
     cfg->mode = (int)lis->mode;
     cfg->cert = c != NULL;
+    cfg->tls_required = !!(lis->options & MX_LISTEN_OPT_TLS_REQUIRED);
     return MX_LISTEN_OK;
 }
 
@@ -207,6 +209,15 @@ int mx_listen_check(const struct mx_listen_table *t, const char *file, char *err
     for (size_t i = 0; i < t->nl; i++) {
         const struct mx_listener *l = &t->l[i];
         int served = 0;
+        if (l->mode == MX_LISTEN_PLAIN && (l->options & MX_LISTEN_OPT_TLS_REQUIRED)) {
+            char a[64];
+            errf(err, errlen, file, l->line,
+                 "listener %s:%u (%s) is plain (never TLS) and tls-required: every login would "
+                 "be refused (make it starttls, or drop tls-required)",
+                 mx_ipaddr_format(&l->addr, a, sizeof a), (unsigned)l->port,
+                 mx_app_proto_name(l->proto));
+            return MX_LISTEN_ECONFLICT;
+        }
         if (l->mode != MX_LISTEN_IMPLICIT)
             continue;
         if (l->addr.family != 0) {
@@ -294,10 +305,10 @@ static int parse_line(struct mx_listen_table *t, const char *file, int lineno,
         memset(&l, 0, sizeof l);
         l.line = lineno;
         if (nf < 3)
-            BAD("listen needs an address and a port: listen ADDRESS PORT [MODE] [PROTO]");
-        if (nf > 5)
-            BAD("listen takes at most 4 fields (ADDRESS PORT MODE PROTO); extra field '%.*s'",
-                (int)(f[5].n > 40 ? 40 : f[5].n), f[5].p);
+            BAD("listen needs an address and a port: listen ADDRESS PORT [MODE] [PROTO] [OPTION]");
+        if (nf > 6)
+            BAD("listen takes at most 5 fields (ADDRESS PORT MODE PROTO OPTION); extra field '%.*s'",
+                (int)(f[6].n > 40 ? 40 : f[6].n), f[6].p);
         if (mx_ipaddr_parse(f[1].p, f[1].n, &l.addr) != 0)
             BAD("bad address '%.*s' (want IPv4, IPv6 or *)", (int)(f[1].n > 64 ? 64 : f[1].n), f[1].p);
         if (l.addr.family == 4 && memcmp(l.addr.b, "\0\0\0\0", 4) == 0)
@@ -314,9 +325,12 @@ static int parse_line(struct mx_listen_table *t, const char *file, int lineno,
             } else if (!have_proto && (feq(&f[i], "smtp") || feq(&f[i], "imap") || feq(&f[i], "pop3"))) {
                 l.proto = feq(&f[i], "smtp") ? MX_APP_SMTP : feq(&f[i], "imap") ? MX_APP_IMAP : MX_APP_POP3;
                 have_proto = 1;
+            } else if (!(l.options & MX_LISTEN_OPT_TLS_REQUIRED) && feq(&f[i], "tls-required")) {
+                l.options |= MX_LISTEN_OPT_TLS_REQUIRED;
             } else {
-                BAD("unexpected '%.*s' (want one mode plain|starttls|implicit and one protocol "
-                    "smtp|imap|pop3)", (int)(f[i].n > 40 ? 40 : f[i].n), f[i].p);
+                BAD("unexpected '%.*s' (want one mode plain|starttls|implicit, one protocol "
+                    "smtp|imap|pop3 and the option tls-required, each once)",
+                    (int)(f[i].n > 40 ? 40 : f[i].n), f[i].p);
             }
         }
         if (!have_mode)
@@ -387,7 +401,7 @@ int mx_listen_parse(struct mx_listen_table *t, const char *file, const char *tex
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *le;
-        struct field f[6];
+        struct field f[7];
         size_t nf = 0;
         int rc;
         if (!eol)
@@ -415,7 +429,7 @@ int mx_listen_parse(struct mx_listen_table *t, const char *file, const char *tex
                 q++;
             if (q >= le)
                 break;
-            if (nf == 6) {
+            if (nf == 7) {
                 errf(err, errlen, file, lineno, "too many fields");
                 return MX_LISTEN_ESYNTAX;
             }

@@ -235,11 +235,14 @@ int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st
     case MX_PHASE_HANDSHAKE:
         return MX_ACT_NEED_INPUT; /* the chain's bytes are the TLS layer's */
     case MX_PHASE_PRE_TLS:
-        r = mx_step_implicit_gate(c, st, p->implicit_plain);
-        if (r == MX_ACT_HANDSHAKE)
+        r = mx_step_implicit_gate(c, st);
+        if (r == MX_ACT_HANDSHAKE) {
             m->phase = MX_PHASE_HANDSHAKE;
-        else if (r == MX_ACT_CLOSE)
+        } else if (r == MX_ACT_CLOSE) {
+            /* for the server's log: how much plaintext the refused client had sent */
+            m->implicit_refused = c->bytes;
             m->phase = MX_PHASE_CLOSED;
+        }
         return r;
     case MX_PHASE_GREET:
         m->phase = MX_PHASE_CMD;

@@ -53,7 +53,6 @@ struct mx_proto {
     void (*reset)(struct mx_machine *m);
     const char *too_long;       /* reply to a line longer than the line buffer */
     const char *clienthello;    /* closing line for a TLS record on a plaintext command line */
-    const char *implicit_plain; /* closing line for plaintext on an implicit-TLS listener */
     const char *too_many_errors; /* the final line after cfg.max_errors consecutive errors */
     /* 1 if a reply to a command line (st->reply) is a protocol error */
     int (*is_error)(const struct mx_step *st);

@@ -13,7 +13,8 @@
  *     and counted. After mx_machine_tls_started(): AUTHORIZATION, USER forgotten, no STLS;
  *   - policy tls_required: USER and PASS get -ERR until TLS is active;
  *   - TLS record header (0x16 0x03) at a command start while TLS is off: one -ERR line,
- *     st.diag, MX_ACT_CLOSE; plaintext on an implicit-TLS listener likewise;
+ *     st.diag, MX_ACT_CLOSE (plaintext on an implicit-TLS listener: the engine's gate closes
+ *     without a reply);
  *   - a command line longer than the line buffer gets -ERR once its LF arrives.
  */
 #include "machine_proto.h"
@@ -118,6 +119,5 @@ const struct mx_proto mx_proto_pop3 = {
     .is_error = pop3_is_error,
     .clienthello = "-ERR TLS handshake received on a plaintext port: use STLS, or the "
                    "implicit-TLS port\r\n",
-    .implicit_plain = "-ERR This port expects TLS from the first byte (implicit TLS)\r\n",
     .policy_refusal = "-ERR [AUTH] TLS required: use STLS first\r\n",
 };

@@ -130,7 +130,7 @@ int mx_step_close(struct mx_step *st, const char *text, const char *diag)
     return st->act;
 }
 
-int mx_step_implicit_gate(const struct mx_chain *c, struct mx_step *st, const char *refusal)
+int mx_step_implicit_gate(const struct mx_chain *c, struct mx_step *st)
 {
     switch (mx_sniff_tls(c)) {
     case MX_SNIFF_NEED:
@@ -139,6 +139,7 @@ int mx_step_implicit_gate(const struct mx_chain *c, struct mx_step *st, const ch
         st->act = MX_ACT_HANDSHAKE;
         return st->act;
     default:
-        return mx_step_close(st, refusal, "plaintext client on an implicit-TLS listener");
+        return mx_step_close(st, NULL, "plaintext client on an implicit-TLS listener: closed "
+                                       "without a reply (RFC 8314 3.3)");
     }
 }

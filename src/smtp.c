@@ -26,7 +26,8 @@
  *   - a TLS record header (0x16 0x03) at the start of a command line while TLS is off: a
  *     client that expected implicit TLS (KB Q218430): one 421 line, st.diag, MX_ACT_CLOSE;
  *   - implicit-TLS listener: before the handshake the first bytes must be a TLS record
- *     (MX_ACT_HANDSHAKE); plaintext gets one 421 line and MX_ACT_CLOSE;
+ *     (MX_ACT_HANDSHAKE); plaintext gets no reply, st.diag and MX_ACT_CLOSE (the engine's
+ *     implicit-TLS gate, src/machine.c);
  *   - a command line longer than the line buffer (LF included) gets 500 once its LF arrives.
  * Unknown verbs get 500. Verbs are case-insensitive; lines end at LF (a CR before it is
  * dropped).
@@ -273,7 +274,5 @@ const struct mx_proto mx_proto_smtp = {
     .is_error = smtp_is_error,
     .clienthello = "421 4.7.0 TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",
-    .implicit_plain = "421 4.7.0 This port expects TLS from the first byte (implicit TLS); "
-                      "plaintext refused\r\n",
     .policy_refusal = "530 5.7.0 Must issue a STARTTLS command first\r\n",
 };

@@ -5,20 +5,22 @@
  *   u8 kind: odd  -> the rest is configuration text for mx_listen_parse (include/mx/listen.h)
  *            even -> the rest is a list of operations on a table built with the API:
  *     op byte (value % 5), then its argument bytes:
- *       0 listen   a p m q   listener on ADDR[a % 8], PORT[p % 8], mode m % 3, proto q % 3
+ *       0 listen   a p m q   listener on ADDR[a % 8], PORT[p % 8], mode m % 3, proto q % 3,
+ *                            option tls-required iff (q / 3) & 1
  *       1 cert     a p n     binding on (a % 9: ADDR[a] or 8 = *, p % 9: PORT[p] or 8 = *), name n
  *       2 lookup   a p       which certificate serves (ADDR[a % 8] (concrete ones only), PORT[p % 8])
  *       3 find     a p       which listener accepts there, and the connection settings
- *                            (mode, certificate yes/no) mx_listen_conn_cfg gives for it
- *       4 check              the implicit-TLS load-time check
+ *                            (mode, certificate yes/no, tls-required) mx_listen_conn_cfg gives for it
+ *       4 check              the load-time checks (implicit TLS served; no plain tls-required)
  *   ADDR and PORT are small fixed pools (targets/oracles/listen_check.c) so that keys collide
  *   often; the address pool holds one IPv4 address written plainly and as IPv4-mapped IPv6.
  *
  * Oracles (targets/oracles/listen_check.c): API mode, a model that knows which pool entries
  * are the same address answers every operation by brute force over the four precedence classes;
  * every result must equal the model's. Text mode: parsing fails with "<fuzz>:N: message" (N a
- * line of the text), or succeeds with every implicit-TLS listener served by a certificate, one
- * table entry per statement, and a table that survives printing and parsing again.
+ * line of the text), or succeeds with every implicit-TLS listener served by a certificate (and no
+ * plain listener requiring TLS), one table entry per statement, and a table that survives
+ * printing and parsing again (options included).
  */
 #include <stdint.h>
 

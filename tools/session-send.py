@@ -6,9 +6,12 @@
 Sends each client write (`C` event) as one write on a TCP connection, in order, and prints what
 the server answers. At a `T` event it reads what the server sent so far (the STARTTLS reply), then
 runs a TLS handshake on the same connection (no certificate check: a test server) and goes on
-inside TLS; an implicit-TLS session starts TLS before the first write. With --compare, each `S`
-event recorded in the file is an expectation: the server's reply lines must carry the same
-status (SMTP: the 3-digit code; POP3: +OK/-ERR; IMAP: tag and status word), in order.
+inside TLS; an implicit-TLS session starts TLS before the first write, unless it has no `T`
+event at all: that is a client that never speaks TLS (a plaintext client on an implicit-TLS
+port), whose writes go out in clear text. With --compare, each `S` event recorded in the file
+is an expectation: the server's reply lines must carry the same status (SMTP: the 3-digit code;
+POP3: +OK/-ERR; IMAP: tag and status word), in order, and anything the server sends beyond the
+recorded replies is a mismatch too (so a session that records no reply expects silence).
 
 This is how a crash or a finding of a fuzz target is replayed through mx-serve (or any server):
 the reproducer is a session file, and this sends it over a real socket.
@@ -125,7 +128,8 @@ def main():
         return 2
     try:
         c = Conn(a.host, a.port, a.timeout)
-        if mode == "implicit" and not (events and events[0][0] == "T"):
+        has_tls = any(kind == "T" for kind, _ in events)
+        if mode == "implicit" and has_tls and events[0][0] != "T":
             c.start_tls()
     except (OSError, ssl.SSLError) as e:
         print("session-send: cannot connect to %s:%d: %s" % (a.host, a.port, e), file=sys.stderr)
@@ -159,7 +163,9 @@ def main():
                 break
     rest = c.drain(0.3) if not c.closed else b""
     if rest:
-        print("S: %r" % rest)
+        print("S: %r%s" % (rest, "   MISMATCH: the session records no more replies" if a.compare else ""))
+        if a.compare:
+            mismatches += 1
     if a.compare:
         print("session-send: %d mismatch(es)" % mismatches)
     return 1 if mismatches else 0

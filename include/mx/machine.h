@@ -8,7 +8,9 @@
  *
  * What the engine does for every protocol (src/machine.c): the phases (implicit-TLS gate,
  * handshake, greeting, commands, a protocol's own input such as SMTP DATA, TLS wait, closed);
- * the implicit-TLS gate (a TLS record from the first byte, else one refusal line and a close);
+ * the implicit-TLS gate (a TLS record from the first byte, else the close with no reply: RFC
+ * 8314 3.3 -- the client is not speaking the port's protocol, so nothing in clear text is said;
+ * st.diag and m->implicit_refused are the server's diagnostic);
  * the ClientHello sniff on a plaintext/STARTTLS listener (KB Q218430: one line, st.diag, close);
  * the line framer with its too-long reply; the command table dispatch with the TLS-required
  * policy; the STARTTLS purge (CVE-2011-0411: plaintext queued behind an accepted STARTTLS is
@@ -105,6 +107,8 @@ struct mx_machine {
     uint64_t starttls_discarded; /* bytes purged by STARTTLS, in total */
     uint64_t starttls_kept;      /* bytes behind STARTTLS kept for the handshake, in total */
     uint64_t swallowed;          /* literal octets of refused commands dropped, in total */
+    uint64_t implicit_refused;   /* implicit-TLS listener: plaintext bytes queued when the
+                                  * non-TLS first byte closed the connection (0: none) */
 };
 
 /* proto: which protocol (numbered as the session format's proto byte). cfg is copied; its

@@ -20,7 +20,8 @@
  *         MX_ACT_HANDSHAKE  implicit-TLS listener: the queued bytes start a TLS handshake;
  *                           hand them (and what follows) to the TLS layer, call
  *                           mx_machine_tls_started() when done.
- *         MX_ACT_CLOSE      flush the reply and close; st.diag says why when it is not a
+ *         MX_ACT_CLOSE      flush the reply (it may be empty: plaintext on an implicit-TLS
+ *                           listener gets none) and close; st.diag says why when it is not a
  *                           normal QUIT/LOGOUT. Every later step returns MX_ACT_CLOSE.
  *
  * One step answers at most one command (or delivers one piece of message data), and a
@@ -116,9 +117,11 @@ int mx_step_reply(struct mx_step *st, const char *text);
  * itself closed. */
 int mx_step_close(struct mx_step *st, const char *text, const char *diag);
 /* The implicit-TLS gate, before the handshake: MX_ACT_NEED_INPUT until two bytes are queued,
- * MX_ACT_HANDSHAKE (set in st) when they start a TLS record, else MX_ACT_CLOSE with refusal
- * as the reply (the machine then marks itself closed). */
-int mx_step_implicit_gate(const struct mx_chain *c, struct mx_step *st, const char *refusal);
+ * MX_ACT_HANDSHAKE (set in st) when they start a TLS record, else MX_ACT_CLOSE with no reply
+ * and st.diag (the machine then marks itself closed). RFC 8314 3.3: the port speaks TLS from
+ * the first byte, so a client that is not doing TLS gets nothing in clear text (a plaintext
+ * reply would be read by no TLS client, and would tell a scanner what the port runs). */
+int mx_step_implicit_gate(const struct mx_chain *c, struct mx_step *st);
 /* Case-insensitive: do the n bytes at p start with w (upper case)? */
 int mx_prefix_is(const uint8_t *p, size_t n, const char *w);
 /* Case-insensitive: does the line start with word w followed by end of line or a space? */

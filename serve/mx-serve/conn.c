@@ -97,12 +97,15 @@ struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
         clog_(c, "libmx finds no listener for %s (accepted on config line %d): using that listener", c->local,
               l->line);
         cfg.mode = l->mode;
+        cfg.tls_required = !!(l->options & MX_LISTEN_OPT_TLS_REQUIRED);
         cb = mx_listen_cert_for(&s->table, &ip, port);
     }
     c->tls_ctx = cb && l->mode != MX_LISTEN_PLAIN ? tls_ctx_for(s, cb->name) : NULL;
     cfg.cert = c->tls_ctx != NULL; /* every bound certificate was loaded at start */
-    cfg.tls_required = s->o.tls_required;
+    /* TLS required: the listener's own option, or --tls-required for every listener */
+    cfg.tls_required |= s->o.tls_required;
     cfg.max_message = s->o.max_message;
+    cfg.max_errors = s->o.max_errors;
     cfg.host = s->o.hostname;
     /* the software name libmx's greetings announce: "mxfuzz", as mx-serve always said */
     cfg.product = "mxfuzz";
@@ -209,8 +212,10 @@ void conn_act(struct conn *c, const struct mx_step *st)
         conn_start_tls(c, 1);
         break;
     case MX_ACT_CLOSE:
+        /* the client gets no explanation for some closes (plaintext on an implicit-TLS port,
+         * RFC 8314 3.3): the log is where the reason and what it sent are */
         if (st->diag)
-            clog_(c, "diagnostic: %s", st->diag);
+            clog_(c, "diagnostic: %s; %zu unread bytes dropped", st->diag, c->plain.bytes);
         conn_close_after_flush(c, st->diag ? st->diag : "client quit");
         break;
     default:

@@ -42,6 +42,7 @@ static void usage(FILE *f)
             "  -c, --config FILE      listeners and certificate bindings (libmx's format, see\n"
             "                         include/mx/listen.h):\n"
             "                           listen ADDRESS PORT [plain|starttls|implicit] [smtp|imap|pop3]\n"
+            "                                  [tls-required]\n"
             "                           cert NAME ADDRESS|* PORT|*\n"
             "  -l, --listen LINE      one more configuration line (repeatable; after the file)\n"
             "      --cert-dir DIR     certificate NAME is loaded from DIR/NAME.pem (key + chain);\n"
@@ -65,7 +66,10 @@ static void usage(FILE *f)
             "      --max-per-addr N   simultaneous connections from one address (default 50); a\n"
             "                         connection over a limit gets 421 / * BYE / -ERR and is closed\n"
             "      --max-message N    largest message in bytes (default 33554432)\n"
-            "      --tls-required     no mail or login before TLS (the machines' policy)\n"
+            "      --max-errors N     consecutive protocol errors before the final reply and the\n"
+            "                         close, 1..1000 (default 20, libmx's MX_MAX_ERRORS)\n"
+            "      --tls-required     no mail or login before TLS on every listener (the default for\n"
+            "                         all; one listener alone: its `tls-required` option)\n"
             "      --bind-any         `listen * PORT` binds every address (default: 127.0.0.1 only;\n"
             "                         mx-serve is a test server with a test login)\n"
             "  -h, --help\n");
@@ -363,7 +367,7 @@ int main(int argc, char **argv)
     size_t extra_len = 0, tlen = 0;
     long v;
     int opt, rc;
-    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_TLSREQ, O_ANY,
+    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_MAXE, O_TLSREQ, O_ANY,
            O_PERADDR, O_GREET, O_HSTO, O_LINETO, O_MINRATE, O_RATEWIN };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
@@ -379,6 +383,7 @@ int main(int argc, char **argv)
         {"line-timeout", required_argument, NULL, O_LINETO},
         {"min-rate", required_argument, NULL, O_MINRATE},
         {"rate-window", required_argument, NULL, O_RATEWIN},
+        {"max-errors", required_argument, NULL, O_MAXE},
         {"tls-required", no_argument, NULL, O_TLSREQ}, {"bind-any", no_argument, NULL, O_ANY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -472,6 +477,9 @@ int main(int argc, char **argv)
         case O_RATEWIN:
             if (parse_num("--rate-window", optarg, 1, 86400, &v)) return 2;
             s->o.rate_window = (int)v;
+        case O_MAXE:
+            if (parse_num("--max-errors", optarg, 1, 1000, &v)) return 2;
+            s->o.max_errors = (unsigned)v;
             break;
         case O_TLSREQ: s->o.tls_required = 1; break;
         case O_ANY: s->o.bind_any = 1; break;

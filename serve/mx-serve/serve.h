@@ -164,6 +164,7 @@ struct server_opts {
     int line_timeout;            /* seconds: one command line, first byte to LF */
     int min_rate, rate_window;   /* a message: bytes/s, averaged over rate_window seconds */
     size_t max_message;
+    unsigned max_errors;         /* 0: libmx's default (MX_MAX_ERRORS) */
     int tls_required;
     int bind_any;                /* `listen * PORT` binds every address, not only 127.0.0.1 */
 };

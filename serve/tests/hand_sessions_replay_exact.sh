@@ -6,9 +6,10 @@
 # The replies recorded in the session (what libmx's machines must answer) must match what
 # mx-serve answers, status by status. So a reproducer or corpus file of the `starttls` target
 # replays through mx-serve the same way: tools/session-send.py --port N FILE.
-# Sessions the server cannot reproduce as configured are skipped by rule, not by name: a
-# TLS-required policy or line limits other than mx-serve's, and sessions that expect the
-# connection to be closed on a ClientHello or plaintext (those are covered by serve_smtp.sh), and
+# A session's TLS-required bit becomes its listener's `tls-required` option.
+# Sessions the server cannot reproduce as configured are skipped by rule, not by name: line
+# limits other than mx-serve's, and sessions that expect the
+# connection to be closed on a ClientHello (covered by smtp_clients_byte_exact.sh), and
 # sessions where an IMAP LOGIN / POP3 USER+PASS succeeds (mx-serve checks the test account's password; libmx's
 # machines leave credentials to their caller, so the recorded replies assume any login works).
 set -euo pipefail
@@ -23,25 +24,28 @@ done
 selected=()
 for f in "${files[@]}"; do
     txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "$f")
-    grep -qx 'tls-required yes' <<<"$txt" && continue
     grep -qx 'max-line 1024' <<<"$txt" || continue
     grep -q '\\x16\\x03' <<<"$txt" && continue                 # ClientHello sessions: closed, no replies
-    grep -qx 'mode implicit' <<<"$txt" && ! grep -qx 'tls' <<<"$txt" && continue
     grep -qE 'OK LOGIN completed|\+OK maildrop' <<<"$txt" && continue  # a login that succeeds: see above
     selected+=("$f")
 done
 [[ ${#selected[@]} -ge 8 ]] || fail "only ${#selected[@]} sessions selected; the rules above are too strict"
-serve_ports ${#selected[@]}
-: >"$W/serve.conf"
-for i in "${!selected[@]}"; do
-    txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "${selected[$i]}")
-    proto=$(sed -n 's/^proto //p' <<<"$txt")
-    mode=$(sed -n 's/^mode //p' <<<"$txt")
-    [[ $mode == plaintext ]] && mode=plain
-    echo "listen 127.0.0.1 ${PORTS[$i]} $mode $proto" >>"$W/serve.conf"
-    grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 ${PORTS[$i]}" >>"$W/serve.conf"
-done
-serve_start "$W/serve.conf"
+# the listeners, one per session, on the probed ports (serve_start_ports may call it again)
+write_conf() {
+    : >"$W/serve.conf"
+    for i in "${!selected[@]}"; do
+        txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "${selected[$i]}")
+        proto=$(sed -n 's/^proto //p' <<<"$txt")
+        mode=$(sed -n 's/^mode //p' <<<"$txt")
+        [[ $mode == plaintext ]] && mode=plain
+        # the TLS-required bit is the listener's own option (issue 12 rule 6)
+        opt=""
+        grep -qx 'tls-required yes' <<<"$txt" && opt=tls-required
+        echo "listen 127.0.0.1 ${PORTS[$i]} $mode $proto $opt" >>"$W/serve.conf"
+        grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 ${PORTS[$i]}" >>"$W/serve.conf"
+    done
+}
+serve_start_ports ${#selected[@]} write_conf
 bad=0
 for i in "${!selected[@]}"; do
     name=$(basename "${selected[$i]}")

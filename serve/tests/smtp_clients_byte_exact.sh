@@ -94,7 +94,7 @@ while True:
     if not d:
         break
     data += d
-assert data.startswith(b"421"), data
+assert data == b"", data  # issue 12 rule 2 (RFC 8314 3.3): no plaintext reply, the close
 PY
 grep -q "plaintext client on an implicit-TLS listener" "$W/log" || fail "no plaintext-on-implicit-port diagnostic"
 echo "ok: diagnostics for a ClientHello on a STARTTLS port and plaintext on an implicit-TLS port"

@@ -6,6 +6,10 @@
 #   serve_ports N                   N free loopback ports into the array PORTS
 #   serve_start CONF [ARGS...]      starts mx-serve on config file CONF (-m $W/md, --log $W/log,
 #                                   user alice:secret); waits until it listens; pid in SERVE_PID
+#   serve_start_ports N WRITER [ARGS...]  serve_ports N, WRITER (a function) writes $W/serve.conf
+#                                   from PORTS, serve_start; again with new ports (5 tries) when
+#                                   a port was taken between the probe and the bind (tests run
+#                                   in parallel: "Address already in use")
 #   serve_stop                      SIGTERM, wait (10 s max), check exit status 0
 #   gen_message FILE SIZE [SEED] [dots]   SIZE bytes of CRLF text ending in CRLF; "dots": some
 #                                   lines start with "." (for clients that dot-stuff)
@@ -79,6 +83,32 @@ serve_start() {
         sleep 0.1
     done
     fail "mx-serve did not get ready in 10 s"
+}
+
+serve_start_ports() {
+    local n=$1 writer=$2 try
+    shift 2
+    for try in 1 2 3 4 5; do
+        serve_ports "$n"
+        "$writer"
+        : >"$W/stderr.try"
+        rm -f "$W/ready"
+        "$SERVE_BIN" -c "$W/serve.conf" --cert-dir "$W/certs" -m "$W/md" --log "$W/log" -u alice:secret \
+            --ready "$W/ready" "$@" 2>>"$W/stderr.try" &
+        SERVE_PID=$!
+        SERVE_PIDS+=("$SERVE_PID")
+        for _ in $(seq 100); do
+            [[ -f $W/ready ]] && { cat "$W/stderr.try" >>"$W/stderr"; return 0; }
+            kill -0 "$SERVE_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        cat "$W/stderr.try" >>"$W/stderr"
+        [[ -f $W/ready ]] && return 0
+        kill -0 "$SERVE_PID" 2>/dev/null && fail "mx-serve did not get ready in 10 s"
+        grep -q "Address already in use" "$W/stderr.try" || { cat "$W/stderr.try" >&2; fail "mx-serve exited at start"; }
+        echo "(try $try: a probed port was taken before mx-serve bound it; new ports)"
+    done
+    fail "mx-serve could not bind $n free ports in 5 tries"
 }
 
 serve_stop() {

@@ -97,6 +97,47 @@ static void test_no_cert_for_address(void **state)
     assert_string_equal(cert_at("10.0.0.1", 587), "(none)");
 }
 
+/* Issue 12 rule 6: tls-required is one listener's property: the submission port requires TLS,
+ * port 25 next to it does not; a plain listener cannot require TLS (load-time error). */
+static void test_tls_required_per_listener(void **state)
+{
+    struct mx_conn_cfg cfg;
+    struct mx_ipaddr a = ip("192.0.2.1");
+    (void)state;
+    if (parse("listen * 25 starttls smtp\nlisten * 587 tls-required\n"
+              "listen * 143 imap tls-required starttls\ncert c * *\n") != 0)
+        fail_msg("%s", err);
+    assert_int_equal(t.l[0].options, 0);
+    assert_int_equal(t.l[1].options, MX_LISTEN_OPT_TLS_REQUIRED);
+    assert_int_equal(t.l[1].mode, MX_LISTEN_STARTTLS); /* the option leaves the defaults alone */
+    assert_int_equal(t.l[1].proto, MX_APP_SMTP);
+    assert_int_equal(t.l[2].options, MX_LISTEN_OPT_TLS_REQUIRED);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.tls_required = 1; /* filled in, not left over */
+    assert_int_equal(mx_listen_conn_cfg(&t, &a, 25, &cfg, NULL, NULL), 0);
+    assert_int_equal(cfg.tls_required, 0);
+    assert_int_equal(mx_listen_conn_cfg(&t, &a, 587, &cfg, NULL, NULL), 0);
+    assert_int_equal(cfg.tls_required, 1);
+    assert_int_equal(mx_listen_conn_cfg(&t, &a, 25, &cfg, NULL, NULL), 0);
+    assert_int_equal(cfg.tls_required, 0);
+
+    assert_int_equal(parse("listen * 25\nlisten 127.0.0.1 2525 plain smtp tls-required\n"),
+                     MX_LISTEN_ECONFLICT);
+    assert_non_null(strstr(err, "t.conf:2: "));
+    assert_non_null(strstr(err, "plain"));
+    assert_int_equal(parse("listen * 587 tls-required tls-required\n"), MX_LISTEN_ESYNTAX);
+    assert_non_null(strstr(err, "t.conf:1: "));
+    assert_int_equal(parse("listen * 587 tls-optional\n"), MX_LISTEN_ESYNTAX);
+    {
+        struct mx_listener l;
+        mx_listen_init(&t);
+        memset(&l, 0, sizeof l);
+        l.port = 25;
+        l.options = 0x80; /* no such option */
+        assert_int_equal(mx_listen_add(&t, &l), MX_LISTEN_EINVAL);
+    }
+}
+
 /* Seed 003: implicit-TLS listener without a certificate: load error naming it. */
 static void test_implicit_without_cert(void **state)
 {
@@ -143,7 +184,8 @@ static void test_errors(void **state)
     expect_error("cert a * 0\n", "t.conf:1: ", "bad port");
     expect_error("bind a * *\n", "t.conf:1: ", "unknown statement");
     expect_error("listen 1.2.3.4 25\x01\n", "t.conf:1: ", "control");
-    expect_error("listen 1.2.3.4 25 plain smtp extra\n", "t.conf:1: ", "extra field");
+    expect_error("listen 1.2.3.4 25 starttls smtp tls-required extra\n", "t.conf:1: ", "extra field");
+    expect_error("listen 1.2.3.4 25 plain smtp extra\n", "t.conf:1: ", "unexpected 'extra'");
     {
         char big[600];
         memset(big, 'x', sizeof big - 1);
@@ -250,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_mcis_precedence),
         cmocka_unit_test(test_no_cert_for_address),
         cmocka_unit_test(test_implicit_without_cert),
+        cmocka_unit_test(test_tls_required_per_listener),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_ipv6),

@@ -347,6 +347,36 @@ static void test_clienthello_closes(void **state)
     drive_free(&d);
 }
 
+/* Issue 12 rule 2 (RFC 8314 3.3): plaintext on an implicit-TLS listener, for each protocol:
+ * no reply at all, the close, and the diagnostic (st.diag, m->implicit_refused). */
+static void test_implicit_plaintext_silent(void **state)
+{
+    static const char *const names[] = {"smtp-implicit-plaintext", "imap-implicit-plaintext",
+                                        "pop3-implicit-plaintext"};
+    static const size_t sent[] = {sizeof "EHLO c\r\n" - 1, sizeof "a CAPABILITY\r\n" - 1,
+                                  sizeof "USER a\r\n" - 1};
+    static struct drive d;
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        run_file(names[i], &d);
+        assert_true(d.closed);
+        assert_int_equal(d.got_n, 0);
+        assert_int_equal(d.m.commands, 0);
+        assert_int_equal(d.m.implicit_refused, sent[i]);
+        drive_free(&d);
+    }
+    {
+        struct mx_chain c;
+        static struct mx_step st;
+        mx_chain_init(&c, 0, NULL);
+        assert_int_equal(mx_chain_append(&c, "Q", 1), MX_CHAIN_OK);
+        assert_int_equal(mx_step_implicit_gate(&c, &st), MX_ACT_CLOSE);
+        assert_int_equal(st.reply_n, 0);
+        assert_non_null(st.diag);
+        mx_chain_release(&c);
+    }
+}
+
 /* A message over max_message is refused with 552 and not delivered past the limit. */
 static void test_message_too_big(void **state)
 {
@@ -503,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_data_smuggling_message),
         cmocka_unit_test(test_state_after_tls),
         cmocka_unit_test(test_clienthello_closes),
+        cmocka_unit_test(test_implicit_plaintext_silent),
         cmocka_unit_test(test_message_too_big),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_tls_unavailable_454),

@@ -63,6 +63,27 @@ void starttls_model_free(struct starttls_model *m)
     fz_buf_free(&m->msglog);
 }
 
+/* RFC 8314 3.3: on an implicit-TLS port "the TLS session is negotiated immediately upon
+ * connection", so the server has no plaintext protocol in which to answer a client that sends
+ * anything but a ClientHello, and RFC 8314 7 wants such a failure diagnosed at the server, not
+ * explained to the client. It may close silently, or (RFC 8446 6, RFC 5246 7.2) say so in TLS:
+ * one alert record, content type 21, version 3.x, length 2, level fatal (2), with a
+ * description that fits a peer that is not speaking TLS: unexpected_message (10),
+ * decode_error (50) or protocol_version (70). Anything else (a 421, "* BYE", "-ERR" in clear
+ * text, or several records) is not allowed. */
+const char *starttls_model_no_plain(const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    if (n != 7 || p[0] != 21 || p[1] != 3 || p[3] != 0 || p[4] != 2)
+        return "a plaintext reply (RFC 8314 3.3 allows only the close or one TLS alert record)";
+    if (p[5] != 2)
+        return "a TLS alert that is not fatal (RFC 8446 6: the connection ends)";
+    if (p[6] != 10 && p[6] != 50 && p[6] != 70)
+        return "a TLS alert whose description is not unexpected_message, decode_error or protocol_version";
+    return NULL;
+}
+
 /* The record header of a TLS handshake message: content type 22, major version 3. */
 static int tls_record_start(const struct starttls_model *m)
 {
@@ -154,8 +175,9 @@ size_t starttls_model_run(struct starttls_model *m, struct starttls_expect *ex, 
                 m->phase = M_HS;
                 continue;
             }
-            ex[k] = starttls_reply(m->p->refusal);
-            ex[k].rule = "plaintext on an implicit-TLS listener: one reply and close";
+            ex[k] = starttls_reply(0);
+            ex[k].rule = "RFC 8314 3.3 / 7: plaintext on an implicit-TLS listener: no plaintext reply, close (or a TLS alert)";
+            ex[k].no_plain = 1;
             ex[k++].act = MX_ACT_CLOSE;
             m->phase = M_CLOSED;
             return k;

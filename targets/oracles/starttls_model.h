@@ -33,6 +33,8 @@ struct starttls_expect {
     size_t kept;     /* MX_ACT_STARTTLS: pipelined handshake bytes left for the TLS layer */
     int mixed;       /* the close of STARTTLS with plaintext and TLS records behind it */
     int may_close;   /* the machine may close the connection instead (with this reply) */
+    int no_plain;    /* MX_ACT_CLOSE with no plaintext at all: an empty reply, or one fatal TLS
+                      * alert record (starttls_model_no_plain()) */
     char tag[MX_IMAP_TAG_MAX + 1];
     int data_end;    /* SMTP end-of-message reply: compare the message */
     size_t msg_off, msg_len; /* the expected message in model.msglog */
@@ -45,8 +47,8 @@ struct starttls_model;
 struct starttls_proto {
     const char *name;
     int greeting, too_long, refusal; /* codes: greeting, line over max-line, the one reply
-                                        before a close (plaintext on an implicit-TLS
-                                        listener, a ClientHello on a plaintext one) */
+                                        before a close (a ClientHello on a plaintext
+                                        listener, the end of an error run) */
     /* one complete command line (no CR LF) */
     struct starttls_expect (*command)(struct starttls_model *m, const uint8_t *l, size_t n);
     /* M_DATA (SMTP only, else NULL): one message line; -1 when it is incomplete, else the
@@ -95,6 +97,9 @@ void starttls_upper_word(const uint8_t *p, size_t n, char *out, size_t cap);
 /* SMTP and POP3 lines: the verb (as starttls_upper_word) and where its argument starts (past
  * the spaces after the verb; n when there is none). */
 size_t starttls_verb(const uint8_t *l, size_t n, char *verb, size_t cap);
+/* Issue 12 rule 2: p[0..n) is what RFC 8314 3.3 allows an implicit-TLS listener to send a
+ * client whose first byte is not TLS: nothing, or one fatal alert record. NULL, else why not. */
+const char *starttls_model_no_plain(const uint8_t *p, size_t n);
 /* TLS can be offered: a STARTTLS listener with a certificate, TLS not yet on (the protocol
  * adds its own state conditions). */
 int starttls_offerable(const struct starttls_model *m);

@@ -96,6 +96,12 @@ static void check_reply(const struct run *r, const struct mx_step *st, const str
             fz_fail("starttls", "handshake action with a reply '%s'", shown);
         return;
     }
+    if (e->no_plain) {
+        const char *why = starttls_model_no_plain(p, n);
+        if (why)
+            fz_fail("starttls", "%s: '%s' [rule: %s]", why, shown, e->rule ? e->rule : "-");
+        return;
+    }
     if (n < 2 || p[n - 2] != '\r' || p[n - 1] != '\n')
         fz_fail("starttls", "reply not CRLF-terminated: '%s'", shown);
     for (size_t i = 0; i < n; i++)
@@ -170,7 +176,7 @@ static void pump(struct run *r, struct starttls_expect *ex, size_t nex)
                         r->msg.n, ex[k].msg_len);
             k++;
         }
-        if (st.reply_n == 0 && act != MX_ACT_HANDSHAKE)
+        if (st.reply_n == 0 && act != MX_ACT_HANDSHAKE && !(r->check && k && ex[k - 1].no_plain))
             fz_fail("starttls", "%s without a reply", act_name(act));
         if (act == MX_ACT_REPLY && st.reply_n >= 3 &&
             r->m.p->data_line && !memcmp(st.reply, "354", 3))
