@@ -68,7 +68,7 @@ static size_t run_libmx(const struct tls_pair *tp, uint8_t *pt)
             exit(1);
         }
         if (phase == 0 && !tls13 && type == MX_TLS_CHANGE_CIPHER_SPEC) {
-            mx_record_set_tls12_keys(&r, tp->version, tp->suite, 1, tp->key_block, tp->key_block_len, 0);
+            mx_record_set_tls12_keys(&r, tp->version, tp->suite, MX_REC_MAC_THEN_ENCRYPT, 1, tp->key_block, tp->key_block_len, 0);
             phase = 1;
         } else if (phase == 0 && tls13 && type == MX_TLS_HANDSHAKE) {
             mx_record_set_tls13_secret(&r, tp->suite, tp->c_hs_secret, tp->secret_len, 0);

@@ -4,7 +4,7 @@
 # pcap-import (through --proto, as the port is not a standard one). The message curl sent
 # must come out decrypted, after the T event. Four TLS setups, so that every decryption path
 # runs on real traffic: TLS 1.3 (default), TLS 1.2 AES128-SHA MAC-then-encrypt (mx/record.h
-# CBC), TLS 1.0 AES256-SHA encrypt-then-MAC (tls_etm.c, chained IV), TLS 1.2 and 1.3 ChaCha20-Poly1305.
+# CBC), TLS 1.0 AES256-SHA encrypt-then-MAC (mx/record.h EtM, chained IV), TLS 1.2 and 1.3 ChaCha20-Poly1305.
 # Needs the right to capture on lo (root or the wireshark group).
 set -euo pipefail
 ROOT=${MXFUZZ_ROOT:?}
