@@ -14,17 +14,22 @@
  *             ClientHello, as a server does);
  *   floor     the bare primitives on the same number of records of the same size: AES/3DES-CBC
  *             decryption + one-shot HMAC (SHA-1/256/384), or one EVP_AEAD open.
+ *   OpenSSL   OpenSSL 3's SSL_read (bench/record/ossl_read, a helper process beside this binary:
+ *             see ossl_pair.h; libssl.so.3, a PSK
+ *             suite of the same record layer, with or without encrypt-then-MAC as the row
+ *             says), the same number of records of the same size; TLS 1.2/1.0 rows only.
  * BoringSSL negotiates neither encrypt-then-MAC nor the HMAC-SHA256/384 CBC suites: for those
  * the records are sealed by targets/oracles/tls_oracle.c's RFC model with a fixed key block,
  * libmx gets the keys directly, and SSL_read is "-".
- * Prints MB/s of plaintext for each and the ratios libmx/SSL_read and libmx/floor. The best of
- * REPEATS runs is kept (fresh handshake each time).
+ * Prints MB/s of plaintext for each and the ratios libmx/SSL_read, libmx/OpenSSL and
+ * libmx/floor. The best of REPEATS runs is kept (fresh handshake each time).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/aead.h>
 #include <openssl/aes.h>
@@ -194,7 +199,7 @@ static double run_floor(uint16_t suite, uint16_t version, size_t mac_len, size_t
 
 /* One (suite, record size): the best of reps runs of each column, in seconds. */
 struct timing {
-    double ssl, mx, floor;
+    double ssl, mx, floor, ossl;
     uint16_t negotiated;
 };
 
@@ -301,6 +306,40 @@ static int bench_model(uint16_t version, uint16_t suite, int etm, size_t nrec, s
     return 0;
 }
 
+/* The OpenSSL IANA-equivalent PSK cipher of a suite (the same record layer), or NULL. */
+static const char *ossl_psk_cipher(uint16_t suite)
+{
+    /* Debian's OpenSSL 3 has no 3DES TLS cipher left (0x000A: "-") */
+    switch (suite) {
+    case 0x002F: return "PSK-AES128-CBC-SHA";
+    case 0x0035: return "PSK-AES256-CBC-SHA";
+    case 0x003C: return "PSK-AES128-CBC-SHA256";
+    case 0xC028: return "PSK-AES256-CBC-SHA384";
+    case 0xC02F: return "PSK-AES128-GCM-SHA256";
+    case 0xC030: return "PSK-AES256-GCM-SHA384";
+    case 0xCCA8: return "PSK-CHACHA20-POLY1305";
+    default: return NULL;
+    }
+}
+
+/* Runs the helper; its SSL_read seconds, or -1. */
+static double ossl_seconds(const char *helper, const char *cipher, uint16_t version, int etm, size_t nrec, size_t rec,
+                           int reps)
+{
+    char cmd[4400];
+    double t = -1;
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "'%s' %s %u %d %zu %zu %d", helper, cipher, version, etm, nrec, rec, reps);
+    p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    if (fscanf(p, "%lf", &t) != 1)
+        t = -1;
+    if (pclose(p) != 0)
+        return -1;
+    return t;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -329,19 +368,31 @@ int main(int argc, char **argv)
     uint8_t *pt = malloc(MX_RECORD_MAX_PLAINTEXT), *data = malloc(MAX_REC), *rd = malloc(1 << 20);
     uint8_t *fb = malloc(MAX_REC + 128);
     size_t si, zi;
+    char helper[4096];
 
     if (!pt || !data || !rd || !fb || mb == 0 || reps < 1)
         return 2;
+    {
+        /* the helper is built beside this binary */
+        ssize_t n = readlink("/proc/self/exe", helper, sizeof helper - 16);
+        char *slash;
+        if (n <= 0)
+            return 2;
+        helper[n] = 0;
+        slash = strrchr(helper, '/');
+        strcpy(slash ? slash + 1 : helper, "ossl_read");
+    }
     memset(data, 'x', MAX_REC);
-    printf("%-30s %6s %6s %10s %10s %10s %12s %12s\n", "suite", "record", "MB", "SSL_read", "libmx", "floor",
-           "libmx/SSL_rd", "libmx/floor");
+    printf("%-30s %6s %5s %9s %9s %9s %9s %8s %8s %8s\n", "suite", "record", "MB", "SSL_read", "OpenSSL", "libmx",
+           "floor", "mx/SSLrd", "mx/OSSL", "mx/floor");
     for (si = 0; si < sizeof suites / sizeof suites[0]; si++) {
         for (zi = 0; zi < sizeof sizes / sizeof sizes[0]; zi++) {
-            struct timing tm = {1e9, 1e9, 1e9, 0};
+            struct timing tm = {1e9, 1e9, 1e9, -1, 0};
             size_t rec = sizes[zi], m = suites[si].suite == 0x000A ? (mb + 3) / 4 : mb;
             size_t nrec = m * 1024 * 1024 / rec, total = nrec * rec;
             double mbs = total / 1048576.0;
-            char name[64];
+            char name[64], c_ssl[16] = "-", c_ossl[16] = "-", r_ssl[16] = "-", r_ossl[16] = "-";
+            const char *ocipher;
             int rc = suites[si].boringssl
                          ? bench_boringssl(suites[si].version, suites[si].suite, nrec, rec, reps, &tm, pt, data, rd, fb)
                          : bench_model(suites[si].version, suites[si].suite, suites[si].etm, nrec, rec, reps, &tm, pt,
@@ -350,14 +401,24 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: failed\n", suites[si].name);
                 return 1;
             }
+            ocipher = suites[si].version == 0x0304 ? NULL : ossl_psk_cipher(tm.negotiated);
+            if (ocipher) {
+                tm.ossl = ossl_seconds(helper, ocipher, suites[si].version, suites[si].etm, nrec, rec, reps);
+                if (tm.ossl < 0) {
+                    fprintf(stderr, "%s: the OpenSSL helper failed\n", suites[si].name);
+                    return 1;
+                }
+                snprintf(c_ossl, sizeof c_ossl, "%.1f", mbs / tm.ossl);
+                snprintf(r_ossl, sizeof r_ossl, "%.2f", tm.ossl / tm.mx);
+            }
+            if (suites[si].boringssl) {
+                snprintf(c_ssl, sizeof c_ssl, "%.1f", mbs / tm.ssl);
+                snprintf(r_ssl, sizeof r_ssl, "%.2f", tm.ssl / tm.mx);
+            }
             snprintf(name, sizeof name, "%s%s", suites[si].name,
                      suites[si].suite ? "" : (tm.negotiated == 0x1303 ? " 1303" : tm.negotiated == 0x1302 ? " 1302" : " 1301"));
-            if (suites[si].boringssl)
-                printf("%-30s %6zu %6.0f %10.1f %10.1f %10.1f %12.2f %12.2f\n", name, rec, mbs, mbs / tm.ssl,
-                       mbs / tm.mx, mbs / tm.floor, tm.ssl / tm.mx, tm.floor / tm.mx);
-            else
-                printf("%-30s %6zu %6.0f %10s %10.1f %10.1f %12s %12.2f\n", name, rec, mbs, "-", mbs / tm.mx,
-                       mbs / tm.floor, "-", tm.floor / tm.mx);
+            printf("%-30s %6zu %5.0f %9s %9s %9.1f %9.1f %8s %8s %8.2f\n", name, rec, mbs, c_ssl, c_ossl, mbs / tm.mx,
+                   mbs / tm.floor, r_ssl, r_ossl, tm.floor / tm.mx);
             fflush(stdout);
         }
     }
