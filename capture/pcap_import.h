@@ -125,7 +125,7 @@ struct cap_imp_session {
     uint64_t tls_off[2];     /* [0] client, [1] server stream offset where TLS starts */
     enum cap_tls_status tls;
     uint16_t tls_version, tls_suite;
-    int tls_etm;             /* CBC with encrypt_then_mac (decrypted by tls_etm.c) */
+    int tls_etm;             /* CBC with encrypt_then_mac (RFC 7366) */
     char tls_note[200];
     int cut;                 /* ended early: a gap or a decryption stop */
     char cut_note[200];

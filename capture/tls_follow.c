@@ -10,6 +10,8 @@ static const uint8_t hrr_random[32] = {
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
 
+/* IANA names of every suite mx/record.h decrypts (the "_CBC_" in a name tells the importer
+ * that encrypt_then_mac applies) */
 const char *cap_tls_suite_name(uint16_t s)
 {
     static const struct {
@@ -17,21 +19,41 @@ const char *cap_tls_suite_name(uint16_t s)
         const char *name;
     } t[] = {
         {0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"},
+        {0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"},
         {0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA"},
+        {0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"},
         {0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"},
+        {0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"},
+        {0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256"},
+        {0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256"},
+        {0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256"},
+        {0x006B, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"},
+        {0x008C, "TLS_PSK_WITH_AES_128_CBC_SHA"},
+        {0x008D, "TLS_PSK_WITH_AES_256_CBC_SHA"},
         {0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256"},
         {0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384"},
+        {0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"},
+        {0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"},
+        {0xC008, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"},
         {0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"},
         {0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"},
         {0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"},
         {0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
         {0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"},
+        {0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"},
+        {0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"},
+        {0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"},
+        {0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"},
         {0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
         {0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"},
         {0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
         {0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+        {0xC035, "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA"},
+        {0xC036, "TLS_ECDHE_PSK_WITH_AES_256_CBC_SHA"},
         {0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
         {0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
+        {0xCCAA, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+        {0xCCAC, "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256"},
         {0x1301, "TLS_AES_128_GCM_SHA256"},
         {0x1302, "TLS_AES_256_GCM_SHA384"},
         {0x1303, "TLS_CHACHA20_POLY1305_SHA256"},
@@ -145,8 +167,10 @@ static void server_hello(struct cap_follow *f, const uint8_t *m, size_t n)
     }
     if (version < 0x0301 || version > 0x0303)
         return (void)stop(f, CAP_FOLLOW_UNSUPPORTED, "protocol version 0x%04x", version);
-    f->etm = etm && cap_etm_suite_ok(suite);
-    size_t kbl = f->etm ? cap_etm_key_block_len(version, suite) : mx_record_key_block_len(version, suite);
+    /* RFC 7366 3: encrypt_then_mac changes block-cipher suites only (a server must not echo it
+     * for an AEAD one; if it does, the AEAD records are as always) */
+    f->etm = etm && strstr(cap_tls_suite_name(suite), "_CBC_") != NULL;
+    size_t kbl = mx_record_key_block_len(version, suite);
     if (kbl == 0 || kbl > sizeof f->kb)
         return (void)stop(f, CAP_FOLLOW_UNSUPPORTED, "cipher suite 0x%04x (%s) not supported by the record decrypter",
                           suite, cap_tls_suite_name(suite));
@@ -162,15 +186,10 @@ static void change_cipher_spec(struct cap_follow *f, int d)
     if (!f->have_sh || f->version == 0x0304)
         return; /* TLS 1.3 compatibility CCS, or one before any hello: ignored */
     struct cap_follow_dir *D = &f->d[d];
-    size_t kbl = f->etm ? cap_etm_key_block_len(f->version, f->suite)
-                        : mx_record_key_block_len(f->version, f->suite);
-    if (f->etm) {
-        if (cap_etm_init(&D->etm, f->version, f->suite, d == 0, kb_of(f), kbl))
-            return (void)stop(f, CAP_FOLLOW_FAILED, "encrypt-then-MAC key setup failed");
-        D->keys = 2;
-        return;
-    }
-    int rc = mx_record_set_tls12_keys(&D->rec, f->version, f->suite, d == 0, kb_of(f), kbl, 0);
+    size_t kbl = mx_record_key_block_len(f->version, f->suite);
+    int rc = mx_record_set_tls12_keys(&D->rec, f->version, f->suite,
+                                      f->etm ? MX_REC_ENCRYPT_THEN_MAC : MX_REC_MAC_THEN_ENCRYPT, d == 0,
+                                      kb_of(f), kbl, 0);
     if (rc)
         return (void)stop(f, rc == MX_REC_UNSUPPORTED ? CAP_FOLLOW_UNSUPPORTED : CAP_FOLLOW_FAILED,
                           "%s keys rejected: %s", side(d), mx_record_strerror(rc));
@@ -232,13 +251,13 @@ static void handshake_bytes(struct cap_follow *f, int d, int encrypted, const ui
 static void pump(struct cap_follow *f, int d, uint32_t pkt)
 {
     struct cap_follow_dir *D = &f->d[d];
-    uint8_t *rb = f->raw; /* one whole record (plaintext phase / etm) */
+    uint8_t *rb = f->raw; /* one whole record (plaintext phase) */
     while (f->status == CAP_FOLLOW_OK && D->in.bytes >= 5) {
         uint8_t h[5];
         mx_chain_peek(&D->in, 0, h, 5);
         size_t len = (size_t)h[3] << 8 | h[4];
         uint8_t type = h[0];
-        if (D->keys == 0 || (type == 20 && f->version == 0x0304) || D->keys == 2) {
+        if (D->keys == 0 || (type == 20 && f->version == 0x0304)) {
             if (len > MX_RECORD_MAX_CIPHERTEXT)
                 return (void)stop(f, CAP_FOLLOW_FAILED, "%s record of %zu bytes (over the limit)",
                                   side(d), len);
@@ -249,20 +268,6 @@ static void pump(struct cap_follow *f, int d, uint32_t pkt)
                 return;
             mx_chain_take_into(&D->in, rb, 5 + len);
             D->records++;
-            if (D->keys == 2) {
-                uint8_t *pt = f->pt;
-                size_t ptn = 0;
-                if (type == 20 || cap_etm_open(&D->etm, rb, 5 + len, pt, sizeof f->pt, &ptn)) {
-                    return (void)stop(f, CAP_FOLLOW_FAILED,
-                                      "%s record %llu does not decrypt (encrypt-then-MAC)",
-                                      side(d), (unsigned long long)D->records);
-                }
-                if (type == 23) {
-                    D->app_records++;
-                    f->out(f->ctx, d, pkt, pt, ptn);
-                }
-                continue; /* TLS 1.2 Finished and alerts: nothing to do */
-            }
             switch (type) {
             case 22:
                 handshake_bytes(f, d, 0, rb + 5, len);

@@ -10,9 +10,8 @@
  *  - TLS 1.3: the handshake traffic secrets right after the ServerHello,
  *    the application traffic secrets after each side's Finished. ChangeCipherSpec
  *    records (middlebox compatibility) are skipped.
- * Records are decrypted by libmx's mx/record.h; a CBC suite with
- * encrypt_then_mac goes through tls_etm.h instead, which mx/record.h does
- * not support. Every application_data record is handed to the callback with
+ * Records are decrypted by libmx's mx/record.h only, encrypt_then_mac
+ * (RFC 7366) included: the ServerHello's choice is a key-setup input. Every application_data record is handed to the callback with
  * its plaintext (empty ones included). Anything that stops decryption (no key,
  * unsupported suite, a record that does not decrypt, KeyUpdate) ends the
  * follower: status and note say why, and nothing more is delivered.
@@ -30,7 +29,6 @@
 #include "keylog.h"
 #include "mx/chain.h"
 #include "mx/record.h"
-#include "tls_etm.h"
 
 #define CAP_TLS_HS_MAX 65536u
 
@@ -47,8 +45,7 @@ typedef void (*cap_follow_out_fn)(void *ctx, int from_server, uint32_t pkt, cons
 struct cap_follow_dir {
     struct mx_chain in;
     struct mx_record rec;
-    struct cap_etm etm;
-    int keys;               /* 0 plaintext, 1 record.h, 2 etm */
+    int keys;               /* 0 plaintext, 1 keys installed in rec */
     int app;                /* TLS 1.3: application secret installed */
     uint8_t hs[CAP_TLS_HS_MAX];
     size_t hs_len;
@@ -64,7 +61,7 @@ struct cap_follow {
     uint8_t client_random[32], server_random[32];
     int have_ch, have_sh;
     uint16_t version, suite;
-    int etm;
+    int etm;                /* the ServerHello echoed encrypt_then_mac with a CBC suite */
     enum cap_follow_status status;
     char note[200];
     uint8_t kb[256];                                        /* TLS <= 1.2 key block */

@@ -1,9 +1,10 @@
 /* record.c - the TLS record decrypter (see include/mx/record.h).
  *
- * Primitives come from BoringSSL: AES/3DES block ciphers in CBC mode, SHA-1 compression
- * (HMAC-SHA1 is built on SHA1_Transform so that it can run over every possible length of a
- * CBC record in constant time), plain EVP_AEAD AES-GCM / ChaCha20-Poly1305 with the TLS nonce
- * and additional data built here, and HKDF-Expand for TLS 1.3 keys. BoringSSL's record-level
+ * Primitives come from BoringSSL: AES/3DES block ciphers in CBC mode, the SHA-1, SHA-256 and
+ * SHA-384 compression functions (HMAC is built on SHA*_Transform so that it can run over every
+ * possible length of a MAC-then-encrypt CBC record in constant time), plain EVP_AEAD AES-GCM /
+ * ChaCha20-Poly1305 with the TLS nonce and additional data built here, and HKDF-Expand for
+ * TLS 1.3 keys. BoringSSL's record-level
  * AEADs (EVP_aead_*_tls*) are deliberately not used: the fuzz targets use them as the oracle.
  */
 #include "mx/record.h"
@@ -33,6 +34,15 @@
 #endif
 
 enum kind { K_NULL = 0, K_CBC_3DES, K_CBC_AES128, K_CBC_AES256, K_GCM128, K_GCM256, K_CHACHA };
+/* The HMAC hash of a CBC suite (RFC 5246 6.2.3.2 and appendix A.5; RFC 5289 3.1). */
+enum mac_hash { H_NONE = 0, H_SHA1, H_SHA256, H_SHA384 };
+
+/* One hash state of any of the three HMAC hashes. SHA-384 runs on SHA-512's state. */
+union hash_ctx {
+    SHA_CTX sha1;
+    SHA256_CTX sha256;
+    SHA512_CTX sha512;
+};
 
 struct rec_state {
     int kind;
@@ -46,8 +56,12 @@ struct rec_state {
     uint8_t fixed_iv[12];   /* AEAD: GCM salt (4 bytes) or the 12-byte IV */
     uint8_t secret13[48];   /* TLS 1.3: the current traffic secret (for KeyUpdate) */
     uint16_t suite13;
-    SHA_CTX mac_inner;      /* SHA-1 state after (key ^ ipad) */
-    SHA_CTX mac_outer;      /* SHA-1 state after (key ^ opad) */
+    int etm;                /* RFC 7366 encrypt-then-MAC negotiated (CBC only) */
+    int hash;               /* enum mac_hash of a CBC suite */
+    unsigned mac_len;       /* HMAC output: 20, 32 or 48 bytes */
+    unsigned hash_block;    /* the hash's block: 64 bytes (SHA-1, SHA-256), 128 (SHA-384) */
+    union hash_ctx mac_inner; /* hash state after (key ^ ipad) */
+    union hash_ctx mac_outer; /* hash state after (key ^ opad) */
     union {
         AES_KEY aes;
         DES_key_schedule des[3];
@@ -58,7 +72,8 @@ struct rec_state {
 _Static_assert(sizeof(struct rec_state) <= MX_RECORD_STATE_SIZE, "MX_RECORD_STATE_SIZE too small");
 _Static_assert(sizeof(struct mx_record) <= 20u * 1024u, "struct mx_record exceeds its documented bound");
 
-#define MAC_LEN 20u
+#define MAX_MAC_LEN 48u
+#define MAX_HASH_BLOCK 128u
 
 static struct rec_state *st(struct mx_record *r) { return (struct rec_state *)(void *)r->state_; }
 static const struct rec_state *cst(const struct mx_record *r)
@@ -96,6 +111,10 @@ static int suite_kind(uint16_t suite)
         return K_CBC_AES128;
     case 0x0035: case 0x0039: case 0x008D: case 0xC00A: case 0xC014: case 0xC036:
         return K_CBC_AES256;
+    case 0x003C: case 0x0067: case 0xC023: case 0xC027:
+        return K_CBC_AES128;
+    case 0x003D: case 0x006B: case 0xC024: case 0xC028:
+        return K_CBC_AES256;
     case 0x009C: case 0x009E: case 0xC02B: case 0xC02F:
         return K_GCM128;
     case 0x009D: case 0x009F: case 0xC02C: case 0xC030:
@@ -107,23 +126,44 @@ static int suite_kind(uint16_t suite)
     }
 }
 
+/* The MAC of a CBC suite; H_NONE for AEAD suites. */
+static int suite_hash(uint16_t suite)
+{
+    switch (suite) {
+    case 0x003C: case 0x003D: case 0x0067: case 0x006B: case 0xC023: case 0xC027:
+        return H_SHA256;
+    case 0xC024: case 0xC028:
+        return H_SHA384;
+    default:
+        return suite_kind(suite) >= K_CBC_3DES && suite_kind(suite) <= K_CBC_AES256 ? H_SHA1 : H_NONE;
+    }
+}
+
+static unsigned hash_mac_len(int hash) { return hash == H_SHA384 ? 48 : hash == H_SHA256 ? 32 : 20; }
+
 struct layout {
     size_t mac, key, iv;
 };
 
-static int tls12_layout(uint16_t version, int kind, struct layout *l)
+static int tls12_layout(uint16_t version, uint16_t suite, struct layout *l)
 {
+    int kind = suite_kind(suite), hash = suite_hash(suite);
+    size_t mac = hash_mac_len(hash);
     if (version < 0x0301 || version > 0x0303)
+        return -1;
+    /* The SHA-256/384 CBC suites are TLS 1.2 suites (RFC 5246 A.5, RFC 5289 3.1: "MUST NOT be
+     * negotiated in older versions"); OpenSSL and BoringSSL refuse them below 1.2 too. */
+    if ((hash == H_SHA256 || hash == H_SHA384) && version != 0x0303)
         return -1;
     switch (kind) {
     case K_CBC_3DES:
-        *l = (struct layout){MAC_LEN, 24, version == 0x0301 ? 8 : 0};
+        *l = (struct layout){mac, 24, version == 0x0301 ? 8 : 0};
         return 0;
     case K_CBC_AES128:
-        *l = (struct layout){MAC_LEN, 16, version == 0x0301 ? 16 : 0};
+        *l = (struct layout){mac, 16, version == 0x0301 ? 16 : 0};
         return 0;
     case K_CBC_AES256:
-        *l = (struct layout){MAC_LEN, 32, version == 0x0301 ? 16 : 0};
+        *l = (struct layout){mac, 32, version == 0x0301 ? 16 : 0};
         return 0;
     case K_GCM128:
     case K_GCM256:
@@ -144,7 +184,7 @@ static int tls12_layout(uint16_t version, int kind, struct layout *l)
 size_t mx_record_key_block_len(uint16_t version, uint16_t cipher_suite)
 {
     struct layout l;
-    if (tls12_layout(version, suite_kind(cipher_suite), &l) != 0)
+    if (tls12_layout(version, cipher_suite, &l) != 0)
         return 0;
     return 2 * (l.mac + l.key + l.iv);
 }
@@ -187,17 +227,76 @@ static const EVP_AEAD *kind_aead(int kind)
     }
 }
 
+/* ---------------------------------------------------------------- the HMAC hashes */
+static void hash_init(int hash, union hash_ctx *c)
+{
+    switch (hash) {
+    case H_SHA1: SHA1_Init(&c->sha1); break;
+    case H_SHA256: SHA256_Init(&c->sha256); break;
+    default: SHA384_Init(&c->sha512); break;
+    }
+}
+
+static void hash_update(int hash, union hash_ctx *c, const uint8_t *p, size_t n)
+{
+    switch (hash) {
+    case H_SHA1: SHA1_Update(&c->sha1, p, n); break;
+    case H_SHA256: SHA256_Update(&c->sha256, p, n); break;
+    default: SHA384_Update(&c->sha512, p, n); break;
+    }
+}
+
+static void hash_final(int hash, union hash_ctx *c, uint8_t *out)
+{
+    switch (hash) {
+    case H_SHA1: SHA1_Final(out, &c->sha1); break;
+    case H_SHA256: SHA256_Final(out, &c->sha256); break;
+    default: SHA384_Final(out, &c->sha512); break;
+    }
+}
+
+/* One compression of a whole block (hash_block bytes), no padding, no length counting. */
+static void hash_transform(int hash, union hash_ctx *c, const uint8_t *block)
+{
+    switch (hash) {
+    case H_SHA1: SHA1_Transform(&c->sha1, block); break;
+    case H_SHA256: SHA256_Transform(&c->sha256, block); break;
+    default: SHA512_Transform(&c->sha512, block); break;
+    }
+}
+
+/* The chaining value as the digest bytes it would give (big-endian words; SHA-384 keeps the
+ * first 6 of SHA-512's 8 words), mac_len bytes. */
+static void hash_state_bytes(int hash, const union hash_ctx *c, uint8_t *out)
+{
+    size_t k;
+    if (hash == H_SHA384) {
+        for (k = 0; k < 48; k++)
+            out[k] = (uint8_t)(c->sha512.h[k / 8] >> (56 - 8 * (k % 8)));
+        return;
+    }
+    for (k = 0; k < (hash == H_SHA1 ? 20u : 32u); k++) {
+        uint32_t w = hash == H_SHA1 ? c->sha1.h[k / 4] : c->sha256.h[k / 4];
+        out[k] = (uint8_t)(w >> (24 - 8 * (k % 4)));
+    }
+}
+
 int mx_record_set_tls12_keys(struct mx_record *r, uint16_t version, uint16_t cipher_suite,
-                             int from_client, const uint8_t *key_block, size_t key_block_len,
-                             uint64_t seq)
+                             enum mx_record_mac_order mac_order, int from_client, const uint8_t *key_block,
+                             size_t key_block_len, uint64_t seq)
 {
     struct rec_state *s = st(r);
-    int kind = suite_kind(cipher_suite);
+    int kind = suite_kind(cipher_suite), hash = suite_hash(cipher_suite);
     struct layout l;
     const uint8_t *mac, *key, *iv;
     int err;
 
-    if (tls12_layout(version, kind, &l) != 0)
+    if (tls12_layout(version, cipher_suite, &l) != 0)
+        return MX_REC_UNSUPPORTED;
+    /* RFC 7366 3: encrypt-then-MAC applies to block ciphers only; an AEAD suite with the
+     * extension negotiated is unchanged ("MUST NOT send an encrypt_then_mac response extension
+     * back to the client" for them), so the caller's choice is ignored there. */
+    if (mac_order != MX_REC_MAC_THEN_ENCRYPT && mac_order != MX_REC_ENCRYPT_THEN_MAC)
         return MX_REC_UNSUPPORTED;
     if (!key_block || key_block_len < 2 * (l.mac + l.key + l.iv))
         return MX_REC_BAD_KEYS;
@@ -213,16 +312,22 @@ int mx_record_set_tls12_keys(struct mx_record *r, uint16_t version, uint16_t cip
     s->seq = seq;
     s->kind = kind;
     if (l.mac) {
-        uint8_t pad[64];
+        /* HMAC (RFC 2104): the key, shorter than a block here, zero-padded to the hash's block
+         * and XORed with ipad / opad; the two states after that first block are kept. */
+        uint8_t pad[MAX_HASH_BLOCK];
         size_t i;
-        for (i = 0; i < 64; i++)
+        s->hash = hash;
+        s->mac_len = (unsigned)l.mac;
+        s->hash_block = hash == H_SHA384 ? 128 : 64;
+        s->etm = mac_order == MX_REC_ENCRYPT_THEN_MAC;
+        for (i = 0; i < s->hash_block; i++)
             pad[i] = (uint8_t)((i < l.mac ? mac[i] : 0) ^ 0x36);
-        SHA1_Init(&s->mac_inner);
-        SHA1_Update(&s->mac_inner, pad, 64);
-        for (i = 0; i < 64; i++)
+        hash_init(hash, &s->mac_inner);
+        hash_update(hash, &s->mac_inner, pad, s->hash_block);
+        for (i = 0; i < s->hash_block; i++)
             pad[i] = (uint8_t)((i < l.mac ? mac[i] : 0) ^ 0x5c);
-        SHA1_Init(&s->mac_outer);
-        SHA1_Update(&s->mac_outer, pad, 64);
+        hash_init(hash, &s->mac_outer);
+        hash_update(hash, &s->mac_outer, pad, s->hash_block);
         memset(pad, 0, sizeof pad);
     }
     switch (kind) {
@@ -338,81 +443,73 @@ int mx_record_error(const struct mx_record *r) { return cst(r)->error; }
 
 /* ---------------------------------------------------------------- CBC, constant time */
 
-/* HMAC-SHA1 over hdr[0..13) || data[0..L) where L is secret, lmin <= L <= lmax public, and
+/* HMAC over hdr[0..13) || data[0..L) where L is secret, lmin <= L <= lmax public, and
  * data[0..avail) is readable. hdr[11..12] hold L (secret as well). The prefix that every
  * possible L shares is hashed normally; the last blocks are computed for every possible end
- * and the right one is selected by mask. */
+ * and the right one is selected by mask. Works for the three hashes: B, the block, is 64 bytes
+ * for SHA-1 and SHA-256 and 128 for SHA-384, whose length field is 16 bytes instead of 8
+ * (FIPS 180-4 5.1): where the final block starts and how many blocks the longest record takes
+ * both follow from B and that field, so a wrong B (bench/bugs/sha384-block-64.patch) hashes
+ * the wrong blocks and no SHA-384 record is accepted. */
 static void cbc_mac_ct(const struct rec_state *s, const uint8_t hdr[13], const uint8_t *data,
-                       size_t avail, size_t L, size_t lmin, size_t lmax, uint8_t mac[MAC_LEN])
+                       size_t avail, size_t L, size_t lmin, size_t lmax, uint8_t mac[MAX_MAC_LEN])
 {
-    SHA_CTX c = s->mac_inner;
-    uint32_t acc[5] = {0, 0, 0, 0, 0};
-    uint8_t block[64], inner[MAC_LEN];
-    size_t prefix = ((13 + lmin) / 64) * 64; /* bytes of hdr||data hashed normally */
-    size_t total = 64 + 13 + L;              /* inner hash input, with the ipad block */
+    union hash_ctx c = s->mac_inner;
+    const size_t B = s->hash_block, len_field = B == 128 ? 16 : 8;
+    uint8_t acc[MAX_MAC_LEN], state[MAX_MAC_LEN], block[MAX_HASH_BLOCK], inner[MAX_MAC_LEN];
+    size_t prefix = ((13 + lmin) / B) * B;    /* bytes of hdr||data hashed normally */
+    size_t total = B + 13 + L;                /* inner hash input, with the ipad block */
     uint64_t bits = (uint64_t)total * 8;
-    size_t final_block = (total + 8) / 64;   /* the block holding the length field */
-    size_t last_block = (64 + 13 + lmax + 8) / 64;
+    size_t final_block = (total + len_field) / B; /* the block holding the length field */
+    size_t last_block = (B + 13 + lmax + len_field) / B;
     size_t b, j, k;
 
+    memset(acc, 0, sizeof acc);
     if (prefix > 0) {
-        SHA1_Update(&c, hdr, 13);
-        SHA1_Update(&c, data, prefix - 13);
+        hash_update(s->hash, &c, hdr, 13);
+        hash_update(s->hash, &c, data, prefix - 13);
     }
-    for (b = (64 + prefix) / 64; b <= last_block; b++) {
+    for (b = (B + prefix) / B; b <= last_block; b++) {
         size_t is_final = ct_eq(b, final_block);
-        for (j = 0; j < 64; j++) {
-            size_t pos = b * 64 + j, i = pos - 64;
+        for (j = 0; j < B; j++) {
+            size_t pos = b * B + j, i = pos - B;
             uint8_t m = i < 13 ? hdr[i] : (i - 13 < avail ? data[i - 13] : 0);
             size_t v = (m & ct_lt(pos, total)) | (0x80 & ct_eq(pos, total));
-            if (j >= 56) {
-                size_t lb = (size_t)(bits >> (8 * (63 - j))) & 0xff;
+            /* the low 8 bytes of the length field; SHA-384's upper 8 are zero already (past
+             * total, so masked out above) */
+            if (j >= B - 8) {
+                size_t lb = (size_t)(bits >> (8 * (B - 1 - j))) & 0xff;
                 v = (v & ~is_final) | (lb & is_final);
             }
             block[j] = (uint8_t)v;
         }
-        SHA1_Transform(&c, block);
-        for (k = 0; k < 5; k++)
-            acc[k] |= c.h[k] & (uint32_t)is_final;
+        hash_transform(s->hash, &c, block);
+        hash_state_bytes(s->hash, &c, state);
+        for (k = 0; k < s->mac_len; k++)
+            acc[k] |= (uint8_t)(state[k] & is_final);
     }
-    for (k = 0; k < 5; k++) {
-        inner[4 * k] = (uint8_t)(acc[k] >> 24);
-        inner[4 * k + 1] = (uint8_t)(acc[k] >> 16);
-        inner[4 * k + 2] = (uint8_t)(acc[k] >> 8);
-        inner[4 * k + 3] = (uint8_t)acc[k];
-    }
+    memcpy(inner, acc, s->mac_len);
     c = s->mac_outer;
-    SHA1_Update(&c, inner, MAC_LEN);
-    SHA1_Final(mac, &c);
+    hash_update(s->hash, &c, inner, s->mac_len);
+    hash_final(s->hash, &c, mac);
 }
 
-/* pt[0..n) is a decrypted CBC record (without explicit IV), n >= MAC_LEN + 1 and a multiple
- * of the block size. Returns an all-ones mask if padding and MAC are good, else 0, and the
- * data length in *data_len (meaningful only when good). No branch or index depends on the
- * padding or MAC bytes. */
-/* This follows BoringSSL's EVP_tls_cbc_remove_padding, EVP_tls_cbc_copy_mac and
- * EVP_tls_cbc_digest_record (crypto/cipher/tls_cbc.cc, itself OpenSSL's s3_cbc.c after
- * Lucky 13). The record is data || MAC (20 bytes) || padding, and the padding is
- * padding_length + 1 bytes, all of value padding_length (RFC 5246 6.2.3.2). Everything about
- * where the data ends is secret: an attacker who can tell, by an alert or by time, whether the
- * padding of a record he forged was good decrypts the record a byte at a time (Vaudenay 2002;
- * CVE-2003-0078 by timing; Lucky 13, CVE-2013-0169, by the few microseconds a MAC over a
- * shorter record saves). Only n, the ciphertext length, is public. */
-static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_t *pt, size_t n,
-                           size_t *data_len)
+/* pt[0..n) is a decrypted CBC record (without explicit IV) that must leave room for `room`
+ * bytes before its padding (the MAC in MAC-then-encrypt, nothing in encrypt-then-MAC). Returns
+ * the padding length including its length byte (pad + 1) if the padding is good, else 0, and
+ * in *good an all-ones mask if it is good. No branch or index depends on the bytes. */
+static size_t cbc_padding_ct(const uint8_t *pt, size_t n, size_t room, size_t *good_out)
 {
     size_t pad = pt[n - 1];
-    size_t good = ct_ge(n, pad + MAC_LEN + 1);
+    size_t good = ct_ge(n, pad + room + 1);
     size_t to_check = n < 256 ? n : 256;
-    size_t i, j, L, lmin, lmax, scan_start, rotate = 0, started = 0;
-    uint8_t hdr[13], mac[MAC_LEN], rotated[MAC_LEN], received[MAC_LEN];
-    size_t diff = 0;
+    size_t i;
 
     /* The first test of good is CVE-2016-2107's: the padding must leave room for itself and
      * the MAC. OpenSSL's AES-NI CBC code, rewritten for Lucky 13, lacked it: a record of little
      * more than valid padding made the data length wrap (L below) and was answered otherwise
      * than one with bad padding, a padding oracle again. The header check in mx_record_read
-     * (n >= MAC_LEN + 1) is the public half of the same rule; this half is on the secret
+     * (n >= MAC + 1) is the public half of the same rule; this half is on the secret
      * padding length byte, so it is a mask, not a branch.
      *
      * Check every byte that could be padding, not just pad + 1 of them: the largest padding is
@@ -428,18 +525,43 @@ static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_
     }
     /* a wrong padding byte cleared a bit of the low byte of good; fold it into a mask */
     good = ct_eq(0xff, good & 0xff);
-    /* bad padding: treated as no padding, the MAC check then fails. It does not return
+    *good_out = good;
+    return good & (pad + 1);
+}
+
+/* MAC-then-encrypt. pt[0..n) is a decrypted CBC record (without explicit IV), n >= mac_len + 1
+ * and a multiple of the block size. Returns an all-ones mask if padding and MAC are good, else
+ * 0, and the data length in *data_len (meaningful only when good). No branch or index depends
+ * on the padding or MAC bytes. */
+/* This follows BoringSSL's EVP_tls_cbc_remove_padding, EVP_tls_cbc_copy_mac and
+ * EVP_tls_cbc_digest_record (crypto/cipher/tls_cbc.cc, itself OpenSSL's s3_cbc.c after
+ * Lucky 13). The record is data || MAC || padding, and the padding is padding_length + 1
+ * bytes, all of value padding_length (RFC 5246 6.2.3.2). Everything about where the data
+ * ends is secret: an attacker who can tell, by an alert or by time, whether the padding of a
+ * record he forged was good decrypts the record a byte at a time (Vaudenay 2002;
+ * CVE-2003-0078 by timing; Lucky 13, CVE-2013-0169, by the few microseconds a MAC over a
+ * shorter record saves). Only n, the ciphertext length, is public. */
+static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_t *pt, size_t n,
+                           size_t *data_len)
+{
+    const size_t mac_len = s->mac_len;
+    size_t good, pad;
+    size_t i, j, L, lmin, lmax, scan_start, rotate = 0, started = 0;
+    uint8_t hdr[13], mac[MAX_MAC_LEN], rotated[MAX_MAC_LEN], received[MAX_MAC_LEN];
+    size_t diff = 0;
+
+    /* bad padding: treated as no padding (pad 0), the MAC check then fails. It does not return
      * early: the MAC is computed and compared all the same, over the longest possible data
      * (whose MAC matches only by a 2^-160 accident), and good stays 0. So bad padding and a
      * bad MAC take the same time and end in the same error, bad_record_mac (RFC 5246
      * 6.2.3.2): no padding oracle by alert (bench/bugs/padding-oracle.patch re-injects the
      * separate error, CVE-2003-0078's decryption_failed) nor by time. */
-    pad = good & (pad + 1);
+    pad = cbc_padding_ct(pt, n, mac_len, &good);
     /* L: the data length (secret). lmin and lmax: its public bounds, from n alone: the padding
-     * is 0 (bad) to 256 bytes, so L is within n - MAC_LEN - 256 .. n - MAC_LEN. */
-    L = n - MAC_LEN - pad;
-    lmax = n - MAC_LEN;
-    lmin = n > MAC_LEN + 256 ? n - MAC_LEN - 256 : 0;
+     * is 0 (bad) to 256 bytes, so L is within n - mac_len - 256 .. n - mac_len. */
+    L = n - mac_len - pad;
+    lmax = n - mac_len;
+    lmin = n > mac_len + 256 ? n - mac_len - 256 : 0;
 
     for (i = 0; i < 8; i++)
         hdr[i] = (uint8_t)(s->seq >> (56 - 8 * i));
@@ -448,46 +570,81 @@ static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_
     hdr[10] = (uint8_t)s->version;
     hdr[11] = (uint8_t)(L >> 8);
     hdr[12] = (uint8_t)L;
-    /* Lucky 13: a plain HMAC over L bytes runs one SHA-1 block more or less depending on L.
+    /* Lucky 13: a plain HMAC over L bytes runs one hash block more or less depending on L.
      * cbc_mac_ct hashes the lmin..lmax range in the same number of blocks whatever L is. */
     cbc_mac_ct(s, hdr, pt, n, L, lmin, lmax, mac);
 
-    /* copy the received MAC out of pt[L..L+20) by rotation. Reading pt[L + i] would make
+    /* copy the received MAC out of pt[L..L+mac_len) by rotation. Reading pt[L + i] would make
      * the memory address depend on the secret L, which a cache-timing attacker can see.
      * Instead every byte from where the MAC could start at the earliest (scan_start, = lmin)
      * to the end is read, in the same order whatever L is; the MAC bytes land in rotated[] at
-     * (i - scan_start) % MAC_LEN, so rotated holds the MAC rotated by an amount that depends on
+     * (i - scan_start) % mac_len, so rotated holds the MAC rotated by an amount that depends on
      * L (rotate). The second loop undoes the rotation by reading every byte of rotated for
      * each output byte and keeping the wanted one by mask: again no secret index (BoringSSL's
      * EVP_tls_cbc_copy_mac does the same in log time). */
     memset(rotated, 0, sizeof rotated);
-    scan_start = n > MAC_LEN + 256 ? n - (MAC_LEN + 256) : 0;
+    scan_start = n > mac_len + 256 ? n - (mac_len + 256) : 0;
     for (i = scan_start, j = 0; i < n; i++, j++) {
         size_t is_start, in_mac;
-        if (j >= MAC_LEN)
-            j -= MAC_LEN;
+        if (j >= mac_len)
+            j -= mac_len;
         is_start = ct_eq(i, L);
         started |= is_start;
-        in_mac = started & ct_lt(i, L + MAC_LEN);
+        in_mac = started & ct_lt(i, L + mac_len);
         rotated[j] |= (uint8_t)(pt[i] & in_mac);
         rotate |= j & is_start;
     }
-    for (i = 0; i < MAC_LEN; i++) {
+    for (i = 0; i < mac_len; i++) {
         size_t want = i + rotate, acc = 0;
-        want -= MAC_LEN & ct_ge(want, MAC_LEN);
-        for (j = 0; j < MAC_LEN; j++)
+        want -= mac_len & ct_ge(want, mac_len);
+        for (j = 0; j < mac_len; j++)
             acc |= rotated[j] & ct_eq(j, want);
         received[i] = (uint8_t)acc;
     }
-    /* Compare all 20 bytes, OR-ing the differences: stopping at the first wrong byte (memcmp)
-     * tells by time how many leading MAC bytes were right (bench/bugs/ct-early-mac.patch). The
-     * padding verdict and the MAC verdict end in one mask, good, so the caller has one branch
-     * to take and the reason for a rejection is not in it. */
-    for (i = 0; i < MAC_LEN; i++)
+    /* Compare all mac_len bytes, OR-ing the differences: stopping at the first wrong byte
+     * (memcmp) tells by time how many leading MAC bytes were right
+     * (bench/bugs/ct-early-mac.patch). The padding verdict and the MAC verdict end in one mask,
+     * good, so the caller has one branch to take and the reason for a rejection is not in it. */
+    for (i = 0; i < mac_len; i++)
         diff |= (size_t)(mac[i] ^ received[i]);
     good &= ct_is_zero(diff);
     *data_len = L;
     return good;
+}
+
+/* Encrypt-then-MAC (RFC 7366 3): the MAC is over the record as sent, before decryption:
+ *   MAC(MAC_write_key, seq_num + type + version + length + IV + ENCRYPTED_CONTENT)
+ * where length is that of IV + ENCRYPTED_CONTENT (the record body without the MAC) and IV is
+ * absent in TLS 1.0 (chained). body[0..enc) is IV + ciphertext, body[enc..enc+mac_len) the
+ * received MAC. Everything hashed is public (it is on the wire), so a plain HMAC is fine; the
+ * MAC we compute is the secret (whoever learns it forges the record), so it is compared over
+ * all mac_len bytes whatever differs. Returns an all-ones mask if the MAC is right. */
+static size_t etm_mac_ok(const struct rec_state *s, const uint8_t h[5], const uint8_t *body, size_t enc)
+{
+    union hash_ctx c = s->mac_inner;
+    uint8_t hdr[13], mac[MAX_MAC_LEN];
+    size_t i, diff = 0;
+
+    for (i = 0; i < 8; i++)
+        hdr[i] = (uint8_t)(s->seq >> (56 - 8 * i));
+    hdr[8] = h[0];
+    hdr[9] = h[1];
+    hdr[10] = h[2];
+    hdr[11] = (uint8_t)(enc >> 8);
+    hdr[12] = (uint8_t)enc;
+    hash_update(s->hash, &c, hdr, 13);
+    hash_update(s->hash, &c, body, enc);
+    hash_final(s->hash, &c, mac);
+    c = s->mac_outer;
+    hash_update(s->hash, &c, mac, s->mac_len);
+    hash_final(s->hash, &c, mac);
+    /* For the valgrind check (MX_CT_VALGRIND) the expected MAC is secret: an early exit on the
+     * first wrong byte (bench/bugs/etm-early-tag.patch) would let a forger find the tag a byte
+     * at a time by time, and is a branch on it. */
+    CT_SECRET(mac, s->mac_len);
+    for (i = 0; i < s->mac_len; i++)
+        diff |= (size_t)(mac[i] ^ body[enc + i]);
+    return ct_is_zero(diff);
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -546,12 +703,20 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
             return fail(s, MX_REC_BAD_VERSION);
         if (len > MX_RECORD_MAX_CIPHERTEXT)
             return fail(s, MX_REC_TOO_LONG);
-        if (s->bs) {
-            if (len < s->explicit_iv + MAC_LEN + 1)
+        if (s->bs && s->etm) {
+            /* RFC 7366 3: IV + at least one block of ciphertext (the padding needs a byte)
+             * + the MAC, and what is encrypted is whole blocks */
+            if (len < s->explicit_iv + s->bs + s->mac_len)
+                return fail(s, MX_REC_TOO_SHORT);
+            if ((len - s->mac_len) % s->bs != 0)
+                return fail(s, MX_REC_NOT_BLOCK_MULTIPLE);
+            max_pt = len - s->explicit_iv - s->mac_len - 1;
+        } else if (s->bs) {
+            if (len < s->explicit_iv + s->mac_len + 1)
                 return fail(s, MX_REC_TOO_SHORT);
             if (len % s->bs != 0)
                 return fail(s, MX_REC_NOT_BLOCK_MULTIPLE);
-            max_pt = len - s->explicit_iv - MAC_LEN - 1;
+            max_pt = len - s->explicit_iv - s->mac_len - 1;
         } else if (s->kind == K_CHACHA) {
             if (len < 16)
                 return fail(s, MX_REC_TOO_SHORT);
@@ -583,11 +748,21 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
         return fail(s, MX_REC_SEQ_EXHAUSTED);
 
     if (s->bs) {
-        /* ---- CBC + HMAC-SHA1 */
+        /* ---- CBC + HMAC */
         uint8_t iv[16];
         size_t good, data_len;
+        /* encrypt-then-MAC: the MAC follows the ciphertext and is checked before anything is
+         * decrypted, so a forged record never reaches the padding check and the padding tells
+         * nothing (RFC 7366 3; bench/bugs/etm-mac-after-decrypt.patch decrypts first) */
+        size_t enc = s->etm ? len - s->mac_len : len;
         const uint8_t *ct = rec + s->explicit_iv;
-        n = len - s->explicit_iv;
+        n = enc - s->explicit_iv;
+        if (s->etm) {
+            good = etm_mac_ok(s, h, rec, enc);
+            CT_DECLASSIFY(&good, sizeof good);
+            if (!good)
+                return fail(s, MX_REC_BAD_RECORD_MAC);
+        }
         if (s->explicit_iv)
             memcpy(iv, rec, s->bs);
         else
@@ -606,7 +781,13 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
          * the length it returns are marked public, here, right before the one branch on them.
          * BoringSSL does the same with CONSTTIME_SECRET / CONSTTIME_DECLASSIFY. */
         CT_SECRET(rec, n);
-        good = cbc_check_ct(s, h[0], rec, n, &data_len);
+        if (s->etm) {
+            /* the MAC was right, so only the key holder wrote this padding; checked with
+             * masks all the same, one code for a bad one (RFC 7366 3: bad_record_mac) */
+            data_len = n - cbc_padding_ct(rec, n, 0, &good);
+        } else {
+            good = cbc_check_ct(s, h[0], rec, n, &data_len);
+        }
         CT_DECLASSIFY(&good, sizeof good);
         CT_DECLASSIFY(&data_len, sizeof data_len);
         if (!good)

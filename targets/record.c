@@ -1,8 +1,8 @@
 /* targets/record.c - raw TLS records into libmx's decrypter, fixed keys, fast.
  *
  * Input format (every byte string is valid):
- *   u8  config    value % 19: 0..17 pick a (version, suite) pair from record_suites
- *                 (targets/oracles/record_model.c) with the fixed keys below; 18: no keys yet
+ *   u8  config    value % 28: 0..26 pick a (version, suite, MAC order) from record_suites
+ *                 (targets/oracles/record_model.c) with the fixed keys below; 27: no keys yet
  *                 (records pass in the clear, as during the handshake)
  *   u8  ncuts     read pattern: ncuts % 8 sizes follow, one byte each (c & 0x80 ? (c & 0x7f)
  *                 * 128 + 1 : c; 0 = everything left); no sizes: one read for all

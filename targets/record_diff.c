@@ -1,8 +1,10 @@
-/* targets/record_diff.c - libmx's record decrypter against BoringSSL's record AEADs.
+/* targets/record_diff.c - libmx's record decrypter against BoringSSL's record AEADs (and, for
+ * encrypt-then-MAC and HMAC-SHA256/384 CBC, which BoringSSL's record AEADs do not do, the RFC
+ * model of targets/oracles/tls_oracle.h).
  *
  * Input format (every byte string is valid; fields past the end read as zero):
- *   u8  suite      index into record_suites (targets/oracles/record_model.c), value % 18: a
- *                  (version, cipher suite) pair
+ *   u8  suite      index into record_suites (targets/oracles/record_model.c), value % 27: a
+ *                  (version, cipher suite, MAC order) triple
  *   u8  seq        first sequence number: v < 0xf0 gives v, else 2^64-1 - (0xff - v)
  *   key material   mx_record_key_block_len bytes (TLS 1.0-1.2) or the hash length (TLS 1.3)
  *   u8  ncuts      read pattern: ncuts % 8 sizes follow, one byte each: c & 0x80 ? (c & 0x7f)
@@ -19,7 +21,9 @@
  *   included); 4 truncate the body by val % 32 + 1 bytes (val & 0x80: header length fixed up
  *   too, else the stream desynchronises); 5 append byte val to the body (header length +1);
  *   6 swap this record with the next one; 7 CBC: rewrite the padding (decrypt, re-pad, encrypt
- *   again: val & 0x80 corrupts padding byte pos, else adds (val % 16) blocks of valid padding);
+ *   again: val & 0x80 corrupts padding byte pos, else adds (val % 16) blocks of valid padding;
+ *   suites of the RFC model seal with that padding instead, so encrypt-then-MAC records keep a
+ *   right MAC: val & 0x80 one bad padding byte after pos % 16 extra blocks);
  *   AEAD: set header byte pos % 5 to val.
  *
  * What runs: targets/oracles/record_seal.c seals the records with BoringSSL's record AEADs

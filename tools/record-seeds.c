@@ -37,15 +37,16 @@ static int write_seed(const char *dir, const uint8_t *p, size_t n)
  * seed_tables_match_c.sh compares them. */
 static int print_suites(void)
 {
-    static const uint8_t keys[136];
+    static const uint8_t keys[TLS_ORACLE_MAX_KEY_BLOCK];
     for (size_t i = 0; i < record_nsuites; i++) {
         struct record_conn c;
-        if (record_conn_init(&c, record_suites[i].version, record_suites[i].suite, keys, sizeof keys, 0) != 0) {
+        if (record_conn_init(&c, record_suites[i].version, record_suites[i].suite, record_suites[i].etm, keys,
+                             sizeof keys, 0) != 0) {
             fprintf(stderr, "record-seeds: suite %zu (0x%04x/0x%04x) unsupported\n", i, record_suites[i].version,
                     record_suites[i].suite);
             return 1;
         }
-        printf("%zu 0x%04x 0x%04x %zu %zu %zu\n", i, c.version, c.suite, c.block,
+        printf("%zu 0x%04x 0x%04x %d %zu %zu %zu\n", i, c.version, c.suite, c.etm, c.block,
                c.tls13 ? c.secret_len : c.key_block_len, c.explicit_iv);
     }
     return 0;

@@ -6,35 +6,48 @@ Usage: tools/record_seeds.py [REPO_ROOT]. File names are the first 12 hex of the
        tools/record_seeds.py --suites   (the suite table and key sizes, as record-seeds --suites)"""
 import hashlib, os, struct, sys
 
-# A copy of record_suites in targets/oracles/record_model.c (the targets pick by index), and in
+# A copy of record_suites in targets/oracles/record_model.c (the targets pick by index; version,
+# suite, encrypt-then-MAC), and in
 # info() the key sizes of tls_oracle_suite_info / record_conn_init: kept equal by
 # targets/tests/seed_tables_match_c.sh (this script's --suites against `record-seeds --suites`).
-SUITES = [(0x0301, 0x000A), (0x0301, 0x002F), (0x0301, 0x0035), (0x0302, 0x000A), (0x0302, 0x002F),
-          (0x0302, 0x0035), (0x0303, 0x000A), (0x0303, 0x002F), (0x0303, 0x0035), (0x0303, 0xC02F),
-          (0x0303, 0xC030), (0x0303, 0xCCA8), (0x0304, 0x1301), (0x0304, 0x1302), (0x0304, 0x1303),
-          (0x0301, 0xC014), (0x0303, 0x009C), (0x0303, 0x009D)]
+SUITES = [(0x0301, 0x000A, 0), (0x0301, 0x002F, 0), (0x0301, 0x0035, 0), (0x0302, 0x000A, 0),
+          (0x0302, 0x002F, 0), (0x0302, 0x0035, 0), (0x0303, 0x000A, 0), (0x0303, 0x002F, 0),
+          (0x0303, 0x0035, 0), (0x0303, 0xC02F, 0), (0x0303, 0xC030, 0), (0x0303, 0xCCA8, 0),
+          (0x0304, 0x1301, 0), (0x0304, 0x1302, 0), (0x0304, 0x1303, 0), (0x0301, 0xC014, 0),
+          (0x0303, 0x009C, 0), (0x0303, 0x009D, 0),
+          # encrypt-then-MAC (the third field) and HMAC-SHA256/384 CBC
+          (0x0301, 0x002F, 1), (0x0302, 0x000A, 1), (0x0303, 0x0035, 1), (0x0303, 0x003C, 0),
+          (0x0303, 0x003D, 1), (0x0303, 0xC028, 0), (0x0303, 0xC024, 1), (0x0303, 0xC027, 1),
+          (0x0301, 0x000A, 1)]
 
 def info(v, s):
     """(cbc block or 0, key material length, explicit IV length)"""
     if v == 0x0304:
         return 0, 48 if s == 0x1302 else 32, 0
+    mac = 20
     if s in (0x000A,):
         blk, key = 8, 24
     elif s in (0x002F,):
         blk, key = 16, 16
     elif s in (0x0035, 0xC014):
         blk, key = 16, 32
+    elif s in (0x003C, 0xC027):
+        blk, key, mac = 16, 16, 32
+    elif s in (0x003D,):
+        blk, key, mac = 16, 32, 32
+    elif s in (0xC024, 0xC028):
+        blk, key, mac = 16, 32, 48
     else:
         blk = 0
     if blk:
         ivk = blk if v == 0x0301 else 0
-        return blk, 2 * (20 + key + ivk), blk if v > 0x0301 else 0
+        return blk, 2 * (mac + key + ivk), blk if v > 0x0301 else 0
     key = 16 if s in (0xC02F, 0x009C) else 32
     iv = 12 if s == 0xCCA8 else 4
     return 0, 2 * (key + iv), 0
 
 def seed(idx, records, cuts=(), seq=0):
-    v, s = SUITES[idx]
+    v, s, _etm = SUITES[idx]
     blk, klen, ivlen = info(v, s)
     out = bytes([idx, seq]) + bytes((i * 37 + idx) & 0xff for i in range(klen))
     out += bytes([len(cuts)]) + bytes(cuts)
@@ -56,9 +69,9 @@ def main():
     if sys.argv[1:] == ['--suites']:
         # the table and the sizes the seeds are built with, as `record-seeds --suites` prints the
         # C ones (targets/tests/seed_tables_match_c.sh compares the two)
-        for idx, (v, s) in enumerate(SUITES):
+        for idx, (v, s, etm) in enumerate(SUITES):
             blk, klen, ivlen = info(v, s)
-            print('%d 0x%04x 0x%04x %d %d %d' % (idx, v, s, blk, klen, ivlen))
+            print('%d 0x%04x 0x%04x %d %d %d %d' % (idx, v, s, etm, blk, klen, ivlen))
         return
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     d = os.path.join(root, 'corpus', 'record_diff')

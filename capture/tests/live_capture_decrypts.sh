@@ -4,7 +4,10 @@
 # pcap-import (through --proto, as the port is not a standard one). The message curl sent
 # must come out decrypted, after the T event. Four TLS setups, so that every decryption path
 # runs on real traffic: TLS 1.3 (default), TLS 1.2 AES128-SHA MAC-then-encrypt (mx/record.h
-# CBC), TLS 1.0 AES256-SHA encrypt-then-MAC (tls_etm.c, chained IV), TLS 1.2 and 1.3 ChaCha20-Poly1305.
+# CBC), TLS 1.0 AES256-SHA encrypt-then-MAC (mx/record.h EtM, chained IV), TLS 1.2 and 1.3
+# ChaCha20-Poly1305, and the HMAC-SHA256/384 CBC suites with encrypt-then-MAC (OpenSSL's
+# default) and without (the server refuses it): OpenSSL's own record layer on both ends, libmx
+# decrypting what it wrote.
 # Needs the right to capture on lo (root or the wireshark group).
 set -euo pipefail
 ROOT=${MXFUZZ_ROOT:?}
@@ -42,6 +45,10 @@ run_case() { # name, expected "version suite" regex, server flags, curl TLS opti
 run_case tls13 "TLSv1.3 TLS_AES_(128|256)_GCM_SHA(256|384)|TLSv1.3 TLS_CHACHA20_POLY1305_SHA256" ""
 run_case tls12-cbc-mte "TLSv1.2 TLS_RSA_WITH_AES_128_CBC_SHA" "--no-etm --old-tls" --tlsv1.2 --tls-max 1.2 --ciphers "AES128-SHA:@SECLEVEL=0"
 run_case tls10-cbc-etm "TLSv1.0 TLS_RSA_WITH_AES_256_CBC_SHA encrypt-then-MAC" "--old-tls" --tlsv1.0 --tls-max 1.0 --ciphers 'AES256-SHA:@SECLEVEL=0'
+run_case tls12-sha256-etm "TLSv1.2 TLS_RSA_WITH_AES_128_CBC_SHA256 encrypt-then-MAC" "--old-tls" --tlsv1.2 --tls-max 1.2 --ciphers AES128-SHA256
+run_case tls12-sha256-mte "TLSv1.2 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256" "--no-etm" --tlsv1.2 --tls-max 1.2 --ciphers ECDHE-RSA-AES128-SHA256
+run_case tls12-sha384-etm "TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384 encrypt-then-MAC" "" --tlsv1.2 --tls-max 1.2 --ciphers ECDHE-RSA-AES256-SHA384
+run_case tls12-sha384-mte "TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384" "--no-etm" --tlsv1.2 --tls-max 1.2 --ciphers ECDHE-RSA-AES256-SHA384
 run_case tls12-chacha "TLSv1.2 TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256" "" --tlsv1.2 --tls-max 1.2 --ciphers ECDHE-RSA-CHACHA20-POLY1305
 run_case tls13-chacha "TLSv1.3 TLS_CHACHA20_POLY1305_SHA256" "" --tls13-ciphers TLS_CHACHA20_POLY1305_SHA256
 echo "live capture: ok"

@@ -11,6 +11,10 @@
  *     3DES_EDE_CBC_SHA  0x000A 0x0016 0xC008 0xC012
  *     AES_128_CBC_SHA   0x002F 0x0033 0x008C 0xC009 0xC013 0xC035
  *     AES_256_CBC_SHA   0x0035 0x0039 0x008D 0xC00A 0xC014 0xC036
+ *   CBC + HMAC-SHA256 / HMAC-SHA384, TLS 1.2 only (RFC 5246 A.5, RFC 5289 3.1):
+ *     AES_128_CBC_SHA256 0x003C 0x0067 0xC023 0xC027
+ *     AES_256_CBC_SHA256 0x003D 0x006B
+ *     AES_256_CBC_SHA384 0xC024 0xC028
  *   AEAD, TLS 1.2 only:
  *     AES_128_GCM_SHA256 0x009C 0x009E 0xC02B 0xC02F
  *     AES_256_GCM_SHA384 0x009D 0x009F 0xC02C 0xC030
@@ -19,6 +23,10 @@
  *   mx_record_key_block_len() says 0 for anything else.
  * TLS 1.0 CBC chains the IV (the first from the key block, then the last ciphertext block of
  * the previous record); TLS 1.1+ CBC takes an explicit IV from each record.
+ * Every CBC suite and version runs MAC-then-encrypt (RFC 5246 6.2.3.2) or, when the
+ * encrypt_then_mac extension was negotiated, encrypt-then-MAC (RFC 7366): then the MAC over
+ * the record as sent (IV included in TLS 1.1+) is checked first and only a record whose MAC
+ * is right is decrypted and its padding checked. Which one is a key-setup input.
  *
  * Errors. Checks on public lengths come first and have their own codes (MX_REC_BAD_TYPE,
  * MX_REC_BAD_VERSION, MX_REC_TOO_LONG, MX_REC_TOO_SHORT, MX_REC_NOT_BLOCK_MULTIPLE); they are
@@ -29,9 +37,12 @@
  *
  * Constant time (CBC). Once the record length is known (public), the decrypted padding and MAC
  * bytes are handled without branches or memory indexes that depend on them: the padding is
- * scanned over min(256, len) bytes with masks, HMAC-SHA1 is computed over every length the
- * padding allows (SHA-1 blocks selected by mask), the received MAC is extracted by rotation,
- * compared with CRYPTO_memcmp-style masking, and one branch on the combined result decides.
+ * scanned over min(256, len) bytes with masks, the HMAC (SHA-1, SHA-256: 64-byte blocks;
+ * SHA-384: 128-byte blocks) is computed over every length the padding allows (hash blocks
+ * selected by mask), the received MAC is extracted by rotation, compared with
+ * CRYPTO_memcmp-style masking, and one branch on the combined result decides. In
+ * encrypt-then-MAC the MAC is over public bytes; the computed tag is compared over all its
+ * bytes, one branch on the verdict, then the padding is checked with the same masks.
  * What is not constant time: the plaintext copy-out after a record was accepted (its length
  * is public then), AEAD suites (BoringSSL's AEADs, constant time by themselves), and the
  * length checks on the header (public). src/tests/cbc_constant_time.sh checks this with valgrind.
@@ -61,6 +72,8 @@ extern "C" {
  * for TLS 1.3 (RFC 8446 5.2). Unencrypted records (before keys) may carry at most 2^14. */
 #define MX_RECORD_MAX_CIPHERTEXT (16384u + 2048u)
 #define MX_RECORD_MAX_CIPHERTEXT13 (16384u + 256u)
+/* The longest key block of a supported suite: AES_256_CBC_SHA384, 2 * (48 + 32). */
+#define MX_RECORD_MAX_KEY_BLOCK 160u
 
 /* Content types. */
 #define MX_TLS_CHANGE_CIPHER_SPEC 20
@@ -94,16 +107,23 @@ struct mx_record {
     _Alignas(16) unsigned char buf_[MX_RECORD_HEADER_LEN + MX_RECORD_MAX_CIPHERTEXT + 16u];
 };
 
+/* Where the MAC of a CBC record is (ignored for AEAD suites). */
+enum mx_record_mac_order {
+    MX_REC_MAC_THEN_ENCRYPT = 0, /* RFC 5246 6.2.3.2: the MAC is inside the encryption */
+    MX_REC_ENCRYPT_THEN_MAC = 1  /* RFC 7366: encrypt_then_mac negotiated, MAC after the ciphertext */
+};
+
 /* Null cipher: records pass through unchanged (the handshake before keys). */
 void mx_record_init(struct mx_record *r);
 
-/* TLS 1.0-1.2: version 0x0301..0x0303, IANA cipher suite number, from_client=1 to decrypt
- * what the client wrote (the server's read side), key block as from SSL_generate_key_block /
- * the PRF (at least mx_record_key_block_len bytes; more is ignored), first sequence number.
- * On error nothing changes. */
+/* TLS 1.0-1.2: version 0x0301..0x0303, IANA cipher suite number, the negotiated MAC order
+ * (CBC suites: MX_REC_ENCRYPT_THEN_MAC when the ServerHello echoed encrypt_then_mac),
+ * from_client=1 to decrypt what the client wrote (the server's read side), key block as from
+ * SSL_generate_key_block / the PRF (at least mx_record_key_block_len bytes; more is ignored),
+ * first sequence number. On error nothing changes. */
 int mx_record_set_tls12_keys(struct mx_record *r, uint16_t version, uint16_t cipher_suite,
-                             int from_client, const uint8_t *key_block, size_t key_block_len,
-                             uint64_t seq);
+                             enum mx_record_mac_order mac_order, int from_client,
+                             const uint8_t *key_block, size_t key_block_len, uint64_t seq);
 
 /* TLS 1.3: suite 0x1301/0x1302/0x1303, a traffic secret (as in an NSS key log: 32 bytes for
  * 0x1301/0x1303, 48 for 0x1302), first sequence number. On error nothing changes. */
@@ -124,7 +144,8 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
 
 /* Key block length for (version, suite), as BoringSSL's SSL_get_key_block_len; 0 if
  * unsupported. TLS 1.0 CBC includes the two IVs, TLS 1.1+ CBC has none, GCM 4-byte and
- * ChaCha20 12-byte fixed IVs. */
+ * ChaCha20 12-byte fixed IVs; MAC keys are 20, 32 or 48 bytes (SHA-1, SHA-256, SHA-384), the
+ * longest block MX_RECORD_MAX_KEY_BLOCK. The MAC order does not change it. */
 size_t mx_record_key_block_len(uint16_t version, uint16_t cipher_suite);
 
 const char *mx_record_strerror(int status);

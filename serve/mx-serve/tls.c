@@ -306,7 +306,10 @@ static int key_decrypter(struct conn *c)
             size_t mac = 20, key = len / 2 - mac - iv;
             memcpy(kb + 2 * mac + 2 * key, c->hs_tail + 16 - iv, iv);
         }
-        r = mx_record_set_tls12_keys(&c->rec, c->version, c->suite, 1, kb, len, seq);
+        /* BoringSSL does not implement encrypt_then_mac (RFC 7366) and never echoes it: a CBC
+         * suite it negotiated is MAC-then-encrypt */
+        r = mx_record_set_tls12_keys(&c->rec, c->version, c->suite, MX_REC_MAC_THEN_ENCRYPT, 1, kb,
+                                     len, seq);
         OPENSSL_cleanse(kb, sizeof kb);
     }
     if (r != MX_REC_OK) {

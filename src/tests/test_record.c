@@ -2,7 +2,9 @@
  * several records in one read come out one per call, header/length errors are found from the
  * header alone (before the body arrives, before any crypto), padding and MAC failures share
  * one code, errors are sticky, OUT_TOO_SMALL is not, TLS 1.3 inner type/padding/CCS rules,
- * sequence exhaustion, key setup errors. Records are sealed by BoringSSL (tls_oracle). */
+ * sequence exhaustion, key setup errors. Records are sealed by BoringSSL (tls_oracle): its
+ * record AEADs, or for encrypt-then-MAC (RFC 7366) and HMAC-SHA256/384 CBC, which they do not
+ * do, tls_oracle's RFC model on BoringSSL's EVP ciphers and HMAC (no libmx code). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +18,7 @@
 #include "mx/record.h"
 #include "tls_oracle.h"
 
-static uint8_t kb[136], secret[48], pt[16400], out[MX_RECORD_MAX_PLAINTEXT];
+static uint8_t kb[MX_RECORD_MAX_KEY_BLOCK], secret[48], pt[16400], out[MX_RECORD_MAX_PLAINTEXT];
 static uint8_t recbuf[3][16384 + 2048 + 64];
 static struct mx_record rec;
 
@@ -43,7 +45,7 @@ static size_t seal12(struct tls_oracle *o, int k, uint8_t type, size_t len)
 static void keys12(uint16_t version, uint16_t suite, uint64_t seq)
 {
     mx_record_init(&rec);
-    assert_int_equal(mx_record_set_tls12_keys(&rec, version, suite, 1, kb, sizeof kb, seq), MX_REC_OK);
+    assert_int_equal(mx_record_set_tls12_keys(&rec, version, suite, MX_REC_MAC_THEN_ENCRYPT, 1, kb, sizeof kb, seq), MX_REC_OK);
 }
 
 static int rd(struct mx_chain *c, uint8_t *type, size_t *len) { return mx_record_read(&rec, c, type, out, sizeof out, len); }
@@ -288,6 +290,143 @@ static void test_tls13_rules(void **state)
     mx_chain_release(&c);
 }
 
+
+/* Encrypt-then-MAC and the HMAC-SHA256/384 CBC suites, every version they exist in: records
+ * of boundary lengths with the shortest and the longest padding, all in one stream (TLS 1.0
+ * chains the IV across them), then each kind of damage alone, each MX_REC_BAD_RECORD_MAC. */
+static const struct {
+    uint16_t version, suite;
+    int etm;
+} cbc_suites[] = {
+    {0x0301, 0x002F, 1}, {0x0301, 0x000A, 1}, {0x0302, 0x0035, 1}, {0x0302, 0x000A, 1}, {0x0303, 0x002F, 1},
+    {0x0303, 0x003C, 0}, {0x0303, 0x003C, 1}, {0x0303, 0x006B, 0}, {0x0303, 0x006B, 1}, {0x0303, 0xC028, 0},
+    {0x0303, 0xC028, 1}, {0x0303, 0xC024, 0}, {0x0303, 0xC023, 1},
+};
+
+static void keys_mac_order(uint16_t version, uint16_t suite, int etm)
+{
+    mx_record_init(&rec);
+    assert_int_equal(mx_record_set_tls12_keys(&rec, version, suite, etm ? MX_REC_ENCRYPT_THEN_MAC : MX_REC_MAC_THEN_ENCRYPT,
+                                              1, kb, mx_record_key_block_len(version, suite), 0),
+                     MX_REC_OK);
+}
+
+static void test_etm_and_sha2_clean(void **state)
+{
+    static const size_t lens[] = {0, 1, 15, 16, 31, 255, 1000, 16384};
+    static uint8_t stream[sizeof lens / sizeof lens[0] * 2][16384 + 2048 + 64];
+    size_t sizes[sizeof lens / sizeof lens[0] * 2];
+    (void)state;
+    for (size_t si = 0; si < sizeof cbc_suites / sizeof cbc_suites[0]; si++) {
+        struct tls_oracle o;
+        struct mx_chain c;
+        size_t k, nrec = 0;
+        assert_int_equal(tls_oracle_init12_mac_order(&o, TLS_ORACLE_SEAL, cbc_suites[si].version, cbc_suites[si].suite,
+                                                     cbc_suites[si].etm, 1, kb, sizeof kb, 0),
+                         0);
+        assert_true(tls_oracle_is_model(&o));
+        for (k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            for (int longpad = 0; longpad < 2; longpad++) {
+                uint8_t iv[16];
+                size_t pad = tls_oracle_cbc_min_pad(&o, lens[k]), bs = cbc_suites[si].suite == 0x000A ? 8 : 16;
+                if (longpad)
+                    pad += ((255 - pad) / bs) * bs; /* the longest padding: up to 255 + its length byte */
+                memset(iv, (int)(k * 2 + longpad + 1), sizeof iv);
+                sizes[nrec] = tls_oracle_seal_cbc_padding(&o, (uint8_t)(21 + k % 3), pt, lens[k], iv, pad, 0, stream[nrec],
+                                                          sizeof stream[nrec]);
+                assert_true(sizes[nrec] > 0);
+                nrec++;
+            }
+        }
+        tls_oracle_cleanup(&o);
+        keys_mac_order(cbc_suites[si].version, cbc_suites[si].suite, cbc_suites[si].etm);
+        mx_chain_init(&c, 0, NULL);
+        for (k = 0; k < nrec; k++)
+            assert_int_equal(mx_chain_append(&c, stream[k], sizes[k]), MX_CHAIN_OK);
+        for (k = 0; k < nrec; k++) {
+            uint8_t type;
+            size_t len;
+            int st = rd(&c, &type, &len);
+            if (st != MX_REC_OK)
+                fail_msg("0x%04x/0x%04x etm %d record %zu: %s", cbc_suites[si].version, cbc_suites[si].suite,
+                         cbc_suites[si].etm, k, mx_record_strerror(st));
+            assert_int_equal(type, 21 + (k / 2) % 3);
+            assert_int_equal(len, lens[k / 2]);
+            assert_memory_equal(out, pt, len);
+        }
+        assert_int_equal(c.bytes, 0);
+        assert_int_equal(mx_record_read_seq(&rec), nrec);
+        mx_chain_release(&c);
+    }
+}
+
+static void test_etm_and_sha2_damage(void **state)
+{
+    (void)state;
+    for (size_t si = 0; si < sizeof cbc_suites / sizeof cbc_suites[0]; si++) {
+        /* 0 last MAC byte (EtM: the tag; MtE: a data byte, so the MAC no longer fits), 1 IV or
+         * first ciphertext byte, 2 one bad byte in a padding a block longer than needed, under
+         * a right MAC, 3 the same in the shortest padding (the length byte itself if it is 0) */
+        for (int what = 0; what < 4; what++) {
+            struct tls_oracle o;
+            struct mx_chain c;
+            uint8_t type, iv[16];
+            size_t len, n, pad;
+            assert_int_equal(tls_oracle_init12_mac_order(&o, TLS_ORACLE_SEAL, cbc_suites[si].version,
+                                                         cbc_suites[si].suite, cbc_suites[si].etm, 1, kb, sizeof kb, 0),
+                             0);
+            memset(iv, 0x5a, sizeof iv);
+            pad = tls_oracle_cbc_min_pad(&o, 100) + (what == 2 ? 16 : 0) - (what == 2 && cbc_suites[si].suite == 0x000A ? 8 : 0);
+            n = tls_oracle_seal_cbc_padding(&o, 23, pt, 100, iv, pad, what >= 2, recbuf[0], sizeof recbuf[0]);
+            assert_true(n > 0);
+            tls_oracle_cleanup(&o);
+            if (what == 0)
+                recbuf[0][cbc_suites[si].etm ? n - 1 : 5 + 16 + 2] ^= 0x01;
+            else if (what == 1)
+                recbuf[0][5] ^= 0x80;
+            keys_mac_order(cbc_suites[si].version, cbc_suites[si].suite, cbc_suites[si].etm);
+            mx_chain_init(&c, 0, NULL);
+            assert_int_equal(mx_chain_append(&c, recbuf[0], n), MX_CHAIN_OK);
+            if (rd(&c, &type, &len) != MX_REC_BAD_RECORD_MAC)
+                fail_msg("0x%04x/0x%04x etm %d damage %d accepted", cbc_suites[si].version, cbc_suites[si].suite,
+                         cbc_suites[si].etm, what);
+            assert_int_equal(c.bytes, n);
+            mx_chain_release(&c);
+        }
+    }
+}
+
+/* RFC 7366 3 header rules: IV + at least one block + MAC, the encrypted part whole blocks;
+ * HMAC-SHA384 MtE needs 48 + 1 bytes in whole blocks. */
+static void test_etm_and_sha2_header_rules(void **state)
+{
+    static const struct {
+        uint16_t version, suite;
+        int etm;
+        size_t len;
+        int want;
+    } cases[] = {
+        {0x0303, 0x002F, 1, 16 + 16 + 20 - 1, MX_REC_TOO_SHORT},
+        {0x0303, 0x002F, 1, 16 + 16 + 20 + 1, MX_REC_NOT_BLOCK_MULTIPLE},
+        {0x0303, 0x002F, 1, 16 + 48, MX_REC_NOT_BLOCK_MULTIPLE}, /* a MtE-valid length */
+        {0x0301, 0x000A, 1, 8 + 20 - 1, MX_REC_TOO_SHORT},
+        {0x0303, 0xC028, 1, 16 + 16 + 48 + 8, MX_REC_NOT_BLOCK_MULTIPLE},
+        {0x0303, 0xC028, 0, 16 + 48, MX_REC_TOO_SHORT},
+        {0x0303, 0x003C, 0, 16 + 32, MX_REC_TOO_SHORT},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct mx_chain c;
+        uint8_t type, h[5] = {23, 3, (uint8_t)cases[i].version, (uint8_t)(cases[i].len >> 8), (uint8_t)cases[i].len};
+        size_t len;
+        keys_mac_order(cases[i].version, cases[i].suite, cases[i].etm);
+        mx_chain_init(&c, 0, NULL);
+        assert_int_equal(mx_chain_append(&c, h, 5), MX_CHAIN_OK);
+        assert_int_equal(rd(&c, &type, &len), cases[i].want);
+        mx_chain_release(&c);
+    }
+}
+
 static void test_key_setup(void **state)
 {
     (void)state;
@@ -300,9 +439,16 @@ static void test_key_setup(void **state)
     assert_int_equal(mx_record_key_block_len(0x0302, 0x009C), 0); /* GCM needs TLS 1.2 */
     assert_int_equal(mx_record_key_block_len(0x0303, 0x1301), 0);
     assert_int_equal(mx_record_key_block_len(0x0300, 0x002F), 0);
+    assert_int_equal(mx_record_key_block_len(0x0303, 0x003C), 2 * (32 + 16));
+    assert_int_equal(mx_record_key_block_len(0x0303, 0xC028), MX_RECORD_MAX_KEY_BLOCK);
+    assert_int_equal(mx_record_key_block_len(0x0302, 0x003C), 0); /* SHA-256 CBC needs TLS 1.2 */
+    assert_int_equal(mx_record_key_block_len(0x0301, 0xC024), 0);
     mx_record_init(&rec);
-    assert_int_equal(mx_record_set_tls12_keys(&rec, 0x0303, 0x0004, 1, kb, sizeof kb, 0), MX_REC_UNSUPPORTED);
-    assert_int_equal(mx_record_set_tls12_keys(&rec, 0x0303, 0x002F, 1, kb, 71, 0), MX_REC_BAD_KEYS);
+    assert_int_equal(mx_record_set_tls12_keys(&rec, 0x0303, 0x0004, MX_REC_MAC_THEN_ENCRYPT, 1, kb, sizeof kb, 0), MX_REC_UNSUPPORTED);
+    assert_int_equal(mx_record_set_tls12_keys(&rec, 0x0303, 0x002F, MX_REC_MAC_THEN_ENCRYPT, 1, kb, 71, 0), MX_REC_BAD_KEYS);
+    assert_int_equal(mx_record_set_tls12_keys(&rec, 0x0303, 0xC028, MX_REC_ENCRYPT_THEN_MAC, 1, kb, 159, 0), MX_REC_BAD_KEYS);
+    assert_int_equal(mx_record_set_tls12_keys(&rec, 0x0303, 0x002F, (enum mx_record_mac_order)2, 1, kb, sizeof kb, 0),
+                     MX_REC_UNSUPPORTED);
     assert_int_equal(mx_record_set_tls13_secret(&rec, 0x1302, secret, 32, 0), MX_REC_BAD_KEYS);
     assert_int_equal(mx_record_set_tls13_secret(&rec, 0x1304, secret, 32, 0), MX_REC_UNSUPPORTED);
     assert_int_equal(mx_record_error(&rec), 0);
@@ -322,6 +468,9 @@ int main(void)
         cmocka_unit_test(test_out_too_small_is_not_sticky),
         cmocka_unit_test(test_overflow_and_seq),
         cmocka_unit_test(test_tls13_rules),
+        cmocka_unit_test(test_etm_and_sha2_clean),
+        cmocka_unit_test(test_etm_and_sha2_damage),
+        cmocka_unit_test(test_etm_and_sha2_header_rules),
         cmocka_unit_test(test_key_setup),
     };
     setup_keys();

@@ -80,7 +80,7 @@ static void run(const struct setup *st, const struct fz_session *s, const uint8_
     rc = SUITES[st->si].version == 0x0304
              ? mx_record_set_tls13_secret(rec, SUITES[st->si].suite, st->keys, st->secret_len,
                                           st->seq)
-             : mx_record_set_tls12_keys(rec, SUITES[st->si].version, SUITES[st->si].suite, 1,
+             : mx_record_set_tls12_keys(rec, SUITES[st->si].version, SUITES[st->si].suite, MX_REC_MAC_THEN_ENCRYPT, 1,
                                         st->keys, st->kb_len, st->seq);
     if (rc != MX_REC_OK)
         FAIL("%s: libmx refused the keys: %s", SUITES[st->si].name, mx_record_strerror(rc));

@@ -10,10 +10,16 @@
 #include "mx/record.h"
 
 const struct record_suite record_suites[] = {
-    {0x0301, 0x000A}, {0x0301, 0x002F}, {0x0301, 0x0035}, {0x0302, 0x000A}, {0x0302, 0x002F},
-    {0x0302, 0x0035}, {0x0303, 0x000A}, {0x0303, 0x002F}, {0x0303, 0x0035}, {0x0303, 0xC02F},
-    {0x0303, 0xC030}, {0x0303, 0xCCA8}, {0x0304, 0x1301}, {0x0304, 0x1302}, {0x0304, 0x1303},
-    {0x0301, 0xC014}, {0x0303, 0x009C}, {0x0303, 0x009D},
+    {0x0301, 0x000A, 0}, {0x0301, 0x002F, 0}, {0x0301, 0x0035, 0}, {0x0302, 0x000A, 0}, {0x0302, 0x002F, 0},
+    {0x0302, 0x0035, 0}, {0x0303, 0x000A, 0}, {0x0303, 0x002F, 0}, {0x0303, 0x0035, 0}, {0x0303, 0xC02F, 0},
+    {0x0303, 0xC030, 0}, {0x0303, 0xCCA8, 0}, {0x0304, 0x1301, 0}, {0x0304, 0x1302, 0}, {0x0304, 0x1303, 0},
+    {0x0301, 0xC014, 0}, {0x0303, 0x009C, 0}, {0x0303, 0x009D, 0},
+    /* encrypt-then-MAC (RFC 7366) and HMAC-SHA256/384 CBC (RFC 5246, RFC 5289), checked against
+     * the RFC model of tls_oracle.h. Nine entries, so 27 in all: an input byte b picks b % 27,
+     * which for every b < 18 and for the shipped reproducers' bytes is the suite it picked
+     * from 18 (27 and 18 divide 54) */
+    {0x0301, 0x002F, 1}, {0x0302, 0x000A, 1}, {0x0303, 0x0035, 1}, {0x0303, 0x003C, 0}, {0x0303, 0x003D, 1},
+    {0x0303, 0xC028, 0}, {0x0303, 0xC024, 1}, {0x0303, 0xC027, 1}, {0x0301, 0x000A, 1},
 };
 const size_t record_nsuites = sizeof record_suites / sizeof record_suites[0];
 
@@ -23,7 +29,7 @@ void record_conn_init_null(struct record_conn *c)
     c->null_cipher = 1;
 }
 
-int record_conn_init(struct record_conn *c, uint16_t version, uint16_t suite, const uint8_t *keys,
+int record_conn_init(struct record_conn *c, uint16_t version, uint16_t suite, int etm, const uint8_t *keys,
                      size_t keys_len, uint64_t seq0)
 {
     int cipher;
@@ -35,6 +41,7 @@ int record_conn_init(struct record_conn *c, uint16_t version, uint16_t suite, co
     c->seq0 = seq0;
     c->tls13 = version == 0x0304;
     c->cbc = cipher == TLS_ORACLE_CBC;
+    c->etm = c->cbc && etm;
     c->block = c->cbc ? (c->key_len == 24 ? 8 : 16) : 0;
     c->explicit_iv = c->cbc && version > 0x0301 ? c->block : 0;
     if (c->tls13) {
@@ -51,9 +58,14 @@ int record_conn_init(struct record_conn *c, uint16_t version, uint16_t suite, co
     return 0;
 }
 
+const char *record_conn_reference(const struct record_conn *c)
+{
+    return c->cbc && (c->etm || c->mac_len != 20) ? "the RFC CBC model" : "BoringSSL";
+}
+
 int record_fixed_conn(struct record_conn *c, unsigned cfg)
 {
-    uint8_t keys[136];
+    uint8_t keys[TLS_ORACLE_MAX_KEY_BLOCK];
     size_t i;
     if (cfg >= record_nsuites) {
         record_conn_init_null(c);
@@ -61,7 +73,8 @@ int record_fixed_conn(struct record_conn *c, unsigned cfg)
     }
     for (i = 0; i < sizeof keys; i++)
         keys[i] = (uint8_t)(record_suites[cfg].version == 0x0304 ? i * 3 + 2 : i * 7 + 1);
-    return record_conn_init(c, record_suites[cfg].version, record_suites[cfg].suite, keys, sizeof keys, 0);
+    return record_conn_init(c, record_suites[cfg].version, record_suites[cfg].suite, record_suites[cfg].etm, keys,
+                            sizeof keys, 0);
 }
 
 int record_conn_oracle(const struct record_conn *c, struct tls_oracle *o, enum tls_oracle_dir dir, uint64_t seq,
@@ -69,8 +82,8 @@ int record_conn_oracle(const struct record_conn *c, struct tls_oracle *o, enum t
 {
     if (c->tls13)
         return tls_oracle_init13(o, dir, c->suite, c->secret, c->secret_len, seq);
-    return tls_oracle_init12(o, dir, c->version, c->suite, 1, kb_override ? kb_override : c->key_block,
-                             c->key_block_len, seq);
+    return tls_oracle_init12_mac_order(o, dir, c->version, c->suite, c->etm, 1,
+                                       kb_override ? kb_override : c->key_block, c->key_block_len, seq);
 }
 
 static int valid_type(unsigned t) { return t >= 20 && t <= 23; }
@@ -107,8 +120,17 @@ int record_model_header(const struct record_conn *c, const uint8_t h[5], int *cc
         return MX_REC_BAD_VERSION;
     if (len > 16384 + 2048)
         return MX_REC_TOO_LONG;
-    if (c->cbc) {
-        if (len < c->explicit_iv + 20 + 1)
+    if (c->cbc && c->etm) {
+        /* RFC 7366 3: IV (TLS 1.1+) + ciphertext (whole blocks, at least one: the padding
+         * length byte is in it) + MAC */
+        if (len < c->explicit_iv + c->block + c->mac_len)
+            return MX_REC_TOO_SHORT;
+        if ((len - c->mac_len) % c->block)
+            return MX_REC_NOT_BLOCK_MULTIPLE;
+    } else if (c->cbc) {
+        /* RFC 5246 6.2.3.2: IV (TLS 1.1+) + whole blocks holding at least the MAC and the
+         * padding length byte */
+        if (len < c->explicit_iv + c->mac_len + 1)
             return MX_REC_TOO_SHORT;
         if (len % c->block)
             return MX_REC_NOT_BLOCK_MULTIPLE;
@@ -142,7 +164,8 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
     if (!exp || !expect_pt || !pt || !r)
         abort();
     if (!c->null_cipher && record_conn_oracle(c, &open, TLS_ORACLE_OPEN, c->seq0, NULL) != 0)
-        fz_fail(who, "the BoringSSL opener refused the keys for 0x%04x/0x%04x", c->version, c->suite);
+        fz_fail(who, "the %s opener refused the keys for 0x%04x/0x%04x", record_conn_reference(c), c->version,
+                c->suite);
 
     /* ---- the model */
     for (;;) {
@@ -157,14 +180,15 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
         hs = record_model_header(c, stream + off, &ccs13);
         if (hs != MX_REC_OK) {
             e->status = hs;
-            /* length rules must never reject what BoringSSL's crypto would accept */
+            /* length rules must never reject what the reference's crypto would accept */
             if (!c->null_cipher && (hs == MX_REC_TOO_SHORT || hs == MX_REC_NOT_BLOCK_MULTIPLE) &&
                 stream_len - off >= 5 + len) {
                 uint8_t t;
                 size_t pl;
                 if (tls_oracle_open(&open, stream + off, 5 + len, &t, expect_pt + exp_pt_len,
                                     stream_len + 1 - exp_pt_len, &pl))
-                    fz_fail(who, "record %zu: length rule %d rejects a record BoringSSL opens", nexp - 1, hs);
+                    fz_fail(who, "record %zu: length rule %d rejects a record %s opens", nexp - 1, hs,
+                            record_conn_reference(c));
             }
             break;
         }
@@ -215,8 +239,9 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
     mx_record_init(r);
     if (!c->null_cipher) {
         int k = c->tls13 ? mx_record_set_tls13_secret(r, c->suite, c->secret, c->secret_len, c->seq0)
-                         : mx_record_set_tls12_keys(r, c->version, c->suite, 1, c->key_block, c->key_block_len,
-                                                    c->seq0);
+                         : mx_record_set_tls12_keys(r, c->version, c->suite,
+                                                    c->etm ? MX_REC_ENCRYPT_THEN_MAC : MX_REC_MAC_THEN_ENCRYPT, 1,
+                                                    c->key_block, c->key_block_len, c->seq0);
         if (k != MX_REC_OK)
             fz_fail(who, "libmx refused the keys for 0x%04x/0x%04x: %s", c->version, c->suite, mx_record_strerror(k));
     }
@@ -252,8 +277,8 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
             }
             if (e->status == MX_REC_BAD_RECORD_MAC) {
                 if (st != MX_REC_BAD_RECORD_MAC && !(c->tls13 && st == MX_REC_BAD_INNER))
-                    fz_fail(who, "record %zu (0x%04x/0x%04x): BoringSSL rejects it, libmx says %d (%s)", ei, c->version,
-                            c->suite, st, mx_record_strerror(st));
+                    fz_fail(who, "record %zu (0x%04x/0x%04x): %s rejects it, libmx says %d (%s)", ei, c->version,
+                            c->suite, record_conn_reference(c), st, mx_record_strerror(st));
             } else if (st != e->status) {
                 fz_fail(who, "record %zu (0x%04x/0x%04x): libmx %d (%s), model %d (%s)", ei, c->version, c->suite, st,
                         mx_record_strerror(st), e->status, mx_record_strerror(e->status));
@@ -268,10 +293,10 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
                 fz_fail(who, "record %zu: libmx consumed %llu bytes, the record has %zu", ei,
                         (unsigned long long)(chain.consumed - consumed0), e->rec_len);
             if (type != e->type)
-                fz_fail(who, "record %zu: type libmx %u, BoringSSL %u", ei, type, e->type);
+                fz_fail(who, "record %zu: type libmx %u, %s %u", ei, type, record_conn_reference(c), e->type);
             if (out_len != e->pt_len)
-                fz_fail(who, "record %zu (0x%04x/0x%04x): plaintext length libmx %zu, BoringSSL %zu", ei, c->version,
-                        c->suite, out_len, e->pt_len);
+                fz_fail(who, "record %zu (0x%04x/0x%04x): plaintext length libmx %zu, %s %zu", ei, c->version,
+                        c->suite, out_len, record_conn_reference(c), e->pt_len);
             if (out_len && memcmp(pt, expect_pt + e->pt_off, out_len) != 0)
                 fz_fail(who, "record %zu (0x%04x/0x%04x): plaintext differs", ei, c->version, c->suite);
         }

@@ -4,7 +4,8 @@
  * the header rules of RFC 5246 / RFC 8446 (content type 20-23, the negotiated record version,
  * length limits 2^14 (clear) / 2^14+2048 / 2^14+256 (TLS 1.3), CBC minimum length and block
  * multiple, AEAD minimum length), checked before any cryptography, then BoringSSL's record
- * AEAD open (tls_oracle.h) and the 2^14 plaintext limit. record_check_stream() feeds the same
+ * AEAD open (tls_oracle.h; its RFC model where BoringSSL has no record AEAD: encrypt-then-MAC,
+ * HMAC-SHA256/384 CBC) and the 2^14 plaintext limit. record_check_stream() feeds the same
  * stream, cut into reads, to libmx and aborts on the first difference.
  */
 #ifndef FZ_RECORD_MODEL_H
@@ -15,9 +16,11 @@
 
 #include "tls_oracle.h"
 
-/* The (version, suite) pairs the record targets pick from, by index (input byte % count). */
+/* The (version, suite, MAC order) triples the record targets pick from, by index (input byte
+ * % count). New entries go at the end: an index is what shipped seeds and reproducers mean. */
 struct record_suite {
     uint16_t version, suite;
+    int etm; /* RFC 7366 encrypt-then-MAC (CBC suites) */
 };
 extern const struct record_suite record_suites[];
 extern const size_t record_nsuites;
@@ -28,8 +31,9 @@ struct record_conn {
     uint16_t version; /* 0x0301..0x0303, 0x0304 for TLS 1.3 */
     uint16_t suite;
     int tls13, cbc;
+    int etm; /* CBC with encrypt-then-MAC */
     size_t block, explicit_iv, key_len, mac_len, iv_len;
-    uint8_t key_block[136];
+    uint8_t key_block[TLS_ORACLE_MAX_KEY_BLOCK];
     size_t key_block_len;
     uint8_t secret[48];
     size_t secret_len;
@@ -37,10 +41,14 @@ struct record_conn {
 };
 
 /* Sets up a keyed connection from key material: the key block (TLS 1.0-1.2, at least
- * tls_oracle_key_block_len bytes) or the traffic secret (TLS 1.3: 32 or 48 bytes). Returns 0,
- * or -1 if the pair is unsupported or the material too short. */
-int record_conn_init(struct record_conn *c, uint16_t version, uint16_t suite, const uint8_t *keys,
+ * tls_oracle_key_block_len bytes) or the traffic secret (TLS 1.3: 32 or 48 bytes); etm for
+ * encrypt-then-MAC (CBC only). Returns 0, or -1 if the pair is unsupported or the material too
+ * short. */
+int record_conn_init(struct record_conn *c, uint16_t version, uint16_t suite, int etm, const uint8_t *keys,
                      size_t keys_len, uint64_t seq0);
+/* Who decides what a record of c should give: "BoringSSL" (its record AEADs) or the RFC CBC
+ * model of tls_oracle.h (encrypt-then-MAC, HMAC-SHA256/384). */
+const char *record_conn_reference(const struct record_conn *c);
 /* A connection before keys: records pass in the clear. */
 void record_conn_init_null(struct record_conn *c);
 

@@ -19,7 +19,7 @@ void record_seal_conn(struct in *in, struct record_conn *c)
     unsigned sel, s;
     uint16_t version, suite;
     uint64_t seq0;
-    uint8_t keys[136];
+    uint8_t keys[TLS_ORACLE_MAX_KEY_BLOCK];
     size_t kl;
 
     sel = (unsigned)(in_u8(in) % record_nsuites);
@@ -36,7 +36,7 @@ void record_seal_conn(struct in *in, struct record_conn *c)
                     mx_record_key_block_len(version, suite), kl);
     }
     in_copy(in, keys, kl);
-    if (record_conn_init(c, version, suite, keys, kl, seq0) != 0)
+    if (record_conn_init(c, version, suite, record_suites[sel].etm, keys, kl, seq0) != 0)
         fz_fail("record_diff", "record_conn_init failed for 0x%04x/0x%04x", version, suite);
 }
 
@@ -52,7 +52,7 @@ static size_t cbc_repad(const struct record_conn *c, uint8_t *body, size_t n, co
     const EVP_CIPHER *ciph = c->key_len == 24 ? EVP_des_ede3_cbc()
                              : c->key_len == 32 ? EVP_aes_256_cbc() : EVP_aes_128_cbc();
     size_t ivl = c->explicit_iv, ctn, padlen, newpad, i, newn;
-    const uint8_t *key = c->key_block + 2 * 20; /* client write key */
+    const uint8_t *key = c->key_block + 2 * c->mac_len; /* client write key */
     uint8_t iv[16], *p;
     EVP_CIPHER_CTX ctx;
     int outl;
@@ -141,7 +141,19 @@ const uint8_t *record_seal_stream(struct in *in, const struct record_conn *c, si
         pad = in_u8(in);
         pos = in_u16(in);
         val = in_u8(in);
-        n = tls_oracle_seal(&seal, (uint8_t)type, g_pt, len, iv, c->tls13 ? pad : 0, out, cap);
+        if (corr == 7 && tls_oracle_is_model(&seal)) {
+            /* the model seals with the padding itself (a re-padded encrypt-then-MAC record
+             * would need a new MAC): val & 0x80 a bad padding byte under a right MAC, else
+             * val % 16 more blocks of valid padding */
+            size_t minpad = tls_oracle_cbc_min_pad(&seal, len), more = (val & 0x80) ? pos % 16 : val % 16;
+            size_t padlen = minpad + more * c->block;
+            while (padlen > 255)
+                padlen -= c->block;
+            n = tls_oracle_seal_cbc_padding(&seal, (uint8_t)type, g_pt, len, iv, padlen, (val & 0x80) != 0, out, cap);
+            corr = 0;
+        } else {
+            n = tls_oracle_seal(&seal, (uint8_t)type, g_pt, len, iv, c->tls13 ? pad : 0, out, cap);
+        }
         if (n == 0) {
             /* the sealer refuses (sequence number exhausted): a raw record instead */
             out[0] = 23;
@@ -186,7 +198,7 @@ const uint8_t *record_seal_stream(struct in *in, const struct record_conn *c, si
                 out[4] = (uint8_t)body;
                 if (c->version == 0x0301 && body >= c->block) {
                     /* the sealer chains from what it wrote: restart it from the new last block */
-                    uint8_t kb[136];
+                    uint8_t kb[TLS_ORACLE_MAX_KEY_BLOCK];
                     uint64_t next = seal.seq;
                     memcpy(kb, c->key_block, c->key_block_len);
                     memcpy(kb + 2 * (c->mac_len + c->key_len), out + n - c->block, c->block);

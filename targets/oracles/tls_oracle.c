@@ -3,8 +3,10 @@
 
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/digest.h>
 #include <openssl/hkdf.h>
+#include <openssl/hmac.h>
 
 int tls_oracle_suite_info(uint16_t version, uint16_t suite, int *cipher, size_t *mac_len,
                           size_t *key_len, size_t *iv_len)
@@ -34,6 +36,13 @@ int tls_oracle_suite_info(uint16_t version, uint16_t suite, int *cipher, size_t 
         c = TLS_ORACLE_CBC; key = 16; cbc_block = 16; break;
     case 0x0035: case 0x0039: case 0x008D: case 0xC00A: case 0xC014: case 0xC036:
         c = TLS_ORACLE_CBC; key = 32; cbc_block = 16; break;
+    /* RFC 5246 A.5 and RFC 5289 3.1: HMAC-SHA256 / SHA384, TLS 1.2 only */
+    case 0x003C: case 0x0067: case 0xC023: case 0xC027:
+        c = TLS_ORACLE_CBC; key = 16; cbc_block = 16; mac = 32; break;
+    case 0x003D: case 0x006B:
+        c = TLS_ORACLE_CBC; key = 32; cbc_block = 16; mac = 32; break;
+    case 0xC024: case 0xC028:
+        c = TLS_ORACLE_CBC; key = 32; cbc_block = 16; mac = 48; break;
     case 0x009C: case 0x009E: case 0xC02B: case 0xC02F:
         c = TLS_ORACLE_GCM; key = 16; iv = 4; break;
     case 0x009D: case 0x009F: case 0xC02C: case 0xC030:
@@ -44,7 +53,10 @@ int tls_oracle_suite_info(uint16_t version, uint16_t suite, int *cipher, size_t 
         return -1;
     }
     if (c == TLS_ORACLE_CBC) {
-        mac = 20;
+        if (mac != 0 && version != 0x0303)
+            return -1;
+        if (mac == 0)
+            mac = 20;
         iv = version == 0x0301 ? cbc_block : 0; /* TLS 1.1+ CBC: no IV in the key block */
     } else if (version != 0x0303) {
         return -1; /* AEAD suites are TLS 1.2 only */
@@ -92,6 +104,15 @@ int tls_oracle_init12(struct tls_oracle *o, enum tls_oracle_dir dir, uint16_t ve
                       uint16_t suite, int from_client, const uint8_t *key_block,
                       size_t key_block_len, uint64_t seq)
 {
+    return tls_oracle_init12_mac_order(o, dir, version, suite, 0, from_client, key_block, key_block_len, seq);
+}
+
+int tls_oracle_is_model(const struct tls_oracle *o) { return o->model; }
+
+int tls_oracle_init12_mac_order(struct tls_oracle *o, enum tls_oracle_dir dir, uint16_t version,
+                                uint16_t suite, int etm, int from_client, const uint8_t *key_block,
+                                size_t key_block_len, uint64_t seq)
+{
     int c;
     size_t mac, key, iv, n = 0;
     uint8_t aead_key[20 + 32 + 16];
@@ -110,6 +131,23 @@ int tls_oracle_init12(struct tls_oracle *o, enum tls_oracle_dir dir, uint16_t ve
     o->version = version;
     o->suite = suite;
     o->seq = seq;
+    if (c == TLS_ORACLE_CBC && (etm || mac != 20)) {
+        /* no BoringSSL record AEAD for these: the RFC model */
+        o->etm = etm;
+        o->model = 1;
+        o->block = key == 24 ? 8 : 16;
+        o->explicit_iv = version == 0x0301 ? 0 : o->block;
+        o->m.md = mac == 48 ? EVP_sha384() : mac == 32 ? EVP_sha256() : EVP_sha1();
+        o->m.cipher = key == 24 ? EVP_des_ede3_cbc() : key == 16 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
+        o->m.mac_len = mac;
+        o->m.key_len = key;
+        memcpy(o->m.mac_key, p_mac, mac);
+        memcpy(o->m.key, p_key, key);
+        if (iv)
+            memcpy(o->m.chain_iv, p_iv, iv);
+        o->ready = 1;
+        return 0;
+    }
     if (c == TLS_ORACLE_CBC) {
         /* BoringSSL's CBC record AEAD key: MAC key || cipher key (|| IV for implicit IV) */
         memcpy(aead_key, p_mac, mac);
@@ -183,7 +221,7 @@ int tls_oracle_init13(struct tls_oracle *o, enum tls_oracle_dir dir, uint16_t su
 
 void tls_oracle_cleanup(struct tls_oracle *o)
 {
-    if (o->ready)
+    if (o->ready && !o->model)
         EVP_AEAD_CTX_cleanup(&o->ctx);
     memset(o, 0, sizeof *o);
 }
@@ -195,6 +233,8 @@ size_t tls_oracle_iv_len(const struct tls_oracle *o)
 
 size_t tls_oracle_sealed_max(const struct tls_oracle *o, size_t pt_len, size_t tls13_pad)
 {
+    if (o->model)
+        return 5 + o->explicit_iv + pt_len + o->m.mac_len + 256;
     return 5 + o->explicit_iv + pt_len + (o->tls13 ? 1 + tls13_pad : 0) + EVP_AEAD_max_overhead(EVP_AEAD_CTX_aead(&o->ctx));
 }
 
@@ -220,8 +260,142 @@ static size_t make_nonce(const struct tls_oracle *o, const uint8_t *explicit8, u
     return 12;
 }
 
-size_t tls_oracle_seal(struct tls_oracle *o, uint8_t type, const uint8_t *pt, size_t pt_len,
-                       const uint8_t *iv, size_t tls13_pad, uint8_t *out, size_t cap)
+/* ---------------------------------------------------------------- the RFC CBC model */
+
+/* HMAC(mac_key, seq_num + type + version + length + data): the MAC of RFC 5246 6.2.3.1
+ * (data = the plaintext, length its length) and of RFC 7366 3 (data = IV + ciphertext,
+ * length theirs). */
+static int model_mac(const struct tls_oracle *o, uint8_t type, const uint8_t *data, size_t len, uint8_t *mac)
+{
+    uint8_t hdr[13];
+    unsigned mac_len = 0;
+    HMAC_CTX h;
+    int ok;
+    put_seq(hdr, o->seq);
+    hdr[8] = type;
+    hdr[9] = (uint8_t)(o->version >> 8);
+    hdr[10] = (uint8_t)o->version;
+    hdr[11] = (uint8_t)(len >> 8);
+    hdr[12] = (uint8_t)len;
+    HMAC_CTX_init(&h);
+    ok = HMAC_Init_ex(&h, o->m.mac_key, o->m.mac_len, o->m.md, NULL) && HMAC_Update(&h, hdr, 13) &&
+         HMAC_Update(&h, data, len) && HMAC_Final(&h, mac, &mac_len) && mac_len == o->m.mac_len;
+    HMAC_CTX_cleanup(&h);
+    return ok;
+}
+
+static int model_cbc(const struct tls_oracle *o, int enc, const uint8_t *iv, const uint8_t *in, size_t n, uint8_t *out)
+{
+    EVP_CIPHER_CTX c;
+    int outl = 0, ok;
+    EVP_CIPHER_CTX_init(&c);
+    ok = EVP_CipherInit_ex(&c, o->m.cipher, NULL, o->m.key, iv, enc) && EVP_CIPHER_CTX_set_padding(&c, 0) &&
+         EVP_CipherUpdate(&c, out, &outl, in, (int)n) && (size_t)outl == n;
+    EVP_CIPHER_CTX_cleanup(&c);
+    return ok;
+}
+
+size_t tls_oracle_cbc_min_pad(const struct tls_oracle *o, size_t pt_len)
+{
+    /* RFC 5246 6.2.3.2: the encrypted part (content, the MAC in MAC-then-encrypt, the padding
+     * and its length byte) is a whole number of blocks */
+    size_t inner = pt_len + (o->etm ? 0 : o->m.mac_len) + 1;
+    return o->block ? (o->block - inner % o->block) % o->block : 0;
+}
+
+size_t tls_oracle_seal_cbc_padding(struct tls_oracle *o, uint8_t type, const uint8_t *pt, size_t pt_len,
+                                   const uint8_t *iv, size_t pad_len, int bad_pad, uint8_t *out, size_t cap)
+{
+    static uint8_t buf[16384 + 2048 + 64];
+    size_t ivl = o->explicit_iv, inner = 0, body;
+    const uint8_t *use_iv = ivl ? iv : o->m.chain_iv;
+    uint8_t *ct;
+
+    if (!o->model || o->dir != TLS_ORACLE_SEAL || o->seq == UINT64_MAX || pad_len > 255 || pt_len > 16384 + 1024)
+        return 0;
+    if ((pt_len + (o->etm ? 0 : o->m.mac_len) + 1 + pad_len) % o->block != 0)
+        return 0;
+    body = ivl + pt_len + (o->etm ? 0 : o->m.mac_len) + pad_len + 1 + (o->etm ? o->m.mac_len : 0);
+    if (body > 0xffff || cap < 5 + body)
+        return 0;
+    memcpy(buf, pt, pt_len);
+    inner = pt_len;
+    if (!o->etm) {
+        if (!model_mac(o, type, pt, pt_len, buf + inner))
+            return 0;
+        inner += o->m.mac_len;
+    }
+    /* padding_length + 1 bytes, all of value padding_length (RFC 5246 6.2.3.2) */
+    memset(buf + inner, (int)pad_len, pad_len + 1);
+    if (bad_pad)
+        buf[inner + (pad_len ? pad_len / 2 : 0)] ^= pad_len ? 0x01 : 0x80;
+    inner += pad_len + 1;
+    out[0] = type;
+    out[1] = 3;
+    out[2] = (uint8_t)o->version;
+    out[3] = (uint8_t)(body >> 8);
+    out[4] = (uint8_t)body;
+    memcpy(out + 5, iv, ivl);
+    ct = out + 5 + ivl;
+    if (!model_cbc(o, 1, use_iv, buf, inner, ct))
+        return 0;
+    if (!ivl)
+        memcpy(o->m.chain_iv, ct + inner - o->block, o->block);
+    /* RFC 7366 3: the MAC over IV + ciphertext, length = theirs */
+    if (o->etm && !model_mac(o, type, out + 5, ivl + inner, ct + inner))
+        return 0;
+    o->seq++;
+    return 5 + body;
+}
+
+static int model_open(struct tls_oracle *o, const uint8_t *rec, size_t rec_len, uint8_t *type, uint8_t *out,
+                      size_t out_cap, size_t *out_len)
+{
+    size_t n = rec_len - 5, ivl = o->explicit_iv, mac_len = o->m.mac_len, enc, ctn, pad, i, data;
+    const uint8_t *body = rec + 5;
+    uint8_t mac[64], next_iv[16];
+
+    if (o->etm) {
+        /* RFC 7366 3: IV + whole blocks + MAC; the MAC first, over IV + ciphertext */
+        if (n < ivl + o->block + mac_len || (n - mac_len - ivl) % o->block)
+            return 0;
+        enc = n - mac_len;
+        if (!model_mac(o, rec[0], body, enc, mac) || CRYPTO_memcmp(mac, body + enc, mac_len) != 0)
+            return 0;
+    } else {
+        if (n < ivl + o->block || (n - ivl) % o->block)
+            return 0;
+        enc = n;
+    }
+    ctn = enc - ivl;
+    if (ctn == 0 || ctn > out_cap)
+        return 0;
+    memcpy(next_iv, body + enc - o->block, o->block);
+    if (!model_cbc(o, 0, ivl ? body : o->m.chain_iv, body + ivl, ctn, out))
+        return 0;
+    pad = out[ctn - 1];
+    if (pad + 1 + (o->etm ? 0 : mac_len) > ctn)
+        return 0;
+    for (i = 0; i <= pad; i++)
+        if (out[ctn - 1 - i] != pad)
+            return 0;
+    data = ctn - pad - 1;
+    if (!o->etm) {
+        data -= mac_len;
+        if (!model_mac(o, rec[0], out, data, mac) || CRYPTO_memcmp(mac, out + data, mac_len) != 0)
+            return 0;
+    }
+    if (!ivl)
+        memcpy(o->m.chain_iv, next_iv, o->block);
+    *type = rec[0];
+    *out_len = data;
+    o->seq++;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- BoringSSL's record AEADs */
+static size_t aead_seal(struct tls_oracle *o, uint8_t type, const uint8_t *pt, size_t pt_len, const uint8_t *iv,
+                        size_t tls13_pad, uint8_t *out, size_t cap)
 {
     uint8_t ad[13], nonce[16], inner_buf[16384 + 1 + 256];
     const uint8_t *in = pt;
@@ -297,6 +471,14 @@ size_t tls_oracle_seal(struct tls_oracle *o, uint8_t type, const uint8_t *pt, si
     return 5 + body;
 }
 
+size_t tls_oracle_seal(struct tls_oracle *o, uint8_t type, const uint8_t *pt, size_t pt_len,
+                       const uint8_t *iv, size_t tls13_pad, uint8_t *out, size_t cap)
+{
+    if (o->model)
+        return tls_oracle_seal_cbc_padding(o, type, pt, pt_len, iv, tls_oracle_cbc_min_pad(o, pt_len), 0, out, cap);
+    return aead_seal(o, type, pt, pt_len, iv, tls13_pad, out, cap);
+}
+
 int tls_oracle_open(struct tls_oracle *o, const uint8_t *rec, size_t rec_len, uint8_t *type,
                     uint8_t *out, size_t out_cap, size_t *out_len)
 {
@@ -307,6 +489,8 @@ int tls_oracle_open(struct tls_oracle *o, const uint8_t *rec, size_t rec_len, ui
     *out_len = 0;
     if (!o->ready || o->dir != TLS_ORACLE_OPEN || rec_len < 5 || o->seq == UINT64_MAX)
         return 0;
+    if (o->model)
+        return model_open(o, rec, rec_len, type, out, out_cap, out_len);
     n = rec_len - 5;
     ct = body;
     ct_len = n;

@@ -54,7 +54,7 @@ n_imap_tls=$(($(wc -l <"$W/imap_tls.c.txt") - 2))
 "$BUILD/tools/record-seeds" --suites >"$W/record.c.txt" || bad "record-seeds --suites failed"
 python3 "$ROOT/tools/record_seeds.py" --suites >"$W/record.py.txt"
 if ! diff -u "$W/record.c.txt" "$W/record.py.txt" >"$W/d2"; then
-    bad "tools/record_seeds.py SUITES/info() differ from record_model.c (- C, + Python; index version suite block key-material explicit-IV):"
+    bad "tools/record_seeds.py SUITES/info() differ from record_model.c (- C, + Python; index version suite etm block key-material explicit-IV):"
     cat "$W/d2"
 fi
 n_record=$(wc -l <"$W/record.c.txt")

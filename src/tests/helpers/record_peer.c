@@ -58,7 +58,7 @@ int record_peer_run(const struct tls_pair *tp, const size_t *cuts, size_t ncuts,
         nrecords++;
         if (ph == P_CLEAR) {
             if (!tls13 && type == MX_TLS_CHANGE_CIPHER_SPEC) {
-                int k = mx_record_set_tls12_keys(r, tp->version, tp->suite, 1, tp->key_block,
+                int k = mx_record_set_tls12_keys(r, tp->version, tp->suite, MX_REC_MAC_THEN_ENCRYPT, 1, tp->key_block,
                                                  tp->key_block_len, 0);
                 if (k != MX_REC_OK) {
                     snprintf(res->err, sizeof res->err, "set_tls12_keys: %s", mx_record_strerror(k));

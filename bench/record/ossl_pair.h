@@ -1,0 +1,29 @@
+/* ossl_pair.h - OpenSSL 3's SSL_read as a second reference in the record bench.
+ *
+ * OpenSSL 3 (Debian's libssl3) and BoringSSL export the same symbol names, so OpenSSL runs in a
+ * helper process of its own (bench/record/ossl_read.c, which links neither BoringSSL nor libmx)
+ * that loads libssl.so.3 with dlopen and calls it through function pointers (no OpenSSL header
+ * is included: the build's include path has BoringSSL's). dlmopen(LM_ID_NEWLM) in the bench
+ * process itself was tried and fails: the namespace's second libc hands out the same pthread
+ * keys as the first, so OpenSSL's and BoringSSL's thread-local error queues share a slot and
+ * BoringSSL's ERR_clear_error frees OpenSSL's pointer ("free(): invalid pointer"). A client and a server handshake in memory with a PSK suite of the same record
+ * layer as the suite being measured (PSK-AES128-CBC-SHA256 for AES128-CBC-SHA256, ...: the key
+ * exchange does not touch the records, and a PSK needs no certificate), with or without
+ * encrypt-then-MAC; the client writes the records, the server's SSL_read is timed.
+ * Bench code only (the release build).
+ */
+#ifndef BENCH_OSSL_PAIR_H
+#define BENCH_OSSL_PAIR_H
+
+#include <stddef.h>
+
+/* Loads libssl.so.3. Returns 0, or -1 with a message in err. */
+int ossl_load(char *err, size_t errlen);
+
+/* Handshake with cipher (an OpenSSL name), TLS version 0x0301..0x0303, etm 0/1; the client
+ * writes nrec records of rec bytes; returns the best of reps SSL_read times in seconds over
+ * them, or a negative number with err set. */
+double ossl_read_seconds(const char *cipher, unsigned version, int etm, size_t nrec, size_t rec, int reps, char *err,
+                         size_t errlen);
+
+#endif
