@@ -623,6 +623,13 @@ size_t fz_mutate(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_
             mut_splice(m);
         for (size_t r = 0, tries = 0; r < rounds && tries < 32; tries++)
             r += (size_t)mutations[below(m, NMUT)](m);
+        /* inserts and splices grow a session; a session past half the room shrinks half the
+         * time, so that the corpus does not drift to max_len (every target byte costs) */
+        size_t bytes = 0;
+        for (size_t i = 0; i < m->nev; i++)
+            bytes += 3 + m->ev[i].n;
+        if (bytes > (max - pre) / 2 && below(m, 2))
+            mut_delete(m);
     }
     serialize(m, max - pre);
     memcpy(out, prefix, pre);
