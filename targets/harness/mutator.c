@@ -623,13 +623,20 @@ size_t fz_mutate(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_
             mut_splice(m);
         for (size_t r = 0, tries = 0; r < rounds && tries < 32; tries++)
             r += (size_t)mutations[below(m, NMUT)](m);
-        /* inserts and splices grow a session; a session past half the room shrinks half the
-         * time, so that the corpus does not drift to max_len (every target byte costs) */
-        size_t bytes = 0;
-        for (size_t i = 0; i < m->nev; i++)
-            bytes += 3 + m->ev[i].n;
-        if (bytes > (max - pre) / 2 && below(m, 2))
+        /* inserts, copies and splices grow a session: at most to twice its size (+ 512), and
+         * past half the room it shrinks half the time, so that the corpus grows step by step
+         * instead of drifting to max_len (every byte costs the target a step per chunking) */
+        size_t soft = 2 * (n > pre ? n - pre : 0) + 512;
+        const char *applied = m->last;
+        for (int tries = 0; tries < 64 && m->nev; tries++) {
+            size_t bytes = FZ_SESSION_HEADER;
+            for (size_t i = 0; i < m->nev; i++)
+                bytes += 3 + m->ev[i].n;
+            if (bytes <= soft && (bytes <= (max - pre) / 2 || below(m, 2)))
+                break;
             mut_delete(m);
+        }
+        m->last = applied;
     }
     serialize(m, max - pre);
     memcpy(out, prefix, pre);
