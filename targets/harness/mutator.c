@@ -62,8 +62,15 @@ void fz_mutator_add_token(struct fz_mutator *m, const uint8_t *p, size_t n)
     fz_buf_put(&m->tok, p, n);
 }
 
-/* splitmix64: a fixed, portable sequence for a seed, so that runs repeat */
-static uint64_t rnd(struct fz_mutator *m)
+/* splitmix64: a fixed, portable sequence for a seed, so that runs repeat. Its arithmetic wraps
+ * on purpose (well defined for uint64_t); the attribute tells OSS-Fuzz's UBSan build, which
+ * checks unsigned-integer-overflow, that this is no finding. */
+#if defined(__clang__)
+#define FZ_WRAPS __attribute__((no_sanitize("unsigned-integer-overflow")))
+#else
+#define FZ_WRAPS
+#endif
+FZ_WRAPS static uint64_t rnd(struct fz_mutator *m)
 {
     uint64_t z = (m->rng += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -161,8 +168,11 @@ static long pick_client(struct fz_mutator *m)
         return -1;
     size_t k = below(m, nc);
     for (i = 0; i < m->nev; i++)
-        if (m->ev[i].type == FZ_EV_CLIENT && k-- == 0)
-            return (long)i;
+        if (m->ev[i].type == FZ_EV_CLIENT) {
+            if (k == 0)
+                return (long)i;
+            k--;
+        }
     return -1;
 }
 

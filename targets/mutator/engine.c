@@ -153,6 +153,10 @@ size_t afl_custom_fuzz(void *data, uint8_t *buf, size_t buf_size, uint8_t **out_
                        size_t add_buf_size, size_t max_size);
 void afl_custom_deinit(void *data);
 
+/* splitmix64 (as in mutator.c); wraps on purpose, which OSS-Fuzz's UBSan build checks */
+#if defined(__clang__)
+__attribute__((no_sanitize("unsigned-integer-overflow")))
+#endif
 static uint64_t mix(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
