@@ -38,7 +38,8 @@ usage: ./build.sh [COMMAND] [ARGS]
                        checked lines, only the names, or one field of one target
   build-fuzzers [libfuzzer|afl]
                        build the local fuzzers (ASan+UBSan) into build/fuzz-ENGINE/out, with
-                       their objects and recorded compile/link commands in build/fuzz-ENGINE/obj
+                       their objects and recorded compile/link commands in build/fuzz-ENGINE/obj;
+                       afl: also the session-aware mutator, out/mxfuzz_mutator_<layout>.so
   build PROFILE [CMAKE_TARGET...]
                        configure and build the CMake tree build/PROFILE with a profile of
                        build.conf (test, coverage, release, valgrind); all targets by default

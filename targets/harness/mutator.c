@@ -70,12 +70,16 @@ void fz_mutator_add_token(struct fz_mutator *m, const uint8_t *p, size_t n)
 #else
 #define FZ_WRAPS
 #endif
-FZ_WRAPS static uint64_t rnd(struct fz_mutator *m)
+FZ_WRAPS uint64_t fz_splitmix64(uint64_t *state)
 {
-    uint64_t z = (m->rng += 0x9e3779b97f4a7c15ull);
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+static uint64_t rnd(struct fz_mutator *m)
+{
+    return fz_splitmix64(&m->rng);
 }
 /* 0 .. n-1 (n > 0) */
 static size_t below(struct fz_mutator *m, size_t n)

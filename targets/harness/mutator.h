@@ -75,6 +75,10 @@ void fz_mutator_add_token(struct fz_mutator *m, const uint8_t *p, size_t n);
 size_t fz_mutate(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_t *other, size_t other_n,
                  uint8_t *out, size_t max, uint64_t seed);
 
+/* The next number of a splitmix64 sequence (state advanced): the mutator's generator, also the
+ * engine glue's, so that a seed gives the same run everywhere. */
+uint64_t fz_splitmix64(uint64_t *state);
+
 /* 1 when data[0..size) is a canonical session file (see above), else 0. */
 int fz_session_canonical(const uint8_t *data, size_t size);
 

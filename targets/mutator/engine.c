@@ -153,26 +153,14 @@ size_t afl_custom_fuzz(void *data, uint8_t *buf, size_t buf_size, uint8_t **out_
                        size_t add_buf_size, size_t max_size);
 void afl_custom_deinit(void *data);
 
-/* splitmix64 (as in mutator.c); wraps on purpose, which OSS-Fuzz's UBSan build checks */
-#if defined(__clang__)
-__attribute__((no_sanitize("unsigned-integer-overflow")))
-#endif
-static uint64_t mix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* A few byte edits (flip a bit, set a byte, insert one, delete one): AFL++'s havoc stage does
  * the heavy byte work, this only keeps payload edits inside the structure. */
 static size_t afl_bytes(uint8_t *data, size_t size, size_t max, void *ctx, uint64_t seed)
 {
     uint64_t s = seed;
     (void)ctx;
-    for (unsigned k = 1 + (unsigned)(mix(&s) % 4); k > 0; k--) {
-        uint64_t r = mix(&s);
+    for (unsigned k = 1 + (unsigned)(fz_splitmix64(&s) % 4); k > 0; k--) {
+        uint64_t r = fz_splitmix64(&s);
         size_t at = size ? (size_t)(r >> 8) % size : 0;
         switch (r % 4) {
         case 0: if (size) data[at] ^= (uint8_t)(1u << (r >> 40) % 8); break;
@@ -221,7 +209,7 @@ size_t afl_custom_fuzz(void *data, uint8_t *buf, size_t buf_size, uint8_t **out_
     }
     /* AFL++ hands another queue entry as add_buf: the partner of a splice */
     *out_buf = a->buf;
-    return fz_mutate(&a->m, buf, buf_size, add_buf, add_buf_size, a->buf, max_size, mix(&a->rng));
+    return fz_mutate(&a->m, buf, buf_size, add_buf, add_buf_size, a->buf, max_size, fz_splitmix64(&a->rng));
 }
 
 void afl_custom_deinit(void *data)
