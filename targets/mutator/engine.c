@@ -16,21 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "mutator.h"
 
 /* ---- the dictionary (libFuzzer / AFL format: one "token" per line, name= optional, C-like
  * escapes \\ \" \xHH; # comments) */
-
-static int hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static void load_dict(struct fz_mutator *m, const char *path)
 {
@@ -49,8 +39,8 @@ static void load_dict(struct fz_mutator *m, const char *path)
             continue;
         for (char *p = a + 1; p < b && n < sizeof tok; p++) {
             if (*p == '\\' && p + 1 < b) {
-                if (p[1] == 'x' && p + 3 < b && hex(p[2]) >= 0 && hex(p[3]) >= 0) {
-                    tok[n++] = (uint8_t)(hex(p[2]) << 4 | hex(p[3]));
+                if (p[1] == 'x' && p + 3 < b && fz_hex_digit(p[2]) >= 0 && fz_hex_digit(p[3]) >= 0) {
+                    tok[n++] = (uint8_t)(fz_hex_digit(p[2]) << 4 | fz_hex_digit(p[3]));
                     p += 3;
                 } else {
                     tok[n++] = (uint8_t)p[1];
