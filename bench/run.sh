@@ -19,7 +19,7 @@ usage() {
     cat <<'EOF'
 usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|both] [--jobs J]
                              [--mutator on|off|both] [--configs shipped,pruned,empty]
-                             [--quick] [--bug ID...]
+                             [--quick] [--reuse-build] [--bug ID...]
          time to the first crash recognised as each re-injected bug of bench/bugs/manifest:
          N trials of at most S seconds per bug x engine x configuration (shipped corpus +
          dictionary; empty corpus, no dictionary; and, when shipped seeds already trigger the
@@ -93,7 +93,7 @@ prefilter() {
 
 cmd_bugs() {
     local trials=10 cap=30 engine=both jobs=2 quick=0 sel=() mutator=both configs=shipped,pruned,empty configs_set=0
-    local orig_args=("$@")
+    local orig_args=("$@") reuse=0
     while [[ $# -gt 0 ]]; do
         case $1 in
         --trials) trials=${2:?}; shift 2 ;;
@@ -103,6 +103,7 @@ cmd_bugs() {
         --mutator) mutator=${2:?}; shift 2 ;;
         --configs) configs=${2:?}; configs_set=1; shift 2 ;;
         --quick) quick=1; shift ;;
+        --reuse-build) reuse=1; shift ;;
         --bug) shift; while [[ $# -gt 0 && $1 != --* ]]; do sel+=("$1"); shift; done ;;
         -h | --help) usage; exit 0 ;;
         *) die "bugs: unknown argument $1 (see ./build.sh bench --help)" ;;
@@ -150,7 +151,10 @@ cmd_bugs() {
 
     local e_list
     e_list=$(engines_of "$engine")
-    for e in $e_list; do build_base "$e" "$out/build-$e.log"; done
+    # --reuse-build: build/fuzz-ENGINE as it is (it must be a build of this tree: say so in meta)
+    if [[ $reuse -eq 1 ]]; then echo "base: reused build/fuzz-* ($e_list), not rebuilt" >>"$out/meta"; else
+        for e in $e_list; do build_base "$e" "$out/build-$e.log"; done
+    fi
 
     # variants: patched fuzzers; and the seeds each variant starts from
     : >"$out/skipped"
@@ -195,7 +199,13 @@ cmd_bugs() {
             # recognised as the bug means the shipped corpus finds it at t=0 (no fuzzing needed).
             local e0 sd="$out/seeds/$id/$t" hits=0 other=0 nseeds first=""
             e0=$(set -- $e_list; echo "$1")
-            prefilter "$out/variants/$e0/$id/$t" "$e0" "$ROOT/corpus/$t" "$sd" "$rx" "$out/seeds/$id"
+            mkdir -p "$out/seeds/$id"
+            if [[ ,$configs, == ,empty, ]]; then
+                # only the empty configuration: no seed is used, none needs replaying
+                echo "0 0 -" >"$out/seeds/$id/verdict"
+            else
+                prefilter "$out/variants/$e0/$id/$t" "$e0" "$ROOT/corpus/$t" "$sd" "$rx" "$out/seeds/$id"
+            fi
             read -r hits other first <"$out/seeds/$id/verdict"
             nseeds=$(find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l)
             if [[ $hits -gt 0 ]]; then
