@@ -210,6 +210,8 @@ cmd_bugs() {
             nseeds=$(find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l)
             if [[ $hits -gt 0 ]]; then
                 say "[$(ts)] $id/$t: $hits of $nseeds shipped seeds trigger it (first: $first): the shipped corpus finds it at t=0; configuration 'pruned' fuzzes without them"
+            elif [[ ,$configs, == ,empty, ]]; then
+                say "[$(ts)] $id/$t: empty configuration only: the shipped seeds are not replayed"
             else
                 say "[$(ts)] $id/$t: no shipped seed triggers it$([[ $other -gt 0 ]] && echo "; $other seed(s) crash otherwise (pruned)")"
             fi
