@@ -33,12 +33,13 @@ usage: ./build.sh [COMMAND] [ARGS]
                        llvm-cov line/branch coverage of src/ from the shipped corpus + reproducers
   oss-fuzz             build into $OUT with $CC $CFLAGS $LIB_FUZZING_ENGINE (the OSS-Fuzz contract)
   deps                 install (as root) or list the Debian packages mxfuzz needs
-  targets [--names | --field TARGET name|dicts|max_len|libs]
+  targets [--names | --field TARGET name|dicts|max_len|libs|mutator]
                        the targets of targets/manifest (the one reader of that file): the
                        checked lines, only the names, or one field of one target
   build-fuzzers [libfuzzer|afl]
                        build the local fuzzers (ASan+UBSan) into build/fuzz-ENGINE/out, with
-                       their objects and recorded compile/link commands in build/fuzz-ENGINE/obj
+                       their objects and recorded compile/link commands in build/fuzz-ENGINE/obj;
+                       afl: also the session-aware mutator, out/mxfuzz_mutator_<layout>.so
   build PROFILE [CMAKE_TARGET...]
                        configure and build the CMake tree build/PROFILE with a profile of
                        build.conf (test, coverage, release, valgrind); all targets by default
@@ -51,26 +52,27 @@ USAGE
 }
 
 # ---------------------------------------------------------------- manifest
-# The one reader of targets/manifest. Fields: name dicts max_len libs. Every other script and
+# The one reader of targets/manifest. Fields: name dicts max_len libs mutator. Every other script and
 # CMakeLists.txt asks `./build.sh targets`; a malformed line stops them all the same way.
 MANIFEST=$ROOT/targets/manifest
 manifest() {
     awk -v root="$ROOT" '
         /^[ \t]*(#|$)/ { next }
         {
-            if (NF != 4) { printf "targets/manifest:%d: %d fields, want 4 (name dicts max_len libs)\n", NR, NF > "/dev/stderr"; bad = 1; next }
+            if (NF != 5) { printf "targets/manifest:%d: %d fields, want 5 (name dicts max_len libs mutator)\n", NR, NF > "/dev/stderr"; bad = 1; next }
             if ($1 !~ /^[A-Za-z0-9_-]+$/) { printf "targets/manifest:%d: bad target name %s\n", NR, $1 > "/dev/stderr"; bad = 1; next }
             if ($3 !~ /^[0-9]+$/) { printf "targets/manifest:%d: max_len %s is not a number\n", NR, $3 > "/dev/stderr"; bad = 1; next }
+            if ($5 != "-" && ($5 !~ /^[a-z0-9_]+$/ || system("test -f \"" root "/targets/mutator/layout_" $5 ".c\"") != 0)) { printf "targets/manifest:%d: mutator %s: no targets/mutator/layout_%s.c\n", NR, $5, $5 > "/dev/stderr"; bad = 1; next }
             if (seen[$1]++) { printf "targets/manifest:%d: %s listed twice\n", NR, $1 > "/dev/stderr"; bad = 1; next }
-            print $1, $2, $3, $4
+            print $1, $2, $3, $4, $5
         }
         END { exit bad }' "$MANIFEST"
 }
 target_names() { manifest | awk '{print $1}'; }
-# target_field TARGET name|dicts|max_len|libs
+# target_field TARGET name|dicts|max_len|libs|mutator
 target_field() {
     local n
-    case $2 in name) n=1 ;; dicts) n=2 ;; max_len) n=3 ;; libs) n=4 ;; *) die "targets: no field '$2' (name dicts max_len libs)" ;; esac
+    case $2 in name) n=1 ;; dicts) n=2 ;; max_len) n=3 ;; libs) n=4 ;; mutator) n=5 ;; *) die "targets: no field '$2' (name dicts max_len libs mutator)" ;; esac
     manifest | awk -v t="$1" -v f="$n" '$1 == t {print $f; found = 1} END {exit !found}'
 }
 is_target() { target_names | grep -qx -- "$1"; }
@@ -179,7 +181,7 @@ build_fuzzers() {
     : "${CC:?}" "${CXX:?}" "${LIB_FUZZING_ENGINE:?}"
     manifest >/dev/null || die "targets/manifest is malformed"
     rm -rf "$obj"
-    mkdir -p "$out" "$obj/mx" "$obj/harness" "$obj/capture" "$obj/targets"
+    mkdir -p "$out" "$obj/mx" "$obj/harness" "$obj/capture" "$obj/targets" "$obj/mutator"
     local inc=(-I "$ROOT/include" -I "$ROOT/targets/harness" -I "$ROOT/targets/oracles" -I "$ROOT/capture"
                -isystem "$(bssl_inc)")
     [[ -n ${MX_PCAP_INCLUDE:-} ]] && inc+=(-isystem "$MX_PCAP_INCLUDE")
@@ -204,6 +206,9 @@ build_fuzzers() {
         compile "$src" "$obj/harness/$(basename "$src" .c).o"
     done
     for src in "$ROOT"/capture/*.c; do compile "$src" "$obj/capture/$(basename "$src" .c).o"; done
+    # the session-aware mutator's engine entry points and layouts: objects, not an archive,
+    # because the engines only refer to them weakly (an archive member would never be pulled in)
+    for src in "$ROOT"/targets/mutator/*.c; do compile "$src" "$obj/mutator/$(basename "$src" .c).o"; done
     for d in mx harness capture; do "${AR:-ar}" rcs "$obj/lib$d.a" "$obj/$d"/*.o; done
     # BoringSSL: static archives when given (OSS-Fuzz builds them), else Debian's shared
     # libraries copied into OUT/lib so that nothing outside OUT is needed at run time.
@@ -214,10 +219,15 @@ build_fuzzers() {
         cp -L "$(bssl_lib)"/libssl.so.0 "$(bssl_lib)"/libcrypto.so.0 "$out/lib/"
         link_bssl=(-L"$(bssl_lib)" -lssl -lcrypto -Wl,-rpath,'$ORIGIN/lib')
     fi
-    local lsep=" "
-    while read -r t dicts maxlen libs; do
+    local lsep=" " mutators=""
+    while read -r t dicts maxlen libs mutator; do
         compile "$ROOT/targets/$t.c" "$obj/targets/$t.o"
-        local extra=() late=()
+        local extra=() late=() mut=()
+        # the manifest's mutator column: LLVMFuzzerCustomMutator and its layout linked in
+        if [[ $mutator != - ]]; then
+            mut=("$obj/mutator/engine.o" "$obj/mutator/layout_$mutator.o")
+            [[ " $mutators " == *" $mutator "* ]] || mutators+=" $mutator"
+        fi
         if [[ ,$libs, == *,pcap,* ]]; then
             extra+=("$obj/libcapture.a")
             # libpcap: a static archive when given (OSS-Fuzz builds one without D-Bus), else the
@@ -243,11 +253,14 @@ build_fuzzers() {
             done
             late+=("$MX_DOVECOT_SHARED" -Wl,--disable-new-dtags -Wl,-rpath,'$ORIGIN/lib')
         fi
-        local link=("$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "${extra[@]:0:1}" "$obj/libharness.a" "$obj/libmx.a"
+        local link=("$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "${mut[@]}" "${extra[@]:0:1}" "$obj/libharness.a" "$obj/libmx.a"
                     "${engine[@]}" "${link_bssl[@]}" "${extra[@]:1}" "${late[@]}" -o "$out/$t")
         "${link[@]}"
-        printf '%s{"target": %s, "directory": %s, "command": %s}\n' "$lsep" "$(json_str "$t")" \
-            "$(json_str "$obj")" "$(json_str "$(quoted "${link[@]}")")" >>"$lkdb"
+        # "mutator": the objects bench/variant.py leaves out for a fuzzer without the mutator
+        local mjson="" m
+        for m in "${mut[@]}"; do mjson+="${mjson:+, }$(json_str "$m")"; done
+        printf '%s{"target": %s, "directory": %s, "command": %s, "mutator": [%s]}\n' "$lsep" "$(json_str "$t")" \
+            "$(json_str "$obj")" "$(json_str "$(quoted "${link[@]}")")" "$mjson" >>"$lkdb"
         lsep=","
         # dictionary: the listed files joined
         rm -f "$out/$t.dict"
@@ -279,6 +292,20 @@ build_fuzzers() {
     done < <(manifest)
     echo "]" >>"$ccdb"
     echo "]" >>"$lkdb"
+    # AFL++ takes a custom mutator as a shared object (AFL_CUSTOM_MUTATOR_LIBRARY), one per
+    # layout: OUT/mxfuzz_mutator_<layout>.so. afl-fuzz loads it into its own process, which has
+    # no sanitizer runtime and no coverage map: the plain compiler of build.conf, not $CC $CFLAGS.
+    if [[ ${FUZZING_ENGINE:-} == afl ]]; then
+        local m so
+        for m in $mutators; do
+            so="$out/mxfuzz_mutator_$m.so"
+            $MX_MUTATOR_SO_CC $MX_MUTATOR_SO_CFLAGS $MX_COMMON_CFLAGS -I "$ROOT/include" -I "$ROOT/targets/harness" \
+                "$ROOT/targets/mutator/engine.c" "$ROOT/targets/mutator/layout_$m.c" \
+                "$ROOT/targets/harness/mutator.c" "$ROOT/targets/harness/session.c" "$ROOT/targets/harness/buf.c" \
+                -o "$so.tmp"
+            mv "$so.tmp" "$so"
+        done
+    fi
 }
 
 # Local builds of the fuzzers: build/fuzz-libfuzzer, build/fuzz-afl, with the engine's profile
@@ -288,7 +315,7 @@ local_fuzz_build() {
     [[ $engine == libfuzzer || $engine == afl ]] || die "build-fuzzers: the engine is libfuzzer or afl"
     say "== building $engine fuzzers in ${dir#"$ROOT"/}"
     if [[ $engine == libfuzzer ]]; then ensure_deps $DEPS_BASE; else ensure_deps $DEPS_BASE $DEPS_AFL; fi
-    AFL_QUIET=1 CC=$(profile_var "$engine" CC) CXX=$(profile_var "$engine" CXX) \
+    AFL_QUIET=1 FUZZING_ENGINE=$engine CC=$(profile_var "$engine" CC) CXX=$(profile_var "$engine" CXX) \
     CFLAGS=$(profile_var "$engine" CFLAGS) CXXFLAGS=$(profile_var "$engine" CXXFLAGS) \
     LIB_FUZZING_ENGINE=$(profile_var "$engine" ENGINE) \
         build_fuzzers "$dir/out" "$dir/obj"

@@ -18,14 +18,17 @@ ts() { date +%H:%M:%S; }
 usage() {
     cat <<'EOF'
 usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|both] [--jobs J]
-                             [--quick] [--bug ID...]
+                             [--mutator on|off|both] [--configs shipped,pruned,empty]
+                             [--quick] [--reuse-build] [--bug ID...]
          time to the first crash recognised as each re-injected bug of bench/bugs/manifest:
          N trials of at most S seconds per bug x engine x configuration (shipped corpus +
          dictionary; empty corpus, no dictionary; and, when shipped seeds already trigger the
-         bug, "pruned": the shipped corpus without them + dictionary), J at a time, one core each.
-         Defaults: --trials 5 --time 30 --engine both --jobs 2 (worst case about an hour with
-         12 bugs on 2 cores; most trials stop early). --quick: 3 trials x 10 s, libFuzzer only,
-         no empty configuration (does every target still find its bugs? a few minutes).
+         bug, "pruned": the shipped corpus without them + dictionary), J at a time, one core each;
+         each configuration with the session-aware mutator (as shipped) and, for the targets
+         that have one (the manifest's mutator column), without it (config name + "-nomut").
+         Defaults: --trials 10 --time 30 --engine both --jobs 2 --mutator both, every
+         configuration (several hours on 2 cores; most trials stop early). --quick: 3 trials x
+         10 s, libFuzzer only, no empty configuration (does every target still find its bugs?).
        ./build.sh bench speed [--time S] [--engine libfuzzer|afl|both]
          exec/s of every target against the empty target (bench/empty.c, built the same way)
          run just before it on the same corpus, dictionary and max_len, as ratios; the first
@@ -89,21 +92,36 @@ prefilter() {
 }
 
 cmd_bugs() {
-    local trials=5 cap=30 engine=both jobs=2 quick=0 sel=()
+    local trials=10 cap=30 engine=both jobs=2 quick=0 sel=() mutator=both configs=shipped,pruned,empty configs_set=0
+    local orig_args=("$@") reuse=0
     while [[ $# -gt 0 ]]; do
         case $1 in
         --trials) trials=${2:?}; shift 2 ;;
         --time) cap=${2:?}; shift 2 ;;
         --engine) engine=${2:?}; shift 2 ;;
         --jobs) jobs=${2:?}; shift 2 ;;
+        --mutator) mutator=${2:?}; shift 2 ;;
+        --configs) configs=${2:?}; configs_set=1; shift 2 ;;
         --quick) quick=1; shift ;;
+        --reuse-build) reuse=1; shift ;;
         --bug) shift; while [[ $# -gt 0 && $1 != --* ]]; do sel+=("$1"); shift; done ;;
         -h | --help) usage; exit 0 ;;
         *) die "bugs: unknown argument $1 (see ./build.sh bench --help)" ;;
         esac
     done
-    local with_empty=1
-    if [[ $quick -eq 1 ]]; then trials=3 cap=10 engine=libfuzzer with_empty=0; fi
+    # --quick sets its defaults; options after it still count (--quick --time 60)
+    if [[ $quick -eq 1 ]]; then
+        trials=3 cap=10 engine=libfuzzer
+        [[ $configs_set -eq 1 ]] || configs=shipped,pruned
+        local i=0 a
+        for a in "${orig_args[@]}"; do
+            case $a in --trials) trials=${orig_args[$((i + 1))]} ;; --time) cap=${orig_args[$((i + 1))]} ;;
+                       --engine) engine=${orig_args[$((i + 1))]} ;; esac
+            i=$((i + 1))
+        done
+    fi
+    [[ $mutator =~ ^(on|off|both)$ ]] || die "--mutator is on, off or both"
+    [[ ,$configs, =~ ^(,(shipped|pruned|empty))+,$ ]] || die "--configs is a comma list of shipped, pruned, empty"
     [[ $trials =~ ^[1-9][0-9]*$ ]] || die "--trials wants a positive number"
     [[ $cap =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
     [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs wants a positive number"
@@ -116,7 +134,7 @@ cmd_bugs() {
     mkdir -p "$out/trials" "$out/variants" "$out/seeds"
     say "== bench bugs: $trials trial(s) x ${cap}s, engine $engine, $jobs at a time -> ${out#"$ROOT"/}"
     {
-        echo "command: ./build.sh bench bugs --trials $trials --time $cap --engine $engine --jobs $jobs$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
+        echo "command: ./build.sh bench bugs --trials $trials --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
         echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
         echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
@@ -133,7 +151,10 @@ cmd_bugs() {
 
     local e_list
     e_list=$(engines_of "$engine")
-    for e in $e_list; do build_base "$e" "$out/build-$e.log"; done
+    # --reuse-build: build/fuzz-ENGINE as it is (it must be a build of this tree: say so in meta)
+    if [[ $reuse -eq 1 ]]; then echo "base: reused build/fuzz-* ($e_list), not rebuilt" >>"$out/meta"; else
+        for e in $e_list; do build_base "$e" "$out/build-$e.log"; done
+    fi
 
     # variants: patched fuzzers; and the seeds each variant starts from
     : >"$out/skipped"
@@ -157,24 +178,40 @@ cmd_bugs() {
                 echo "$id/$t: no such target" >>"$out/skipped"
                 continue
             fi
-            local ok=1
+            local ok=1 layout
+            layout=$(target_field "$t" mutator)
             for e in $e_list; do
                 say "[$(ts)] $id: building the patched $t ($e)"
                 "$PYTHON" "$HERE/variant.py" fuzz --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
                     --patch "$ROOT/bench/bugs/$patch" --target "$t" --out "$out/variants/$e/$id" \
                     >"$out/variants/$id-$e.log" 2>&1 ||
                     { tail -10 "$out/variants/$id-$e.log"; echo "$id/$t/$e: build failed" >>"$out/skipped"; ok=0; }
+                # libFuzzer without the mutator: another link (AFL++: the same binary, no .so)
+                if [[ $layout != - && $mutator != on && $e == libfuzzer ]]; then
+                    "$PYTHON" "$HERE/variant.py" fuzz --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
+                        --patch "$ROOT/bench/bugs/$patch" --target "$t" --out "$out/variants/$e-nomut/$id" \
+                        --no-mutator >"$out/variants/$id-$e-nomut.log" 2>&1 ||
+                        { tail -10 "$out/variants/$id-$e-nomut.log"; echo "$id/$t/$e-nomut: build failed" >>"$out/skipped"; ok=0; }
+                fi
             done
             [[ $ok -eq 1 ]] || continue
             # seeds: the shipped corpus minus every seed that crashes the patched target. A seed
             # recognised as the bug means the shipped corpus finds it at t=0 (no fuzzing needed).
             local e0 sd="$out/seeds/$id/$t" hits=0 other=0 nseeds first=""
             e0=$(set -- $e_list; echo "$1")
-            prefilter "$out/variants/$e0/$id/$t" "$e0" "$ROOT/corpus/$t" "$sd" "$rx" "$out/seeds/$id"
+            mkdir -p "$out/seeds/$id"
+            if [[ ,$configs, == ,empty, ]]; then
+                # only the empty configuration: no seed is used, none needs replaying
+                echo "0 0 -" >"$out/seeds/$id/verdict"
+            else
+                prefilter "$out/variants/$e0/$id/$t" "$e0" "$ROOT/corpus/$t" "$sd" "$rx" "$out/seeds/$id"
+            fi
             read -r hits other first <"$out/seeds/$id/verdict"
             nseeds=$(find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l)
             if [[ $hits -gt 0 ]]; then
                 say "[$(ts)] $id/$t: $hits of $nseeds shipped seeds trigger it (first: $first): the shipped corpus finds it at t=0; configuration 'pruned' fuzzes without them"
+            elif [[ ,$configs, == ,empty, ]]; then
+                say "[$(ts)] $id/$t: empty configuration only: the shipped seeds are not replayed"
             else
                 say "[$(ts)] $id/$t: no shipped seed triggers it$([[ $other -gt 0 ]] && echo "; $other seed(s) crash otherwise (pruned)")"
             fi
@@ -184,18 +221,25 @@ cmd_bugs() {
             for e in $e_list; do
                 dict=-
                 [[ -f $BUILD/fuzz-$e/out/$t.dict ]] && dict=$BUILD/fuzz-$e/out/$t.dict
-                local cfg k
-                local cfgs="shipped"
-                [[ $hits -gt 0 ]] && cfgs+=" pruned"
-                [[ $with_empty -eq 1 ]] && cfgs+=" empty"
-                for cfg in $cfgs; do
+                local cfg k base_cfg
+                local cfgs="" suffixes=""
+                [[ ,$configs, == *,shipped,* ]] && cfgs+=" shipped"
+                [[ ,$configs, == *,pruned,* && $hits -gt 0 ]] && cfgs+=" pruned"
+                [[ ,$configs, == *,empty,* ]] && cfgs+=" empty"
+                # with the mutator: the shipped fuzzer; -nomut: without it (targets that have one)
+                [[ $mutator != off || $layout == - ]] && suffixes+=" +"
+                [[ $mutator != on && $layout != - ]] && suffixes+=" -nomut"
+                local expanded="" x
+                for sfx in $suffixes; do for x in $cfgs; do expanded+=" $x${sfx#+}"; done; done
+                for cfg in $expanded; do
+                    base_cfg=${cfg%-nomut}
                     for ((k = 1; k <= trials; k++)); do
-                        if [[ $cfg == shipped && $hits -gt 0 ]]; then
+                        if [[ $base_cfg == shipped && $hits -gt 0 ]]; then
                             echo "$id,$t,$e,$cfg,$k,-,1,corpus,0,0,0,$cap" >>"$out/trials.csv"
                             continue
                         fi
                         local seeds=- d=-
-                        if [[ $cfg != empty ]]; then seeds=$sd; d=$dict; fi
+                        if [[ $base_cfg != empty ]]; then seeds=$sd; d=$dict; fi
                         jobsq+=("$id $t $e $cfg $k $((1000 * k + 17)) $seeds $d $maxlen $rx")
                     done
                 done
@@ -210,12 +254,20 @@ cmd_bugs() {
     start_trial() {
         local id t e cfg k seed seeds d maxlen rx
         read -r id t e cfg k seed seeds d maxlen rx <<<"$1"
-        local dir
+        local dir bin="$out/variants/$e/$id/$t" so=- layout
         dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
         mkdir -p "$dir"
         echo "$1" >"$dir/job"
         date +%s >"$dir/start"
-        "$HERE/trial.sh" "$e" "$out/variants/$e/$id/$t" "$seeds" "$d" "$maxlen" "$cap" "$seed" "$rx" "$dir" \
+        # the mutator: linked into the libFuzzer binary (-nomut: the variant linked without it);
+        # for AFL++ the shared object build-fuzzers afl made, unless -nomut
+        layout=$(target_field "$t" mutator)
+        if [[ $cfg == *-nomut ]]; then
+            [[ $e == libfuzzer ]] && bin="$out/variants/$e-nomut/$id/$t"
+        elif [[ $e == afl && $layout != - ]]; then
+            so="$BUILD/fuzz-afl/out/mxfuzz_mutator_$layout.so"
+        fi
+        "$HERE/trial.sh" "$e" "$bin" "$seeds" "$d" "$maxlen" "$cap" "$seed" "$rx" "$dir" "$so" \
             >"$dir/trial.log" 2>&1 &
         echo $! >"$dir/pid"
         running+=("$1")

@@ -28,6 +28,8 @@ import os
 import subprocess
 import sys
 
+# the suffix of a configuration run without the session-aware mutator (bench/run.sh)
+NOMUT = "-nomut"
 INF = float("inf")
 
 
@@ -176,7 +178,10 @@ def bugs(out):
         if s["key"][0] not in bug_order:
             bug_order.append(s["key"][0])
     eng_order = {"libfuzzer": 0, "afl": 1}
-    cfg_order = {"shipped": 0, "pruned": 1, "empty": 2}
+    # each configuration with the session-aware mutator (the shipped fuzzer) and, for targets
+    # that have one, without it (NOMUT suffix: the engine's own mutations only)
+    cfg_order = {"shipped": 0, "pruned": 1, "empty": 2,
+                 "shipped" + NOMUT: 3, "pruned" + NOMUT: 4, "empty" + NOMUT: 5}
     summary.sort(key=lambda s: (bug_order.index(s["key"][0]), s["key"][1],
                                 eng_order.get(s["key"][2], 9), cfg_order.get(s["key"][3], 9)))
 
@@ -188,36 +193,42 @@ def bugs(out):
     w("wall clock from launch (startup included); '(corpus)': a shipped seed already triggers it (t=0,")
     w("no fuzzing). pruned: the shipped corpus without the seeds that trigger the bug, + dictionary")
     w("(run only when some seed triggers it). A12/U/p compare that row with the empty configuration")
-    w("for the same bug, target and engine: A12 > 0.5 = it finds the bug sooner than no corpus.")
+    w("for the same bug, target, engine and mutator: A12 > 0.5 = it finds the bug sooner than no corpus.")
+    w("%s: without the session-aware mutator (targets/harness/mutator.h; the others have it, as" % NOMUT)
+    w("shipped). A12m: that row against the same configuration %s (> 0.5: the mutator finds it sooner)." % NOMUT)
     w("")
-    hdr = "%-24s %-12s %-9s %-7s %12s %8s %7s %7s %12s %6s %8s %7s" % (
+    hdr = "%-24s %-12s %-9s %-13s %12s %8s %7s %7s %12s %6s %8s %7s %6s" % (
         "bug", "target", "engine", "config", "found", "median", "min", "max", "median_execs",
-        "A12", "U", "p")
+        "A12", "U", "p", "A12m")
     w(hdr)
     w("-" * len(hdr))
     csv_rows = []
     for s in summary:
         bug, t, e, cfg = s["key"]
-        other = by_key.get((bug, t, e, "empty")) if cfg != "empty" else None
-        a = u = p = None
+        suffix = NOMUT if cfg.endswith(NOMUT) else ""
+        other = by_key.get((bug, t, e, "empty" + suffix)) if cfg != "empty" + suffix else None
+        a = u = p = am = None
         if other:
             a = a12(s["times"], other["times"])
             u, p = mann_whitney(s["times"], other["times"])
+        nomut = by_key.get((bug, t, e, cfg + NOMUT)) if not suffix else None
+        if nomut:
+            am = a12(s["times"], nomut["times"])
         found = "%d/%d" % (s["k"], s["n"])
         if s["corpus"]:
             found += " (corpus)"
         me = s["median_execs"]
-        w("%-24s %-12s %-9s %-7s %12s %8s %7s %7s %12s %6s %8s %7s" % (
+        w("%-24s %-12s %-9s %-13s %12s %8s %7s %7s %12s %6s %8s %7s %6s" % (
             bug, t, e, cfg, found, fmt_t(s["median"], s["cap"]), fmt_t(s["min"], s["cap"]),
             fmt_t(s["max"], s["cap"]),
             "-" if me is None else (">cap" if me == INF else "%d" % me),
             "" if a is None else "%.2f" % a, "" if u is None else "%.1f" % u,
-            "" if p is None else "%.3f" % p))
+            "" if p is None else "%.3f" % p, "" if am is None else "%.2f" % am))
         csv_rows.append([bug, t, e, cfg, s["n"], s["k"], s["corpus"], fmt_t(s["median"], s["cap"]),
                          fmt_t(s["min"], s["cap"]), fmt_t(s["max"], s["cap"]),
                          "" if me is None else (">cap" if me == INF else me),
                          "" if a is None else "%.3f" % a, "" if u is None else u,
-                         "" if p is None else "%.4f" % p, s["unrelated"]])
+                         "" if p is None else "%.4f" % p, s["unrelated"], "" if am is None else "%.3f" % am])
     w("")
     # goal: found by both engines in >= 9/10 trials with median <= 30 s using the shipped corpus
     w("Goal (every bug: both engines, shipped corpus, >= 90% of trials, median <= 30 s):")
@@ -255,7 +266,7 @@ def bugs(out):
         cw = csv.writer(f)
         cw.writerow(["bug", "target", "engine", "config", "trials", "found", "found_by_corpus",
                      "median_s", "min_s", "max_s", "median_execs", "a12_shipped_vs_empty", "u", "p",
-                     "unrelated_crashes"])
+                     "unrelated_crashes", "a12_mutator_vs_none"])
         cw.writerows(csv_rows)
 
     # Kaplan-Meier plots, one per bug x target
@@ -278,6 +289,8 @@ def bugs(out):
                  ("afl", "shipped"): "lc rgb '#d62728' lw 2",
                  ("afl", "pruned"): "lc rgb '#d62728' lw 2 dt 4",
                  ("afl", "empty"): "lc rgb '#d62728' lw 2 dt 2"}
+        for (e_, c_), st in list(style.items()):   # without the mutator: the same line, thin
+            style[(e_, c_ + NOMUT)] = st.replace("lw 2", "lw 1")
         plot = ", ".join("'%s' index %d with steps %s title '%s %s (%d/%d%s)'" % (
             dat, i, style.get((s["key"][2], s["key"][3]), "lw 2"), s["key"][2], s["key"][3],
             s["k"], s["n"], ", corpus" if s["corpus"] else "") for i, s in enumerate(series))
@@ -314,12 +327,12 @@ def bugs(out):
          "and the two-sided p: Mann-Whitney against the empty configuration.</p>",
          "<table><tr>" + "".join("<th>%s</th>" % c for c in
                                  ("bug", "target", "engine", "config", "found", "median s", "min s",
-                                  "max s", "median execs", "A12", "U", "p")) + "</tr>"]
+                                  "max s", "median execs", "A12", "U", "p", "A12m")) + "</tr>"]
     for row in csv_rows:
         bug, t, e, cfg, n, k, corpus = row[:7]
         cls = " class='corpus'" if corpus else (" class='miss'" if k < 0.9 * n else "")
         found = "%d/%d%s" % (k, n, " (corpus)" if corpus else "")
-        cells = [bug, t, e, cfg, found] + [str(x) for x in row[7:14]]
+        cells = [bug, t, e, cfg, found] + [str(x) for x in row[7:14]] + [str(row[15])]
         h.append("<tr%s>%s</tr>" % (cls, "".join("<td>%s</td>" % html.escape(str(c)) for c in cells)))
     h.append("</table>")
     h.append("<h2>Goal</h2><pre>%s</pre>" % html.escape("\n".join(

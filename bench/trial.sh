@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # trial.sh — one time-to-bug trial, called by bench/run.sh (one core, nice).
 #
-#   trial.sh ENGINE BIN SEEDS DICT MAXLEN CAP SEED REGEX DIR
+#   trial.sh ENGINE BIN SEEDS DICT MAXLEN CAP SEED REGEX DIR [MUTATOR_SO]
 #
 # ENGINE libfuzzer|afl; BIN the patched fuzzer; SEEDS a directory of starting inputs copied
 # fresh into DIR (empty: start from nothing); DICT a dictionary file or -; CAP seconds;
-# SEED the fuzzer's random seed; REGEX the bug's recogniser (bench/crashsig.py).
+# SEED the fuzzer's random seed; REGEX the bug's recogniser (bench/crashsig.py); MUTATOR_SO (AFL++
+# only; - or absent: none) the custom mutator afl-fuzz loads (AFL_CUSTOM_MUTATOR_LIBRARY). A
+# libFuzzer binary carries its mutator, if any, linked in.
 # Runs the fuzzer until the first crash that matches REGEX or CAP seconds of wall time
 # (startup included), and writes DIR/result: "found seconds execs unrelated" where found is 1 or
 # 0 (censored at CAP; seconds = CAP), execs the executions up to the crash (libFuzzer: its
@@ -13,7 +15,7 @@
 # fuzzer_stats), unrelated the number of crashes that did not match REGEX (libFuzzer is
 # restarted on the remaining time with the corpus it grew; AFL++ keeps going).
 set -uo pipefail
-engine=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 cap=$6 seed=$7 rx=$8 dir=$9
+engine=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 cap=$6 seed=$7 rx=$8 dir=$9 so=${10:--}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$dir/corpus" "$dir/art"
 if [[ -d $seeds ]]; then
@@ -54,7 +56,9 @@ else
     if [[ -z $(ls -A "$in") ]]; then printf '\0\0\0\0' >"$in/zero"; fi
     args=(-i "$in" -o "$dir/afl" -s "$seed" -V "$cap")
     [[ $dict != - ]] && args+=(-x "$dict")
-    (cd "$dir" && unset ASAN_OPTIONS UBSAN_OPTIONS && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 \
+    (cd "$dir" && unset ASAN_OPTIONS UBSAN_OPTIONS AFL_CUSTOM_MUTATOR_LIBRARY &&
+        if [[ $so != - ]]; then export AFL_CUSTOM_MUTATOR_LIBRARY=$so; fi &&
+        AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 \
         AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 \
         exec nice -n 5 afl-fuzz "${args[@]}" -- "$bin" >"$dir/log.0" 2>&1) &
     apid=$!

@@ -11,9 +11,11 @@ relinking against private copies of the archives with those members replaced.
       from BUILD/compile_commands.json and CMakeFiles/replay_T.dir/link.txt. Result: DIR/T.
 
   variant.py fuzz --root R --engine libfuzzer|afl --base BUILD/fuzz-ENGINE --patch P
-                  --target T [--target T2 ...] --out DIR
+                  --target T [--target T2 ...] --out DIR [--no-mutator]
       Base: `./build.sh build-fuzzers ENGINE`; commands from BASE/obj/compile_commands.json and
       BASE/obj/link_commands.json (build.sh build_fuzzers writes both). Result: DIR/T per target.
+      --no-mutator: linked without the session-aware mutator's objects (the link entry's
+      "mutator" list), so that libFuzzer runs its own mutations only.
 
   variant.py floor --root R --engine libfuzzer|afl --base BUILD/fuzz-ENGINE --src bench/empty.c
                    --out DIR
@@ -81,10 +83,11 @@ class Base:
     """A recorded build: BASE (the directory the object paths are relative to), its compile
     entries (CMake's compile_commands.json format) and its link commands by target."""
 
-    def __init__(self, base, compile_db, links):
+    def __init__(self, base, compile_db, links, mutator=None):
         self.base = base
         self.entries = json.load(open(compile_db))
         self.links = links          # target -> (directory, argv)
+        self.mutator = mutator or {}  # target -> the mutator objects on its link line
 
     def link(self, target):
         if target not in self.links:
@@ -140,10 +143,11 @@ def recompile(b, root, tree, touched, out, jobs):
     return objmap
 
 
-def relink(b, target, objmap, out, dest):
-    """The recorded link of TARGET with the recompiled objects, archives copied and patched."""
+def relink(b, target, objmap, out, dest, drop=()):
+    """The recorded link of TARGET with the recompiled objects, archives copied and patched;
+    the words in DROP left out."""
     directory, words = b.link(target)
-    words = list(words)
+    words = [w for w in words if w not in drop]
     for i, w in enumerate(words):
         path = os.path.normpath(os.path.join(directory, w))
         if w.endswith(".a") and os.path.isfile(path):
@@ -196,9 +200,10 @@ def fuzz_base(base, engine):
     obj = os.path.join(base, "obj")
     if not os.path.isfile(os.path.join(obj, "link_commands.json")):
         die("%s has no recorded build: run ./build.sh build-fuzzers %s first" % (obj, engine))
-    links = {e["target"]: (e["directory"], shlex.split(e["command"]))
-             for e in json.load(open(os.path.join(obj, "link_commands.json")))}
-    return Base(obj, os.path.join(obj, "compile_commands.json"), links)
+    db = json.load(open(os.path.join(obj, "link_commands.json")))
+    links = {e["target"]: (e["directory"], shlex.split(e["command"])) for e in db}
+    mutator = {e["target"]: e.get("mutator", []) for e in db}
+    return Base(obj, os.path.join(obj, "compile_commands.json"), links, mutator)
 
 
 def replay(a):
@@ -220,7 +225,7 @@ def fuzz(a):
     tree, touched = scratch_tree(root, a.patch, out)
     objmap = recompile(b, root, tree, touched, out, a.jobs)
     for t in a.target:
-        relink(b, t, objmap, out, os.path.join(out, t))
+        relink(b, t, objmap, out, os.path.join(out, t), b.mutator.get(t, []) if a.no_mutator else ())
 
 
 def floor(a):
@@ -263,6 +268,7 @@ def main():
     f.add_argument("--target", required=True, action="append")
     f.add_argument("--out", required=True)
     f.add_argument("--jobs", type=int, default=2)
+    f.add_argument("--no-mutator", action="store_true")
     fl = sub.add_parser("floor")
     fl.add_argument("--root", required=True)
     fl.add_argument("--engine", required=True, choices=["afl", "libfuzzer"])

@@ -89,9 +89,13 @@ start_one() {
         local to
         to=$(opt "$AFL_OUT/$t.options" timeout)
         [[ $to =~ ^[0-9]+$ ]] && args+=(-t "$((to * 1000))")
+        # the session-aware mutator of the target's manifest line, as a shared object
+        local layout so=""
+        layout=$("$ROOT/build.sh" targets --field "$t" mutator)
+        [[ $layout != - && -f $AFL_OUT/mxfuzz_mutator_$layout.so ]] && so="$AFL_OUT/mxfuzz_mutator_$layout.so"
         (cd "$w" && unset ASAN_OPTIONS UBSAN_OPTIONS && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
             AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 AFL_QUIET=1 \
-            exec nice -n 5 afl-fuzz -i "$in" -o "$w/afl" -V "$secs" "${args[@]}" -- "$AFL_OUT/$t" >"$w/log" 2>&1) &
+            exec env ${so:+AFL_CUSTOM_MUTATOR_LIBRARY=$so} nice -n 5 afl-fuzz -i "$in" -o "$w/afl" -V "$secs" "${args[@]}" -- "$AFL_OUT/$t" >"$w/log" 2>&1) &
     fi
     echo $! >"$w/pid"
 }

@@ -7,6 +7,9 @@
 #    when the target has one)
 #  - <t>.dict exists when referenced; <t>_seed_corpus.zip holds exactly corpus/<t>/, no hidden file
 #  - no run-time dependency outside $OUT (ldd finds everything, BoringSSL from $OUT/lib)
+#  - a target with a mutator (manifest column) has LLVMFuzzerCustomMutator linked in; the AFL++
+#    build ships OUT/mxfuzz_mutator_<layout>.so, loadable into afl-fuzz (no sanitizer or AFL++
+#    runtime symbols), and afl-fuzz runs each such target with it (AFL_CUSTOM_MUTATOR_LIBRARY)
 #  - started from another directory with only $OUT, each fuzzer runs its seed corpus (libFuzzer),
 #    and afl-fuzz reaches "All set and ready to roll" (AFL++)
 set -euo pipefail
@@ -38,6 +41,23 @@ check_out() {
             got=$(unzip -Z1 "$out/${t}_seed_corpus.zip" 2>/dev/null | grep -vc '/$' || true)
             [[ $want == "$got" ]] || bad "$cfg: ${t}_seed_corpus.zip has $got files, corpus/$t has $want"
         fi
+        local layout
+        layout=$("$ROOT/build.sh" targets --field "$t" mutator)
+        if [[ $layout != - ]]; then
+            [[ $(nm "$out/$t" 2>/dev/null | grep -c ' T LLVMFuzzerCustomMutator$') -eq 1 ]] ||
+                bad "$cfg: $t has no LLVMFuzzerCustomMutator (manifest: mutator $layout)"
+            if [[ $cfg == afl* ]]; then
+                local so="$out/mxfuzz_mutator_$layout.so"
+                if [[ ! -f $so ]]; then
+                    bad "$cfg: no mxfuzz_mutator_$layout.so in \$OUT for $t"
+                else
+                    nm -D "$so" | grep -q ' T afl_custom_fuzz$' || bad "$cfg: $so exports no afl_custom_fuzz"
+                    if nm -D --undefined-only "$so" | grep -qE '__(asan|ubsan|sanitizer|afl)'; then
+                        bad "$cfg: $so needs a sanitizer or AFL++ runtime: afl-fuzz cannot load it"
+                    fi
+                fi
+            fi
+        fi
         local deps
         deps=$(ldd "$out/$t")
         if grep -q 'not found' <<<"$deps"; then bad "$cfg: $t has unresolved libraries"; fi
@@ -68,10 +88,16 @@ run_afl() {
         mkdir -p "$tmp/$t/in"
         (cd "$tmp/$t" && unzip -q "$out/${t}_seed_corpus.zip" -d in 2>/dev/null || true)
         [[ -n $(ls -A "$tmp/$t/in") ]] || printf '\0\0\0\0' >"$tmp/$t/in/zero"
+        local layout so=""
+        layout=$("$ROOT/build.sh" targets --field "$t" mutator)
+        [[ $layout != - ]] && so="$out/mxfuzz_mutator_$layout.so"
         (cd "$tmp/$t" && unset ASAN_OPTIONS UBSAN_OPTIONS && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
             AFL_NO_AFFINITY=1 AFL_SKIP_CRASHES=1 AFL_BENCH_UNTIL_CRASH=0 \
-            timeout 60 afl-fuzz -i in -o o -V 3 -- "$out/$t" >log 2>&1) || true
+            env ${so:+AFL_CUSTOM_MUTATOR_LIBRARY=$so} timeout 60 afl-fuzz -i in -o o -V 3 -- "$out/$t" >log 2>&1) || true
         grep -q 'All set and ready to roll' "$tmp/$t/log" || { bad "$cfg: afl-fuzz never got ready for $t"; tail -5 "$tmp/$t/log"; }
+        if [[ -n $so ]] && ! grep -q 'Loading custom mutator library' "$tmp/$t/log"; then
+            bad "$cfg: afl-fuzz did not load $so for $t"
+        fi
     done
     rm -rf "$tmp"
 }

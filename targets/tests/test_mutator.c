@@ -1,0 +1,342 @@
+/* Unit tests for the session-aware mutator (targets/harness/mutator.h). The oracle is the
+ * session format itself (session.c, corpus/FORMAT.md): every output must be a canonical session
+ * (parse then serialize gives the same bytes), fit the engine's size limit and be the same for
+ * the same seed; over every shipped seed of every target the manifest gives a mutator
+ * (MXFUZZ_MUTATOR_TARGETS, set by CMakeLists.txt from `./build.sh targets`). */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mutator.h"
+#include "session.h"
+
+/* A stand-in for the engine's byte mutator: one byte changed, one appended (seeded). */
+static unsigned byte_calls;
+static size_t test_bytes(uint8_t *d, size_t n, size_t max, void *ctx, uint64_t seed)
+{
+    (void)ctx;
+    byte_calls++;
+    if (n)
+        d[seed % n] ^= (uint8_t)(1 + (seed >> 8) % 255);
+    if (n < max)
+        d[n++] = (uint8_t)(seed >> 16);
+    return n;
+}
+
+static uint8_t *read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *p = NULL;
+    size_t cap = 0, len = 0, k;
+    if (!f)
+        fail_msg("cannot read %s", path);
+    do {
+        if (len == cap)
+            p = realloc(p, cap = cap ? 2 * cap : 4096);
+        k = fread(p + len, 1, cap - len, f);
+        len += k;
+    } while (k > 0);
+    fclose(f);
+    *n = len;
+    return p;
+}
+
+static enum fz_layout layout_named(const char *name)
+{
+    if (strcmp(name, "session") == 0)
+        return FZ_LAYOUT_SESSION;
+    if (strcmp(name, "tls_session") == 0)
+        return FZ_LAYOUT_TLS_SESSION;
+    fail_msg("unknown mutator layout '%s' (targets/mutator/layout_*.c)", name);
+    return FZ_LAYOUT_SESSION;
+}
+
+/* The checks every output must pass; returns the mutation's name. */
+static const char *check_one(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_t *other, size_t on,
+                             size_t max, uint64_t seed, const char *what)
+{
+    static uint8_t out[70000], again[70000];
+    struct fz_mutator m2;
+    size_t k = fz_mutate(m, in, n, other, on, out, max, seed), k2, pre;
+    const char *name = m->last;
+    if (k > max)
+        fail_msg("%s seed %llu: %zu bytes out, max %zu", what, (unsigned long long)seed, k, max);
+    pre = fz_layout_prefix(m->layout, out, k);
+    if (strcmp(name, "bytes") != 0) {
+        /* structural mutations write the whole prefix and a canonical session after it */
+        if (k < pre || !fz_session_canonical(out + pre, k - pre))
+            fail_msg("%s seed %llu: %s gave a non-canonical session (%zu bytes)", what, (unsigned long long)seed,
+                     name, k);
+    }
+    /* the same seed on a fresh mutator: the same bytes */
+    fz_mutator_init(&m2, m->layout, test_bytes, NULL);
+    for (size_t t = 0; t < m->ntok; t++)
+        fz_mutator_add_token(&m2, m->tok.p + m->tok_off[t], m->tok_len[t]);
+    k2 = fz_mutate(&m2, in, n, other, on, again, max, seed);
+    if (k2 != k || memcmp(out, again, k) != 0 || strcmp(m2.last, name) != 0)
+        fail_msg("%s seed %llu: %s is not deterministic", what, (unsigned long long)seed, name);
+    fz_mutator_free(&m2);
+    return name;
+}
+
+static const char *const all_mutations[] = {
+    "insert-write", "insert-copy", "delete", "duplicate", "swap", "splice", "reads-insert", "reads-tweak",
+    "reads-reset", "merge", "split", "starttls+tls", "starttls-pipelined", "tls", "clienthello",
+    "literal-insert", "literal-size", "header", "payload-bytes", "bytes",
+};
+#define NALL (sizeof all_mutations / sizeof all_mutations[0])
+
+static void test_every_shipped_seed_round_trips(void **state)
+{
+    const char *env = getenv("MXFUZZ_MUTATOR_TARGETS"), *root = getenv("MXFUZZ_ROOT");
+    unsigned seen[NALL] = {0}, ntargets = 0, nfiles = 0;
+    char list[1024], path[4096];
+    (void)state;
+    if (!env || !*env)
+        fail_msg("MXFUZZ_MUTATOR_TARGETS is not set (CMakeLists.txt sets it from ./build.sh targets)");
+    snprintf(list, sizeof list, "%s", env);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        char *colon = strchr(tok, ':');
+        struct fz_mutator m;
+        DIR *d;
+        struct dirent *de;
+        uint8_t *prev = NULL;
+        size_t prev_n = 0;
+        unsigned files = 0;
+        if (!colon)
+            fail_msg("bad MXFUZZ_MUTATOR_TARGETS entry %s", tok);
+        *colon = 0;
+        fz_mutator_init(&m, layout_named(colon + 1), test_bytes, NULL);
+        fz_mutator_add_token(&m, (const uint8_t *)"NOOP", 4);
+        snprintf(path, sizeof path, "%s/corpus/%s", root ? root : ".", tok);
+        d = opendir(path);
+        if (!d)
+            fail_msg("no corpus directory %s", path);
+        while ((de = readdir(d))) {
+            uint8_t *in;
+            size_t n;
+            if (de->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "%s/corpus/%s/%s", root ? root : ".", tok, de->d_name);
+            in = read_file(path, &n);
+            for (uint64_t s = 0; s < 12; s++) {
+                /* a generous limit, and one below the seed's size (events must be dropped) */
+                size_t max = s % 3 == 2 && n > 8 ? n / 2 + 4 : 65536;
+                const char *name = check_one(&m, in, n, s % 2 ? prev : NULL, s % 2 ? prev_n : 0, max,
+                                             s * 1000003u + files, path);
+                for (size_t i = 0; i < NALL; i++)
+                    seen[i] += strcmp(name, all_mutations[i]) == 0;
+            }
+            free(prev);
+            prev = in;
+            prev_n = n;
+            files++;
+        }
+        closedir(d);
+        free(prev);
+        fz_mutator_free(&m);
+        if (!files)
+            fail_msg("corpus/%s has no seed", tok);
+        nfiles += files;
+        ntargets++;
+    }
+    assert_true(ntargets >= 2);
+    for (size_t i = 0; i < NALL; i++)
+        if (!seen[i])
+            fail_msg("mutation %s never ran over %u seeds", all_mutations[i], nfiles);
+}
+
+/* Mutates `in` with seeds 0, 1, ... until the named mutation ran; returns the output size. */
+static size_t until(struct fz_mutator *m, const uint8_t *in, size_t n, const char *name, uint8_t *out, size_t max)
+{
+    for (uint64_t s = 0; s < 20000; s++) {
+        size_t k = fz_mutate(m, in, n, NULL, 0, out, max, s);
+        if (strcmp(m->last, name) == 0)
+            return k;
+    }
+    fail_msg("mutation %s never chosen", name);
+    return 0;
+}
+
+static void encode_ok(const char *text, uint8_t **out, size_t *n)
+{
+    char err[200];
+    if (fz_session_encode(text, strlen(text), out, n, err, sizeof err) != 0)
+        fail_msg("encode failed: %s", err);
+}
+
+/* {N} rewritten: N is the octets to the next CRLF (5), one off (4, 6), 0, or the limit's
+ * boundary (max-literal 256: 256, 257); never anything else. */
+static void test_literal_sizes_follow_the_octets(void **state)
+{
+    uint8_t *in, out[512];
+    size_t n;
+    struct fz_mutator m;
+    unsigned hit[7] = {0};
+    (void)state;
+    encode_ok("proto imap\nmax-literal 256\nclient \"a APPEND INBOX {3}\\r\\nhello\\r\\n\"\n", &in, &n);
+    fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
+    m.stack = 1;
+    for (uint64_t seed = 0; seed < 50000; seed++) {
+        struct fz_session s;
+        struct fz_event e;
+        size_t cur = 0, k = fz_mutate(&m, in, n, NULL, 0, out, sizeof out, seed);
+        unsigned long v;
+        char plus = 0;
+        if (strcmp(m.last, "literal-size") != 0)
+            continue;
+        fz_session_parse(&s, out, k);
+        assert_true(fz_session_next(&s, &cur, &e));
+        assert_int_equal(e.type, FZ_EV_CLIENT);
+        assert_true(sscanf((const char *)e.p, "a APPEND INBOX {%lu%c", &v, &plus) == 2);
+        switch (v) {
+        case 5: hit[plus == '+' ? 1 : 0]++; break;
+        case 4: hit[2]++; break;
+        case 6: hit[3]++; break;
+        case 0: hit[4]++; break;
+        case 256: hit[5]++; break;
+        case 257: hit[6]++; break;
+        default: fail_msg("literal size %lu: not 5, 5 +/- 1, 0 or the limit", v);
+        }
+    }
+    for (int i = 0; i < 7; i++)
+        assert_true(hit[i] > 0);
+    fz_mutator_free(&m);
+    free(in);
+}
+
+/* A STARTTLS transition: the protocol's verb in a write, then TLS up. */
+static void test_starttls_transition(void **state)
+{
+    static const struct {
+        const char *proto, *verb;
+    } cases[] = {{"smtp", "STARTTLS\r\n"}, {"imap", "a STARTTLS\r\n"}, {"pop3", "STLS\r\n"}};
+    (void)state;
+    for (size_t c = 0; c < 3; c++) {
+        char text[200];
+        uint8_t *in, out[512];
+        size_t n, k, cur = 0;
+        struct fz_mutator m;
+        struct fz_session s;
+        struct fz_event e;
+        int found = 0;
+        enum fz_ev_type prev = FZ_EV_SERVER;
+        const uint8_t *prev_p = NULL;
+        size_t prev_n = 0;
+        snprintf(text, sizeof text, "proto %s\nmode starttls\ncert yes\nclient \"x\\r\\n\"\n", cases[c].proto);
+        encode_ok(text, &in, &n);
+        fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
+        m.stack = 1;
+        k = until(&m, in, n, "starttls+tls", out, sizeof out);
+        fz_session_parse(&s, out, k);
+        while (fz_session_next(&s, &cur, &e)) {
+            if (e.type == FZ_EV_TLS && prev == FZ_EV_CLIENT && prev_n == strlen(cases[c].verb) &&
+                memcmp(prev_p, cases[c].verb, prev_n) == 0)
+                found = 1;
+            prev = e.type;
+            prev_p = e.p;
+            prev_n = e.n;
+        }
+        if (!found)
+            fail_msg("%s: no \"%s\" write followed by TLS up", cases[c].proto, cases[c].verb);
+        fz_mutator_free(&m);
+        free(in);
+    }
+}
+
+/* Merge: two writes become one (the pipelined client), in order. */
+static void test_merge_keeps_the_bytes(void **state)
+{
+    uint8_t *in, out[512];
+    size_t n, k, cur = 0;
+    struct fz_mutator m;
+    struct fz_session s;
+    struct fz_event e;
+    (void)state;
+    encode_ok("proto smtp\nclient \"STARTTLS\\r\\n\"\nclient \"NOOP\\r\\n\"\n", &in, &n);
+    fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
+    m.stack = 1;
+    k = until(&m, in, n, "merge", out, sizeof out);
+    fz_session_parse(&s, out, k);
+    assert_true(fz_session_next(&s, &cur, &e));
+    assert_int_equal(e.type, FZ_EV_CLIENT);
+    assert_int_equal(e.n, 16);
+    assert_memory_equal(e.p, "STARTTLS\r\nNOOP\r\n", 16);
+    assert_false(fz_session_next(&s, &cur, &e));
+    fz_mutator_free(&m);
+    free(in);
+}
+
+/* The imap_tls layout: the record parameters are carried over whole (zero-filled as the target
+ * reads them), the session after them is canonical. */
+static void test_tls_prefix_is_kept(void **state)
+{
+    uint8_t in[10] = {3, 4, 5}, out[1024];
+    struct fz_mutator m;
+    (void)state;
+    fz_mutator_init(&m, FZ_LAYOUT_TLS_SESSION, NULL, NULL);
+    for (uint64_t s = 0; s < 200; s++) {
+        size_t k = fz_mutate(&m, in, sizeof in, NULL, 0, out, sizeof out, s);
+        size_t pre = fz_layout_prefix(FZ_LAYOUT_TLS_SESSION, out, k);
+        assert_int_equal(pre, 149); /* suite, seq, 144 keys, iv_seed, pad, ncuts 0 */
+        assert_true(k >= pre + FZ_SESSION_HEADER);
+        assert_memory_equal(out, in, 3);
+        for (size_t i = 3; i < pre; i++)
+            assert_int_equal(out[i], 0);
+        assert_true(fz_session_canonical(out + pre, k - pre));
+    }
+    fz_mutator_free(&m);
+}
+
+/* The byte fall-through happens, for a fraction of the calls only. */
+static void test_byte_fallthrough_is_a_fraction(void **state)
+{
+    uint8_t *in, out[512];
+    size_t n;
+    struct fz_mutator m;
+    unsigned bytes = 0;
+    (void)state;
+    encode_ok("proto imap\nclient \"a NOOP\\r\\n\"\n", &in, &n);
+    fz_mutator_init(&m, FZ_LAYOUT_SESSION, test_bytes, NULL);
+    for (uint64_t s = 0; s < 1000; s++) {
+        fz_mutate(&m, in, n, NULL, 0, out, sizeof out, s);
+        bytes += strcmp(m.last, "bytes") == 0;
+    }
+    assert_true(bytes > 50 && bytes < 250); /* 1 in 8 by design */
+    fz_mutator_free(&m);
+    free(in);
+}
+
+static void test_canonical_rejects_clamped_and_alias(void **state)
+{
+    static const uint8_t ok[] = {1, 0, 0, 0, 'C', 2, 0, 'h', 'i'};
+    static const uint8_t clamped[] = {1, 0, 0, 0, 'C', 9, 0, 'h', 'i'};
+    static const uint8_t alias[] = {1, 0, 0, 0, 'G', 2, 0, 'h', 'i'};
+    static const uint8_t proto_alias[] = {4, 0, 0, 0, 'C', 2, 0, 'h', 'i'};
+    (void)state;
+    assert_true(fz_session_canonical(ok, sizeof ok));
+    assert_false(fz_session_canonical(clamped, sizeof clamped));
+    assert_false(fz_session_canonical(alias, sizeof alias));
+    assert_false(fz_session_canonical(proto_alias, sizeof proto_alias));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_canonical_rejects_clamped_and_alias),
+        cmocka_unit_test(test_every_shipped_seed_round_trips),
+        cmocka_unit_test(test_literal_sizes_follow_the_octets),
+        cmocka_unit_test(test_starttls_transition),
+        cmocka_unit_test(test_merge_keeps_the_bytes),
+        cmocka_unit_test(test_tls_prefix_is_kept),
+        cmocka_unit_test(test_byte_fallthrough_is_a_fraction),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
