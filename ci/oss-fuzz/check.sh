@@ -86,7 +86,7 @@ runner_checks() {
         [[ -x $f ]] || continue
         # run_fuzzer: the [libfuzzer] section of the .options file as -key=value flags
         # (configparser, as parse_options.py), then -dict=<t>.dict when none was given
-        opts=$(python3 - "$f.options" <<'EOF'
+        opts=$(python3 - "$f.options" 2>/dev/null <<'EOF'
 import configparser, sys
 p = configparser.ConfigParser()
 p.read(sys.argv[1])

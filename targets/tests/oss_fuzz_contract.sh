@@ -4,7 +4,8 @@
 # build environment and checks $OUT the way OSS-Fuzz's runner does, for libFuzzer under address
 # and undefined, with Debian's BoringSSL and libpcap standing in for the from-source builds
 # (--deps debian: those take tens of minutes on 2 cores; `./build.sh oss-fuzz-check` does them).
-# Then the ClusterFuzzLite workflows, read as GitHub would run them:
+# A doctored copy of the address build's $OUT shows that the runner checks do fail. Then the
+# ClusterFuzzLite workflows, read as GitHub would run them:
 #  - every `with:` key of a ClusterFuzzLite action is an input of that action (an unknown key is
 #    ignored silently: `fuzzing-engine` on build_fuzzers built libFuzzer while it said AFL++)
 #  - a run with output-sarif has an upload-sarif step after it, in a job allowed to write
@@ -16,9 +17,35 @@ ROOT=${MXFUZZ_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
+BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
 for san in address undefined; do
     "$ROOT/ci/oss-fuzz/check.sh" --sanitizer "$san" --engine libfuzzer --deps debian || bad "oss-fuzz-check $san (debian dependencies)"
 done
+
+# The runner checks can fail: the address build's chain, doctored, must be reported. chain.options
+# that is no INI file; a dictionary the options name but $OUT lacks; an executable in $OUT that is
+# no fuzz target (test_all.py would not see it, the coverage job would run it); and the ASan
+# binary checked as a UBSan build (bad_build_check's sanitizer-call count).
+asan_out=$BUILD/oss-fuzz-check/libfuzzer-address-debian/out
+if [[ -x $asan_out/chain ]]; then
+    neg=$(mktemp -d)
+    mkdir -p "$neg/out" "$neg/tmp"
+    cp -a "$asan_out"/chain "$asan_out"/chain_seed_corpus.zip "$asan_out"/llvm-symbolizer "$asan_out"/lib "$neg/out/"
+    cp "$asan_out/record.options" "$neg/out/record.options"
+    printf 'max_len 4096\n' >"$neg/out/chain.options"
+    cp "$(type -P true)" "$neg/out/not_a_fuzzer"
+    cp "$asan_out/record" "$neg/out/record"
+    env -i PATH="$PATH" OUT="$neg/out" TMPD="$neg/tmp" MX_TARGETS="chain record" FUZZING_ENGINE=libfuzzer \
+        SANITIZER=undefined ARCHITECTURE=x86_64 FUZZER_ARGS="-rss_limit_mb=2560 -timeout=25" \
+        bash "$ROOT/ci/oss-fuzz/check.sh" --runner-phase >"$neg/log" 2>&1 && bad "the runner checks passed a doctored \$OUT"
+    for want in 'chain.options does not parse as INI' 'record.options names dict record.dict, which is not in' \
+                'not_a_fuzzer: an executable in $OUT that is no fuzz target' 'UBSan build with ASan'; do
+        grep -qF -- "$want" "$neg/log" || { bad "the runner checks did not report: $want"; cat "$neg/log"; }
+    done
+    rm -rf "$neg"
+else
+    bad "no address build in $asan_out to doctor"
+fi
 
 python3 - "$ROOT"/.github/workflows/*.yml >"${TMPDIR:-/tmp}/cflite-workflows.$$" <<'EOF' || true
 import re, sys
