@@ -167,7 +167,7 @@ check_afl() {
     dict=$(sed -n 's/^\s*dict\s*=\s*\(.*\)/\1/p' "$OUT/$t.options" | tail -1)
     [[ -z $dict && -f $OUT/$t.dict ]] && dict=$t.dict
     (cd "$OUT" && exec env ASAN_OPTIONS="$ASAN_OPTIONS:abort_on_error=1:symbolize=0:detect_odr_violation=0:" \
-        UBSAN_OPTIONS="$UBSAN_OPTIONS:symbolize=0" AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1 \
+        MSAN_OPTIONS="$MSAN_OPTIONS:exit_code=86:symbolize=0" UBSAN_OPTIONS="$UBSAN_OPTIONS:symbolize=0" AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1 \
         AFL_TRY_AFFINITY=1 AFL_FAST_CAL=1 AFL_CMPLOG_ONLY_NEW=1 AFL_FORKSRV_INIT_TMOUT=30000 AFL_IGNORE_PROBLEMS=1 \
         AFL_IGNORE_UNKNOWN_ENVS=1 AFL_NO_UI=1 \
         "$OUT/afl-fuzz" $AFL_FUZZER_ARGS -t 5000+ -i "$in" -o "$TMPD/$t.afl.out" ${dict:+-x "$dict"} -- "$OUT/$t") \
