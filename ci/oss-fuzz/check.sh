@@ -364,11 +364,11 @@ for t in $targets; do
 done
 # run-time libraries: everything from $OUT, or from the base system every runner has; Debian's
 # libc++ is shared where OSS-Fuzz's is static (base-clang builds libc++ without a shared library).
-# Under --deps debian, what Debian's libpcap loads (D-Bus, systemd, ...) belongs to the stand-in,
-# not to the OSS-Fuzz build, which links libpcap statically without those.
+# Under --deps debian, what Debian's shared libraries in $OUT/lib load (libpcap's D-Bus, systemd,
+# ...) belongs to the stand-ins, not to the OSS-Fuzz build, which links them statically without.
 standin=" "
 if [[ $deps == debian ]]; then
-    for f in "$OUT"/lib/libpcap.so.*; do
+    for f in "$OUT"/lib/*; do
         [[ -f $f ]] && standin+="$(ldd "$f" | awk '$2 == "=>" { printf "%s ", $1 }')"
     done
 fi
