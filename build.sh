@@ -32,6 +32,10 @@ usage: ./build.sh [COMMAND] [ARGS]
   coverage [--after-fuzz S]
                        llvm-cov line/branch coverage of src/ from the shipped corpus + reproducers
   oss-fuzz             build into $OUT with $CC $CFLAGS $LIB_FUZZING_ENGINE (the OSS-Fuzz contract)
+  oss-fuzz-check [--sanitizer S] [--engine E] [--deps source|debian] [--src DIR] [--keep]
+                       run ci/oss-fuzz/build.sh in a reproduction of OSS-Fuzz's build environment
+                       and check $OUT as OSS-Fuzz's runner does (ci/oss-fuzz/check.sh); from
+                       source, BoringSSL takes tens of minutes on 2 cores
   deps                 install (as root) or list the Debian packages mxfuzz needs
   targets [--names | --field TARGET name|dicts|max_len|libs|mutator]
                        the targets of targets/manifest (the one reader of that file): the
@@ -166,8 +170,8 @@ ensure_deps() {
 }
 
 # ---------------------------------------------------------------- fuzzer builds
-# build_fuzzers OUTDIR OBJDIR: compiles libmx, the harness and every manifest target with
-# $CC $CFLAGS (plus MX_COMMON_CFLAGS: warnings and the C standard, never a sanitizer), links each
+# build_fuzzers OUTDIR OBJDIR WARN: compiles libmx, the harness and every manifest target with
+# $CC $CFLAGS (plus WARN: the warnings and the C standard of build.conf, never a sanitizer), links each
 # with $CXX $CXXFLAGS $LIB_FUZZING_ENGINE, and leaves in OUTDIR each fuzzer with its .dict,
 # .options and _seed_corpus.zip (the OSS-Fuzz contract). OBJDIR keeps the objects (mx/, harness/,
 # capture/, targets/, each archive lib<dir>.a), their dependency files, and the commands:
@@ -177,7 +181,7 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 quoted() { local q; q=$(printf '%q ' "$@"); printf '%s' "${q% }"; }
 
 build_fuzzers() {
-    local out=$1 obj=$2 t src o dicts maxlen libs d link_bssl
+    local out=$1 obj=$2 warn=$3 t src o dicts maxlen libs d link_bssl
     : "${CC:?}" "${CXX:?}" "${LIB_FUZZING_ENGINE:?}"
     manifest >/dev/null || die "targets/manifest is malformed"
     rm -rf "$obj"
@@ -187,7 +191,7 @@ build_fuzzers() {
     [[ -n ${MX_PCAP_INCLUDE:-} ]] && inc+=(-isystem "$MX_PCAP_INCLUDE")
     # dovecot's headers last: only targets/oracles/imap_dovecot_peer.c includes them
     inc+=(-idirafter "$MX_DOVECOT_INCLUDE")
-    local cflags=(${CFLAGS:-} $MX_COMMON_CFLAGS)   # word splitting is intended: flag lists
+    local cflags=(${CFLAGS:-} $warn)   # word splitting is intended: flag lists
     local cxxflags=(${CXXFLAGS:-})
     local engine=(${LIB_FUZZING_ENGINE})
     local ccdb="$obj/compile_commands.json" lkdb="$obj/link_commands.json" sep=" "
@@ -299,10 +303,12 @@ build_fuzzers() {
         local m so
         for m in $mutators; do
             so="$out/mxfuzz_mutator_$m.so"
-            $MX_MUTATOR_SO_CC $MX_MUTATOR_SO_CFLAGS $MX_COMMON_CFLAGS -I "$ROOT/include" -I "$ROOT/targets/harness" \
+            $MX_MUTATOR_SO_CC $MX_MUTATOR_SO_CFLAGS $warn -I "$ROOT/include" -I "$ROOT/targets/harness" \
                 "$ROOT/targets/mutator/engine.c" "$ROOT/targets/mutator/layout_$m.c" \
                 "$ROOT/targets/harness/mutator.c" "$ROOT/targets/harness/session.c" "$ROOT/targets/harness/buf.c" \
                 -o "$so.tmp"
+            # not executable: OSS-Fuzz's coverage job runs every executable in OUT as a target
+            chmod a-x "$so.tmp"
             mv "$so.tmp" "$so"
         done
     fi
@@ -318,7 +324,7 @@ local_fuzz_build() {
     AFL_QUIET=1 FUZZING_ENGINE=$engine CC=$(profile_var "$engine" CC) CXX=$(profile_var "$engine" CXX) \
     CFLAGS=$(profile_var "$engine" CFLAGS) CXXFLAGS=$(profile_var "$engine" CXXFLAGS) \
     LIB_FUZZING_ENGINE=$(profile_var "$engine" ENGINE) \
-        build_fuzzers "$dir/out" "$dir/obj"
+        build_fuzzers "$dir/out" "$dir/obj" "$MX_COMMON_CFLAGS"
 }
 
 cmd_oss_fuzz() {
@@ -327,7 +333,7 @@ cmd_oss_fuzz() {
     export CC CXX
     local work=${WORK:-$(mktemp -d)}
     say "== OSS-Fuzz build: engine ${FUZZING_ENGINE:-?} sanitizer ${SANITIZER:-?} -> $OUT"
-    build_fuzzers "$OUT" "$work/mxfuzz-obj"
+    build_fuzzers "$OUT" "$work/mxfuzz-obj" "$MX_OSSFUZZ_CFLAGS"
     say "== built: $(target_names | tr '\n' ' ')"
 }
 
@@ -461,6 +467,7 @@ case $cmd in
 test) cmd_test "$@" ;;
 repro) cmd_repro "$@" ;;
 oss-fuzz) cmd_oss_fuzz "$@" ;;
+oss-fuzz-check) exec "$ROOT/ci/oss-fuzz/check.sh" "$@" ;;
 bench) ensure_deps $DEPS_BASE $DEPS_AFL; exec "$ROOT/bench/run.sh" "$@" ;;
 coverage) ensure_deps $DEPS_BASE; exec "$ROOT/tools/coverage.sh" "$@" ;;
 deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST; say "all dependencies present" ;;

@@ -6,16 +6,17 @@
 #  2. No flag, sanitizer set, engine or library path is spelled outside build.conf in a file that
 #     builds or runs builds (scripts, Python, CMake, CI): no -fsanitize / -Werror / -Wall / -std= /
 #     -O<n> / coverage or DWARF flags / libAFLDriver / BoringSSL or libpcap library paths /
-#     versioned LLVM paths or tools. The one exception is targets/tests/oss_fuzz_contract.sh,
-#     which imitates OSS-Fuzz's own CFLAGS and LIB_FUZZING_ENGINE (sanitizer, optimisation and
-#     coverage flags and the AFL++ driver only).
+#     versioned LLVM paths or tools. The one exception is ci/oss-fuzz/check.sh, which
+#     reproduces OSS-Fuzz's own CFLAGS and LIB_FUZZING_ENGINE (sanitizer, optimisation and
+#     coverage flags only).
 #  3. targets/manifest has one reader: no code line outside build.sh names the file, and
 #     CMakeLists.txt takes its list from `./build.sh targets`.
 #  4. The test build and the fuzzer build use the same target list and the description's flags:
 #     the CMake tree in MXFUZZ_BUILD has a replay binary for exactly `./build.sh targets --names`
 #     and compiles with its profile's flags; build_fuzzers, run with recording stand-ins for the
 #     compilers (as OSS-Fuzz would run it), builds exactly those targets, passes $CFLAGS,
-#     $CXXFLAGS and $LIB_FUZZING_ENGINE through and adds no sanitizer or optimisation flag.
+#     $CXXFLAGS and $LIB_FUZZING_ENGINE through and adds no sanitizer or optimisation flag, and
+#     no -Werror (a newer clang under OSS-Fuzz must not stop continuous fuzzing).
 set -uo pipefail
 ROOT=${MXFUZZ_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${MXFUZZ_BUILD:-$ROOT/build/test}
@@ -78,7 +79,7 @@ for c in "${checks[@]}"; do
     grep -nHE -- "$rx" "${F[@]}" 2>/dev/null | grep -vE '^[^:]+:[0-9]+:[[:space:]]*#' >"$work/hits"
     while IFS= read -r h; do
         f=${h%%:*}
-        [[ $f == targets/tests/oss_fuzz_contract.sh && $imitation == yes ]] && continue
+        [[ $f == ci/oss-fuzz/check.sh && $imitation == yes ]] && continue
         bad "${h%%:*}:$(cut -d: -f2 <<<"$h"): a build flag or path outside build.conf (/${rx}/): $(cut -d: -f3- <<<"$h")"
     done <"$work/hits"
 done
@@ -148,6 +149,8 @@ if env OUT="$work/out" WORK="$work/w" CC="$work/cc" CXX="$work/cxx" AR="$work/ar
         echo "FAIL: build_fuzzers linked without \$CXXFLAGS \$LIB_FUZZING_ENGINE: $l"; done | tee -a "$work/fails"
     grep -E '^(cc|cxx) ' "$work/log" | grep -E -- '-f(no-)?sanitize|(^| )-O[0-3sgz]?( |$)|-fprofile|-fcoverage' | head -3 |
         while IFS= read -r l; do echo "FAIL: build_fuzzers added a flag OSS-Fuzz did not ask for: $l"; done | tee -a "$work/fails"
+    grep '^cc ' "$work/log" | grep -E -- '-Werror( |$)' | head -3 |
+        while IFS= read -r l; do echo "FAIL: the OSS-Fuzz build turns warnings into errors: $l"; done | tee -a "$work/fails"
     fails=$((fails + $(cat "$work/fails" 2>/dev/null | wc -l)))
     [[ $(grep -c '^cc ' "$work/log") -gt 0 ]] || bad "build_fuzzers compiled nothing"
 else
