@@ -332,7 +332,8 @@ static int run(struct server *s)
         }
         /* input (or an end of input) that waited for room: full chains, output above the mark */
         for (struct conn *c = s->conns; c; c = c->next)
-            if (!c->dead && !c->closing && !conn_blocked(c) && (c->plain.bytes || c->raw.bytes || c->peer_eof))
+            if (!c->dead && !c->closing && !conn_blocked(c) &&
+                (c->plain.bytes || c->raw.bytes || c->peer_eof || c->want_drive))
                 conn_process(c);
     }
     free(pfd);

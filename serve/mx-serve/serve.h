@@ -114,6 +114,7 @@ struct conn {
     int draining;     /* shutdown: close after the message in progress */
     int dead;         /* close now */
     int commit_wait;  /* a message is being committed: no input is processed until it is done */
+    int want_drive;   /* the protocol has output to produce once the queue drains (IMAP FETCH) */
     const char *close_reason;
     uint64_t bytes_in, bytes_out, messages;
 
@@ -199,5 +200,9 @@ int serve_check_login(const struct server *s, const uint8_t *user, size_t ulen,
                       const uint8_t *pass, size_t plen);
 
 extern const struct proto_ops smtp_ops, imap_ops, pop3_ops;
+
+/* proto_imap.c: a message was committed into mailbox box (NULL: INBOX): IMAP sessions idling on
+ * it are told now (RFC 2177) */
+void imap_mailbox_changed(struct server *srv, const char *box);
 
 #endif
