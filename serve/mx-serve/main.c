@@ -47,7 +47,12 @@ static void usage(FILE *f)
             "      --cert-dir DIR     certificate NAME is loaded from DIR/NAME.pem (key + chain);\n"
             "                         default: the configuration file's directory, else .\n"
             "  -m, --maildir DIR      where messages are stored (tmp/ new/ cur/ created)\n"
-            "  -u, --user USER:PASS   the test login for IMAP and POP3 (default: none accepted)\n"
+            "  -u, --user USER:PASS   a login for SMTP AUTH, IMAP and POP3, and a local recipient\n"
+            "                         USER@DOMAIN (repeatable; default: no login accepted)\n"
+            "      --domain NAME      an SMTP local domain (repeatable; default: --hostname)\n"
+            "      --any-rcpt         SMTP accepts every recipient (a sink for replayed sessions)\n"
+            "      --auth-delay MS    hold a connection after a refused login (default 500)\n"
+            "      --auth-failures N  refused logins before the connection closes (default 3)\n"
             "      --log FILE         log here instead of stderr\n"
             "      --keylog FILE      append BoringSSL's NSS key log (server side) to FILE\n"
             "      --ready FILE       create FILE once every listener is bound\n"
@@ -61,15 +66,6 @@ static void usage(FILE *f)
             "      --bind-any         `listen * PORT` binds every address (default: 127.0.0.1 only;\n"
             "                         mx-serve is a test server with a test login)\n"
             "  -h, --help\n");
-}
-
-int serve_check_login(const struct server *s, const uint8_t *user, size_t ulen, const uint8_t *pass,
-                      size_t plen)
-{
-    if (!s->o.user || !s->o.pass)
-        return 0;
-    return ulen == strlen(s->o.user) && plen == strlen(s->o.pass) &&
-           CRYPTO_memcmp(user, s->o.user, ulen) == 0 && CRYPTO_memcmp(pass, s->o.pass, plen) == 0;
 }
 
 static int parse_num(const char *opt, const char *v, long lo, long hi, long *out)
@@ -234,6 +230,7 @@ static int run(struct server *s)
     size_t cap = 0;
     for (;;) {
         size_t n = 0, i;
+        int wait_ms = 1000;
         time_t now = time(NULL);
         struct conn **pp;
         if (g_stop && !s->stopping)
@@ -263,7 +260,7 @@ static int run(struct server *s)
             }
             if (s->stopping && now >= s->stop_deadline + 5)
                 c->dead = 1;
-            if (c->out.bytes)
+            if (c->out.bytes && !conn_held(c))
                 conn_on_writable(c);
             if (c->dead || (c->closing && c->out.bytes == 0)) {
                 *pp = c->next;
@@ -298,11 +295,16 @@ static int run(struct server *s)
             if (!c->closing && !c->peer_eof && !conn_blocked(c) && c->raw.bytes < SERVE_IN_LIMIT &&
                 c->plain.bytes < SERVE_IN_LIMIT)
                 pfd[n].events |= POLLIN;
-            if (c->out.bytes)
+            if (c->out.bytes && !conn_held(c))
                 pfd[n].events |= POLLOUT;
+            if (conn_held(c)) {
+                int64_t left = c->hold_until - serve_now_ms();
+                if (left < wait_ms)
+                    wait_ms = left < 1 ? 1 : (int)left;
+            }
             who[n++] = c;
         }
-        if (poll(pfd, n, 1000) < 0) {
+        if (poll(pfd, n, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
             slog(s, "poll: %s", strerror(errno));
@@ -350,7 +352,7 @@ int main(int argc, char **argv)
     size_t extra_len = 0, tlen = 0;
     long v;
     int opt, rc;
-    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_TLSREQ, O_ANY };
+    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_TLSREQ, O_ANY, O_DOMAIN, O_ANYRCPT, O_ADELAY, O_AFAIL };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
         {"maildir", required_argument, NULL, 'm'},   {"user", required_argument, NULL, 'u'},
@@ -360,6 +362,8 @@ int main(int argc, char **argv)
         {"idle-timeout", required_argument, NULL, O_IDLE}, {"grace", required_argument, NULL, O_GRACE},
         {"max-conns", required_argument, NULL, O_MAXC}, {"max-message", required_argument, NULL, O_MAXM},
         {"tls-required", no_argument, NULL, O_TLSREQ}, {"bind-any", no_argument, NULL, O_ANY},
+        {"domain", required_argument, NULL, O_DOMAIN}, {"any-rcpt", no_argument, NULL, O_ANYRCPT},
+        {"auth-delay", required_argument, NULL, O_ADELAY}, {"auth-failures", required_argument, NULL, O_AFAIL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
 
@@ -368,6 +372,8 @@ int main(int argc, char **argv)
     s->o.max_conns = 512;
     s->o.max_message = 32u << 20;
     s->o.hostname = "mx-serve.test";
+    s->o.auth_delay_ms = 500;
+    s->o.auth_failures = 3;
     while ((opt = getopt_long(argc, argv, "c:l:m:u:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -393,9 +399,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mx-serve: --user wants USER:PASSWORD\n");
                 return 2;
             }
+            if (s->o.nusers >= SERVE_MAX_USERS) {
+                fprintf(stderr, "mx-serve: --user: at most %d users\n", SERVE_MAX_USERS);
+                return 2;
+            }
             *colon = 0;
-            s->o.user = optarg;
-            s->o.pass = colon + 1;
+            s->o.users[s->o.nusers].user = optarg;
+            s->o.users[s->o.nusers++].pass = colon + 1;
             break;
         }
         case O_CERTDIR: s->o.cert_dir = optarg; break;
@@ -422,6 +432,22 @@ int main(int argc, char **argv)
             break;
         case O_TLSREQ: s->o.tls_required = 1; break;
         case O_ANY: s->o.bind_any = 1; break;
+        case O_ANYRCPT: s->o.any_rcpt = 1; break;
+        case O_DOMAIN:
+            if (s->o.ndomains >= SERVE_MAX_DOMAINS || !*optarg) {
+                fprintf(stderr, "mx-serve: --domain: a name, at most %d of them\n", SERVE_MAX_DOMAINS);
+                return 2;
+            }
+            s->o.domains[s->o.ndomains++] = optarg;
+            break;
+        case O_ADELAY:
+            if (parse_num("--auth-delay", optarg, 0, 60000, &v)) return 2;
+            s->o.auth_delay_ms = (int)v;
+            break;
+        case O_AFAIL:
+            if (parse_num("--auth-failures", optarg, 1, 1000, &v)) return 2;
+            s->o.auth_failures = (unsigned)v;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -430,6 +456,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (s->o.ndomains == 0)
+        s->o.domains[s->o.ndomains++] = s->o.hostname;
     if (optind != argc || (!config && !extra) || !s->o.maildir) {
         if (optind != argc)
             fprintf(stderr, "mx-serve: unexpected argument '%s'\n", argv[optind]);

@@ -7,11 +7,10 @@
  * Maildir++ folders (maildir.h); their names are checked by md_box_check before any path is
  * made from them.
  *
- * The login check: the machine tracks authentication but checks no credentials, so when a
- * LOGIN step authenticates, mx-serve re-reads that command line (still in the machine's line
- * buffer) with libmx's command reader, compares the two arguments with the configured test
- * login, and on a mismatch answers NO and closes (the machine has no way back to the
- * not-authenticated state).
+ * The login check: the machine asks mx-serve (mx_conn_cfg.check, auth.c) before it accepts
+ * LOGIN or AUTHENTICATE PLAIN; LOGIN's arguments are parsed here by libmx's command reader
+ * (imap_login_check). A refusal is the machine's NO [AUTHENTICATIONFAILED]; the client may try
+ * again, up to --auth-failures times, each refusal held back for --auth-delay.
  *
  * APPEND / MULTIAPPEND: up to IMAP_MULTI messages per APPEND; each literal is written and kept
  * open until the command's CRLF, then all are committed as one job on the commit threads
@@ -175,25 +174,25 @@ static void tagged(struct conn *c, struct imap_sess *s, const char *rest)
     conn_sends(c, l);
 }
 
-/* The LOGIN line that the machine just accepted: its two arguments against the test login. */
-static int check_login(struct conn *c, struct imap_sess *s, size_t line_n)
+/* IMAP LOGIN's arguments (cfg.check, MX_CHECK_LOGIN): parsed by libmx's command reader as the
+ * line "x LOGIN args", so quoted strings are unescaped as RFC 3501 4.3 says; the two arguments
+ * against the user table. The reader is the session's own (idle before authentication). */
+int imap_login_check(struct conn *c, const uint8_t *arg, size_t n, char *who, size_t wn)
 {
+    struct imap_sess *s = c->proto_state;
     struct mx_chain ch;
     struct mx_imap_event ev;
-    size_t n = line_n ? line_n - 1 : 0;
     int nargs = 0, ok = 0, done = 0;
     uint8_t user[256], pass[256];
     size_t ul = 0, pl = 0;
-    if (n > 0 && s->line[n - 1] == '\r')
-        n--;
+    snprintf(who, wn, "?");
     mx_chain_init(&ch, 0, NULL);
     mx_imap_reset(&s->r);
-    s->tag[0] = 0;
-    if (mx_chain_append(&ch, s->line, n) == MX_CHAIN_OK && mx_chain_append(&ch, "\r\n", 2) == MX_CHAIN_OK) {
+    if (mx_chain_append(&ch, "x LOGIN ", 8) == MX_CHAIN_OK && mx_chain_append(&ch, arg, n) == MX_CHAIN_OK &&
+        mx_chain_append(&ch, "\r\n", 2) == MX_CHAIN_OK) {
         for (int guard = 0; guard < 16 && !done; guard++) {
             switch (mx_imap_next(&s->r, &ch, &ev)) {
             case MX_IMAP_COMMAND_START:
-                snprintf(s->tag, sizeof s->tag, "%.*s", (int)ev.tag_len, (const char *)ev.tag);
                 break;
             case MX_IMAP_ARG:
                 if (nargs == 0 && ev.len < sizeof user)
@@ -214,7 +213,7 @@ static int check_login(struct conn *c, struct imap_sess *s, size_t line_n)
     }
     mx_chain_release(&ch);
     mx_imap_reset(&s->r);
-    clog_(c, "IMAP LOGIN %.*s: %s", (int)ul, (const char *)user, ok ? "ok" : "invalid credentials");
+    snprintf(who, wn, "%.*s", (int)(ul > 64 ? 64 : ul), (const char *)user);
     return ok;
 }
 
@@ -1418,15 +1417,9 @@ static void imap_drive(struct conn *c)
         int act = mx_machine_step(&s->m, &c->plain, &st);
         if (act == MX_ACT_NEED_INPUT)
             return;
-        if (!was && mx_machine_auth(&s->m) == MX_AUTH_DONE) {
-            if (!check_login(c, s, st.line_n)) {
-                tagged(c, s, "NO [AUTHENTICATIONFAILED] invalid user name or password");
-                conn_sends(c, "* BYE mx-serve: one login attempt per connection\r\n");
-                conn_close_after_flush(c, "login failed");
-                return;
-            }
+        /* LOGIN / AUTHENTICATE accepted: cfg.check (auth.c) already said yes */
+        if (!was && mx_machine_auth(&s->m) == MX_AUTH_DONE)
             s->authed = 1;
-        }
         conn_act(c, &st);
     }
     if (s->authed && c->tls != CONN_TLS_HANDSHAKE)

@@ -51,6 +51,8 @@
 #define SERVE_LINE_MAX 1024u
 #define SERVE_IMAP_LINE 8192u
 #define SERVE_MAX_CERTS MX_CERTBIND_MAX
+#define SERVE_MAX_USERS 64
+#define SERVE_MAX_DOMAINS 16
 
 struct server;
 struct conn;
@@ -84,6 +86,10 @@ struct conn {
     int fd;
     char peer[64], local[64], lname[80];
     const struct mx_listener *l;
+    char pop_user[256];  /* POP3: the USER argument, for its PASS */
+    size_t pop_ulen;
+    unsigned auth_failures;
+    int64_t hold_until;  /* a refused login: neither read nor write before this (serve_now_ms) */
     SSL_CTX *tls_ctx; /* the certificate serving this (address, port), or NULL */
 
     /* TLS */
@@ -124,7 +130,13 @@ struct conn {
 
 struct server_opts {
     const char *maildir;
-    const char *user, *pass;     /* the test login for IMAP and POP3 */
+    struct { const char *user, *pass; } users[SERVE_MAX_USERS]; /* -u: the logins of all three */
+    int nusers;
+    const char *domains[SERVE_MAX_DOMAINS]; /* SMTP: local domains (default: the hostname) */
+    int ndomains;
+    int any_rcpt;                /* every recipient accepted (a sink for recorded sessions) */
+    int auth_delay_ms;           /* hold after a refused login */
+    unsigned auth_failures;      /* refused logins per connection before the close */
     const char *log_path;
     const char *keylog_path;
     const char *ready_path;
@@ -175,7 +187,9 @@ void conn_close_after_flush(struct conn *c, const char *reason);
 void conn_on_readable(struct conn *c);
 void conn_process(struct conn *c);
 int conn_on_writable(struct conn *c);
-/* 1 while output above SERVE_OUT_HIGH holds input processing back */
+/* 1 while a refused login holds the connection (auth.c: --auth-delay) */
+int conn_held(const struct conn *c);
+/* 1 while output above SERVE_OUT_HIGH, a commit or a hold keeps input processing back */
 int conn_blocked(const struct conn *c);
 /* a message is arriving or being committed (shutdown waits for it) */
 int conn_busy(const struct conn *c);
@@ -195,9 +209,14 @@ int tls_decrypt(struct conn *c);
 int tls_write(struct conn *c, const void *p, size_t n);
 void tls_close_notify(struct conn *c);
 
-/* credentials */
+/* auth.c: credentials, recipients, throttling */
 int serve_check_login(const struct server *s, const uint8_t *user, size_t ulen,
                       const uint8_t *pass, size_t plen);
+/* mx_conn_cfg.check for every connection (ctx: the struct conn) */
+enum mx_verdict serve_check(void *ctx, enum mx_check_kind kind, const uint8_t *arg, size_t n);
+int64_t serve_now_ms(void);
+/* proto_imap.c: IMAP LOGIN's arguments (libmx's command reader) against the user table */
+int imap_login_check(struct conn *c, const uint8_t *arg, size_t n, char *who, size_t wn);
 
 extern const struct proto_ops smtp_ops, imap_ops, pop3_ops;
 

@@ -9,8 +9,9 @@
 # Sessions the server cannot reproduce as configured are skipped by rule, not by name: a
 # TLS-required policy or line limits other than mx-serve's, and sessions that expect the
 # connection to be closed on a ClientHello or plaintext (those are covered by serve_smtp.sh), and
-# sessions where an IMAP LOGIN / POP3 USER+PASS succeeds (mx-serve checks the test account's password; libmx's
-# machines leave credentials to their caller, so the recorded replies assume any login works).
+# sessions where a login (SMTP AUTH, IMAP LOGIN / AUTHENTICATE, POP3 USER+PASS) succeeds (mx-serve checks
+# the password; libmx's machines leave credentials to their caller, so the recorded replies assume any
+# login works). Recorded recipients are arbitrary: mx-serve runs with --any-rcpt.
 set -euo pipefail
 source "$MXFUZZ_ROOT/serve/tests/testlib.sh"
 serve_init
@@ -27,7 +28,7 @@ for f in "${files[@]}"; do
     grep -qx 'max-line 1024' <<<"$txt" || continue
     grep -q '\\x16\\x03' <<<"$txt" && continue                 # ClientHello sessions: closed, no replies
     grep -qx 'mode implicit' <<<"$txt" && ! grep -qx 'tls' <<<"$txt" && continue
-    grep -qE 'OK LOGIN completed|\+OK maildrop' <<<"$txt" && continue  # a login that succeeds: see above
+    grep -qE 'OK LOGIN completed|OK AUTHENTICATE completed|\+OK maildrop|^server "235 ' <<<"$txt" && continue  # a login that succeeds: see above
     selected+=("$f")
 done
 [[ ${#selected[@]} -ge 8 ]] || fail "only ${#selected[@]} sessions selected; the rules above are too strict"
@@ -41,7 +42,7 @@ for i in "${!selected[@]}"; do
     echo "listen 127.0.0.1 ${PORTS[$i]} $mode $proto" >>"$W/serve.conf"
     grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 ${PORTS[$i]}" >>"$W/serve.conf"
 done
-serve_start "$W/serve.conf"
+serve_start "$W/serve.conf" --any-rcpt
 bad=0
 for i in "${!selected[@]}"; do
     name=$(basename "${selected[$i]}")

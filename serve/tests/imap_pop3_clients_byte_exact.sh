@@ -3,10 +3,7 @@
 # STLS --ssl-reqd and pop3s), Python imaplib (STARTTLS and IMAP4_SSL APPEND) and poplib (stls,
 # POP3_SSL RETR). APPENDed messages must be stored byte-identical (sha256) at 16383, 16384,
 # 16385 and 70000 bytes; RETR must return each stored message byte-identical.
-# curl 7.88 and IMAP STARTTLS: curl keeps the LOGINDISABLED it saw before STARTTLS (it does not
-# reset it on the second CAPABILITY) and libmx's pre-auth machine offers no AUTH=PLAIN, so curl
-# gives up with "Login denied"; curl's IMAP is therefore tested over implicit TLS here, and
-# IMAP STARTTLS with imaplib, serve-client and openssl s_client (serve/tests/tls_suite_matrix.sh).
+# (curl over IMAP STARTTLS logs in with AUTHENTICATE PLAIN: serve/tests/logins_checked_throttled.sh.)
 set -euo pipefail
 source "$MXFUZZ_ROOT/serve/tests/testlib.sh"
 serve_init
@@ -63,7 +60,7 @@ except imaplib.IMAP4.error:
     pass
 PY
 assert_stored "$W/dots"
-grep -q "IMAP LOGIN alice: invalid credentials" "$W/log" || fail "no log line for the failed login"
+grep -q "imap LOGIN alice: invalid credentials" "$W/log" || fail "no log line for the failed login"
 echo "ok: python imaplib STARTTLS + IMAP4_SSL APPEND (dot lines, 16384); wrong password refused"
 
 # --- libmx's command reader, driven raw over implicit TLS: LITERAL+, MULTIAPPEND, a mailbox
