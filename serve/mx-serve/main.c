@@ -68,6 +68,30 @@ static void usage(FILE *f)
             "  -h, --help\n");
 }
 
+const char *serve_where(const struct server *s, int line, char *buf, size_t n)
+{
+    if (s->config_name && line <= s->config_lines)
+        snprintf(buf, n, "%s:%d", s->config_name, line);
+    else
+        snprintf(buf, n, "-l #%d", line - s->config_lines);
+    return buf;
+}
+
+/* libmx's "NAME:LINE: what" for a line that came from -l: "-l #K: what" */
+static void where_in_error(const struct server *s, const char *name, char *err, size_t errlen)
+{
+    size_t nl = strlen(name);
+    char *end, rest[700], w[64];
+    long line;
+    if (strncmp(err, name, nl) != 0 || err[nl] != ':')
+        return;
+    line = strtol(err + nl + 1, &end, 10);
+    if (end == err + nl + 1 || *end != ':' || line <= s->config_lines)
+        return;
+    snprintf(rest, sizeof rest, "%s", end);
+    snprintf(err, errlen, "%s%s", serve_where(s, (int)line, w, sizeof w), rest);
+}
+
 static int parse_num(const char *opt, const char *v, long lo, long hi, long *out)
 {
     char *end;
@@ -149,11 +173,18 @@ static int open_listener(struct server *s, const struct mx_listener *l)
         errno = e;
         return -1;
     }
-    slog(s, "listening on %s port %u: %s, %s (config line %d)",
-         l->addr.family ? mx_ipaddr_format(&l->addr, a, sizeof a) : s->o.bind_any ? "* (every address)"
-                                                                  : "* (bound to 127.0.0.1 only: --bind-any for every address)",
-         l->port,
-         mx_app_proto_name(l->proto), mx_listen_mode_name(l->mode), l->line);
+    {
+        /* every listener with what serves it: mode, protocol, TLS policy, certificate */
+        const struct mx_certbind *cb = l->mode == MX_LISTEN_PLAIN ? NULL : mx_listen_cert_for(&s->table, &l->addr, l->port);
+        char w[300];
+        slog(s, "listening on %s port %u: %s, %s, %s, certificate %s (%s)",
+             l->addr.family ? mx_ipaddr_format(&l->addr, a, sizeof a) : s->o.bind_any ? "* (every address)"
+                                                                      : "* (bound to 127.0.0.1 only: --bind-any for every address)",
+             l->port, mx_app_proto_name(l->proto), mx_listen_mode_name(l->mode),
+             l->mode == MX_LISTEN_PLAIN ? "no TLS" : l->mode == MX_LISTEN_IMPLICIT ? "TLS from the first byte"
+                                         : s->o.tls_required ? "TLS required before login/mail" : "TLS optional",
+             cb ? cb->name : "(none)", serve_where(s, l->line, w, sizeof w));
+    }
     return fd;
 }
 
@@ -501,9 +532,18 @@ int main(int argc, char **argv)
         memcpy(text + tlen, extra, extra_len);
         tlen += extra_len;
     }
+    s->config_name = config;
+    if (config) {
+        for (size_t i = 0; i < tlen - extra_len; i++)
+            s->config_lines += text[i] == '\n';
+        if (tlen > extra_len && text[tlen - extra_len - 1] != '\n')
+            s->config_lines++;
+    }
     rc = mx_listen_parse(&s->table, config ? config : "(command line)", text, tlen, err, sizeof err);
     free(text);
     free(extra);
+    if (rc != MX_LISTEN_OK)
+        where_in_error(s, config ? config : "(command line)", err, sizeof err);
     if (rc != MX_LISTEN_OK) {
         fprintf(stderr, "mx-serve: %s\n", err);
         if (s->log)
@@ -514,11 +554,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "mx-serve: %s: no listener\n", config ? config : "(command line)");
         return 2;
     }
-    for (size_t i = 0; i < s->table.nc; i++) {
-        if (tls_load_cert(s, s->table.c[i].name, s->table.c[i].line, err, sizeof err) != 0) {
-            fprintf(stderr, "mx-serve: %s:%s\n", config ? config : "(command line)", err);
-            return 2;
+    {
+        /* every certificate is tried: each one that fails is reported, then the exit */
+        int bad = 0;
+        for (size_t i = 0; i < s->table.nc; i++) {
+            if (tls_load_cert(s, s->table.c[i].name, s->table.c[i].line, err, sizeof err) != 0) {
+                fprintf(stderr, "mx-serve: %s\n", err);
+                if (s->log)
+                    slog(s, "configuration error: %s", err);
+                bad++;
+            }
         }
+        if (bad)
+            return 2;
     }
     if (md_open(&s->md, s->o.maildir) != 0) {
         fprintf(stderr, "mx-serve: --maildir %s: %s\n", s->o.maildir, strerror(errno));

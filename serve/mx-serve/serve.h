@@ -154,6 +154,8 @@ struct server_opts {
 struct server {
     struct server_opts o;
     struct mx_listen_table table;
+    const char *config_name; /* the -c file, or NULL */
+    int config_lines;        /* lines of the -c file: later lines are -l lines */
     struct { char name[MX_CERT_NAME_MAX + 1]; SSL_CTX *ctx; } certs[SERVE_MAX_CERTS];
     size_t ncerts;
     int lfd[MX_LISTEN_MAX];
@@ -167,6 +169,9 @@ struct server {
     int stopping;
     time_t stop_deadline;
 };
+
+/* main.c: where configuration line N came from: "FILE:N", or "-l #K" for the K'th -l line */
+const char *serve_where(const struct server *s, int line, char *buf, size_t n);
 
 /* log.c */
 void slog(struct server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
