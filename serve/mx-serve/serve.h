@@ -17,7 +17,8 @@
  *
  * Per-connection memory bound: sizeof(struct conn) (about 40 KiB: the record decrypter's
  * 18.5 KiB, a 16 KiB plaintext buffer, line buffers) + the protocol's state (IMAP: 2 x
- * SERVE_IMAP_LINE for the command reader) + the chains: raw and plain at most SERVE_IN_LIMIT
+ * SERVE_IMAP_LINE for the command reader, and while a mailbox is selected its message list: at
+ * most IMAP_MAX_MSGS (10000) x sizeof(struct md_mail) (about 176 bytes), so 1.7 MiB) + the chains: raw and plain at most SERVE_IN_LIMIT
  * queued bytes each (reading stops while they are full), out at most
  * 2 * max_message + SERVE_OUT_SLACK (a POP3 RETR queues one message), each plus its segment
  * overhead (mx/chain.h). A BoringSSL SSL object for TLS connections. While a message is being
