@@ -96,6 +96,7 @@ struct imap_sess {
     int flags_from;   /* first token of the next message's flag list */
     int refused;      /* APPEND refused: the rest of its literals is dropped */
     const char *refusal;
+    char refusal_buf[300];
     int in_message;   /* msg receives the sink's octets */
     struct md_msg msg;
     struct md_msg done[IMAP_MULTI];
@@ -486,10 +487,26 @@ static void update(struct conn *c, struct imap_sess *s)
     s->nmail = (size_t)n;
 }
 
+/* token i names a mailbox that exists: 0; else the NO is sent and -1 */
+static int existing_box(struct conn *c, struct imap_sess *s, int i, char box[MD_BOX_MAX + 1])
+{
+    char l[300];
+    const char *why = tok_box(s, i, box);
+    if (why) {
+        snprintf(l, sizeof l, "NO %s", why);
+        tagged(c, s, l);
+        return -1;
+    }
+    if (!md_box_exists(&c->srv->md, box)) {
+        tagged(c, s, "NO [NONEXISTENT] no such mailbox");
+        return -1;
+    }
+    return 0;
+}
+
 static void do_select(struct conn *c, struct imap_sess *s, int readonly)
 {
     char box[MD_BOX_MAX + 1], l[600], fl[80];
-    const char *why;
     uint32_t validity, next;
     size_t unseen = 0;
     int n;
@@ -498,15 +515,8 @@ static void do_select(struct conn *c, struct imap_sess *s, int readonly)
         tagged(c, s, "BAD SELECT/EXAMINE takes one mailbox name");
         return;
     }
-    if ((why = tok_box(s, 0, box))) {
-        snprintf(l, sizeof l, "NO %s", why);
-        tagged(c, s, l);
+    if (existing_box(c, s, 0, box) != 0)
         return;
-    }
-    if (!md_box_exists(&c->srv->md, box)) {
-        tagged(c, s, "NO [NONEXISTENT] no such mailbox");
-        return;
-    }
     n = md_scan(&c->srv->md, box, &s->mail, IMAP_MAX_MSGS);
     if (n < 0 || md_box_uids(&c->srv->md, box, &validity, &next) != 0) {
         tagged(c, s, n < 0 && errno == EOVERFLOW ? "NO [LIMIT] mailbox holds more messages than mx-serve selects"
@@ -612,7 +622,6 @@ static void do_list(struct conn *c, struct imap_sess *s, int lsub)
 static void do_status(struct conn *c, struct imap_sess *s)
 {
     char box[MD_BOX_MAX + 1], l[700], item[32];
-    const char *why;
     struct md_mail *mm = NULL;
     uint32_t validity, next;
     size_t k, unseen = 0;
@@ -621,15 +630,8 @@ static void do_status(struct conn *c, struct imap_sess *s)
         tagged(c, s, "BAD STATUS mailbox (items)");
         return;
     }
-    if ((why = tok_box(s, 0, box))) {
-        snprintf(l, sizeof l, "NO %s", why);
-        tagged(c, s, l);
+    if (existing_box(c, s, 0, box) != 0)
         return;
-    }
-    if (!md_box_exists(&c->srv->md, box)) {
-        tagged(c, s, "NO [NONEXISTENT] no such mailbox");
-        return;
-    }
     n = md_scan(&c->srv->md, box, &mm, IMAP_MAX_MSGS);
     if (n < 0 || md_box_uids(&c->srv->md, box, &validity, &next) != 0) {
         free(mm);
@@ -807,9 +809,6 @@ static int fetch_one(struct conn *c, struct imap_sess *s, size_t i)
             if (md_set_flags(&c->srv->md, s->sel, m, m->flags | MDF_SEEN) == 0)
                 want_flags = 1;
         }
-    }
-    if (want_flags && !has_flags) {
-        /* appended below */
     }
     k = (size_t)snprintf(l, sizeof l, "* %zu FETCH (", i + 1);
     if (s->f.uid && !has_uid)
@@ -1344,9 +1343,8 @@ static void authed_drive(struct conn *c, struct imap_sess *s)
                 if (s->ndone == 0 && !s->refused) {
                     why = tok_box(s, 0, s->mailbox);
                     if (why) {
-                        static char wbuf[300];
-                        snprintf(wbuf, sizeof wbuf, "NO %s", why);
-                        why = wbuf;
+                        snprintf(s->refusal_buf, sizeof s->refusal_buf, "NO %s", why);
+                        why = s->refusal_buf;
                     } else if (!md_box_exists(&c->srv->md, s->mailbox)) {
                         why = "NO [TRYCREATE] no such mailbox";
                     }
