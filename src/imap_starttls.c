@@ -1,7 +1,7 @@
 /* imap_starttls.c - IMAP's line-level pre-authentication commands with STARTTLS
  * (RFC 3501 6.1, 6.2; RFC 2595): the engine's (src/machine.c) IMAP descriptor. The IMAP
  * command reader with literals is mx/imap.h; this machine handles only CAPABILITY,
- * STARTTLS, LOGIN, LOGOUT and NOOP, and refuses lines that announce a literal ("{n}" at the
+ * STARTTLS, LOGIN, AUTHENTICATE, LOGOUT and NOOP, and refuses lines that announce a literal ("{n}" at the
  * end) before authentication.
  *
  * Driven through mx/machine.h. Rules it implements:
@@ -20,7 +20,15 @@
  *     STARTTLS is no longer listed;
  *   - LOGIN user pass: authenticated "tag BAD"; LOGINDISABLED in force
  *     "tag NO [PRIVACYREQUIRED]"; fewer than two arguments "tag BAD"; else "tag OK" and the
- *     authenticated state (no credential check: the machine tracks the state only);
+ *     authenticated state -- or, when cfg.check refuses the credentials,
+ *     "tag NO [AUTHENTICATIONFAILED]" (RFC 5530) and still not authenticated; the
+ *     cfg.max_auth_failures'th refusal is followed by "* BYE" and the close;
+ *   - AUTHENTICATE PLAIN initial-response (RFC 3501 6.2.2, SASL-IR RFC 4959, PLAIN RFC
+ *     4616): as LOGIN (BAD when authenticated, NO [PRIVACYREQUIRED] under LOGINDISABLED, the
+ *     same check); no mechanism "tag BAD"; another mechanism "tag NO"; PLAIN without the
+ *     initial response (a continuation exchange, not implemented) or with more arguments
+ *     "tag BAD". CAPABILITY lists AUTH=PLAIN and SASL-IR while not authenticated and LOGIN is
+ *     not disabled;
  *   - a refused line ending in a non-synchronizing literal marker {N+} (or ~{N+}): its N
  *     octets are swallowed (m->swallow, counted in m->swallowed), never framed as commands;
  *     a size past 2^64-1 gets "* BYE" and MX_ACT_CLOSE; a synchronizing {N} gets BAD, no "+";
@@ -148,6 +156,8 @@ static int c_capability(struct mx_machine *m, struct mx_step *st, const struct m
         mx_step_puts(st, " STARTTLS");
     if (login_disabled(m))
         mx_step_puts(st, " LOGINDISABLED");
+    else if (m->auth != MX_AUTH_DONE)
+        mx_step_puts(st, " AUTH=PLAIN SASL-IR");
     mx_step_puts(st, "\r\n");
     return mx_cmd_reply(st, cl, "OK CAPABILITY completed\r\n");
 }
@@ -179,8 +189,31 @@ static int c_login(struct mx_machine *m, struct mx_step *st, const struct mx_cmd
         return mx_cmd_reply(st, cl, "NO [PRIVACYREQUIRED] LOGIN disabled until TLS is active\r\n");
     if (m->ps.imap.ntok < 2)
         return mx_cmd_reply(st, cl, "BAD LOGIN needs a user name and a password\r\n");
+    if (mx_machine_check(m, MX_CHECK_LOGIN, cl->arg, cl->an) != MX_ACCEPT)
+        return mx_machine_auth_refused(m, st, cl);
     m->auth = MX_AUTH_DONE;
     return mx_cmd_reply(st, cl, "OK LOGIN completed\r\n");
+}
+
+static int c_authenticate(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    size_t i = 5; /* after "PLAIN" */
+    if (m->auth == MX_AUTH_DONE)
+        return mx_cmd_reply(st, cl, "BAD Already authenticated\r\n");
+    if (login_disabled(m))
+        return mx_cmd_reply(st, cl, "NO [PRIVACYREQUIRED] Authentication disabled until TLS is active\r\n");
+    if (m->ps.imap.ntok == 0)
+        return mx_cmd_reply(st, cl, "BAD AUTHENTICATE needs a mechanism\r\n");
+    if (!mx_word_is(cl->arg, cl->an, "PLAIN"))
+        return mx_cmd_reply(st, cl, "NO Unsupported authentication mechanism\r\n");
+    if (m->ps.imap.ntok != 2)
+        return mx_cmd_reply(st, cl, "BAD AUTHENTICATE PLAIN needs exactly an initial response (SASL-IR)\r\n");
+    while (i < cl->an && cl->arg[i] == ' ')
+        i++;
+    if (mx_machine_check(m, MX_CHECK_PLAIN, cl->arg + i, cl->an - i) != MX_ACCEPT)
+        return mx_machine_auth_refused(m, st, cl);
+    m->auth = MX_AUTH_DONE;
+    return mx_cmd_reply(st, cl, "OK AUTHENTICATE completed\r\n");
 }
 
 /* No policy flags: IMAP's TLS-required policy is LOGINDISABLED (login_disabled), applied by
@@ -191,6 +224,7 @@ static const struct mx_cmd imap_commands[] = {
     {"LOGOUT", c_logout, 0, NULL},
     {"STARTTLS", c_starttls, 0, NULL},
     {"LOGIN", c_login, 0, NULL},
+    {"AUTHENTICATE", c_authenticate, 0, NULL},
     {NULL, NULL, 0, "BAD Command unknown or not available in this state\r\n"},
 };
 
@@ -200,6 +234,8 @@ const struct mx_proto mx_proto_imap = {
     .too_long = "* BAD Line too long\r\n",
     .too_many_errors = "* BYE Too many protocol errors\r\n",
     .is_error = imap_is_error,
+    .auth_refused = "NO [AUTHENTICATIONFAILED] Authentication failed\r\n",
+    .too_many_auth = "* BYE Too many failed logins\r\n",
     .clienthello = "* BYE TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",
     /* no policy_refusal: see imap_commands */

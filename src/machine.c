@@ -89,6 +89,21 @@ int mx_machine_close(struct mx_machine *m, struct mx_step *st, const char *text,
     return mx_step_close(st, text, diag);
 }
 
+enum mx_verdict mx_machine_check(const struct mx_machine *m, enum mx_check_kind kind, const uint8_t *arg,
+                                 size_t n)
+{
+    return m->cfg.check ? m->cfg.check(m->cfg.check_ctx, kind, arg, n) : MX_ACCEPT;
+}
+
+int mx_machine_auth_refused(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    unsigned limit = m->cfg.max_auth_failures ? m->cfg.max_auth_failures : MX_MAX_AUTH_FAILURES;
+    mx_cmd_reply(st, cl, m->proto->auth_refused);
+    if (++m->auth_failures < limit)
+        return st->act;
+    return mx_machine_close(m, st, m->proto->too_many_auth, "too many failed logins: closed");
+}
+
 int mx_cmd_reply(struct mx_step *st, const struct mx_cmdline *cl, const char *text)
 {
     if (cl->tag_n) {

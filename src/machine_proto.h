@@ -56,6 +56,8 @@ struct mx_proto {
     const char *too_many_errors; /* the final line after cfg.max_errors consecutive errors */
     /* 1 if a reply to a command line (st->reply) is a protocol error */
     int (*is_error)(const struct mx_step *st);
+    const char *auth_refused;   /* reply to a login cfg.check refused (after the tag, if any) */
+    const char *too_many_auth;  /* the final line after cfg.max_auth_failures refused logins */
     const char *policy_refusal; /* reply to a command without MX_CMD_PRE_TLS while the
                                  * tls_required policy is in force; NULL: the protocol's
                                  * actions apply the policy themselves */
@@ -71,6 +73,12 @@ int mx_cmd_starttls(struct mx_machine *m, struct mx_step *st, const struct mx_cm
                     const char *active, const char *unavailable, const char *accepted);
 /* Appends text as the answer to cl (IMAP: "tag SP text"); sets MX_ACT_REPLY, returns it. */
 int mx_cmd_reply(struct mx_step *st, const struct mx_cmdline *cl, const char *text);
+/* Asks cfg.check (MX_ACCEPT when there is none). */
+enum mx_verdict mx_machine_check(const struct mx_machine *m, enum mx_check_kind kind, const uint8_t *arg,
+                                 size_t n);
+/* A login cfg.check refused: the protocol's auth_refused reply; at the limit of refused logins
+ * also the final line and MX_ACT_CLOSE. The caller keeps the state unauthenticated. */
+int mx_machine_auth_refused(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl);
 /* Closes the connection after text (may be NULL); diag as mx_step_close(). */
 int mx_machine_close(struct mx_machine *m, struct mx_step *st, const char *text, const char *diag);
 

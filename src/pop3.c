@@ -2,9 +2,15 @@
  * descriptor. Driven through mx/machine.h. Rules it implements:
  *   - greeting "+OK product POP3 ready" (cfg.product; "... ready (TLS)" on an implicit-TLS
  *     listener, after the handshake);
- *   - AUTHORIZATION state: CAPA, STLS, USER, PASS, QUIT; TRANSACTION state (after USER +
- *     PASS -- no credential check, the machine tracks the state only): CAPA, STAT, NOOP, RSET,
- *     QUIT; anything else -ERR;
+ *   - AUTHORIZATION state: CAPA, STLS, USER, PASS, AUTH, QUIT; TRANSACTION state (after USER +
+ *     PASS or AUTH): CAPA, STAT, NOOP, RSET, QUIT; anything else -ERR;
+ *   - credentials: cfg.check is told the USER name and asked about the PASS (or AUTH PLAIN's
+ *     initial response, RFC 5034); a refusal is "-ERR [AUTH]" (RFC 3206) and the state stays
+ *     AUTHORIZATION; the cfg.max_auth_failures'th refusal ends the connection. Without a
+ *     check every login is accepted (the machine tracks the state only);
+ *   - AUTH PLAIN initial-response (RFC 5034 4; RFC 4616): TRANSACTION state -ERR; no
+ *     mechanism, another mechanism, no initial response (a continuation exchange, not
+ *     implemented) or more arguments -ERR; not listed in CAPA (see c_capa);
  *   - CAPA lists USER, PIPELINING, and STLS iff the listener is STARTTLS-capable, a
  *     certificate is bound to the connection's (address, port), TLS is not active and the
  *     state is AUTHORIZATION;
@@ -45,6 +51,9 @@ static int c_capa(struct mx_machine *m, struct mx_step *st, const struct mx_cmdl
 {
     (void)cl;
     mx_step_puts(st, "+OK Capability list follows\r\n");
+    /* no "SASL PLAIN" line (RFC 2449 6.3): a client that sees it logs in with AUTH PLAIN and
+     * waits for a "+" continuation, which this machine does not have (curl 7.88 then gives
+     * up instead of falling back to USER); AUTH PLAIN with an initial response still works */
     if (m->auth != MX_AUTH_DONE)
         mx_step_puts(st, "USER\r\n");
     mx_step_puts(st, "PIPELINING\r\n");
@@ -77,6 +86,8 @@ static int c_user(struct mx_machine *m, struct mx_step *st, const struct mx_cmdl
         return mx_step_reply(st, "-ERR already authenticated\r\n");
     if (!cl->an)
         return mx_step_reply(st, "-ERR USER needs a name\r\n");
+    if (mx_machine_check(m, MX_CHECK_USER, cl->arg, cl->an) != MX_ACCEPT)
+        return mx_machine_auth_refused(m, st, cl);
     m->auth = MX_AUTH_USER;
     return mx_step_reply(st, "+OK send PASS\r\n");
 }
@@ -92,6 +103,28 @@ static int c_pass(struct mx_machine *m, struct mx_step *st, const struct mx_cmdl
     m->auth = MX_AUTH_NONE;
     if (!cl->an)
         return mx_step_reply(st, "-ERR PASS needs a password\r\n");
+    if (mx_machine_check(m, MX_CHECK_PASS, cl->arg, cl->an) != MX_ACCEPT)
+        return mx_machine_auth_refused(m, st, cl);
+    m->auth = MX_AUTH_DONE;
+    return mx_step_reply(st, "+OK maildrop ready\r\n");
+}
+
+static int c_auth(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
+{
+    size_t i = 5, ir; /* after "PLAIN" */
+    if (m->auth == MX_AUTH_DONE)
+        return mx_step_reply(st, "-ERR already authenticated\r\n");
+    m->auth = MX_AUTH_NONE; /* any AUTH uses up a USER before it, as PASS does */
+    if (!mx_word_is(cl->arg, cl->an, "PLAIN"))
+        return mx_step_reply(st, "-ERR AUTH: only PLAIN is supported\r\n");
+    while (i < cl->an && cl->arg[i] == ' ')
+        i++;
+    for (ir = i; ir < cl->an && cl->arg[ir] != ' '; ir++)
+        ;
+    if (i == cl->an || ir != cl->an)
+        return mx_step_reply(st, "-ERR AUTH PLAIN needs exactly an initial response\r\n");
+    if (mx_machine_check(m, MX_CHECK_PLAIN, cl->arg + i, cl->an - i) != MX_ACCEPT)
+        return mx_machine_auth_refused(m, st, cl);
     m->auth = MX_AUTH_DONE;
     return mx_step_reply(st, "+OK maildrop ready\r\n");
 }
@@ -105,6 +138,7 @@ static const struct mx_cmd pop3_commands[] = {
     {"QUIT", c_quit, MX_CMD_PRE_TLS, NULL},
     {"USER", c_user, 0, NULL},
     {"PASS", c_pass, 0, NULL},
+    {"AUTH", c_auth, 0, NULL},
     {"STAT", NULL, MX_CMD_PRE_TLS | MX_CMD_AUTHED, "+OK 0 0\r\n"}, /* an empty maildrop */
     {"NOOP", NULL, MX_CMD_PRE_TLS | MX_CMD_AUTHED, "+OK\r\n"},
     {"RSET", NULL, MX_CMD_PRE_TLS | MX_CMD_AUTHED, "+OK\r\n"},
@@ -120,4 +154,6 @@ const struct mx_proto mx_proto_pop3 = {
     .clienthello = "-ERR TLS handshake received on a plaintext port: use STLS, or the "
                    "implicit-TLS port\r\n",
     .policy_refusal = "-ERR [AUTH] TLS required: use STLS first\r\n",
+    .auth_refused = "-ERR [AUTH] Authentication failed\r\n",
+    .too_many_auth = "-ERR Too many failed logins\r\n",
 };

@@ -12,8 +12,11 @@
  *     line of the message (SMTP smuggling); dot-unstuffed bytes come out as MX_ACT_DATA; 250,
  *     or 552 when the message is over cfg.max_message), RSET, NOOP, QUIT (221, close), AUTH
  *     PLAIN (503 before EHLO, when authenticated or inside a transaction; 504 other
- *     mechanisms; 501 without the initial response; 235 -- no credential check: the machine
- *     only tracks that authentication happened);
+ *     mechanisms; 501 without the initial response; 235, or 535 when cfg.check refuses the
+ *     credentials (RFC 4954 6: 535 5.7.8), the session staying unauthenticated; the
+ *     cfg.max_auth_failures'th refusal is followed by 421 and the close);
+ *   - RCPT: when cfg.check refuses the address, 550 5.1.1 (no such local user) or 554 5.7.1
+ *     (not a local domain: no relaying, RFC 5321 3.6.2), and it is not counted;
  *   - STARTTLS: with parameters 501; TLS already active 503; not available (plaintext
  *     listener or no certificate) 502; advertised but failing (the caller said so with
  *     mx_machine_tls_unavailable(), e.g. the certificate no longer loads) 454; else 220 and
@@ -140,6 +143,14 @@ static int c_rcpt(struct mx_machine *m, struct mx_step *st, const struct mx_cmdl
         return mx_step_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
     if (m->ps.smtp.nrcpt >= MX_SMTP_MAX_RCPT)
         return mx_step_reply(st, "452 4.5.3 Error: too many recipients\r\n");
+    switch (mx_machine_check(m, MX_CHECK_RCPT, cl->arg + 3, cl->an - 3)) {
+    case MX_ACCEPT:
+        break;
+    case MX_REFUSE_RELAY:
+        return mx_step_reply(st, "554 5.7.1 Error: relay access denied\r\n");
+    default:
+        return mx_step_reply(st, "550 5.1.1 Error: no such user here\r\n");
+    }
     m->ps.smtp.nrcpt++;
     return mx_step_reply(st, "250 2.1.5 Ok\r\n");
 }
@@ -183,6 +194,8 @@ static int c_auth(struct mx_machine *m, struct mx_step *st, const struct mx_cmdl
         i++;
     if (i == cl->an)
         return mx_step_reply(st, "501 5.5.4 Syntax: AUTH PLAIN initial-response\r\n");
+    if (mx_machine_check(m, MX_CHECK_PLAIN, cl->arg + i, cl->an - i) != MX_ACCEPT)
+        return mx_machine_auth_refused(m, st, cl);
     m->auth = MX_AUTH_DONE;
     return mx_step_reply(st, "235 2.7.0 Authentication successful\r\n");
 }
@@ -275,4 +288,6 @@ const struct mx_proto mx_proto_smtp = {
     .clienthello = "421 4.7.0 TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",
     .policy_refusal = "530 5.7.0 Must issue a STARTTLS command first\r\n",
+    .auth_refused = "535 5.7.8 Error: authentication failed\r\n",
+    .too_many_auth = "421 4.7.0 Error: too many failed authentications\r\n",
 };

@@ -48,6 +48,11 @@ extern "C" {
  * "* BYE", POP3 -ERR) and the close, when cfg.max_errors is 0 (postfix's
  * smtpd_hard_error_limit default). Any other reply to a command line resets the run. */
 #define MX_MAX_ERRORS 20
+/* Refused logins (cfg.check said MX_REFUSE_AUTH) a connection gets when cfg.max_auth_failures
+ * is 0: the last refusal is followed by the final line (SMTP 421, IMAP "* BYE", POP3 -ERR) and
+ * the close in the same step: a client cannot try passwords without end on one connection
+ * (the caller bounds connections and may delay after each refusal) */
+#define MX_MAX_AUTH_FAILURES 3
 /* IMAP: longest tag accepted */
 #define MX_IMAP_TAG_MAX 64
 
@@ -61,8 +66,8 @@ enum mx_phase {
     MX_PHASE_CLOSED
 };
 
-/* How far the client got with authentication (no credential is ever checked: the caller does
- * that if it wants to, see mx-serve). */
+/* How far the client got with authentication (libmx checks no credential: cfg.check, when
+ * set, decides, see mx-serve). */
 enum mx_auth {
     MX_AUTH_NONE = 0,
     MX_AUTH_USER, /* POP3: USER accepted, PASS not yet */
@@ -99,6 +104,7 @@ struct mx_machine {
         struct mx_imap_state imap;
     } ps;
     unsigned error_run; /* consecutive error replies to command lines */
+    unsigned auth_failures; /* logins cfg.check refused */
     uint64_t swallow; /* octets still to drop before the next line: a refused command's
                        * non-synchronizing literal (IMAP {N+} before authentication) */
     /* counters */

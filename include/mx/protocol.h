@@ -68,6 +68,27 @@ struct mx_step {
     size_t line_n;       /* bytes of client input this step consumed (line incl. its end) */
 };
 
+/* What a machine leaves to its caller to decide (cfg.check): credentials and SMTP recipients.
+ * libmx parses neither; arg is the command's argument as the client sent it. */
+enum mx_check_kind {
+    MX_CHECK_LOGIN = 1, /* IMAP LOGIN: everything after the verb (userid SP password, each an
+                         * atom or a quoted string, RFC 3501 6.2.3) */
+    MX_CHECK_PLAIN,     /* SMTP AUTH PLAIN (RFC 4954), IMAP AUTHENTICATE PLAIN (RFC 4959
+                         * SASL-IR), POP3 AUTH PLAIN (RFC 5034): the initial response, base64
+                         * of RFC 4616's authzid NUL authcid NUL passwd */
+    MX_CHECK_USER,      /* POP3 USER: the name; the caller keeps it for the PASS that follows */
+    MX_CHECK_PASS,      /* POP3 PASS: the password of the last USER */
+    MX_CHECK_RCPT       /* SMTP RCPT: the argument after "TO:" */
+};
+enum mx_verdict {
+    MX_ACCEPT = 0,
+    MX_REFUSE_AUTH,         /* bad credentials: SMTP 535 5.7.8, IMAP NO [AUTHENTICATIONFAILED],
+                             * POP3 -ERR [AUTH]; the session stays unauthenticated */
+    MX_REFUSE_UNKNOWN_USER, /* RCPT: 550 5.1.1 (RFC 3463 X.1.1) */
+    MX_REFUSE_RELAY         /* RCPT outside the local domains: 554 5.7.1 (RFC 5321 3.6.2) */
+};
+typedef enum mx_verdict (*mx_check_fn)(void *ctx, enum mx_check_kind kind, const uint8_t *arg, size_t n);
+
 /* Listener facts a machine needs (from mx/listen.h's table at accept time). */
 struct mx_conn_cfg {
     int mode;          /* enum mx_listen_mode */
@@ -80,6 +101,11 @@ struct mx_conn_cfg {
     const char *product; /* the software name the greetings and sign-offs announce (SMTP
                           * "220 host ESMTP product", POP3 "+OK product POP3 ready", IMAP
                           * "* OK product IMAP4rev1 ready"); libmx has none of its own */
+    mx_check_fn check;   /* NULL: every login and recipient is accepted (the machine only
+                          * tracks the state); else asked before one is accepted */
+    void *check_ctx;
+    unsigned max_auth_failures; /* refused logins per connection before the final reply and the
+                                 * close (MX_MAX_AUTH_FAILURES when 0) */
 };
 
 /* ---- line framer ---- */

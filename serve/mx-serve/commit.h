@@ -25,6 +25,7 @@ struct commit_job {
     int n;
     struct md_msg msgs[COMMIT_MAX];
     int ok[COMMIT_MAX];
+    unsigned flags[COMMIT_MAX]; /* IMAP APPEND: the flags each message gets once stored */
     struct commit_job *next;
 };
 

@@ -109,6 +109,10 @@ struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
     cfg.host = s->o.hostname;
     /* the software name libmx's greetings announce: "mxfuzz", as mx-serve always said */
     cfg.product = "mxfuzz";
+    /* logins and recipients are mx-serve's to check (auth.c) */
+    cfg.check = serve_check;
+    cfg.check_ctx = c;
+    cfg.max_auth_failures = s->o.auth_failures;
     c->ops = l->proto == MX_APP_SMTP ? &smtp_ops : l->proto == MX_APP_IMAP ? &imap_ops : &pop3_ops;
     if (c->ops->open(c, &cfg) != 0) {
         mx_chain_release(&c->raw);
@@ -223,9 +227,14 @@ void conn_act(struct conn *c, const struct mx_step *st)
     }
 }
 
+int conn_held(const struct conn *c)
+{
+    return c->hold_until && serve_now_ms() < c->hold_until;
+}
+
 int conn_blocked(const struct conn *c)
 {
-    return c->out.bytes > SERVE_OUT_HIGH || c->commit_wait;
+    return c->out.bytes > SERVE_OUT_HIGH || c->commit_wait || conn_held(c);
 }
 
 int conn_busy(const struct conn *c)

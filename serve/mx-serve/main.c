@@ -48,7 +48,12 @@ static void usage(FILE *f)
             "      --cert-dir DIR     certificate NAME is loaded from DIR/NAME.pem (key + chain);\n"
             "                         default: the configuration file's directory, else .\n"
             "  -m, --maildir DIR      where messages are stored (tmp/ new/ cur/ created)\n"
-            "  -u, --user USER:PASS   the test login for IMAP and POP3 (default: none accepted)\n"
+            "  -u, --user USER:PASS   a login for SMTP AUTH, IMAP and POP3, and a local recipient\n"
+            "                         USER@DOMAIN (repeatable; default: no login accepted)\n"
+            "      --domain NAME      an SMTP local domain (repeatable; default: --hostname)\n"
+            "      --any-rcpt         SMTP accepts every recipient (a sink for replayed sessions)\n"
+            "      --auth-delay MS    hold a connection after a refused login (default 500)\n"
+            "      --auth-failures N  refused logins before the connection closes (default 3)\n"
             "      --log FILE         log here instead of stderr\n"
             "      --keylog FILE      append BoringSSL's NSS key log (server side) to FILE\n"
             "      --ready FILE       create FILE once every listener is bound\n"
@@ -75,13 +80,28 @@ static void usage(FILE *f)
             "  -h, --help\n");
 }
 
-int serve_check_login(const struct server *s, const uint8_t *user, size_t ulen, const uint8_t *pass,
-                      size_t plen)
+const char *serve_where(const struct server *s, int line, char *buf, size_t n)
 {
-    if (!s->o.user || !s->o.pass)
-        return 0;
-    return ulen == strlen(s->o.user) && plen == strlen(s->o.pass) &&
-           CRYPTO_memcmp(user, s->o.user, ulen) == 0 && CRYPTO_memcmp(pass, s->o.pass, plen) == 0;
+    if (s->config_name && line <= s->config_lines)
+        snprintf(buf, n, "%s:%d", s->config_name, line);
+    else
+        snprintf(buf, n, "-l #%d", line - s->config_lines);
+    return buf;
+}
+
+/* libmx's "NAME:LINE: what" for a line that came from -l: "-l #K: what" */
+static void where_in_error(const struct server *s, const char *name, char *err, size_t errlen)
+{
+    size_t nl = strlen(name);
+    char *end, rest[700], w[64];
+    long line;
+    if (strncmp(err, name, nl) != 0 || err[nl] != ':')
+        return;
+    line = strtol(err + nl + 1, &end, 10);
+    if (end == err + nl + 1 || *end != ':' || line <= s->config_lines)
+        return;
+    snprintf(rest, sizeof rest, "%s", end);
+    snprintf(err, errlen, "%s%s", serve_where(s, (int)line, w, sizeof w), rest);
 }
 
 static int parse_num(const char *opt, const char *v, long lo, long hi, long *out)
@@ -165,11 +185,18 @@ static int open_listener(struct server *s, const struct mx_listener *l)
         errno = e;
         return -1;
     }
-    slog(s, "listening on %s port %u: %s, %s (config line %d)",
-         l->addr.family ? mx_ipaddr_format(&l->addr, a, sizeof a) : s->o.bind_any ? "* (every address)"
-                                                                  : "* (bound to 127.0.0.1 only: --bind-any for every address)",
-         l->port,
-         mx_app_proto_name(l->proto), mx_listen_mode_name(l->mode), l->line);
+    {
+        /* every listener with what serves it: mode, protocol, TLS policy, certificate */
+        const struct mx_certbind *cb = l->mode == MX_LISTEN_PLAIN ? NULL : mx_listen_cert_for(&s->table, &l->addr, l->port);
+        char w[300];
+        slog(s, "listening on %s port %u: %s, %s, %s, certificate %s (%s)",
+             l->addr.family ? mx_ipaddr_format(&l->addr, a, sizeof a) : s->o.bind_any ? "* (every address)"
+                                                                      : "* (bound to 127.0.0.1 only: --bind-any for every address)",
+             l->port, mx_app_proto_name(l->proto), mx_listen_mode_name(l->mode),
+             l->mode == MX_LISTEN_PLAIN ? "no TLS" : l->mode == MX_LISTEN_IMPLICIT ? "TLS from the first byte"
+                                         : s->o.tls_required ? "TLS required before login/mail" : "TLS optional",
+             cb ? cb->name : "(none)", serve_where(s, l->line, w, sizeof w));
+    }
     return fd;
 }
 
@@ -251,6 +278,7 @@ static int run(struct server *s)
     size_t cap = 0;
     for (;;) {
         size_t n = 0, i;
+        int wait_ms = 1000;
         time_t now = time(NULL);
         struct conn **pp;
         if (g_stop && !s->stopping)
@@ -280,7 +308,7 @@ static int run(struct server *s)
             }
             if (s->stopping && now >= s->stop_deadline + 5)
                 c->dead = 1;
-            if (c->out.bytes)
+            if (c->out.bytes && !conn_held(c))
                 conn_on_writable(c);
             if (c->dead || (c->closing && c->out.bytes == 0)) {
                 *pp = c->next;
@@ -314,12 +342,17 @@ static int run(struct server *s)
             pfd[n].events = 0;
             if (conn_reading(c))
                 pfd[n].events |= POLLIN;
-            if (c->out.bytes)
+            if (c->out.bytes && !conn_held(c))
                 pfd[n].events |= POLLOUT;
+            if (conn_held(c)) {
+                int64_t left = c->hold_until - serve_now_ms();
+                if (left < wait_ms)
+                    wait_ms = left < 1 ? 1 : (int)left;
+            }
             who[n++] = c;
         }
         /* a connection stopped by its budget goes on at once, after the others had their turn */
-        if (poll(pfd, n, limits_more_work(s) ? 0 : 1000) < 0) {
+        if (poll(pfd, n, limits_more_work(s) ? 0 : wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
             slog(s, "poll: %s", strerror(errno));
@@ -350,7 +383,8 @@ static int run(struct server *s)
         }
         /* input (or an end of input) that waited for room: full chains, output above the mark */
         for (struct conn *c = s->conns; c; c = c->next)
-            if (!c->dead && !c->closing && !conn_blocked(c) && (c->held || c->plain.bytes || c->raw.bytes || c->peer_eof))
+            if (!c->dead && !c->closing && !conn_blocked(c) &&
+                (c->held || c->plain.bytes || c->raw.bytes || c->peer_eof || c->want_drive))
                 conn_process(c);
     }
     free(pfd);
@@ -368,7 +402,7 @@ int main(int argc, char **argv)
     long v;
     int opt, rc;
     enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_MAXE, O_TLSREQ, O_ANY,
-           O_PERADDR, O_GREET, O_HSTO, O_LINETO, O_MINRATE, O_RATEWIN };
+           O_PERADDR, O_GREET, O_HSTO, O_LINETO, O_MINRATE, O_RATEWIN, O_DOMAIN, O_ANYRCPT, O_ADELAY, O_AFAIL };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
         {"maildir", required_argument, NULL, 'm'},   {"user", required_argument, NULL, 'u'},
@@ -385,6 +419,8 @@ int main(int argc, char **argv)
         {"rate-window", required_argument, NULL, O_RATEWIN},
         {"max-errors", required_argument, NULL, O_MAXE},
         {"tls-required", no_argument, NULL, O_TLSREQ}, {"bind-any", no_argument, NULL, O_ANY},
+        {"domain", required_argument, NULL, O_DOMAIN}, {"any-rcpt", no_argument, NULL, O_ANYRCPT},
+        {"auth-delay", required_argument, NULL, O_ADELAY}, {"auth-failures", required_argument, NULL, O_AFAIL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
 
@@ -402,6 +438,8 @@ int main(int argc, char **argv)
     s->o.rate_window = 30;
     s->o.max_message = 32u << 20;
     s->o.hostname = "mx-serve.test";
+    s->o.auth_delay_ms = 500;
+    s->o.auth_failures = 3;
     while ((opt = getopt_long(argc, argv, "c:l:m:u:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -427,9 +465,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mx-serve: --user wants USER:PASSWORD\n");
                 return 2;
             }
+            if (s->o.nusers >= SERVE_MAX_USERS) {
+                fprintf(stderr, "mx-serve: --user: at most %d users\n", SERVE_MAX_USERS);
+                return 2;
+            }
             *colon = 0;
-            s->o.user = optarg;
-            s->o.pass = colon + 1;
+            s->o.users[s->o.nusers].user = optarg;
+            s->o.users[s->o.nusers++].pass = colon + 1;
             break;
         }
         case O_CERTDIR: s->o.cert_dir = optarg; break;
@@ -477,12 +519,29 @@ int main(int argc, char **argv)
         case O_RATEWIN:
             if (parse_num("--rate-window", optarg, 1, 86400, &v)) return 2;
             s->o.rate_window = (int)v;
+            break;
         case O_MAXE:
             if (parse_num("--max-errors", optarg, 1, 1000, &v)) return 2;
             s->o.max_errors = (unsigned)v;
             break;
         case O_TLSREQ: s->o.tls_required = 1; break;
         case O_ANY: s->o.bind_any = 1; break;
+        case O_ANYRCPT: s->o.any_rcpt = 1; break;
+        case O_DOMAIN:
+            if (s->o.ndomains >= SERVE_MAX_DOMAINS || !*optarg) {
+                fprintf(stderr, "mx-serve: --domain: a name, at most %d of them\n", SERVE_MAX_DOMAINS);
+                return 2;
+            }
+            s->o.domains[s->o.ndomains++] = optarg;
+            break;
+        case O_ADELAY:
+            if (parse_num("--auth-delay", optarg, 0, 60000, &v)) return 2;
+            s->o.auth_delay_ms = (int)v;
+            break;
+        case O_AFAIL:
+            if (parse_num("--auth-failures", optarg, 1, 1000, &v)) return 2;
+            s->o.auth_failures = (unsigned)v;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -491,6 +550,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (s->o.ndomains == 0)
+        s->o.domains[s->o.ndomains++] = s->o.hostname;
     if (optind != argc || (!config && !extra) || !s->o.maildir) {
         if (optind != argc)
             fprintf(stderr, "mx-serve: unexpected argument '%s'\n", argv[optind]);
@@ -534,9 +595,18 @@ int main(int argc, char **argv)
         memcpy(text + tlen, extra, extra_len);
         tlen += extra_len;
     }
+    s->config_name = config;
+    if (config) {
+        for (size_t i = 0; i < tlen - extra_len; i++)
+            s->config_lines += text[i] == '\n';
+        if (tlen > extra_len && text[tlen - extra_len - 1] != '\n')
+            s->config_lines++;
+    }
     rc = mx_listen_parse(&s->table, config ? config : "(command line)", text, tlen, err, sizeof err);
     free(text);
     free(extra);
+    if (rc != MX_LISTEN_OK)
+        where_in_error(s, config ? config : "(command line)", err, sizeof err);
     if (rc != MX_LISTEN_OK) {
         fprintf(stderr, "mx-serve: %s\n", err);
         if (s->log)
@@ -547,11 +617,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "mx-serve: %s: no listener\n", config ? config : "(command line)");
         return 2;
     }
-    for (size_t i = 0; i < s->table.nc; i++) {
-        if (tls_load_cert(s, s->table.c[i].name, s->table.c[i].line, err, sizeof err) != 0) {
-            fprintf(stderr, "mx-serve: %s:%s\n", config ? config : "(command line)", err);
-            return 2;
+    {
+        /* every certificate is tried: each one that fails is reported, then the exit */
+        int bad = 0;
+        for (size_t i = 0; i < s->table.nc; i++) {
+            if (tls_load_cert(s, s->table.c[i].name, s->table.c[i].line, err, sizeof err) != 0) {
+                fprintf(stderr, "mx-serve: %s\n", err);
+                if (s->log)
+                    slog(s, "configuration error: %s", err);
+                bad++;
+            }
         }
+        if (bad)
+            return 2;
     }
     if (md_open(&s->md, s->o.maildir) != 0) {
         fprintf(stderr, "mx-serve: --maildir %s: %s\n", s->o.maildir, strerror(errno));

@@ -1,12 +1,11 @@
 /* proto_pop3.c - POP3: libmx's machine (mx/machine.h, MX_APP_POP3) runs the AUTHORIZATION state (CAPA, STLS,
  * USER, PASS, QUIT, the STLS purge, the ClientHello-on-a-plaintext-port diagnostic). It tracks
- * authentication without checking credentials and has no maildrop, so mx-serve:
- *   - remembers the USER argument and checks USER+PASS against the test login when the machine
- *     enters TRANSACTION (a mismatch gets -ERR and the connection closes: the machine cannot
- *     go back to AUTHORIZATION);
+ * USER/PASS and AUTH PLAIN asking mx-serve about the credentials (mx_conn_cfg.check, auth.c: a
+ * refusal is the machine's -ERR [AUTH], the client may try again up to --auth-failures times).
+ * The machine has no maildrop, so mx-serve:
  *   - in TRANSACTION state frames lines with libmx's line framer (mx_liner) and matches verbs
  *     with mx_word_is, and executes the maildrop commands the machine does not have: STAT,
- *     LIST, UIDL, RETR, DELE, NOOP, RSET, QUIT (UPDATE: deletes what DELE marked), CAPA.
+ *     LIST, UIDL, RETR, TOP, DELE, NOOP, RSET, QUIT (UPDATE: deletes what DELE marked), CAPA.
  * The maildrop is the Maildir's new/ + cur/, listed once at login (POP3's snapshot),
  * at most POP3_MAX_MSGS messages. RETR byte-stuffs lines that start with "." (RFC 1939).
  */
@@ -27,8 +26,6 @@
 struct pop3_sess {
     struct mx_machine m;
     uint8_t line[SERVE_LINE_MAX];
-    char user[256];
-    size_t ulen;
     int trans;
     struct mx_liner liner;
     uint8_t tline[SERVE_LINE_MAX];
@@ -47,18 +44,6 @@ static int pop3_open(struct conn *c, const struct mx_conn_cfg *cfg)
     }
     c->proto_state = s;
     return 0;
-}
-
-/* the argument after the verb of the line the machine just answered */
-static const uint8_t *line_arg(const uint8_t *line, size_t line_n, size_t verb, size_t *len)
-{
-    size_t n = line_n ? line_n - 1 : 0, i = verb;
-    if (n > 0 && line[n - 1] == '\r')
-        n--;
-    while (i < n && line[i] == ' ')
-        i++;
-    *len = i < n ? n - i : 0;
-    return line + i;
 }
 
 /* a message number argument: 1..ne, not deleted; else 0 */
@@ -91,11 +76,15 @@ static const char *uidl_of(const struct md_entry *e, char *buf, size_t n)
     return buf;
 }
 
-static void retr(struct conn *c, struct pop3_sess *s, int k)
+/* RETR (top < 0), or TOP k top (RFC 1939 7: the header, the blank line, then top lines of the
+ * body); lines starting with "." are byte-stuffed */
+static void retr(struct conn *c, struct pop3_sess *s, int k, long top)
 {
     char path[4400], l[64];
     uint8_t buf[16384], out[2 * 16384 + 8];
-    int fd, bol = 1;
+    int fd, bol = 1, in_body = 0, stop = 0;
+    long body_lines = 0;
+    uint32_t last = 0;
     ssize_t r;
     snprintf(path, sizeof path, "%s/%s", c->srv->md.root, s->e[k - 1].path);
     fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -103,14 +92,24 @@ static void retr(struct conn *c, struct pop3_sess *s, int k)
         conn_sends(c, "-ERR message vanished from the Maildir\r\n");
         return;
     }
-    snprintf(l, sizeof l, "+OK %llu octets\r\n", (unsigned long long)s->e[k - 1].size);
+    if (top < 0)
+        snprintf(l, sizeof l, "+OK %llu octets\r\n", (unsigned long long)s->e[k - 1].size);
+    else
+        snprintf(l, sizeof l, "+OK top of message follows\r\n");
     conn_sends(c, l);
-    while ((r = read(fd, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR)) {
+    while (!stop && ((r = read(fd, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))) {
         size_t o = 0;
         for (ssize_t i = 0; i < r; i++) {
+            if (top >= 0 && bol && last == 0x0d0a0d0aU)
+                in_body = 2; /* the blank line after the header has been sent */
+            if (top >= 0 && bol && in_body == 2 && body_lines++ >= top) {
+                stop = 1;
+                break;
+            }
             if (bol && buf[i] == '.')
                 out[o++] = '.';
             out[o++] = buf[i];
+            last = (last << 8) | buf[i];
             bol = buf[i] == '\n';
         }
         conn_send(c, out, o);
@@ -161,7 +160,29 @@ static void transaction(struct conn *c, struct pop3_sess *s, const uint8_t *line
         if (!k)
             conn_sends(c, "-ERR no such message\r\n");
         else
-            retr(c, s, k);
+            retr(c, s, k, -1);
+    } else if (mx_word_is(line, n, "TOP")) {
+        /* TOP msg n: "TOP" SP msg SP n, both numbers required (RFC 1939 7) */
+        size_t i = 3, j;
+        long lines = 0;
+        while (i < n && line[i] == ' ')
+            i++;
+        j = i;
+        while (j < n && line[j] >= '0' && line[j] <= '9')
+            j++;
+        k = j > i ? msgno(s, line, j, 3, &present) : 0;
+        while (j < n && line[j] == ' ')
+            j++;
+        if (!k || j == n) {
+            conn_sends(c, k ? "-ERR TOP needs a message number and a line count\r\n" : "-ERR no such message\r\n");
+        } else {
+            for (; j < n && line[j] >= '0' && line[j] <= '9' && lines < 1000000000L; j++)
+                lines = lines * 10 + (line[j] - '0');
+            if (j != n)
+                conn_sends(c, "-ERR TOP needs a message number and a line count\r\n");
+            else
+                retr(c, s, k, lines);
+        }
     } else if (mx_word_is(line, n, "DELE")) {
         k = msgno(s, line, n, 4, &present);
         if (!k) {
@@ -177,7 +198,7 @@ static void transaction(struct conn *c, struct pop3_sess *s, const uint8_t *line
     } else if (mx_word_is(line, n, "NOOP")) {
         conn_sends(c, "+OK\r\n");
     } else if (mx_word_is(line, n, "CAPA")) {
-        conn_sends(c, "+OK Capability list follows\r\nPIPELINING\r\nUIDL\r\n.\r\n");
+        conn_sends(c, "+OK Capability list follows\r\nPIPELINING\r\nUIDL\r\nTOP\r\n.\r\n");
     } else if (mx_word_is(line, n, "QUIT")) {
         int gone = 0;
         for (int i = 0; i < s->ne; i++) {
@@ -205,22 +226,8 @@ static void pop3_drive(struct conn *c)
         int act = mx_machine_step(&s->m, &c->plain, &st);
         if (act == MX_ACT_NEED_INPUT)
             return;
-        if (was != MX_AUTH_USER && mx_machine_auth(&s->m) == MX_AUTH_USER) {
-            size_t n;
-            const uint8_t *a = line_arg(s->line, st.line_n, 4, &n);
-            s->ulen = n < sizeof s->user ? n : sizeof s->user - 1;
-            memcpy(s->user, a, s->ulen);
-        }
+        /* USER+PASS or AUTH PLAIN accepted: cfg.check (auth.c) already said yes */
         if (was != MX_AUTH_DONE && mx_machine_auth(&s->m) == MX_AUTH_DONE) {
-            size_t pn;
-            const uint8_t *p = line_arg(s->line, st.line_n, 4, &pn);
-            int ok = serve_check_login(c->srv, (const uint8_t *)s->user, s->ulen, p, pn);
-            clog_(c, "POP3 login %.*s: %s", (int)s->ulen, s->user, ok ? "ok" : "invalid credentials");
-            if (!ok) {
-                conn_sends(c, "-ERR [AUTH] invalid user name or password\r\n");
-                conn_close_after_flush(c, "login failed");
-                return;
-            }
             s->e = calloc(POP3_MAX_MSGS, sizeof *s->e);
             s->ne = s->e ? md_list(&c->srv->md, s->e, POP3_MAX_MSGS) : -1;
             if (s->ne < 0) {

@@ -47,7 +47,7 @@ static void smtp_drive(struct conn *c)
             continue;
         }
         if (!before && mx_machine_in_body(&s->m)) {
-            if (md_begin(&c->srv->md, &s->msg) != 0)
+            if (md_begin(&c->srv->md, NULL, &s->msg) != 0)
                 clog_(c, "cannot create a file in the Maildir's tmp/: the message will be refused");
         } else if (before && !mx_machine_in_body(&s->m)) {
             if (st.reply_n >= 3 && memcmp(st.reply, "250", 3) == 0) {
@@ -84,6 +84,7 @@ static void smtp_committed(struct conn *c, const struct commit_job *j)
         c->messages++;
         clog_(c, "message stored: new/%s size=%llu sha256=%s", j->msgs[0].name,
               (unsigned long long)j->msgs[0].size, hex);
+        imap_mailbox_changed(c->srv, NULL);
     } else {
         clog_(c, "message NOT stored (Maildir write failed): 451 sent");
         s->pend.reply_n = 0;

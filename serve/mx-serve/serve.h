@@ -17,11 +17,12 @@
  *
  * Per-connection memory bound: sizeof(struct conn) (about 40 KiB: the record decrypter's
  * 18.5 KiB, a 16 KiB plaintext buffer, line buffers) + the protocol's state (IMAP: 2 x
- * SERVE_IMAP_LINE for the command reader) + the chains: raw and plain at most SERVE_IN_LIMIT
- * queued bytes each (reading stops while they are full), out at most SERVE_OUT_HIGH + the
- * output of one protocol step (no step is taken while out is above SERVE_OUT_HIGH:
- * conn_may_step; the largest step is a POP3 RETR of one dot-stuffed message, hence the hard cap
- * 2 * max_message + SERVE_OUT_SLACK), each plus its segment
+ * SERVE_IMAP_LINE for the command reader, and while a mailbox is selected its message list: at
+ * most IMAP_MAX_MSGS (10000) x sizeof(struct md_mail) (about 176 bytes), so 1.7 MiB) + the
+ * chains: raw and plain at most SERVE_IN_LIMIT queued bytes each (reading stops while they are
+ * full), out at most SERVE_OUT_HIGH + the output of one protocol step (no step is taken while
+ * out is above SERVE_OUT_HIGH: conn_may_step; the largest step is a POP3 RETR of one
+ * dot-stuffed message, hence the hard cap 2 * max_message + SERVE_OUT_SLACK), each plus its segment
  * overhead (mx/chain.h). A BoringSSL SSL object for TLS connections. While a message is being
  * committed, one struct commit_job (about 3.5 KiB). Measured (serve/bench/run.sh, phase 2):
  * 52 KiB of server RSS per idle SMTP connection after STARTTLS + TLS 1.3, 63 KiB per logged-in
@@ -60,6 +61,8 @@
 #define SERVE_LINE_MAX 1024u
 #define SERVE_IMAP_LINE 8192u
 #define SERVE_MAX_CERTS MX_CERTBIND_MAX
+#define SERVE_MAX_USERS 64
+#define SERVE_MAX_DOMAINS 16
 
 struct server;
 struct conn;
@@ -105,6 +108,10 @@ struct conn {
     char peer[64], local[64], lname[80];
     struct mx_ipaddr peer_ip; /* for --max-per-addr */
     const struct mx_listener *l;
+    char pop_user[256];  /* POP3: the USER argument, for its PASS */
+    size_t pop_ulen;
+    unsigned auth_failures;
+    int64_t hold_until;  /* a refused login: neither read nor write before this (serve_now_ms) */
     SSL_CTX *tls_ctx; /* the certificate serving this (address, port), or NULL */
 
     /* TLS */
@@ -139,6 +146,7 @@ struct conn {
     int draining;     /* shutdown: close after the message in progress */
     int dead;         /* close now */
     int commit_wait;  /* a message is being committed: no input is processed until it is done */
+    int want_drive;   /* the protocol has output to produce once the queue drains (IMAP FETCH) */
     const char *close_reason;
     uint64_t bytes_in, bytes_out, messages;
 
@@ -148,7 +156,13 @@ struct conn {
 
 struct server_opts {
     const char *maildir;
-    const char *user, *pass;     /* the test login for IMAP and POP3 */
+    struct { const char *user, *pass; } users[SERVE_MAX_USERS]; /* -u: the logins of all three */
+    int nusers;
+    const char *domains[SERVE_MAX_DOMAINS]; /* SMTP: local domains (default: the hostname) */
+    int ndomains;
+    int any_rcpt;                /* every recipient accepted (a sink for recorded sessions) */
+    int auth_delay_ms;           /* hold after a refused login */
+    unsigned auth_failures;      /* refused logins per connection before the close */
     const char *log_path;
     const char *keylog_path;
     const char *ready_path;
@@ -172,6 +186,8 @@ struct server_opts {
 struct server {
     struct server_opts o;
     struct mx_listen_table table;
+    const char *config_name; /* the -c file, or NULL */
+    int config_lines;        /* lines of the -c file: later lines are -l lines */
     struct { char name[MX_CERT_NAME_MAX + 1]; SSL_CTX *ctx; } certs[SERVE_MAX_CERTS];
     size_t ncerts;
     int lfd[MX_LISTEN_MAX];
@@ -185,6 +201,9 @@ struct server {
     int stopping;
     time_t stop_deadline;
 };
+
+/* main.c: where configuration line N came from: "FILE:N", or "-l #K" for the K'th -l line */
+const char *serve_where(const struct server *s, int line, char *buf, size_t n);
 
 /* log.c */
 void slog(struct server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -205,7 +224,9 @@ void conn_close_after_flush(struct conn *c, const char *reason);
 void conn_on_readable(struct conn *c);
 void conn_process(struct conn *c);
 int conn_on_writable(struct conn *c);
-/* 1 while output above SERVE_OUT_HIGH holds input processing back */
+/* 1 while a refused login holds the connection (auth.c: --auth-delay) */
+int conn_held(const struct conn *c);
+/* 1 while output above SERVE_OUT_HIGH, a commit or a hold keeps input processing back */
 int conn_blocked(const struct conn *c);
 /* the client's address as accept() gave it; 0 or -1 */
 int conn_peer_ip(int fd, struct mx_ipaddr *ip);
@@ -249,10 +270,19 @@ int tls_decrypt(struct conn *c);
 int tls_write(struct conn *c, const void *p, size_t n);
 void tls_close_notify(struct conn *c);
 
-/* credentials */
+/* auth.c: credentials, recipients, throttling */
 int serve_check_login(const struct server *s, const uint8_t *user, size_t ulen,
                       const uint8_t *pass, size_t plen);
+/* mx_conn_cfg.check for every connection (ctx: the struct conn) */
+enum mx_verdict serve_check(void *ctx, enum mx_check_kind kind, const uint8_t *arg, size_t n);
+int64_t serve_now_ms(void);
+/* proto_imap.c: IMAP LOGIN's arguments (libmx's command reader) against the user table */
+int imap_login_check(struct conn *c, const uint8_t *arg, size_t n, char *who, size_t wn);
 
 extern const struct proto_ops smtp_ops, imap_ops, pop3_ops;
+
+/* proto_imap.c: a message was committed into mailbox box (NULL: INBOX): IMAP sessions idling on
+ * it are told now (RFC 2177) */
+void imap_mailbox_changed(struct server *srv, const char *box);
 
 #endif

@@ -35,6 +35,7 @@
 #include <openssl/hkdf.h>
 #include <openssl/mem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "serve.h"
 
@@ -177,18 +178,36 @@ int tls_load_cert(struct server *s, const char *name, int line, char *err, size_
         snprintf(err, errlen, "internal: BIO method or certificate table");
         return -1;
     }
-    snprintf(path, sizeof path, "%s/%s.pem", s->o.cert_dir ? s->o.cert_dir : ".", name);
-    {
+    char keypath[4200], where[200];
+    const char *dir = s->o.cert_dir ? s->o.cert_dir : ".";
+    size_t nl = strlen(name);
+    int own_key;
+    struct stat kst;
+    serve_where(s, line, where, sizeof where);
+    /* NAME is the chain file: NAME as it is when it ends in .pem (never NAME.pem.pem), else
+     * NAME.pem; the key is BASE.key beside it when that file exists, else in the same PEM */
+    if (nl > 4 && strcmp(name + nl - 4, ".pem") == 0) {
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        snprintf(keypath, sizeof keypath, "%s/%.*s.key", dir, (int)(nl - 4), name);
+    } else {
+        snprintf(path, sizeof path, "%s/%s.pem", dir, name);
+        snprintf(keypath, sizeof keypath, "%s/%s.key", dir, name);
+    }
+    own_key = stat(keypath, &kst) == 0;
+    if (!own_key)
+        snprintf(keypath, sizeof keypath, "%s", path);
+    for (int f = 0; f < 1 + own_key; f++) {
+        const char *fp = f ? keypath : path;
         /* a named pipe or a device would block BoringSSL's open or read forever: only a
          * regular file (checked without blocking: O_NONBLOCK) */
         struct stat st;
-        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        int fd = open(fp, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         int ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
         int e = errno;
         if (fd >= 0)
             close(fd);
         if (!ok) {
-            snprintf(err, errlen, "line %d: certificate '%s': %s: %s", line, name, path,
+            snprintf(err, errlen, "%s: certificate '%s': %s: %s", where, name, fp,
                      fd < 0 ? strerror(e) : "not a regular file");
             return -1;
         }
@@ -198,15 +217,27 @@ int tls_load_cert(struct server *s, const char *name, int line, char *err, size_
         return -1;
     SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
     SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-    if (!SSL_CTX_use_certificate_chain_file(ctx, path) ||
-        !SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM) || !SSL_CTX_check_private_key(ctx)) {
+    {
+        const char *what = NULL, *file = keypath;
         char e[160];
-        ERR_error_string_n(ERR_get_error(), e, sizeof e);
-        snprintf(err, errlen, "line %d: certificate '%s': cannot load %s (a PEM file with the key and "
-                 "the certificate chain): %s", line, name, path, e);
-        SSL_CTX_free(ctx);
-        ERR_clear_error();
-        return -1;
+        if (!SSL_CTX_use_certificate_chain_file(ctx, path))
+            what = "holds no certificate chain (PEM CERTIFICATE blocks, the server's first)", file = path;
+        else if (!SSL_CTX_use_PrivateKey_file(ctx, keypath, SSL_FILETYPE_PEM))
+            /* BoringSSL compares the key with the certificate as it loads it */
+            what = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
+                       ? "holds a private key that does not match the certificate"
+                   : own_key ? "holds no private key (a PEM PRIVATE KEY block)"
+                           : "holds no private key (a PEM PRIVATE KEY block; or put it in NAME.key beside it)";
+        else if (!SSL_CTX_check_private_key(ctx))
+            what = "holds a private key that does not match the certificate";
+        if (what) {
+            ERR_error_string_n(ERR_get_error(), e, sizeof e);
+            snprintf(err, errlen, "%s: certificate '%s': %s %s (%s)", where, name,
+                     file, what, e);
+            SSL_CTX_free(ctx);
+            ERR_clear_error();
+            return -1;
+        }
     }
     if (!SSL_CTX_set_strict_cipher_list(ctx, s->o.ciphers ? s->o.ciphers : "ALL")) {
         snprintf(err, errlen, "bad cipher list '%s'", s->o.ciphers ? s->o.ciphers : "ALL");

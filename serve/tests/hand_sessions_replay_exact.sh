@@ -8,10 +8,11 @@
 # replays through mx-serve the same way: tools/session-send.py --port N FILE.
 # A session's TLS-required bit becomes its listener's `tls-required` option.
 # Sessions the server cannot reproduce as configured are skipped by rule, not by name: line
-# limits other than mx-serve's, and sessions that expect the
-# connection to be closed on a ClientHello (covered by smtp_clients_byte_exact.sh), and
-# sessions where an IMAP LOGIN / POP3 USER+PASS succeeds (mx-serve checks the test account's password; libmx's
+# limits other than mx-serve's, and sessions that expect the connection to be closed on a
+# ClientHello (covered by smtp_clients_byte_exact.sh), and sessions where a login (SMTP AUTH,
+# IMAP LOGIN / AUTHENTICATE, POP3 USER+PASS) succeeds (mx-serve checks the password; libmx's
 # machines leave credentials to their caller, so the recorded replies assume any login works).
+# Recorded recipients are arbitrary: mx-serve runs with --any-rcpt.
 set -euo pipefail
 source "$MXFUZZ_ROOT/serve/tests/testlib.sh"
 serve_init
@@ -26,7 +27,7 @@ for f in "${files[@]}"; do
     txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "$f")
     grep -qx 'max-line 1024' <<<"$txt" || continue
     grep -q '\\x16\\x03' <<<"$txt" && continue                 # ClientHello sessions: closed, no replies
-    grep -qE 'OK LOGIN completed|\+OK maildrop' <<<"$txt" && continue  # a login that succeeds: see above
+    grep -qE 'OK LOGIN completed|OK AUTHENTICATE completed|\+OK maildrop|^server "235 ' <<<"$txt" && continue  # a login that succeeds: see above
     selected+=("$f")
 done
 [[ ${#selected[@]} -ge 8 ]] || fail "only ${#selected[@]} sessions selected; the rules above are too strict"
@@ -45,7 +46,7 @@ write_conf() {
         grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 ${PORTS[$i]}" >>"$W/serve.conf"
     done
 }
-serve_start_ports ${#selected[@]} write_conf
+serve_start_ports ${#selected[@]} write_conf --any-rcpt
 bad=0
 for i in "${!selected[@]}"; do
     name=$(basename "${selected[$i]}")

@@ -13,7 +13,7 @@
 #   serve_stop                      SIGTERM, wait (10 s max), check exit status 0
 #   gen_message FILE SIZE [SEED] [dots]   SIZE bytes of CRLF text ending in CRLF; "dots": some
 #                                   lines start with "." (for clients that dot-stuff)
-#   assert_stored FILE              a message in $W/md/new with FILE's sha256 must exist
+#   assert_stored FILE              a message in $W/md/new or cur/ with FILE's sha256 must exist
 #   fail MSG                        prints and exits 1
 set -u
 : "${MXFUZZ_BUILD:?MXFUZZ_BUILD must point at the test build}"
@@ -149,12 +149,12 @@ PY
 assert_stored() {
     local want f
     want=$(sha256sum "$1" | cut -d' ' -f1)
-    for f in "$W"/md/new/*; do
+    for f in "$W"/md/new/* "$W"/md/cur/*; do
         [[ -f $f ]] || continue
         [[ $(sha256sum "$f" | cut -d' ' -f1) == "$want" ]] && return 0
     done
     fail "no stored message equals $(basename "$1") ($(stat -c %s "$1") bytes, sha256 $want); stored: $(ls "$W/md/new" 2>/dev/null | tr '\n' ' ')"
 }
 
-# the number of messages in new/
-stored_count() { find "$W/md/new" -type f | wc -l; }
+# the number of messages in INBOX (new/ and cur/)
+stored_count() { find "$W/md/new" "$W/md/cur" -type f | wc -l; }

@@ -498,6 +498,110 @@ static void test_engine_queries(void **state)
     mx_chain_release(&c);
 }
 
+/* cfg.check: what the machines ask (kind + the argument as sent), a refusal leaves the state
+ * unauthenticated (RFC 4954 6, RFC 5530, RFC 3206), and the max_auth_failures'th refusal is
+ * followed by the protocol's final line and the close. The check accepts only "good". */
+struct check_log {
+    enum mx_check_kind kind[16];
+    char arg[16][64];
+    int n;
+};
+
+static enum mx_verdict check_good(void *ctx, enum mx_check_kind kind, const uint8_t *arg, size_t n)
+{
+    struct check_log *l = ctx;
+    if (l->n < 16) {
+        l->kind[l->n] = kind;
+        snprintf(l->arg[l->n++], 64, "%.*s", (int)n, (const char *)arg);
+    }
+    if (kind == MX_CHECK_RCPT)
+        return memmem(arg, n, "@here>", 6) ? MX_ACCEPT : MX_REFUSE_RELAY;
+    return kind == MX_CHECK_USER || memmem(arg, n, "good", 4) ? MX_ACCEPT : MX_REFUSE_AUTH;
+}
+
+static void test_check_hook(void **state)
+{
+    struct mx_machine m;
+    struct mx_conn_cfg cfg = {0};
+    struct mx_chain c;
+    static struct mx_step st;
+    struct check_log log;
+    uint8_t line[128];
+    (void)state;
+    starttls_cfg(&cfg, "h", "p");
+    cfg.mode = MX_LISTEN_PLAIN;
+    cfg.cert = 0;
+    cfg.check = check_good;
+    cfg.check_ctx = &log;
+    cfg.max_auth_failures = 2;
+
+    memset(&log, 0, sizeof log);
+    assert_int_equal(mx_machine_init(&m, MX_APP_SMTP, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    mx_machine_step(&m, &c, &st);
+    feed(&m, &c, &st, "EHLO a\r\n");
+    assert_int_equal(feed(&m, &c, &st, "AUTH PLAIN bad1\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "535 5.7.8 ", 10);
+    assert_int_equal(mx_machine_auth(&m), MX_AUTH_NONE);
+    assert_int_equal(feed(&m, &c, &st, "AUTH PLAIN good\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "235 ", 4);
+    assert_int_equal(log.kind[1], MX_CHECK_PLAIN);
+    assert_string_equal(log.arg[1], "good");
+    feed(&m, &c, &st, "MAIL FROM:<a@b>\r\n");
+    assert_int_equal(feed(&m, &c, &st, "RCPT TO:<x@there>\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "554 5.7.1 ", 10);
+    assert_int_equal(feed(&m, &c, &st, "DATA\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "503 ", 4); /* the refused recipient was not counted */
+    assert_int_equal(feed(&m, &c, &st, "RCPT TO:<x@here>\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "250 ", 4);
+    assert_string_equal(log.arg[3], "<x@here>");
+    mx_chain_release(&c);
+
+    /* IMAP: LOGIN gets its arguments, AUTHENTICATE PLAIN its initial response; the second
+     * refusal is the last: tagged NO, "* BYE", close */
+    memset(&log, 0, sizeof log);
+    assert_int_equal(mx_machine_init(&m, MX_APP_IMAP, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    mx_machine_step(&m, &c, &st);
+    assert_int_equal(feed(&m, &c, &st, "a CAPABILITY\r\n"), MX_ACT_REPLY);
+    assert_non_null(memmem(st.reply, st.reply_n, " AUTH=PLAIN SASL-IR\r\n", 21));
+    assert_int_equal(feed(&m, &c, &st, "b LOGIN u \"bad\"\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "b NO [AUTHENTICATIONFAILED] ", 28);
+    assert_string_equal(log.arg[0], "u \"bad\"");
+    assert_int_equal(log.kind[0], MX_CHECK_LOGIN);
+    assert_int_equal(feed(&m, &c, &st, "c AUTHENTICATE PLAIN\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "c BAD ", 6); /* no initial response: not asked */
+    assert_int_equal(feed(&m, &c, &st, "d AUTHENTICATE PLAIN bad2\r\n"), MX_ACT_CLOSE);
+    assert_memory_equal(st.reply, "d NO [AUTHENTICATIONFAILED] ", 28);
+    assert_non_null(memmem(st.reply, st.reply_n, "\r\n* BYE ", 8));
+    assert_int_equal(log.n, 2);
+    mx_chain_release(&c);
+    assert_int_equal(mx_machine_init(&m, MX_APP_IMAP, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    mx_machine_step(&m, &c, &st);
+    assert_int_equal(feed(&m, &c, &st, "e AUTHENTICATE PLAIN good\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "e OK ", 5);
+    assert_int_equal(mx_machine_auth(&m), MX_AUTH_DONE);
+    mx_chain_release(&c);
+
+    /* POP3: USER is told, PASS asked; a refused PASS needs USER again */
+    memset(&log, 0, sizeof log);
+    assert_int_equal(mx_machine_init(&m, MX_APP_POP3, &cfg, line, sizeof line), 0);
+    mx_chain_init(&c, 0, NULL);
+    mx_machine_step(&m, &c, &st);
+    feed(&m, &c, &st, "USER alice\r\n");
+    assert_int_equal(feed(&m, &c, &st, "PASS bad\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "-ERR [AUTH] ", 12);
+    assert_int_equal(mx_machine_auth(&m), MX_AUTH_NONE);
+    assert_int_equal(log.kind[0], MX_CHECK_USER);
+    assert_string_equal(log.arg[0], "alice");
+    assert_int_equal(log.kind[1], MX_CHECK_PASS);
+    assert_int_equal(feed(&m, &c, &st, "AUTH PLAIN good\r\n"), MX_ACT_REPLY);
+    assert_memory_equal(st.reply, "+OK ", 4);
+    assert_int_equal(mx_machine_auth(&m), MX_AUTH_DONE);
+    mx_chain_release(&c);
+}
+
 /* The documented per-connection bounds hold. */
 static void test_bounds(void **state)
 {
@@ -526,6 +630,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_sessions),
+        cmocka_unit_test(test_check_hook),
         cmocka_unit_test(test_injection_discard_count),
         cmocka_unit_test(test_pipelined_hello),
         cmocka_unit_test(test_preauth_literal_swallowed),

@@ -1,7 +1,9 @@
 /* starttls_imap.c - the IMAP model of the starttls target: the not-authenticated state of
- * RFC 3501 (CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN), LOGINDISABLED (RFC 2595 3.2), and the
+ * RFC 3501 (CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE PLAIN with SASL-IR),
+ * LOGINDISABLED (RFC 2595 3.2), and the
  * shape of IMAP replies. */
 #include <string.h>
+#include <strings.h>
 
 #include "fail.h"
 #include "mx/protocol.h"
@@ -122,6 +124,36 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
             return e;
         }
         if (ntok < 3)
+            return e;
+        m->authd = 1;
+        e.code = I_OK;
+        return e;
+    }
+    if (!strcmp(verb, "AUTHENTICATE")) {
+        /* RFC 3501 6.2.2: AUTHENTICATE mechanism; BAD for invalid arguments, NO for an
+         * unsupported mechanism. RFC 4959: the initial response on the command line (SASL-IR);
+         * this server has no continuation exchange, so PLAIN without exactly one initial
+         * response is BAD. RFC 2595 3.2: refused like LOGIN while LOGINDISABLED holds. The
+         * target checks no credentials: PLAIN with a response authenticates. */
+        if (m->authd)
+            return e;
+        if (login_disabled) {
+            e.code = I_NO;
+            return e;
+        }
+        if (ntok < 2)
+            return e;
+        size_t a = w;
+        while (a < cn && cmd[a] == ' ')
+            a++;
+        size_t an = 0;
+        while (a + an < cn && cmd[a + an] != ' ')
+            an++;
+        if (an != 5 || strncasecmp((const char *)cmd + a, "PLAIN", 5)) {
+            e.code = I_NO;
+            return e;
+        }
+        if (ntok != 3)
             return e;
         m->authd = 1;
         e.code = I_OK;

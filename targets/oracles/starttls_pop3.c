@@ -1,6 +1,7 @@
 /* starttls_pop3.c - the POP3 model of the starttls target: the AUTHORIZATION and TRANSACTION
  * states (RFC 1939), CAPA (RFC 2449), STLS (RFC 2595), and the shape of POP3 replies. */
 #include <string.h>
+#include <strings.h>
 
 #include "fail.h"
 #include "starttls_model.h"
@@ -46,6 +47,29 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
         int had = m->user;
         m->user = 0;
         if (m->trans || policy || !had || !has_arg)
+            return starttls_reply(0);
+        m->trans = 1;
+        return starttls_reply(1);
+    }
+    if (!strcmp(verb, "AUTH")) {
+        /* RFC 5034 4: AUTH mechanism [initial-response], AUTHORIZATION state only; this server
+         * has PLAIN (RFC 4616) and no continuation exchange, so exactly one initial response is
+         * needed. Credentials leave the client: the TLS-required policy applies (RFC 2595 2.3).
+         * Like PASS, it uses up a USER before it (RFC 1939 7). */
+        m->user = 0;
+        if (m->trans || policy || !has_arg)
+            return starttls_reply(0);
+        size_t a0 = a, i = a;
+        while (i < n && l[i] != ' ')
+            i++;
+        if (i - a0 != 5 || strncasecmp((const char *)l + a0, "PLAIN", 5))
+            return starttls_reply(0);
+        while (i < n && l[i] == ' ')
+            i++;
+        size_t r = i;
+        while (r < n && l[r] != ' ')
+            r++;
+        if (i == n || r != n)
             return starttls_reply(0);
         m->trans = 1;
         return starttls_reply(1);
