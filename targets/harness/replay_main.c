@@ -3,6 +3,7 @@
  *   <target> FILE|DIR...   runs every file (directories: every regular file in them, sorted),
  *                          printing each path before running it. Arguments starting with '-'
  *                          are ignored, so a libFuzzer command line replays unchanged.
+ * Every input runs every sampled check (sampled.h): a replay is a test, and a test checks all.
  * Exit status: 0 when every input ran; 1 if an input could not be read; a crash aborts
  * through the sanitizer (non-zero), naming the input on the line before its report.
  */
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "buf.h"
+#include "sampled.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -119,6 +121,7 @@ static int run_dir(const char *path, int *count)
 int main(int argc, char **argv)
 {
     int bad = 0, count = 0, args = 0;
+    fz_sample_all();
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
     for (int i = 1; i < argc; i++) {
