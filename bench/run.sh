@@ -294,7 +294,7 @@ cmd_bugs() {
 speed_one() {
     local e=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 secs=$6 dir=$7
     mkdir -p "$dir/corpus"
-    [[ -d $seeds ]] && find "$seeds" -maxdepth 1 -type f ! -name '.*' -exec cp {} "$dir/corpus/" \;
+    [[ -d $seeds ]] && find "$seeds" -maxdepth 1 -type f ! -name '.*' -exec cp -t "$dir/corpus/" {} +
     if [[ $e == libfuzzer ]]; then
         local args=(-seed=1 -max_total_time="$secs" -max_len="$maxlen" -print_final_stats=1 -timeout=10
                     -artifact_prefix="$dir/")
