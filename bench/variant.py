@@ -107,6 +107,15 @@ def obj_of(e):
     return argv, os.path.normpath(os.path.join(e["directory"], argv[argv.index("-o") + 1]))
 
 
+def deps_of(obj):
+    """The headers the compiler said OBJ depends on (its .d file), as a set of paths."""
+    try:
+        with open(obj + ".d") as f:
+            return set(f.read().replace("\\\n", " ").split()[1:])
+    except OSError:
+        return set()
+
+
 def recompile(b, root, tree, touched, out, jobs):
     """Recompiles every object whose source or dependencies the patch touched; returns
     {original object path: new object path}."""
@@ -114,13 +123,7 @@ def recompile(b, root, tree, touched, out, jobs):
     todo = []
     for e in b.entries:
         argv, obj = obj_of(e)
-        deps = set()
-        try:
-            with open(obj + ".d") as f:
-                deps = set(f.read().replace("\\\n", " ").split()[1:])
-        except OSError:
-            pass
-        if os.path.abspath(e["file"]) in touched_abs or deps & touched_abs:
+        if os.path.abspath(e["file"]) in touched_abs or deps_of(obj) & touched_abs:
             todo.append((e, argv, obj))
     objmap = {}
 
@@ -227,12 +230,19 @@ def replay(a):
     relink(b, a.target, objmap, out, os.path.join(out, a.target))
 
 
-def fuzz(a):
+def fuzz_setup(a):
+    """ROOT, OUT (created) and the recorded fuzzer build of a fuzz/ref command, every --target
+    checked to have a link command."""
     root, out = os.path.abspath(a.root), os.path.abspath(a.out)
     b = fuzz_base(os.path.abspath(a.base), a.engine)
     for t in a.target:
         b.link(t)
     os.makedirs(out, exist_ok=True)
+    return root, out, b
+
+
+def fuzz(a):
+    root, out, b = fuzz_setup(a)
     tree, touched = scratch_tree(root, a.patch, out)
     objmap = recompile(b, root, tree, touched, out, a.jobs)
     for t in a.target:
@@ -266,11 +276,7 @@ SOURCE_DIRS = ("src", "include", "targets", "capture")
 
 
 def ref(a):
-    root, out = os.path.abspath(a.root), os.path.abspath(a.out)
-    b = fuzz_base(os.path.abspath(a.base), a.engine)
-    for t in a.target:
-        b.link(t)
-    os.makedirs(out, exist_ok=True)
+    root, out, b = fuzz_setup(a)
     tree = os.path.join(out, "tree")
     shutil.rmtree(tree, ignore_errors=True)
     os.makedirs(tree)
@@ -294,13 +300,7 @@ def ref(a):
         if not os.path.isfile(os.path.join(tree, rel)):
             dropped.append(obj)  # a file REF does not have: its object is no part of REF's build
             continue
-        deps = set()
-        try:
-            with open(obj + ".d") as f:
-                deps = set(f.read().replace("\\\n", " ").split()[1:])
-        except OSError:
-            pass
-        if src in changed_abs or deps & changed_abs:
+        if src in changed_abs or deps_of(obj) & changed_abs:
             todo.append((e, argv, obj))
     objmap = {}
 
@@ -338,37 +338,29 @@ def ref(a):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="mode", required=True)
-    r = sub.add_parser("replay")
-    r.add_argument("--root", required=True)
-    r.add_argument("--build", required=True)
-    r.add_argument("--patch", required=True)
-    r.add_argument("--target", required=True)
-    r.add_argument("--out", required=True)
-    r.add_argument("--jobs", type=int, default=2)
-    f = sub.add_parser("fuzz")
-    f.add_argument("--root", required=True)
-    f.add_argument("--engine", required=True, choices=["afl", "libfuzzer"])
-    f.add_argument("--base", required=True)
-    f.add_argument("--patch", required=True)
-    f.add_argument("--target", required=True, action="append")
-    f.add_argument("--out", required=True)
-    f.add_argument("--jobs", type=int, default=2)
-    fl = sub.add_parser("floor")
-    fl.add_argument("--root", required=True)
-    fl.add_argument("--engine", required=True, choices=["afl", "libfuzzer"])
-    fl.add_argument("--base", required=True)
-    fl.add_argument("--src", required=True)
-    fl.add_argument("--like", help="the target whose compile and link commands to use")
-    fl.add_argument("--name", default="empty")
-    fl.add_argument("--out", required=True)
-    rf = sub.add_parser("ref")
-    rf.add_argument("--root", required=True)
-    rf.add_argument("--engine", required=True, choices=["afl", "libfuzzer"])
-    rf.add_argument("--base", required=True)
-    rf.add_argument("--ref", required=True)
-    rf.add_argument("--target", required=True, action="append")
-    rf.add_argument("--out", required=True)
-    rf.add_argument("--jobs", type=int, default=2)
+
+    def mode(name, base, *extra):
+        """A sub-command: --root, its base (--build or --engine/--base), EXTRA, --out."""
+        m = sub.add_parser(name)
+        m.add_argument("--root", required=True)
+        if base == "cmake":
+            m.add_argument("--build", required=True)
+        else:
+            m.add_argument("--engine", required=True, choices=["afl", "libfuzzer"])
+            m.add_argument("--base", required=True)
+        for flag, kw in extra:
+            m.add_argument(flag, **kw)
+        m.add_argument("--out", required=True)
+        return m
+
+    req, many = {"required": True}, {"required": True, "action": "append"}
+    jobs = ("--jobs", {"type": int, "default": 2})
+    mode("replay", "cmake", ("--patch", req), ("--target", req), jobs)
+    mode("fuzz", "fuzz", ("--patch", req), ("--target", many), jobs)
+    mode("floor", "fuzz", ("--src", req),
+         ("--like", {"help": "the target whose compile and link commands to use"}),
+         ("--name", {"default": "empty"}))
+    mode("ref", "fuzz", ("--ref", req), ("--target", many), jobs)
     a = p.parse_args()
     {"replay": replay, "fuzz": fuzz, "floor": floor, "ref": ref}[a.mode](a)
 
