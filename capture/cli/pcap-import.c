@@ -41,10 +41,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: pcap-import [--keylog FILE]... [--port N:PROTO[:implicit]]... [--out DIR] "
-            "[--dump] CAPTURE...\n"
+            "[--whole] [--dump] CAPTURE...\n"
             "  --keylog FILE  NSS key log (SSLKEYLOGFILE) used to decrypt TLS\n"
             "  --port N:PROTO[:implicit]  treat server port N as smtp|imap|pop3\n"
             "  --out DIR      write session files to DIR/imap/ and DIR/starttls/\n"
+            "  --whole        write a session over a target's max_len whole (a warning), not as\n"
+            "                 seeds that fit it: to compare the files with the capture\n"
             "  --dump         print the sessions as text\n");
 }
 
@@ -222,7 +224,7 @@ int main(int argc, char **argv)
     struct cap_import_opts opts;
     memset(&opts, 0, sizeof opts);
     const char *outdir = NULL;
-    int dump = 0;
+    int dump = 0, whole = 0;
     uint8_t *kl = NULL;
     size_t kllen = 0;
     const char **caps = calloc((size_t)argc, sizeof *caps);
@@ -272,6 +274,8 @@ int main(int argc, char **argv)
             outdir = argv[++i];
         } else if (!strcmp(a, "--dump")) {
             dump = 1;
+        } else if (!strcmp(a, "--whole")) {
+            whole = 1;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "pcap-import: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -422,12 +426,16 @@ int main(int argc, char **argv)
                     /* a session longer than the target's max_len goes in as seeds that fit it
                      * (capture/seed_split.h): a fuzzer would cut it where its literal ends */
                     struct cap_split sp;
-                    if (cap_split_session(s->file, s->file_len, max_len[ti], &sp) != 0) {
+                    if (cap_split_session(s->file, s->file_len, whole ? SIZE_MAX : max_len[ti],
+                                          &sp) != 0) {
                         fprintf(stderr, "pcap-import: out of memory splitting session %zu for "
                                 "%s\n", i + 1, tpath[ti]);
                         T.write_failed++;
                         continue;
                     }
+                    if (whole && s->file_len > max_len[ti])
+                        printf("    warning: %zu bytes, over the %s target's max_len %zu, "
+                               "written whole (--whole)\n", s->file_len, tdirs[ti], max_len[ti]);
                     if (sp.n != 1 || sp.seed[0].n != s->file_len) {
                         T.over_max_len[ti]++;
                         printf("    %zu bytes, over the %s target's max_len %zu: written as %zu "
