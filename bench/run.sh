@@ -29,11 +29,15 @@ usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|bot
          Defaults: --trials 10 --time 30 --engine both --jobs 2 --mutator both, every
          configuration (several hours on 2 cores; most trials stop early). --quick: 3 trials x
          10 s, libFuzzer only, no empty configuration (does every target still find its bugs?).
-       ./build.sh bench speed [--time S] [--engine libfuzzer|afl|both]
-         exec/s of every target against the empty target (bench/empty.c, built the same way)
-         run just before it on the same corpus, dictionary and max_len, as ratios; the first
-         floor is repeated at the end to show drift. Default --time 15 (each run).
-         Also the time to replay each shipped corpus through the replay binaries.
+       ./build.sh bench speed [--time S] [--engine libfuzzer|afl|both] [--old REF|-]
+                              [--target T...]
+         exec/s of every target (or of the T given) as ratios against, on the same corpus,
+         dictionary and max_len, run just before it: the empty target (bench/empty.c), the
+         component floor (bench/floor/T.c: the same input through the libmx component alone,
+         no oracle), and the target as it was at git revision REF (default main; - : none),
+         all built the same way in this run; the first floor is repeated at the end to show
+         drift. Default --time 15 (each run). Also the time to replay each shipped corpus
+         through the replay binaries.
 Results go to build/bench/<stamp>/ (CSV, table, survival plots, index.html).
 EOF
 }
@@ -342,7 +346,7 @@ cmd_bugs() {
 speed_one() {
     local e=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 secs=$6 dir=$7
     mkdir -p "$dir/corpus"
-    [[ -d $seeds ]] && find "$seeds" -maxdepth 1 -type f ! -name '.*' -exec cp {} "$dir/corpus/" \;
+    [[ -d $seeds ]] && find "$seeds" -maxdepth 1 -type f ! -name '.*' -exec cp -t "$dir/corpus/" {} +
     if [[ $e == libfuzzer ]]; then
         local args=(-seed=1 -max_total_time="$secs" -max_len="$maxlen" -print_final_stats=1 -timeout=10
                     -artifact_prefix="$dir/")
@@ -398,23 +402,39 @@ replay_times() {
 }
 
 cmd_speed() {
-    local secs=15 engine=both
+    local secs=15 engine=both old=main only=()
     while [[ $# -gt 0 ]]; do
         case $1 in
         --time) secs=${2:?}; shift 2 ;;
         --engine) engine=${2:?}; shift 2 ;;
+        --old) old=${2:?}; shift 2 ;;
+        --target) only+=("${2:?}"); shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) die "speed: unknown argument $1" ;;
         esac
     done
     [[ $secs =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
     [[ $engine =~ ^(libfuzzer|afl|both)$ ]] || die "--engine is libfuzzer, afl or both"
+    if [[ $old != - ]]; then
+        git -C "$ROOT" rev-parse --verify -q "$old^{commit}" >/dev/null || die "--old: no git revision '$old'"
+    fi
+    local tl=() all_targets
+    all_targets=$(manifest_targets) || die "cannot read the target manifest"
+    if [[ ${#only[@]} -gt 0 ]]; then
+        for t in "${only[@]}"; do
+            grep -qx -- "$t" <<<"$all_targets" || die "--target: no target '$t' (./build.sh targets --names lists them)"
+        done
+        tl=("${only[@]}")
+    else
+        mapfile -t tl <<<"$all_targets"
+    fi
     local stamp out e t
     stamp=$(date +%Y%m%d-%H%M%S)
     out="$BUILD/bench/speed-$stamp"
     mkdir -p "$out"
     {
-        echo "command: ./build.sh bench speed --time $secs --engine $engine"
+        echo "command: ./build.sh bench speed --time $secs --engine $engine --old $old$(printf ' --target %s' "${only[@]+"${only[@]}"}")"
+        [[ $old != - ]] && echo "old: $old = $(git -C "$ROOT" rev-parse --short "$old^{commit}")"
         echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
         echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
@@ -426,17 +446,40 @@ cmd_speed() {
         "$PYTHON" "$HERE/variant.py" floor --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
             --src "$HERE/empty.c" --out "$out/floor-$e" >"$out/floor-$e.log" 2>&1 ||
             { cat "$out/floor-$e.log"; die "building the empty target failed"; }
-        # each target right after the empty target on the same inputs (its corpus, dictionary
-        # and max_len), so the ratio compares like with like; the first pair's floor is measured
-        # again at the end to show drift
-        local tl=($(manifest_targets)) order=() run=0 spec
-        for t in "${tl[@]}"; do order+=("empty:$t" "$t:$t"); done
+        # the component floors: bench/floor/T.c built with T's own compile and link commands
+        for t in "${tl[@]}"; do
+            [[ -f $HERE/floor/$t.c ]] || continue
+            "$PYTHON" "$HERE/variant.py" floor --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
+                --src "$HERE/floor/$t.c" --like "$t" --name "$t-component" --out "$out/floor-$e" \
+                >>"$out/floor-$e.log" 2>&1 || { cat "$out/floor-$e.log"; die "building the $t component floor failed"; }
+        done
+        # today's binaries: the targets as they are at REF, from this build's recorded commands
+        if [[ $old != - ]]; then
+            say "[$(ts)] building the $e fuzzers as of $old (log: ${out#"$ROOT"/}/old-$e.log)"
+            "$PYTHON" "$HERE/variant.py" ref --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
+                --ref "$old" $(printf -- '--target %s ' "${tl[@]}") --out "$out/old-$e" \
+                >"$out/old-$e.log" 2>&1 || { cat "$out/old-$e.log"; die "building the fuzzers of $old failed"; }
+        fi
+        # each target right after its floors and its old binary on the same inputs (its corpus,
+        # dictionary and max_len), so the ratios compare like with like; the first empty
+        # floor is measured again at the end to show drift
+        local order=() run=0 spec
+        for t in "${tl[@]}"; do
+            order+=("empty:$t")
+            [[ -f $HERE/floor/$t.c ]] && order+=("component:$t")
+            [[ $old != - ]] && order+=("old:$t")
+            order+=("$t:$t")
+        done
         order+=("empty:${tl[0]}")
         for spec in "${order[@]}"; do
             run=$((run + 1))
             local what=${spec%%:*} t=${spec#*:} bin dict=- maxlen r
-            bin="$BUILD/fuzz-$e/out/$t"
-            [[ $what == empty ]] && bin="$out/floor-$e/empty"
+            case $what in
+            empty) bin="$out/floor-$e/empty" ;;
+            component) bin="$out/floor-$e/$t-component" ;;
+            old) bin="$out/old-$e/$t" ;;
+            *) bin="$BUILD/fuzz-$e/out/$t" ;;
+            esac
             maxlen=$(target_field "$t" max_len)
             [[ -f $BUILD/fuzz-$e/out/$t.dict ]] && dict=$BUILD/fuzz-$e/out/$t.dict
             say "[$(ts)] $e $what on corpus/$t (${secs}s)"

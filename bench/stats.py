@@ -351,11 +351,14 @@ def speed(out):
     rows = list(csv.DictReader(open(os.path.join(out, "speed.csv"))))
     lines = []
     w = lines.append
-    w("Exec/s against the empty target: %s" % meta.get("command", ""))
-    w("%s; %s; commit %s" % (meta.get("date", ""), meta.get("machine", ""), meta.get("commit", "")))
+    w("Exec/s against floors and the old binary: %s" % meta.get("command", ""))
+    w("%s; %s; commit %s%s" % (meta.get("date", ""), meta.get("machine", ""), meta.get("commit", ""),
+                               "; old %s" % meta["old"] if meta.get("old") else ""))
     w("Each target fuzzed alone (one process, nice) on its shipped corpus + dictionary + max_len,")
-    w("right after the empty target (bench/empty.c, built the same way) on the same inputs;")
-    w("ratio = target exec/s / empty exec/s. The first floor run is repeated at the end:")
+    w("right after, on the same inputs and built the same way: the empty target (bench/empty.c),")
+    w("the component floor (bench/floor/T.c: the libmx component alone, once, no oracle) and the")
+    w("target as it was at the old revision. new/old = target exec/s / old exec/s; /comp and")
+    w("/empty = target exec/s / that floor's. The first empty run is repeated at the end:")
     w("drift = how much it moved (> 20%: the machine was not steady; repeat the run).")
     w("exec/s = execs / wall time of the run (startup and corpus loading included). status: crashed")
     w("(libFuzzer stopped at a crash: the figure covers the run up to it), crashes:N (AFL++ saved N")
@@ -365,31 +368,39 @@ def speed(out):
     for r in rows:
         if r["engine"] not in engines:
             engines.append(r["engine"])
+
+    def ratio(a, b):
+        return "%.3f" % (a / b) if b else "-"
+
     for e in engines:
         rs = [r for r in rows if r["engine"] == e]
-        floors = {}
+        floors = {"empty": {}, "component": {}, "old": {}}
         first_floor = []
         for r in rs:
-            if r["binary"] == "empty":
-                if r["inputs"] in floors:
+            if r["binary"] in floors:
+                if r["binary"] == "empty" and r["inputs"] in floors["empty"]:
                     first_floor.append(float(r["exec_per_s"]))
-                else:
-                    floors[r["inputs"]] = float(r["exec_per_s"])
-                    if not first_floor:
-                        first_floor.append(float(r["exec_per_s"]))
+                    continue
+                floors[r["binary"]][r["inputs"]] = float(r["exec_per_s"])
+                if r["binary"] == "empty" and not first_floor:
+                    first_floor.append(float(r["exec_per_s"]))
         drift = 0.0
         if len(first_floor) >= 2 and max(first_floor) > 0:
             drift = abs(first_floor[0] - first_floor[-1]) / max(first_floor) * 100
         w("%s (floor drift %.0f%%%s):" % (e, drift, " - NOT STEADY, repeat" if drift > 20 else ""))
-        w("  %-14s %12s %10s %12s %8s %7s  %s" % ("target", "execs", "exec/s", "floor exec/s", "ratio", ">=0.3", "status"))
+        w("  %-13s %9s %9s %8s %9s %7s %6s %10s %7s  %s" % (
+            "target", "exec/s", "old", "new/old", "component", "/comp", ">=0.3", "empty", "/empty", "status"))
         for r in rs:
-            if r["binary"] == "empty":
+            if r["binary"] in floors:
                 continue
             eps = float(r["exec_per_s"])
-            fl = floors.get(r["inputs"], 0)
-            ratio = eps / fl if fl else 0
-            w("  %-14s %12s %10.0f %12.0f %8.3f %7s  %s" % (r["binary"], r["execs"], eps, fl, ratio,
-                                                           "yes" if ratio >= 0.3 else "NO", r.get("status", "")))
+            t = r["inputs"]
+            old, comp, emp = (floors[k].get(t) for k in ("old", "component", "empty"))
+            w("  %-13s %9.0f %9s %8s %9s %7s %6s %10s %7s  %s" % (
+                r["binary"], eps, "%.0f" % old if old is not None else "-", ratio(eps, old),
+                "%.0f" % comp if comp is not None else "-", ratio(eps, comp),
+                ("yes" if eps >= 0.3 * comp else "NO") if comp else "-",
+                "%.0f" % emp if emp is not None else "-", ratio(eps, emp), r.get("status", "")))
         w("")
     rp = os.path.join(out, "replay.csv")
     rep = list(csv.DictReader(open(rp))) if os.path.exists(rp) else []
@@ -403,7 +414,7 @@ def speed(out):
                                       sum(int(r["bytes"]) for r in rep), tot))
     open(os.path.join(out, "speed.txt"), "w").write("\n".join(lines) + "\n")
     h = ["<!doctype html><html><head><meta charset='utf-8'><title>mxfuzz: speed</title></head><body>",
-         "<h1>mxfuzz speed against the empty target</h1><pre>%s</pre></body></html>" %
+         "<h1>mxfuzz speed against its floors and the old binary</h1><pre>%s</pre></body></html>" %
          html.escape("\n".join(lines))]
     open(os.path.join(out, "index.html"), "w").write("\n".join(h) + "\n")
 

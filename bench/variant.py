@@ -18,9 +18,18 @@ relinking against private copies of the archives with those members replaced.
       "mutator" list), so that libFuzzer runs its own mutations only.
 
   variant.py floor --root R --engine libfuzzer|afl --base BUILD/fuzz-ENGINE --src bench/empty.c
-                   --out DIR
-      The empty target (the speed floor) built exactly like a shipped fuzzer of ENGINE: the
-      first manifest target's compile and link commands with its source replaced. Result: DIR/empty.
+                   [--like T] [--name N] --out DIR
+      A speed floor built exactly like a shipped fuzzer of ENGINE: target T's compile and link
+      commands (default: the first manifest target's) with its source replaced by SRC. The empty
+      target (bench/empty.c) and the component floors (bench/floor/T.c). Result: DIR/N
+      (default: empty).
+
+  variant.py ref --root R --engine libfuzzer|afl --base BUILD/fuzz-ENGINE --ref REF
+                 --target T [--target T2 ...] --out DIR
+      The fuzzers as they were at git revision REF (say main: "today's binary"), built with
+      the recorded commands of BASE: REF's src/ include/ targets/ capture/ are exported to
+      DIR/tree, every object whose source or header differs between R's working tree and REF is
+      compiled from DIR/tree, objects of files REF does not have are left out. Result: DIR/T.
 
 The patch is applied to a scratch copy of src/ and include/ under DIR/tree (never to R).
 Prints the list of recompiled files on stderr. Exit status 0 on success.
@@ -101,6 +110,15 @@ def obj_of(e):
     return argv, os.path.normpath(os.path.join(e["directory"], argv[argv.index("-o") + 1]))
 
 
+def deps_of(obj):
+    """The headers the compiler said OBJ depends on (its .d file), as a set of paths."""
+    try:
+        with open(obj + ".d") as f:
+            return set(f.read().replace("\\\n", " ").split()[1:])
+    except OSError:
+        return set()
+
+
 def recompile(b, root, tree, touched, out, jobs):
     """Recompiles every object whose source or dependencies the patch touched; returns
     {original object path: new object path}."""
@@ -108,13 +126,7 @@ def recompile(b, root, tree, touched, out, jobs):
     todo = []
     for e in b.entries:
         argv, obj = obj_of(e)
-        deps = set()
-        try:
-            with open(obj + ".d") as f:
-                deps = set(f.read().replace("\\\n", " ").split()[1:])
-        except OSError:
-            pass
-        if os.path.abspath(e["file"]) in touched_abs or deps & touched_abs:
+        if os.path.abspath(e["file"]) in touched_abs or deps_of(obj) & touched_abs:
             todo.append((e, argv, obj))
     objmap = {}
 
@@ -143,9 +155,10 @@ def recompile(b, root, tree, touched, out, jobs):
     return objmap
 
 
-def relink(b, target, objmap, out, dest, drop=()):
+def relink(b, target, objmap, out, dest, drop=(), dropped=()):
     """The recorded link of TARGET with the recompiled objects, archives copied and patched;
-    the words in DROP left out."""
+    the words in DROP left out of the link line (the session-aware mutator's objects), the
+    objects in DROPPED taken out of the archives (files a git revision does not have)."""
     directory, words = b.link(target)
     words = [w for w in words if w not in drop]
     for i, w in enumerate(words):
@@ -155,13 +168,19 @@ def relink(b, target, objmap, out, dest, drop=()):
             members = set(run(["ar", "t", path]).split())
             # an archive's members are the objects under its own directory: CMake's
             # CMakeFiles/<lib>.dir/, build_fuzzers' <lib>/
-            mine = [o for o in objmap if os.path.basename(o) in members and
-                    {stem, stem + ".dir"} & set(os.path.relpath(o, b.base).split(os.sep)[:-1])]
-            if mine:
+            def own(o):
+                return os.path.basename(o) in members and \
+                    {stem, stem + ".dir"} & set(os.path.relpath(o, b.base).split(os.sep)[:-1])
+            mine = [o for o in objmap if own(o)]
+            gone = [o for o in dropped if own(o)]
+            if mine or gone:
                 priv = os.path.join(out, "lib-" + target, os.path.basename(w))
                 os.makedirs(os.path.dirname(priv), exist_ok=True)
                 shutil.copy(path, priv)
-                run(["ar", "r", priv] + [objmap[o] for o in mine])
+                if mine:
+                    run(["ar", "r", priv] + [objmap[o] for o in mine])
+                if gone:
+                    run(["ar", "d", priv] + [os.path.basename(o) for o in gone])
                 words[i] = priv
         elif path in objmap:
             words[i] = objmap[path]
@@ -216,12 +235,19 @@ def replay(a):
     relink(b, a.target, objmap, out, os.path.join(out, a.target))
 
 
-def fuzz(a):
+def fuzz_setup(a):
+    """ROOT, OUT (created) and the recorded fuzzer build of a fuzz/ref command, every --target
+    checked to have a link command."""
     root, out = os.path.abspath(a.root), os.path.abspath(a.out)
     b = fuzz_base(os.path.abspath(a.base), a.engine)
     for t in a.target:
         b.link(t)
     os.makedirs(out, exist_ok=True)
+    return root, out, b
+
+
+def fuzz(a):
+    root, out, b = fuzz_setup(a)
     tree, touched = scratch_tree(root, a.patch, out)
     objmap = recompile(b, root, tree, touched, out, a.jobs)
     for t in a.target:
@@ -232,7 +258,7 @@ def floor(a):
     out = os.path.abspath(a.out)
     b = fuzz_base(os.path.abspath(a.base), a.engine)
     os.makedirs(out, exist_ok=True)
-    first = json.load(open(os.path.join(b.base, "link_commands.json")))[0]["target"]
+    first = a.like or json.load(open(os.path.join(b.base, "link_commands.json")))[0]["target"]
     directory, words = b.link(first)
     # the first target's own object and compile command
     for e in b.entries:
@@ -242,41 +268,107 @@ def floor(a):
             break
     else:
         die("no compile command for the object of %s" % first)
-    o = os.path.join(out, "empty.o")
+    o = os.path.join(out, a.name + ".o")
     argv = [os.path.abspath(a.src) if os.path.normpath(os.path.join(e["directory"], x)) ==
             os.path.normpath(e["file"]) else x for x in argv]
     argv[argv.index("-o") + 1] = o
     run(argv, cwd=e["directory"])
-    relink(b, first, {obj: o}, out, os.path.join(out, "empty"))
+    relink(b, first, {obj: o}, out, os.path.join(out, a.name))
+
+
+# the folders a fuzzer is compiled from (build.sh build_fuzzers)
+SOURCE_DIRS = ("src", "include", "targets", "capture")
+
+
+def ref(a):
+    root, out, b = fuzz_setup(a)
+    tree = os.path.join(out, "tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    os.makedirs(tree)
+    archive = subprocess.run(["git", "-C", root, "archive", "--format=tar", a.ref, "--"] +
+                             [d for d in SOURCE_DIRS if os.path.isdir(os.path.join(root, d))],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if archive.returncode != 0:
+        die("git archive %s failed: %s" % (a.ref, archive.stderr.decode(errors="replace")))
+    subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+    # what differs between REF and the working tree the base was built from: tracked changes
+    # (committed or not) and files REF does not know
+    changed = run(["git", "-C", root, "diff", "--name-only", a.ref, "--"] + list(SOURCE_DIRS)).split()
+    changed += run(["git", "-C", root, "ls-files", "--others", "--exclude-standard", "--"] +
+                   list(SOURCE_DIRS)).split()
+    changed_abs = {os.path.join(root, c) for c in changed}
+    todo, dropped = [], []
+    for e in b.entries:
+        argv, obj = obj_of(e)
+        src = os.path.abspath(e["file"])
+        rel = os.path.relpath(src, root)
+        if not os.path.isfile(os.path.join(tree, rel)):
+            dropped.append(obj)  # a file REF does not have: its object is no part of REF's build
+            continue
+        if src in changed_abs or deps_of(obj) & changed_abs:
+            todo.append((e, argv, obj))
+    objmap = {}
+
+    def in_tree(x, directory):
+        """x (a word of a compile command) moved to REF's tree when it is a path into R."""
+        for prefix in ("-I", ""):
+            if x.startswith(prefix) and len(x) > len(prefix):
+                p = os.path.normpath(os.path.join(directory, x[len(prefix):]))
+                rel = os.path.relpath(p, root)
+                if rel.split(os.sep)[0] in SOURCE_DIRS:
+                    return prefix + os.path.join(tree, rel)
+        return x
+
+    def compile_one(item):
+        e, argv, obj = item
+        new = [argv[0]] + [in_tree(x, e["directory"]) for x in argv[1:]]
+        dest = os.path.join(out, "obj", os.path.relpath(obj, b.base))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        new[new.index("-o") + 1] = dest
+        run(new, cwd=e["directory"])
+        objmap[obj] = dest
+
+    parallel(a.jobs, compile_one, todo)
+    for obj in sorted(objmap):
+        print("variant: compiled %s from %s" % (os.path.relpath(obj, b.base), a.ref), file=sys.stderr)
+    for obj in sorted(dropped):
+        print("variant: left out %s (not in %s)" % (os.path.relpath(obj, b.base), a.ref), file=sys.stderr)
+    for t in a.target:
+        directory, words = b.link(t)
+        if any(os.path.normpath(os.path.join(directory, w)) in dropped for w in words):
+            die("%s: its entry point is not in %s" % (t, a.ref))
+        relink(b, t, objmap, out, os.path.join(out, t), dropped=dropped)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="mode", required=True)
-    r = sub.add_parser("replay")
-    r.add_argument("--root", required=True)
-    r.add_argument("--build", required=True)
-    r.add_argument("--patch", required=True)
-    r.add_argument("--target", required=True)
-    r.add_argument("--out", required=True)
-    r.add_argument("--jobs", type=int, default=2)
-    f = sub.add_parser("fuzz")
-    f.add_argument("--root", required=True)
-    f.add_argument("--engine", required=True, choices=["afl", "libfuzzer"])
-    f.add_argument("--base", required=True)
-    f.add_argument("--patch", required=True)
-    f.add_argument("--target", required=True, action="append")
-    f.add_argument("--out", required=True)
-    f.add_argument("--jobs", type=int, default=2)
-    f.add_argument("--no-mutator", action="store_true")
-    fl = sub.add_parser("floor")
-    fl.add_argument("--root", required=True)
-    fl.add_argument("--engine", required=True, choices=["afl", "libfuzzer"])
-    fl.add_argument("--base", required=True)
-    fl.add_argument("--src", required=True)
-    fl.add_argument("--out", required=True)
+
+    def mode(name, base, *extra):
+        """A sub-command: --root, its base (--build or --engine/--base), EXTRA, --out."""
+        m = sub.add_parser(name)
+        m.add_argument("--root", required=True)
+        if base == "cmake":
+            m.add_argument("--build", required=True)
+        else:
+            m.add_argument("--engine", required=True, choices=["afl", "libfuzzer"])
+            m.add_argument("--base", required=True)
+        for flag, kw in extra:
+            m.add_argument(flag, **kw)
+        m.add_argument("--out", required=True)
+        return m
+
+    req, many = {"required": True}, {"required": True, "action": "append"}
+    jobs = ("--jobs", {"type": int, "default": 2})
+    mode("replay", "cmake", ("--patch", req), ("--target", req), jobs)
+    mode("fuzz", "fuzz", ("--patch", req), ("--target", many), jobs,
+         ("--no-mutator", {"action": "store_true"}))
+    mode("floor", "fuzz", ("--src", req),
+         ("--like", {"help": "the target whose compile and link commands to use"}),
+         ("--name", {"default": "empty"}))
+    mode("ref", "fuzz", ("--ref", req), ("--target", many), jobs)
     a = p.parse_args()
-    {"replay": replay, "fuzz": fuzz, "floor": floor}[a.mode](a)
+    {"replay": replay, "fuzz": fuzz, "floor": floor, "ref": ref}[a.mode](a)
 
 
 if __name__ == "__main__":

@@ -365,11 +365,16 @@ static int write_file(struct cap_imp_session *s)
     }
     s->file = b.p;
     s->file_len = b.n;
-    uint8_t h[SHA256_DIGEST_LENGTH];
-    SHA256(s->file, s->file_len, h);
-    for (int i = 0; i < 8; i++)
-        snprintf(s->id + 2 * i, 3, "%02x", h[i]);
+    cap_seed_id(s->file, s->file_len, s->id);
     return 0;
+}
+
+void cap_seed_id(const uint8_t *p, size_t n, char id[17])
+{
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    SHA256(p, n, h);
+    for (int i = 0; i < 8; i++)
+        snprintf(id + 2 * i, 3, "%02x", h[i]);
 }
 
 static const struct cap_import_port *port_lookup(const struct cap_import_opts *o, uint16_t port)

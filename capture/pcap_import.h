@@ -161,6 +161,8 @@ void cap_import_free(struct cap_import *im);
 /* Corpus directories a session belongs in: fills names (at most 2), returns
  * the count. IMAP -> "imap" and "starttls"; SMTP and POP3 -> "starttls". */
 size_t cap_import_targets(const struct cap_imp_session *s, const char *names[2]);
+/* A seed's file name: the first 16 hex digits of the SHA-256 of its bytes. */
+void cap_seed_id(const uint8_t *p, size_t n, char id[17]);
 
 const char *cap_tls_status_name(enum cap_tls_status t);
 const char *cap_proto_name(enum fz_proto p);

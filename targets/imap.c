@@ -1,12 +1,13 @@
-/* targets/imap.c - the IMAP command reader against a whole-stream reference parser, for every
- * way the client's bytes can be cut into reads.
+/* targets/imap.c - the IMAP command reader against a whole-stream reference parser, for the
+ * way the session cuts the client's bytes into reads.
  *
  * Input: a session file (corpus/FORMAT.md). The client stream is the concatenation of every
  * `C` payload; all of it is IMAP (the proto and mode bytes are ignored, and a `T` event only
  * ends a read, like an `S` event). Limits come from the header's limits byte: max_line is the
- * longest line piece, max_literal the largest literal. Every input runs with LITERAL+
- * advertised and with LITERAL- (RFC 7888: non-synchronizing literals <= 4096), and each of
- * those three times: the file's own reads (fz_reader), one byte per read, the whole stream.
+ * longest line piece, max_literal the largest literal; bit 2 of the flags byte picks LITERAL+
+ * (else LITERAL-, RFC 7888: non-synchronizing literals <= 4096; imap_literal_flags). One run
+ * per input, in the file's own reads (fz_reader); a sampled input (harness/sampled.h) also in
+ * one-byte reads and in one read, and the replay driver runs both LITERAL modes.
  *
  * Oracle: the reference parser of targets/oracles/imap_model.h (no code shared with
  * src/imap.c) lists the events the reader must return, each with the offset of its completing

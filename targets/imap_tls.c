@@ -25,8 +25,8 @@
  *
  * Oracle (targets/oracles/imap_tls_check.h): every record decrypts, as application data, to
  * exactly the bytes sealed; the plaintext goes through the imap target's checks (imap_check.h,
- * with LITERAL+ and LITERAL-), including the seed's hang (the message's end and its CRLF in one
- * record); afterwards both chains are empty with exact counters and every record was read.
+ * in the session's LITERAL mode), including the seed's hang (the message's end and its CRLF in
+ * one record); both chains end empty, every record read; sampled inputs again in 1-byte reads.
  */
 #include <stdint.h>
 

@@ -11,7 +11,8 @@
  *                  * 128 + 1 : c, 0 meaning "everything left"; no sizes: one read for all
  *   then records until the input ends (at most 48), each:
  *     u8    op       low 2 bits: content type 20 + (op & 3); op >> 2 (% 8): the corruption
- *     u16le len      plaintext length, % 16385 (0 … 16384)
+ *     u16le len      plaintext length, % 16385 (0 … 16384), cut to what is left of the
+ *                    input's budget of 65536 plaintext bytes (RECORD_SEAL_PLAINTEXT_BUDGET)
  *     u8    fill     plaintext: fill 0: len bytes taken from the input (short: zero-filled),
  *                    else a pattern generated from fill
  *     iv             the CBC explicit IV, block-size bytes (TLS 1.1/1.2 CBC suites only)

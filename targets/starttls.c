@@ -1,5 +1,5 @@
 /* targets/starttls.c - the SMTP, IMAP (pre-auth) and POP3 STARTTLS state machines against an
- * independent model of the RFC rules, under three read chunkings.
+ * independent model of the RFC rules, in the reads the session describes.
  *
  * Input: one session file (corpus/FORMAT.md). The header picks the protocol (proto), the
  * listener mode (mode), whether a certificate is bound to the listener's address and port
@@ -30,8 +30,8 @@
  *   - chain counters: appended = consumed + discarded + queued after every step,
  *     mx_chain_check() passes, and the chain is empty after a STARTTLS purge;
  *   - after a close every further step answers MX_ACT_CLOSE.
- * Then the same client stream is replayed with 1-byte reads and with 7-byte reads; the
- * transcript (actions, replies, message bytes) must be identical to the first run's.
+ * A sampled input (harness/sampled.h) is replayed with 1-byte and 7-byte reads; each transcript
+ * (actions, replies, message bytes) must be identical to the first run's.
  * A divergence aborts with a message naming the read, the command and both values.
  */
 #include <stdint.h>

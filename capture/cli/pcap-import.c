@@ -34,16 +34,19 @@
 #include <unistd.h>
 
 #include "pcap_import.h"
+#include "seed_split.h"
 #include "tls_follow.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: pcap-import [--keylog FILE]... [--port N:PROTO[:implicit]]... [--out DIR] "
-            "[--dump] CAPTURE...\n"
+            "[--whole] [--dump] CAPTURE...\n"
             "  --keylog FILE  NSS key log (SSLKEYLOGFILE) used to decrypt TLS\n"
             "  --port N:PROTO[:implicit]  treat server port N as smtp|imap|pop3\n"
             "  --out DIR      write session files to DIR/imap/ and DIR/starttls/\n"
+            "  --whole        write a session over a target's max_len whole (a warning), not as\n"
+            "                 seeds that fit it: to compare the files with the capture\n"
             "  --dump         print the sessions as text\n");
 }
 
@@ -221,7 +224,7 @@ int main(int argc, char **argv)
     struct cap_import_opts opts;
     memset(&opts, 0, sizeof opts);
     const char *outdir = NULL;
-    int dump = 0;
+    int dump = 0, whole = 0;
     uint8_t *kl = NULL;
     size_t kllen = 0;
     const char **caps = calloc((size_t)argc, sizeof *caps);
@@ -271,6 +274,8 @@ int main(int argc, char **argv)
             outdir = argv[++i];
         } else if (!strcmp(a, "--dump")) {
             dump = 1;
+        } else if (!strcmp(a, "--whole")) {
+            whole = 1;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "pcap-import: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -418,24 +423,45 @@ int main(int argc, char **argv)
                 size_t nt = cap_import_targets(s, names);
                 for (size_t t = 0; t < nt; t++) {
                     int ti = !strcmp(names[t], "imap") ? 0 : 1;
-                    if (s->file_len > max_len[ti]) {
-                        T.over_max_len[ti]++;
-                        printf("    warning: seed %s/%s is %zu bytes, over the %s target's max_len "
-                               "%zu: a fuzzer started with -max_len %zu sees only its start\n",
-                               tpath[ti], s->id, s->file_len, tdirs[ti], max_len[ti], max_len[ti]);
-                    }
-                    int w = put_file(tpath[ti], s->id, s->file, s->file_len, 1);
-                    if (w < 0) {
-                        fprintf(stderr, "pcap-import: cannot write %s/%s: %s\n", tpath[ti], s->id,
-                                strerror(errno));
+                    /* a session longer than the target's max_len goes in as seeds that fit it
+                     * (capture/seed_split.h): a fuzzer would cut it where its literal ends */
+                    struct cap_split sp;
+                    if (cap_split_session(s->file, s->file_len, whole ? SIZE_MAX : max_len[ti],
+                                          &sp) != 0) {
+                        fprintf(stderr, "pcap-import: out of memory splitting session %zu for "
+                                "%s\n", i + 1, tpath[ti]);
                         T.write_failed++;
                         continue;
                     }
-                    if (w)
-                        T.written[ti]++;
-                    else
-                        T.present[ti]++;
-                    printf("    %s %s/%s\n", w ? "wrote" : "already present:", tpath[ti], s->id);
+                    if (whole && s->file_len > max_len[ti])
+                        printf("    warning: %zu bytes, over the %s target's max_len %zu, "
+                               "written whole (--whole)\n", s->file_len, tdirs[ti], max_len[ti]);
+                    if (sp.n != 1 || sp.seed[0].n != s->file_len) {
+                        T.over_max_len[ti]++;
+                        printf("    %zu bytes, over the %s target's max_len %zu: written as %zu "
+                               "seed(s) (%s)%s\n", s->file_len, tdirs[ti], max_len[ti], sp.n,
+                               sp.windows ? "cut into windows of whole events"
+                                          : "long literals/messages shortened in the middle",
+                               sp.dropped ? "; warning: part of it fits no seed and is left out"
+                                          : "");
+                    }
+                    for (size_t k = 0; k < sp.n; k++) {
+                        char id[17];
+                        cap_seed_id(sp.seed[k].p, sp.seed[k].n, id);
+                        int w = put_file(tpath[ti], id, sp.seed[k].p, sp.seed[k].n, 1);
+                        if (w < 0) {
+                            fprintf(stderr, "pcap-import: cannot write %s/%s: %s\n", tpath[ti],
+                                    id, strerror(errno));
+                            T.write_failed++;
+                            continue;
+                        }
+                        if (w)
+                            T.written[ti]++;
+                        else
+                            T.present[ti]++;
+                        printf("    %s %s/%s\n", w ? "wrote" : "already present:", tpath[ti], id);
+                    }
+                    cap_split_free(&sp);
                 }
             }
         }
@@ -468,7 +494,7 @@ int main(int argc, char **argv)
                "present (in %s)\n",
                T.written[0], T.present[0], T.written[1], T.present[1], outdir);
     if (T.over_max_len[0] || T.over_max_len[1])
-        printf("  over max_len: imap %zu (max_len %zu), starttls %zu (max_len %zu)\n",
+        printf("  over max_len, split: imap %zu (max_len %zu), starttls %zu (max_len %zu)\n",
                T.over_max_len[0], max_len[0], T.over_max_len[1], max_len[1]);
     if (kl && !T.keylog_used && T.keylog_tried)
         fprintf(stderr, "pcap-import: the key log matched no TLS session in the capture(s)\n");

@@ -22,6 +22,7 @@ Usage: listener_facts.py IMPORTER CAPTURES_DIR WORKDIR [REPLAY_STARTTLS]
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -230,22 +231,51 @@ check("matched no TLS session" not in p.stderr, "gap before the ServerHello: bla
 p = run(["--out", os.path.join(WORK, "out-nokeys"), os.path.join(CAPS, b01["file"])], expect=0, label="b01 no keys")
 check("cut early: 1;" in p.stdout, "b01 without keys: the TLS cut is not counted:\n%s" % p.stdout)
 
-# long sessions: a seed over a target's max_len (targets/manifest: imap 4096, starttls 16384)
-# is named in a warning; a short one is not
+# long sessions (capture/seed_split.h): a session over a target's max_len (targets/manifest:
+# imap 4096, starttls 16384) is written as seeds that fit it.
+# Many short commands: cut into windows of whole events, the first as the capture started.
 longw = [("s", b"* OK ready\r\n")]
 for i in range(40):
     longw += [("c", b"a%d NOOP " % i + b"y" * 500 + b"\r\n"), ("s", b"a%d OK\r\n" % i)]
 longp = os.path.join(WORK, "long.pcapng")
 write_pcapng(longp, [conv(143, longw, client_port=44000)])
 p = run(["--out", os.path.join(WORK, "out-long"), longp], expect=0, label="long session")
-seedf = seeds(os.path.join(WORK, "out-long"))
-if check(len(seedf) == 1, "long session: no seed"):
-    sid = os.path.basename(seedf[0])
-    check("warning: seed %s/out-long/imap/%s" % (WORK, sid) in p.stdout and "max_len 4096" in p.stdout,
-          "long session: no imap max_len warning naming the seed:\n%s" % p.stdout)
-    check("warning: seed %s/out-long/starttls/%s" % (WORK, sid) in p.stdout and "max_len 16384" in p.stdout,
-          "long session: no starttls max_len warning naming the seed:\n%s" % p.stdout)
-    check("over max_len: imap 1" in p.stdout, "long session: not in the summary")
+for tdir, ml in (("imap", 4096), ("starttls", 16384)):
+    fs = seeds(os.path.join(WORK, "out-long"), tdir)
+    sizes = [os.path.getsize(f) for f in fs]
+    check(len(fs) >= 2 and max(sizes) <= ml,
+          "long session: %s seeds %r, want several of at most %d bytes" % (tdir, sizes, ml))
+    data = [open(f, "rb").read() for f in fs]
+    check(any(b"* OK ready" in d and b"a0 NOOP" in d for d in data),
+          "long session: no %s seed starts as the capture did" % tdir)
+    got = b"".join(data)
+    check(all((b"a%d NOOP " % i) in got for i in range(40)), "long session: %s seeds lost a command" % tdir)
+check("over max_len, split: imap 1 (max_len 4096), starttls 1 (max_len 16384)" in p.stdout,
+      "long session: not in the summary:\n%s" % p.stdout)
+# One long literal: one seed; the literal keeps its start, its last octets and the CRLF after
+# them in the write they came in, and its marker counts the octets that are left.
+octets = bytes(33 + (i * 7) % 90 for i in range(20000))
+litw = [("s", b"* OK ready\r\n"), ("c", b"a1 APPEND INBOX {20000}\r\n"), ("s", b"+ OK\r\n")]
+litw += [("c", octets[k:k + 4000]) for k in range(0, 16000, 4000)]
+litw += [("c", octets[16000:] + b"\r\n"), ("s", b"a1 OK\r\n"), ("c", b"a2 LOGOUT\r\n")]
+litp = os.path.join(WORK, "literal.pcapng")
+write_pcapng(litp, [conv(143, litw, client_port=44001)])
+p = run(["--out", os.path.join(WORK, "out-lit"), litp], expect=0, label="long literal")
+fs = seeds(os.path.join(WORK, "out-lit"), "imap")
+if check(len(fs) == 1 and os.path.getsize(fs[0]) <= 4096,
+         "long literal: imap seeds %r, want one of at most 4096 bytes" % [os.path.getsize(f) for f in fs]):
+    d = open(fs[0], "rb").read()
+    m = re.search(rb"a1 APPEND INBOX \{(\d+)\}\r\n", d)
+    if check(m is not None, "long literal: the marker is gone"):
+        k = int(m.group(1))
+        tail = octets[-64:] + b"\r\n"
+        check(64 < k < 4096 and octets[:64] in d and tail in d,
+              "long literal: count %d, start kept %s, end kept %s" % (k, octets[:64] in d, tail in d))
+        # the literal's last write is the captured one's end: its event ends with the CRLF
+        end = d.index(tail) + len(tail)
+        check(d[end:end + 1] in (b"S", b"C") and d.count(b"a2 LOGOUT\r\n") == 1,
+              "long literal: the write holding the literal's end was cut elsewhere")
+check("long literals/messages shortened in the middle" in p.stdout, "long literal: not reported:\n%s" % p.stdout)
 p = run(["--out", os.path.join(WORK, "out-short"), base], expect=0, label="short session")
 check("max_len" not in p.stdout, "short session: a max_len warning:\n%s" % p.stdout)
 

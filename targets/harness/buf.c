@@ -47,6 +47,16 @@ void fz_buf_put(struct fz_buf *b, const void *p, size_t n)
     }
 }
 
+void *fz_buf_scratch(struct fz_buf *b, size_t n)
+{
+    b->n = 0;
+    if (fz_buf_reserve(b, n ? n : 1) != 0) {
+        fprintf(stderr, "harness: out of memory (a buffer of %zu bytes)\n", n);
+        abort();
+    }
+    return b->p;
+}
+
 void fz_buf_drop_front(struct fz_buf *b, size_t n)
 {
     if (b->n > n)

@@ -22,6 +22,10 @@ int fz_buf_reserve(struct fz_buf *b, size_t n);
 int fz_buf_append(struct fz_buf *b, const void *p, size_t n);
 /* Appends n bytes or aborts. */
 void fz_buf_put(struct fz_buf *b, const void *p, size_t n);
+/* Empties b and makes room for n bytes, or aborts; returns b->p. A static fz_buf used so is a
+ * scratch buffer reused from input to input: it is allocated again only when an input needs
+ * more than every input before it. */
+void *fz_buf_scratch(struct fz_buf *b, size_t n);
 /* Removes the first n bytes (n <= b->n). */
 void fz_buf_drop_front(struct fz_buf *b, size_t n);
 void fz_buf_free(struct fz_buf *b);

@@ -1,9 +1,15 @@
 /* replay_main.c - the plain replay driver: a fuzz target built without an engine.
  *
- *   <target> FILE|DIR...   runs every file (directories: every regular file in them, sorted),
- *                          printing each path before running it. Arguments starting with '-'
- *                          are ignored, so a libFuzzer command line replays unchanged.
- * Exit status: 0 when every input ran; 1 if an input could not be read; a crash aborts
+ *   <target> [-max_len=N] FILE|DIR...
+ *                          runs every file (directories: every regular file in them, sorted),
+ *                          printing each path before running it. With -max_len=N (libFuzzer's
+ *                          spelling; the corpus tests pass the manifest's max_len) a file longer
+ *                          than N bytes is an error: a fuzzer given it as a seed would cut it to
+ *                          N bytes, and what its end holds (a literal's last octets, the CRLF)
+ *                          would never be run. Other arguments starting with '-' are ignored,
+ *                          so a libFuzzer command line replays unchanged.
+ * Every input runs every sampled check (sampled.h): a replay is a test, and a test checks all.
+ * Exit status: 0 when every input ran; 1 if an input could not be read or was too long; a crash aborts
  * through the sanitizer (non-zero), naming the input on the line before its report.
  */
 #include <dirent.h>
@@ -15,9 +21,13 @@
 #include <sys/stat.h>
 
 #include "buf.h"
+#include "sampled.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* -max_len=N, or 0: no limit */
+static size_t max_len;
 
 static int run_file(const char *path)
 {
@@ -49,6 +59,11 @@ static int run_file(const char *path)
     fclose(f);
     printf("Running: %s (%zu bytes)\n", path, b.n);
     fflush(stdout);
+    int too_long = max_len && b.n > max_len;
+    if (too_long)
+        fprintf(stderr, "replay: %s: %zu bytes, longer than max_len %zu: a fuzzer would cut it "
+                "to %zu bytes (split the seed, or raise max_len in targets/manifest)\n", path,
+                b.n, max_len, max_len);
     /* copy into an exact-size buffer so ASan sees reads past the end */
     uint8_t *exact = malloc(b.n ? b.n : 1);
     if (!exact) {
@@ -61,7 +76,7 @@ static int run_file(const char *path)
     fz_buf_free(&b);
     LLVMFuzzerTestOneInput(exact, n);
     free(exact);
-    return 0;
+    return too_long;
 }
 
 static int cmp(const void *a, const void *b)
@@ -119,10 +134,21 @@ static int run_dir(const char *path, int *count)
 int main(int argc, char **argv)
 {
     int bad = 0, count = 0, args = 0;
+    fz_sample_all();
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
     for (int i = 1; i < argc; i++) {
         struct stat st;
+        if (strncmp(argv[i], "-max_len=", 9) == 0) {
+            char *end;
+            unsigned long long v = strtoull(argv[i] + 9, &end, 10);
+            if (end == argv[i] + 9 || *end || v == 0 || v > SIZE_MAX) {
+                fprintf(stderr, "replay: %s: want -max_len=N with N a positive number\n", argv[i]);
+                return 2;
+            }
+            max_len = (size_t)v;
+            continue;
+        }
         if (argv[i][0] == '-')
             continue;
         args++;
@@ -140,6 +166,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s FILE|DIR...\n", argv[0]);
         return 2;
     }
-    printf("replay: %d input(s) ran%s\n", count, bad ? ", some could not be read" : "");
+    printf("replay: %d input(s) ran%s\n", count, bad ? ", some could not be read or were too long" : "");
     return bad;
 }

@@ -499,7 +499,14 @@ static size_t m_command(struct imap_model *m, size_t start)
 void imap_model_run(struct imap_model *m, const uint8_t *s, size_t n, size_t max_line,
                     uint64_t max_literal, unsigned flags)
 {
+    /* the event and text buffers are kept (emptied) from the last run: no allocation per
+     * input once they are as large as the largest input's */
+    struct fz_buf evs = m->evs, text = m->text;
     memset(m, 0, sizeof *m);
+    m->evs = evs;
+    m->evs.n = 0;
+    m->text = text;
+    m->text.n = 0;
     m->s = s;
     m->n = n;
     m->max_line = max_line;

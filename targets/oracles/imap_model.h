@@ -45,7 +45,8 @@ struct imap_model {
     int tagged, append, ast, depth, is_date;
 };
 
-/* Runs the model over s[0..n) with the reader's limits (flags: MX_IMAP_LITERAL_PLUS). */
+/* Runs the model over s[0..n) with the reader's limits (flags: MX_IMAP_LITERAL_PLUS). m is
+ * zeroed before its first run; a later run reuses its buffers (imap_model_free frees them). */
 void imap_model_run(struct imap_model *m, const uint8_t *s, size_t n, size_t max_line,
                     uint64_t max_literal, unsigned flags);
 void imap_model_free(struct imap_model *m);

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "buf.h"
 #include "fail.h"
 #include "imap_check.h"
 #include "imap_model.h"
 #include "mx/chain.h"
 #include "mx/imap.h"
 #include "mx/record.h"
+#include "sampled.h"
 #include "tls_oracle.h"
 
 static const struct {
@@ -58,18 +61,19 @@ static void run(const struct setup *st, const struct fz_session *s, const uint8_
                 size_t clen, const size_t *cuts, size_t ncuts, unsigned flags)
 {
     const char *label = flags & MX_IMAP_LITERAL_PLUS ? "LITERAL+" : "LITERAL-";
-    struct imap_model m;
+    /* kept from input to input (18 KiB of record state and 16 KiB of plaintext, and the
+     * model's event lists): allocated once, not per input */
+    static struct imap_model m;
+    static struct mx_record rec_state;
+    static uint8_t out[MX_RECORD_MAX_PLAINTEXT];
+    struct mx_record *rec = &rec_state;
     struct imap_check chk;
-    struct mx_alloc a;
+    struct mx_alloc a, pooled = fz_alloc_pooled();
     struct mx_imap rd;
     struct mx_chain net, plain;
-    struct mx_record *rec = malloc(sizeof *rec);
-    uint8_t *out = malloc(MX_RECORD_MAX_PLAINTEXT);
     size_t off = 0, icut = 0, got = 0;
     int rc;
 
-    if (!rec || !out)
-        FAIL("out of memory in the harness");
     imap_model_run(&m, stream, n, s->max_line, s->max_literal, flags);
     imap_check_init(&chk, &m, SUITES[st->si].name, label);
     a = imap_check_alloc(&chk);
@@ -84,8 +88,8 @@ static void run(const struct setup *st, const struct fz_session *s, const uint8_
                                         st->keys, st->kb_len, st->seq);
     if (rc != MX_REC_OK)
         FAIL("%s: libmx refused the keys: %s", SUITES[st->si].name, mx_record_strerror(rc));
-    mx_chain_init(&net, 0, NULL);
-    mx_chain_init(&plain, 0, NULL);
+    mx_chain_init(&net, 0, &pooled);
+    mx_chain_init(&plain, 0, &pooled);
 
     while (off < clen) {
         size_t k = in_cut_next(cuts, ncuts, &icut, clen - off);
@@ -131,9 +135,6 @@ static void run(const struct setup *st, const struct fz_session *s, const uint8_
     mx_chain_release(&net);
     mx_chain_release(&plain);
     mx_record_cleanup(rec);
-    free(rec);
-    free(out);
-    imap_model_free(&m);
 }
 
 void imap_tls_check(const struct imap_tls_params *prm, const struct fz_session *s)
@@ -144,9 +145,14 @@ void imap_tls_check(const struct imap_tls_params *prm, const struct fz_session *
     struct tls_oracle o;
     size_t n = 0, nrecs = 0, clen = 0, ccap, pad = prm->pad % 32, ncuts = prm->ncuts;
     const size_t *cuts = prm->cuts;
+    /* scratch buffers kept from input to input (fz_buf_scratch) */
+    static struct fz_buf stream_b, recs_b, cipher_b, rec_end_b, per_b;
+    static const size_t one_byte[1] = {1};
     uint8_t *stream, *cipher;
     struct plain_rec *recs;
     size_t *rec_end; /* ciphertext offset where record i ends */
+    size_t *per;     /* record i's ciphertext length */
+    unsigned asked = imap_literal_flags(s);
     unsigned iv_seed = prm->iv_seed;
     int cipher_kind;
     size_t mac_len, key_len, iv_len;
@@ -166,10 +172,8 @@ void imap_tls_check(const struct imap_tls_params *prm, const struct fz_session *
              mx_record_key_block_len(SUITES[st.si].version, SUITES[st.si].suite));
 
     /* the client bytes are a part of the events, and every record holds one of them or more */
-    stream = malloc(s->ev_size + 1);
-    recs = malloc((s->ev_size + 1) * sizeof *recs);
-    if (!stream || !recs)
-        FAIL("out of memory in the harness");
+    stream = fz_buf_scratch(&stream_b, s->ev_size + 1);
+    recs = fz_buf_scratch(&recs_b, (s->ev_size + 1) * sizeof *recs);
     fz_reader_init(&rdr, s);
     while (fz_reader_next(&rdr, &rd)) {
         if (rd.kind != FZ_READ_DATA || rd.n == 0)
@@ -190,10 +194,8 @@ void imap_tls_check(const struct imap_tls_params *prm, const struct fz_session *
     ccap = 0;
     for (size_t i = 0; i < nrecs; i++)
         ccap += tls_oracle_sealed_max(&o, recs[i].len, pad);
-    cipher = malloc(ccap + 1);
-    rec_end = malloc((nrecs + 1) * sizeof *rec_end);
-    if (!cipher || !rec_end)
-        FAIL("out of memory in the harness");
+    cipher = fz_buf_scratch(&cipher_b, ccap + 1);
+    rec_end = fz_buf_scratch(&rec_end_b, (nrecs + 1) * sizeof *rec_end);
     for (size_t i = 0; i < nrecs; i++) {
         uint8_t iv[16];
         size_t ivl = tls_oracle_iv_len(&o), k;
@@ -209,29 +211,22 @@ void imap_tls_check(const struct imap_tls_params *prm, const struct fz_session *
     tls_oracle_cleanup(&o);
 
     /* Without a cut pattern: one read per record (cuts = the records' lengths). */
-    if (ncuts == 0) {
-        size_t *per = malloc((nrecs + 1) * sizeof *per);
-        if (!per)
-            FAIL("out of memory in the harness");
-        for (int plus = 0; plus <= 1; plus++) {
-            /* feed record by record: a cut list equal to the record sizes */
-            for (size_t i = 0; i < nrecs; i++)
-                per[i] = rec_end[i] - (i ? rec_end[i - 1] : 0);
-            if (nrecs)
-                run(&st, s, stream, n, recs, nrecs, cipher, clen, per, nrecs,
-                    plus ? MX_IMAP_LITERAL_PLUS : 0);
-            else
-                run(&st, s, stream, n, recs, nrecs, cipher, clen, NULL, 0,
-                    plus ? MX_IMAP_LITERAL_PLUS : 0);
-        }
-        free(per);
-    } else {
-        for (int plus = 0; plus <= 1; plus++)
-            run(&st, s, stream, n, recs, nrecs, cipher, clen, cuts, ncuts,
-                plus ? MX_IMAP_LITERAL_PLUS : 0);
+    if (ncuts == 0 && nrecs) {
+        per = fz_buf_scratch(&per_b, nrecs * sizeof *per);
+        for (size_t i = 0; i < nrecs; i++)
+            per[i] = rec_end[i] - (i ? rec_end[i - 1] : 0);
+        cuts = per;
+        ncuts = nrecs;
     }
-    free(rec_end);
-    free(cipher);
-    free(recs);
-    free(stream);
+    /* One run: the LITERAL mode the session asks for, the ciphertext cut as the input says.
+     * A sampled input (sampled.h) again with the ciphertext in one-byte reads: neither the
+     * record layer's result nor the reader's may depend on how the ciphertext was cut. The
+     * replay driver also runs the other LITERAL mode (the corpus and the reproducers check
+     * both, as before). */
+    run(&st, s, stream, n, recs, nrecs, cipher, clen, cuts, ncuts, asked);
+    if (fz_sampled(s->ev, s->ev_size))
+        run(&st, s, stream, n, recs, nrecs, cipher, clen, one_byte, 1, asked);
+    if (fz_sampling_all())
+        run(&st, s, stream, n, recs, nrecs, cipher, clen, cuts, ncuts,
+            asked ^ MX_IMAP_LITERAL_PLUS);
 }

@@ -3,7 +3,7 @@
  * Each client read of the session is sealed by BoringSSL (tls_oracle) as one application-data
  * record (split at 2^14); the ciphertext, cut into reads, goes through libmx's decrypter
  * (mx/record.h) into a receive chain, and each record's plaintext into a second chain on which
- * the IMAP reader runs, with LITERAL+ and with LITERAL-. Every record must decrypt to exactly
+ * the IMAP reader runs in the session's LITERAL mode (the replay driver: both modes). Every record must decrypt to exactly
  * the bytes sealed; the plaintext side is checked as in the imap target (imap_check.h); after
  * the ciphertext both chains are empty with exact counters and every record was read. A
  * divergence aborts with "imap_tls: divergence: ..." or "imap: divergence ...". */

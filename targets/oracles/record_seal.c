@@ -115,7 +115,7 @@ const uint8_t *record_seal_stream(struct in *in, const struct record_conn *c, si
     struct tls_oracle seal;
     struct rec recs[RECORD_SEAL_MAX_RECORDS];
     unsigned swap_after[RECORD_SEAL_MAX_RECORDS];
-    size_t nrec = 0, arena_len = 0, stream_len = 0, i;
+    size_t nrec = 0, arena_len = 0, stream_len = 0, i, budget = RECORD_SEAL_PLAINTEXT_BUDGET;
     uint8_t iv[16], chain_iv[16];
 
     if (!g_stream) {
@@ -135,6 +135,8 @@ const uint8_t *record_seal_stream(struct in *in, const struct record_conn *c, si
         unsigned op = in_u8(in), type = 20 + (op & 3), corr = (op >> 2) % 8, fill, pad, val;
         size_t len = in_u16(in) % 16385, pos, n, cap = 5 + 16384 + 2048 + 16;
         uint8_t *out = g_arena + arena_len;
+        len = len < budget ? len : budget;
+        budget -= len;
         fill = in_u8(in);
         fill_plaintext(g_pt, len, fill, in);
         in_copy(in, iv, tls_oracle_iv_len(&seal));

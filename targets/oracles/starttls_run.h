@@ -1,7 +1,8 @@
 /* starttls_run.h - the starttls target's driver (input format and checks: targets/starttls.c).
- * Runs the session three times (its own reads, 1-byte reads, 7-byte reads): the first run and
- * each replay are checked against the RFC model (starttls_model.h) reply by reply, and the
- * replays' transcripts must equal the first run's. A divergence aborts with
+ * Runs the session in its own reads, checked against the RFC model (starttls_model.h) reply by
+ * reply; a sampled input (sampled.h: one in FZ_SAMPLE_ONE_IN under a fuzzer, every input under
+ * the replay driver) again with 1-byte and 7-byte reads, each checked against the model and its
+ * transcript against the first run's. A divergence aborts with
  * "starttls: divergence at read N: ..." (read -1: the greeting). */
 #ifndef FZ_STARTTLS_RUN_H
 #define FZ_STARTTLS_RUN_H
