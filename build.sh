@@ -32,6 +32,11 @@ usage: ./build.sh [COMMAND] [ARGS]
   coverage [--after-fuzz S]
                        llvm-cov line/branch coverage of src/ from the shipped corpus + reproducers
   oss-fuzz             build into $OUT with $CC $CFLAGS $LIB_FUZZING_ENGINE (the OSS-Fuzz contract)
+  live [--quick] [--servers LIST] [SESSION-OR-DIR...]
+                       live mode: mx-serve, Debian's postfix (default and hardened) and dovecot
+                       started on loopback with private configs under build/live, every session
+                       replayed to each, replies judged by the RFC model; report in
+                       build/live/report.{txt,html}; every server stopped after (live/README.md)
   deps                 install (as root) or list the Debian packages mxfuzz needs
   targets [--names | --field TARGET name|dicts|max_len|libs]
                        the targets of targets/manifest (the one reader of that file): the
@@ -437,6 +442,8 @@ oss-fuzz) cmd_oss_fuzz "$@" ;;
 bench) ensure_deps $DEPS_BASE $DEPS_AFL; exec "$ROOT/bench/run.sh" "$@" ;;
 coverage) ensure_deps $DEPS_BASE; exec "$ROOT/tools/coverage.sh" "$@" ;;
 deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST; say "all dependencies present" ;;
+live) ensure_deps $DEPS_BASE; cmake_build test live-judge mx-serve; sanitizer_env
+      exec "$ROOT/live/live.sh" --build "$TEST_DIR" "$@" ;;
 targets) cmd_targets "$@" ;;
 build-fuzzers) local_fuzz_build "${1:-libfuzzer}" ;;
 build) [[ $# -gt 0 ]] || die "build: which profile? ($MX_PROFILES)"; cmake_build "$@" ;;
