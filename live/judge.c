@@ -54,6 +54,8 @@ struct judge {
     int closed, findings;
     char verb[16];          /* the verb of the line behind the current expectation */
     size_t line_n;          /* and that line's length */
+    int line_odd;           /* and it holds a byte outside printable ASCII (CR LF aside) */
+    unsigned char piped[MAX_EX]; /* the expectation's write held more than one command */
 };
 
 /* ---------------------------------------------------------------- output */
@@ -133,7 +135,7 @@ static size_t unit_len(const struct judge *j, const struct starttls_expect *e)
 }
 
 /* A: accepted, R: refused, C: continuation ("+"), B: the server says it closes (421, BYE). */
-static char unit_class(const struct judge *j, const uint8_t *u, size_t n)
+static char unit_class(const struct judge *j, const struct starttls_expect *e, const uint8_t *u, size_t n)
 {
     const uint8_t *last = u;
     for (size_t i = 0; i + 1 < n; i++)
@@ -141,7 +143,8 @@ static char unit_class(const struct judge *j, const uint8_t *u, size_t n)
             last = u + i + 1;
     size_t ln = (size_t)(u + n - last);
     if (j->proto == FZ_PROTO_SMTP) {
-        if (n >= 3 && !memcmp(u, "421", 3))
+        /* 421, or 221 to anything but QUIT: the server says it closes (RFC 5321 3.8) */
+        if (n >= 3 && (!memcmp(u, "421", 3) || (!memcmp(u, "221", 3) && e->code != 221)))
             return 'B';
         return n >= 1 && (u[0] == '2' || u[0] == '3') ? 'A' : 'R';
     }
@@ -225,11 +228,16 @@ static void pop_verb(struct judge *j)
 {
     j->verb[0] = 0;
     j->line_n = 0;
+    j->line_odd = 0;
     if (!j->lines.n)
         return;
     const uint8_t *l = j->lines.p;
     size_t n = strlen((const char *)l);
     j->line_n = n;
+    j->line_odd = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((l[i] < 0x20 && l[i] != '\r' && l[i] != '\n') || l[i] >= 0x7f)
+            j->line_odd = 1;
     size_t a = 0;
     if (j->proto == FZ_PROTO_IMAP) {
         while (a < n && l[a] != ' ')
@@ -258,9 +266,11 @@ static void match(struct judge *j)
             return;
         char us[240], want[48], got[48];
         shown(us, sizeof us, j->rq.p, un > 60 ? 60 : un);
-        char uc = unit_class(j, j->rq.p, un), ec = expect_class(j, e);
+        char uc = unit_class(j, e, j->rq.p, un), ec = expect_class(j, e);
         if (e->code != I_GREET || j->proto != FZ_PROTO_IMAP)
             pop_verb(j);
+        if (j->proto == FZ_PROTO_SMTP && e->code == 530 && (!e->rule || !strcmp(e->rule, "command rules")))
+            e->rule = "RFC 3207 4: TLS required: 530 to all but EHLO, NOOP, STARTTLS, QUIT before TLS";
         if (j->proto == FZ_PROTO_SMTP)
             snprintf(want, sizeof want, "%s (%d)", class_name(ec), e->code);
         else
@@ -301,6 +311,14 @@ static void match(struct judge *j)
         } else if (j->line_n > j->m.max_line) {
             verdict(j, "na", "RFC 5321 4.5.3.1.4 / RFC 3501 / RFC 1939: line limits", want, got,
                     "a %zu-byte line: the server's own line limit decides: '%s'", j->line_n, us);
+        } else if (ec == 'A' && uc == 'R' && j->proto == FZ_PROTO_SMTP && j->piped[j->next]) {
+            verdict(j, "choice", "RFC 2920 3.1 / RFC 3207 4.2: pipelining", want, got,
+                    "the server refuses commands pipelined in one write (a client pipelines only after EHLO "
+                    "lists PIPELINING, and never behind STARTTLS): '%s'", us);
+        } else if (ec == 'A' && uc == 'R' && j->line_odd) {
+            verdict(j, "choice", "RFC 5321 4.1.2 / RFC 3501 9 / RFC 1939: argument syntax", want, got,
+                    "the server refuses a line holding bytes outside printable ASCII (the model does not "
+                    "check arguments): '%s'", us);
         } else if (ec == 'B' && uc == 'R') {
             verdict(j, "choice", e->rule, want, got, "refused but kept open (no RFC requires the close): '%s'", us);
         } else if (ec == 'R' && uc == 'A' && j->proto == FZ_PROTO_SMTP && e->code == 503 && !strcmp(j->verb, "MAIL")) {
@@ -347,9 +365,14 @@ static void feed(struct judge *j, const uint8_t *p, size_t n)
     if (j->m.phase == M_WAIT_TLS || j->m.phase == M_HS || j->m.phase == M_CLOSED)
         return; /* bytes of the TLS layer, or after the end */
     fz_buf_put(&j->m.buf, p, n);
-    size_t before = j->nex;
+    size_t before = j->nex, lfs = 0;
     j->nex += starttls_model_run(&j->m, j->ex + j->nex, MAX_EX - j->nex);
-    (void)before;
+    for (size_t i = 0; i < n; i++)
+        lfs += p[i] == '\n';
+    /* more than one line, or bytes after the last line end */
+    int piped = lfs > 1 || (lfs && p[n - 1] != '\n');
+    for (size_t i = before; i < j->nex; i++)
+        j->piped[i] = (unsigned char)piped;
 }
 
 static void model_init(struct judge *j, const struct fz_session *s)
@@ -527,6 +550,13 @@ int main(int argc, char **argv)
             size_t n = unhex(arg, bytes);
             feed(&j, bytes, n);
             match(&j);
+        } else if (kind == 'S' && (j.m.phase == M_WAIT_TLS || j.m.phase == M_PRE_TLS) && j.next >= j.nex &&
+                   strlen(arg) >= 4 && !strncmp(arg, "1503", 4)) {
+            /* RFC 8446 6 / RFC 5246 7.2: the TLS layer answers non-TLS bytes with an alert */
+            class_put(&j, "L");
+            verdict(&j, "pass", "RFC 3207 4.2 / CVE-2011-0411: plaintext after the 220 goes to the TLS layer",
+                    "TLS layer", "TLS alert", "plaintext sent before the handshake was answered by a TLS alert");
+            j.done = 1;
         } else if (kind == 'S') {
             size_t n = unhex(arg, bytes);
             fz_buf_put(&j.rq, bytes, n);
@@ -563,6 +593,10 @@ int main(int argc, char **argv)
                 int after_refusal = prev && expect_class(&j, prev) != 'A';
                 if (e->act == MX_ACT_CLOSE && !e->code)
                     verdict(&j, "pass", e->rule, "closed", "closed", "closed");
+                else if (ec == 'B' || (e->act == MX_ACT_CLOSE && expect_class(&j, e) != 'A'))
+                    verdict(&j, "choice", e->rule, class_name(ec), "closed",
+                            "closed without the final line (RFC 5321 3.8: SHOULD send 421; RFC 8314 sets no "
+                            "plaintext reply on an implicit-TLS port)");
                 else
                     verdict(&j, after_refusal ? "choice" : "finding", e->rule, class_name(ec), "closed",
                             "the server closed the connection%s%s", j.verb[0] ? " at " : "", j.verb);
