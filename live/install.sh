@@ -11,12 +11,13 @@
 # /usr/share/doc/init-system-helpers/README.policy-rc.d), removed afterwards if it was ours.
 # postfix is preseeded with "No configuration": no /etc/postfix/main.cf, no mail system set up.
 set -euo pipefail
-PKGS="postfix:/usr/sbin/postfix dovecot-imapd:/usr/lib/dovecot/imap dovecot-pop3d:/usr/lib/dovecot/pop3 dovecot-core:/usr/sbin/dovecot openssl:/usr/bin/openssl"
+PKGS="postfix dovecot-core dovecot-imapd dovecot-pop3d openssl"
 
+# a package is there when dpkg has it installed (its files alone can outlive a removal)
 missing() {
-    local pair miss=""
-    for pair in $PKGS; do
-        [[ -e ${pair#*:} ]] || miss="$miss ${pair%%:*}"
+    local p miss=""
+    for p in $PKGS; do
+        [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || miss="$miss $p"
     done
     printf '%s' "${miss# }"
 }
