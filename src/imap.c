@@ -104,6 +104,29 @@ static int is_atom_char(unsigned b)
     return b >= 0x21 && b != 0x7f && b != '(' && b != ')' && b != '{' && b != '"';
 }
 
+/* r->bracket: where an atom stands with respect to a FETCH section (RFC 3501 §6.4.5, §9).
+ * Only section-msgtext's header-list puts SP and parens inside "[...]", so an open "[" is just
+ * an ATOM-CHAR until "HEADER.FIELDS[.NOT] SP" commits the atom to a header list. */
+enum { BRACKET_NONE, BRACKET_OPEN, BRACKET_HEADER_LIST };
+
+/* does the atom so far end in "[" or "." followed by HEADER.FIELDS or HEADER.FIELDS.NOT
+ * (any case)? section-text = "HEADER.FIELDS" [".NOT"] SP header-list, after "[" or a part
+ * number's "." */
+static int opens_header_list(const uint8_t *tok, size_t n)
+{
+    static const char *const kw[] = {"HEADER.FIELDS", "HEADER.FIELDS.NOT"};
+    for (size_t k = 0; k < 2; k++) {
+        size_t m = strlen(kw[k]), i;
+        if (n < m + 1 || (tok[n - m - 1] != '[' && tok[n - m - 1] != '.'))
+            continue;
+        for (i = 0; i < m && (tok[n - m + i] & 0xdf) == (kw[k][i] & 0xdf); i++)
+            ;
+        if (i == m)
+            return 1;
+    }
+    return 0;
+}
+
 static int is_append_name(const uint8_t *p, size_t n)
 {
     static const char w[] = "APPEND";
@@ -434,7 +457,7 @@ static int step(struct mx_imap *r, unsigned b, struct mx_imap_event *ev)
         if (append_tok(r, K_ATOM))
             return fail(r, ev, MX_IMAP_E_APPEND);
         r->tok_len = 0;
-        r->bracket = 0;
+        r->bracket = BRACKET_NONE;
         r->st = S_ATOM;
         return 0; /* look at b again as the atom's first byte */
 
@@ -449,22 +472,33 @@ static int step(struct mx_imap *r, unsigned b, struct mx_imap_event *ev)
             return fail(r, ev, MX_IMAP_E_APPEND);
         r->tok[0] = '~';
         r->tok_len = 1;
-        r->bracket = 0;
+        r->bracket = BRACKET_NONE;
         r->st = S_ATOM;
         return 0;
 
     case S_ATOM:
-        if (r->bracket) {
+        if (r->bracket == BRACKET_HEADER_LIST) {
+            /* inside "HEADER.FIELDS (...)": the section ends only at "]", so a line end
+             * here leaves it unterminated */
             if (b == 0 || b == '\r' || b == '\n')
                 return fail(r, ev, MX_IMAP_E_SYNTAX);
             if (b == ']')
-                r->bracket = 0;
+                r->bracket = BRACKET_NONE;
+            r->tok[r->tok_len++] = (uint8_t)b;
+            return eat(r);
+        }
+        if (r->bracket == BRACKET_OPEN && b == ' ' && opens_header_list(r->tok, r->tok_len)) {
+            r->bracket = BRACKET_HEADER_LIST;
             r->tok[r->tok_len++] = (uint8_t)b;
             return eat(r);
         }
         if (is_atom_char(b)) {
+            /* "[" is an ATOM-CHAR (RFC 3501 §9): it may open a section, and nothing but
+             * SP after HEADER.FIELDS commits to one, so "a[b" stays a plain atom */
             if (b == '[')
-                r->bracket = 1;
+                r->bracket = BRACKET_OPEN;
+            else if (b == ']')
+                r->bracket = BRACKET_NONE;
             r->tok[r->tok_len++] = (uint8_t)b;
             return eat(r);
         }
@@ -605,7 +639,7 @@ enum mx_imap_ev mx_imap_next(struct mx_imap *r, struct mx_chain *c, struct mx_im
         }
         for (i = 0; i < n;) {
             int rc;
-            if ((r->st == S_ATOM && !r->bracket) || r->st == S_QUOTED) {
+            if ((r->st == S_ATOM && r->bracket == BRACKET_NONE) || r->st == S_QUOTED) {
                 /* fast path: a run of ordinary bytes inside an atom or a quoted string, each
                  * of which step() would append and count; stops before the line limit */
                 size_t j = i, room = r->max_line - r->piece_len;

@@ -35,8 +35,10 @@
  *   tag      = 1*(0x21-0x7E except ( ) { % * " \ +)
  *   name     = 1*(ALPHA / DIGIT / "-" / "_" / ".")
  *   token    = atom / quoted / literal / "(" [token *(SP token)] ")"     depth <= MX_IMAP_MAX_DEPTH
- *   atom     = 1*(0x21-0xFF except ( ) { " DEL); a "[" opens a section in which any byte but
- *              NUL CR LF is part of the atom up to "]" (BODY[HEADER.FIELDS (FROM)])
+ *   atom     = 1*(0x21-0xFF except ( ) { " DEL); "[" is an atom byte like the others, except
+ *              that "[HEADER.FIELDS" / ".HEADER.FIELDS[.NOT]" followed by SP opens a header
+ *              list in which any byte but NUL CR LF is part of the atom up to "]"
+ *              (BODY[HEADER.FIELDS (FROM)]; RFC 3501 §6.4.5, §9). "a[b" is an atom.
  *   quoted   = DQUOTE *(any byte but NUL CR LF " \ / "\\" / "\"") DQUOTE   (NUL: E_QUOTED_NUL)
  *   literal  = ["~"] "{" 1*DIGIT ["+"] "}" CRLF octets     ("~": literal8, RFC 3516)
  *   APPEND   = tag SP "APPEND" SP mailbox 1*(SP ["(" flags ")" SP] [date-time SP] literal) CRLF

@@ -378,6 +378,16 @@ static void syntax(void **state)
                                     "parentheses|E_PARENS]\n");
     EXPECT("a1 FETCH 1 (BODY[HEADER.FIELDS (FROM)]<0.10> FLAGS)\r\n",
            "START(a1 FETCH) A(1) ( A(BODY[HEADER.FIELDS (FROM)]<0.10>) A(FLAGS) ) OK\n");
+    /* "[" is an ATOM-CHAR (RFC 3501 §9): without "HEADER.FIELDS SP" it opens no section, so
+     * the atom ends where any atom ends (found by dovecot's parser: repro/imap_dovecot) */
+    EXPECT("a SELECT a[b\r\n", "START(a SELECT) A(a[b) OK\n");
+    EXPECT("a X (a[b) c[d e]\r\n", "START(a X) ( A(a[b) ) A(c[d) A(e]) OK\n");
+    EXPECT("a1 FETCH 1 BODY.PEEK[1.HEADER.FIELDS.NOT (A B)]\r\n",
+           "START(a1 FETCH) A(1) A(BODY.PEEK[1.HEADER.FIELDS.NOT (A B)]) OK\n");
+    EXPECT("a1 FETCH 1 body[header.fields (A\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD syntax error|E_SYNTAX]\n");
+    EXPECT("a1 FETCH 1 BODY[XHEADER.FIELDS (A)]\r\n",
+           "START(a1 FETCH) A(1) A(BODY[XHEADER.FIELDS) ( A(A) ) [a1 BAD syntax error|E_SYNTAX]\n");
     EXPECT("a1 X ((((((((a))))))))\r\n", "START(a1 X) ( ( ( ( ( ( ( ( A(a) ) ) ) ) ) ) ) ) OK\n");
     EXPECT("a1 X (((((((((a)))))))))\r\n",
            "START(a1 X) ( ( ( ( ( ( ( ( [a1 BAD [LIMIT] lists nested too deep|E_DEPTH]\n");

@@ -352,15 +352,6 @@ static int k_section(const struct kctx *k)
                    (dv_rejects(k, NULL) && mx_accepts_or_waits(k));
     return 0;
 }
-static int k_open_bracket(const struct kctx *k)
-{
-    if (!mx_rejects(k, MX_IMAP_E_SYNTAX) || !k->d || k->d->verdict == DV_REJECT)
-        return 0;
-    for (size_t i = 0; i < k->d->ntok; i++)
-        if (k->d->tok[i].kind == DV_ATOM && memchr(k->d->tok[i].p, '[', k->d->tok[i].n))
-            return 1;
-    return 0;
-}
 static int k_incomplete(const struct kctx *k)
 {
     return k->d && k->d->verdict == DV_INCOMPLETE && mx_rejects(k, 0);
@@ -410,11 +401,6 @@ static const struct known {
      "splits it at SP and parens (imap-fetch.c reassembles) and refuses some bytes inside it: "
      "only the verdict (when libmx accepts) and the literals are compared",
      "RFC 3501 §6.4.5, §9 (section, section-spec)"},
-    {"open-bracket", k_open_bracket,
-     "LIBMX LIMITATION, to fix: libmx's '[' always opens a section that must close with ']' on "
-     "the line, so a valid atom with '[' and no ']' (a SELECT a[b) is rejected; dovecot "
-     "accepts it (minimal input in repro/imap_dovecot/07387394ee96)",
-     "RFC 3501 §9 (ATOM-CHAR includes '['; astring)"},
     {"incomplete", k_incomplete,
      "the session ends before dovecot reached its verdict on a command libmx already rejected "
      "(dovecot reads a line to its end before deciding some forms)",

@@ -13,6 +13,23 @@
 #include "buf.h" /* ours (targets/harness): dovecot has no buf.h */
 #include "imap_dovecot_peer.h"
 
+/* imap_parser_create() takes a params argument since dovecot 2.4.3 (upstream commit 825bc297,
+ * "Add params parameter to imap_parser_create()"); Debian 12's 2.3.19.1 has it as a security
+ * backport, Ubuntu 20.04's 2.3.7.2 (OSS-Fuzz's base image) does not, and the version macros
+ * cannot tell the two 2.3s apart. So the prototype we compiled against chooses: _Generic
+ * picks the call whose type is the declared one, and the other call, cast to its own type to
+ * compile, is never evaluated (targets/tests/dovecot_old_parser_api.sh compiles both). */
+struct imap_parser_params;
+typedef struct imap_parser *parser_create_params(struct istream *, struct ostream *, size_t,
+                                                 const struct imap_parser_params *);
+typedef struct imap_parser *parser_create_plain(struct istream *, struct ostream *, size_t);
+#define PARSER_CREATE(in, max_line)                                                            \
+    _Generic(&imap_parser_create,                                                              \
+        parser_create_params *: ((parser_create_params *)(void (*)(void))imap_parser_create)(  \
+                                   (in), NULL, (max_line), NULL),                              \
+        default: ((parser_create_plain *)(void (*)(void))imap_parser_create)((in), NULL,        \
+                                                                           (max_line)))
+
 enum st { ST_TAG, ST_NAME, ST_ARGS, ST_EOL, ST_SKIP, ST_DEAD };
 
 struct lit_info {
@@ -231,7 +248,7 @@ void dv_run(const uint8_t *s, size_t n, const size_t *ends, size_t nreads, int l
     r.in = test_istream_create_data(s, n);
     test_istream_set_allow_eof(r.in, FALSE);
     test_istream_set_size(r.in, 0);
-    r.p = imap_parser_create(r.in, NULL, (size_t)-1 / 4, NULL);
+    r.p = PARSER_CREATE(r.in, (size_t)-1 / 4);
     if (literal_minus)
         imap_parser_enable_literal_minus(r.p);
     r.st = ST_TAG;

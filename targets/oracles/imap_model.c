@@ -355,28 +355,48 @@ static int m_literal(struct imap_model *m, size_t *p, int binary, size_t *next)
     return M_OK;
 }
 
-/* an atom at *p, c its first byte ("[...]" may hold any byte but NUL, CR and LF; RFC 3501 9
- * section-spec); *p: at the byte that ends it */
+/* RFC 3501 §9: section-msgtext = "HEADER.FIELDS" [".NOT"] SP header-list, and section-text
+ * follows "[" or a section-part's "."; header-list is the one place where a section holds SP
+ * and parens. Is s[a..q) such a section so far, with the SP at q? (s[a] is the "[") */
+static int m_header_list_at(const uint8_t *s, size_t a, size_t q)
+{
+    size_t i = q;
+    if (i - a > 4 && strncasecmp((const char *)s + i - 4, ".NOT", 4) == 0)
+        i -= 4;
+    if (i - a < 14 || strncasecmp((const char *)s + i - 13, "HEADER.FIELDS", 13) != 0)
+        return 0;
+    return s[i - 14] == '[' || s[i - 14] == '.';
+}
+
+/* an atom at *p, c its first byte; *p: at the byte that ends it. "[" is an ATOM-CHAR (RFC 3501
+ * §9), so "a[b" is an atom; only a header list ("[HEADER.FIELDS (A B)]", §6.4.5) holds SP and
+ * parens, then any byte but NUL, CR and LF up to "]" */
 static int m_atom(struct imap_model *m, size_t *p, int c)
 {
-    size_t q;
-    int role, bracket = 0;
+    size_t q, open_at = SIZE_MAX; /* the unclosed "[", if any */
+    int role, header_list = 0;
     if (!m_atom_char(c))
         return m_err(m, *p, MX_IMAP_E_SYNTAX);
     APPEND_CHECK(T_ATOM, c == '~' ? *p + 1 : *p, &role);
     for (q = *p;; q++) {
         int d;
         AT(q, d);
-        if (bracket) {
+        if (header_list) {
             if (d == 0 || d == '\r' || d == '\n')
                 return m_err(m, q, MX_IMAP_E_SYNTAX);
             if (d == ']')
-                bracket = 0;
+                header_list = 0, open_at = SIZE_MAX;
+            continue;
+        }
+        if (d == ' ' && open_at != SIZE_MAX && m_header_list_at(m->s, open_at, q)) {
+            header_list = 1;
             continue;
         }
         if (m_atom_char(d)) {
             if (d == '[')
-                bracket = 1;
+                open_at = q;
+            else if (d == ']')
+                open_at = SIZE_MAX;
             continue;
         }
         if (d == ' ' || d == ')' || d == '\r')
