@@ -347,6 +347,23 @@ static void match(struct judge *j)
     }
 }
 
+/* The client waited (--patience) for the replies of the next expectation and none came. */
+static void unanswered(struct judge *j, const char *when, int verb_popped)
+{
+    const struct starttls_expect *e = &j->ex[j->next];
+    char ec = expect_class(j, e);
+    if (!verb_popped)
+        pop_verb(j);
+    class_put(j, "I");
+    if (j->proto == FZ_PROTO_IMAP && e->rule && strstr(e->rule, "RFC 7888 4"))
+        verdict(j, "choice", e->rule, class_name(ec), "waits",
+                "the server reads on after the literal (RFC 3501 9: a command continues after a "
+                "literal); the model ends the refused command at it");
+    else
+        verdict(j, "finding", e->rule, class_name(ec), "ignored", "no reply %s%s%s", when,
+                j->verb[0] ? " to " : "", j->verb);
+}
+
 /* The model's expectations for one client write. */
 static void feed(struct judge *j, const uint8_t *p, size_t n)
 {
@@ -533,18 +550,7 @@ int main(int argc, char **argv)
                 break;
             }
             if (j.next < j.nex) {
-                /* the client waited (--patience) for these replies and none came */
-                const struct starttls_expect *e = &j.ex[j.next];
-                char ec = expect_class(&j, e);
-                pop_verb(&j);
-                class_put(&j, "I");
-                if (j.proto == FZ_PROTO_IMAP && e->rule && strstr(e->rule, "RFC 7888 4"))
-                    verdict(&j, "choice", e->rule, class_name(ec), "waits",
-                            "the server reads on after the literal (RFC 3501 9: a command continues after a "
-                            "literal); the model ends the refused command at it");
-                else
-                    verdict(&j, "finding", e->rule, class_name(ec), "ignored",
-                            "no reply before the next write%s%s", j.verb[0] ? " to " : "", j.verb);
+                unanswered(&j, "before the next write", 0);
                 break;
             }
             size_t n = unhex(arg, bytes);
@@ -601,9 +607,7 @@ int main(int argc, char **argv)
                     verdict(&j, after_refusal ? "choice" : "finding", e->rule, class_name(ec), "closed",
                             "the server closed the connection%s%s", j.verb[0] ? " at " : "", j.verb);
             } else {
-                class_put(&j, "I");
-                verdict(&j, "finding", e->rule, class_name(ec), "ignored", "no reply within the client's timeout%s%s",
-                        j.verb[0] ? " to " : "", j.verb);
+                unanswered(&j, "within the client's patience", 1);
             }
         } else if (!j.done && j.rq.n) {
             char us[240];

@@ -64,6 +64,7 @@ class Conn:
         self.buf = b""
         self.closed = False
         self.tls = None  # ssl.SSLObject once TLS is up (or being set up)
+        self.diverged = False  # live mode: expected replies did not come
         self.rbio = self.wbio = None
 
     def say(self, text):
@@ -155,6 +156,9 @@ class Conn:
         while kinds and not units_complete(proto, kinds, self.buf) and time.time() < deadline:
             if not self._fill(max(0.01, deadline - time.time())) and self.closed:
                 break
+        # the server did not answer as the model expects: the judgement ends here, so the
+        # replay does too (a diverged session would wait out the patience at every write)
+        self.diverged = bool(kinds) and not self.closed and not units_complete(proto, kinds, self.buf)
         return self.drain(quiet)
 
     def client_hello(self):
@@ -261,7 +265,7 @@ def live(a, proto, mode, events):
             out.append("X")
     writes = 0  # client writes so far: the index into a.expect's lines
     for i, (kind, payload) in enumerate(events):
-        if c.closed:
+        if c.closed or c.diverged:
             break
         kinds = ""
         if kind == "C":
@@ -347,7 +351,9 @@ def _after_first_t(evs):
 def _rest(a, c, proto, events, out, writes):
     """The client writes after TLS came up behind a pipelined ClientHello."""
     for kind, payload in events:
-        if c.closed or kind != "C":
+        if c.closed or c.diverged:
+            break
+        if kind != "C":
             continue
         kinds = a.expect[writes] if writes < len(a.expect) else ""
         writes += 1
