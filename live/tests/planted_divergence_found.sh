@@ -38,8 +38,9 @@ for l in open(sys.argv[1]):
             print(r["session"], "|", v["rule"])' "$work/$1/results.jsonl"; }
 
 run real "$BUILD/tools/mx-serve"
-n=$(findings real | wc -l)
-[[ $n -eq 0 ]] || { findings real; fail "the real mx-serve has $n finding(s) on the hand-written sessions"; }
+findings real >"$work/real.findings"
+n=$(wc -l <"$work/real.findings")
+[[ $n -eq 0 ]] || { cat "$work/real.findings"; fail "the real mx-serve has $n finding(s) on the hand-written sessions"; }
 judged=$(grep -c '"verdicts"' "$work/real/results.jsonl")
 [[ $judged -eq ${#S[@]} ]] || fail "only $judged of ${#S[@]} sessions judged on the real mx-serve"
 echo "ok: real mx-serve: ${#S[@]} sessions judged, no finding"
@@ -50,6 +51,8 @@ for bug in q237327-advertise:Q237327 cve-2011-0411-injection:CVE-2011-0411; do
         --patch "$ROOT/bench/bugs/$name.patch" --target mx-serve --out "$work/bin-$name" >"$work/$name.build" 2>&1 ||
         { cat "$work/$name.build"; fail "building mx-serve with $name failed"; }
     run "$name" "$work/bin-$name/mx-serve"
-    findings "$name" | grep -q "| $rule" || { findings "$name"; fail "$name: no finding of rule $rule on the patched mx-serve"; }
-    echo "ok: $name planted in mx-serve: found ($(findings "$name" | grep "| $rule" | head -1))"
+    # into a file first: under pipefail, grep -q's early exit would fail the pipeline (SIGPIPE)
+    findings "$name" >"$work/$name.findings"
+    grep -q "| $rule" "$work/$name.findings" || { cat "$work/$name.findings"; fail "$name: no finding of rule $rule on the patched mx-serve"; }
+    echo "ok: $name planted in mx-serve: found ($(grep -m1 "| $rule" "$work/$name.findings"))"
 done
