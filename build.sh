@@ -36,6 +36,11 @@ usage: ./build.sh [COMMAND] [ARGS]
                        run ci/oss-fuzz/build.sh in a reproduction of OSS-Fuzz's build environment
                        and check $OUT as OSS-Fuzz's runner does (ci/oss-fuzz/check.sh); from
                        source, BoringSSL takes tens of minutes on 2 cores
+  live [--quick] [--servers LIST] [SESSION-OR-DIR...]
+                       live mode: mx-serve, Debian's postfix (default and hardened) and dovecot
+                       started on loopback with private configs under build/live, every session
+                       replayed to each, replies judged by the RFC model; report in
+                       build/live/report.{txt,html}; every server stopped after (live/README.md)
   deps                 install (as root) or list the Debian packages mxfuzz needs
   targets [--names | --field TARGET name|dicts|max_len|libs|mutator]
                        the targets of targets/manifest (the one reader of that file): the
@@ -347,6 +352,14 @@ sanitizer_env() {
 
 cmd_test() {
     ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST
+    # live mode's real servers (live/tests/): not in ensure_deps, because installing postfix or
+    # dovecot plainly would start their system services; live/install.sh keeps them stopped.
+    # As non-root it only says what is missing; that test is then reported as skipped.
+    if [[ $(id -u) -eq 0 ]]; then
+        "$ROOT/live/install.sh" || die "live/install.sh failed"
+    else
+        "$ROOT/live/install.sh" --check || true
+    fi
     say "== configuring and building the ASan+UBSan test build in ${TEST_DIR#"$ROOT"/}"
     cmake_build test
     say "== running the suite"
@@ -471,6 +484,8 @@ oss-fuzz-check) exec "$ROOT/ci/oss-fuzz/check.sh" "$@" ;;
 bench) ensure_deps $DEPS_BASE $DEPS_AFL; exec "$ROOT/bench/run.sh" "$@" ;;
 coverage) ensure_deps $DEPS_BASE; exec "$ROOT/tools/coverage.sh" "$@" ;;
 deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST; say "all dependencies present" ;;
+live) ensure_deps $DEPS_BASE; cmake_build test live-judge mx-serve; sanitizer_env
+      exec "$ROOT/live/live.sh" --build "$TEST_DIR" "$@" ;;
 targets) cmd_targets "$@" ;;
 build-fuzzers) local_fuzz_build "${1:-libfuzzer}" ;;
 build) [[ $# -gt 0 ]] || die "build: which profile? ($MX_PROFILES)"; cmake_build "$@" ;;

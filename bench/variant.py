@@ -9,6 +9,8 @@ relinking against private copies of the archives with those members replaced.
   variant.py replay --root R --build BUILD/test --patch P --target T --out DIR
       Base: the CMake test build (`./build.sh test`: ASan+UBSan, plain replay driver). Commands
       from BUILD/compile_commands.json and CMakeFiles/replay_T.dir/link.txt. Result: DIR/T.
+      T may also be a program of that build that links libmx (mx-serve: CMakeFiles/mx-serve.dir/
+      link.txt), so that live mode can run a server with a re-injected bug (live/tests/).
 
   variant.py fuzz --root R --engine libfuzzer|afl --base BUILD/fuzz-ENGINE --patch P
                   --target T [--target T2 ...] --out DIR [--no-mutator]
@@ -212,6 +214,10 @@ def cmake_base(build):
             f = os.path.join(d, n, "link.txt")
             if os.path.isfile(f):
                 links[n[len("replay_"):-len(".dir")]] = (build, shlex.split(open(f).read().strip()))
+    for n in ("mx-serve",):  # programs, after the targets: a target's name wins
+        f = os.path.join(d, n + ".dir", "link.txt")
+        if os.path.isfile(f):
+            links.setdefault(n, (build, shlex.split(open(f).read().strip())))
     return Base(build, os.path.join(build, "compile_commands.json"), links)
 
 

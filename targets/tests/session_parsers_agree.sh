@@ -62,7 +62,7 @@ if ! cmp -s "$W/c.txt" "$W/py.txt"; then
 fi
 v2=$(grep -c '^version 2$' "$W/c.txt" || true)
 [[ $v2 -ge 50 ]] || bad "only $v2 version-2 sessions among the inputs"
-for py in "$ROOT"/tools/session-send.py "$ROOT"/capture/tests/check.py; do
+for py in "$ROOT"/tools/session-send.py "$ROOT"/capture/tests/check.py "$ROOT"/live/run.py; do
     grep -q 'mxsession\.parse' "$py" || bad "${py#"$ROOT"/} does not parse sessions with tools/mxsession.py"
 done
 echo "session parsers: $n inputs ($v2 of them version 2), C and Python $([[ $fails -eq 0 ]] && echo agree || echo DISAGREE)"

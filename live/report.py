@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""report.py - live mode's report from live/run.py's results: a text summary and one HTML page.
+
+    live/report.py --dir DIR [RESULTS.jsonl]      writes DIR/report.txt and DIR/report.html
+
+Per server and rule: pass / finding / choice (an answer the RFCs allow that differs from libmx's
+model) / n.a. Each finding (grouped by server, rule and the server's answer) with its minimal
+session (the shortest session file that shows it), the bytes sent and received, and the rule
+with its RFC section. The differential: every session whose reply-class sequences differ
+between servers, each server's classes and the model's verdict side by side. Written aside and
+renamed, never left half-written.
+"""
+import argparse
+import html
+import json
+import os
+import sys
+from collections import defaultdict
+
+CLASS_KEY = "A accepted, R refused, B refused+closing, C continuation, T TLS up, F TLS failed, X closed, I ignored, + unexpected reply"
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def first_verdict(r):
+    """The verdict that ended the judgement (a finding/choice/na), else pass."""
+    for v in r.get("verdicts", []):
+        if v["verdict"] != "pass":
+            return v
+    return None
+
+
+def summarize(results):
+    per = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))  # server -> rule -> verdict -> n
+    findings = defaultdict(list)  # (server, rule, got) -> results
+    na = defaultdict(lambda: defaultdict(int))
+    for r in results:
+        srv = r["server"]
+        if "na" in r or "error" in r:
+            na[srv][r.get("na") or ("error: " + r["error"][:80])] += 1
+            continue
+        for v in r["verdicts"]:
+            per[srv][v["rule"]][v["verdict"]] += 1
+            if v["verdict"] == "finding":
+                findings[(srv, v["rule"], v["got"])].append((r, v))
+    return per, findings, na
+
+
+def size_of(path, root):
+    try:
+        return os.path.getsize(os.path.join(root, path))
+    except OSError:
+        return 1 << 30
+
+
+def differential(results):
+    by = defaultdict(dict)
+    for r in results:
+        if "classes" in r:
+            by[r["session"]][r["server"]] = r
+    out = []
+    for sess, m in sorted(by.items()):
+        if len(m) >= 2 and len({r["classes"] for r in m.values()}) > 1:
+            out.append((sess, m))
+    return out
+
+
+def shown(b):
+    return b.encode("latin-1").decode("ascii", "backslashreplace").replace("\r", "\\r").replace("\n", "\\n\n")
+
+
+def text_report(results, root):
+    per, findings, na = summarize(results)
+    diff = differential(results)
+    L = []
+    servers = sorted({r["server"] for r in results})
+    L.append("live mode: %d replays, servers: %s" % (len(results), " ".join(servers)))
+    for srv in servers:
+        tot = defaultdict(int)
+        for rule in per[srv].values():
+            for k, n in rule.items():
+                tot[k] += n
+        judged = sum(1 for r in results if r["server"] == srv and "verdicts" in r)
+        L.append("")
+        L.append("== %s: %d sessions judged, verdicts: %d pass, %d finding, %d choice, %d n.a.; %d sessions n.a."
+                 % (srv, judged, tot["pass"], tot["finding"], tot["choice"], tot["na"], sum(na[srv].values())))
+        for rule in sorted(per[srv]):
+            c = per[srv][rule]
+            L.append("   %-5s pass %4d  finding %3d  choice %3d  n.a. %3d   %s" % (
+                "FIND" if c["finding"] else "", c["pass"], c["finding"], c["choice"], c["na"], rule))
+    L.append("")
+    L.append("== findings (minimal session of each: the shortest file that shows it)")
+    for (srv, rule, got), hits in sorted(findings.items()):
+        hits.sort(key=lambda h: size_of(h[0]["session"], root))
+        r, v = hits[0]
+        L.append("- %s: %s [%d session(s)]" % (srv, rule, len(hits)))
+        L.append("    expected %s, got %s: %s" % (v["want"], got, v["detail"]))
+        L.append("    minimal session: %s (%s listener)" % (r["session"], r["listener"]))
+    L.append("")
+    L.append("== differential: %d sessions whose reply classes differ (%s)" % (len(diff), CLASS_KEY))
+    for sess, m in diff[:60]:
+        L.append("- %s" % sess)
+        for srv in sorted(m):
+            fv = first_verdict(m[srv])
+            L.append("    %-18s %-30s %s" % (srv, m[srv]["classes"], ("%s: %s" % (fv["verdict"], fv["rule"])) if fv else "pass"))
+    if len(diff) > 60:
+        L.append("  ... %d more in report.html" % (len(diff) - 60))
+    return "\n".join(L) + "\n"
+
+
+def html_report(results, root):
+    per, findings, na = summarize(results)
+    diff = differential(results)
+    e = html.escape
+    H = ["<!doctype html><meta charset=utf-8><title>mxfuzz live mode</title>",
+         "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+         "padding:2px 6px;vertical-align:top}.finding{background:#fdd}.choice{background:#ffd}.pass{background:#dfd}"
+         "pre{background:#f6f6f6;padding:6px;white-space:pre-wrap;max-width:110em}</style>",
+         "<h1>mxfuzz live mode</h1><p>%d replays. The starttls target's RFC model judges each server's replies by "
+         "class; <b>choice</b> is an answer the RFCs allow that differs from libmx's; <b>n.a.</b> a rule the "
+         "session cannot test on that server.</p>" % len(results)]
+    servers = sorted({r["server"] for r in results})
+    rules = sorted({rule for s in per for rule in per[s]})
+    H.append("<h2>Per server, per rule</h2><table><tr><th>rule</th>%s</tr>" % "".join("<th>%s</th>" % e(s) for s in servers))
+    for rule in rules:
+        H.append("<tr><td>%s</td>" % e(rule))
+        for s in servers:
+            c = per[s].get(rule)
+            if not c:
+                H.append("<td>n.a.</td>")
+                continue
+            cls = "finding" if c["finding"] else "choice" if c["choice"] else "pass"
+            H.append("<td class=%s>pass %d, finding %d, choice %d, n.a. %d</td>" % (cls, c["pass"], c["finding"], c["choice"], c["na"]))
+        H.append("</tr>")
+    H.append("</table><h3>Sessions not applicable</h3><ul>")
+    for s in servers:
+        for why, n in sorted(na[s].items()):
+            H.append("<li>%s: %d × %s</li>" % (e(s), n, e(why)))
+    H.append("</ul><h2>Findings</h2>")
+    for (srv, rule, got), hits in sorted(findings.items()):
+        hits.sort(key=lambda h: size_of(h[0]["session"], root))
+        r, v = hits[0]
+        H.append("<h3 class=finding>%s: %s</h3><p>expected <b>%s</b>, got <b>%s</b>: %s<br>minimal session: "
+                 "<code>%s</code> (%s listener; %d session(s) show it; replay: <code>tools/session-send.py --port N "
+                 "--transcript OUT %s</code>)</p><pre>" % (e(srv), e(rule), e(v["want"]), e(got), e(v["detail"]),
+                                                           e(r["session"]), e(r["listener"]), len(hits), e(r["session"])))
+        for k, b in r.get("transcript", []):
+            if k in ("C", "S"):
+                H.append("%s: %s\n" % ("C" if k == "C" else "S", e(shown(b))))
+            else:
+                H.append("%s %s\n" % (e(k), e(b)))
+        H.append("</pre>")
+    H.append("<h2>Differential (%d sessions)</h2><p>%s</p><table><tr><th>session</th><th>server</th><th>classes</th>"
+             "<th>model's verdict</th></tr>" % (len(diff), e(CLASS_KEY)))
+    for sess, m in diff:
+        for i, srv in enumerate(sorted(m)):
+            fv = first_verdict(m[srv])
+            cls = fv["verdict"] if fv else "pass"
+            H.append("<tr>%s<td>%s</td><td><code>%s</code></td><td class=%s>%s</td></tr>" % (
+                "<td rowspan=%d><code>%s</code></td>" % (len(m), e(sess)) if i == 0 else "", e(srv), e(m[srv]["classes"]),
+                cls if cls in ("finding", "choice") else "pass",
+                e("%s: %s — %s" % (fv["verdict"], fv["rule"], fv["detail"])) if fv else "pass"))
+    H.append("</table>")
+    return "\n".join(H) + "\n"
+
+
+def write(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap.add_argument("results", nargs="?")
+    a = ap.parse_args()
+    results = load(a.results or os.path.join(a.dir, "results.jsonl"))
+    txt = text_report(results, a.root)
+    write(os.path.join(a.dir, "report.txt"), txt)
+    write(os.path.join(a.dir, "report.html"), html_report(results, a.root))
+    sys.stdout.write(txt)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

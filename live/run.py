@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""run.py - live mode's replay: every session to every running server, judged by the RFC model.
+
+    live/run.py --dir DIR --judge BIN [--servers a,b] [--jobs N] [--quiet S] SESSION-OR-DIR...
+
+DIR is live/servers.sh's directory (DIR/ports: "server listener port"). For each session file and
+server it picks the listener the session's header describes (below), asks the judge what replies
+to wait for (`live-judge --expect`), replays the session with tools/session-send.py --transcript
+(its exact writes, a real TLS handshake), and has live-judge give the verdicts. Results: one JSON
+object a line in DIR/results.jsonl (session, server, listener, verdicts, reply classes,
+transcript), read by live/report.py. Exit status 0 (findings are results, not errors), 2 when a
+server cannot be reached at all.
+
+Listener of a session (header: proto, mode, cert, tls-required):
+  smtp implicit+cert -> smtps; tls-required+cert -> submission; starttls+cert -> smtp;
+  plaintext, or starttls without a certificate -> smtp-nocert;
+  imap/pop3 implicit+cert -> imaps/pop3s; starttls+cert -> imap/pop3;
+  anything else (an implicit listener without a certificate is a configuration error, KB
+  Q251097; the servers have no IMAP/POP3 listener without a certificate) -> n.a.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+sys.dont_write_bytecode = True
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import mxsession  # noqa: E402  (the one Python parser of the session format)
+import importlib.util  # noqa: E402
+
+# tools/session-send.py, the live client, loaded as a module: one Python process for every
+# replay instead of one per replay (a start costs ~0.3 s on a loaded machine)
+_spec = importlib.util.spec_from_file_location("session_send", os.path.join(ROOT, "tools", "session-send.py"))
+session_send = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(session_send)
+
+# the listeners' own limits (longest command line, largest message): mx-serve's serve.h and
+# --max-message default; postfix's line_length_limit and message_size_limit; dovecot's
+# imap_max_line_length. The judge's model uses them in place of the session header's.
+LIMITS = {"mx-serve": (1024, 33554432), "postfix": (2048, 10240000), "dovecot": (65536, 33554432)}
+
+
+def listener(s):
+    cert = bool(s.flags & mxsession.FLAG_CERT)
+    req = bool(s.flags & mxsession.FLAG_TLS_REQUIRED)
+    if s.proto == "smtp":
+        if s.mode == "implicit":
+            return "smtps" if cert and not req else None
+        if req:
+            return "submission" if cert and s.mode == "starttls" else None
+        if s.mode == "starttls" and cert:
+            return "smtp"
+        return "smtp-nocert"
+    if s.mode == "implicit" and cert and not req:
+        return s.proto + "s"
+    if s.mode == "starttls" and cert and not req:
+        return s.proto
+    return None
+
+
+def kind_of(server):
+    for k in LIMITS:
+        if server == k or server.startswith(k + "-"):
+            return k
+    return server
+
+
+def transcript_text(path):
+    out = []
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        k, _, v = line.partition(" ")
+        if k in ("C", "S"):
+            out.append([k, "" if v == "-" else bytes.fromhex(v).decode("latin-1")])
+        else:
+            out.append([k, v])
+    return out
+
+
+def one(a, ports, path, server):
+    rel = os.path.relpath(path, ROOT)
+    with open(path, "rb") as f:
+        s = mxsession.parse(f.read())
+    lst = listener(s)
+    rec = {"session": rel, "server": server, "listener": lst, "proto": s.proto}
+    port = ports.get((server, lst)) if lst else None
+    if port is None:
+        rec["na"] = ("no %s listener on %s" % (lst, server)) if lst else \
+            "no listener of this kind (%s %s%s%s)" % (s.proto, s.mode, " cert" if s.flags & 1 else "",
+                                                       " tls-required" if s.flags & 2 else "")
+        return rec
+    ml, mm = LIMITS.get(kind_of(server), (0, 0))
+    lim = ["--max-line", str(ml), "--max-message", str(mm)] if ml else []
+    with tempfile.TemporaryDirectory() as t:
+        ex, tr = os.path.join(t, "expect"), os.path.join(t, "transcript")
+        with open(ex, "w") as f:
+            subprocess.run([a.judge] + lim + ["--expect", path], stdout=f, check=True)
+        opts = argparse.Namespace(host="127.0.0.1", port=port, transcript=tr, quiet=a.quiet,
+                                  patience=a.patience, timeout=a.timeout,
+                                  expect=open(ex).read().split("\n"))
+        try:
+            rc = session_send.live(opts, s.proto, s.mode, s.events)
+        except (OSError, ValueError) as e:
+            rc, rec["error"] = 2, "session-send: %s" % e
+        if rc != 0 or not os.path.exists(tr):
+            rec.setdefault("error", "session-send: exit %d (cannot connect?)" % rc)
+            return rec
+        j = subprocess.run([a.judge] + lim + [path, tr], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, errors="replace")
+        if j.returncode != 0:
+            rec["error"] = "live-judge exit %d: %s" % (j.returncode, j.stderr.strip()[-300:])
+            return rec
+        rec["transcript"] = transcript_text(tr)
+    rec["verdicts"] = []
+    for line in j.stdout.splitlines():
+        f = line.split("\t")
+        if f[0] == "classes":
+            rec["classes"] = f[1] if len(f) > 1 else ""
+        elif len(f) >= 5:
+            rec["verdicts"].append({"verdict": f[0], "rule": f[1], "want": f[2], "got": f[3],
+                                    "detail": "\t".join(f[4:])})
+    return rec
+
+
+def sessions(args):
+    out = []
+    for p in args:
+        if os.path.isdir(p):
+            out += [os.path.join(p, n) for n in sorted(os.listdir(p))
+                    if not n.startswith(".") and not n.endswith((".txt", ".md")) and os.path.isfile(os.path.join(p, n))]
+        elif os.path.isfile(p):
+            out.append(p)
+        else:
+            sys.exit("live/run.py: no such session file or directory: %s" % p)
+    return [os.path.abspath(p) for p in out]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--judge", required=True)
+    ap.add_argument("--servers", help="comma-separated (default: every server in DIR/ports)")
+    ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--quiet", type=float, default=0.1)
+    ap.add_argument("--patience", type=float, default=2.0)
+    ap.add_argument("--timeout", type=float, default=4.0)
+    ap.add_argument("--out", help="default DIR/results.jsonl")
+    ap.add_argument("paths", nargs="+")
+    a = ap.parse_args()
+    ports = {}
+    with open(os.path.join(a.dir, "ports")) as f:
+        for line in f:
+            srv, lst, p = line.split()
+            ports[(srv, lst)] = int(p)
+    servers = a.servers.split(",") if a.servers else sorted({k[0] for k in ports})
+    todo = [(p, s) for p in sessions(a.paths) for s in servers]
+    results, done = [], [0]
+
+    def step(t):
+        r = one(a, ports, t[0], t[1])
+        done[0] += 1
+        if done[0] % 200 == 0:
+            print("live: %d/%d replays" % (done[0], len(todo)), flush=True)
+        return r
+
+    with ThreadPoolExecutor(max_workers=a.jobs) as ex:
+        results = list(ex.map(step, todo))
+    out = a.out or os.path.join(a.dir, "results.jsonl")
+    with open(out + ".tmp", "w") as f:
+        for r in results:
+            f.write(json.dumps(r) + "\n")
+    os.replace(out + ".tmp", out)
+    errors = [r for r in results if "error" in r]
+    for r in errors[:10]:
+        print("live: %s on %s: %s" % (r["session"], r["server"], r["error"]), file=sys.stderr)
+    print("live: %d replays (%d sessions x %d servers), %d errors -> %s" % (
+        len(results), len(todo) // max(1, len(servers)), len(servers), len(errors), os.path.relpath(out)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

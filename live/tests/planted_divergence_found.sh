@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Live mode finds a divergence planted in a real server, and stops what it started.
+# mx-serve is rebuilt with two re-injected bugs of bench/bugs (bench/variant.py, as the bench
+# does: a scratch copy of src/ with the patch, only the touched objects recompiled, relinked):
+#  - q237327-advertise: EHLO lists STARTTLS on a listener without a certificate (KB Q237327);
+#  - cve-2011-0411-injection: plaintext pipelined behind STARTTLS is kept, not purged.
+# live/live.sh replays the same hand-written sessions to the real mx-serve and to each patched
+# one over loopback (real TLS), and the RFC model must report a finding of that bug's rule on
+# the patched server and none on the real one. Afterwards no mx-serve of the run may be alive
+# and none of its ports may accept a connection. Needs no root: mx-serve only.
+set -uo pipefail
+ROOT=${MXFUZZ_ROOT:?} BUILD=${MXFUZZ_BUILD:?}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+S=(corpus/starttls/smtp-advertise-nocert corpus/starttls/smtp-injection corpus/starttls/pop3-injection
+   corpus/starttls/imap-injection corpus/starttls/smtp-state-reset)
+cd "$ROOT" || exit 1
+
+# run NAME BINARY: live mode with mx-serve only; its report and results in $work/NAME
+run() {
+    "$ROOT/live/live.sh" --build "$BUILD" --dir "$work/$1" --servers mx-serve --mx-serve "$2" "${S[@]}" \
+        >"$work/$1.out" 2>&1 || { cat "$work/$1.out"; fail "live/live.sh ($1) exited non-zero"; }
+    # stopped: no pid file left, the recorded pids dead, no port answering
+    local p
+    for p in "$work/$1"/mx-serve/*.pid; do [[ -e $p ]] && fail "$1: $(basename "$p") left behind"; done
+    while read -r _ _ p; do
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "$1: port $p still accepts connections after the run"
+    done <"$work/$1/ports"
+    [[ -s $work/$1/report.html ]] || fail "$1: no report.html"
+}
+findings() { python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    for v in r.get("verdicts", []):
+        if v["verdict"] == "finding":
+            print(r["session"], "|", v["rule"])' "$work/$1/results.jsonl"; }
+
+run real "$BUILD/tools/mx-serve"
+findings real >"$work/real.findings"
+n=$(wc -l <"$work/real.findings")
+[[ $n -eq 0 ]] || { cat "$work/real.findings"; fail "the real mx-serve has $n finding(s) on the hand-written sessions"; }
+judged=$(grep -c '"verdicts"' "$work/real/results.jsonl")
+[[ $judged -eq ${#S[@]} ]] || fail "only $judged of ${#S[@]} sessions judged on the real mx-serve"
+echo "ok: real mx-serve: ${#S[@]} sessions judged, no finding"
+
+for bug in q237327-advertise:Q237327 cve-2011-0411-injection:CVE-2011-0411; do
+    name=${bug%%:*} rule=${bug#*:}
+    python3 "$ROOT/bench/variant.py" replay --root "$ROOT" --build "$BUILD" --jobs 1 \
+        --patch "$ROOT/bench/bugs/$name.patch" --target mx-serve --out "$work/bin-$name" >"$work/$name.build" 2>&1 ||
+        { cat "$work/$name.build"; fail "building mx-serve with $name failed"; }
+    run "$name" "$work/bin-$name/mx-serve"
+    # into a file first: under pipefail, grep -q's early exit would fail the pipeline (SIGPIPE)
+    findings "$name" >"$work/$name.findings"
+    grep -q "| $rule" "$work/$name.findings" || { cat "$work/$name.findings"; fail "$name: no finding of rule $rule on the patched mx-serve"; }
+    echo "ok: $name planted in mx-serve: found ($(grep -m1 "| $rule" "$work/$name.findings"))"
+done
