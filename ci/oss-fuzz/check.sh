@@ -127,13 +127,18 @@ EOF
         local layout so=""
         layout=$(tr ' ' '\n' <<<"$MX_MUTATORS" | sed -n "s/^$t=//p")
         if [[ -n $layout && $layout != - ]]; then
-            nm "$f" 2>/dev/null | grep -q ' T LLVMFuzzerCustomMutator$' || bad "$t: no LLVMFuzzerCustomMutator (manifest: mutator $layout)"
+            # nm's whole output first: grep -q would stop reading, and under pipefail nm's SIGPIPE fails the test
+            local syms
+            syms=$(nm "$f" 2>/dev/null || true)
+            grep -q ' T LLVMFuzzerCustomMutator$' <<<"$syms" || bad "$t: no LLVMFuzzerCustomMutator (manifest: mutator $layout)"
             if [[ $FUZZING_ENGINE == afl ]]; then
                 so=$OUT/mxfuzz_mutator_$layout.so
                 if [[ ! -f $so ]]; then bad "$t: no mxfuzz_mutator_$layout.so in \$OUT"; so=""
                 else
-                    nm -D "$so" | grep -q ' T afl_custom_fuzz$' || bad "$so exports no afl_custom_fuzz"
-                    if nm -D --undefined-only "$so" | grep -qE '__(asan|ubsan|sanitizer|afl)'; then
+                    syms=$(nm -D "$so" 2>/dev/null || true)
+                    grep -q ' T afl_custom_fuzz$' <<<"$syms" || bad "$so exports no afl_custom_fuzz"
+                    syms=$(nm -D --undefined-only "$so" 2>/dev/null || true)
+                    if grep -qE '__(asan|ubsan|sanitizer|afl)' <<<"$syms"; then
                         bad "$so needs a sanitizer or AFL++ runtime: afl-fuzz cannot load it"
                     fi
                 fi
