@@ -23,6 +23,7 @@ set -u
 LIVE_LISTENERS="smtp smtp-nocert submission smtps imap imaps pop3 pop3s"
 LIVE_STARTED=()   # "kind name" of each server started, for live_stop_all
 LIVE_TEST_USER=alice LIVE_TEST_PASS=secret
+LIVE_FREE_PORTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/free_ports.py
 
 live_die() { echo "live: $*" >&2; exit 1; }
 
@@ -53,17 +54,7 @@ live_alloc_ports() {
     while read -r p; do
         echo "$srv ${names[$i]} $p" >>"$LIVE_DIR/ports"
         i=$((i + 1))
-    done < <(python3 - ${#names[@]} <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-PY
-)
+    done < <(python3 "$LIVE_FREE_PORTS" ${#names[@]})
 }
 
 live_port() { awk -v s="$1" -v l="$2" '$1 == s && $2 == l {print $3; f = 1} END {exit !f}' "$LIVE_DIR/ports"; }

@@ -112,23 +112,23 @@ class Conn:
                     self.say("   (TLS receive failed: %s)" % e)
                     self.closed = True
                     return False
-                raw = self._recv(wait)
-                if raw is None:
-                    return False
+                raw = self._recv_open(wait)
                 if not raw:
-                    self.say("   (server closed the connection)")
-                    self.closed = True
                     return False
                 self.rbio.write(raw)
-        raw = self._recv(wait)
-        if raw is None:
-            return False
+        raw = self._recv_open(wait)
         if not raw:
-            self.say("   (server closed the connection)")
-            self.closed = True
             return False
         self.buf += raw
         return True
+
+    def _recv_open(self, wait):
+        """The next bytes from the socket; None at a timeout, b"" once the server closed."""
+        raw = self._recv(wait)
+        if raw is not None and not raw:
+            self.say("   (server closed the connection)")
+            self.closed = True
+        return raw
 
     def lines(self, count):
         """Up to count complete reply lines (fewer at a timeout or close)."""

@@ -19,6 +19,7 @@ set -u
 : "${MXFUZZ_BUILD:?MXFUZZ_BUILD must point at the test build}"
 SERVE_BIN=$MXFUZZ_BUILD/tools/mx-serve
 CLIENT_BIN=$MXFUZZ_BUILD/tools/serve-client
+SERVE_FREE_PORTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tools/free_ports.py
 SERVE_PIDS=()
 
 fail() {
@@ -56,17 +57,7 @@ serve_init() {
 }
 
 serve_ports() {
-    mapfile -t PORTS < <(python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-PY
-)
+    mapfile -t PORTS < <(python3 "$SERVE_FREE_PORTS" "$1")
 }
 
 serve_start() {

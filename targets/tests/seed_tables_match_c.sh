@@ -61,15 +61,15 @@ n_record=$(wc -l <"$W/record.c.txt")
 [[ $n_record -ge 1 ]] || bad "record-seeds --suites printed nothing"
 
 # ---- the generators write the shipped seeds
-mkdir -p "$W/root/corpus/sessions"
-ln -s "$ROOT/corpus/imap" "$W/root/corpus/imap"
-ln -s "$ROOT/corpus/sessions/imap" "$W/root/corpus/sessions/imap"
-python3 "$ROOT/tools/imap_tls_seeds.py" "$W/root" >/dev/null || bad "tools/imap_tls_seeds.py failed"
-python3 "$ROOT/tools/record_seeds.py" "$W/root" || bad "tools/record_seeds.py failed"
+mkdir -p "$W/tree/corpus/sessions"
+ln -s "$ROOT/corpus/imap" "$W/tree/corpus/imap"
+ln -s "$ROOT/corpus/sessions/imap" "$W/tree/corpus/sessions/imap"
+python3 "$ROOT/tools/imap_tls_seeds.py" "$W/tree" >/dev/null || bad "tools/imap_tls_seeds.py failed"
+python3 "$ROOT/tools/record_seeds.py" "$W/tree" || bad "tools/record_seeds.py failed"
 gen=0
-for f in "$W"/root/corpus/imap_tls/* "$W"/root/corpus/record_diff/*; do
+for f in "$W"/tree/corpus/imap_tls/* "$W"/tree/corpus/record_diff/*; do
     [[ -f $f ]] || continue
-    rel=${f#"$W/root/"}
+    rel=${f#"$W/tree/"}
     cmp -s "$f" "$ROOT/$rel" || bad "the generator's $rel is not the shipped one"
     gen=$((gen + 1))
 done
