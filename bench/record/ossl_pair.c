@@ -41,6 +41,8 @@ static struct {
     int (*SSL_read)(OSSL *, void *, int);
     const void *(*BIO_s_mem)(void);
     OBIO *(*BIO_new)(const void *);
+    OBIO *(*BIO_new_mem_buf)(const void *, int);
+    void (*SSL_set0_rbio)(OSSL *, OBIO *);
     int (*BIO_read)(OBIO *, void *, int);
     int (*BIO_write)(OBIO *, const void *, int);
     long (*BIO_ctrl)(OBIO *, int, long, void *);
@@ -82,6 +84,8 @@ int ossl_load(char *err, size_t errlen)
     SYM(SSL_read);
     SYM(BIO_s_mem);
     SYM(BIO_new);
+    SYM(BIO_new_mem_buf);
+    SYM(SSL_set0_rbio);
     SYM(BIO_read);
     SYM(BIO_write);
     SYM(BIO_ctrl);
@@ -132,8 +136,8 @@ static size_t pump(OBIO *from, OBIO *to)
     return moved;
 }
 
-static double one_run(OSSL_CTX *cctx, OSSL_CTX *sctx, size_t nrec, size_t rec, clockid_t clock, char *err,
-                      size_t errlen)
+static double one_run(OSSL_CTX *cctx, OSSL_CTX *sctx, size_t nrec, size_t rec, clockid_t clock, int owned,
+                      char *err, size_t errlen)
 {
     OSSL *c = o.SSL_new(cctx), *s = o.SSL_new(sctx);
     OBIO *c_in = o.BIO_new(o.BIO_s_mem()), *c_out = o.BIO_new(o.BIO_s_mem());
@@ -172,6 +176,17 @@ static double one_run(OSSL_CTX *cctx, OSSL_CTX *sctx, size_t nrec, size_t rec, c
         }
         while (len < cap && (n = o.BIO_read(c_out, stream + len, (int)(cap - len))) > 0)
             len += (size_t)n;
+    }
+    if (owned) {
+        /* received before the clock starts: a read-only memory BIO over the records (the
+         * server's BIO from the handshake is freed by SSL_set0_rbio) */
+        OBIO *ro = o.BIO_new_mem_buf(stream, (int)len);
+        if (!ro) {
+            snprintf(err, errlen, "BIO_new_mem_buf failed");
+            goto out;
+        }
+        o.SSL_set0_rbio(s, ro);
+        off = len;
     }
     t = now(clock);
     for (;;) {
@@ -241,9 +256,10 @@ struct ossl_cell *ossl_cell_open(const char *cipher, unsigned version, int etm, 
     return cell;
 }
 
-double ossl_cell_round(struct ossl_cell *cell, size_t nrec, size_t rec, int clock, char *err, size_t errlen)
+double ossl_cell_round(struct ossl_cell *cell, size_t nrec, size_t rec, int clock, int owned, char *err,
+                       size_t errlen)
 {
-    return one_run(cell->cctx, cell->sctx, nrec, rec, (clockid_t)clock, err, errlen);
+    return one_run(cell->cctx, cell->sctx, nrec, rec, (clockid_t)clock, owned, err, errlen);
 }
 
 void ossl_cell_close(struct ossl_cell *cell)

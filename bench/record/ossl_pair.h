@@ -26,9 +26,11 @@ struct ossl_cell;
 struct ossl_cell *ossl_cell_open(const char *cipher, unsigned version, int etm, char *err, size_t errlen);
 
 /* One round: a fresh handshake, the client writes nrec records of rec bytes (not timed), then
- * the server's SSL_read of them is timed on clock (CLOCK_THREAD_CPUTIME_ID or CLOCK_MONOTONIC).
- * Returns the seconds, or a negative number with err set. */
-double ossl_cell_round(struct ossl_cell *cell, size_t nrec, size_t rec, int clock, char *err, size_t errlen);
+ * the server's SSL_read of them is timed on clock (CLOCK_THREAD_CPUTIME_ID or CLOCK_MONOTONIC):
+ * owned 1, from a read-only memory BIO over the records; 0, fed to its memory BIO in 16 KB
+ * writes while timed. Returns the seconds, or a negative number with err set. */
+double ossl_cell_round(struct ossl_cell *cell, size_t nrec, size_t rec, int clock, int owned, char *err,
+                       size_t errlen);
 
 void ossl_cell_close(struct ossl_cell *cell);
 

@@ -3,9 +3,11 @@
  * the floor's in the bench process.
  *
  * Reads commands on stdin, one a line, answers each with one line on stdout:
- *   cell CIPHER VERSION ETM NREC REC CLOCK  -> "ok"      configure a cell (OpenSSL PSK cipher
- *                                                         name, 769..771, 0/1, records, bytes
- *                                                         each, clockid_t to time with)
+ *   cell CIPHER VERSION ETM NREC REC CLOCK OWNED  -> "ok"  configure a cell (OpenSSL PSK
+ *                                                         cipher name, 769..771, 0/1, records,
+ *                                                         bytes each, clockid_t to time with,
+ *                                                         1: read from a read-only memory BIO,
+ *                                                         0: fed in 16 KB writes while timed)
  *   round                                   -> SECONDS   one fresh handshake, NREC records
  *                                                         written, their SSL_read timed
  * An error answers "error MESSAGE" (and the helper goes on reading); end of input ends it.
@@ -22,7 +24,7 @@ int main(void)
     char err[256], line[512], cipher[128];
     struct ossl_cell *cell = NULL;
     unsigned version = 0;
-    int etm = 0, clock = 0;
+    int etm = 0, clock = 0, owned = 1;
     size_t nrec = 0, rec = 0;
 
     if (ossl_load(err, sizeof err) != 0) {
@@ -33,14 +35,14 @@ int main(void)
         if (strncmp(line, "cell ", 5) == 0) {
             ossl_cell_close(cell);
             cell = NULL;
-            if (sscanf(line + 5, "%127s %u %d %zu %zu %d", cipher, &version, &etm, &nrec, &rec, &clock) != 6)
+            if (sscanf(line + 5, "%127s %u %d %zu %zu %d %d", cipher, &version, &etm, &nrec, &rec, &clock, &owned) != 7)
                 printf("error bad cell line\n");
             else if (!(cell = ossl_cell_open(cipher, version, etm, err, sizeof err)))
                 printf("error %s\n", err);
             else
                 printf("ok\n");
         } else if (strcmp(line, "round\n") == 0) {
-            double t = cell ? ossl_cell_round(cell, nrec, rec, clock, err, sizeof err) : -1;
+            double t = cell ? ossl_cell_round(cell, nrec, rec, clock, owned, err, sizeof err) : -1;
             if (!cell)
                 printf("error no cell\n");
             else if (t < 0)

@@ -3,7 +3,7 @@
  * size, as ratios measured in one run.
  *
  *   record_bench [--mb MB] [--rounds N] [--sizes 256,1024,...] [--only SUBSTRING]
- *                [--wall] [--html FILE]
+ *                [--feed owned|append] [--wall] [--html FILE]
  *
  * Defaults: 1 MB of plaintext per competitor and round (3DES a quarter), 20 rounds after one
  * warm-up round, record sizes 256, 1024, 4096 and 16384 bytes, every suite, thread CPU time.
@@ -19,21 +19,29 @@
  * and end is printed with the table.
  *
  * The competitors, on the same number of records of the same size:
- *   libmx     the client's bytes (handshake included) go into a receive chain in 16 KB reads
- *             and mx_record_read decrypts every record (keys set at the CCS / after the
- *             ClientHello, as a server does);
+ *   libmx     the client's bytes (handshake included) in a receive chain, mx_record_read
+ *             decrypts every record (keys set at the CCS / after the ClientHello, as a server
+ *             does);
  *   SSL_read  BoringSSL: a real client and server handshake in memory (targets/oracles/
- *             tls_pair.c), one SSL_write per record; the server reads the records fed to its
- *             memory BIO in 16 KB writes. A fresh handshake every round (not timed);
+ *             tls_pair.c), one SSL_write per record; the server's SSL_read reads the records
+ *             from its rbio. A fresh handshake every round (not timed);
  *   OpenSSL   OpenSSL 3's SSL_read the same way in bench/record/ossl_read, a co-process beside
  *             this binary that answers one round per request (see ossl_pair.h for why a
  *             process of its own): a PSK suite of the same record layer, with or without
  *             encrypt-then-MAC as the row says; TLS 1.2/1.0 rows, not 3DES;
- *   floor     the bare primitives: AES/3DES-CBC decryption + one-shot HMAC (SHA-1/256/384), or
- *             one EVP_AEAD open.
+ *   floor     the bare primitives: AES/3DES-CBC decryption + HMAC (SHA-1/256/384, key set up
+ *             once), or one EVP_AEAD open per record, reading the records from a buffer as
+ *             large as the stream (see run_floor).
  * BoringSSL negotiates neither encrypt-then-MAC nor the HMAC-SHA256/384 CBC suites: for those
  * the records are sealed by targets/oracles/tls_oracle.c's RFC model with a fixed key block,
  * libmx gets the keys directly, and SSL_read is "-".
+ *
+ * How the bytes arrive (--feed): "owned" (default) times the record layers alone: the stream
+ * is already received when the clock starts, handed to libmx's chain as one buffer
+ * (mx_chain_append_owned, as a server that reads into its own buffers does) and given to
+ * BoringSSL and OpenSSL as a read-only memory BIO; "append" also times the delivery, 16 KB
+ * reads copied in (mx_chain_append into 4 KB segments; BIO_write), where records straddle
+ * segments and libmx gathers each into its record buffer first.
  *
  * The goals column (issue 15) judges the median ratio: libmx >= 1.0x SSL_read at 1 KB and
  * 16 KB, >= 1.0x OpenSSL on encrypt-then-MAC at 1 KB and 16 KB, >= 0.9x the floor on AEAD at
@@ -74,16 +82,25 @@ static double now(void)
 
 #define MAX_REC 16384u
 
-/* libmx over stream[0..len) in 16 KB reads; returns application bytes decrypted. With tp, r
- * starts keyless and takes tp's keys where a server would (at the CCS / after the ClientHello,
- * the handshake records not counted); without, r has its keys and every record counts. */
-static size_t run_libmx_stream(struct mx_record *r, const struct tls_pair *tp, const uint8_t *stream, size_t stream_len,
-                               uint8_t *pt)
+/* How the receive stream reaches the reader (--feed). */
+enum feed {
+    FEED_OWNED,  /* already received: libmx's chain holds it as one buffer handed over
+                  * (mx_chain_append_owned), SSL_read's rbio is a read-only memory BIO over it;
+                  * set up before the clock starts */
+    FEED_APPEND  /* 16 KB reads copied in while the clock runs: mx_chain_append, BIO_write */
+};
+static enum feed g_feed = FEED_OWNED;
+
+/* libmx over stream[0..stream_len), of which chain c already holds the first off bytes; the
+ * rest goes in in 16 KB reads. Returns application bytes decrypted. With tp, r starts keyless
+ * and takes tp's keys where a server would (at the CCS / after the ClientHello, the handshake
+ * records not counted); without, r has its keys and every record counts. */
+static size_t run_libmx_stream(struct mx_record *r, const struct tls_pair *tp, struct mx_chain *chain,
+                               const uint8_t *stream, size_t stream_len, size_t off, uint8_t *pt)
 {
-    struct mx_chain c;
-    size_t off = 0, app = 0;
+    struct mx_chain c = *chain;
+    size_t app = 0;
     int phase = tp ? 0 : 2, tls13 = tp && tp->version == 0x0304;
-    mx_chain_init(&c, 0, NULL);
     for (;;) {
         uint8_t type;
         size_t len;
@@ -117,7 +134,7 @@ static size_t run_libmx_stream(struct mx_record *r, const struct tls_pair *tp, c
             app += len;
         }
     }
-    mx_chain_release(&c);
+    *chain = c;
     return app;
 }
 
@@ -128,61 +145,96 @@ static int is_aead(uint16_t version, uint16_t suite)
 }
 
 /* The floor: bare decryption + MAC (or AEAD open) of nrec records of rec bytes. mac_len 20, 32
- * or 48 picks HMAC-SHA1/256/384. */
+ * or 48 picks HMAC-SHA1/256/384. As the competitors do, it reads nrec distinct records laid
+ * out one after the other (the same bytes of memory as their stream; one record opened over
+ * and over would sit in L1 and flatter the floor) and writes each plaintext to the same
+ * buffer; the HMAC key is set up once (its ipad/opad states reused, as libmx and the TLS
+ * stacks keep them), so the floor is what the bare primitives can do. The inputs are made
+ * before the clock starts. */
 static double run_floor(uint16_t suite, uint16_t version, size_t mac_len, size_t nrec, size_t rec, uint8_t *buf)
 {
     uint8_t key[48] = {1, 2, 3}, iv[16] = {4}, mac[48], nonce[12] = {0}, ad[13] = {0};
     const EVP_MD *md = mac_len == 48 ? EVP_sha384() : mac_len == 32 ? EVP_sha256() : EVP_sha1();
     size_t i, out_len, ct = rec + 32; /* the ciphertext of rec bytes + MAC + padding, rounded */
-    double t0;
+    uint8_t *in;
+    double t0 = 0;
     memset(buf, 0x5a, MAX_REC + 128);
     if (is_aead(version, suite)) {
         const EVP_AEAD *a = (suite == 0xCCA8 || suite == 0x1303) ? EVP_aead_chacha20_poly1305()
                             : (suite == 0xC030 || suite == 0x009D || suite == 0x1302) ? EVP_aead_aes_256_gcm()
                                                                                         : EVP_aead_aes_128_gcm();
         EVP_AEAD_CTX ctx;
-        uint8_t *sealed = malloc(MAX_REC + 64);
-        size_t sl;
+        size_t per = rec + 16, sl;
+        in = malloc(nrec * per);
+        if (!in)
+            abort();
         EVP_AEAD_CTX_init(&ctx, a, key, EVP_AEAD_key_length(a), 0, NULL);
-        EVP_AEAD_CTX_seal(&ctx, sealed, &sl, MAX_REC + 64, nonce, 12, buf, rec, ad, 13);
-        t0 = now();
-        for (i = 0; i < nrec; i++)
-            if (!EVP_AEAD_CTX_open(&ctx, buf, &out_len, MAX_REC + 64, nonce, 12, sealed, sl, ad, 13))
+        for (i = 0; i < nrec; i++) {
+            memcpy(nonce + 4, &i, sizeof i < 8 ? sizeof i : 8);
+            if (!EVP_AEAD_CTX_seal(&ctx, in + i * per, &sl, per, nonce, 12, buf, rec, ad, 13))
                 abort();
+        }
+        t0 = now();
+        for (i = 0; i < nrec; i++) {
+            memcpy(nonce + 4, &i, sizeof i < 8 ? sizeof i : 8);
+            if (!EVP_AEAD_CTX_open(&ctx, buf, &out_len, MAX_REC + 64, nonce, 12, in + i * per, per, ad, 13))
+                abort();
+        }
         t0 = now() - t0;
         EVP_AEAD_CTX_cleanup(&ctx);
-        free(sealed);
+        free(in);
         return t0;
     }
     if (mac_len > 20)
         ct = (rec + mac_len + 16) / 16 * 16;
-    t0 = now();
-    if (suite == 0x000A) {
-        DES_key_schedule k1, k2, k3;
+    if (suite == 0x000A)
         ct = (rec + 21 + 7) / 8 * 8;
-        DES_set_key_unchecked((const DES_cblock *)key, &k1);
-        DES_set_key_unchecked((const DES_cblock *)(key + 8), &k2);
-        DES_set_key_unchecked((const DES_cblock *)(key + 16), &k3);
-        t0 = now();
-        for (i = 0; i < nrec; i++) {
-            DES_cblock ivc;
-            memcpy(ivc.bytes, iv, 8);
-            DES_ede3_cbc_encrypt(buf, buf, ct, &k1, &k2, &k3, &ivc, DES_DECRYPT);
-            HMAC(md, key, mac_len, buf, rec, mac, NULL);
+    in = malloc(nrec * ct);
+    if (!in)
+        abort();
+    memset(in, 0x5a, nrec * ct);
+    {
+        HMAC_CTX h;
+        unsigned ml;
+        HMAC_CTX_init(&h);
+        if (!HMAC_Init_ex(&h, key, mac_len, md, NULL))
+            abort();
+        if (suite == 0x000A) {
+            DES_key_schedule k1, k2, k3;
+            DES_set_key_unchecked((const DES_cblock *)key, &k1);
+            DES_set_key_unchecked((const DES_cblock *)(key + 8), &k2);
+            DES_set_key_unchecked((const DES_cblock *)(key + 16), &k3);
+            t0 = now();
+            for (i = 0; i < nrec; i++) {
+                DES_cblock ivc;
+                memcpy(ivc.bytes, iv, 8);
+                DES_ede3_cbc_encrypt(in + i * ct, buf, ct, &k1, &k2, &k3, &ivc, DES_DECRYPT);
+                HMAC_Init_ex(&h, NULL, 0, NULL, NULL);
+                HMAC_Update(&h, buf, rec);
+                HMAC_Final(&h, mac, &ml);
+            }
+            t0 = now() - t0;
+        } else {
+            AES_KEY k;
+            int bits = (suite == 0x0035 || suite == 0xC014 || suite == 0x003D || suite == 0xC028 || suite == 0xC024)
+                           ? 256
+                           : 128;
+            AES_set_decrypt_key(key, bits, &k);
+            t0 = now();
+            for (i = 0; i < nrec; i++) {
+                uint8_t ivc[16];
+                memcpy(ivc, iv, 16);
+                AES_cbc_encrypt(in + i * ct, buf, ct, &k, ivc, AES_DECRYPT);
+                HMAC_Init_ex(&h, NULL, 0, NULL, NULL);
+                HMAC_Update(&h, buf, rec);
+                HMAC_Final(&h, mac, &ml);
+            }
+            t0 = now() - t0;
         }
-    } else {
-        AES_KEY k;
-        int bits = (suite == 0x0035 || suite == 0xC014 || suite == 0x003D || suite == 0xC028 || suite == 0xC024) ? 256 : 128;
-        AES_set_decrypt_key(key, bits, &k);
-        t0 = now();
-        for (i = 0; i < nrec; i++) {
-            uint8_t ivc[16];
-            memcpy(ivc, iv, 16);
-            AES_cbc_encrypt(buf, buf, ct, &k, ivc, AES_DECRYPT);
-            HMAC(md, key, mac_len, buf, rec, mac, NULL);
-        }
+        HMAC_CTX_cleanup(&h);
     }
-    return now() - t0;
+    free(in);
+    return t0;
 }
 
 /* ---------------------------------------------------------------- the OpenSSL co-process */
@@ -297,10 +349,20 @@ static int check_got(const struct cell *c, const char *what, size_t got)
 static double time_ssl_read(struct cell *c, struct tls_pair *tp)
 {
     size_t off = tp->handshake_len, got = 0;
-    double t = now();
-    /* the server's BIO already holds the stream: it was emptied (BIO_reset) and gets the
-     * application records again in 16 KB writes, as libmx does (a memory BIO holding
-     * megabytes makes every BIO_read move the rest, which is not what a socket costs) */
+    double t;
+    if (g_feed == FEED_OWNED) {
+        /* the application records as received, in a read-only memory BIO (no copy in, and
+         * reading from it moves nothing) */
+        BIO *ro = BIO_new_mem_buf(tp->stream + off, (int)(tp->stream_len - off));
+        if (!ro)
+            return -1;
+        SSL_set0_rbio(tp->server, ro);
+        off = tp->stream_len;
+    }
+    t = now();
+    /* FEED_APPEND: the server's BIO was emptied (BIO_reset) and gets the application records
+     * again in 16 KB writes, as libmx does (a memory BIO holding megabytes makes every BIO_read
+     * move the rest, which is not what a socket costs) */
     for (;;) {
         int n = SSL_read(tp->server, g_rd, 16384);
         if (n > 0) {
@@ -386,8 +448,8 @@ static int run_cell(struct cell *c, int rounds)
             const char *oc = row->version == 0x0304 ? NULL : ossl_psk_cipher(c->negotiated);
             char cmd[256], ans[512];
             if (oc) {
-                snprintf(cmd, sizeof cmd, "cell %s %u %d %zu %zu %d\n", oc, row->version, row->etm, c->nrec, c->rec,
-                         (int)g_clock);
+                snprintf(cmd, sizeof cmd, "cell %s %u %d %zu %zu %d %d\n", oc, row->version, row->etm, c->nrec,
+                         c->rec, (int)g_clock, g_feed == FEED_OWNED);
                 if (ossl_ask(cmd, ans, sizeof ans) != 0) {
                     fprintf(stderr, "%s: OpenSSL helper: %s\n", row->name, ans);
                     if (have_tp)
@@ -406,19 +468,30 @@ static int run_cell(struct cell *c, int rounds)
             switch (comp) {
             case C_MX: {
                 static struct mx_record r;
-                size_t got;
+                const uint8_t *in = have_tp ? tp.stream : stream;
+                size_t got, in_len = have_tp ? tp.stream_len : stream_len, pre = 0;
+                struct mx_chain chain;
+                mx_chain_init(&chain, 0, NULL);
+                if (g_feed == FEED_OWNED) {
+                    /* the received bytes as one read buffer the chain takes over (not timed) */
+                    uint8_t *copy = malloc(in_len);
+                    if (!copy || mx_chain_append_owned(&chain, memcpy(copy, in, in_len), in_len) != MX_CHAIN_OK)
+                        break;
+                    pre = in_len;
+                }
                 t = now();
                 mx_record_init(&r);
                 if (have_tp) {
-                    got = run_libmx_stream(&r, &tp, tp.stream, tp.stream_len, g_pt);
+                    got = run_libmx_stream(&r, &tp, &chain, in, in_len, pre, g_pt);
                 } else {
                     if (mx_record_set_tls12_keys(&r, row->version, row->suite,
                                                  row->etm ? MX_REC_ENCRYPT_THEN_MAC : MX_REC_MAC_THEN_ENCRYPT, 1, kb,
                                                  mx_record_key_block_len(row->version, row->suite), 0) != MX_REC_OK)
                         break;
-                    got = run_libmx_stream(&r, NULL, stream, stream_len, g_pt);
+                    got = run_libmx_stream(&r, NULL, &chain, in, in_len, pre, g_pt);
                 }
                 t = now() - t;
+                mx_chain_release(&chain);
                 if (check_got(c, "libmx", got))
                     t = -1;
                 break;
@@ -604,6 +677,13 @@ static void html_ratio(FILE *f, const struct cell *c, int num)
             r.q1, r.q3);
 }
 
+static const char *feed_text(void)
+{
+    return g_feed == FEED_OWNED ? "owned (input received before the clock starts: one buffer handed to the chain, "
+                                  "a read-only BIO)"
+                                : "append (16 KB reads copied in while timed)";
+}
+
 static void html_write(const char *path, struct cell *cells, const char **names, int ncell, const char *cmdline,
                        const char *load0, const char *load1, double mb, int rounds)
 {
@@ -619,9 +699,10 @@ static void html_write(const char *path, struct cell *cells, const char **names,
           "BoringSSL vs OpenSSL vs the floor</h1>\n<p>",
           f);
     html_escape(f, cmdline);
-    fprintf(f, "<br>%g MB per competitor and round, %d rounds interleaved (order rotated each round), clock: %s."
-               "<br>Load average at start: %s; at end: %s.</p>\n",
-            mb, rounds, g_clock == CLOCK_MONOTONIC ? "wall (CLOCK_MONOTONIC)" : "thread CPU time", load0, load1);
+    fprintf(f, "<br>%g MB per competitor and round, %d rounds interleaved (order rotated each round), clock: %s; "
+               "feed: %s.<br>Load average at start: %s; at end: %s.</p>\n",
+            mb, rounds, g_clock == CLOCK_MONOTONIC ? "wall (CLOCK_MONOTONIC)" : "thread CPU time", feed_text(), load0,
+            load1);
     fputs("<p>MB/s of plaintext from the median round; ratios are libmx's speed over the other's, the median of "
           "the per-round ratios [interquartile range]; &gt; 1 means libmx is faster.</p>\n<table>\n<tr><th>suite</th>"
           "<th>record</th><th>libmx</th><th>SSL_read</th><th>OpenSSL</th><th>floor</th><th>mx/SSL_read</th>"
@@ -652,8 +733,8 @@ static void html_write(const char *path, struct cell *cells, const char **names,
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: record_bench [--mb MB] [--rounds N] [--sizes N,N,...] [--only SUBSTRING] [--wall] "
-                    "[--html FILE]\n");
+    fprintf(stderr, "usage: record_bench [--mb MB] [--rounds N] [--sizes N,N,...] [--only SUBSTRING] "
+                    "[--feed owned|append] [--wall] [--html FILE]\n");
     return 2;
 }
 
@@ -698,7 +779,14 @@ int main(int argc, char **argv)
         if (!v)
             return usage();
         i++;
-        if (strcmp(a, "--mb") == 0) {
+        if (strcmp(a, "--feed") == 0) {
+            if (strcmp(v, "owned") == 0)
+                g_feed = FEED_OWNED;
+            else if (strcmp(v, "append") == 0)
+                g_feed = FEED_APPEND;
+            else
+                return usage();
+        } else if (strcmp(a, "--mb") == 0) {
             mb = strtod(v, NULL);
         } else if (strcmp(a, "--rounds") == 0) {
             rounds = atoi(v);
@@ -733,8 +821,8 @@ int main(int argc, char **argv)
 
     loadavg(load0, sizeof load0);
     printf("# %s\n# %g MB per competitor and round (3DES %g), %d rounds + 1 warm-up, interleaved, order rotated "
-           "each round; clock: %s\n# load average at start: %s\n",
-           cmdline, mb, mb / 4, rounds, g_clock == CLOCK_MONOTONIC ? "wall" : "thread CPU time", load0);
+           "each round; clock: %s; feed: %s\n# load average at start: %s\n",
+           cmdline, mb, mb / 4, rounds, g_clock == CLOCK_MONOTONIC ? "wall" : "thread CPU time", feed_text(), load0);
     printf("# MB/s of plaintext from the median round; ratios: libmx's speed over the other's, median of the "
            "per-round ratios [quartiles]; > 1: libmx faster\n");
     printf("%-30s %6s %9s %9s %9s %9s  %-18s %-18s %-18s %s\n", "suite", "record", "libmx", "SSL_read", "OpenSSL",
