@@ -467,9 +467,10 @@ int mx_record_error(const struct mx_record *r) { return cst(r)->error; }
  * (FIPS 180-4 5.1): where the final block starts and how many blocks the longest record takes
  * both follow from B and that field, so a wrong B (bench/bugs/sha384-block-64.patch) hashes
  * the wrong blocks and no SHA-384 record is accepted. */
-/* The bytes cbc_mac_ct builds its variable blocks from: at most (256 + len_field + B - 1) / B + 2
- * blocks, 7 of 64 bytes (SHA-1, SHA-256) or 5 of 128 (SHA-384). */
-#define MAX_VAR_BYTES 768u
+/* The bytes cbc_mac_ct builds its variable blocks from. With prefix >= 13 + lmin - (B - 1) and
+ * lmax <= lmin + 256 they are at most 256 + len_field + 2B - 1, in whole blocks: 384 bytes
+ * (SHA-1, SHA-256) or 512 (SHA-384); when lmin is 0, at most B + 13 + 256 + len_field. */
+#define MAX_VAR_BYTES 512u
 
 static void cbc_mac_ct(const struct rec_state *s, const uint8_t hdr[13], const uint8_t *data,
                        size_t avail, size_t L, size_t lmin, size_t lmax, uint8_t mac[MAX_MAC_LEN])
