@@ -35,6 +35,9 @@ int mx_machine_init(struct mx_machine *m, enum mx_app_proto proto, const struct 
         return -1;
     m->cfg = *cfg;
     mx_liner_init(&m->liner, linebuf, max_line);
+    m->liner.watch = m->proto->watch;
+    m->liner.watch_ctx = m;
+    m->proto->reset(m);
     m->phase = cfg->mode == MX_LISTEN_IMPLICIT ? MX_PHASE_PRE_TLS : MX_PHASE_GREET;
     return 0;
 }
@@ -295,7 +298,8 @@ int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st
         /* answered only once its LF arrived, so the next line is framed from its start */
         m->commands++;
         m->errors++;
-        return count_error(m, st, mx_step_reply(st, p->too_long));
+        return count_error(m, st, p->too_long_line ? p->too_long_line(m, st)
+                                                   : mx_step_reply(st, p->too_long));
     }
     return count_error(m, st, command(m, c, st, n));
 }

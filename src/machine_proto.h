@@ -49,8 +49,14 @@ struct mx_proto {
     int (*frame)(struct mx_machine *m, struct mx_step *st, struct mx_cmdline *cl);
     /* MX_PHASE_BODY steps (NULL if the protocol never enters it) */
     int (*body)(struct mx_machine *m, struct mx_chain *c, struct mx_step *st);
-    /* after STARTTLS's handshake: forget what the client said before (RFC 3207 4.2) */
+    /* after STARTTLS's handshake: forget what the client said before (RFC 3207 4.2); also
+     * called by mx_machine_init, so the protocol's state starts as after a reset */
     void (*reset)(struct mx_machine *m);
+    /* NULL, or the line framer's watch (struct mx_liner.watch; ctx is the machine) */
+    void (*watch)(void *ctx, const uint8_t *p, size_t n);
+    /* NULL: a line longer than the line buffer gets too_long; else the protocol answers it
+     * (st->reply empty; returns the action) */
+    int (*too_long_line)(struct mx_machine *m, struct mx_step *st);
     const char *too_long;       /* reply to a line longer than the line buffer */
     const char *clienthello;    /* closing line for a TLS record on a plaintext command line */
     const char *too_many_errors; /* the final line after cfg.max_errors consecutive errors */

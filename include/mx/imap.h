@@ -177,6 +177,29 @@ struct mx_imap_config {
     const struct mx_alloc *alloc; /* NULL: malloc/free */
 };
 
+/* The literal-marker watch: the one skipper of a refused line's non-synchronizing literal,
+ * shared by this reader (after an error) and the pre-authentication machine (src/machine.c,
+ * src/imap_starttls.c: every refused line, too-long ones included). It is fed every byte of a
+ * line, in order, up to and including its LF, and holds a few counters, never the line (whose
+ * length, like the marker's digits -- leading zeros are allowed --, is not bounded). RFC 7888 4: a client sends a {N+} literal's
+ * octets without waiting, refused or not, so they follow the line and are not commands. */
+enum mx_imap_mark {
+    MX_IMAP_MARK_NONE = 0, /* not at a line end, or the line did not end in a {N+} marker */
+    MX_IMAP_MARK_NONSYNC,  /* the line ended in "{" 1*DIGIT "+}" CRLF: N octets follow */
+    MX_IMAP_MARK_TOO_BIG   /* the same, with N over UINT64_MAX: they cannot be skipped */
+};
+struct mx_imap_litmark {
+    uint64_t size;
+    unsigned char st, ovf;
+    unsigned char bare_lf; /* a bare LF ends the line as CRLF does (the pre-authentication
+                            * framer's rule) */
+};
+void mx_imap_litmark_init(struct mx_imap_litmark *w, int bare_lf);
+/* b is the line's next byte. At its LF: what the line ended in (*size: N for
+ * MX_IMAP_MARK_NONSYNC), and the watch starts over for the next line; MX_IMAP_MARK_NONE for
+ * every other byte. */
+enum mx_imap_mark mx_imap_litmark_byte(struct mx_imap_litmark *w, unsigned b, uint64_t *size);
+
 /* The reader. Fields are private; it may be embedded in a connection structure. */
 struct mx_imap {
     size_t max_line;
@@ -191,8 +214,7 @@ struct mx_imap {
     unsigned depth;
     uint64_t lit_size, remaining;
     int lit_plus, lit_binary, lit_digits, lit_role;
-    int skip_st, skip_ovf;
-    uint64_t skip_val;
+    struct mx_imap_litmark skip; /* S_SKIP: does the skipped line end in a {N+} marker? */
     uint64_t commands, responses; /* statistics: COMMAND_END and RESPONSE events so far */
 };
 

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "mx/chain.h"
+#include "mx/imap.h"
 #include "mx/listen.h"
 #include "mx/protocol.h"
 
@@ -87,6 +88,9 @@ struct mx_smtp_state {
 };
 struct mx_imap_state {
     size_t ntok;      /* arguments after the command word of the line being answered */
+    struct mx_imap_litmark mark; /* the line framer's watch: does a line end in {N+}? */
+    uint64_t ended_size;         /* ... the N of the last line the framer took */
+    unsigned char ended;         /* ... and what it ended in (enum mx_imap_mark) */
 };
 
 struct mx_proto; /* a protocol descriptor (src/machine_proto.h) */

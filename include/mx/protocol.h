@@ -119,8 +119,13 @@ struct mx_liner {
     size_t cap;     /* longest line, LF included */
     size_t scanned; /* bytes already searched for LF */
     int skipping;   /* inside an over-long line: drop until LF */
+    /* NULL, or shown every byte the framer takes from the chain, in order, the lines it
+     * returns and the over-long ones it drops alike (IMAP watches line ends for a literal
+     * marker: mx/imap.h struct mx_imap_litmark) */
+    void (*watch)(void *ctx, const uint8_t *p, size_t n);
+    void *watch_ctx;
 };
-void mx_liner_init(struct mx_liner *l, uint8_t *buf, size_t cap);
+void mx_liner_init(struct mx_liner *l, uint8_t *buf, size_t cap); /* no watch */
 void mx_liner_reset(struct mx_liner *l);
 /* Frames the next LF-terminated line; consumes it (or the over-long bytes) from c.
  * *consumed gets the bytes taken from the chain by this call. */

@@ -214,13 +214,12 @@ size_t starttls_model_run(struct starttls_model *m, struct starttls_expect *ex, 
         m->scan = 0;
         size_t ll = (size_t)(lf - m->buf.p) + 1, n = ll - 1;
         struct starttls_expect e;
-        if (ll > m->max_line) {
-            e = starttls_reply(m->p->too_long);
-        } else {
-            if (n && m->buf.p[n - 1] == '\r')
-                n--;
+        if (n && m->buf.p[n - 1] == '\r')
+            n--;
+        if (ll > m->max_line)
+            e = m->p->too_long_line ? m->p->too_long_line(m, m->buf.p, n) : starttls_reply(m->p->too_long);
+        else
             e = m->p->command(m, m->buf.p, n);
-        }
         if (!e.rule)
             e.rule = e.offers >= 0 ? "Q237327: STARTTLS listed iff certificate bound and TLS off"
                    : e.act == MX_ACT_STARTTLS ? "CVE-2011-0411: STARTTLS accepted, pipelined input purged"

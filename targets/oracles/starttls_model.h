@@ -58,6 +58,9 @@ struct starttls_proto {
      * are checked before); shown is the reply as printed in messages */
     void (*check_reply)(const struct starttls_model *m, const uint8_t *p, size_t n,
                         const char *shown, const struct starttls_expect *e);
+    /* NULL: a line over max-line gets the too_long reply; else its expectation (the line
+     * without CR LF: IMAP looks at how it ends) */
+    struct starttls_expect (*too_long_line)(struct starttls_model *m, const uint8_t *l, size_t n);
 };
 extern const struct starttls_proto starttls_smtp, starttls_pop3, starttls_imap;
 

@@ -107,4 +107,4 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
 }
 
 /* greeting +OK (RFC 1939 4), -ERR for a line too long and before a close */
-const struct starttls_proto starttls_pop3 = {"pop3", 1, 0, 0, command, NULL, check_reply};
+const struct starttls_proto starttls_pop3 = {"pop3", 1, 0, 0, command, NULL, check_reply, NULL};

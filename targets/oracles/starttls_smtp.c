@@ -193,4 +193,4 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
 }
 
 /* greeting 220 (RFC 5321 4.2), line too long 500 (4.5.3.1.4), refusal before a close 421 */
-const struct starttls_proto starttls_smtp = {"smtp", 220, 500, 421, command, data_line, check_reply};
+const struct starttls_proto starttls_smtp = {"smtp", 220, 500, 421, command, data_line, check_reply, NULL};
