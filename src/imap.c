@@ -67,6 +67,7 @@ int mx_imap_init(struct mx_imap *r, const struct mx_imap_config *cfg)
                          : MX_IMAP_LITERAL_MINUS_MAX;
     r->sink = cfg->sink;
     r->sink_ctx = cfg->sink_ctx;
+    r->max_errors = cfg->max_errors;
     r->tag = r->a.alloc(r->a.ctx, 2 * cfg->max_line);
     if (!r->tag)
         return -1;
@@ -85,6 +86,7 @@ void mx_imap_release(struct mx_imap *r)
 void mx_imap_reset(struct mx_imap *r)
 {
     r->remaining = 0;
+    r->error_run = 0;
     new_command(r);
 }
 
@@ -255,7 +257,8 @@ const char *mx_imap_ev_name(enum mx_imap_ev t)
 {
     static const char *const n[] = {"NEED_MORE", "COMMAND_START", "ARG", "LIST_OPEN",
                                     "LIST_CLOSE", "NEED_CONTINUATION", "LITERAL_START",
-                                    "LITERAL_END", "COMMAND_END", "RESPONSE"};
+                                    "LITERAL_END", "COMMAND_END", "RESPONSE",
+                                    "TOO_MANY_ERRORS"};
     return (unsigned)t < sizeof n / sizeof n[0] ? n[t] : "?";
 }
 
@@ -272,6 +275,13 @@ static void fill_response(struct mx_imap *r, struct mx_imap_event *ev, enum mx_i
                                                                                        : NULL;
     ev->response.text = reason_text[why];
     r->responses++;
+    if (ev->response.status == MX_IMAP_BAD)
+        r->error_run++;
+}
+
+void mx_imap_answered(struct mx_imap *r, int error)
+{
+    r->error_run = error ? r->error_run + 1 : 0;
 }
 
 /* An error at the current byte: answer, then skip from it (it stays queued). */
@@ -618,6 +628,11 @@ static int step(struct mx_imap *r, unsigned b, struct mx_imap_event *ev)
 enum mx_imap_ev mx_imap_next(struct mx_imap *r, struct mx_chain *c, struct mx_imap_event *ev)
 {
     memset(ev, 0, sizeof *ev);
+    if (r->max_errors && r->error_run >= r->max_errors) {
+        /* the limit'th error was answered: nothing more is parsed on this connection */
+        ev->type = MX_IMAP_TOO_MANY_ERRORS;
+        return ev->type;
+    }
     for (;;) {
         const struct mx_chain_seg *it = NULL;
         const unsigned char *p;
