@@ -25,9 +25,9 @@
  *     cfg.max_auth_failures'th refusal is followed by "* BYE" and the close;
  *   - AUTHENTICATE PLAIN initial-response (RFC 3501 6.2.2, SASL-IR RFC 4959, PLAIN RFC
  *     4616): as LOGIN (BAD when authenticated, NO [PRIVACYREQUIRED] under LOGINDISABLED, the
- *     same check); no mechanism "tag BAD"; another mechanism "tag NO"; PLAIN without the
- *     initial response (a continuation exchange, not implemented) or with more arguments
- *     "tag BAD". CAPABILITY lists AUTH=PLAIN and SASL-IR while not authenticated and LOGIN is
+ *     same check); no mechanism "tag BAD"; another mechanism "tag NO"; PLAIN with more
+ *     arguments "tag BAD"; PLAIN without the initial response "+ " and the next line is the
+ *     response (the engine's SASL exchange, mx/machine.h). CAPABILITY lists AUTH=PLAIN and SASL-IR while not authenticated and LOGIN is
  *     not disabled;
  *   - a refused line ending in a non-synchronizing literal marker {N+} (or ~{N+}) -- a bad
  *     tag, a literal, a line too long for the buffer alike --: its N octets are swallowed
@@ -220,8 +220,10 @@ static int c_authenticate(struct mx_machine *m, struct mx_step *st, const struct
         return mx_cmd_reply(st, cl, "BAD AUTHENTICATE needs a mechanism\r\n");
     if (!mx_word_is(cl->arg, cl->an, "PLAIN"))
         return mx_cmd_reply(st, cl, "NO Unsupported authentication mechanism\r\n");
+    if (m->ps.imap.ntok == 1) /* RFC 3501 6.2.2: no initial response, an empty "+ " */
+        return mx_machine_sasl_begin(m, st, cl);
     if (m->ps.imap.ntok != 2)
-        return mx_cmd_reply(st, cl, "BAD AUTHENTICATE PLAIN needs exactly an initial response (SASL-IR)\r\n");
+        return mx_cmd_reply(st, cl, "BAD AUTHENTICATE PLAIN takes at most an initial response (SASL-IR)\r\n");
     while (i < cl->an && cl->arg[i] == ' ')
         i++;
     if (mx_machine_check(m, MX_CHECK_PLAIN, cl->arg + i, cl->an - i) != MX_ACCEPT)
@@ -250,6 +252,13 @@ const struct mx_proto mx_proto_imap = {
     .too_many_errors = "* BYE Too many protocol errors\r\n",
     .is_error = imap_is_error,
     .auth_refused = "NO [AUTHENTICATIONFAILED] Authentication failed\r\n",
+    /* RFC 3501 6.2.2: "+ " and the challenge (empty for PLAIN); "*" cancels with BAD, and a
+     * response that is not base64 is BAD too */
+    .sasl_challenge = "+ \r\n",
+    .sasl_cancelled = "BAD AUTHENTICATE cancelled\r\n",
+    .sasl_invalid = "BAD Invalid base64 response\r\n",
+    .sasl_too_long = "BAD AUTHENTICATE response too long\r\n",
+    .sasl_accepted = "OK AUTHENTICATE completed\r\n",
     .too_many_auth = "* BYE Too many failed logins\r\n",
     .clienthello = "* BYE TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",

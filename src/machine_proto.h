@@ -64,6 +64,12 @@ struct mx_proto {
     int (*is_error)(const struct mx_step *st);
     const char *auth_refused;   /* reply to a login cfg.check refused (after the tag, if any) */
     const char *too_many_auth;  /* the final line after cfg.max_auth_failures refused logins */
+    /* SASL PLAIN without an initial response (mx_machine_sasl_begin) */
+    const char *sasl_challenge; /* the empty challenge: SMTP "334 ", IMAP and POP3 "+ " */
+    const char *sasl_cancelled; /* reply to "*" (after the tag, if any) */
+    const char *sasl_invalid;   /* reply to a response that is not base64 */
+    const char *sasl_too_long;  /* reply to a response longer than the line buffer */
+    const char *sasl_accepted;  /* reply when cfg.check accepts the response */
     const char *policy_refusal; /* reply to a command without MX_CMD_PRE_TLS while the
                                  * tls_required policy is in force; NULL: the protocol's
                                  * actions apply the policy themselves */
@@ -85,6 +91,10 @@ enum mx_verdict mx_machine_check(const struct mx_machine *m, enum mx_check_kind 
 /* A login cfg.check refused: the protocol's auth_refused reply; at the limit of refused logins
  * also the final line and MX_ACT_CLOSE. The caller keeps the state unauthenticated. */
 int mx_machine_auth_refused(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl);
+/* AUTH/AUTHENTICATE PLAIN without an initial response: the protocol's empty challenge; the
+ * next line is the response (the engine's, never a command; cl's tag is kept for the
+ * completion). */
+int mx_machine_sasl_begin(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl);
 /* Closes the connection after text (may be NULL); diag as mx_step_close(). */
 int mx_machine_close(struct mx_machine *m, struct mx_step *st, const char *text, const char *diag);
 

@@ -12,7 +12,8 @@
  *     line of the message (SMTP smuggling); dot-unstuffed bytes come out as MX_ACT_DATA; 250,
  *     or 552 when the message is over cfg.max_message), RSET, NOOP, QUIT (221, close), AUTH
  *     PLAIN (503 before EHLO, when authenticated or inside a transaction; 504 other
- *     mechanisms; 501 without the initial response; 235, or 535 when cfg.check refuses the
+ *     mechanisms; without the initial response "334 " and the next line is the response
+ *     (the engine's SASL exchange, mx/machine.h); 235, or 535 when cfg.check refuses the
  *     credentials (RFC 4954 6: 535 5.7.8), the session staying unauthenticated; the
  *     cfg.max_auth_failures'th refusal is followed by 421 and the close);
  *   - RCPT: when cfg.check refuses the address, 550 5.1.1 (no such local user) or 554 5.7.1
@@ -192,8 +193,8 @@ static int c_auth(struct mx_machine *m, struct mx_step *st, const struct mx_cmdl
         return mx_step_reply(st, "504 5.5.4 Unrecognized authentication type\r\n");
     while (i < cl->an && cl->arg[i] == ' ')
         i++;
-    if (i == cl->an)
-        return mx_step_reply(st, "501 5.5.4 Syntax: AUTH PLAIN initial-response\r\n");
+    if (i == cl->an) /* RFC 4954 4: no initial response: an empty challenge */
+        return mx_machine_sasl_begin(m, st, cl);
     if (mx_machine_check(m, MX_CHECK_PLAIN, cl->arg + i, cl->an - i) != MX_ACCEPT)
         return mx_machine_auth_refused(m, st, cl);
     m->auth = MX_AUTH_DONE;
@@ -289,5 +290,12 @@ const struct mx_proto mx_proto_smtp = {
                    "implicit-TLS port\r\n",
     .policy_refusal = "530 5.7.0 Must issue a STARTTLS command first\r\n",
     .auth_refused = "535 5.7.8 Error: authentication failed\r\n",
+    /* RFC 4954 4: "334 " + the (empty) challenge; "*" and undecodable responses 501; a
+     * response longer than the server's buffer "500 5.5.6" */
+    .sasl_challenge = "334 \r\n",
+    .sasl_cancelled = "501 5.7.0 Authentication aborted\r\n",
+    .sasl_invalid = "501 5.5.2 Cannot decode the response\r\n",
+    .sasl_too_long = "500 5.5.6 Authentication exchange line is too long\r\n",
+    .sasl_accepted = "235 2.7.0 Authentication successful\r\n",
     .too_many_auth = "421 4.7.0 Error: too many failed authentications\r\n",
 };

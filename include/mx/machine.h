@@ -24,7 +24,13 @@
  * rules it implements, is described at the top of src/smtp.c, src/pop3.c and
  * src/imap_starttls.c.
  *
- * Per connection: sizeof(struct mx_machine) (< 256 bytes) + the caller's line buffer; nothing
+ * The SASL PLAIN exchange without an initial response (RFC 4954 4, RFC 3501 6.2.2, RFC 5034
+ * 4): the protocol's challenge, then the next line is the response, not a command: "*"
+ * cancels (SMTP 501, IMAP BAD, POP3 -ERR), text that is not base64 is refused alike, a line
+ * longer than the line buffer ends the exchange with an error, and the response goes to
+ * cfg.check as MX_CHECK_PLAIN (refusals counted as for any login).
+ *
+ * Per connection: sizeof(struct mx_machine) (at most 320 bytes) + the caller's line buffer; nothing
  * is allocated.
  */
 #ifndef MX_MACHINE_H
@@ -111,6 +117,11 @@ struct mx_machine {
     unsigned auth_failures; /* logins cfg.check refused */
     uint64_t swallow; /* octets still to drop before the next line: a refused command's
                        * non-synchronizing literal (IMAP {N+} before authentication) */
+    unsigned char sasl;   /* 1: the next line is the client's SASL response to a PLAIN
+                           * challenge (SMTP 334, IMAP and POP3 "+"), never a command */
+    unsigned char sasl_tag_n;
+    uint8_t sasl_tag[MX_IMAP_TAG_MAX]; /* IMAP: the AUTHENTICATE command's tag, for its
+                                        * completion after the response */
     /* counters */
     uint64_t commands;           /* command lines answered (too-long ones included) */
     uint64_t errors;             /* lines the engine refused: too long, unknown verb, policy */

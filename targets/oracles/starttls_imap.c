@@ -149,10 +149,11 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
     }
     if (!strcmp(verb, "AUTHENTICATE")) {
         /* RFC 3501 6.2.2: AUTHENTICATE mechanism; BAD for invalid arguments, NO for an
-         * unsupported mechanism. RFC 4959: the initial response on the command line (SASL-IR);
-         * this server has no continuation exchange, so PLAIN without exactly one initial
-         * response is BAD. RFC 2595 3.2: refused like LOGIN while LOGINDISABLED holds. The
-         * target checks no credentials: PLAIN with a response authenticates. */
+         * unsupported mechanism; without an initial response the server's continuation "+ "
+         * (PLAIN's challenge is empty) and the next line is the response (sasl_response in
+         * starttls_model.c). RFC 4959: the initial response on the command line (SASL-IR);
+         * more arguments are BAD. RFC 2595 3.2: refused like LOGIN while LOGINDISABLED holds.
+         * The target checks no credentials: PLAIN with a response authenticates. */
         if (m->authd)
             return e;
         if (login_disabled) {
@@ -169,6 +170,13 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
             an++;
         if (an != 5 || strncasecmp((const char *)cmd + a, "PLAIN", 5)) {
             e.code = I_NO;
+            return e;
+        }
+        if (ntok == 2) {
+            memcpy(m->sasl_tag, e.tag, sizeof m->sasl_tag); /* the tag of this command */
+            e = starttls_reply(I_CONT);
+            m->sasl = 1;
+            e.rule = "RFC 3501 6.2.2: AUTHENTICATE without an initial response: '+ ' continuation";
             return e;
         }
         if (ntok != 3)
@@ -200,6 +208,10 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
     case I_STAR_BAD: /* RFC 3501 7.1.3 */
         if (n < 6 || memcmp(p, "* BAD ", 6) || last != p)
             fz_fail("starttls", "IMAP '* BAD' expected, got '%s'", shown);
+        return;
+    case I_CONT: /* RFC 3501 7.5: continue-req = "+" SP (resp-text / base64) CRLF, one line */
+        if (n < 4 || p[0] != '+' || p[1] != ' ' || last != p)
+            fz_fail("starttls", "IMAP '+ ' continuation expected, got '%s'", shown);
         return;
     case I_BYE_CLOSE: /* RFC 3501 7.1.5 */
         if (n < 6 || memcmp(p, "* BYE ", 6) || last != p)

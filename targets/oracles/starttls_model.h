@@ -21,7 +21,9 @@
 enum starttls_phase { M_PRE_TLS, M_HS, M_CMD, M_DATA, M_WAIT_TLS, M_CLOSED };
 
 /* IMAP reply kinds (struct starttls_expect.code) */
-enum { I_GREET = 1, I_OK, I_NO, I_BAD, I_STAR_BAD, I_BYE_CLOSE, I_LOGOUT };
+enum { I_GREET = 1, I_OK, I_NO, I_BAD, I_STAR_BAD, I_BYE_CLOSE, I_LOGOUT, I_CONT };
+/* POP3 reply kinds: 1 +OK, 0 -ERR, and the SASL continuation "+ " (RFC 5034 4) */
+enum { P_ERR = 0, P_OK = 1, P_CONT = 2 };
 
 /* What the model expects a step to produce. */
 struct starttls_expect {
@@ -82,6 +84,8 @@ struct starttls_model {
     int authd;
     unsigned err_run;  /* consecutive error replies to command lines */
     unsigned long long swallow; /* octets of a refused command's literal still to skip */
+    int sasl;          /* a PLAIN challenge was sent: the next line is the response */
+    char sasl_tag[MX_IMAP_TAG_MAX + 1]; /* IMAP: the AUTHENTICATE command's tag */
     struct fz_buf buf; /* client bytes not yet acted on */
     size_t scan;       /* bytes of buf already searched for a line end */
 };

@@ -97,8 +97,8 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
     }
     if (!strcmp(verb, "AUTH")) {
         /* RFC 4954 4: after EHLO, once per session, not inside a transaction (503); an
-         * unknown mechanism is 504; PLAIN (RFC 4616) needs the initial response here (this
-         * server sends no 334 challenge), else 501 */
+         * unknown mechanism is 504; PLAIN (RFC 4616) without the initial response gets the
+         * empty challenge "334 " and the next line is the response (sasl_response) */
         if (m->helo != 2 || m->auth || m->mail)
             return starttls_reply(503);
         size_t mp = 0;
@@ -108,8 +108,11 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
             return starttls_reply(504);
         while (mp < an && arg[mp] == ' ')
             mp++;
-        if (mp == an)
-            return starttls_reply(501);
+        if (mp == an) {
+            m->sasl = 1;
+            m->sasl_tag[0] = 0;
+            return starttls_reply(334);
+        }
         m->auth = 1;
         return starttls_reply(235);
     }
