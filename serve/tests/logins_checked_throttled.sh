@@ -53,7 +53,7 @@ $T curl -sS --ssl-reqd --cacert "$CERT" "${R[@]}" --sasl-ir --user alice:nope --
     --mail-rcpt alice@mx-serve.test -T "$W/m16384" "smtp://mx-serve.test:$P_SMTP" 2>/dev/null || rc=$?
 [[ $rc -eq 67 ]] || fail "curl smtp with a wrong password: exit $rc, want 67 (login denied)"
 [[ $(stored_count) -eq $((before + 1)) ]] || fail "the refused logins stored something"
-echo "ok: swaks AUTH PLAIN alice and bob accepted, wrong password 535 5.7.8; curl smtp --sasl-ir --user right/wrong (no 334 continuation in libmx: RFC 4954 initial response only)"
+echo "ok: swaks AUTH PLAIN alice and bob accepted, wrong password 535 5.7.8; curl smtp --sasl-ir --user right/wrong (the initial response; the 334 continuation: sasl_continuation_clients.sh)"
 
 # --- recipients
 $T python3 - "$P_SMTP" "$CERT" <<'PY' || fail "RCPT checks"
