@@ -221,7 +221,7 @@ static int c_authenticate(struct mx_machine *m, struct mx_step *st, const struct
     if (!mx_word_is(cl->arg, cl->an, "PLAIN"))
         return mx_cmd_reply(st, cl, "NO Unsupported authentication mechanism\r\n");
     if (m->ps.imap.ntok == 1) /* RFC 3501 6.2.2: no initial response, an empty "+ " */
-        return mx_machine_sasl_begin(m, st, cl);
+        return mx_machine_sasl_begin(m, st, cl, MX_SASL_PLAIN, NULL, 0);
     if (m->ps.imap.ntok != 2)
         return mx_cmd_reply(st, cl, "BAD AUTHENTICATE PLAIN takes at most an initial response (SASL-IR)\r\n");
     while (i < cl->an && cl->arg[i] == ' ')

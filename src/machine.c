@@ -108,14 +108,6 @@ int mx_machine_auth_refused(struct mx_machine *m, struct mx_step *st, const stru
     return mx_machine_close(m, st, m->proto->too_many_auth, "too many failed logins: closed");
 }
 
-int mx_machine_sasl_begin(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl)
-{
-    m->sasl = 1;
-    m->sasl_tag_n = (unsigned char)(cl->tag_n <= sizeof m->sasl_tag ? cl->tag_n : 0);
-    memcpy(m->sasl_tag, cl->line, m->sasl_tag_n);
-    return mx_step_reply(st, m->proto->sasl_challenge);
-}
-
 /* RFC 4648 4 base64, as RFC 4954 4 / RFC 3501 6.2.2 / RFC 5034 4 want the response: groups
  * of four from the alphabet, "=" padding only at the end. Empty is valid (an empty response). */
 static int base64_ok(const uint8_t *p, size_t n)
@@ -144,17 +136,36 @@ static int sasl_response(struct mx_machine *m, struct mx_step *st, const uint8_t
     const struct mx_proto *p = m->proto;
     struct mx_cmdline cl = {NULL, m->sasl_tag, m->sasl_tag_n, m->sasl_tag, m->sasl_tag_n,
                             m->sasl_tag_n, NULL, 0};
-    m->sasl = 0;
+    enum mx_sasl kind = (enum mx_sasl)m->sasl;
+    m->sasl = MX_SASL_NONE;
     if (too_long)
         return mx_cmd_reply(st, &cl, p->sasl_too_long);
     if (n == 1 && line[0] == '*')
         return mx_cmd_reply(st, &cl, p->sasl_cancelled);
     if (!base64_ok(line, n))
         return mx_cmd_reply(st, &cl, p->sasl_invalid);
-    if (mx_machine_check(m, MX_CHECK_PLAIN, line, n) != MX_ACCEPT)
+    if (kind == MX_SASL_LOGIN_USER) {
+        if (mx_machine_check(m, MX_CHECK_SASL_USER, line, n) != MX_ACCEPT)
+            return mx_machine_auth_refused(m, st, &cl);
+        m->sasl = MX_SASL_LOGIN_PASS;
+        return mx_step_reply(st, p->sasl_login_pass);
+    }
+    if (mx_machine_check(m, kind == MX_SASL_PLAIN ? MX_CHECK_PLAIN : MX_CHECK_SASL_PASS, line, n) !=
+        MX_ACCEPT)
         return mx_machine_auth_refused(m, st, &cl);
     m->auth = MX_AUTH_DONE;
     return mx_cmd_reply(st, &cl, p->sasl_accepted);
+}
+
+int mx_machine_sasl_begin(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl,
+                          enum mx_sasl kind, const uint8_t *ir, size_t irn)
+{
+    m->sasl = (unsigned char)kind;
+    m->sasl_tag_n = (unsigned char)(cl->tag_n <= sizeof m->sasl_tag ? cl->tag_n : 0);
+    memcpy(m->sasl_tag, cl->line, m->sasl_tag_n);
+    if (ir)
+        return sasl_response(m, st, ir, irn, 0);
+    return mx_step_reply(st, kind == MX_SASL_PLAIN ? m->proto->sasl_challenge : m->proto->sasl_login_user);
 }
 
 int mx_cmd_reply(struct mx_step *st, const struct mx_cmdline *cl, const char *text)

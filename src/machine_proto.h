@@ -70,6 +70,8 @@ struct mx_proto {
     const char *sasl_invalid;   /* reply to a response that is not base64 */
     const char *sasl_too_long;  /* reply to a response longer than the line buffer */
     const char *sasl_accepted;  /* reply when cfg.check accepts the response */
+    const char *sasl_login_user; /* AUTH LOGIN's challenges (NULL: no LOGIN mechanism) */
+    const char *sasl_login_pass;
     const char *policy_refusal; /* reply to a command without MX_CMD_PRE_TLS while the
                                  * tls_required policy is in force; NULL: the protocol's
                                  * actions apply the policy themselves */
@@ -91,10 +93,12 @@ enum mx_verdict mx_machine_check(const struct mx_machine *m, enum mx_check_kind 
 /* A login cfg.check refused: the protocol's auth_refused reply; at the limit of refused logins
  * also the final line and MX_ACT_CLOSE. The caller keeps the state unauthenticated. */
 int mx_machine_auth_refused(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl);
-/* AUTH/AUTHENTICATE PLAIN without an initial response: the protocol's empty challenge; the
- * next line is the response (the engine's, never a command; cl's tag is kept for the
- * completion). */
-int mx_machine_sasl_begin(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl);
+/* AUTH/AUTHENTICATE with a SASL mechanism (MX_SASL_PLAIN or MX_SASL_LOGIN_USER): with an
+ * initial response (ir, irn; NULL: none) it is answered as the first response would be, else
+ * the mechanism's first challenge; the next line is the response (the engine's, never a
+ * command; cl's tag is kept for the completion). */
+int mx_machine_sasl_begin(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl,
+                          enum mx_sasl kind, const uint8_t *ir, size_t irn);
 /* Closes the connection after text (may be NULL); diag as mx_step_close(). */
 int mx_machine_close(struct mx_machine *m, struct mx_step *st, const char *text, const char *diag);
 

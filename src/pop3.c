@@ -123,7 +123,7 @@ static int c_auth(struct mx_machine *m, struct mx_step *st, const struct mx_cmdl
     for (ir = i; ir < cl->an && cl->arg[ir] != ' '; ir++)
         ;
     if (i == cl->an) /* RFC 5034 4: no initial response, an empty "+ " challenge */
-        return mx_machine_sasl_begin(m, st, cl);
+        return mx_machine_sasl_begin(m, st, cl, MX_SASL_PLAIN, NULL, 0);
     if (ir != cl->an)
         return mx_step_reply(st, "-ERR AUTH PLAIN takes at most an initial response\r\n");
     if (mx_machine_check(m, MX_CHECK_PLAIN, cl->arg + i, cl->an - i) != MX_ACCEPT)

@@ -24,11 +24,12 @@
  * rules it implements, is described at the top of src/smtp.c, src/pop3.c and
  * src/imap_starttls.c.
  *
- * The SASL PLAIN exchange without an initial response (RFC 4954 4, RFC 3501 6.2.2, RFC 5034
- * 4): the protocol's challenge, then the next line is the response, not a command: "*"
- * cancels (SMTP 501, IMAP BAD, POP3 -ERR), text that is not base64 is refused alike, a line
- * longer than the line buffer ends the exchange with an error, and the response goes to
- * cfg.check as MX_CHECK_PLAIN (refusals counted as for any login).
+ * The SASL exchanges (RFC 4954 4, RFC 3501 6.2.2, RFC 5034 4): PLAIN without an initial
+ * response, and SMTP's AUTH LOGIN (draft-murchison-sasl-login: "Username:", "Password:"
+ * challenges): the protocol's challenge, then the next line is the response, not a command:
+ * "*" cancels (SMTP 501, IMAP BAD, POP3 -ERR), text that is not base64 is refused alike, a
+ * line longer than the line buffer ends the exchange with an error, and the response goes to
+ * cfg.check (MX_CHECK_PLAIN, MX_CHECK_SASL_USER / _PASS; refusals counted as for any login).
  *
  * Per connection: sizeof(struct mx_machine) (at most 320 bytes) + the caller's line buffer; nothing
  * is allocated.
@@ -99,6 +100,14 @@ struct mx_imap_state {
     unsigned char ended;         /* ... and what it ended in (enum mx_imap_mark) */
 };
 
+/* The SASL exchange a machine is in (struct mx_machine.sasl) */
+enum mx_sasl {
+    MX_SASL_NONE = 0,
+    MX_SASL_PLAIN,      /* PLAIN's empty challenge sent: the response is RFC 4616's message */
+    MX_SASL_LOGIN_USER, /* SMTP AUTH LOGIN's "Username:" sent */
+    MX_SASL_LOGIN_PASS  /* SMTP AUTH LOGIN's "Password:" sent */
+};
+
 struct mx_proto; /* a protocol descriptor (src/machine_proto.h) */
 
 struct mx_machine {
@@ -117,8 +126,8 @@ struct mx_machine {
     unsigned auth_failures; /* logins cfg.check refused */
     uint64_t swallow; /* octets still to drop before the next line: a refused command's
                        * non-synchronizing literal (IMAP {N+} before authentication) */
-    unsigned char sasl;   /* 1: the next line is the client's SASL response to a PLAIN
-                           * challenge (SMTP 334, IMAP and POP3 "+"), never a command */
+    unsigned char sasl;   /* enum mx_sasl: the next line is the client's SASL response to
+                           * that challenge (SMTP 334, IMAP and POP3 "+"), never a command */
     unsigned char sasl_tag_n;
     uint8_t sasl_tag[MX_IMAP_TAG_MAX]; /* IMAP: the AUTHENTICATE command's tag, for its
                                         * completion after the response */

@@ -78,7 +78,11 @@ enum mx_check_kind {
                          * of RFC 4616's authzid NUL authcid NUL passwd */
     MX_CHECK_USER,      /* POP3 USER: the name; the caller keeps it for the PASS that follows */
     MX_CHECK_PASS,      /* POP3 PASS: the password of the last USER */
-    MX_CHECK_RCPT       /* SMTP RCPT: the argument after "TO:" */
+    MX_CHECK_RCPT,      /* SMTP RCPT: the argument after "TO:" */
+    MX_CHECK_SASL_USER, /* SMTP AUTH LOGIN (draft-murchison-sasl-login): the user name, base64,
+                         * as sent; the caller keeps it for the MX_CHECK_SASL_PASS that follows
+                         * (a refusal is answered as a refused login) */
+    MX_CHECK_SASL_PASS  /* SMTP AUTH LOGIN: the password (base64) of the last SASL user */
 };
 enum mx_verdict {
     MX_ACCEPT = 0,

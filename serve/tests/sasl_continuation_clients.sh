@@ -3,6 +3,8 @@
 # real clients over STARTTLS against the -u table:
 #  - curl SMTP --user without --sasl-ir: AUTH PLAIN, "334 ", the response on its own line
 #    (RFC 4954 4); the right password stores the message, a wrong one is login denied (67);
+#  - swaks --auth LOGIN (draft-murchison-sasl-login): both challenges, right password stored,
+#    wrong one 535 5.7.8;
 #  - Python imaplib authenticate('PLAIN', ...) (no SASL-IR in imaplib: "+ " continuation, RFC
 #    3501 6.2.2): right password logs in and SELECTs, wrong one NO [AUTHENTICATIONFAILED],
 #    an authobject returning None sends "*": BAD, and the session is still not authenticated;
@@ -38,6 +40,21 @@ $T curl -sS --ssl-reqd --cacert "$CERT" "${R[@]}" --user alice:wrong --mail-from
     --mail-rcpt alice@mx-serve.test -T "$W/m" "smtp://mx-serve.test:$P_SMTP" 2>/dev/null || rc=$?
 [[ $rc -eq 67 ]] || fail "curl smtp (no --sasl-ir) with a wrong password: exit $rc, want 67 (login denied)"
 echo "ok: curl SMTP --user without --sasl-ir: 334 continuation, right password 235 and stored, wrong one refused"
+
+# --- swaks AUTH LOGIN: "334 VXNlcm5hbWU6", the user, "334 UGFzc3dvcmQ6", the password
+gen_message "$W/m2" 5000 7
+{ cat "$W/m2"; printf '.\r\n'; } >"$W/swaks.data"
+$T swaks --server 127.0.0.1 --port "$P_SMTP" --tls --auth LOGIN --auth-user alice --auth-password secret \
+    --to alice@mx-serve.test --data @"$W/swaks.data" >"$W/swaks.out" 2>&1 || { cat "$W/swaks.out"; fail "swaks --auth LOGIN"; }
+grep -q "^<~  334 VXNlcm5hbWU6" "$W/swaks.out" || { cat "$W/swaks.out"; fail "swaks LOGIN: no Username: challenge"; }
+grep -q "^<~  334 UGFzc3dvcmQ6" "$W/swaks.out" || fail "swaks LOGIN: no Password: challenge"
+grep -q "^<~  235 " "$W/swaks.out" || fail "swaks LOGIN: no 235"
+assert_stored "$W/m2"
+if $T swaks --server 127.0.0.1 --port "$P_SMTP" --tls --auth LOGIN --auth-user alice --auth-password wrong \
+    --to alice@mx-serve.test >"$W/swaks.out" 2>&1; then fail "swaks LOGIN: a wrong password was accepted"; fi
+grep -q "^<~\* 535 5.7.8 " "$W/swaks.out" || { cat "$W/swaks.out"; fail "swaks LOGIN wrong password: no 535 5.7.8"; }
+grep -q "AUTH LOGIN alice: invalid credentials" "$W/log" || fail "no refused AUTH LOGIN in the log"
+echo "ok: swaks --auth LOGIN right (stored) and wrong (535 5.7.8)"
 
 # --- imaplib, poplib, raw SMTP
 $T python3 - "$P_IMAP" "$P_POP" "$P_SMTP" "$CERT" <<'PY' || fail "imaplib / poplib / raw SMTP continuation"

@@ -175,7 +175,7 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
         if (ntok == 2) {
             memcpy(m->sasl_tag, e.tag, sizeof m->sasl_tag); /* the tag of this command */
             e = starttls_reply(I_CONT);
-            m->sasl = 1;
+            m->sasl = S_PLAIN;
             e.rule = "RFC 3501 6.2.2: AUTHENTICATE without an initial response: '+ ' continuation";
             return e;
         }

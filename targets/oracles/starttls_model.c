@@ -138,19 +138,25 @@ static int is_base64(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* Issue 13: the line after a PLAIN challenge (SMTP 334, IMAP and POP3 "+ ") is the client's
+/* Issue 13: the line after a SASL challenge (SMTP 334, IMAP and POP3 "+ ") is the client's
  * response, never a command (RFC 4954 4, RFC 3501 6.2.2, RFC 5034 4): "*" cancels (SMTP 501,
  * IMAP tagged BAD, POP3 -ERR), a response that is not base64 is refused alike (RFC 4954 4:
  * 501), one longer than the server reads ends the exchange (RFC 4954 4: 500 5.5.6; IMAP BAD,
- * POP3 -ERR); any other response authenticates (the target checks no credentials). */
-static struct starttls_expect sasl_response(struct starttls_model *m, const uint8_t *l, size_t n,
-                                            int too_long)
+ * POP3 -ERR). LOGIN (draft-murchison-sasl-login 2, SMTP only): the user name is answered with
+ * the "Password:" challenge (334); any other response authenticates (the target checks no
+ * credentials). */
+struct starttls_expect starttls_sasl_response(struct starttls_model *m, const uint8_t *l, size_t n,
+                                              int too_long)
 {
     int smtp = m->p == &starttls_smtp, pop3 = m->p == &starttls_pop3;
     int refused = too_long || (n == 1 && l[0] == '*') || !is_base64(l, n);
+    int was = m->sasl;
     struct starttls_expect e;
-    m->sasl = 0;
-    if (refused) {
+    m->sasl = S_NONE;
+    if (!refused && was == S_LOGIN_USER) {
+        m->sasl = S_LOGIN_PASS;
+        e = starttls_reply(334);
+    } else if (refused) {
         e = starttls_reply(smtp ? (too_long ? 500 : 501) : pop3 ? P_ERR : I_BAD);
     } else {
         e = starttls_reply(smtp ? 235 : pop3 ? P_OK : I_OK);
@@ -262,7 +268,7 @@ size_t starttls_model_run(struct starttls_model *m, struct starttls_expect *ex, 
         if (n && m->buf.p[n - 1] == '\r')
             n--;
         if (m->sasl)
-            e = sasl_response(m, m->buf.p, n, ll > m->max_line);
+            e = starttls_sasl_response(m, m->buf.p, n, ll > m->max_line);
         else if (ll > m->max_line)
             e = m->p->too_long_line ? m->p->too_long_line(m, m->buf.p, n) : starttls_reply(m->p->too_long);
         else

@@ -71,7 +71,7 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
         while (r < n && l[r] != ' ')
             r++;
         if (i == n) {
-            m->sasl = 1;
+            m->sasl = S_PLAIN;
             m->sasl_tag[0] = 0;
             return starttls_reply(P_CONT);
         }
