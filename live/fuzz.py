@@ -67,8 +67,7 @@ class Server:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dir", required=True)
-    ap.add_argument("--judge", required=True)
+    run.replay_options(ap, patience=1.5)
     ap.add_argument("--mutate", required=True, help="tools/session-mutate of the build")
     ap.add_argument("--servers", help="comma-separated (default: every server in DIR/ports)")
     ap.add_argument("--time", type=float, default=60.0, help="seconds of mutation (default 60)")
@@ -78,9 +77,6 @@ def main():
     ap.add_argument("--batch", type=int, default=8, help="mutants per round (default 8)")
     ap.add_argument("--min-budget", type=int, default=150, help="replays per finding's minimization")
     ap.add_argument("--min-seconds", type=float, default=120, help="seconds per finding's minimization")
-    ap.add_argument("--quiet", type=float, default=0.1)
-    ap.add_argument("--patience", type=float, default=1.5)
-    ap.add_argument("--timeout", type=float, default=4.0)
     ap.add_argument("--mx-serve", help="the mx-serve binary the run used, when not the build's (for the replay command)")
     ap.add_argument("paths", nargs="+")
     a = ap.parse_args()
@@ -198,7 +194,7 @@ def main():
           flush=True)
     t_min = time.time()
     minimize.minimize_all(a, ports, list(found.values()), os.path.join(a.dir, "minimal"), a.min_budget,
-                          a.min_seconds, log=lambda s: print(s, flush=True), mx_serve=a.mx_serve)
+                          a.min_seconds, log=lambda s: print(s, flush=True), mx_serve=a.mx_serve, jobs=a.jobs)
     summary = {
         "seconds": round(fuzz_seconds, 1), "minimize_seconds": round(time.time() - t_min, 1),
         "replays": total, "seeds": len(seeds), "seed": a.seed, "load": os.getloadavg(),

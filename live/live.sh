@@ -110,7 +110,7 @@ if [[ $FUZZ -eq 1 ]]; then
         --servers "$joined" "${REPLAY_OPTS[@]}" "${FUZZ_OPTS[@]}" "${PATHS[@]}" || rc=$?
 else
     python3 "$ROOT/live/run.py" --dir "$DIR" --judge "$JUDGE" --jobs "$JOBS" --servers "$joined" "${PATHS[@]}" || rc=$?
-    [[ $rc -ne 0 ]] || python3 "$ROOT/live/minimize.py" --dir "$DIR" --judge "$JUDGE" "${REPLAY_OPTS[@]}" || rc=$?
+    [[ $rc -ne 0 ]] || python3 "$ROOT/live/minimize.py" --dir "$DIR" --judge "$JUDGE" --jobs "$JOBS" "${REPLAY_OPTS[@]}" || rc=$?
 fi
 live_stop_all || rc=1
 echo "live: every server stopped"

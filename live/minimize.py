@@ -29,6 +29,7 @@ import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -162,7 +163,7 @@ def shown_path(p):
     return os.path.relpath(p, run.ROOT) if p.startswith(run.ROOT + os.sep) else p
 
 
-def minimize_all(a, ports, results, out_dir, budget, seconds, log=print, mx_serve=None):
+def minimize_all(a, ports, results, out_dir, budget, seconds, log=print, mx_serve=None, jobs=4):
     """Minimizes the shortest session of each distinct finding in results (records updated in
     place: the first record showing it gets "minimal"...). Returns the records minimized."""
     groups = {}
@@ -171,44 +172,46 @@ def minimize_all(a, ports, results, out_dir, budget, seconds, log=print, mx_serv
             k = (rec["server"],) + finding_key(v)
             groups.setdefault(k, []).append(rec)
     os.makedirs(out_dir, exist_ok=True)
-    done = []
-    for k, recs in sorted(groups.items()):
+
+    def one_finding(item):
+        k, recs = item
         recs.sort(key=lambda r: run.session_size(r))
-        rec = recs[0]
-        with open(run.session_path(rec), "rb") as f:
+        with open(run.session_path(recs[0]), "rb") as f:
             data = f.read()
         t0 = time.time()
         with tempfile.TemporaryDirectory(dir=out_dir) as work:
             best, brec, tests = minimize(a, ports, k[0], k[1:], data, work, budget, seconds)
-        if best is None:
-            rec["minimal"], rec["minimal_verdict"] = None, None
-            log("live: minimize %s | %s: did not reproduce (%d replays)" % (k[0], k[1], tests))
-            continue
-        path = os.path.join(out_dir, "%s-%s" % (k[0], hashlib.sha1(best).hexdigest()[:12]))
-        with open(path + ".tmp", "wb") as f:
-            f.write(best)
-        os.replace(path + ".tmp", path)
-        rel = shown_path(path)
-        rec["minimal"] = rel
-        rec["minimal_bytes"] = [len(data), len(best)]
-        rec["minimal_transcript"] = brec.get("transcript", [])
-        rec["minimal_verdict"] = next(v for v in findings_of(brec) if finding_key(v) == k[1:])
-        rec["replay_command"] = replay_command(k[0], path, mx_serve)
-        log("live: minimized %s | %s: %d -> %d bytes in %d replays, %.0f s: %s" % (
-            k[0], k[1], len(data), len(best), tests, time.time() - t0, rel))
-        done.append(rec)
+        return k, recs[0], data, best, brec, tests, time.time() - t0
+
+    done = []
+    # the findings at once (each a connection at a time): most of a replay is waiting for replies
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
+        for k, rec, data, best, brec, tests, secs in ex.map(one_finding, sorted(groups.items())):
+            if best is None:
+                rec["minimal"], rec["minimal_verdict"] = None, None
+                log("live: minimize %s | %s: did not reproduce (%d replays)" % (k[0], k[1], tests))
+                continue
+            path = os.path.join(out_dir, "%s-%s" % (k[0], hashlib.sha1(best).hexdigest()[:12]))
+            with open(path + ".tmp", "wb") as f:
+                f.write(best)
+            os.replace(path + ".tmp", path)
+            rec["minimal"] = shown_path(path)
+            rec["minimal_bytes"] = [len(data), len(best)]
+            rec["minimal_transcript"] = brec.get("transcript", [])
+            rec["minimal_verdict"] = next(v for v in findings_of(brec) if finding_key(v) == k[1:])
+            rec["replay_command"] = replay_command(k[0], path, mx_serve)
+            log("live: minimized %s | %s: %d -> %d bytes in %d replays, %.0f s: %s" % (
+                k[0], k[1], len(data), len(best), tests, secs, rec["minimal"]))
+            done.append(rec)
     return done
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dir", required=True)
-    ap.add_argument("--judge", required=True)
+    run.replay_options(ap)
     ap.add_argument("--budget", type=int, default=150, help="replays per finding (default 150)")
     ap.add_argument("--seconds", type=float, default=120, help="seconds per finding (default 120)")
-    ap.add_argument("--quiet", type=float, default=0.1)
-    ap.add_argument("--patience", type=float, default=2.0)
-    ap.add_argument("--timeout", type=float, default=4.0)
+    ap.add_argument("--jobs", type=int, default=4, help="findings minimized at once (default 4)")
     ap.add_argument("--mx-serve", help="the mx-serve binary the run used, when not the build's (for the replay command)")
     ap.add_argument("results", nargs="?")
     a = ap.parse_args()
@@ -218,7 +221,7 @@ def main():
     with open(path) as f:
         results = [json.loads(l) for l in f if l.strip()]
     ports = run.read_ports(a.dir)
-    minimize_all(a, ports, results, os.path.join(a.dir, "minimal"), a.budget, a.seconds, mx_serve=a.mx_serve)
+    minimize_all(a, ports, results, os.path.join(a.dir, "minimal"), a.budget, a.seconds, mx_serve=a.mx_serve, jobs=a.jobs)
     run.write_results(path, results)
     return 0
 

@@ -171,15 +171,22 @@ def sessions(args):
     return [os.path.abspath(p) for p in out]
 
 
+def replay_options(ap, patience=2.0):
+    """The options of a replay (live/run.py, live/fuzz.py, live/minimize.py): where the servers
+    and the judge are, and the live client's waits (tools/session-send.py --quiet --patience
+    --timeout: what bounds each connection)."""
+    ap.add_argument("--dir", required=True, help="live/servers.sh's directory (DIR/ports)")
+    ap.add_argument("--judge", required=True, help="live-judge of the build")
+    ap.add_argument("--quiet", type=float, default=0.1, help="a reply is complete after this many quiet seconds")
+    ap.add_argument("--patience", type=float, default=patience, help="seconds to wait for a reply the model expects")
+    ap.add_argument("--timeout", type=float, default=4.0, help="the connection's socket timeout")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dir", required=True)
-    ap.add_argument("--judge", required=True)
+    replay_options(ap)
     ap.add_argument("--servers", help="comma-separated (default: every server in DIR/ports)")
     ap.add_argument("--jobs", type=int, default=8)
-    ap.add_argument("--quiet", type=float, default=0.1)
-    ap.add_argument("--patience", type=float, default=2.0)
-    ap.add_argument("--timeout", type=float, default=4.0)
     ap.add_argument("--out", help="default DIR/results.jsonl")
     ap.add_argument("paths", nargs="+")
     a = ap.parse_args()

@@ -25,25 +25,18 @@
 
 static uint8_t *slurp(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
     struct fz_buf b = {0};
-    uint8_t tmp[8192];
-    size_t k;
-    if (!f) {
-        fprintf(stderr, "session-mutate: cannot open %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0 && b.n <= SM_MAX_LIMIT)
-        fz_buf_put(&b, tmp, k);
-    fclose(f);
-    if (b.n > SM_MAX_LIMIT) {
+    int rc = fz_buf_read_file(&b, path, SM_MAX_LIMIT);
+    if (rc == -1)
+        fprintf(stderr, "session-mutate: cannot read %s: %s\n", path, strerror(errno));
+    else if (rc == -2)
         fprintf(stderr, "session-mutate: %s: larger than %d bytes: not a live session\n", path, SM_MAX_LIMIT);
+    if (rc != 0) {
         fz_buf_free(&b);
         return NULL;
     }
     *n = b.n;
-    fz_buf_put(&b, "", 1); /* never a NULL buffer for an empty file */
-    return b.p;
+    return b.p; /* never NULL: the NUL after the bytes */
 }
 
 static int number(const char *opt, const char *v, unsigned long long lo, unsigned long long hi,
