@@ -398,6 +398,27 @@ static void match(struct judge *j)
     }
 }
 
+/* The server sent rq's bytes where the model expects no reply. A final refusal before the server
+ * closes is its own error limit (RFC 5321 3.8 / 4.2.2: 421 at any time; RFC 3501 7.1.5: BYE;
+ * POP3 has no rule against a last -ERR): a choice. Anything else is a finding. */
+static void unexpected_reply(struct judge *j, int then_closed)
+{
+    char us[240];
+    shown(us, sizeof us, j->rq.p, j->rq.n > 60 ? 60 : j->rq.n);
+    const char *rule = j->nex ? section(j, &j->ex[j->nex - 1], j->greet[j->nex - 1]) : NOTHING_ASKED;
+    const uint8_t *u = j->rq.p;
+    int refusal = j->proto == FZ_PROTO_SMTP ? j->rq.n >= 1 && (u[0] == '4' || u[0] == '5')
+                : j->proto == FZ_PROTO_POP3 ? j->rq.n >= 4 && !memcmp(u, "-ERR", 4)
+                                            : j->rq.n >= 6 && !memcmp(u, "* BYE ", 6);
+    class_put(j, "+");
+    if (then_closed && refusal)
+        verdict(j, "choice", "RFC 5321 3.8 / RFC 3501 7.1.5 / RFC 1939 3: a final refusal, then the close",
+                "no reply", "a reply, closed", "the server ends the connection with a last refusal of its own "
+                "(its error or command limit, not the model's): '%s'", us);
+    else
+        verdict(j, "finding", rule, "no reply", "a reply", "the server answered where the model expects nothing: '%s'", us);
+}
+
 /* The client waited (--patience) for the replies of the next expectation and none came. */
 static void unanswered(struct judge *j, const char *when, int verb_popped)
 {
@@ -593,11 +614,7 @@ int main(int argc, char **argv)
         if (kind == 'C') {
             /* server bytes left over: the server answered where the model expects nothing */
             if (j.rq.n && j.next >= j.nex) {
-                char us[240];
-                shown(us, sizeof us, j.rq.p, j.rq.n > 60 ? 60 : j.rq.n);
-                class_put(&j, "+");
-                verdict(&j, "finding", j.nex ? j.ex[j.nex - 1].rule : NOTHING_ASKED, "no reply", "a reply",
-                        "the server answered where the model expects nothing: '%s'", us);
+                unexpected_reply(&j, 0);
                 break;
             }
             if (j.next < j.nex) {
@@ -607,12 +624,14 @@ int main(int argc, char **argv)
             size_t n = unhex(arg, bytes);
             feed(&j, bytes, n);
             match(&j);
-        } else if (kind == 'S' && (j.m.phase == M_WAIT_TLS || j.m.phase == M_PRE_TLS) && j.next >= j.nex &&
+        } else if (kind == 'S' && (j.m.phase == M_WAIT_TLS || j.m.phase == M_PRE_TLS || j.m.phase == M_HS) &&
+                   j.next >= j.nex &&
                    strlen(arg) >= 4 && !strncmp(arg, "1503", 4)) {
             /* RFC 8446 6 / RFC 5246 7.2: the TLS layer answers non-TLS bytes with an alert */
             class_put(&j, "L");
-            verdict(&j, "pass", "RFC 3207 4.2 / CVE-2011-0411: plaintext after the 220 goes to the TLS layer",
-                    "TLS layer", "TLS alert", "plaintext sent before the handshake was answered by a TLS alert");
+            verdict(&j, "pass", j.m.phase == M_WAIT_TLS ? "RFC 3207 4.2 / CVE-2011-0411: plaintext after the 220 goes to the TLS layer"
+                                  : "RFC 8314 3.3 / RFC 8446 6: bytes that are no TLS handshake, on an implicit-TLS listener: a TLS alert",
+                    "TLS layer", "TLS alert", "bytes sent before the handshake were answered by a TLS alert");
             j.done = 1;
         } else if (kind == 'S') {
             size_t n = unhex(arg, bytes);
@@ -662,11 +681,7 @@ int main(int argc, char **argv)
                 unanswered(&j, "within the client's patience", 1);
             }
         } else if (!j.done && j.rq.n) {
-            char us[240];
-            shown(us, sizeof us, j.rq.p, j.rq.n > 60 ? 60 : j.rq.n);
-            class_put(&j, "+");
-            verdict(&j, "finding", j.nex ? j.ex[j.nex - 1].rule : NOTHING_ASKED, "no reply", "a reply",
-                    "the server answered where the model expects nothing: '%s'", us);
+            unexpected_reply(&j, j.closed);
         } else if (!j.done && j.closed) {
             class_put(&j, "X");
             if (j.m.phase == M_WAIT_TLS)
