@@ -75,9 +75,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=4)
     ap.add_argument("--batch", type=int, default=8, help="mutants per round (default 8)")
-    ap.add_argument("--min-budget", type=int, default=150, help="replays per finding's minimization")
-    ap.add_argument("--min-seconds", type=float, default=120, help="seconds per finding's minimization")
-    ap.add_argument("--mx-serve", help="the mx-serve binary the run used, when not the build's (for the replay command)")
+    minimize.minimize_options(ap)
     ap.add_argument("paths", nargs="+")
     a = ap.parse_args()
     for name, v, lo in (("--time", a.time, 1), ("--count", a.count, 1), ("--jobs", a.jobs, 1),

@@ -2,7 +2,7 @@
 """minimize.py - live mode's minimizer: a session that shows a finding on a running server, cut
 down to a small session that still shows it.
 
-    live/minimize.py --dir DIR --judge BIN [--budget N] [--seconds S] [RESULTS.jsonl]
+    live/minimize.py --dir DIR --judge BIN [--min-budget N] [--min-seconds S] [RESULTS.jsonl]
 
 reads live/run.py's (or live/fuzz.py's) results, and for each distinct finding (server, rule,
 expected and received class) minimizes its shortest session against the server that is running
@@ -18,7 +18,7 @@ Isolating Failure-Inducing Input", TSE 2002):
   2. the events: ddmin over the list (client writes and TLS-up events);
   3. each client write's lines: ddmin over the lines of the write;
   4. each client write's bytes: ddmin over its bytes (writes of at most 512 bytes).
-Bounded: at most --budget replays (default 150) and --seconds (default 120) per finding; the last
+Bounded: at most --min-budget replays (default 150) and --min-seconds (default 120) per finding; the last
 candidate that reproduced is the result, whatever the bound cut short. A finding that does not
 reproduce at all (timing) keeps its original session and says so ("minimal_verdict": null).
 """
@@ -206,22 +206,27 @@ def minimize_all(a, ports, results, out_dir, budget, seconds, log=print, mx_serv
     return done
 
 
+def minimize_options(ap):
+    """The minimizer's bounds and the replay command's binary (here and in live/fuzz.py)."""
+    ap.add_argument("--min-budget", type=int, default=150, help="replays per finding (default 150)")
+    ap.add_argument("--min-seconds", type=float, default=120, help="seconds per finding (default 120)")
+    ap.add_argument("--mx-serve", help="the mx-serve binary the run used, when not the build's (for the replay command)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     run.replay_options(ap)
-    ap.add_argument("--budget", type=int, default=150, help="replays per finding (default 150)")
-    ap.add_argument("--seconds", type=float, default=120, help="seconds per finding (default 120)")
+    minimize_options(ap)
     ap.add_argument("--jobs", type=int, default=4, help="findings minimized at once (default 4)")
-    ap.add_argument("--mx-serve", help="the mx-serve binary the run used, when not the build's (for the replay command)")
     ap.add_argument("results", nargs="?")
     a = ap.parse_args()
-    if a.budget < 1 or a.seconds <= 0:
-        sys.exit("live/minimize.py: --budget and --seconds must be positive")
+    if a.min_budget < 1 or a.min_seconds <= 0:
+        sys.exit("live/minimize.py: --min-budget and --min-seconds must be positive")
     path = a.results or os.path.join(a.dir, "results.jsonl")
     with open(path) as f:
         results = [json.loads(l) for l in f if l.strip()]
     ports = run.read_ports(a.dir)
-    minimize_all(a, ports, results, os.path.join(a.dir, "minimal"), a.budget, a.seconds, mx_serve=a.mx_serve, jobs=a.jobs)
+    minimize_all(a, ports, results, os.path.join(a.dir, "minimal"), a.min_budget, a.min_seconds, mx_serve=a.mx_serve, jobs=a.jobs)
     run.write_results(path, results)
     return 0
 
