@@ -45,7 +45,7 @@ MAX_SESSION = 4096
 
 
 def dictionaries(root):
-    """The starttls target's dictionaries (targets/manifest via ./build.sh targets, its one reader)."""
+    """The starttls target's dictionaries, as ./build.sh targets (the one reader of the target list) names them."""
     r = subprocess.run(["bash", os.path.join(root, "build.sh"), "targets", "--field", "starttls", "dicts"],
                        stdout=subprocess.PIPE, text=True, check=True)
     d = r.stdout.strip()
