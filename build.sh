@@ -36,10 +36,11 @@ usage: ./build.sh [COMMAND] [ARGS]
                        run ci/oss-fuzz/build.sh in a reproduction of OSS-Fuzz's build environment
                        and check $OUT as OSS-Fuzz's runner does (ci/oss-fuzz/check.sh); from
                        source, BoringSSL takes tens of minutes on 2 cores
-  live [--quick] [--servers LIST] [SESSION-OR-DIR...]
+  live [--quick] [--servers LIST] [--fuzz [--time S] [--count N] [--seed K]] [SESSION-OR-DIR...]
                        live mode: mx-serve, Debian's postfix (default and hardened) and dovecot
                        started on loopback with private configs under build/live, every session
-                       replayed to each, replies judged by the RFC model; report in
+                       replayed to each (--fuzz: mutated, reply classes as feedback), replies
+                       judged by the RFC model, each finding minimized; report in
                        build/live/report.{txt,html}; every server stopped after (live/README.md)
   deps                 install (as root) or list the Debian packages mxfuzz needs
   targets [--names | --field TARGET name|dicts|max_len|libs|mutator]
@@ -484,7 +485,7 @@ oss-fuzz-check) exec "$ROOT/ci/oss-fuzz/check.sh" "$@" ;;
 bench) ensure_deps $DEPS_BASE $DEPS_AFL; exec "$ROOT/bench/run.sh" "$@" ;;
 coverage) ensure_deps $DEPS_BASE; exec "$ROOT/tools/coverage.sh" "$@" ;;
 deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST; say "all dependencies present" ;;
-live) ensure_deps $DEPS_BASE; cmake_build test live-judge mx-serve; sanitizer_env
+live) ensure_deps $DEPS_BASE; cmake_build test live-judge mx-serve session-mutate; sanitizer_env
       exec "$ROOT/live/live.sh" --build "$TEST_DIR" "$@" ;;
 targets) cmd_targets "$@" ;;
 build-fuzzers) local_fuzz_build "${1:-libfuzzer}" ;;

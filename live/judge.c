@@ -39,6 +39,8 @@
 #include "starttls_model.h"
 
 #define MAX_EX 4096
+/* the rule of a reply before anything the model answers (the client has sent nothing yet) */
+#define NOTHING_ASKED "RFC 5321 4.1 / RFC 3501 7 / RFC 1939 3: no reply but to a command (or the greeting)"
 
 static const struct starttls_proto *const protos[3] = {&starttls_smtp, &starttls_imap, &starttls_pop3};
 
@@ -47,7 +49,8 @@ struct judge {
     struct starttls_model m;
     struct starttls_expect ex[MAX_EX];
     size_t nex, next;       /* expectations and the next one to match */
-    struct fz_buf lines;    /* command lines fed in M_CMD, NUL-separated, oldest first */
+    struct fz_buf lines;    /* command lines fed in M_CMD, oldest first, each after its length
+                             * (a size_t): a line may hold a NUL */
     struct fz_buf rq;       /* server bytes not yet matched to an expectation */
     struct fz_buf classes;  /* the reply-class sequence */
     int done;               /* a finding or a choice ended the judgement */
@@ -56,6 +59,7 @@ struct judge {
     size_t line_n;          /* and that line's length */
     int line_odd;           /* and it holds a byte outside printable ASCII (CR LF aside) */
     unsigned char piped[MAX_EX]; /* the expectation's write held more than one command */
+    unsigned char greet[MAX_EX]; /* the expectation is the server's greeting */
 };
 
 /* ---------------------------------------------------------------- output */
@@ -231,8 +235,9 @@ static void pop_verb(struct judge *j)
     j->line_odd = 0;
     if (!j->lines.n)
         return;
-    const uint8_t *l = j->lines.p;
-    size_t n = strlen((const char *)l);
+    size_t n;
+    memcpy(&n, j->lines.p, sizeof n);
+    const uint8_t *l = j->lines.p + sizeof n;
     j->line_n = n;
     j->line_odd = 0;
     for (size_t i = 0; i < n; i++)
@@ -249,7 +254,52 @@ static void pop_verb(struct judge *j)
     while (a < n && l[a] != ' ' && l[a] != '\r' && l[a] != '\n' && k + 1 < sizeof j->verb)
         j->verb[k++] = (char)toupper(l[a++]);
     j->verb[k] = 0;
-    fz_buf_drop_front(&j->lines, n + 1);
+    fz_buf_drop_front(&j->lines, sizeof n + n);
+}
+
+/* The rule of an expectation as the report names it: the model's own where it has one, else the
+ * RFC section of the command the reply answers (the model's catch-all "command rules" covers
+ * every command; the starttls target's messages and bench/bugs recognisers keep that label, so
+ * the sections are given here, by the verb of the line the reply answers). */
+static const char *section(const struct judge *j, const struct starttls_expect *e, int greeting)
+{
+    struct verb_rule { const char *verb, *rule; };
+    static const struct verb_rule smtp[] = {
+        {"EHLO", "RFC 5321 4.1.1.1: EHLO"}, {"HELO", "RFC 5321 4.1.1.1: HELO"},
+        {"MAIL", "RFC 5321 4.1.1.2 / 4.1.4: MAIL (after EHLO/HELO, not nested)"},
+        {"RCPT", "RFC 5321 4.1.1.3 / 4.1.4: RCPT (after MAIL)"},
+        {"DATA", "RFC 5321 4.1.1.4 / 4.1.4: DATA (after RCPT)"}, {"RSET", "RFC 5321 4.1.1.5: RSET"},
+        {"NOOP", "RFC 5321 4.1.1.9: NOOP"}, {"QUIT", "RFC 5321 4.1.1.10: QUIT"},
+        {"STARTTLS", "RFC 3207 4: STARTTLS"}, {"AUTH", "RFC 4954 4: AUTH"}, {NULL, NULL}};
+    static const struct verb_rule imap[] = {
+        {"CAPABILITY", "RFC 3501 6.1.1: CAPABILITY"}, {"NOOP", "RFC 3501 6.1.2: NOOP"},
+        {"LOGOUT", "RFC 3501 6.1.3: LOGOUT"}, {"STARTTLS", "RFC 3501 6.2.1: STARTTLS"},
+        {"AUTHENTICATE", "RFC 3501 6.2.2 / RFC 4959: AUTHENTICATE"}, {"LOGIN", "RFC 3501 6.2.3: LOGIN"},
+        {NULL, NULL}};
+    static const struct verb_rule pop3[] = {
+        {"USER", "RFC 1939 7: USER"}, {"PASS", "RFC 1939 7: PASS"}, {"STAT", "RFC 1939 5: STAT"},
+        {"NOOP", "RFC 1939 5: NOOP"}, {"RSET", "RFC 1939 5: RSET"}, {"QUIT", "RFC 1939 6: QUIT"},
+        {"CAPA", "RFC 2449 5: CAPA"}, {"STLS", "RFC 2595 4: STLS"}, {NULL, NULL}};
+    if (e->rule && strcmp(e->rule, "command rules")) {
+        if (!strcmp(e->rule, "end of message only at CRLF.CRLF"))
+            return "RFC 5321 4.1.1.4 / 2.3.8: the message ends only at CRLF.CRLF (bare LF is no line end)";
+        return e->rule;
+    }
+    if (greeting)
+        return j->proto == FZ_PROTO_SMTP ? "RFC 5321 4.3.1 / 3.1: the 220 greeting"
+             : j->proto == FZ_PROTO_IMAP ? "RFC 3501 7.1.1 / 7.1.4: the greeting (OK or PREAUTH)"
+                                         : "RFC 1939 4: the +OK greeting";
+    const struct verb_rule *t = j->proto == FZ_PROTO_SMTP ? smtp : j->proto == FZ_PROTO_IMAP ? imap : pop3;
+    for (; t->verb; t++)
+        if (!strcmp(t->verb, j->verb))
+            return t->rule;
+    if (!j->verb[0])
+        return j->proto == FZ_PROTO_SMTP ? "RFC 5321 4.1 / 4.2: a reply to each command line"
+             : j->proto == FZ_PROTO_IMAP ? "RFC 3501 2.2.2 / 7.1.3: a tagged reply to each command (BAD when invalid)"
+                                         : "RFC 1939 3: a status reply to each command line";
+    return j->proto == FZ_PROTO_SMTP ? "RFC 5321 4.2.4: unrecognized or unimplemented command (500/502)"
+         : j->proto == FZ_PROTO_IMAP ? "RFC 3501 6 / 7.1.3: a command unknown or invalid in this state (BAD)"
+                                     : "RFC 1939 3: -ERR to a command unknown or invalid in this state";
 }
 
 /* Matches queued server units against the pending expectations. */
@@ -271,6 +321,7 @@ static void match(struct judge *j)
             pop_verb(j);
         if (j->proto == FZ_PROTO_SMTP && e->code == 530 && (!e->rule || !strcmp(e->rule, "command rules")))
             e->rule = "RFC 3207 4: TLS required: 530 to all but EHLO, NOOP, STARTTLS, QUIT before TLS";
+        e->rule = section(j, e, j->greet[j->next]);
         if (j->proto == FZ_PROTO_SMTP)
             snprintf(want, sizeof want, "%s (%d)", class_name(ec), e->code);
         else
@@ -347,6 +398,27 @@ static void match(struct judge *j)
     }
 }
 
+/* The server sent rq's bytes where the model expects no reply. A final refusal before the server
+ * closes is its own error limit (RFC 5321 3.8 / 4.2.2: 421 at any time; RFC 3501 7.1.5: BYE;
+ * POP3 has no rule against a last -ERR): a choice. Anything else is a finding. */
+static void unexpected_reply(struct judge *j, int then_closed)
+{
+    char us[240];
+    shown(us, sizeof us, j->rq.p, j->rq.n > 60 ? 60 : j->rq.n);
+    const char *rule = j->nex ? section(j, &j->ex[j->nex - 1], j->greet[j->nex - 1]) : NOTHING_ASKED;
+    const uint8_t *u = j->rq.p;
+    int refusal = j->proto == FZ_PROTO_SMTP ? j->rq.n >= 1 && (u[0] == '4' || u[0] == '5')
+                : j->proto == FZ_PROTO_POP3 ? j->rq.n >= 4 && !memcmp(u, "-ERR", 4)
+                                            : j->rq.n >= 6 && !memcmp(u, "* BYE ", 6);
+    class_put(j, "+");
+    if (then_closed && refusal)
+        verdict(j, "choice", "RFC 5321 3.8 / RFC 3501 7.1.5 / RFC 1939 3: a final refusal, then the close",
+                "no reply", "a reply, closed", "the server ends the connection with a last refusal of its own "
+                "(its error or command limit, not the model's): '%s'", us);
+    else
+        verdict(j, "finding", rule, "no reply", "a reply", "the server answered where the model expects nothing: '%s'", us);
+}
+
 /* The client waited (--patience) for the replies of the next expectation and none came. */
 static void unanswered(struct judge *j, const char *when, int verb_popped)
 {
@@ -354,13 +426,14 @@ static void unanswered(struct judge *j, const char *when, int verb_popped)
     char ec = expect_class(j, e);
     if (!verb_popped)
         pop_verb(j);
+    const char *rule = section(j, e, j->greet[j->next]);
     class_put(j, "I");
     if (j->proto == FZ_PROTO_IMAP && e->rule && strstr(e->rule, "RFC 7888 4"))
-        verdict(j, "choice", e->rule, class_name(ec), "waits",
+        verdict(j, "choice", rule, class_name(ec), "waits",
                 "the server reads on after the literal (RFC 3501 9: a command continues after a "
                 "literal); the model ends the refused command at it");
     else
-        verdict(j, "finding", e->rule, class_name(ec), "ignored", "no reply %s%s%s", when,
+        verdict(j, "finding", rule, class_name(ec), "ignored", "no reply %s%s%s", when,
                 j->verb[0] ? " to " : "", j->verb);
 }
 
@@ -373,8 +446,9 @@ static void feed(struct judge *j, const uint8_t *p, size_t n)
         for (size_t i = 0; i < n; i++)
             if (p[i] == '\n') {
                 if (j->m.phase == M_CMD) {
-                    fz_buf_put(&j->lines, p + s, i + 1 - s);
-                    fz_buf_put(&j->lines, "", 1);
+                    size_t ln = i + 1 - s;
+                    fz_buf_put(&j->lines, &ln, sizeof ln);
+                    fz_buf_put(&j->lines, p + s, ln);
                 }
                 s = i + 1;
             }
@@ -403,8 +477,10 @@ static void model_init(struct judge *j, const struct fz_session *s)
     j->m.max_line = s->max_line;
     j->m.max_message = s->max_literal;
     j->m.phase = s->mode == FZ_MODE_IMPLICIT ? M_PRE_TLS : M_CMD;
-    if (s->mode != FZ_MODE_IMPLICIT)
+    if (s->mode != FZ_MODE_IMPLICIT) {
+        j->greet[j->nex] = 1;
         j->ex[j->nex++] = starttls_reply(j->m.p->greeting);
+    }
 }
 
 /* TLS came up (the server accepted, the handshake completed) */
@@ -416,6 +492,7 @@ static void tls_up(struct judge *j)
     } else if (j->m.phase == M_PRE_TLS || j->m.phase == M_HS) {
         j->m.tls = 1;
         j->m.phase = M_CMD;
+        j->greet[j->nex] = 1;
         j->ex[j->nex++] = starttls_reply(j->m.p->greeting);
     }
     j->m.buf.n = 0;
@@ -423,21 +500,16 @@ static void tls_up(struct judge *j)
     j->lines.n = 0;
 }
 
+/* the whole file, NUL-terminated (a transcript is text); exits on an error (a usage error) */
 static uint8_t *slurp(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
     struct fz_buf b = {0};
-    uint8_t tmp[65536];
-    size_t k;
-    if (!f) {
-        fprintf(stderr, "live-judge: cannot open %s\n", path);
+    /* a session is at most 64 KiB; its transcript a few times that in hex */
+    if (fz_buf_read_file(&b, path, (size_t)64 << 20) != 0) {
+        fprintf(stderr, "live-judge: cannot read %s\n", path);
         exit(2);
     }
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
-        fz_buf_put(&b, tmp, k);
-    fclose(f);
     *n = b.n;
-    fz_buf_put(&b, "", 1);
     return b.p;
 }
 
@@ -542,11 +614,7 @@ int main(int argc, char **argv)
         if (kind == 'C') {
             /* server bytes left over: the server answered where the model expects nothing */
             if (j.rq.n && j.next >= j.nex) {
-                char us[240];
-                shown(us, sizeof us, j.rq.p, j.rq.n > 60 ? 60 : j.rq.n);
-                class_put(&j, "+");
-                verdict(&j, "finding", j.nex ? j.ex[j.nex - 1].rule : "command rules", "no reply", "a reply",
-                        "the server answered where the model expects nothing: '%s'", us);
+                unexpected_reply(&j, 0);
                 break;
             }
             if (j.next < j.nex) {
@@ -556,12 +624,14 @@ int main(int argc, char **argv)
             size_t n = unhex(arg, bytes);
             feed(&j, bytes, n);
             match(&j);
-        } else if (kind == 'S' && (j.m.phase == M_WAIT_TLS || j.m.phase == M_PRE_TLS) && j.next >= j.nex &&
+        } else if (kind == 'S' && (j.m.phase == M_WAIT_TLS || j.m.phase == M_PRE_TLS || j.m.phase == M_HS) &&
+                   j.next >= j.nex &&
                    strlen(arg) >= 4 && !strncmp(arg, "1503", 4)) {
             /* RFC 8446 6 / RFC 5246 7.2: the TLS layer answers non-TLS bytes with an alert */
             class_put(&j, "L");
-            verdict(&j, "pass", "RFC 3207 4.2 / CVE-2011-0411: plaintext after the 220 goes to the TLS layer",
-                    "TLS layer", "TLS alert", "plaintext sent before the handshake was answered by a TLS alert");
+            verdict(&j, "pass", j.m.phase == M_WAIT_TLS ? "RFC 3207 4.2 / CVE-2011-0411: plaintext after the 220 goes to the TLS layer"
+                                  : "RFC 8314 3.3 / RFC 8446 6: bytes that are no TLS handshake, on an implicit-TLS listener: a TLS alert",
+                    "TLS layer", "TLS alert", "bytes sent before the handshake were answered by a TLS alert");
             j.done = 1;
         } else if (kind == 'S') {
             size_t n = unhex(arg, bytes);
@@ -593,32 +663,29 @@ int main(int argc, char **argv)
             const struct starttls_expect *e = &j.ex[j.next];
             char ec = expect_class(&j, e);
             pop_verb(&j);
+            const char *rule = section(&j, e, j.greet[j.next]);
             if (j.closed) {
                 class_put(&j, "X");
                 const struct starttls_expect *prev = j.next ? &j.ex[j.next - 1] : NULL;
                 int after_refusal = prev && expect_class(&j, prev) != 'A';
                 if (e->act == MX_ACT_CLOSE && !e->code)
-                    verdict(&j, "pass", e->rule, "closed", "closed", "closed");
+                    verdict(&j, "pass", rule, "closed", "closed", "closed");
                 else if (ec == 'B' || (e->act == MX_ACT_CLOSE && expect_class(&j, e) != 'A'))
-                    verdict(&j, "choice", e->rule, class_name(ec), "closed",
+                    verdict(&j, "choice", rule, class_name(ec), "closed",
                             "closed without the final line (RFC 5321 3.8: SHOULD send 421; RFC 8314 sets no "
                             "plaintext reply on an implicit-TLS port)");
                 else
-                    verdict(&j, after_refusal ? "choice" : "finding", e->rule, class_name(ec), "closed",
+                    verdict(&j, after_refusal ? "choice" : "finding", rule, class_name(ec), "closed",
                             "the server closed the connection%s%s", j.verb[0] ? " at " : "", j.verb);
             } else {
                 unanswered(&j, "within the client's patience", 1);
             }
         } else if (!j.done && j.rq.n) {
-            char us[240];
-            shown(us, sizeof us, j.rq.p, j.rq.n > 60 ? 60 : j.rq.n);
-            class_put(&j, "+");
-            verdict(&j, "finding", j.nex ? j.ex[j.nex - 1].rule : "command rules", "no reply", "a reply",
-                    "the server answered where the model expects nothing: '%s'", us);
+            unexpected_reply(&j, j.closed);
         } else if (!j.done && j.closed) {
             class_put(&j, "X");
             if (j.m.phase == M_WAIT_TLS)
-                verdict(&j, "choice", j.nex ? j.ex[j.nex - 1].rule : NULL, "TLS", "closed",
+                verdict(&j, "choice", j.nex ? j.ex[j.nex - 1].rule : "RFC 3207 4 / RFC 2595 4 / RFC 3501 6.2.1: the TLS negotiation", "TLS", "closed",
                         "the server closed instead of negotiating TLS (nothing pipelined was executed)");
         }
     }

@@ -5,8 +5,10 @@
 
 Per server and rule: pass / finding / choice (an answer the RFCs allow that differs from libmx's
 model) / n.a. Each finding (grouped by server, rule and the server's answer) with its minimal
-session (the shortest session file that shows it), the bytes sent and received, and the rule
-with its RFC section. The differential: every session whose reply-class sequences differ
+session (live/minimize.py's, else the shortest session file that shows it), the one command that
+replays it against freshly started servers, the bytes sent and received (the minimal session's
+transcript), and the rule with its RFC section. After `live --fuzz`, the run's figures
+(DIR/fuzz.json: replays, queue, class sequences per server, the load average). The differential: every session whose reply-class sequences differ
 between servers, each server's classes and the model's verdict side by side. Written aside and
 renamed, never left half-written.
 """
@@ -56,6 +58,36 @@ def size_of(path, root):
         return 1 << 30
 
 
+def example(hits, root):
+    """The record to show for a finding: the minimized one, else the shortest session's."""
+    hits.sort(key=lambda h: (not h[0].get("minimal"), size_of(h[0]["session"], root)))
+    r, v = hits[0]
+    if r.get("minimal"):
+        return r, r["minimal_verdict"], r["minimal"], r["minimal_transcript"], r["replay_command"]
+    return r, v, r["session"], r.get("transcript", []), "./build.sh live --servers %s %s" % (r["server"], r["session"])
+
+
+def transcript_lines(tr, limit=40):
+    out = []
+    for k, b in tr[:limit]:
+        if k in ("C", "S"):
+            for piece in shown(b).rstrip("\n").split("\n") if b else [""]:
+                out.append("%s: %s" % (k, piece))
+        else:
+            out.append("%s %s" % (k, b))
+    if len(tr) > limit:
+        out.append("... %d more events" % (len(tr) - limit))
+    return out
+
+
+def fuzz_summary(d):
+    try:
+        with open(os.path.join(d, "fuzz.json")) as f:
+            return json.load(f)
+    except OSError:
+        return None
+
+
 def differential(results):
     by = defaultdict(dict)
     for r in results:
@@ -72,12 +104,20 @@ def shown(b):
     return b.encode("latin-1").decode("ascii", "backslashreplace").replace("\r", "\\r").replace("\n", "\\n\n")
 
 
-def text_report(results, root):
+def text_report(results, root, fz=None):
     per, findings, na = summarize(results)
     diff = differential(results)
     L = []
     servers = sorted({r["server"] for r in results})
     L.append("live mode: %d replays, servers: %s" % (len(results), " ".join(servers)))
+    if fz:
+        L.append("fuzz: %d replays in %.0f s (+ %.0f s minimizing), %d seeds, seed %d, load average %s" % (
+            fz["replays"], fz["seconds"], fz["minimize_seconds"], fz["seeds"], fz["seed"],
+            " ".join("%.2f" % x for x in fz["load"])))
+        for srv, f in sorted(fz["servers"].items()):
+            L.append("    %-18s %5d replays, %3d class sequences, queue %3d, %d n.a., %d finding(s)" % (
+                srv, f["replays"], f["class_sequences"], f["queue"], f["not_applicable"], f["findings"]))
+        L.append("  (results below: the seeds' replays, the mutants that joined a queue, the findings)")
     for srv in servers:
         tot = defaultdict(int)
         for rule in per[srv].values():
@@ -92,13 +132,20 @@ def text_report(results, root):
             L.append("   %-5s pass %4d  finding %3d  choice %3d  n.a. %3d   %s" % (
                 "FIND" if c["finding"] else "", c["pass"], c["finding"], c["choice"], c["na"], rule))
     L.append("")
-    L.append("== findings (minimal session of each: the shortest file that shows it)")
+    L.append("== findings (each with its minimal session, live/minimize.py's)")
     for (srv, rule, got), hits in sorted(findings.items()):
-        hits.sort(key=lambda h: size_of(h[0]["session"], root))
-        r, v = hits[0]
-        L.append("- %s: %s [%d session(s)]" % (srv, rule, len(hits)))
+        n = len(hits)
+        r, v, sess, tr, cmd = example(hits, root)
+        L.append("- %s: %s [%d session(s)]" % (srv, rule, n))
         L.append("    expected %s, got %s: %s" % (v["want"], got, v["detail"]))
-        L.append("    minimal session: %s (%s listener)" % (r["session"], r["listener"]))
+        if r.get("minimal"):
+            L.append("    minimal session: %s (%s listener; %d -> %d bytes, from %s)" % (
+                sess, r["listener"], r["minimal_bytes"][0], r["minimal_bytes"][1], r["session"]))
+        else:
+            L.append("    session: %s (%s listener; not minimized%s)" % (
+                sess, r["listener"], ": it did not reproduce" if "minimal" in r else ""))
+        L.append("    replay on fresh servers: %s" % cmd)
+        L.extend("      " + t for t in transcript_lines(tr))
     L.append("")
     L.append("== differential: %d sessions whose reply classes differ (%s)" % (len(diff), CLASS_KEY))
     for sess, m in diff[:60]:
@@ -111,7 +158,7 @@ def text_report(results, root):
     return "\n".join(L) + "\n"
 
 
-def html_report(results, root):
+def html_report(results, root, fz=None):
     per, findings, na = summarize(results)
     diff = differential(results)
     e = html.escape
@@ -122,6 +169,14 @@ def html_report(results, root):
          "<h1>mxfuzz live mode</h1><p>%d replays. The starttls target's RFC model judges each server's replies by "
          "class; <b>choice</b> is an answer the RFCs allow that differs from libmx's; <b>n.a.</b> a rule the "
          "session cannot test on that server.</p>" % len(results)]
+    if fz:
+        H.append("<p>fuzz: %d replays in %.0f s (+ %.0f s minimizing), load average %s</p><table><tr><th>server</th>"
+                 "<th>replays</th><th>class sequences</th><th>queue</th><th>findings</th></tr>" % (
+                     fz["replays"], fz["seconds"], fz["minimize_seconds"], e(" ".join("%.2f" % x for x in fz["load"]))))
+        for srv, f in sorted(fz["servers"].items()):
+            H.append("<tr><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td></tr>" % (
+                e(srv), f["replays"], f["class_sequences"], f["queue"], f["findings"]))
+        H.append("</table>")
     servers = sorted({r["server"] for r in results})
     rules = sorted({rule for s in per for rule in per[s]})
     H.append("<h2>Per server, per rule</h2><table><tr><th>rule</th>%s</tr>" % "".join("<th>%s</th>" % e(s) for s in servers))
@@ -141,13 +196,12 @@ def html_report(results, root):
             H.append("<li>%s: %d × %s</li>" % (e(s), n, e(why)))
     H.append("</ul><h2>Findings</h2>")
     for (srv, rule, got), hits in sorted(findings.items()):
-        hits.sort(key=lambda h: size_of(h[0]["session"], root))
-        r, v = hits[0]
+        n = len(hits)
+        r, v, sess, tr, cmd = example(hits, root)
         H.append("<h3 class=finding>%s: %s</h3><p>expected <b>%s</b>, got <b>%s</b>: %s<br>minimal session: "
-                 "<code>%s</code> (%s listener; %d session(s) show it; replay: <code>tools/session-send.py --port N "
-                 "--transcript OUT %s</code>)</p><pre>" % (e(srv), e(rule), e(v["want"]), e(got), e(v["detail"]),
-                                                           e(r["session"]), e(r["listener"]), len(hits), e(r["session"])))
-        for k, b in r.get("transcript", []):
+                 "<code>%s</code> (%s listener; %d session(s) show it; replay on fresh servers: <code>%s</code>)</p><pre>" % (
+                     e(srv), e(rule), e(v["want"]), e(got), e(v["detail"]), e(sess), e(r["listener"]), n, e(cmd)))
+        for k, b in tr:
             if k in ("C", "S"):
                 H.append("%s: %s\n" % ("C" if k == "C" else "S", e(shown(b))))
             else:
@@ -180,9 +234,10 @@ def main():
     ap.add_argument("results", nargs="?")
     a = ap.parse_args()
     results = load(a.results or os.path.join(a.dir, "results.jsonl"))
-    txt = text_report(results, a.root)
+    fz = fuzz_summary(a.dir)
+    txt = text_report(results, a.root, fz)
     write(os.path.join(a.dir, "report.txt"), txt)
-    write(os.path.join(a.dir, "report.html"), html_report(results, a.root))
+    write(os.path.join(a.dir, "report.html"), html_report(results, a.root, fz))
     sys.stdout.write(txt)
     return 0
 

@@ -129,6 +129,35 @@ def one(a, ports, path, server):
     return rec
 
 
+def session_path(rec):
+    return os.path.join(ROOT, rec["session"])
+
+
+def session_size(rec):
+    try:
+        return os.path.getsize(session_path(rec))
+    except OSError:
+        return 1 << 30
+
+
+def read_ports(d):
+    """DIR/ports of live/servers.sh: (server, listener) -> port."""
+    ports = {}
+    with open(os.path.join(d, "ports")) as f:
+        for line in f:
+            srv, lst, p = line.split()
+            ports[(srv, lst)] = int(p)
+    return ports
+
+
+def write_results(path, results):
+    """One JSON object a line, written aside and renamed (never half a file)."""
+    with open(path + ".tmp", "w") as f:
+        for r in results:
+            f.write(json.dumps(r) + "\n")
+    os.replace(path + ".tmp", path)
+
+
 def sessions(args):
     out = []
     for p in args:
@@ -142,23 +171,26 @@ def sessions(args):
     return [os.path.abspath(p) for p in out]
 
 
+def replay_options(ap, patience=2.0):
+    """The options of a replay (live/run.py, live/fuzz.py, live/minimize.py): where the servers
+    and the judge are, and the live client's waits (tools/session-send.py --quiet --patience
+    --timeout: what bounds each connection)."""
+    ap.add_argument("--dir", required=True, help="live/servers.sh's directory (DIR/ports)")
+    ap.add_argument("--judge", required=True, help="live-judge of the build")
+    ap.add_argument("--quiet", type=float, default=0.1, help="a reply is complete after this many quiet seconds")
+    ap.add_argument("--patience", type=float, default=patience, help="seconds to wait for a reply the model expects")
+    ap.add_argument("--timeout", type=float, default=4.0, help="the connection's socket timeout")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dir", required=True)
-    ap.add_argument("--judge", required=True)
+    replay_options(ap)
     ap.add_argument("--servers", help="comma-separated (default: every server in DIR/ports)")
     ap.add_argument("--jobs", type=int, default=8)
-    ap.add_argument("--quiet", type=float, default=0.1)
-    ap.add_argument("--patience", type=float, default=2.0)
-    ap.add_argument("--timeout", type=float, default=4.0)
     ap.add_argument("--out", help="default DIR/results.jsonl")
     ap.add_argument("paths", nargs="+")
     a = ap.parse_args()
-    ports = {}
-    with open(os.path.join(a.dir, "ports")) as f:
-        for line in f:
-            srv, lst, p = line.split()
-            ports[(srv, lst)] = int(p)
+    ports = read_ports(a.dir)
     servers = a.servers.split(",") if a.servers else sorted({k[0] for k in ports})
     todo = [(p, s) for p in sessions(a.paths) for s in servers]
     results, done = [], [0]
@@ -173,10 +205,7 @@ def main():
     with ThreadPoolExecutor(max_workers=a.jobs) as ex:
         results = list(ex.map(step, todo))
     out = a.out or os.path.join(a.dir, "results.jsonl")
-    with open(out + ".tmp", "w") as f:
-        for r in results:
-            f.write(json.dumps(r) + "\n")
-    os.replace(out + ".tmp", out)
+    write_results(out, results)
     errors = [r for r in results if "error" in r]
     for r in errors[:10]:
         print("live: %s on %s: %s" % (r["session"], r["server"], r["error"]), file=sys.stderr)

@@ -2,6 +2,7 @@
 """mxsession.py - the session format (corpus/FORMAT.md) for the Python tools: one parser.
 
     import mxsession; s = mxsession.parse(data)   # s.version, s.proto, s.events [(letter, bytes)]
+    mxsession.encode(s)                           # back to a (canonical) session file
     tools/mxsession.py decode FILE...             # the text form, byte for byte as tools/mxsession
 
 The Python twin of targets/harness/session.c (fz_session_parse, fz_session_next and
@@ -71,6 +72,26 @@ def parse(data):
             events.append((letter, ev[i:i + n]))
         i += n
     return Session(version, header, events)
+
+
+def encode(s):
+    """The canonical file of a session (an edited s.events included): the 4-byte header and
+    each event as type byte, 16-bit little-endian length, payload -- what fz_sbuf_header and
+    fz_sbuf_event write (session.c), longer payloads split the same way. live/minimize.py
+    writes its reduced sessions with it."""
+    # the header as the parser reads it (protocol and mode reduced), as the mutator writes it:
+    # never "MX" + a version byte, which would make the file read as version 2
+    out = bytearray([PROTOS.index(s.proto), MODES.index(s.mode), s.flags, s.limits])
+    tag = {v: k for k, v in TAGS.items()}
+    for letter, p in s.events:
+        p = bytes(p)
+        while True:
+            k = min(len(p), 65535)
+            out += bytes([tag[letter], k & 255, k >> 8]) + p[:k]
+            p = p[k:]
+            if not p:
+                break
+    return bytes(out)
 
 
 def _quoted(p):

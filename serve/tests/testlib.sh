@@ -4,6 +4,9 @@
 #   serve_init                      a work dir ($W), a throwaway self-signed cert ($W/certs/test.pem),
 #                                   a trap that stops every server started here
 #   serve_ports N                   N free loopback ports into the array PORTS
+#   serve_conf_starttls3            3 free ports as P_SMTP P_IMAP P_POP, and $W/serve.conf with one
+#                                   STARTTLS listener each for SMTP, IMAP and POP3, all served
+#                                   by the test certificate
 #   serve_start CONF [ARGS...]      starts mx-serve on config file CONF (-m $W/md, --log $W/log,
 #                                   user alice:secret); waits until it listens; pid in SERVE_PID
 #   serve_start_ports N WRITER [ARGS...]  serve_ports N, WRITER (a function) writes $W/serve.conf
@@ -77,6 +80,13 @@ serve_launch() {
         sleep 0.1
     done
     fail "mx-serve did not get ready in 10 s"
+}
+
+serve_conf_starttls3() {
+    serve_ports 3
+    P_SMTP=${PORTS[0]} P_IMAP=${PORTS[1]} P_POP=${PORTS[2]}
+    printf 'listen 127.0.0.1 %s starttls smtp\nlisten 127.0.0.1 %s starttls imap\nlisten 127.0.0.1 %s starttls pop3\ncert test * *\n' \
+        "$P_SMTP" "$P_IMAP" "$P_POP" >"$W/serve.conf"
 }
 
 serve_start() {

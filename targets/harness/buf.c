@@ -86,3 +86,27 @@ uint8_t *fz_memdup(const void *p, size_t n)
     q[n] = 0;
     return q;
 }
+
+int fz_buf_read_file(struct fz_buf *b, const char *path, size_t limit)
+{
+    FILE *f = fopen(path, "rb");
+    size_t start = b->n, k;
+    uint8_t tmp[8192];
+    int rc = 0;
+    if (!f)
+        return -1;
+    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        fz_buf_put(b, tmp, k);
+        if (b->n - start > limit) {
+            b->n = start + limit + 1;
+            rc = -2;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f))
+        rc = -1;
+    fclose(f);
+    fz_buf_put(b, "", 1);
+    b->n--;
+    return rc;
+}

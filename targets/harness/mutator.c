@@ -1,5 +1,6 @@
 /* mutator.c - session-aware mutation (mutator.h). Parsing and writing are session.c's
- * (fz_session_parse / fz_session_next / fz_sbuf_*): this file only edits the event list. */
+ * (fz_session_parse / fz_session_next / fz_sbuf_*): this file edits the event list (and reads
+ * the dictionary files its tokens come from). */
 #include "mutator.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "fuzz_input.h"
+#include "hex.h"
 
 /* ---- layouts */
 
@@ -60,6 +62,43 @@ void fz_mutator_add_token(struct fz_mutator *m, const uint8_t *p, size_t n)
     m->tok_len[m->ntok] = n;
     m->ntok++;
     fz_buf_put(&m->tok, p, n);
+}
+
+/* ---- a dictionary file (libFuzzer / AFL format: one "token" per line, name= optional, C-like
+ * escapes \\ \" \xHH; # comments) */
+
+int fz_mutator_load_dict(struct fz_mutator *m, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[2048];
+    if (!f) {
+        fprintf(stderr, "mxfuzz mutator: cannot read the dictionary %s: no tokens\n", path);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *a = strchr(line, '"'), *b = strrchr(line, '"');
+        const char *s = line + strspn(line, " \t");
+        uint8_t tok[256];
+        size_t n = 0;
+        if (*s == '#' || !a || b <= a)
+            continue;
+        for (char *p = a + 1; p < b && n < sizeof tok; p++) {
+            if (*p == '\\' && p + 1 < b) {
+                if (p[1] == 'x' && p + 3 < b && fz_hex_digit(p[2]) >= 0 && fz_hex_digit(p[3]) >= 0) {
+                    tok[n++] = (uint8_t)(fz_hex_digit(p[2]) << 4 | fz_hex_digit(p[3]));
+                    p += 3;
+                } else {
+                    tok[n++] = (uint8_t)p[1];
+                    p++;
+                }
+            } else {
+                tok[n++] = (uint8_t)*p;
+            }
+        }
+        fz_mutator_add_token(m, tok, n);
+    }
+    fclose(f);
+    return 0;
 }
 
 /* splitmix64: a fixed, portable sequence for a seed, so that runs repeat. Its arithmetic wraps

@@ -68,6 +68,9 @@ void fz_mutator_init(struct fz_mutator *m, enum fz_layout layout, fz_byte_mutato
 void fz_mutator_free(struct fz_mutator *m);
 /* Adds one token (a dictionary entry). Tokens longer than 256 bytes are ignored. */
 void fz_mutator_add_token(struct fz_mutator *m, const uint8_t *p, size_t n);
+/* Adds the tokens of a dictionary file (libFuzzer / AFL format); -1 (and a message on stderr)
+ * when it cannot be read. The engines (targets/mutator/engine.c) and tools/session-mutate. */
+int fz_mutator_load_dict(struct fz_mutator *m, const char *path);
 
 /* Mutates in[0..n) (with other[0..other_n) as the partner of a splice; NULL/0 for none) into
  * out[0..max); returns the output size, which is at most max. The output's session part is

@@ -16,44 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hex.h"
 #include "mutator.h"
-
-/* ---- the dictionary (libFuzzer / AFL format: one "token" per line, name= optional, C-like
- * escapes \\ \" \xHH; # comments) */
-
-static void load_dict(struct fz_mutator *m, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char line[2048];
-    if (!f) {
-        fprintf(stderr, "mxfuzz mutator: cannot read the dictionary %s: no tokens\n", path);
-        return;
-    }
-    while (fgets(line, sizeof line, f)) {
-        char *a = strchr(line, '"'), *b = strrchr(line, '"');
-        const char *s = line + strspn(line, " \t");
-        uint8_t tok[256];
-        size_t n = 0;
-        if (*s == '#' || !a || b <= a)
-            continue;
-        for (char *p = a + 1; p < b && n < sizeof tok; p++) {
-            if (*p == '\\' && p + 1 < b) {
-                if (p[1] == 'x' && p + 3 < b && fz_hex_digit(p[2]) >= 0 && fz_hex_digit(p[3]) >= 0) {
-                    tok[n++] = (uint8_t)(fz_hex_digit(p[2]) << 4 | fz_hex_digit(p[3]));
-                    p += 3;
-                } else {
-                    tok[n++] = (uint8_t)p[1];
-                    p++;
-                }
-            } else {
-                tok[n++] = (uint8_t)*p;
-            }
-        }
-        fz_mutator_add_token(m, tok, n);
-    }
-    fclose(f);
-}
 
 /* The engine's dictionary from its command line: -dict=FILE (libFuzzer), -x FILE / -xFILE
  * (afl-fuzz); MXFUZZ_MUTATOR_DICT wins. */
@@ -64,7 +27,7 @@ static void find_dict(struct fz_mutator *m)
     size_t n;
     FILE *f;
     if (env && *env) {
-        load_dict(m, env);
+        fz_mutator_load_dict(m, env);
         return;
     }
     f = fopen("/proc/self/cmdline", "rb");
@@ -76,11 +39,11 @@ static void find_dict(struct fz_mutator *m)
     for (size_t i = 0; i < n; i += strlen(cmd + i) + 1) {
         const char *a = cmd + i;
         if (strncmp(a, "-dict=", 6) == 0)
-            load_dict(m, a + 6);
+            fz_mutator_load_dict(m, a + 6);
         else if (strcmp(a, "-x") == 0 && i + 3 < n)
-            load_dict(m, a + 3);
+            fz_mutator_load_dict(m, a + 3);
         else if (strncmp(a, "-x", 2) == 0 && a[2])
-            load_dict(m, a + 2);
+            fz_mutator_load_dict(m, a + 2);
     }
 }
 

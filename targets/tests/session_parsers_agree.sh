@@ -7,8 +7,11 @@
 # 0/1, truncated headers and lengths) are decoded to the text form by `mxsession decode` and by
 # `tools/mxsession.py decode`, and the two outputs must be identical byte for byte. The text form
 # shows every field the parse produces (version, header, each event's type and payload), so
-# equal text means equal sessions. Also: the Python tools that read session files use
-# tools/mxsession.py, not a parser of their own.
+# equal text means equal sessions. The Python writer (mxsession.encode, live/minimize.py's) is
+# held to the C parser the same way: each input re-encoded from its Python parse must decode (in
+# C) to the input's text, the version line aside (encode writes version 1, which holds every
+# event type there is). Also: the Python tools that read session files use tools/mxsession.py,
+# not a parser of their own.
 set -euo pipefail
 ROOT=${MXFUZZ_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${MXFUZZ_BUILD:-$ROOT/build/test}
@@ -59,6 +62,25 @@ if ! cmp -s "$W/c.txt" "$W/py.txt"; then
     head -20 "$W/diff"
     first=$(grep -m1 -oE '^[0-9]+' "$W/diff" || true)
     [[ -z $first ]] || echo "first difference in: $(head -n "$first" "$W/c.txt" | grep '^==> ' | tail -1)"
+fi
+# the Python writer: encode(parse(x)) under enc/, decoded by C, equals x's C text
+python3 - "$W" "$ROOT/tools" <<'PY'
+import os, sys
+sys.path.insert(0, sys.argv[2])
+import mxsession
+w = sys.argv[1]
+for name in open(os.path.join(w, "list")).read().split("\n"):
+    if name:
+        out = os.path.join(w, "enc", name)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(os.path.join(w, name), "rb") as f, open(out, "wb") as g:
+            g.write(mxsession.encode(mxsession.parse(f.read())))
+PY
+(cd "$W/enc" && xargs -r "$BUILD/tools/mxsession" decode /dev/null <../list) | grep -v '^version 2$' >"$W/enc.txt" || true
+grep -v '^version 2$' "$W/c.txt" >"$W/c-nov.txt" || true
+if ! cmp -s "$W/c-nov.txt" "$W/enc.txt"; then
+    bad "tools/mxsession.py encode changes sessions:"
+    diff "$W/c-nov.txt" "$W/enc.txt" | head -20 || true
 fi
 v2=$(grep -c '^version 2$' "$W/c.txt" || true)
 [[ $v2 -ge 50 ]] || bad "only $v2 version-2 sessions among the inputs"

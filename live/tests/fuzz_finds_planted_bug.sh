@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `live --fuzz` finds a bug planted in mx-serve from seeds that do not show it, minimizes the
+# finding, and the minimal session reproduces it with the report's one command against a freshly
+# started server; every server is stopped afterwards. Needs no root: mx-serve only.
+#
+# The bug: bench/bugs/q237327-advertise.patch (EHLO lists STARTTLS on a listener without a
+# certificate, KB Q237327), built in with bench/variant.py. The seeds are SMTP sessions for the
+# listener WITH a certificate, where listing STARTTLS is right: their replay shows no finding (the
+# fuzz run's seed records are checked). Only a mutant that moves a session to the listener
+# without a certificate (the mutator's header mutation) or otherwise reaches its EHLO there can
+# show it. Fails when the mutator, the class feedback, the judge or the minimizer stops working:
+# no finding within the bound, a minimal session no smaller than the mutant, or one that does
+# not reproduce. The same fuzz run against the real mx-serve must not report the bug's rule.
+set -uo pipefail
+ROOT=${MXFUZZ_ROOT:?} BUILD=${MXFUZZ_BUILD:?}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+SEEDS=(corpus/starttls/smtp-advertise-cert corpus/starttls/smtp-sequence corpus/starttls/smtp-state-reset)
+RULE=Q237327
+cd "$ROOT" || exit 1
+
+# stopped NAME: no pid file left, no port of the run answering
+stopped() {
+    local p
+    for p in "$work/$1"/mx-serve/*.pid; do [[ -e $p ]] && fail "$1: $(basename "$p") left behind"; done
+    while read -r _ _ p; do
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "$1: port $p still accepts connections after the run"
+    done <"$work/$1/ports"
+}
+# records NAME ORIGIN: "session | rule" of every finding in NAME's results from ORIGIN (seed, fuzz, any)
+records() { python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if sys.argv[2] in ("any", r.get("origin")):
+        for v in r.get("verdicts", []):
+            if v["verdict"] == "finding":
+                print(r["session"], "|", v["rule"], "|", r.get("replay_command", ""), "|", r.get("minimal", ""))' \
+    "$work/$1/results.jsonl" "$2"; }
+# fuzz NAME BINARY SECONDS COUNT: a bounded fuzz run (fixed seed) of mx-serve BINARY on the seeds
+fuzz() {
+    "$ROOT/live/live.sh" --build "$BUILD" --dir "$work/$1" --servers mx-serve --mx-serve "$2" --jobs 3 \
+        --fuzz --time "$3" --count "$4" --seed 7 "${SEEDS[@]}" >"$work/$1.out" 2>&1 ||
+        { cat "$work/$1.out"; fail "live/live.sh --fuzz ($1) exited non-zero"; }
+    stopped "$1"
+    grep -q "^live fuzz: .* replays (" "$work/$1.out" || { cat "$work/$1.out"; fail "$1: no progress line"; }
+    [[ -s $work/$1/fuzz.json && -s $work/$1/report.txt ]] || fail "$1: no fuzz.json or report.txt"
+}
+
+name=q237327-advertise
+python3 "$ROOT/bench/variant.py" replay --root "$ROOT" --build "$BUILD" --jobs 1 \
+    --patch "$ROOT/bench/bugs/$name.patch" --target mx-serve --out "$work/bin" >"$work/build.out" 2>&1 ||
+    { cat "$work/build.out"; fail "building mx-serve with $name failed"; }
+
+fuzz planted "$work/bin/mx-serve" 120 300
+records planted seed >"$work/seed.findings"
+grep -q "| $RULE" "$work/seed.findings" && { cat "$work/seed.findings"; fail "a seed itself shows $RULE: the test would not show the fuzzer finding it"; }
+records planted fuzz >"$work/fuzz.findings"
+line=$(grep -m1 "| $RULE" "$work/fuzz.findings") ||
+    { cat "$work/planted.out"; fail "--fuzz did not find $name ($RULE) within the bound"; }
+IFS='|' read -r mutant _ cmd minimal <<<"$line"
+mutant=${mutant% } cmd=${cmd# } cmd=${cmd% } minimal=${minimal# }
+[[ -n $minimal && -f $minimal ]] || fail "the finding has no minimal session ($line)"
+[[ $(stat -c %s "$minimal") -lt $(stat -c %s "$mutant") ]] ||
+    fail "the minimal session ($(stat -c %s "$minimal") bytes) is not smaller than the mutant ($(stat -c %s "$mutant") bytes)"
+grep -qF "replay on fresh servers: $cmd" "$work/planted/report.txt" || fail "report.txt does not print the replay command '$cmd'"
+echo "ok: $name found by --fuzz from seeds without it; minimal session $(stat -c %s "$minimal") of $(stat -c %s "$mutant") bytes"
+
+# the report's command, as printed, against a freshly started server (live.sh in place of
+# ./build.sh live, which would build first; its own directory, so the run above stays)
+[[ $cmd == "./build.sh live "* ]] || fail "the replay command is not a ./build.sh live command: '$cmd'"
+read -ra args <<<"${cmd#./build.sh live }"
+"$ROOT/live/live.sh" --build "$BUILD" --dir "$work/repro" "${args[@]}" >"$work/repro.out" 2>&1 ||
+    { cat "$work/repro.out"; fail "the replay command failed"; }
+stopped repro
+records repro any >"$work/repro.findings"
+grep -q "| $RULE" "$work/repro.findings" || { cat "$work/repro.out"; fail "the minimal session does not reproduce $RULE on a fresh server"; }
+echo "ok: '$cmd' reproduces it on a freshly started server"
+
+fuzz real "$BUILD/tools/mx-serve" 60 150
+records real any >"$work/real.findings"
+grep -q "| $RULE" "$work/real.findings" && { cat "$work/real.findings"; fail "the real mx-serve shows $RULE under the same fuzz run"; }
+echo "ok: the same fuzz run on the real mx-serve: no $RULE finding ($(grep -c . "$work/real.findings") other finding(s))"
