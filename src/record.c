@@ -100,6 +100,22 @@ CT_WRAPS static inline size_t ct_lt(size_t a, size_t b) { return value_barrier(c
 static inline size_t ct_ge(size_t a, size_t b) { return ~ct_lt(a, b); }
 CT_WRAPS static inline size_t ct_is_zero(size_t a) { return value_barrier(ct_msb(~a & (a - 1))); }
 static inline size_t ct_eq(size_t a, size_t b) { return ct_is_zero(a ^ b); }
+/* The same on 32-bit lanes, for the loops over a record's last few hundred bytes: both
+ * operands below 2^31 (positions and lengths in a record are below 2^16). No barrier inside:
+ * such a loop puts one on its secret operand before it starts (value_barrier32), so the compiler
+ * knows nothing of the value to branch on, and the loop stays plain lane arithmetic that it can
+ * vectorise. */
+static inline uint32_t value_barrier32(uint32_t a)
+{
+    __asm__("" : "+r"(a) : /* no inputs */);
+    return a;
+}
+CT_WRAPS static inline uint32_t ct32_lt(uint32_t a, uint32_t b) { return 0u - ((a - b) >> 31); }
+CT_WRAPS static inline uint32_t ct32_eq(uint32_t a, uint32_t b)
+{
+    uint32_t x = a ^ b;
+    return 0u - ((~x & (x - 1)) >> 31);
+}
 
 /* ---------------------------------------------------------------- suites */
 static int suite_kind(uint16_t suite)
@@ -451,37 +467,66 @@ int mx_record_error(const struct mx_record *r) { return cst(r)->error; }
  * (FIPS 180-4 5.1): where the final block starts and how many blocks the longest record takes
  * both follow from B and that field, so a wrong B (bench/bugs/sha384-block-64.patch) hashes
  * the wrong blocks and no SHA-384 record is accepted. */
+/* The bytes cbc_mac_ct builds its variable blocks from. With prefix >= 13 + lmin - (B - 1) and
+ * lmax <= lmin + 256 they are at most 256 + len_field + 2B - 1, in whole blocks: 384 bytes
+ * (SHA-1, SHA-256) or 512 (SHA-384); when lmin is 0, at most B + 13 + 256 + len_field. */
+#define MAX_VAR_BYTES 512u
+
 static void cbc_mac_ct(const struct rec_state *s, const uint8_t hdr[13], const uint8_t *data,
                        size_t avail, size_t L, size_t lmin, size_t lmax, uint8_t mac[MAX_MAC_LEN])
 {
     union hash_ctx c = s->mac_inner;
     const size_t B = s->hash_block, len_field = B == 128 ? 16 : 8;
-    uint8_t acc[MAX_MAC_LEN], state[MAX_MAC_LEN], block[MAX_HASH_BLOCK], inner[MAX_MAC_LEN];
+    uint8_t acc[MAX_MAC_LEN], state[MAX_MAC_LEN], tail[MAX_VAR_BYTES], inner[MAX_MAC_LEN];
+    /* B is 64 or 128: block numbers of the secret total by shift. A division by the variable
+     * B is not constant time: clang's x86-64 code tests whether the operands fit 32 bits and
+     * branches to a shorter divide (memcheck reports it at -O2), and divide latency depends on
+     * the dividend on many CPUs. */
+    const unsigned log2_B = B == 128 ? 7 : 6;
     size_t prefix = ((13 + lmin) / B) * B;    /* bytes of hdr||data hashed normally */
     size_t total = B + 13 + L;                /* inner hash input, with the ipad block */
     uint64_t bits = (uint64_t)total * 8;
-    size_t final_block = (total + len_field) / B; /* the block holding the length field */
+    size_t final_block = (total + len_field) >> log2_B; /* the block holding the length field */
+    size_t first_block = (B + prefix) / B;
     size_t last_block = (B + 13 + lmax + len_field) / B;
-    size_t b, j, k;
+    /* Fewest compressions the construction allows: every block that some L in lmin..lmax
+     * needs, and no other: first_block is the first one whose bytes depend on L (the message
+     * may end in it), last_block the final block of the longest message. */
+    size_t tail_len = (last_block + 1 - first_block) * B;
+    /* where in tail the message ends: the 0x80 byte goes there, zeros after it (secret) */
+    uint32_t end = value_barrier32((uint32_t)(13 + L - prefix));
+    size_t b, j, k, from, got;
 
     memset(acc, 0, sizeof acc);
     if (prefix > 0) {
         hash_update(s->hash, &c, hdr, 13);
         hash_update(s->hash, &c, data, prefix - 13);
     }
-    for (b = (B + prefix) / B; b <= last_block; b++) {
+    /* tail: hdr||data from prefix on, as far as the longest message reaches, zero past the
+     * readable bytes; every position public, so plain copies */
+    memset(tail, 0, tail_len);
+    k = 0;
+    if (prefix < 13) {
+        memcpy(tail, hdr + prefix, 13 - prefix);
+        k = 13 - prefix;
+    }
+    from = prefix + k - 13;
+    got = from < avail ? avail - from : 0;
+    if (got > tail_len - k)
+        got = tail_len - k;
+    memcpy(tail + k, data + from, got);
+    /* the message's padding, by mask over all of tail (one pass the compiler can vectorise):
+     * the bytes before end kept, 0x80 at end, zeros after */
+    for (k = 0; k < tail_len; k++)
+        tail[k] = (uint8_t)((tail[k] & ct32_lt((uint32_t)k, end)) | (0x80 & ct32_eq((uint32_t)k, end)));
+    for (b = first_block; b <= last_block; b++) {
+        uint8_t *block = tail + (b - first_block) * B;
         size_t is_final = ct_eq(b, final_block);
-        for (j = 0; j < B; j++) {
-            size_t pos = b * B + j, i = pos - B;
-            uint8_t m = i < 13 ? hdr[i] : (i - 13 < avail ? data[i - 13] : 0);
-            size_t v = (m & ct_lt(pos, total)) | (0x80 & ct_eq(pos, total));
-            /* the low 8 bytes of the length field; SHA-384's upper 8 are zero already (past
-             * total, so masked out above) */
-            if (j >= B - 8) {
-                size_t lb = (size_t)(bits >> (8 * (B - 1 - j))) & 0xff;
-                v = (v & ~is_final) | (lb & is_final);
-            }
-            block[j] = (uint8_t)v;
+        /* the low 8 bytes of the length field, in the final block only; SHA-384's upper 8 are
+         * zero already (past the end, so masked out above) */
+        for (j = B - 8; j < B; j++) {
+            size_t lb = (size_t)(bits >> (8 * (B - 1 - j))) & 0xff;
+            block[j] = (uint8_t)((block[j] & ~is_final) | (lb & is_final));
         }
         hash_transform(s->hash, &c, block);
         hash_state_bytes(s->hash, &c, state);
@@ -503,6 +548,8 @@ static size_t cbc_padding_ct(const uint8_t *pt, size_t n, size_t room, size_t *g
     size_t pad = pt[n - 1];
     size_t good = ct_ge(n, pad + room + 1);
     size_t to_check = n < 256 ? n : 256;
+    const uint8_t *last = pt + n - to_check; /* the bytes that could be padding */
+    uint32_t pad32 = value_barrier32((uint32_t)pad), bad = 0;
     size_t i;
 
     /* The first test of good is CVE-2016-2107's: the padding must leave room for itself and
@@ -519,12 +566,12 @@ static size_t cbc_padding_ct(const uint8_t *pt, size_t n, size_t room, size_t *g
      * works on SSLv3 padding, whose other bytes are arbitrary, and TLS stacks that did not
      * check them were open to the same attack (CVE-2014-8730). */
     for (i = 0; i < to_check; i++) {
-        size_t mask = ct_ge(pad, i);
-        size_t b = pt[n - 1 - i];
-        good &= ~(mask & (pad ^ b));
+        /* last[i] is (to_check - 1 - i) bytes before the length byte: padding if that is <= pad */
+        uint32_t is_pad = ~ct32_lt(pad32, (uint32_t)(to_check - 1 - i));
+        bad |= is_pad & (pad32 ^ last[i]);
     }
-    /* a wrong padding byte cleared a bit of the low byte of good; fold it into a mask */
-    good = ct_eq(0xff, good & 0xff);
+    /* a wrong padding byte set a bit of bad; fold it into the mask */
+    good &= ct_is_zero(bad);
     *good_out = good;
     return good & (pad + 1);
 }
@@ -546,7 +593,8 @@ static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_
 {
     const size_t mac_len = s->mac_len;
     size_t good, pad;
-    size_t i, j, L, lmin, lmax, scan_start, rotate = 0, started = 0;
+    size_t i, j, k, bit, L, lmin, lmax, scan_start;
+    uint32_t rotate = 0, L32;
     uint8_t hdr[13], mac[MAX_MAC_LEN], rotated[MAX_MAC_LEN], received[MAX_MAC_LEN];
     size_t diff = 0;
 
@@ -579,28 +627,33 @@ static size_t cbc_check_ct(const struct rec_state *s, uint8_t type, const uint8_
      * Instead every byte from where the MAC could start at the earliest (scan_start, = lmin)
      * to the end is read, in the same order whatever L is; the MAC bytes land in rotated[] at
      * (i - scan_start) % mac_len, so rotated holds the MAC rotated by an amount that depends on
-     * L (rotate). The second loop undoes the rotation by reading every byte of rotated for
-     * each output byte and keeping the wanted one by mask: again no secret index (BoringSSL's
-     * EVP_tls_cbc_copy_mac does the same in log time). */
+     * L (rotate). Then the rotation is undone in log2(mac_len) passes that each read every
+     * byte and keep by mask: again no secret index (BoringSSL's EVP_tls_cbc_copy_mac does the
+     * same). */
     memset(rotated, 0, sizeof rotated);
     scan_start = n > mac_len + 256 ? n - (mac_len + 256) : 0;
-    for (i = scan_start, j = 0; i < n; i++, j++) {
-        size_t is_start, in_mac;
-        if (j >= mac_len)
-            j -= mac_len;
-        is_start = ct_eq(i, L);
-        started |= is_start;
-        in_mac = started & ct_lt(i, L + mac_len);
-        rotated[j] |= (uint8_t)(pt[i] & in_mac);
-        rotate |= j & is_start;
+    L32 = value_barrier32((uint32_t)L);
+    for (i = scan_start; i < n; i += mac_len) {
+        size_t m = n - i < mac_len ? n - i : mac_len;
+        /* rotated[j] collects byte i + j, (i + j - scan_start) % mac_len == j */
+        for (j = 0; j < m; j++) {
+            uint32_t pos = (uint32_t)(i + j);
+            uint32_t in_mac = ~ct32_lt(pos, L32) & ct32_lt(pos, L32 + (uint32_t)mac_len);
+            rotated[j] |= (uint8_t)(pt[pos] & in_mac);
+            rotate |= (uint32_t)j & ct32_eq(pos, L32);
+        }
     }
-    for (i = 0; i < mac_len; i++) {
-        size_t want = i + rotate, acc = 0;
-        want -= mac_len & ct_ge(want, mac_len);
-        for (j = 0; j < mac_len; j++)
-            acc |= rotated[j] & ct_eq(j, want);
-        received[i] = (uint8_t)acc;
+    /* undo the rotation in log time: rotate left by 1, 2, 4, ... where rotate has that bit
+     * (rotate < mac_len <= 48 < 64), each step a pass over all bytes with masks */
+    for (bit = 1, k = 0; bit < mac_len; bit <<= 1, k++) {
+        size_t take = value_barrier(0u - ((size_t)(rotate >> k) & 1));
+        for (i = 0; i < mac_len; i++) {
+            size_t src = i + bit < mac_len ? i + bit : i + bit - mac_len;
+            received[i] = (uint8_t)((rotated[src] & take) | (rotated[i] & ~take));
+        }
+        memcpy(rotated, received, mac_len);
     }
+    memcpy(received, rotated, mac_len);
     /* Compare all mac_len bytes, OR-ing the differences: stopping at the first wrong byte
      * (memcmp) tells by time how many leading MAC bytes were right
      * (bench/bugs/ct-early-mac.patch). The padding verdict and the MAC verdict end in one mask,
@@ -661,7 +714,11 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
 {
     struct rec_state *s = st(r);
     uint8_t h[MX_RECORD_HEADER_LEN];
-    uint8_t *rec = r->buf_ + MX_RECORD_HEADER_LEN; /* the record body */
+    uint8_t *rec = r->buf_ + MX_RECORD_HEADER_LEN; /* where the record is decrypted */
+    const uint8_t *body;                           /* the record body as received */
+    const struct mx_chain_seg *seg = NULL;
+    const unsigned char *seg_p;
+    size_t seg_n;
     size_t len, max_pt, n;
     uint16_t ver;
 
@@ -734,11 +791,19 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
     if (out_cap < max_pt || (max_pt > 0 && !out))
         return MX_REC_OUT_TOO_SMALL;
 
-    mx_chain_peek(in, MX_RECORD_HEADER_LEN, rec, len);
+    /* The body is read where it lies when one chain segment holds the whole record (a
+     * caller's own read buffer handed over with mx_chain_append_owned, say), else copied into
+     * rec first. Nothing is written to the chain: decryption goes to rec or out. */
+    if (mx_chain_iter(in, &seg, &seg_p, &seg_n) && seg_n >= MX_RECORD_HEADER_LEN + len) {
+        body = seg_p + MX_RECORD_HEADER_LEN;
+    } else {
+        mx_chain_peek(in, MX_RECORD_HEADER_LEN, rec, len);
+        body = rec;
+    }
 
     if (s->kind == K_NULL || (s->tls13 && h[0] == MX_TLS_CHANGE_CIPHER_SPEC)) {
         if (len)
-            memcpy(out, rec, len);
+            memcpy(out, body, len);
         *type = h[0];
         *out_len = len;
         mx_chain_consume(in, MX_RECORD_HEADER_LEN + len);
@@ -755,16 +820,16 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
          * decrypted, so a forged record never reaches the padding check and the padding tells
          * nothing (RFC 7366 3; bench/bugs/etm-mac-after-decrypt.patch decrypts first) */
         size_t enc = s->etm ? len - s->mac_len : len;
-        const uint8_t *ct = rec + s->explicit_iv;
+        const uint8_t *ct = body + s->explicit_iv;
         n = enc - s->explicit_iv;
         if (s->etm) {
-            good = etm_mac_ok(s, h, rec, enc);
+            good = etm_mac_ok(s, h, body, enc);
             CT_DECLASSIFY(&good, sizeof good);
             if (!good)
                 return fail(s, MX_REC_BAD_RECORD_MAC);
         }
         if (s->explicit_iv)
-            memcpy(iv, rec, s->bs);
+            memcpy(iv, body, s->bs);
         else
             memcpy(iv, s->chained_iv, s->bs);
         /* TLS 1.0: the last ciphertext block is the next record's IV */
@@ -807,7 +872,7 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
                 nonce[4 + i] ^= (uint8_t)(s->seq >> (56 - 8 * i));
         } else {
             memcpy(nonce, s->fixed_iv, 4);
-            memcpy(nonce + 4, rec, 8);
+            memcpy(nonce + 4, body, 8);
             ct_off = 8;
         }
         if (s->tls13) {
@@ -824,24 +889,29 @@ int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint
             ad[12] = (uint8_t)plen;
             ad_len = 13;
         }
-        if (!EVP_AEAD_CTX_open(&s->c.aead, rec + ct_off, &pt_len, len - ct_off, nonce, nonce_len,
-                               rec + ct_off, len - ct_off, ad, ad_len))
+        /* Decrypt straight into out when it holds all that the AEAD writes (the plaintext,
+         * in TLS 1.3 with its inner type and padding): at AES-GCM's speed a 16 KB copy out of
+         * rec costs a fifth of the open. A TLS 1.3 out_cap of exactly max_pt is a byte short:
+         * then in place, and copied. */
+        uint8_t *dst = out_cap >= len - ct_off - 16 ? out : rec + ct_off;
+        if (!EVP_AEAD_CTX_open(&s->c.aead, dst, &pt_len, dst == out ? out_cap : len - ct_off, nonce, nonce_len,
+                               body + ct_off, len - ct_off, ad, ad_len))
             return fail(s, MX_REC_BAD_RECORD_MAC);
         if (s->tls13) {
             /* strip the zero padding; the last non-zero byte is the content type */
-            while (pt_len > 0 && rec[pt_len - 1] == 0)
+            while (pt_len > 0 && dst[pt_len - 1] == 0)
                 pt_len--;
             if (pt_len == 0)
                 return fail(s, MX_REC_BAD_INNER);
             pt_len--;
-            *type = rec[pt_len];
+            *type = dst[pt_len];
         } else {
             *type = h[0];
         }
         if (pt_len > MX_RECORD_MAX_PLAINTEXT)
             return fail(s, MX_REC_RECORD_OVERFLOW);
-        if (pt_len)
-            memcpy(out, rec + ct_off, pt_len);
+        if (pt_len && dst != out)
+            memcpy(out, dst, pt_len);
         *out_len = pt_len;
     }
     s->seq++;

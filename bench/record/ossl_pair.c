@@ -41,6 +41,8 @@ static struct {
     int (*SSL_read)(OSSL *, void *, int);
     const void *(*BIO_s_mem)(void);
     OBIO *(*BIO_new)(const void *);
+    OBIO *(*BIO_new_mem_buf)(const void *, int);
+    void (*SSL_set0_rbio)(OSSL *, OBIO *);
     int (*BIO_read)(OBIO *, void *, int);
     int (*BIO_write)(OBIO *, const void *, int);
     long (*BIO_ctrl)(OBIO *, int, long, void *);
@@ -82,6 +84,8 @@ int ossl_load(char *err, size_t errlen)
     SYM(SSL_read);
     SYM(BIO_s_mem);
     SYM(BIO_new);
+    SYM(BIO_new_mem_buf);
+    SYM(SSL_set0_rbio);
     SYM(BIO_read);
     SYM(BIO_write);
     SYM(BIO_ctrl);
@@ -112,10 +116,10 @@ static unsigned server_psk(OSSL *s, const char *id, unsigned char *psk, unsigned
     return sizeof g_psk;
 }
 
-static double now(void)
+static double now(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -132,7 +136,8 @@ static size_t pump(OBIO *from, OBIO *to)
     return moved;
 }
 
-static double one_run(OSSL_CTX *cctx, OSSL_CTX *sctx, size_t nrec, size_t rec, char *err, size_t errlen)
+static double one_run(OSSL_CTX *cctx, OSSL_CTX *sctx, size_t nrec, size_t rec, clockid_t clock, int owned,
+                      char *err, size_t errlen)
 {
     OSSL *c = o.SSL_new(cctx), *s = o.SSL_new(sctx);
     OBIO *c_in = o.BIO_new(o.BIO_s_mem()), *c_out = o.BIO_new(o.BIO_s_mem());
@@ -172,7 +177,18 @@ static double one_run(OSSL_CTX *cctx, OSSL_CTX *sctx, size_t nrec, size_t rec, c
         while (len < cap && (n = o.BIO_read(c_out, stream + len, (int)(cap - len))) > 0)
             len += (size_t)n;
     }
-    t = now();
+    if (owned) {
+        /* received before the clock starts: a read-only memory BIO over the records (the
+         * server's BIO from the handshake is freed by SSL_set0_rbio) */
+        OBIO *ro = o.BIO_new_mem_buf(stream, (int)len);
+        if (!ro) {
+            snprintf(err, errlen, "BIO_new_mem_buf failed");
+            goto out;
+        }
+        o.SSL_set0_rbio(s, ro);
+        off = len;
+    }
+    t = now(clock);
     for (;;) {
         int n = o.SSL_read(s, rd, 16384);
         if (n > 0) {
@@ -185,7 +201,7 @@ static double one_run(OSSL_CTX *cctx, OSSL_CTX *sctx, size_t nrec, size_t rec, c
         o.BIO_write(s_in, stream + off, n);
         off += (size_t)n;
     }
-    t = now() - t;
+    t = now(clock) - t;
     if (got != nrec * rec) {
         snprintf(err, errlen, "OpenSSL SSL_read got %zu of %zu bytes", got, nrec * rec);
         t = -1;
@@ -201,20 +217,29 @@ out:
     return t;
 }
 
-double ossl_read_seconds(const char *cipher, unsigned version, int etm, size_t nrec, size_t rec, int reps, char *err,
-                         size_t errlen)
+struct ossl_cell {
+    OSSL_CTX *cctx, *sctx;
+};
+
+struct ossl_cell *ossl_cell_open(const char *cipher, unsigned version, int etm, char *err, size_t errlen)
 {
-    OSSL_CTX *cctx = o.SSL_CTX_new(o.TLS_method()), *sctx = o.SSL_CTX_new(o.TLS_method());
-    double best = -1;
+    struct ossl_cell *cell = calloc(1, sizeof *cell);
     int i;
-    if (!cctx || !sctx) {
+    if (!cell) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    cell->cctx = o.SSL_CTX_new(o.TLS_method());
+    cell->sctx = o.SSL_CTX_new(o.TLS_method());
+    if (!cell->cctx || !cell->sctx) {
         snprintf(err, errlen, "SSL_CTX_new failed");
-        return -1;
+        ossl_cell_close(cell);
+        return NULL;
     }
     for (i = 0; i < 2; i++) {
-        OSSL_CTX *x = i ? sctx : cctx;
-        /* security level 0 for TLS 1.0 and 3DES; the version pinned; EtM on (OpenSSL's default)
-         * or refused by both */
+        OSSL_CTX *x = i ? cell->sctx : cell->cctx;
+        /* security level 0 for TLS 1.0; the version pinned; EtM on (OpenSSL's default) or
+         * refused by both */
         o.SSL_CTX_set_security_level(x, 0);
         o.SSL_CTX_ctrl(x, O_CTRL_SET_MIN_PROTO_VERSION, (long)version, NULL);
         o.SSL_CTX_ctrl(x, O_CTRL_SET_MAX_PROTO_VERSION, (long)version, NULL);
@@ -222,22 +247,28 @@ double ossl_read_seconds(const char *cipher, unsigned version, int etm, size_t n
             o.SSL_CTX_set_options(x, O_OP_NO_ENCRYPT_THEN_MAC);
         if (!o.SSL_CTX_set_cipher_list(x, cipher)) {
             snprintf(err, errlen, "OpenSSL does not know cipher %s", cipher);
-            goto out;
+            ossl_cell_close(cell);
+            return NULL;
         }
     }
-    o.SSL_CTX_set_psk_client_callback(cctx, client_psk);
-    o.SSL_CTX_set_psk_server_callback(sctx, server_psk);
-    for (i = 0; i < reps; i++) {
-        double t = one_run(cctx, sctx, nrec, rec, err, errlen);
-        if (t < 0) {
-            best = -1;
-            break;
-        }
-        if (best < 0 || t < best)
-            best = t;
-    }
-out:
-    o.SSL_CTX_free(cctx);
-    o.SSL_CTX_free(sctx);
-    return best;
+    o.SSL_CTX_set_psk_client_callback(cell->cctx, client_psk);
+    o.SSL_CTX_set_psk_server_callback(cell->sctx, server_psk);
+    return cell;
+}
+
+double ossl_cell_round(struct ossl_cell *cell, size_t nrec, size_t rec, int clock, int owned, char *err,
+                       size_t errlen)
+{
+    return one_run(cell->cctx, cell->sctx, nrec, rec, (clockid_t)clock, owned, err, errlen);
+}
+
+void ossl_cell_close(struct ossl_cell *cell)
+{
+    if (!cell)
+        return;
+    if (cell->cctx)
+        o.SSL_CTX_free(cell->cctx);
+    if (cell->sctx)
+        o.SSL_CTX_free(cell->sctx);
+    free(cell);
 }

@@ -20,10 +20,18 @@
 /* Loads libssl.so.3. Returns 0, or -1 with a message in err. */
 int ossl_load(char *err, size_t errlen);
 
-/* Handshake with cipher (an OpenSSL name), TLS version 0x0301..0x0303, etm 0/1; the client
- * writes nrec records of rec bytes; returns the best of reps SSL_read times in seconds over
- * them, or a negative number with err set. */
-double ossl_read_seconds(const char *cipher, unsigned version, int etm, size_t nrec, size_t rec, int reps, char *err,
-                         size_t errlen);
+/* The client and server configuration of one bench cell: cipher (an OpenSSL name), TLS version
+ * 0x0301..0x0303, etm 0/1. NULL with err set on failure. */
+struct ossl_cell;
+struct ossl_cell *ossl_cell_open(const char *cipher, unsigned version, int etm, char *err, size_t errlen);
+
+/* One round: a fresh handshake, the client writes nrec records of rec bytes (not timed), then
+ * the server's SSL_read of them is timed on clock (CLOCK_THREAD_CPUTIME_ID or CLOCK_MONOTONIC):
+ * owned 1, from a read-only memory BIO over the records; 0, fed to its memory BIO in 16 KB
+ * writes while timed. Returns the seconds, or a negative number with err set. */
+double ossl_cell_round(struct ossl_cell *cell, size_t nrec, size_t rec, int clock, int owned, char *err,
+                       size_t errlen);
+
+void ossl_cell_close(struct ossl_cell *cell);
 
 #endif

@@ -51,6 +51,11 @@
  * buffer of MX_RECORD_HEADER_LEN + MX_RECORD_MAX_CIPHERTEXT bytes + about 1.5 KiB of key
  * state). Nothing is allocated on the heap, neither per record nor at key setup, so there is
  * nothing to free; mx_record_cleanup() only wipes the keys.
+ *
+ * Copies: a record that one chain segment holds whole (a read buffer handed over with
+ * mx_chain_append_owned, say) is read where it lies, otherwise it is first gathered into the
+ * record buffer; CBC records are decrypted into the record buffer and the data copied out,
+ * AEAD records straight into out. The chain's bytes are never written.
  */
 #ifndef MX_RECORD_H
 #define MX_RECORD_H
@@ -136,7 +141,8 @@ int mx_record_set_tls13_secret(struct mx_record *r, uint16_t cipher_suite, const
 int mx_record_tls13_key_update(struct mx_record *r);
 
 /* One record out of the chain: MX_REC_OK with *type and out[0..*out_len) (the record is
- * consumed), MX_REC_NEED_MORE (nothing consumed), or an error (the record's bytes stay queued).
+ * consumed), MX_REC_NEED_MORE (nothing consumed), or an error (the record's bytes stay queued;
+ * out[0..out_cap) may have been overwritten, with zeros where an AEAD tag failed).
  * out_cap >= MX_RECORD_MAX_PLAINTEXT always suffices; a smaller out_cap that cannot hold what
  * this record's length allows gives MX_REC_OUT_TOO_SMALL and changes nothing. */
 int mx_record_read(struct mx_record *r, struct mx_chain *in, uint8_t *type, uint8_t *out,

@@ -360,6 +360,71 @@ static void test_etm_and_sha2_clean(void **state)
     }
 }
 
+/* A record that one chain segment holds whole is read where it lies (mx/record.h, "Copies"),
+ * one that straddles segments is gathered first: the same records decrypt to the same
+ * plaintext either way, and reading never writes the chain's bytes. Every CBC family (MtE
+ * SHA-1/256/384, EtM, TLS 1.0 chained IVs) and the AEADs (GCM, ChaCha20-Poly1305). */
+static void test_in_place_and_gathered_agree(void **state)
+{
+    static const struct {
+        uint16_t version, suite;
+        int etm;
+    } suites[] = {{0x0301, 0x002F, 0}, {0x0303, 0x002F, 0}, {0x0303, 0x003C, 0}, {0x0303, 0xC028, 0},
+                  {0x0301, 0x002F, 1}, {0x0303, 0xC028, 1}, {0x0303, 0xC02F, 0}, {0x0303, 0xCCA8, 0}};
+    static const size_t lens[] = {0, 1, 100, 4000, 16384, 31};
+    static uint8_t stream[6 * (16384 + 2048 + 64)];
+    (void)state;
+    for (size_t si = 0; si < sizeof suites / sizeof suites[0]; si++) {
+        struct tls_oracle o;
+        size_t total = 0, k;
+        for (int gathered = 0; gathered < 2; gathered++) {
+            struct mx_chain c;
+            uint8_t *owned = NULL;
+            if (gathered == 0) {
+                assert_int_equal(tls_oracle_init12_mac_order(&o, TLS_ORACLE_SEAL, suites[si].version, suites[si].suite,
+                                                             suites[si].etm, 1, kb, sizeof kb, 0),
+                                 0);
+                for (k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+                    uint8_t iv[16];
+                    memset(iv, (int)k + 1, sizeof iv);
+                    size_t n = tls_oracle_seal(&o, 23, pt, lens[k], iv, 0, stream + total, sizeof stream - total);
+                    assert_true(n > 0);
+                    total += n;
+                }
+                tls_oracle_cleanup(&o);
+            }
+            keys_mac_order(suites[si].version, suites[si].suite, suites[si].etm);
+            mx_chain_init(&c, 0, NULL);
+            if (gathered) {
+                /* 4 KB segments from 1000-byte reads: the long records straddle them */
+                for (k = 0; k < total; k += 1000)
+                    assert_int_equal(mx_chain_append(&c, stream + k, total - k < 1000 ? total - k : 1000), MX_CHAIN_OK);
+            } else {
+                owned = malloc(total);
+                assert_non_null(owned);
+                memcpy(owned, stream, total);
+                assert_int_equal(mx_chain_append_owned(&c, owned, total), MX_CHAIN_OK);
+            }
+            for (k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+                uint8_t type;
+                size_t len;
+                int st = rd(&c, &type, &len);
+                if (st != MX_REC_OK)
+                    fail_msg("0x%04x/0x%04x etm %d %s, record %zu: %s", suites[si].version, suites[si].suite,
+                             suites[si].etm, gathered ? "gathered" : "in place", k, mx_record_strerror(st));
+                assert_int_equal(type, 23);
+                assert_int_equal(len, lens[k]);
+                assert_memory_equal(out, pt, len);
+                /* the owned buffer lives while it holds queued bytes: still as received */
+                if (owned && c.bytes > 0)
+                    assert_memory_equal(owned, stream, total);
+            }
+            assert_int_equal(c.bytes, 0);
+            mx_chain_release(&c);
+        }
+    }
+}
+
 static void test_etm_and_sha2_damage(void **state)
 {
     (void)state;
@@ -464,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_null_passthrough),
         cmocka_unit_test(test_header_errors),
         cmocka_unit_test(test_cbc_split_and_batched),
+        cmocka_unit_test(test_in_place_and_gathered_agree),
         cmocka_unit_test(test_one_code_for_padding_and_mac),
         cmocka_unit_test(test_out_too_small_is_not_sticky),
         cmocka_unit_test(test_overflow_and_seq),
