@@ -355,7 +355,10 @@ static int write_file(struct cap_imp_session *s)
 {
     struct fz_buf b = {0};
     size_t line = longest_line(s), lit = (size_t)s->bytes[0];
-    fz_sbuf_header(&b, s->proto, s->mode, s->flags,
+    /* version 1 (readable by every older build) unless the header needs LITERAL-, which only
+     * version 3 can say (corpus/FORMAT.md, "Versions") */
+    fz_sbuf_header(&b, s->flags & FZ_SFLAG_LITERAL_MINUS ? FZ_SESSION_VERSION_LITERAL : 1, s->proto,
+                   s->mode, s->flags,
                    fz_session_limits(line > 2048 ? line : 2048, lit > 65536 ? lit : 65536));
     for (size_t i = 0; i < s->nev; i++)
         fz_sbuf_event(&b, s->ev[i].type, s->ev[i].p, s->ev[i].n);

@@ -10,8 +10,10 @@
  *   - a line is "tag SP command [SP arguments]"; a missing or invalid tag (empty, longer than
  *     MX_IMAP_TAG_MAX, or holding one of  * + ( ) { % " \ ]  or a control byte) gets
  *     "* BAD"; a missing command "tag BAD";
- *   - CAPABILITY lists IMAP4rev1, STARTTLS iff the listener is STARTTLS-capable, a
- *     certificate is bound to the connection's (address, port), TLS is not active and the
+ *   - CAPABILITY lists IMAP4rev1, then LITERAL- when the listener has the literal-minus
+ *     option (cfg.literal_minus), else LITERAL+ (RFC 7888 3, 4: one of the two, they promise
+ *     different limits), STARTTLS iff the listener is STARTTLS-capable, a certificate is
+ *     bound to the connection's (address, port), TLS is not active and the
  *     state is not-authenticated; LOGINDISABLED iff TLS is not active and (STARTTLS is listed
  *     or the policy requires TLS);
  *   - STARTTLS: with arguments, authenticated, TLS active, or not available: "tag BAD";
@@ -31,7 +33,9 @@
  *     not disabled;
  *   - a refused line ending in a non-synchronizing literal marker {N+} (or ~{N+}): its N
  *     octets are swallowed (m->swallow, counted in m->swallowed), never framed as commands;
- *     a size past 2^64-1 gets "* BYE" and MX_ACT_CLOSE; a synchronizing {N} gets BAD, no "+";
+ *     under LITERAL- one over MX_IMAP_LITERAL_MINUS_MAX octets gets "tag BAD [TOOBIG]" (RFC
+ *     7888 4) and is swallowed the same way; a size past 2^64-1 gets "* BYE" and
+ *     MX_ACT_CLOSE; a synchronizing {N} gets BAD, no "+";
  *   - LOGOUT "* BYE product logging out" + "tag OK", MX_ACT_CLOSE; NOOP "tag OK"; anything
  *     else "tag BAD";
  *   - TLS record header (0x16 0x03) at a command start while TLS is off: one "* BYE" line,
@@ -42,6 +46,8 @@
 #include "machine_proto.h"
 
 #include <string.h>
+
+#include "mx/imap.h" /* MX_IMAP_LITERAL_MINUS_MAX */
 
 /* RFC 2595 3.1: after STARTTLS the client "MUST discard cached information about server
  * capabilities"; the state stays not-authenticated */
@@ -118,6 +124,12 @@ static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdlin
                                         "IMAP: a non-synchronizing literal size over 2^64 before "
                                         "authentication");
             m->swallow = size;
+            /* RFC 7888 4: a LITERAL- server rejects a non-synchronizing literal over 4096
+             * octets with a tagged BAD carrying TOOBIG (RFC 4469); the client has sent the
+             * octets already, so they are read and dropped like any refused literal's */
+            if (m->cfg.literal_minus && size > MX_IMAP_LITERAL_MINUS_MAX)
+                return mx_cmd_reply(st, cl, "BAD [TOOBIG] Non-synchronizing literal over 4096 "
+                                            "octets (LITERAL-)\r\n");
         }
         return mx_cmd_reply(st, cl, "BAD Literals are not accepted before authentication\r\n");
     }
@@ -151,7 +163,10 @@ static int c_capability(struct mx_machine *m, struct mx_step *st, const struct m
 {
     if (m->ps.imap.ntok)
         return mx_cmd_reply(st, cl, "BAD CAPABILITY takes no arguments\r\n");
-    mx_step_puts(st, "* CAPABILITY IMAP4rev1");
+    /* RFC 7888 3 (LITERAL+: any size) or 4 (LITERAL-: at most 4096 octets): one of the two, as
+     * the listener says; the refusal above keeps {N+} octets out of the command stream */
+    mx_step_puts(st, m->cfg.literal_minus ? "* CAPABILITY IMAP4rev1 LITERAL-"
+                                          : "* CAPABILITY IMAP4rev1 LITERAL+");
     if (mx_machine_offers_tls(m))
         mx_step_puts(st, " STARTTLS");
     if (login_disabled(m))

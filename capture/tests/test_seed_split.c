@@ -24,7 +24,7 @@ struct sess {
 static void start(struct sess *t, enum fz_proto proto, enum fz_mode mode)
 {
     memset(t, 0, sizeof *t);
-    fz_sbuf_header(&t->b, proto, mode, FZ_SFLAG_CERT, fz_session_limits(2048, 65536));
+    fz_sbuf_header(&t->b, 1, proto, mode, FZ_SFLAG_CERT, fz_session_limits(2048, 65536));
 }
 
 static void ev(struct sess *t, enum fz_ev_type type, const void *p, size_t n)

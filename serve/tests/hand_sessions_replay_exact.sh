@@ -6,7 +6,8 @@
 # The replies recorded in the session (what libmx's machines must answer) must match what
 # mx-serve answers, status by status. So a reproducer or corpus file of the `starttls` target
 # replays through mx-serve the same way: tools/session-send.py --port N FILE.
-# A session's TLS-required bit becomes its listener's `tls-required` option.
+# A session's TLS-required bit becomes its listener's `tls-required` option, its literal mode
+# (`literal minus`, version 3) the `literal-minus` option.
 # Sessions the server cannot reproduce as configured are skipped by rule, not by name: line
 # limits other than mx-serve's, and sessions that expect the connection to be closed on a
 # ClientHello (covered by smtp_clients_byte_exact.sh), and sessions where a login (SMTP AUTH,
@@ -42,6 +43,8 @@ write_conf() {
         # the TLS-required bit is the listener's own option (issue 12 rule 6)
         opt=""
         grep -qx 'tls-required yes' <<<"$txt" && opt=tls-required
+        # and so is the literal mode (issue 12 rule 5)
+        grep -qx 'literal minus' <<<"$txt" && opt="$opt literal-minus"
         echo "listen 127.0.0.1 ${PORTS[$i]} $mode $proto $opt" >>"$W/serve.conf"
         grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 ${PORTS[$i]}" >>"$W/serve.conf"
     done

@@ -83,6 +83,13 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
                 m->swallow = v;
                 e.may_close = 1;
                 e.rule = "RFC 7888 4 / RFC 3501 7.5: a refused command's {N+} octets are swallowed, never commands";
+                /* RFC 7888 4: a LITERAL- server answers a non-synchronizing literal over 4096
+                 * octets with a tagged BAD that carries TOOBIG (RFC 4469); the client has sent
+                 * the octets anyway, so they are still data, never commands (or the close) */
+                if (m->literal_minus && v > 4096) {
+                    e.toobig = 1;
+                    e.rule = "RFC 7888 4: LITERAL- refuses a {N+} over 4096 octets with BAD [TOOBIG]";
+                }
             }
         }
         return e;
@@ -169,7 +176,6 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
                         const char *shown, const struct starttls_expect *e)
 {
     const uint8_t *last = p;
-    (void)m;
     for (size_t i = 0; i + 1 < n; i++)
         if (p[i] == '\n')
             last = p + i + 1;
@@ -196,6 +202,10 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
         memcmp(last + tl + 1, want, strlen(want)))
         fz_fail("starttls", "IMAP: expected '%s %s...' as the last line, got '%s' [rule: %s]",
                 e->tag, want, shown, e->rule ? e->rule : "-");
+    /* RFC 4469 / RFC 7888 4: the response code right after the status word */
+    if (e->toobig && (lastn < tl + 1 + strlen(want) + 8 || memcmp(last + tl + 1 + strlen(want), "[TOOBIG]", 8)))
+        fz_fail("starttls", "IMAP: expected '%s %s[TOOBIG]...', got '%s' [rule: %s]", e->tag, want,
+                shown, e->rule ? e->rule : "-");
     for (const uint8_t *q = p; q < last;) {
         if (q[0] != '*' || q[1] != ' ')
             fz_fail("starttls", "IMAP: untagged line expected before the tagged one: '%s'", shown);
@@ -217,6 +227,12 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
         if (st_ != e->offers || ld != e->logindis)
             fz_fail("starttls", "CAPABILITY STARTTLS %d LOGINDISABLED %d; model %d %d", st_, ld,
                     e->offers, e->logindis);
+        /* RFC 7888 3 and 4: the listener's literal mode is advertised, and only it: LITERAL+
+         * (non-synchronizing literals of any size) or LITERAL- (at most 4096 octets) */
+        int lp = strstr(caps, " LITERAL+ ") != NULL, lm = strstr(caps, " LITERAL- ") != NULL;
+        if (lp != !m->literal_minus || lm != m->literal_minus)
+            fz_fail("starttls", "CAPABILITY LITERAL+ %d LITERAL- %d; listener is %s [rule: RFC 7888 %s]", lp,
+                    lm, m->literal_minus ? "LITERAL-" : "LITERAL+", m->literal_minus ? "4" : "3");
     }
 }
 
