@@ -36,17 +36,7 @@ done
 write_conf() {
     : >"$W/serve.conf"
     for i in "${!selected[@]}"; do
-        txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "${selected[$i]}")
-        proto=$(sed -n 's/^proto //p' <<<"$txt")
-        mode=$(sed -n 's/^mode //p' <<<"$txt")
-        [[ $mode == plaintext ]] && mode=plain
-        # the TLS-required bit is the listener's own option (issue 12 rule 6)
-        opt=""
-        grep -qx 'tls-required yes' <<<"$txt" && opt=tls-required
-        # and so is the literal mode (issue 12 rule 5)
-        grep -qx 'literal minus' <<<"$txt" && opt="$opt literal-minus"
-        echo "listen 127.0.0.1 ${PORTS[$i]} $mode $proto $opt" >>"$W/serve.conf"
-        grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 ${PORTS[$i]}" >>"$W/serve.conf"
+        session_listener "${selected[$i]}" "${PORTS[$i]}" >>"$W/serve.conf"
     done
 }
 serve_start_ports ${#selected[@]} write_conf --any-rcpt
