@@ -205,28 +205,30 @@ static void errf(char *err, size_t errlen, const char *file, int line, const cha
         snprintf(err, errlen, "%s:%d: %s", file ? file : "<config>", line, msg);
 }
 
+/* Why a listener's options contradict its mode or protocol, or NULL when they do not. */
+static const char *option_conflict(const struct mx_listener *l)
+{
+    if (l->mode == MX_LISTEN_PLAIN && (l->options & MX_LISTEN_OPT_TLS_REQUIRED))
+        return "is plain (never TLS) and tls-required: every login would be refused (make it "
+               "starttls, or drop tls-required)";
+    /* RFC 7888 is an IMAP extension: on another protocol the option would configure nothing */
+    if (l->proto != MX_APP_IMAP && (l->options & MX_LISTEN_OPT_LITERAL_MINUS))
+        return "has literal-minus, an IMAP option (RFC 7888 LITERAL-): drop it, or make the "
+               "listener imap";
+    return NULL;
+}
+
 int mx_listen_check(const struct mx_listen_table *t, const char *file, char *err, size_t errlen)
 {
     for (size_t i = 0; i < t->nl; i++) {
         const struct mx_listener *l = &t->l[i];
         int served = 0;
-        if (l->mode == MX_LISTEN_PLAIN && (l->options & MX_LISTEN_OPT_TLS_REQUIRED)) {
+        const char *conflict = option_conflict(l);
+        if (conflict) {
             char a[64];
-            errf(err, errlen, file, l->line,
-                 "listener %s:%u (%s) is plain (never TLS) and tls-required: every login would "
-                 "be refused (make it starttls, or drop tls-required)",
+            errf(err, errlen, file, l->line, "listener %s:%u (%s) %s",
                  mx_ipaddr_format(&l->addr, a, sizeof a), (unsigned)l->port,
-                 mx_app_proto_name(l->proto));
-            return MX_LISTEN_ECONFLICT;
-        }
-        if (l->proto != MX_APP_IMAP && (l->options & MX_LISTEN_OPT_LITERAL_MINUS)) {
-            /* RFC 7888 is an IMAP extension: on another protocol the option would say nothing */
-            char a[64];
-            errf(err, errlen, file, l->line,
-                 "listener %s:%u (%s) has literal-minus, an IMAP option (RFC 7888 LITERAL-): "
-                 "drop it, or make the listener imap",
-                 mx_ipaddr_format(&l->addr, a, sizeof a), (unsigned)l->port,
-                 mx_app_proto_name(l->proto));
+                 mx_app_proto_name(l->proto), conflict);
             return MX_LISTEN_ECONFLICT;
         }
         if (l->mode != MX_LISTEN_IMPLICIT)
