@@ -272,7 +272,8 @@ static int has_token(const uint8_t *p, size_t n, const char *w)
 
 /* Did the server's plaintext [0, n) list STARTTLS (SMTP EHLO, IMAP capabilities) or STLS
  * (POP3 CAPA)? A reply text that merely mentions the word ("502 STARTTLS not supported")
- * does not count. Also sets *tls_required for an SMTP 530 before TLS. */
+ * does not count. Also sets *tls_required for an SMTP 530 before TLS, and an IMAP
+ * LOGINDISABLED or [PRIVACYREQUIRED] (POP3: pop3_user_refused). */
 static int server_offers(enum fz_proto proto, const uint8_t *p, size_t n, int *tls_required)
 {
     size_t i = 0, a, e;
@@ -288,9 +289,13 @@ static int server_offers(enum fz_proto proto, const uint8_t *p, size_t n, int *t
                 ci_find(l, ln, "STARTTLS"))
                 *tls_required = 1;
         } else if (proto == FZ_PROTO_IMAP) {
-            if (ln >= 2 && l[0] == '*' && l[1] == ' ' && has_token(l, ln, "CAPABILITY") &&
-                has_token(l, ln, "STARTTLS"))
+            int caps = ln >= 2 && l[0] == '*' && l[1] == ' ' && has_token(l, ln, "CAPABILITY");
+            if (caps && has_token(l, ln, "STARTTLS"))
                 offers = 1;
+            /* RFC 3501 6.2.3: LOGINDISABLED listed, or a login refused with PRIVACYREQUIRED
+             * (RFC 5530): no login before TLS */
+            if ((caps && has_token(l, ln, "LOGINDISABLED")) || has_token(l, ln, "PRIVACYREQUIRED"))
+                *tls_required = 1;
         } else {
             if (ln >= 4 && ci_prefix(l, ln, "STLS") && (ln == 4 || l[4] == ' '))
                 offers = 1;
@@ -333,6 +338,49 @@ static int starttls_reply(enum fz_proto proto, const uint8_t *p, size_t n, size_
     return 0;
 }
 
+/* POP3: did the server answer a USER command the client sent in clear text (before offset
+ * plain_end of the client stream) with -ERR? RFC 2595 2.3: a server may refuse clear-text
+ * logins until STLS; the reply to USER (not PASS, whose -ERR may be a wrong password) is the
+ * fact. Each USER's reply is the first +OK / -ERR the server sent after the command. */
+static int pop3_user_refused(const struct cap_flow *f, int cl, int sv, const uint8_t *c, size_t cn,
+                             const uint8_t *sp, size_t sn)
+{
+    size_t i = 0, a, e;
+    while ((i = next_line(c, cn, i, &a, &e)) != 0) {
+        int code = 0;
+        if (e - a >= 5 && ci_prefix(c + a, e - a, "USER ") &&
+            starttls_reply(FZ_PROTO_POP3, sp, sn, (size_t)server_before(f, cl, sv, e), NULL, 0,
+                           &code) < 0)
+            return 1;
+        if (i >= cn)
+            break;
+    }
+    return 0;
+}
+
+/* IMAP: the literal mode the server advertised (RFC 7888): 1 when a CAPABILITY it sent (before
+ * or after TLS, untagged or as a response code) lists LITERAL- and none lists LITERAL+, else 0
+ * (LITERAL+, or neither: the session format has no third mode). */
+static int imap_literal_minus(const struct cap_imp_session *s)
+{
+    int minus = 0, plus = 0;
+    for (size_t k = 0; k < s->nev; k++) {
+        const uint8_t *p = s->ev[k].p;
+        size_t n = s->ev[k].n, i = 0, a, e;
+        if (s->ev[k].type != FZ_EV_SERVER)
+            continue;
+        while ((i = next_line(p, n, i, &a, &e)) != 0) {
+            if (e - a >= 2 && p[a] == '*' && has_token(p + a, e - a, "CAPABILITY")) {
+                minus |= has_token(p + a, e - a, "LITERAL-");
+                plus |= has_token(p + a, e - a, "LITERAL+");
+            }
+            if (i >= n)
+                break;
+        }
+    }
+    return minus && !plus;
+}
+
 static size_t longest_line(const struct cap_imp_session *s)
 {
     size_t best = 0, cur = 0;
@@ -355,7 +403,10 @@ static int write_file(struct cap_imp_session *s)
 {
     struct fz_buf b = {0};
     size_t line = longest_line(s), lit = (size_t)s->bytes[0];
-    fz_sbuf_header(&b, s->proto, s->mode, s->flags,
+    /* version 1 (readable by every older build) unless the header needs LITERAL-, which only
+     * version 3 can say (corpus/FORMAT.md, "Versions") */
+    fz_sbuf_header(&b, s->flags & FZ_SFLAG_LITERAL_MINUS ? FZ_SESSION_VERSION_LITERAL : 1, s->proto,
+                   s->mode, s->flags,
                    fz_session_limits(line > 2048 ? line : 2048, lit > 65536 ? lit : 65536));
     for (size_t i = 0; i < s->nev; i++)
         fz_sbuf_event(&b, s->ev[i].type, s->ev[i].p, s->ev[i].n);
@@ -589,6 +640,9 @@ static int import_flow(struct cap_import *im, size_t fi, const struct cap_import
         if (implicit_tls && !s->client_hello_plain)
             plain_n = 0;
         s->offered = server_offers(proto, ss.p, plain_n, &s->tls_required);
+        if (proto == FZ_PROTO_POP3 &&
+            pop3_user_refused(f, cl, sv, cs.p, s->tls_seen ? (size_t)s->tls_off[0] : cs.n, ss.p, plain_n))
+            s->tls_required = 1;
     }
     int accepted = s->starttls_reply > 0 || (s->starttls_cmd && s->server_tls);
     if (implicit_tls && s->tls_seen) {
@@ -604,8 +658,21 @@ static int import_flow(struct cap_import *im, size_t fi, const struct cap_import
         s->mode = FZ_MODE_PLAIN;
         s->flags = 0;
     }
-    if (s->tls_required && s->mode != FZ_MODE_PLAIN)
+    if (s->tls_required && s->mode == FZ_MODE_PLAIN) {
+        /* TLS required where STARTTLS was never offered: the listener is STARTTLS-capable
+         * without a certificate (a plain listener cannot require TLS: docs/listen.md), which
+         * is what a replay must run to answer as the server did (IMAP LOGINDISABLED, POP3
+         * -ERR to USER) */
+        s->mode = FZ_MODE_STARTTLS;
+    }
+    if (s->tls_required)
         s->flags |= FZ_SFLAG_TLS_REQUIRED;
+    if (proto == FZ_PROTO_SMTP && s->starttls_reply < 0 && s->reply_code == 454)
+        note(s->replay_note, sizeof s->replay_note,
+             "the server answered STARTTLS with 454 (TLS temporarily unavailable); no session "
+             "header says that: a replay runs a listener without a certificate, which lists no "
+             "STARTTLS and answers it 502 (libmx answers 454 only after "
+             "mx_machine_tls_unavailable)");
 
     /* the cut from gaps */
     uint32_t cut_pkt = UINT32_MAX;
@@ -700,6 +767,9 @@ static int import_flow(struct cap_import *im, size_t fi, const struct cap_import
         s->cut = 1;
         note(s->cut_note, sizeof s->cut_note, "at the TLS handshake (TLS not decrypted, above)");
     }
+    /* the literal mode from the server's capabilities, decrypted ones included (RFC 7888) */
+    if (proto == FZ_PROTO_IMAP && imap_literal_minus(s))
+        s->flags |= FZ_SFLAG_LITERAL_MINUS;
     if (write_file(s))
         goto out;
     rc = 0;

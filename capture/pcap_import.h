@@ -43,7 +43,13 @@
  *  - starttls without a certificate when it was listed, or an SMTP 454 answered it, but the
  *    server refused it (the listener can do STARTTLS, it had no certificate to offer);
  *  - plaintext otherwise: never listed, refused (502/BAD/-ERR) or never asked;
- *  - TLS required when an SMTP server answered 530 before TLS.
+ *  - TLS required when, before TLS, an SMTP server answered 530 ... STARTTLS, an IMAP server
+ *    listed LOGINDISABLED or refused a login with [PRIVACYREQUIRED], or a POP3 server answered
+ *    USER with -ERR; where STARTTLS was never offered that makes the listener starttls
+ *    without a certificate (a plain listener cannot require TLS);
+ *  - LITERAL- (session version 3) when an IMAP server's CAPABILITY, before or after TLS,
+ *    listed LITERAL- and never LITERAL+; else LITERAL+ (version 1);
+ *  - an SMTP 454 to STARTTLS has no header fact: replay_note says why a replay differs.
  *  A ClientHello the server did not take up (sent to a plaintext port after its greeting,
  *  after a refused STARTTLS, or answered in plaintext) is kept as client writes on the
  *  plaintext side, followed by whatever the server answered: a replay then takes the
@@ -116,7 +122,8 @@ struct cap_imp_session {
     int starttls_reply;      /* reply to STARTTLS: 1 accepted (220 / OK / +OK), -1 refused, 0 none seen */
     int reply_code;          /* SMTP: that reply's code */
     int server_tls;          /* the server answered the ClientHello with a ServerHello */
-    int tls_required;        /* SMTP: a 530 asking for STARTTLS before TLS */
+    int tls_required;        /* SMTP 530 asking for STARTTLS, IMAP LOGINDISABLED or
+                              * [PRIVACYREQUIRED], POP3 -ERR to USER: before TLS */
     int client_hello_plain;  /* a ClientHello the server did not take up: kept as client writes */
     uint64_t client_hello_off; /* its offset in the client stream */
     uint8_t flags;           /* header flags written (FZ_SFLAG_*) */
@@ -129,6 +136,7 @@ struct cap_imp_session {
     char tls_note[200];
     int cut;                 /* ended early: a gap or a decryption stop */
     char cut_note[200];
+    char replay_note[240];   /* why a replay cannot answer as the server did (empty: it can) */
     struct cap_imp_event *ev; /* the events written to the file, in order */
     size_t nev, capev;
     uint64_t bytes[2];       /* plaintext bytes in C / S events */

@@ -7,6 +7,8 @@
 
 #include "session.h"
 
+struct part;
+
 /* One change to the client stream: del bytes at off left out, ins written in their place. */
 struct edit {
     size_t off, del;
@@ -26,6 +28,10 @@ struct splitter {
     struct fz_buf stream;     /* the client stream: every C payload */
     struct edit edit[MAX_EDITS];
     size_t nedit;
+    struct part *parts;       /* the literals / messages of the stream (no window starts in one) */
+    size_t nparts;
+    size_t prelude;           /* events [0, prelude) up to and with the first T: the TLS state a
+                               * later window needs (0: no TLS in the session) */
 };
 
 /* p[0..n) equals w, letters in either case (w is lower case) */
@@ -131,16 +137,23 @@ static size_t line_start_from(const uint8_t *p, size_t i, size_t hi)
 
 /* Plans the edits that take `need` bytes out of the long parts, largest first. Returns the
  * bytes still to take out. */
+/* The literals (IMAP) or messages (SMTP) of the client stream, into parts[MAX_PARTS]. */
+static size_t find_parts(const struct splitter *sp, struct part *parts)
+{
+    const uint8_t *p = sp->stream.p;
+    size_t n = sp->stream.n;
+    return sp->s.proto == FZ_PROTO_IMAP   ? imap_parts(p, n, parts, MAX_PARTS)
+           : sp->s.proto == FZ_PROTO_SMTP ? smtp_parts(p, n, parts, MAX_PARTS)
+                                          : 0;
+}
+
 static size_t shorten(struct splitter *sp, size_t need)
 {
-    struct part parts[MAX_PARTS];
+    struct part *parts = sp->parts;
     const uint8_t *p = sp->stream.p;
-    size_t n = sp->stream.n, np;
+    size_t np = sp->nparts;
     int used[MAX_PARTS] = {0};
 
-    np = sp->s.proto == FZ_PROTO_IMAP   ? imap_parts(p, n, parts, MAX_PARTS)
-         : sp->s.proto == FZ_PROTO_SMTP ? smtp_parts(p, n, parts, MAX_PARTS)
-                                        : 0;
     while (need > 0) {
         size_t best = np;
         for (size_t i = 0; i < np; i++)
@@ -211,12 +224,13 @@ static void edited(const struct splitter *sp, size_t o, size_t e, struct fz_buf 
         fz_buf_append(b, sp->stream.p + i, e - i);
 }
 
-/* Writes events [from, to) as one session into b, the edits applied. */
-static void write_seed(const struct splitter *sp, size_t from, size_t to, struct fz_buf *b)
+/* Writes events [0, pre) and [from, to) as one session into b, the edits applied. */
+static void write_seed(const struct splitter *sp, size_t pre, size_t from, size_t to, struct fz_buf *b)
 {
     struct fz_buf payload = {0};
     fz_buf_append(b, sp->file, sp->hdr_len);
-    for (size_t i = from; i < to; i++) {
+    for (size_t k = 0; k < pre + (to - from); k++) {
+        size_t i = k < pre ? k : from + (k - pre);
         const struct fz_event *ev = &sp->ev[i];
         if (ev->type != FZ_EV_CLIENT) {
             fz_sbuf_event(b, ev->type, ev->p, ev->n);
@@ -234,15 +248,30 @@ static void write_seed(const struct splitter *sp, size_t from, size_t to, struct
     fz_buf_free(&payload);
 }
 
-/* The length of events [from, to) written as a session. */
-static size_t seed_len(const struct splitter *sp, size_t from, size_t to, int *oom)
+/* The length of events [0, pre) and [from, to) written as a session. */
+static size_t seed_len(const struct splitter *sp, size_t pre, size_t from, size_t to, int *oom)
 {
     struct fz_buf b = {0};
-    write_seed(sp, from, to, &b);
+    write_seed(sp, pre, from, to, &b);
     size_t n = b.n;
     *oom |= b.oom;
     fz_buf_free(&b);
     return n;
+}
+
+/* May a window start at event i? Only where the client stream is at a line start outside
+ * every literal (its octets and the rest of its command line: an IMAP literal's octets, or an
+ * SMTP message's lines, read as commands would teach the target a session that never
+ * happened). */
+static int window_start_ok(const struct splitter *sp, size_t i)
+{
+    size_t o = sp->c_off[i];
+    if (o > 0 && sp->stream.p[o - 1] != '\n')
+        return 0;
+    for (size_t k = 0; k < sp->nparts; k++)
+        if (o >= sp->parts[k].start && o <= sp->parts[k].end)
+            return 0;
+    return 1;
 }
 
 static struct fz_buf *next_seed(struct cap_split *out)
@@ -296,22 +325,42 @@ int cap_split_session(const uint8_t *file, size_t len, size_t max_len, struct ca
     }
     oom |= sp.stream.oom;
 
+    struct part parts[MAX_PARTS];
+    sp.parts = parts;
+    for (size_t i = 0; i < sp.nev; i++)
+        if (sp.ev[i].type == FZ_EV_TLS) {
+            sp.prelude = i + 1;
+            break;
+        }
     if (!oom) {
+        sp.nparts = find_parts(&sp, parts);
         size_t left = shorten(&sp, len - max_len);
         qsort(sp.edit, sp.nedit, sizeof sp.edit[0], cmp_edit);
         out->shortened = sp.nedit > 0;
-        if (left == 0 && seed_len(&sp, 0, sp.nev, &oom) <= max_len) {
-            write_seed(&sp, 0, sp.nev, next_seed(out));
+        if (left == 0 && seed_len(&sp, 0, 0, sp.nev, &oom) <= max_len) {
+            write_seed(&sp, 0, 0, sp.nev, next_seed(out));
         } else {
             /* windows of whole consecutive events, the first from the start, every one with
-             * the header */
+             * the header; a window after the TLS handshake starts with the events up to it
+             * (greeting, STARTTLS, T: the client bytes in it are TLS plaintext and the
+             * server is in its post-TLS state, as captured), and each starts at a command
+             * boundary (window_start_ok) */
             out->windows = 1;
             size_t i = 0;
             while (i < sp.nev && !oom) {
-                size_t j = i + 1;
-                while (j < sp.nev && seed_len(&sp, i, j + 1, &oom) <= max_len)
+                size_t pre = i >= sp.prelude ? sp.prelude : 0, j = i + 1;
+                while (j < sp.nev && seed_len(&sp, pre, i, j + 1, &oom) <= max_len)
                     j++;
-                if (seed_len(&sp, i, j, &oom) > max_len) {
+                /* end where the next window may start: back to the last boundary, unless
+                 * there is none in this window (then the cut is where it fits) */
+                size_t end = j;
+                while (end > i + 1 && end < sp.nev && !window_start_ok(&sp, end))
+                    end--;
+                if (end < sp.nev && !window_start_ok(&sp, end))
+                    end = j;
+                else
+                    j = end;
+                if (seed_len(&sp, pre, i, j, &oom) > max_len) {
                     out->dropped = 1; /* one event longer than any window */
                     i = j;
                     continue;
@@ -319,7 +368,7 @@ int cap_split_session(const uint8_t *file, size_t len, size_t max_len, struct ca
                 struct fz_buf *b = next_seed(out);
                 if (!b)
                     break;
-                write_seed(&sp, i, j, b);
+                write_seed(&sp, pre, i, j, b);
                 i = j;
             }
         }

@@ -15,7 +15,11 @@
  * Everything else (the greeting, the STARTTLS transition, server events) is copied unchanged.
  * When that is not enough (many short commands), the session is cut into windows of whole
  * events, each a session with the same header and at most max_len bytes: the first starts as
- * the capture did (greeting, STARTTLS), each later one where the one before ended. */
+ * the capture did (greeting, STARTTLS), each later one where the one before ended, at a
+ * command boundary (a line start outside every literal's octets and the rest of its command
+ * line, outside every SMTP message), and one that starts after the TLS handshake begins with
+ * the events up to and with the session's T event (greeting, STARTTLS, its reply): its client
+ * bytes are TLS plaintext and the server is in its post-TLS state, as they were captured. */
 #ifndef CAP_SEED_SPLIT_H
 #define CAP_SEED_SPLIT_H
 

@@ -6,7 +6,10 @@
 # (swaks, Net::SSLeay) are decrypted too.
 #
 # usage: serve/capture.sh [--proto smtp|imap|pop3] [--mode starttls|implicit]
-#            [--size BYTES] [--name NAME] [--dir DIR] [--import] [-- CLIENT [ARG...]]
+#            [--option tls-required|literal-minus]... [--size BYTES] [--name NAME] [--dir DIR]
+#            [--import] [-- CLIENT [ARG...]]
+#
+#   --option: a listener option of libmx's configuration (docs/listen.md) for the one listener.
 #
 #   Without a CLIENT, serve-client sends one generated message of --size bytes (default 3000;
 #   POP3: the message is put into the Maildir first and retrieved with RETR 1). A CLIENT runs
@@ -26,16 +29,17 @@ export MXFUZZ_BUILD=${MXFUZZ_BUILD:-$ROOT/build/test}
 # shellcheck source=serve/tests/testlib.sh
 source "$ROOT/serve/tests/testlib.sh"
 
-proto=smtp mode=starttls size=3000 pass=()
+proto=smtp mode=starttls size=3000 pass=() opts=""
 while [[ $# -gt 0 ]]; do
     case $1 in
     --proto) proto=${2:?}; shift 2 ;;
     --mode) mode=${2:?}; shift 2 ;;
     --size) size=${2:?}; shift 2 ;;
+    --option) opts="$opts ${2:?}"; shift 2 ;;
     --name | --dir) pass+=("$1" "${2:?}"); shift 2 ;;
     --import) pass+=(--import); shift ;;
     --) shift; break ;;
-    -h | --help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "capture.sh: unknown option '$1' (--help)" >&2; exit 2 ;;
     esac
 done
@@ -46,7 +50,7 @@ done
 serve_init
 serve_ports 1
 PORT=${PORTS[0]}
-printf 'listen 127.0.0.1 %s %s %s\ncert test * *\n' "$PORT" "$mode" "$proto" >"$W/serve.conf"
+printf 'listen 127.0.0.1 %s %s %s%s\ncert test * *\n' "$PORT" "$mode" "$proto" "$opts" >"$W/serve.conf"
 serve_start "$W/serve.conf" --keylog "$W/server.keys"
 gen_message "$W/msg" "$size"
 export PORT CERT MSG=$W/msg SERVER_KEYS=$W/server.keys

@@ -10,8 +10,10 @@
  *   - a line is "tag SP command [SP arguments]"; a missing or invalid tag (empty, longer than
  *     MX_IMAP_TAG_MAX, or holding one of  * + ( ) { % " \ ]  or a control byte) gets
  *     "* BAD"; a missing command "tag BAD";
- *   - CAPABILITY lists IMAP4rev1, STARTTLS iff the listener is STARTTLS-capable, a
- *     certificate is bound to the connection's (address, port), TLS is not active and the
+ *   - CAPABILITY lists IMAP4rev1, then LITERAL- when the listener has the literal-minus
+ *     option (cfg.literal_minus), else LITERAL+ (RFC 7888 3, 4: one of the two, they promise
+ *     different limits), STARTTLS iff the listener is STARTTLS-capable, a certificate is
+ *     bound to the connection's (address, port), TLS is not active and the
  *     state is not-authenticated; LOGINDISABLED iff TLS is not active and (STARTTLS is listed
  *     or the policy requires TLS);
  *   - STARTTLS: with arguments, authenticated, TLS active, or not available: "tag BAD";
@@ -34,7 +36,9 @@
  *     (m->swallow, counted in m->swallowed), never framed as commands; a size past 2^64-1
  *     gets "* BYE" and MX_ACT_CLOSE; a synchronizing {N} gets BAD, no "+". One watch
  *     (mx/imap.h struct mx_imap_litmark, the command reader's skipper) sees every byte the
- *     line framer takes, so the marker is found at the end of a line of any length;
+ *     line framer takes, so the marker is found at the end of a line of any length; under
+ *     LITERAL- a literal over MX_IMAP_LITERAL_MINUS_MAX octets gets "tag BAD [TOOBIG]" (RFC
+ *     7888 4) and is swallowed the same way;
  *   - LOGOUT "* BYE product logging out" + "tag OK", MX_ACT_CLOSE; NOOP "tag OK"; anything
  *     else "tag BAD";
  *   - TLS record header (0x16 0x03) at a command start while TLS is off: one "* BYE" line,
@@ -45,6 +49,8 @@
 #include "machine_proto.h"
 
 #include <string.h>
+
+#include "mx/imap.h" /* MX_IMAP_LITERAL_MINUS_MAX */
 
 /* RFC 2595 3.1: after STARTTLS the client "MUST discard cached information about server
  * capabilities"; the state stays not-authenticated */
@@ -131,10 +137,16 @@ static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdlin
     cl->vn = n - i;
     if (cl->vn == 0)
         return mx_cmd_reply(st, cl, "BAD Missing command\r\n");
-    if (line[n - 1] == '}' && memchr(cl->verb, '{', cl->vn))
+    if (line[n - 1] == '}' && memchr(cl->verb, '{', cl->vn)) {
         /* RFC 3501 7.5: a synchronizing {N} gets BAD and no "+": the client sends nothing;
-         * a {N+} (RFC 7888 4) is sent anyway: refuse() swallows it */
+         * a {N+} (RFC 7888 4) is sent anyway: refuse() swallows it. RFC 7888 4: a LITERAL-
+         * server rejects a non-synchronizing literal over 4096 octets with a tagged BAD that
+         * carries TOOBIG (RFC 4469); its octets are swallowed like any refused literal's. */
+        if (m->cfg.literal_minus && m->ps.imap.ended == MX_IMAP_MARK_NONSYNC &&
+            m->ps.imap.ended_size > MX_IMAP_LITERAL_MINUS_MAX)
+            return refuse(m, st, cl, "BAD [TOOBIG] Non-synchronizing literal over 4096 octets (LITERAL-)\r\n");
         return refuse(m, st, cl, "BAD Literals are not accepted before authentication\r\n");
+    }
     /* arguments: count space-separated tokens after the command word */
     for (size_t j = 0; j < cl->vn;) {
         while (j < cl->vn && cl->verb[j] == ' ')
@@ -165,7 +177,10 @@ static int c_capability(struct mx_machine *m, struct mx_step *st, const struct m
 {
     if (m->ps.imap.ntok)
         return mx_cmd_reply(st, cl, "BAD CAPABILITY takes no arguments\r\n");
-    mx_step_puts(st, "* CAPABILITY IMAP4rev1");
+    /* RFC 7888 3 (LITERAL+: any size) or 4 (LITERAL-: at most 4096 octets): one of the two, as
+     * the listener says; the refusal above keeps {N+} octets out of the command stream */
+    mx_step_puts(st, m->cfg.literal_minus ? "* CAPABILITY IMAP4rev1 LITERAL-"
+                                          : "* CAPABILITY IMAP4rev1 LITERAL+");
     if (mx_machine_offers_tls(m))
         mx_step_puts(st, " STARTTLS");
     if (login_disabled(m))

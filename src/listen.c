@@ -190,6 +190,7 @@ int mx_listen_conn_cfg(const struct mx_listen_table *t, const struct mx_ipaddr *
     cfg->mode = (int)lis->mode;
     cfg->cert = c != NULL;
     cfg->tls_required = !!(lis->options & MX_LISTEN_OPT_TLS_REQUIRED);
+    cfg->literal_minus = !!(lis->options & MX_LISTEN_OPT_LITERAL_MINUS);
     return MX_LISTEN_OK;
 }
 
@@ -204,18 +205,30 @@ static void errf(char *err, size_t errlen, const char *file, int line, const cha
         snprintf(err, errlen, "%s:%d: %s", file ? file : "<config>", line, msg);
 }
 
+/* Why a listener's options contradict its mode or protocol, or NULL when they do not. */
+static const char *option_conflict(const struct mx_listener *l)
+{
+    if (l->mode == MX_LISTEN_PLAIN && (l->options & MX_LISTEN_OPT_TLS_REQUIRED))
+        return "is plain (never TLS) and tls-required: every login would be refused (make it "
+               "starttls, or drop tls-required)";
+    /* RFC 7888 is an IMAP extension: on another protocol the option would configure nothing */
+    if (l->proto != MX_APP_IMAP && (l->options & MX_LISTEN_OPT_LITERAL_MINUS))
+        return "has literal-minus, an IMAP option (RFC 7888 LITERAL-): drop it, or make the "
+               "listener imap";
+    return NULL;
+}
+
 int mx_listen_check(const struct mx_listen_table *t, const char *file, char *err, size_t errlen)
 {
     for (size_t i = 0; i < t->nl; i++) {
         const struct mx_listener *l = &t->l[i];
         int served = 0;
-        if (l->mode == MX_LISTEN_PLAIN && (l->options & MX_LISTEN_OPT_TLS_REQUIRED)) {
+        const char *conflict = option_conflict(l);
+        if (conflict) {
             char a[64];
-            errf(err, errlen, file, l->line,
-                 "listener %s:%u (%s) is plain (never TLS) and tls-required: every login would "
-                 "be refused (make it starttls, or drop tls-required)",
+            errf(err, errlen, file, l->line, "listener %s:%u (%s) %s",
                  mx_ipaddr_format(&l->addr, a, sizeof a), (unsigned)l->port,
-                 mx_app_proto_name(l->proto));
+                 mx_app_proto_name(l->proto), conflict);
             return MX_LISTEN_ECONFLICT;
         }
         if (l->mode != MX_LISTEN_IMPLICIT)
@@ -305,10 +318,11 @@ static int parse_line(struct mx_listen_table *t, const char *file, int lineno,
         memset(&l, 0, sizeof l);
         l.line = lineno;
         if (nf < 3)
-            BAD("listen needs an address and a port: listen ADDRESS PORT [MODE] [PROTO] [OPTION]");
-        if (nf > 6)
-            BAD("listen takes at most 5 fields (ADDRESS PORT MODE PROTO OPTION); extra field '%.*s'",
-                (int)(f[6].n > 40 ? 40 : f[6].n), f[6].p);
+            BAD("listen needs an address and a port: listen ADDRESS PORT [MODE] [PROTO] [OPTION...]");
+        if (nf > 7)
+            BAD("listen takes at most 6 fields (ADDRESS PORT MODE PROTO and the options "
+                "tls-required, literal-minus); extra field '%.*s'",
+                (int)(f[7].n > 40 ? 40 : f[7].n), f[7].p);
         if (mx_ipaddr_parse(f[1].p, f[1].n, &l.addr) != 0)
             BAD("bad address '%.*s' (want IPv4, IPv6 or *)", (int)(f[1].n > 64 ? 64 : f[1].n), f[1].p);
         if (l.addr.family == 4 && memcmp(l.addr.b, "\0\0\0\0", 4) == 0)
@@ -327,9 +341,11 @@ static int parse_line(struct mx_listen_table *t, const char *file, int lineno,
                 have_proto = 1;
             } else if (!(l.options & MX_LISTEN_OPT_TLS_REQUIRED) && feq(&f[i], "tls-required")) {
                 l.options |= MX_LISTEN_OPT_TLS_REQUIRED;
+            } else if (!(l.options & MX_LISTEN_OPT_LITERAL_MINUS) && feq(&f[i], "literal-minus")) {
+                l.options |= MX_LISTEN_OPT_LITERAL_MINUS;
             } else {
                 BAD("unexpected '%.*s' (want one mode plain|starttls|implicit, one protocol "
-                    "smtp|imap|pop3 and the option tls-required, each once)",
+                    "smtp|imap|pop3 and the options tls-required, literal-minus, each once)",
                     (int)(f[i].n > 40 ? 40 : f[i].n), f[i].p);
             }
         }
@@ -401,7 +417,7 @@ int mx_listen_parse(struct mx_listen_table *t, const char *file, const char *tex
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *le;
-        struct field f[7];
+        struct field f[8];
         size_t nf = 0;
         int rc;
         if (!eol)
@@ -429,7 +445,7 @@ int mx_listen_parse(struct mx_listen_table *t, const char *file, const char *tex
                 q++;
             if (q >= le)
                 break;
-            if (nf == 7) {
+            if (nf == 8) {
                 errf(err, errlen, file, lineno, "too many fields");
                 return MX_LISTEN_ESYNTAX;
             }

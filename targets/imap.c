@@ -4,8 +4,9 @@
  * Input: a session file (corpus/FORMAT.md). The client stream is the concatenation of every
  * `C` payload; all of it is IMAP (the proto and mode bytes are ignored, and a `T` event only
  * ends a read, like an `S` event). Limits come from the header's limits byte: max_line is the
- * longest line piece, max_literal the largest literal; bit 2 of the flags byte picks LITERAL+
- * (else LITERAL-, RFC 7888: non-synchronizing literals <= 4096; imap_literal_flags). One run
+ * longest line piece, max_literal the largest literal; the header's literal mode (version 3's
+ * LITERAL- bit, corpus/FORMAT.md; versions 1 and 2 are LITERAL+) picks LITERAL- (RFC 7888 4:
+ * non-synchronizing literals <= 4096) or LITERAL+ (imap_literal_flags). One run
  * per input, in the file's own reads (fz_reader); a sampled input (harness/sampled.h) also in
  * one-byte reads and in one read, and the replay driver runs both LITERAL modes.
  *

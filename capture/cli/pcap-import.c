@@ -392,10 +392,14 @@ int main(int argc, char **argv)
                 printf("asked, reply %d", s->reply_code);
             else
                 printf("asked, %s", s->starttls_reply > 0 ? "accepted" : "refused");
-            printf(", server TLS %s -> header: mode %s, cert %s, tls-required %s\n",
+            printf(", server TLS %s -> header: mode %s, cert %s, tls-required %s%s\n",
                    s->server_tls ? "yes" : "no", cap_mode_name(s->mode),
                    s->flags & FZ_SFLAG_CERT ? "yes" : "no",
-                   s->flags & FZ_SFLAG_TLS_REQUIRED ? "yes" : "no");
+                   s->flags & FZ_SFLAG_TLS_REQUIRED ? "yes" : "no",
+                   s->proto != FZ_PROTO_IMAP ? ""
+                   : s->flags & FZ_SFLAG_LITERAL_MINUS ? ", literal minus (version 3)" : ", literal plus");
+            if (s->replay_note[0])
+                printf("    replay: %s\n", s->replay_note);
             if (s->no_syn)
                 printf("    note: the connection's SYN was not captured; it may start mid-stream\n");
             if (s->tls_note[0])

@@ -7,7 +7,10 @@ Usage: listener_facts.py IMPORTER CAPTURES_DIR WORKDIR [REPLAY_STARTTLS]
    greeting, STARTTLS/STLS listed or not, the reply to STARTTLS, whether the server answered a
    ClientHello with TLS. A server that does not offer STARTTLS and answers it 502 gives a
    plaintext seed without a certificate, whatever words its reply text holds; 454 a
-   STARTTLS-capable listener without a certificate; 530 before TLS = TLS required.
+   STARTTLS-capable listener without a certificate (and a note: no header makes a replay
+   answer 454); TLS required = SMTP 530, IMAP LOGINDISABLED / NO [PRIVACYREQUIRED], POP3 -ERR
+   to USER, before TLS; LITERAL- in an IMAP CAPABILITY = a version 3 seed with the LITERAL-
+   bit.
 2. A ClientHello sent to a plaintext port after the greeting (seed Q218430), or after a refused
    STARTTLS, is kept as client writes on the plaintext side, with the server's replies after it
    (formerly: taken for implicit TLS and nothing imported / cut with the 500 replies).
@@ -106,6 +109,22 @@ cases = {
                                       ("s", b"-ERR STLS not supported\r\n"), ("c", CH),
                                       ("s", b"-ERR unknown command\r\n")],
                                 "plaintext", 0, [("C", CH), ("S", b"-ERR unknown command\r\n")]),
+    # TLS required without STARTTLS (RFC 3501 6.2.3): LOGINDISABLED, NO [PRIVACYREQUIRED]: a
+    # STARTTLS-capable listener without a certificate that requires TLS (flags 2)
+    "imap-logindisabled": (143, [("s", b"* OK ready\r\n"), ("c", b"a1 CAPABILITY\r\n"),
+                                 ("s", b"* CAPABILITY IMAP4rev1 LITERAL+ LOGINDISABLED\r\na1 OK done\r\n"),
+                                 ("c", b"a2 LOGIN alice secret\r\n"),
+                                 ("s", b"a2 NO [PRIVACYREQUIRED] not without TLS\r\n")],
+                           "starttls", 2, []),
+    # LITERAL- in the greeting's capabilities (RFC 7888 4): version 3, flags cert | TLS
+    # required (LOGINDISABLED) | LITERAL-
+    "imap-literal-minus": (143, [("s", b"* OK [CAPABILITY IMAP4rev1 LITERAL- STARTTLS LOGINDISABLED] ready\r\n"),
+                                 ("c", b"a1 LOGOUT\r\n"), ("s", b"* BYE\r\na1 OK bye\r\n")],
+                           "starttls", 7, []),
+    # POP3 refusing USER in clear text (RFC 2595 2.3), no STLS seen: TLS required (flags 2)
+    "pop3-user-refused": (110, [("s", b"+OK ready\r\n"), ("c", b"USER alice\r\n"),
+                                ("s", b"-ERR [AUTH] Plaintext authentication disallowed\r\n"),
+                                ("c", b"QUIT\r\n"), ("s", b"+OK bye\r\n")], "starttls", 2, []),
     # POP3 listing STLS, and accepting it; the server's TLS follows (no key log: cut there)
     "pop3-accepted": (110, [("s", b"+OK ready\r\n"), ("c", b"CAPA\r\n"), ("s", b"+OK\r\nSTLS\r\nUSER\r\n.\r\n"),
                             ("c", b"STLS\r\n"), ("s", b"+OK Begin TLS\r\n"), ("c", CH), ("s", SH)],
@@ -125,6 +144,12 @@ for k, (name, (port, writes, mode, flags, want)) in enumerate(cases.items()):
     s = mxsession.parse(data)
     check(s.mode == MODES[mode], "%s: mode %s, want %s\n%s" % (name, s.mode, mode, p.stdout))
     check(s.flags == flags, "%s: flags %d, want %d\n%s" % (name, s.flags, flags, p.stdout))
+    # LITERAL- only in version 3 (corpus/FORMAT.md); every other seed stays version 1
+    check(s.version == (3 if flags & 4 else 1) and s.literal_minus == bool(flags & 4),
+          "%s: version %d, literal minus %s\n%s" % (name, s.version, s.literal_minus, p.stdout))
+    if name == "smtp-454":
+        check("replay: the server answered STARTTLS with 454" in p.stdout,
+              "%s: the importer does not say why a replay differs\n%s" % (name, p.stdout))
     evs = [(t, bytes(x)) for t, x in s.events]
     if name != "pop3-accepted":
         # nothing cut: every byte of both directions is in the seed, in order

@@ -2,10 +2,13 @@
 # Imported seeds replay what happened: crafted captures of servers that refuse STARTTLS, do not
 # offer it, offer it without being asked (capture/tests/pcapng_craft.py) are imported with
 # pcap-import, then sent to mx-serve by tools/session-send.py --compare on a listener configured
-# as each seed's header says (mode, certificate bound or not): the replies mx-serve gives must
+# as each seed's header says (mode, certificate bound or not, TLS required, LITERAL-;
+# testlib.sh session_listener): the replies mx-serve gives must
 # carry the statuses of the captured server's replies, in order. A seed whose header claimed
 # STARTTLS because the client sent the command (the old guess) makes mx-serve answer 220 where
-# the captured server answered 502 / BAD / -ERR, and fails here.
+# the captured server answered 502 / BAD / -ERR, and fails here; so does one that misses TLS
+# required (IMAP LOGINDISABLED / NO [PRIVACYREQUIRED], POP3 -ERR to USER: mx-serve accepts the
+# login) or LITERAL- (mx-serve takes the {5000+} APPEND as data).
 # (No EHLO in these conversations: session-send compares line by line and mx-serve's EHLO has
 # its own line count; the EHLO listing itself is checked by listener_facts.py.)
 set -euo pipefail
@@ -29,11 +32,29 @@ cases = {
     "imap-offered": (143, [("s", b"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n"),
                            ("c", b"a1 NOOP\r\n"), ("s", b"a1 OK done\r\n"), ("c", b"a2 LOGOUT\r\n"),
                            ("s", b"* BYE\r\na2 OK bye\r\n")]),
+    # TLS required, no STARTTLS to offer: LOGINDISABLED and NO [PRIVACYREQUIRED] (RFC 3501
+    # 6.2.3); a header without tls-required lets mx-serve accept the LOGIN
+    "imap-logindisabled": (143, [("s", b"* OK ready\r\n"), ("c", b"a1 CAPABILITY\r\n"),
+                                 ("s", b"* CAPABILITY IMAP4rev1 LITERAL+ LOGINDISABLED\r\na1 OK done\r\n"),
+                                 ("c", b"a2 LOGIN alice secret\r\n"),
+                                 ("s", b"a2 NO [PRIVACYREQUIRED] not without TLS\r\n"),
+                                 ("c", b"a3 LOGOUT\r\n"), ("s", b"* BYE\r\na3 OK bye\r\n")]),
+    # LITERAL- (RFC 7888 4): after login a {5000+} is BAD [TOOBIG]; under LITERAL+ it is data
+    "imap-literal-minus": (143, [("s", b"* OK ready\r\n"), ("c", b"a1 CAPABILITY\r\n"),
+                                 ("s", b"* CAPABILITY IMAP4rev1 LITERAL-\r\na1 OK done\r\n"),
+                                 ("c", b"a2 LOGIN alice secret\r\n"), ("s", b"a2 OK in\r\n"),
+                                 ("c", b"a3 APPEND INBOX {5000+}\r\n" + (b"y" * 98 + b"\r\n") * 50 + b"\r\n"),
+                                 ("s", b"a3 BAD [TOOBIG] too big for LITERAL-\r\n"),
+                                 ("c", b"a4 LOGOUT\r\n"), ("s", b"* BYE\r\na4 OK bye\r\n")]),
+    # POP3 refusing USER in clear text (RFC 2595 2.3): TLS required, no STLS offered
+    "pop3-user-refused": (110, [("s", b"+OK ready\r\n"), ("c", b"USER alice\r\n"),
+                                ("s", b"-ERR [AUTH] Plaintext authentication disallowed\r\n"),
+                                ("c", b"QUIT\r\n"), ("s", b"+OK bye\r\n")]),
 }
 for k, (name, (port, writes)) in enumerate(cases.items()):
     write_pcapng(os.path.join(w, name + ".pcapng"), [conv(port, writes, client_port=43000 + k)])
 PY
-names=(smtp-refused imap-refused pop3-refused imap-offered)
+names=(smtp-refused imap-refused pop3-refused imap-offered imap-logindisabled imap-literal-minus pop3-user-refused)
 serve_ports ${#names[@]}
 : >"$W/serve.conf"
 seeds=()
@@ -42,13 +63,7 @@ for i in "${!names[@]}"; do
     "$IMPORTER" --out "$W/$n.out" "$W/$n.pcapng" >"$W/$n.import" 2>&1 || { cat "$W/$n.import"; fail "$n: import"; }
     f=$(ls "$W/$n.out/starttls/"* | head -1)
     seeds+=("$f")
-    txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "$f")
-    proto=$(sed -n 's/^proto //p' <<<"$txt")
-    mode=$(sed -n 's/^mode //p' <<<"$txt")
-    [[ $mode == plaintext ]] && mode=plain
-    echo "listen 127.0.0.1 ${PORTS[$i]} $mode $proto" >>"$W/serve.conf"
-    grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 ${PORTS[$i]}" >>"$W/serve.conf"
-    echo "$n: $(grep -E '^(mode|cert)' <<<"$txt" | tr '\n' ' ')"
+    session_listener "$f" "${PORTS[$i]}" | tee -a "$W/serve.conf" | sed "s/^/$n: /"
 done
 serve_start "$W/serve.conf"
 bad=0

@@ -2,7 +2,7 @@
  * written unchanged; a long IMAP literal and a long SMTP message lose their middle and keep
  * their marker (with the new count), their start, their end and the writes around it, and the
  * STARTTLS transition; many short commands become windows that each fit and together hold
- * every command. */
+ * every command, each later one with the TLS prelude and none starting inside a literal. */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +24,7 @@ struct sess {
 static void start(struct sess *t, enum fz_proto proto, enum fz_mode mode)
 {
     memset(t, 0, sizeof *t);
-    fz_sbuf_header(&t->b, proto, mode, FZ_SFLAG_CERT, fz_session_limits(2048, 65536));
+    fz_sbuf_header(&t->b, 1, proto, mode, FZ_SFLAG_CERT, fz_session_limits(2048, 65536));
 }
 
 static void ev(struct sess *t, enum fz_ev_type type, const void *p, size_t n)
@@ -227,6 +227,69 @@ static void test_short_commands_windows(void **st)
     fz_buf_free(&t.b);
 }
 
+/* The window fallback after STARTTLS, with a literal whose octets come in several writes: every
+ * later window starts with the TLS prelude (the client's STARTTLS, the server's OK, the T event:
+ * its client bytes are TLS plaintext, as captured), and none starts inside the literal (its
+ * octets, or the CRLF that ends its command, read as commands) -- wherever the literal falls. */
+static void test_windows_keep_tls_and_literals(void **st)
+{
+    (void)st;
+    char cmd[600];
+    for (int before = 0; before < 12; before++) {
+        struct sess t;
+        struct cap_split sp;
+        start(&t, FZ_PROTO_IMAP, FZ_MODE_STARTTLS);
+        evs(&t, FZ_EV_SERVER, "* OK ready\r\n");
+        evs(&t, FZ_EV_CLIENT, "a STARTTLS\r\n");
+        evs(&t, FZ_EV_SERVER, "a OK go\r\n");
+        ev(&t, FZ_EV_TLS, "", 0);
+        for (int i = 0; i < 24; i++) {
+            if (i == before) {
+                /* 120 octets: too short to be shortened (2 * CAP_SPLIT_KEEP), in three writes */
+                evs(&t, FZ_EV_CLIENT, "b APPEND INBOX {120}\r\n");
+                evs(&t, FZ_EV_SERVER, "+ go ahead\r\n");
+                for (int w = 0; w < 3; w++)
+                    evs(&t, FZ_EV_CLIENT, "LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL");
+                evs(&t, FZ_EV_CLIENT, "\r\n");
+                evs(&t, FZ_EV_SERVER, "b OK\r\n");
+            }
+            snprintf(cmd, sizeof cmd, "a%d NOOP %0300d\r\n", i, 0);
+            evs(&t, FZ_EV_CLIENT, cmd);
+            evs(&t, FZ_EV_SERVER, "a OK\r\n");
+        }
+        assert_int_equal(cap_split_session(t.b.p, t.b.n, 1024, &sp), 0);
+        assert_true(sp.windows);
+        assert_false(sp.dropped);
+        size_t literal_bytes = 0;
+        for (size_t k = 0; k < sp.n; k++) {
+            struct fz_session s;
+            static struct evlist l;
+            size_t tls_at = 0, c = 0;
+            assert_true(sp.seed[k].n <= 1024);
+            events_of(&sp.seed[k], &s, &l);
+            while (tls_at < l.n && l.e[tls_at].type != FZ_EV_TLS)
+                tls_at++;
+            if (k > 0) {
+                /* the prelude: STARTTLS and its OK before the T event */
+                assert_true(tls_at < l.n);
+                assert_true(l.stream.n >= 12 && memcmp(l.stream.p, "a STARTTLS\r\n", 12) == 0);
+            }
+            for (size_t i = tls_at + 1; i < l.n; i++) {
+                if (l.e[i].type != FZ_EV_CLIENT)
+                    continue;
+                if (c++ == 0) /* the window's first command after TLS: a tag, no octets */
+                    assert_true(l.e[i].p[0] == 'a' || l.e[i].p[0] == 'b');
+                if (l.e[i].p[0] == 'L')
+                    literal_bytes += l.e[i].n;
+            }
+            fz_buf_free(&l.stream);
+        }
+        assert_int_equal(literal_bytes, 120); /* the literal is in one window, whole */
+        cap_split_free(&sp);
+        fz_buf_free(&t.b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_imap_literal_shortened),
         cmocka_unit_test(test_smtp_message_lines),
         cmocka_unit_test(test_short_commands_windows),
+        cmocka_unit_test(test_windows_keep_tls_and_literals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

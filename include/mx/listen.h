@@ -17,7 +17,7 @@
  * separated by spaces or tabs, '#' starts a comment, blank lines ignored, lines at most
  * MX_LISTEN_LINE_MAX bytes:
  *
- *     listen ADDRESS PORT [MODE] [PROTO] [OPTION]
+ *     listen ADDRESS PORT [MODE] [PROTO] [OPTION...]
  *     cert   NAME ADDRESS|* PORT|*
  *
  *   ADDRESS  IPv4 dotted quad, IPv6 (bare or in [brackets]); for `listen`, `*`, 0.0.0.0 and ::
@@ -31,6 +31,10 @@
  *            NO [PRIVACYREQUIRED] for LOGIN, RFC 3501 6.2.3; POP3 -ERR for USER/PASS, RFC
  *            2595 2.3). Other listeners are not affected: a submission port may require TLS
  *            next to a port 25 that does not. mx_listener.options MX_LISTEN_OPT_TLS_REQUIRED.
+ *            literal-minus (IMAP listeners only): CAPABILITY lists LITERAL- instead of
+ *            LITERAL+, and a non-synchronizing literal over MX_IMAP_LITERAL_MINUS_MAX (4096)
+ *            octets is refused with a tagged BAD [TOOBIG] and its octets are swallowed, never
+ *            parsed (RFC 7888 4). MX_LISTEN_OPT_LITERAL_MINUS. Each option at most once.
  *   NAME     the certificate's name (what the server loads), 1..MX_CERT_NAME_MAX bytes of
  *            [A-Za-z0-9._/-].
  *
@@ -38,6 +42,7 @@
  *   - anything malformed: unknown keyword, missing or extra field, bad address, port or name;
  *   - two listeners on the same (address, port); two bindings on the same (address|*, port|*);
  *   - tls-required on a plain listener (TLS can never come up there: every login refused);
+ *   - literal-minus on a listener that is not IMAP;
  *   - more than MX_LISTEN_MAX listeners or MX_CERTBIND_MAX bindings;
  *   - an implicit-TLS listener that no certificate serves (KB Q251097): for a listener on one
  *     address, mx_listen_cert_for(address, port) is NULL; for a listener on every address, no
@@ -67,7 +72,9 @@ extern "C" {
 enum mx_listen_mode { MX_LISTEN_PLAIN = 0, MX_LISTEN_STARTTLS = 1, MX_LISTEN_IMPLICIT = 2 };
 /* mx_listener.options */
 #define MX_LISTEN_OPT_TLS_REQUIRED 0x1u /* the `tls-required` option */
-#define MX_LISTEN_OPT_KNOWN MX_LISTEN_OPT_TLS_REQUIRED /* mx_listen_add refuses other bits */
+#define MX_LISTEN_OPT_LITERAL_MINUS 0x2u /* the `literal-minus` option (IMAP, RFC 7888 4) */
+/* mx_listen_add refuses other bits */
+#define MX_LISTEN_OPT_KNOWN (MX_LISTEN_OPT_TLS_REQUIRED | MX_LISTEN_OPT_LITERAL_MINUS)
 /* same numbering as the session format's proto byte */
 enum mx_app_proto { MX_APP_SMTP = 0, MX_APP_IMAP = 1, MX_APP_POP3 = 2 };
 
@@ -79,7 +86,8 @@ enum mx_listen_status {
     MX_LISTEN_ESYNTAX = -4,/* configuration text is malformed */
     MX_LISTEN_ENOCERT = -5,/* an implicit-TLS listener has no certificate */
     MX_LISTEN_EIO = -6,    /* the file could not be read */
-    MX_LISTEN_ECONFLICT = -7 /* a listener's options contradict its mode (tls-required on plain) */
+    MX_LISTEN_ECONFLICT = -7 /* a listener's options contradict its mode or protocol
+                              * (tls-required on plain, literal-minus on smtp or pop3) */
 };
 
 /* family 0: any address (listeners only); 4: b[0..3]; 6: b[0..15] */
@@ -137,15 +145,15 @@ const struct mx_listener *mx_listen_find(const struct mx_listen_table *t,
 /* What a connection accepted on (addr, port) runs with: its listener (NULL: no listener,
  * nothing filled in, returns MX_LISTEN_EINVAL), and the certificate that serves the
  * connection's own address and port (NULL: none, so STARTTLS/STLS is not offered there --
- * KB Q237327). Fills cfg->mode, cfg->cert and cfg->tls_required (the listener's tls-required
- * option); leaves the other cfg fields alone. */
+ * KB Q237327). Fills cfg->mode, cfg->cert, cfg->tls_required and cfg->literal_minus (the
+ * listener's options); leaves the other cfg fields alone. */
 struct mx_conn_cfg;
 int mx_listen_conn_cfg(const struct mx_listen_table *t, const struct mx_ipaddr *addr,
                        uint16_t port, struct mx_conn_cfg *cfg, const struct mx_listener **l,
                        const struct mx_certbind **cert);
 
-/* Load-time checks on a built table (the implicit-TLS and tls-required rules above: the first
- * listener that breaks one, MX_LISTEN_ENOCERT or MX_LISTEN_ECONFLICT). file names the source in
+/* Load-time checks on a built table (the implicit-TLS, tls-required and literal-minus rules
+ * above: the first listener that breaks one, MX_LISTEN_ENOCERT or MX_LISTEN_ECONFLICT). file names the source in
  * the message ("FILE:LINE: ..."); may be NULL. */
 int mx_listen_check(const struct mx_listen_table *t, const char *file, char *err, size_t errlen);
 

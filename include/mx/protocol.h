@@ -98,6 +98,8 @@ struct mx_conn_cfg {
     int mode;          /* enum mx_listen_mode */
     int cert;          /* a certificate serves this connection's (address, port) */
     int tls_required;  /* policy: no mail/login without TLS */
+    int literal_minus; /* IMAP: the listener advertises LITERAL- (non-synchronizing literals of
+                        * at most MX_IMAP_LITERAL_MINUS_MAX octets, RFC 7888 4), else LITERAL+ */
     size_t max_message;/* SMTP: largest message accepted (bytes after unstuffing) */
     unsigned max_errors; /* consecutive protocol errors before the final reply and the close
                           * (mx/machine.h MX_MAX_ERRORS when 0) */

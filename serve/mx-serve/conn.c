@@ -98,6 +98,7 @@ struct conn *conn_new(struct server *s, int fd, const struct mx_listener *l)
               l->line);
         cfg.mode = l->mode;
         cfg.tls_required = !!(l->options & MX_LISTEN_OPT_TLS_REQUIRED);
+        cfg.literal_minus = !!(l->options & MX_LISTEN_OPT_LITERAL_MINUS);
         cb = mx_listen_cert_for(&s->table, &ip, port);
     }
     c->tls_ctx = cb && l->mode != MX_LISTEN_PLAIN ? tls_ctx_for(s, cb->name) : NULL;

@@ -147,7 +147,9 @@ static int imap_open(struct conn *c, const struct mx_conn_cfg *cfg)
     memset(&rc, 0, sizeof rc);
     rc.max_line = SERVE_IMAP_LINE;
     rc.max_literal = cfg->max_message;
-    rc.flags = MX_IMAP_LITERAL_PLUS;
+    /* the listener's literal mode (libmx's literal-minus option, RFC 7888 4): the reader
+     * refuses a {N+} over 4096 octets under LITERAL- and swallows its octets */
+    rc.flags = cfg->literal_minus ? 0 : MX_IMAP_LITERAL_PLUS;
     rc.sink = imap_sink;
     rc.sink_ctx = s;
     /* after login the reader bounds the errors as the machine does before it (--max-errors) */
@@ -225,7 +227,9 @@ int imap_login_check(struct conn *c, const uint8_t *arg, size_t n, char *who, si
 
 static void capability(struct conn *c, struct imap_sess *s)
 {
-    conn_sends(c, "* CAPABILITY IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS IDLE UNSELECT\r\n");
+    /* LITERAL+ or LITERAL- as the listener says (the reader runs in that mode: imap_open) */
+    conn_sends(c, s->m.cfg.literal_minus ? "* CAPABILITY IMAP4rev1 LITERAL- MULTIAPPEND UIDPLUS IDLE UNSELECT\r\n"
+                                         : "* CAPABILITY IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS IDLE UNSELECT\r\n");
     tagged(c, s, "OK CAPABILITY completed");
 }
 

@@ -30,4 +30,37 @@ grep -q "imap 1 (plaintext 0, starttls 0, implicit 1)" "$out/curl.txt" || fail "
 grep -q "TLS: decrypted 1" "$out/curl.txt" || fail "curl session not decrypted"
 grep -q 'APPEND' "$out/curl.txt" || fail "no APPEND in the imported session"
 echo "ok: curl imaps APPEND session captured and imported"
+# issue 16: the header of a recorded session says what the server did. Python's imaplib against
+# a literal-minus listener: CAPABILITY lists LITERAL- and (STARTTLS offered) LOGINDISABLED, so the
+# seed is version 3 with `literal minus` and `tls-required yes`; sent to a fresh mx-serve on a
+# listener made from that header (testlib.sh session_listener) with session-send --compare, every
+# reply carries the captured reply's status, after STARTTLS and login too.
+timeout 60 "$ROOT/serve/capture.sh" --proto imap --option literal-minus --dir "$out" --name imaplib -- \
+    python3 -c 'import imaplib, os, ssl
+ctx = ssl.create_default_context(cafile=os.environ["CERT"])
+ctx.check_hostname = False
+c = imaplib.IMAP4("127.0.0.1", int(os.environ["PORT"]))
+assert "LITERAL-" in c.capabilities and "LITERAL+" not in c.capabilities, c.capabilities
+c.starttls(ssl_context=ctx)
+c.login("alice", "secret")
+assert c.append("INBOX", None, None, b"Subject: literal minus\r\n\r\nhello\r\n")[0] == "OK"
+c.logout()' >"$out/imaplib.txt" 2>&1 || { cat "$out/imaplib.txt"; fail "capture with imaplib"; }
+grep -q "TLS: decrypted 1" "$out/imaplib.txt" || fail "imaplib session not decrypted: $(tail -5 "$out/imaplib.txt")"
+grep -q "header: mode starttls, cert yes, tls-required yes, literal minus (version 3)" "$out/imaplib.txt" ||
+    { grep header "$out/imaplib.txt"; fail "the imaplib seed's header is not what mx-serve did"; }
+"$MXFUZZ_BUILD/tools/pcap-import" --keylog "$out/imaplib.keys" --out "$out/imaplib.out" "$out/imaplib.pcapng" \
+    >"$out/imaplib.import" 2>&1 || { cat "$out/imaplib.import"; fail "pcap-import of the imaplib capture"; }
+seed=$(ls "$out/imaplib.out/starttls/"* | head -1)
+"$MXFUZZ_BUILD/tools/mxsession" decode "$seed" | grep -qx "version 3" || fail "the LITERAL- seed is not version 3"
+(
+    source "$ROOT/serve/tests/testlib.sh"
+    serve_init
+    serve_ports 1
+    session_listener "$seed" "${PORTS[0]}" >"$W/serve.conf"
+    serve_start "$W/serve.conf"
+    timeout 60 python3 "$ROOT/tools/session-send.py" --compare --port "${PORTS[0]}" "$seed" >"$out/replay.txt" 2>&1 ||
+        { cat "$out/replay.txt"; fail "the imported imaplib seed does not replay through mx-serve"; }
+    serve_stop
+)
+echo "ok: imaplib on a literal-minus listener captured; the seed (v3, literal minus, tls-required) replays through mx-serve"
 echo "PASS serve_capture"

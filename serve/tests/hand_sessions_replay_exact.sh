@@ -6,7 +6,8 @@
 # The replies recorded in the session (what libmx's machines must answer) must match what
 # mx-serve answers, status by status. So a reproducer or corpus file of the `starttls` target
 # replays through mx-serve the same way: tools/session-send.py --port N FILE.
-# A session's TLS-required bit becomes its listener's `tls-required` option.
+# A session's TLS-required bit becomes its listener's `tls-required` option, its literal mode
+# (`literal minus`, version 3) the `literal-minus` option.
 # Sessions the server cannot reproduce as configured are skipped by rule, not by name: line
 # limits other than mx-serve's, and sessions that expect the connection to be closed on a
 # ClientHello (covered by smtp_clients_byte_exact.sh), and sessions where a login (SMTP AUTH,
@@ -35,15 +36,7 @@ done
 write_conf() {
     : >"$W/serve.conf"
     for i in "${!selected[@]}"; do
-        txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "${selected[$i]}")
-        proto=$(sed -n 's/^proto //p' <<<"$txt")
-        mode=$(sed -n 's/^mode //p' <<<"$txt")
-        [[ $mode == plaintext ]] && mode=plain
-        # the TLS-required bit is the listener's own option (issue 12 rule 6)
-        opt=""
-        grep -qx 'tls-required yes' <<<"$txt" && opt=tls-required
-        echo "listen 127.0.0.1 ${PORTS[$i]} $mode $proto $opt" >>"$W/serve.conf"
-        grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 ${PORTS[$i]}" >>"$W/serve.conf"
+        session_listener "${selected[$i]}" "${PORTS[$i]}" >>"$W/serve.conf"
     done
 }
 serve_start_ports ${#selected[@]} write_conf --any-rcpt

@@ -18,6 +18,10 @@
 #                                   lines start with "." (for clients that dot-stuff)
 #   assert_stored FILE              a message in $W/md/new or cur/ with FILE's sha256 must exist
 #   fail MSG                        prints and exits 1
+#   session_listener SESSION PORT   the configuration lines of a listener on 127.0.0.1:PORT as
+#                                   session file SESSION's header says: protocol, mode, the
+#                                   tls-required and literal-minus options, a `cert test` binding
+#                                   when a certificate is bound
 set -u
 : "${MXFUZZ_BUILD:?MXFUZZ_BUILD must point at the test build}"
 SERVE_BIN=$MXFUZZ_BUILD/tools/mx-serve
@@ -113,6 +117,20 @@ serve_start_ports() {
         echo "(try $try: a probed port was taken before mx-serve bound it; new ports)"
     done
     fail "mx-serve could not bind $n free ports in 5 tries"
+}
+
+session_listener() {
+    local txt proto mode opt=""
+    txt=$("$MXFUZZ_BUILD/tools/mxsession" decode "$1")
+    proto=$(sed -n 's/^proto //p' <<<"$txt")
+    mode=$(sed -n 's/^mode //p' <<<"$txt")
+    [[ $mode == plaintext ]] && mode=plain
+    # the header's policy bits are the listener's own options (issue 12 rules 6 and 5)
+    grep -qx 'tls-required yes' <<<"$txt" && opt=" tls-required"
+    grep -qx 'literal minus' <<<"$txt" && opt="$opt literal-minus"
+    echo "listen 127.0.0.1 $2 $mode $proto$opt"
+    grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 $2"
+    return 0
 }
 
 serve_stop() {

@@ -165,6 +165,40 @@ static void expect_error(const char *text, const char *where, const char *what)
         fail_msg("for %s\nwant '%s...%s', got '%s'", text, where, what, err);
 }
 
+/* Issue 12 rule 5: the literal mode is one IMAP listener's property (RFC 7888 4, LITERAL-):
+ * mx_listen_conn_cfg fills it in per connection; on SMTP or POP3 it is a load-time error. */
+static void test_literal_minus_per_listener(void **state)
+{
+    struct mx_conn_cfg cfg;
+    struct mx_ipaddr a = ip("192.0.2.1");
+    (void)state;
+    if (parse("listen * 143 imap literal-minus\nlisten * 1143 starttls imap\n"
+              "listen * 993 literal-minus tls-required\ncert c * *\n") != 0)
+        fail_msg("%s", err);
+    assert_int_equal(t.l[0].options, MX_LISTEN_OPT_LITERAL_MINUS);
+    assert_int_equal(t.l[0].mode, MX_LISTEN_STARTTLS);
+    assert_int_equal(t.l[1].options, 0);
+    assert_int_equal(t.l[2].options, MX_LISTEN_OPT_LITERAL_MINUS | MX_LISTEN_OPT_TLS_REQUIRED);
+    assert_int_equal(t.l[2].mode, MX_LISTEN_IMPLICIT);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.literal_minus = 7; /* filled in, not left over */
+    assert_int_equal(mx_listen_conn_cfg(&t, &a, 1143, &cfg, NULL, NULL), 0);
+    assert_int_equal(cfg.literal_minus, 0);
+    assert_int_equal(mx_listen_conn_cfg(&t, &a, 143, &cfg, NULL, NULL), 0);
+    assert_int_equal(cfg.literal_minus, 1);
+    assert_int_equal(cfg.tls_required, 0);
+    assert_int_equal(mx_listen_conn_cfg(&t, &a, 993, &cfg, NULL, NULL), 0);
+    assert_int_equal(cfg.literal_minus, 1);
+    assert_int_equal(cfg.tls_required, 1);
+
+    assert_int_equal(parse("listen * 143\nlisten * 25 literal-minus\n"), MX_LISTEN_ECONFLICT);
+    assert_non_null(strstr(err, "t.conf:2: "));
+    assert_non_null(strstr(err, "literal-minus, an IMAP option"));
+    assert_int_equal(parse("listen * 110 pop3 literal-minus\n"), MX_LISTEN_ECONFLICT);
+    assert_int_equal(parse("listen * 143 literal-minus literal-minus\n"), MX_LISTEN_ESYNTAX);
+    assert_non_null(strstr(err, "each once"));
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -184,7 +218,8 @@ static void test_errors(void **state)
     expect_error("cert a * 0\n", "t.conf:1: ", "bad port");
     expect_error("bind a * *\n", "t.conf:1: ", "unknown statement");
     expect_error("listen 1.2.3.4 25\x01\n", "t.conf:1: ", "control");
-    expect_error("listen 1.2.3.4 25 starttls smtp tls-required extra\n", "t.conf:1: ", "extra field");
+    expect_error("listen 1.2.3.4 143 starttls imap tls-required literal-minus extra\n", "t.conf:1: ",
+                 "extra field");
     expect_error("listen 1.2.3.4 25 plain smtp extra\n", "t.conf:1: ", "unexpected 'extra'");
     {
         char big[600];
@@ -293,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_no_cert_for_address),
         cmocka_unit_test(test_implicit_without_cert),
         cmocka_unit_test(test_tls_required_per_listener),
+        cmocka_unit_test(test_literal_minus_per_listener),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_ipv6),

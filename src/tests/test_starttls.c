@@ -90,6 +90,7 @@ static void run_text(const char *name, const char *text, size_t len, struct driv
     cfg.mode = (int)s.mode;
     cfg.cert = !!(s.flags & FZ_SFLAG_CERT);
     cfg.tls_required = !!(s.flags & FZ_SFLAG_TLS_REQUIRED);
+    cfg.literal_minus = fz_session_literal_minus(&s); /* the listener's literal mode */
     cfg.max_message = s.max_literal;
     cfg.host = "mxfuzz"; /* the names the recorded sessions were written with */
     cfg.product = "mxfuzz";
@@ -225,6 +226,25 @@ static void test_injection_discard_count(void **state)
     /* bytes that came after the 220 in a later read are not the machine's: nothing discarded */
     run_file("smtp-injection-late", &d);
     assert_int_equal(d.discarded, 0);
+    drive_free(&d);
+}
+
+/* Issue 12 rule 5: under LITERAL- and LITERAL+ alike the refused {4097+} and {10+} octets are
+ * dropped, every one counted, none framed as a command (the smuggled LOGOUTs never ran: the
+ * session's NOOPs were answered and the connection is open). */
+static void test_literal_mode_swallow(void **state)
+{
+    static struct drive d;
+    (void)state;
+    run_file("imap-literal-minus", &d);
+    assert_true(d.m.cfg.literal_minus);
+    assert_int_equal(d.m.swallowed, 4097 + 10);
+    assert_false(d.closed);
+    drive_free(&d);
+    run_file("imap-literal-plus", &d);
+    assert_false(d.m.cfg.literal_minus);
+    assert_int_equal(d.m.swallowed, 4097 + 10);
+    assert_false(d.closed);
     drive_free(&d);
 }
 
@@ -639,6 +659,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_sessions),
+        cmocka_unit_test(test_literal_mode_swallow),
         cmocka_unit_test(test_check_hook),
         cmocka_unit_test(test_injection_discard_count),
         cmocka_unit_test(test_pipelined_hello),

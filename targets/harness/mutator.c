@@ -170,7 +170,7 @@ static void ev_delete(struct fz_mutator *m, size_t i)
 
 /* Parses the session data[0..size) into header + events (payloads into the arena). */
 static void load(struct fz_mutator *m, const uint8_t *data, size_t size, struct fz_mev **ev, size_t *nev,
-                 size_t *cap, uint8_t *hdr)
+                 size_t *cap, uint8_t *hdr, unsigned *version)
 {
     struct fz_session s;
     struct fz_event e;
@@ -182,6 +182,7 @@ static void load(struct fz_mutator *m, const uint8_t *data, size_t size, struct 
         hdr[1] = (uint8_t)s.mode;
         hdr[2] = s.flags;
         hdr[3] = s.limits;
+        *version = s.version;
     }
     *nev = 0;
     while (fz_session_next(&s, &cur, &e)) {
@@ -575,7 +576,15 @@ static int mut_header(struct fz_mutator *m)
     switch (below(m, 4)) {
     case 0: m->hdr[0] = (uint8_t)below(m, 3); break;
     case 1: m->hdr[1] = (uint8_t)below(m, 3); break;
-    case 2: m->hdr[2] ^= (uint8_t)(1u << below(m, 2)); break;
+    case 2: {
+        /* certificate, TLS required, LITERAL-; the last has its meaning from version 3 on
+         * (FORMAT.md), so flipping it makes the file version 3 */
+        unsigned bit = (unsigned)below(m, 3);
+        m->hdr[2] ^= (uint8_t)(1u << bit);
+        if (bit == 2 && m->version < FZ_SESSION_VERSION_LITERAL)
+            m->version = FZ_SESSION_VERSION_LITERAL;
+        break;
+    }
     default: m->hdr[3] = (uint8_t)(below(m, 2) ? (m->hdr[3] & 0xf0) | below(m, 10) : (m->hdr[3] & 0x0f) | below(m, 16) << 4);
     }
     m->last = "header";
@@ -616,13 +625,14 @@ static const mutation mutations[] = {
 /* Writes header + events into m->out; drops trailing events until the file fits max. */
 static void serialize(struct fz_mutator *m, size_t max)
 {
-    size_t total = FZ_SESSION_HEADER, keep = 0;
+    size_t total = FZ_SESSION_HEADER + (m->version >= 2 ? FZ_SESSION_MAGIC_LEN + 1 : 0), keep = 0;
     while (keep < m->nev && total + 3 + m->ev[keep].n <= max) {
         total += 3 + m->ev[keep].n;
         keep++;
     }
     m->out.n = 0;
-    fz_sbuf_header(&m->out, (enum fz_proto)m->hdr[0], (enum fz_mode)m->hdr[1], m->hdr[2], m->hdr[3]);
+    fz_sbuf_header(&m->out, m->version, (enum fz_proto)m->hdr[0], (enum fz_mode)m->hdr[1], m->hdr[2],
+                   m->hdr[3]);
     for (size_t i = 0; i < keep; i++)
         fz_sbuf_event(&m->out, m->ev[i].type, pl(m, &m->ev[i]), m->ev[i].n);
     if (m->out.oom)
@@ -657,12 +667,12 @@ size_t fz_mutate(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_
         return m->bytes(out, k, max, m->bytes_ctx, rnd(m));
     }
     m->arena.n = 0;
-    load(m, n > pre ? in + pre : in, n > pre ? n - pre : 0, &m->ev, &m->nev, &m->ev_cap, m->hdr);
+    load(m, n > pre ? in + pre : in, n > pre ? n - pre : 0, &m->ev, &m->nev, &m->ev_cap, m->hdr, &m->version);
     m->nev2 = 0;
     if (other && other_n) {
         size_t opre = fz_layout_prefix(m->layout, other, other_n);
         if (other_n > opre)
-            load(m, other + opre, other_n - opre, &m->ev2, &m->nev2, &m->ev2_cap, NULL);
+            load(m, other + opre, other_n - opre, &m->ev2, &m->nev2, &m->ev2_cap, NULL, NULL);
     }
     if (m->layout == FZ_LAYOUT_TLS_SESSION && m->bytes && below(m, 8) == 0) {
         /* the record parameters: suite, sequence number, keys, IVs, padding, ciphertext cuts */
@@ -705,7 +715,7 @@ int fz_session_canonical(const uint8_t *data, size_t size)
     size_t cur = 0;
     int ok;
     fz_session_parse(&s, data, size);
-    fz_sbuf_header(&b, s.proto, s.mode, s.flags, s.limits);
+    fz_sbuf_header(&b, s.version, s.proto, s.mode, s.flags, s.limits);
     while (fz_session_next(&s, &cur, &e))
         fz_sbuf_event(&b, e.type, e.p, e.n);
     ok = !b.oom && b.n == size && memcmp(b.p, data, size) == 0;

@@ -60,6 +60,7 @@ struct fz_mutator {
     struct fz_mev *ev, *ev2;
     size_t nev, nev2, ev_cap, ev2_cap;
     uint8_t hdr[FZ_SESSION_HEADER];
+    unsigned version; /* the input's session format version, written back (flags keep their meaning) */
     uint64_t rng;
     const char *last; /* name of the last mutation applied (tests, debugging) */
 };

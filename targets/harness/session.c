@@ -7,17 +7,33 @@
 
 static const char *const proto_names[] = {"smtp", "imap", "pop3"};
 static const char *const mode_names[] = {"plaintext", "starttls", "implicit"};
+static const char *const literal_names[] = {"plus", "minus"}; /* RFC 7888: LITERAL+, LITERAL- */
 static const uint8_t ev_tags[4] = {FZ_TAG_CLIENT, FZ_TAG_SERVER, FZ_TAG_READS, FZ_TAG_TLS};
 
-/* "MX" and a version byte >= 2 open a version-2 file; anything else is version 1, whose
+/* "MX" and a version byte >= 2 open a version-2 (or later) file; anything else is version 1, whose
  * layout has no magic (FORMAT.md, "Versions"). No shipped v1 file starts with "MX" + a byte
  * >= 2 (targets/tests/v1_sessions_decode_unchanged.sh pins them all), so none changes meaning. */
 static unsigned file_version(const uint8_t *data, size_t size)
 {
     if (size > FZ_SESSION_MAGIC_LEN && memcmp(data, FZ_SESSION_MAGIC, FZ_SESSION_MAGIC_LEN) == 0 &&
         data[FZ_SESSION_MAGIC_LEN] >= 2)
-        return FZ_SESSION_VERSION_MAX; /* a newer version is read as the newest known */
+        return data[FZ_SESSION_MAGIC_LEN] < FZ_SESSION_VERSION_MAX
+                   ? data[FZ_SESSION_MAGIC_LEN]
+                   : FZ_SESSION_VERSION_MAX; /* a newer version is read as the newest known */
     return 1;
+}
+
+uint8_t fz_session_known_flags(unsigned version)
+{
+    return (uint8_t)(FZ_SFLAG_CERT | FZ_SFLAG_TLS_REQUIRED |
+                     (version >= FZ_SESSION_VERSION_LITERAL ? FZ_SFLAG_LITERAL_MINUS : 0));
+}
+
+int fz_session_literal_minus(const struct fz_session *s)
+{
+    /* versions 1 and 2: bit 2 is reserved; those files come from listeners that all advertised
+     * LITERAL+, so that is what they mean (FORMAT.md, "Versions") */
+    return s->version >= FZ_SESSION_VERSION_LITERAL && (s->flags & FZ_SFLAG_LITERAL_MINUS);
 }
 
 void fz_session_parse(struct fz_session *s, const uint8_t *data, size_t size)
@@ -216,7 +232,9 @@ void fz_session_decode(FILE *f, const uint8_t *data, size_t size)
     fprintf(f, "proto %s\nmode %s\ncert %s\ntls-required %s\n", proto_names[s.proto],
             mode_names[s.mode], (s.flags & FZ_SFLAG_CERT) ? "yes" : "no",
             (s.flags & FZ_SFLAG_TLS_REQUIRED) ? "yes" : "no");
-    if (s.flags & ~(FZ_SFLAG_CERT | FZ_SFLAG_TLS_REQUIRED))
+    if (s.version >= FZ_SESSION_VERSION_LITERAL) /* v1 and v2 texts stay as they were */
+        fprintf(f, "literal %s\n", fz_session_literal_minus(&s) ? "minus" : "plus");
+    if (s.flags & ~fz_session_known_flags(s.version))
         fprintf(f, "flags 0x%02x\n", s.flags);
     fprintf(f, "max-line %zu\nmax-literal %zu\n", s.max_line, s.max_literal);
     if ((s.limits & 15) >= 10)
@@ -245,10 +263,15 @@ void fz_session_decode(FILE *f, const uint8_t *data, size_t size)
     }
 }
 
-void fz_sbuf_header(struct fz_buf *b, enum fz_proto proto, enum fz_mode mode,
+void fz_sbuf_header(struct fz_buf *b, unsigned version, enum fz_proto proto, enum fz_mode mode,
                     uint8_t flags, uint8_t limits)
 {
     uint8_t h[4] = {(uint8_t)proto, (uint8_t)mode, flags, limits};
+    if (version >= 2) {
+        uint8_t v = (uint8_t)version;
+        fz_buf_append(b, FZ_SESSION_MAGIC, FZ_SESSION_MAGIC_LEN);
+        fz_buf_append(b, &v, 1);
+    }
     fz_buf_append(b, h, 4);
 }
 
@@ -360,9 +383,9 @@ static int word_is(const char *p, const char *e, const char *w)
 }
 
 /* Which of the three names p..e is, or -1. */
-static int name_index(const char *const names[3], const char *p, const char *e)
+static int name_index(const char *const *names, int count, const char *p, const char *e)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < count; i++)
         if (word_is(p, e, names[i]))
             return i;
     return -1;
@@ -398,6 +421,7 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
     struct lx x = {text, text + len, 0, err, errlen};
     uint8_t hdr[4] = {0, 0, 0, 0};
     unsigned long version = 1;
+    int minus_line = 0; /* the line of a `literal minus`, checked against the version at the end */
     struct fz_buf ev = {0}, cur = {0};
     int cur_type = -1, started = 0;
     const char *p = text;
@@ -448,7 +472,7 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                 word_is(kw, kw_end, "cert") || word_is(kw, kw_end, "tls-required") ||
                 word_is(kw, kw_end, "max-line") || word_is(kw, kw_end, "max-literal") ||
                 word_is(kw, kw_end, "flags") || word_is(kw, kw_end, "limits") ||
-                word_is(kw, kw_end, "version")) {
+                word_is(kw, kw_end, "version") || word_is(kw, kw_end, "literal")) {
                 int yn;
                 unsigned long v;
                 if (started) {
@@ -459,12 +483,20 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                     if (parse_num(&x, arg, ae, &version) < 0)
                         goto err;
                     if (version < 1 || version > FZ_SESSION_VERSION_MAX) {
-                        fail(&x, "version must be 1 or 2");
+                        fail(&x, "version must be 1, 2 or 3");
                         goto err;
                     }
+                } else if (word_is(kw, kw_end, "literal")) {
+                    int i = name_index(literal_names, 2, arg, ae);
+                    if (i < 0) {
+                        fail(&x, "literal must be plus or minus (RFC 7888: LITERAL+ or LITERAL-)");
+                        goto err;
+                    }
+                    hdr[2] = (uint8_t)(i ? hdr[2] | FZ_SFLAG_LITERAL_MINUS : hdr[2] & ~FZ_SFLAG_LITERAL_MINUS);
+                    minus_line = i ? x.line : 0;
                 } else if (word_is(kw, kw_end, "proto") || word_is(kw, kw_end, "mode")) {
                     int is_proto = word_is(kw, kw_end, "proto");
-                    int i = name_index(is_proto ? proto_names : mode_names, arg, ae);
+                    int i = name_index(is_proto ? proto_names : mode_names, 3, arg, ae);
                     if (i < 0) {
                         fail(&x, is_proto ? "proto must be smtp, imap or pop3"
                                           : "mode must be plaintext, starttls or implicit");
@@ -537,14 +569,21 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                 fz_sbuf_event(&ev, FZ_EV_TLS, t.p, t.n);
                 fz_buf_free(&t);
             } else {
-                fail(&x, "unknown keyword (want version, proto, mode, cert, tls-required, max-line, "
-                         "max-literal, client, server, reads, tls, or + to continue)");
+                fail(&x, "unknown keyword (want version, proto, mode, cert, tls-required, literal, "
+                         "max-line, max-literal, client, server, reads, tls, or + to continue)");
                 goto err;
             }
         }
     }
     if (cur_type >= 0)
         fz_sbuf_event(&ev, (enum fz_ev_type)cur_type, cur.p, cur.n);
+    if (minus_line && version < FZ_SESSION_VERSION_LITERAL) {
+        /* versions 1 and 2 have no literal mode (the bit is reserved there): a text that needs
+         * LITERAL- says `version 3`, so that no version 1 file changes meaning */
+        x.line = minus_line;
+        fail(&x, "literal minus needs version 3 (versions 1 and 2 have no literal mode: LITERAL+)");
+        goto err;
+    }
     {
         struct fz_buf all = {0};
         if (version >= 2) {

@@ -14,6 +14,12 @@ enum fz_proto { FZ_PROTO_SMTP = 0, FZ_PROTO_IMAP = 1, FZ_PROTO_POP3 = 2 };
 enum fz_mode { FZ_MODE_PLAIN = 0, FZ_MODE_STARTTLS = 1, FZ_MODE_IMPLICIT = 2 };
 #define FZ_SFLAG_CERT 0x01u
 #define FZ_SFLAG_TLS_REQUIRED 0x02u
+/* Version 3 and later: the listener advertises LITERAL- (RFC 7888 4), not LITERAL+. In
+ * versions 1 and 2 the bit is reserved and means nothing (those files were written when every
+ * listener advertised LITERAL+): read it through fz_session_literal_minus(), never directly. */
+#define FZ_SFLAG_LITERAL_MINUS 0x04u
+/* the first version in which FZ_SFLAG_LITERAL_MINUS has its meaning */
+#define FZ_SESSION_VERSION_LITERAL 3
 
 /* Event types as the code sees them. On the wire each has a type byte (FZ_TAG_*). */
 enum fz_ev_type { FZ_EV_CLIENT = 0, FZ_EV_SERVER = 1, FZ_EV_READS = 2, FZ_EV_TLS = 3 };
@@ -32,7 +38,8 @@ enum fz_ev_type { FZ_EV_CLIENT = 0, FZ_EV_SERVER = 1, FZ_EV_READS = 2, FZ_EV_TLS
 #define FZ_TAG_TLS 0x54    /* 'T' */
 
 struct fz_session {
-    unsigned version;    /* 1 (no magic) or 2 ("MX" + version byte); FORMAT.md, "Versions" */
+    unsigned version;    /* 1 (no magic), or 2..FZ_SESSION_VERSION_MAX ("MX" + version byte);
+                          * FORMAT.md, "Versions" */
     enum fz_proto proto;
     enum fz_mode mode;
     uint8_t flags;
@@ -54,9 +61,14 @@ struct fz_event {
  * 4-byte header; every version byte >= 2 is read as the newest version known here. */
 #define FZ_SESSION_MAGIC "MX"
 #define FZ_SESSION_MAGIC_LEN 2
-#define FZ_SESSION_VERSION_MAX 2
+#define FZ_SESSION_VERSION_MAX 3
 
 void fz_session_parse(struct fz_session *s, const uint8_t *data, size_t size);
+/* 1 if the session's listener advertises LITERAL- (non-synchronizing literals of at most 4096
+ * octets, RFC 7888 4), 0 for LITERAL+ (every version 1 and 2 file). The one reader of the bit. */
+int fz_session_literal_minus(const struct fz_session *s);
+/* The header flag bits that have a meaning in a file of this version (the rest are reserved). */
+uint8_t fz_session_known_flags(unsigned version);
 /* Next event at *cursor (start at 0); returns 0 at the end. */
 int fz_session_next(const struct fz_session *s, size_t *cursor, struct fz_event *ev);
 
@@ -90,7 +102,9 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
 
 /* Writer helpers (for tools that build sessions, e.g. the capture importer): they append to
  * b with fz_buf_append, so b->oom tells whether the file is complete; fz_buf_free frees it. */
-void fz_sbuf_header(struct fz_buf *b, enum fz_proto proto, enum fz_mode mode,
+/* version 1 writes the bare header; 2 and later "MX", the version byte, then the header. A
+ * writer that copies a session passes its version on, so that the flags keep their meaning. */
+void fz_sbuf_header(struct fz_buf *b, unsigned version, enum fz_proto proto, enum fz_mode mode,
                     uint8_t flags, uint8_t limits);
 /* Appends an event; payloads over 65535 bytes are split into several events
  * of the same type (for C this adds write boundaries: callers that care split

@@ -190,10 +190,9 @@ void imap_check_end(struct imap_check *r, const struct mx_imap *rd)
 /* ------------------------------------------------------------------ the imap target */
 unsigned imap_literal_flags(const struct fz_session *s)
 {
-    /* A stand-in, kept to this one function: bit 2 of the header's flags byte (reserved in
-     * corpus/FORMAT.md, ignored by every other reader of an IMAP session) until the session
-     * format has its own LITERAL+/- field; then this returns that field. */
-    return s->flags & 0x04u ? MX_IMAP_LITERAL_PLUS : 0;
+    /* the session header's literal mode (corpus/FORMAT.md: version 3's LITERAL- bit; every
+     * version 1 and 2 file is LITERAL+), as the reader's configuration flag */
+    return fz_session_literal_minus(s) ? 0 : MX_IMAP_LITERAL_PLUS;
 }
 
 enum chunking { CH_FILE, CH_ONE, CH_WHOLE };

@@ -46,7 +46,8 @@ void imap_check_pump(struct imap_check *r, struct mx_imap *rd, struct mx_chain *
  * allocation (mx_imap_init). */
 void imap_check_end(struct imap_check *r, const struct mx_imap *rd);
 
-/* The LITERAL mode a session asks for: MX_IMAP_LITERAL_PLUS or 0 (LITERAL-). */
+/* The LITERAL mode a session's header gives (fz_session_literal_minus): MX_IMAP_LITERAL_PLUS,
+ * or 0 for LITERAL-. */
 unsigned imap_literal_flags(const struct fz_session *s);
 /* The imap target: the session's client stream in the LITERAL mode it asks for, fed in the
  * session's own reads; sampled inputs (sampled.h) again in one-byte reads and in one read, and

@@ -19,7 +19,7 @@ static const char *const addr_text[8] = {"10.0.0.1", "::ffff:10.0.0.1", "10.0.0.
 static const int addr_class[8] = {0, 0, 2, 3, 4, 5, 6, -1};
 static const uint16_t ports[8] = {25, 465, 587, 993, 995, 110, 143, 2525};
 
-struct m_listener { int acls, port_i, mode, proto, used, tls_required; };
+struct m_listener { int acls, port_i, mode, proto, used, tls_required, literal_minus; };
 struct m_bind { int acls, any_addr, port_i, any_port; char name[8]; };
 struct model {
     struct m_listener l[MX_LISTEN_MAX];
@@ -56,6 +56,10 @@ static int m_check(const struct model *m)
          * 4: the client could only ever get 530; RFC 3501 6.2.3: LOGIN disabled for good) */
         if (l->mode == MX_LISTEN_PLAIN && l->tls_required)
             return 0;
+        /* issue 12 rule 5: LITERAL- is an IMAP capability (RFC 7888 4); on SMTP or POP3 the
+         * option would configure nothing, so it is refused */
+        if (l->proto != MX_APP_IMAP && l->literal_minus)
+            return 0;
         if (l->mode != MX_LISTEN_IMPLICIT)
             continue;
         if (l->acls >= 0)
@@ -88,7 +92,8 @@ void listen_check_ops(struct in *in)
         switch (op) {
         case 0: {
             unsigned a = in_u8(in) % 8, p = in_u8(in) % 8, mo = in_u8(in) % 3, qo = in_u8(in);
-            unsigned q = qo % 3, treq = (qo / 3) & 1; /* proto, and the tls-required option */
+            /* proto, the tls-required option, the literal-minus option */
+            unsigned q = qo % 3, treq = (qo / 3) & 1, lminus = (qo / 6) & 1;
             struct mx_listener l;
             int rc, want = MX_LISTEN_OK;
             memset(&l, 0, sizeof l);
@@ -96,7 +101,7 @@ void listen_check_ops(struct in *in)
             l.port = ports[p];
             l.mode = (enum mx_listen_mode)mo;
             l.proto = (enum mx_app_proto)q;
-            l.options = treq ? MX_LISTEN_OPT_TLS_REQUIRED : 0;
+            l.options = (treq ? MX_LISTEN_OPT_TLS_REQUIRED : 0) | (lminus ? MX_LISTEN_OPT_LITERAL_MINUS : 0);
             for (int i = 0; i < m.nl; i++)
                 if (m.l[i].acls == addr_class[a] && m.l[i].port_i == (int)p)
                     want = MX_LISTEN_EDUP;
@@ -106,7 +111,8 @@ void listen_check_ops(struct in *in)
             if (rc != want)
                 FAIL("op %d listen %s:%u: got %d, model %d", opi, addr_text[a], ports[p], rc, want);
             if (want == MX_LISTEN_OK)
-                m.l[m.nl++] = (struct m_listener){addr_class[a], (int)p, (int)mo, (int)q, 1, (int)treq};
+                m.l[m.nl++] = (struct m_listener){addr_class[a], (int)p, (int)mo, (int)q, 1, (int)treq,
+                                                  (int)lminus};
             break;
         }
         case 1: {
@@ -175,17 +181,22 @@ void listen_check_ops(struct in *in)
                 memset(&cfg, 0, sizeof cfg);
                 cfg.mode = -1;
                 cfg.tls_required = -1; /* mx_listen_conn_cfg must fill it in */
+                cfg.literal_minus = -1;
                 int rc = mx_listen_conn_cfg(&t, &pool[a], ports[p], &cfg, NULL, NULL);
                 if ((rc == 0) != (want != NULL))
                     FAIL("op %d conn_cfg %s:%u: rc %d with%s a listener", opi, addr_text[a],
                          ports[p], rc, want ? "" : "out");
                 /* issue 12 rule 6: TLS required is the listener's own property, so a connection
                  * runs with its listener's option and no other listener's */
+                /* issue 12 rule 5: so is the literal mode (RFC 7888 4: LITERAL- on this listener
+                 * only) */
                 if (want && (cfg.mode != want->mode || cfg.cert != (mb != NULL) ||
-                             cfg.tls_required != want->tls_required))
-                    FAIL("op %d conn_cfg %s:%u: mode %d cert %d tls-required %d, model mode %d "
-                         "cert %d tls-required %d", opi, addr_text[a], ports[p], cfg.mode, cfg.cert,
-                         cfg.tls_required, want->mode, mb != NULL, want->tls_required);
+                             cfg.tls_required != want->tls_required ||
+                             cfg.literal_minus != want->literal_minus))
+                    FAIL("op %d conn_cfg %s:%u: mode %d cert %d tls-required %d literal-minus %d, "
+                         "model mode %d cert %d tls-required %d literal-minus %d", opi, addr_text[a],
+                         ports[p], cfg.mode, cfg.cert, cfg.tls_required, cfg.literal_minus, want->mode,
+                         mb != NULL, want->tls_required, want->literal_minus);
             }
             break;
         }
@@ -195,8 +206,10 @@ void listen_check_ops(struct in *in)
             int want = m_check(&m);
             if ((rc == 0) != want)
                 FAIL("op %d check: got %d (%s), model says %s", opi, rc, rc ? err : "",
-                     want ? "every implicit listener is served, no plain one requires TLS"
-                          : "an implicit listener has no certificate or a plain one requires TLS");
+                     want ? "every implicit listener is served, no plain one requires TLS, no "
+                            "non-IMAP one has literal-minus"
+                          : "an implicit listener has no certificate, a plain one requires TLS or a "
+                            "non-IMAP one has literal-minus");
             if (rc != 0 && strncmp(err, "api:", 4) != 0)
                 FAIL("op %d check: error does not name the source: %s", opi, err);
             break;
@@ -211,10 +224,11 @@ static size_t print_table(const struct mx_listen_table *t, char *buf, size_t cap
     size_t n = 0;
     char a[64];
     for (size_t i = 0; i < t->nl; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "listen %s %u %s %s%s\n",
+        n += (size_t)snprintf(buf + n, cap - n, "listen %s %u %s %s%s%s\n",
                               mx_ipaddr_format(&t->l[i].addr, a, sizeof a), t->l[i].port,
                               mx_listen_mode_name(t->l[i].mode), mx_app_proto_name(t->l[i].proto),
-                              t->l[i].options & MX_LISTEN_OPT_TLS_REQUIRED ? " tls-required" : "");
+                              t->l[i].options & MX_LISTEN_OPT_TLS_REQUIRED ? " tls-required" : "",
+                              t->l[i].options & MX_LISTEN_OPT_LITERAL_MINUS ? " literal-minus" : "");
     for (size_t i = 0; i < t->nc; i++) {
         char port[8];
         snprintf(port, sizeof port, "%u", t->c[i].port);
@@ -282,6 +296,9 @@ void listen_check_text(const uint8_t *p, size_t n)
         int ok = 0;
         if (t.l[i].mode == MX_LISTEN_PLAIN && (t.l[i].options & MX_LISTEN_OPT_TLS_REQUIRED))
             FAIL("accepted a plain listener (line %d) that requires TLS", t.l[i].line);
+        if (t.l[i].proto != MX_APP_IMAP && (t.l[i].options & MX_LISTEN_OPT_LITERAL_MINUS))
+            FAIL("accepted literal-minus on a %s listener (line %d): LITERAL- is IMAP's (RFC 7888 4)",
+                 mx_app_proto_name(t.l[i].proto), t.l[i].line);
         if (t.l[i].mode != MX_LISTEN_IMPLICIT)
             continue;
         for (size_t j = 0; j < t.nc; j++) {

@@ -103,8 +103,17 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
         return e;
     /* a literal before authentication: refused with BAD, its octets never awaited (no "+"
      * for a synchronizing {N}: RFC 3501 7.5, the client sends nothing); a {N+}: refused_line */
-    if (l[n - 1] == '}' && memchr(cmd, '{', cn))
-        return refused_line(m, l, n, e);
+    if (l[n - 1] == '}' && memchr(cmd, '{', cn)) {
+        e = refused_line(m, l, n, e);
+        /* RFC 7888 4: a LITERAL- server answers a non-synchronizing literal over 4096 octets
+         * with a tagged BAD that carries TOOBIG (RFC 4469); the client has sent the octets
+         * anyway, so they are still data, never commands (or the close) */
+        if (m->literal_minus && m->swallow > 4096 && e.act != MX_ACT_CLOSE) {
+            e.toobig = 1;
+            e.rule = "RFC 7888 4: LITERAL- refuses a {N+} over 4096 octets with BAD [TOOBIG]";
+        }
+        return e;
+    }
     starttls_upper_word(cmd, w, verb, sizeof verb);
     /* RFC 3501 6.2.3 and RFC 2595 3.2: LOGIN is disabled (and LOGINDISABLED listed) while
      * TLS is off and either offered or required */
@@ -195,7 +204,6 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
                         const char *shown, const struct starttls_expect *e)
 {
     const uint8_t *last = p;
-    (void)m;
     for (size_t i = 0; i + 1 < n; i++)
         if (p[i] == '\n')
             last = p + i + 1;
@@ -226,6 +234,10 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
         memcmp(last + tl + 1, want, strlen(want)))
         fz_fail("starttls", "IMAP: expected '%s %s...' as the last line, got '%s' [rule: %s]",
                 e->tag, want, shown, e->rule ? e->rule : "-");
+    /* RFC 4469 / RFC 7888 4: the response code right after the status word */
+    if (e->toobig && (lastn < tl + 1 + strlen(want) + 8 || memcmp(last + tl + 1 + strlen(want), "[TOOBIG]", 8)))
+        fz_fail("starttls", "IMAP: expected '%s %s[TOOBIG]...', got '%s' [rule: %s]", e->tag, want,
+                shown, e->rule ? e->rule : "-");
     for (const uint8_t *q = p; q < last;) {
         if (q[0] != '*' || q[1] != ' ')
             fz_fail("starttls", "IMAP: untagged line expected before the tagged one: '%s'", shown);
@@ -247,6 +259,12 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
         if (st_ != e->offers || ld != e->logindis)
             fz_fail("starttls", "CAPABILITY STARTTLS %d LOGINDISABLED %d; model %d %d", st_, ld,
                     e->offers, e->logindis);
+        /* RFC 7888 3 and 4: the listener's literal mode is advertised, and only it: LITERAL+
+         * (non-synchronizing literals of any size) or LITERAL- (at most 4096 octets) */
+        int lp = strstr(caps, " LITERAL+ ") != NULL, lm = strstr(caps, " LITERAL- ") != NULL;
+        if (lp != !m->literal_minus || lm != m->literal_minus)
+            fz_fail("starttls", "CAPABILITY LITERAL+ %d LITERAL- %d; listener is %s [rule: RFC 7888 %s]", lp,
+                    lm, m->literal_minus ? "LITERAL-" : "LITERAL+", m->literal_minus ? "4" : "3");
     }
 }
 

@@ -33,6 +33,7 @@ struct starttls_expect {
     int code;        /* SMTP: 3-digit code; POP3: 1 +OK / 0 -ERR; IMAP: an I_* kind */
     int offers;      /* capability reply: STARTTLS/STLS must be listed (1) or not (0); -1 n/a */
     int logindis;    /* IMAP CAPABILITY: LOGINDISABLED listed; -1 n/a */
+    int toobig;      /* IMAP: the tagged BAD carries [TOOBIG] (a LITERAL- refusal) */
     size_t discarded;/* MX_ACT_STARTTLS, and the MX_ACT_CLOSE of a mixed pipeline */
     size_t kept;     /* MX_ACT_STARTTLS: pipelined handshake bytes left for the TLS layer */
     int mixed;       /* the close of STARTTLS with plaintext and TLS records behind it */
@@ -71,6 +72,7 @@ extern const struct starttls_proto starttls_smtp, starttls_pop3, starttls_imap;
 struct starttls_model {
     const struct starttls_proto *p;
     int mode, cert, tls_required; /* mode: enum mx_listen_mode */
+    int literal_minus; /* IMAP: the listener advertises LITERAL- (RFC 7888 4), else LITERAL+ */
     size_t max_line, max_message;
     enum starttls_phase phase;
     int tls;

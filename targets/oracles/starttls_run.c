@@ -43,6 +43,7 @@ static void mc_init(struct run *r, const struct fz_session *s, struct mx_conn_cf
     cfg->mode = (int)s->mode; /* same numbering as enum mx_listen_mode */
     cfg->cert = !!(s->flags & FZ_SFLAG_CERT);
     cfg->tls_required = !!(s->flags & FZ_SFLAG_TLS_REQUIRED);
+    cfg->literal_minus = fz_session_literal_minus(s);
     cfg->max_message = s->max_literal;
     cfg->host = cfg->product = "mxfuzz"; /* the names in the corpus's recorded replies */
     r->proto = (int)s->proto;
@@ -234,6 +235,7 @@ static void run_session(struct run *r, const struct fz_session *s, int check)
     r->m.mode = cfg.mode;
     r->m.cert = cfg.cert;
     r->m.tls_required = cfg.tls_required;
+    r->m.literal_minus = fz_session_literal_minus(s); /* the header's, not the machine's */
     r->m.max_line = s->max_line;
     r->m.max_message = s->max_literal;
     r->m.phase = implicit ? M_PRE_TLS : M_CMD;
@@ -323,7 +325,7 @@ static void rechunk(const struct fz_session *s, uint8_t readsz, struct fz_buf *b
     struct fz_event ev;
     size_t cur = 0;
     b->n = 0;
-    fz_sbuf_header(b, s->proto, s->mode, s->flags, s->limits);
+    fz_sbuf_header(b, s->version, s->proto, s->mode, s->flags, s->limits);
     fz_sbuf_event(b, FZ_EV_READS, &readsz, 1);
     while (fz_session_next(s, &cur, &ev))
         if (ev.type != FZ_EV_READS)

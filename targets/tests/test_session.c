@@ -291,10 +291,75 @@ static void test_v2_text_round_trip(void **state)
     free(again);
     free(b);
     free(b1);
-    assert_int_equal(fz_session_encode("version 3\n", 10, &b, &n, err, sizeof err), -1);
-    assert_string_equal(err, "line 1: version must be 1 or 2");
+    assert_int_equal(fz_session_encode("version 4\n", 10, &b, &n, err, sizeof err), -1);
+    assert_string_equal(err, "line 1: version must be 1, 2 or 3");
     assert_int_equal(fz_session_encode("client \"a\"\nversion 2\n", 21, &b, &n, err, sizeof err), -1);
     assert_string_equal(err, "line 2: header line after the first event");
+}
+
+/* Version 3: flags bit 2 is the literal mode (LITERAL-, RFC 7888 4). In versions 1 and 2 the
+ * same bit is reserved: those files mean LITERAL+, and their text shows the bit as `flags`. */
+static void test_v3_literal_mode(void **state)
+{
+    const char *minus = "version 3\nproto imap\nmode starttls\ncert yes\nliteral minus\n"
+                        "client \"a CAPABILITY\\r\\n\"\n";
+    uint8_t *b, *again;
+    size_t n, again_n, tn = 0;
+    char *text = NULL, err[200];
+    struct fz_session s;
+    FILE *f;
+    (void)state;
+    encode_ok(minus, &b, &n);
+    assert_memory_equal(b, "MX\x03\x01\x01\x05", 6);
+    fz_session_parse(&s, b, n);
+    assert_int_equal(s.version, 3);
+    assert_int_equal(fz_session_literal_minus(&s), 1);
+    f = open_memstream(&text, &tn);
+    fz_session_decode(f, b, n);
+    fclose(f);
+    assert_non_null(strstr(text, "\ntls-required no\nliteral minus\nmax-line "));
+    assert_null(strstr(text, "flags"));
+    assert_int_equal(fz_session_encode(text, tn, &again, &again_n, err, sizeof err), 0);
+    assert_int_equal(again_n, n);
+    assert_memory_equal(again, b, n);
+    free(again);
+    free(text);
+    /* the same bytes as version 2 or 1: the bit is reserved, the session is LITERAL+ */
+    b[2] = 2;
+    fz_session_parse(&s, b, n);
+    assert_int_equal(fz_session_literal_minus(&s), 0);
+    text = NULL;
+    f = open_memstream(&text, &tn);
+    fz_session_decode(f, b, n);
+    fclose(f);
+    assert_null(strstr(text, "\nliteral "));
+    assert_non_null(strstr(text, "\nflags 0x05\n"));
+    free(text);
+    fz_session_parse(&s, b + 3, n - 3);
+    assert_int_equal(s.version, 1);
+    assert_int_equal(fz_session_literal_minus(&s), 0);
+    free(b);
+    /* version 3 with `literal plus` (or none): bit clear */
+    encode_ok("version 3\nliteral plus\n", &b, &n);
+    fz_session_parse(&s, b, n);
+    assert_int_equal(s.version, 3);
+    assert_int_equal(s.flags, 0);
+    free(b);
+    /* LITERAL- needs version 3, wherever the version line is; plus is fine in any version */
+    assert_int_equal(fz_session_encode("literal minus\nproto imap\n", 25, &b, &n, err, sizeof err), -1);
+    assert_string_equal(err, "line 1: literal minus needs version 3 (versions 1 and 2 have no literal "
+                             "mode: LITERAL+)");
+    assert_int_equal(fz_session_encode("version 2\nliteral minus\n", 24, &b, &n, err, sizeof err), -1);
+    assert_string_equal(err, "line 2: literal minus needs version 3 (versions 1 and 2 have no literal "
+                             "mode: LITERAL+)");
+    encode_ok("literal minus\nversion 3\n", &b, &n);
+    assert_int_equal(n, 7);
+    free(b);
+    encode_ok("literal plus\n", &b, &n);
+    assert_int_equal(n, 4);
+    free(b);
+    assert_int_equal(fz_session_encode("version 3\nliteral maybe\n", 24, &b, &n, err, sizeof err), -1);
+    assert_string_equal(err, "line 2: literal must be plus or minus (RFC 7888: LITERAL+ or LITERAL-)");
 }
 
 static void test_encode_errors_name_the_line(void **state)
@@ -329,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_v2_skips_unknown_types),
         cmocka_unit_test(test_version_marker),
         cmocka_unit_test(test_v2_text_round_trip),
+        cmocka_unit_test(test_v3_literal_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
