@@ -26,7 +26,10 @@
 enum fz_layout {
     FZ_LAYOUT_SESSION = 0,     /* the whole input is a session file (imap, starttls, ...) */
     FZ_LAYOUT_TLS_SESSION = 1, /* targets/imap_tls.c: suite, seq, 144 key bytes, iv_seed, pad,
-                                * ncuts and ncuts % 8 cut sizes, then a session file */
+                                * ncuts and ncuts % 8 cut sizes, then a session file whose
+                                * client stream is IMAP */
+    FZ_LAYOUT_IMAP_SESSION = 2, /* a session file whose client stream is IMAP whatever its
+                                 * proto byte says (targets/imap.c, imap_dovecot.c) */
 };
 
 /* The layout of the target an engine mutator serves: defined by the one targets/mutator/layout_*.c

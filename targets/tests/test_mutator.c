@@ -54,6 +54,8 @@ static enum fz_layout layout_named(const char *name)
         return FZ_LAYOUT_SESSION;
     if (strcmp(name, "tls_session") == 0)
         return FZ_LAYOUT_TLS_SESSION;
+    if (strcmp(name, "imap_session") == 0)
+        return FZ_LAYOUT_IMAP_SESSION;
     fail_msg("unknown mutator layout '%s' (targets/mutator/layout_*.c)", name);
     return FZ_LAYOUT_SESSION;
 }
@@ -89,7 +91,8 @@ static const char *check_one(struct fz_mutator *m, const uint8_t *in, size_t n, 
 static const char *const all_mutations[] = {
     "insert-write", "insert-copy", "delete", "duplicate", "swap", "splice", "reads-insert", "reads-tweak",
     "reads-reset", "merge", "split", "starttls+tls", "starttls-pipelined", "tls", "clienthello",
-    "literal-insert", "literal-size", "header", "payload-bytes", "bytes",
+    "literal-insert", "literal-size", "header", "payload-bytes", "bytes", "command", "command-pipelined",
+    "generate",
 };
 #define NALL (sizeof all_mutations / sizeof all_mutations[0])
 
