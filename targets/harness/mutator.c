@@ -739,6 +739,10 @@ size_t fz_mutate(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_
         m->last = "bytes";
         return m->bytes(out, k, max, m->bytes_ctx, rnd(m));
     }
+    if (m->layout == FZ_LAYOUT_RECORDS) {
+        /* out may be in (libFuzzer mutates in place): the record list is taken apart first */
+        return fz_mutate_records(m, in, n, other, other_n, out, max);
+    }
     m->arena.n = 0;
     load(m, n > pre ? in + pre : in, n > pre ? n - pre : 0, &m->ev, &m->nev, &m->ev_cap, m->hdr);
     m->nev2 = 0;
@@ -757,9 +761,10 @@ size_t fz_mutate(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_
         size_t rounds = 1 + below(m, m->stack ? m->stack : 4);
         if (m->nev2 && below(m, 2))
             mut_splice(m);
+        size_t done = 0;
         if (m->nev == 0 && below(m, 4)) /* nothing to mutate: mostly a session from nothing */
-            mut_generate(m);
-        for (size_t r = 0, tries = 0; r < rounds && tries < 32; tries++)
+            done = (size_t)mut_generate(m);
+        for (size_t r = done, tries = 0; r < rounds && tries < 32; tries++)
             r += (size_t)mutations[below(m, NMUT)](m);
         /* inserts, copies and splices grow a session: at most to twice its size (+ 512), and
          * past half the room it shrinks half the time, so that the corpus grows step by step
