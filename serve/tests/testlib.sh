@@ -60,22 +60,33 @@ serve_ports() {
     mapfile -t PORTS < <(python3 "$SERVE_FREE_PORTS" "$1")
 }
 
-serve_start() {
-    local conf=$1
-    shift
+# Starts mx-serve on a configuration with the test's certificates, Maildir, log and user, its
+# stderr appended to $2; returns 0 once it wrote its ready file, 1 if it exited first, and
+# fails the test if it is still starting after 10 s.
+serve_launch() {
+    local conf=$1 errf=$2
+    shift 2
     rm -f "$W/ready"
     "$SERVE_BIN" -c "$conf" --cert-dir "$W/certs" -m "$W/md" --log "$W/log" -u alice:secret \
-        --ready "$W/ready" "$@" 2>>"$W/stderr" &
+        --ready "$W/ready" "$@" 2>>"$errf" &
     SERVE_PID=$!
     SERVE_PIDS+=("$SERVE_PID")
     for _ in $(seq 100); do
         [[ -f $W/ready ]] && return 0
-        kill -0 "$SERVE_PID" 2>/dev/null || { cat "$W/stderr" >&2; fail "mx-serve exited at start"; }
+        kill -0 "$SERVE_PID" 2>/dev/null || return 1
         sleep 0.1
     done
     fail "mx-serve did not get ready in 10 s"
 }
 
+serve_start() {
+    local conf=$1
+    shift
+    serve_launch "$conf" "$W/stderr" "$@" || { cat "$W/stderr" >&2; fail "mx-serve exited at start"; }
+}
+
+# serve_start for a configuration that names ports: $2 writes $W/serve.conf from PORTS; a port
+# another process took between the probe and the bind gets new ports (5 tries).
 serve_start_ports() {
     local n=$1 writer=$2 try
     shift 2
@@ -83,19 +94,11 @@ serve_start_ports() {
         serve_ports "$n"
         "$writer"
         : >"$W/stderr.try"
-        rm -f "$W/ready"
-        "$SERVE_BIN" -c "$W/serve.conf" --cert-dir "$W/certs" -m "$W/md" --log "$W/log" -u alice:secret \
-            --ready "$W/ready" "$@" 2>>"$W/stderr.try" &
-        SERVE_PID=$!
-        SERVE_PIDS+=("$SERVE_PID")
-        for _ in $(seq 100); do
-            [[ -f $W/ready ]] && { cat "$W/stderr.try" >>"$W/stderr"; return 0; }
-            kill -0 "$SERVE_PID" 2>/dev/null || break
-            sleep 0.1
-        done
+        if serve_launch "$W/serve.conf" "$W/stderr.try" "$@"; then
+            cat "$W/stderr.try" >>"$W/stderr"
+            return 0
+        fi
         cat "$W/stderr.try" >>"$W/stderr"
-        [[ -f $W/ready ]] && return 0
-        kill -0 "$SERVE_PID" 2>/dev/null && fail "mx-serve did not get ready in 10 s"
         grep -q "Address already in use" "$W/stderr.try" || { cat "$W/stderr.try" >&2; fail "mx-serve exited at start"; }
         echo "(try $try: a probed port was taken before mx-serve bound it; new ports)"
     done
