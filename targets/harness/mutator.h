@@ -2,7 +2,10 @@
  * changed at the level of its events (client writes, read patterns, TLS-up, the header) rather
  * than its bytes, so that a mutation keeps the framing and makes a change a server would see:
  * a command pipelined behind STARTTLS, a literal whose size is one off its octets, a read
- * boundary between a literal's last byte and its CRLF.
+ * boundary between a literal's last byte and its CRLF. It knows each protocol's commands (verb
+ * tables from the RFCs), so that an empty or short input grows into a session (a header, an
+ * opening command, STARTTLS and TLS up) without a dictionary. The record layout
+ * (FZ_LAYOUT_RECORDS, mutator_records.c) does the same for record_diff's record list.
  *
  * Pure and deterministic: the same input, other input, seed and tokens give the same output.
  * No engine here: targets/mutator/engine.c connects it to libFuzzer (LLVMFuzzerCustomMutator,
