@@ -311,7 +311,8 @@ build_fuzzers() {
             so="$out/mxfuzz_mutator_$m.so"
             $MX_MUTATOR_SO_CC $MX_MUTATOR_SO_CFLAGS $warn -I "$ROOT/include" -I "$ROOT/targets/harness" \
                 "$ROOT/targets/mutator/engine.c" "$ROOT/targets/mutator/layout_$m.c" \
-                "$ROOT/targets/harness/mutator.c" "$ROOT/targets/harness/session.c" "$ROOT/targets/harness/buf.c" \
+                "$ROOT/targets/harness/mutator.c" "$ROOT/targets/harness/mutator_records.c" \
+                "$ROOT/targets/harness/session.c" "$ROOT/targets/harness/buf.c" \
                 -o "$so.tmp"
             # not executable: OSS-Fuzz's coverage job runs every executable in OUT as a target
             chmod a-x "$so.tmp"

@@ -240,8 +240,17 @@ static void set_payload3(struct fz_mutator *m, size_t i, size_t a_off, size_t na
     m->ev[i].n = total;
 }
 
-/* ---- protocol knowledge: only what structure needs (the verb that starts TLS, the shape of
- * a literal and of a TLS record); every other word comes from the engine's dictionary */
+/* ---- protocol knowledge: the shape of a session (the commands a client of each protocol
+ * opens with, the verb that starts TLS, a literal, a TLS record), so that a session can be
+ * built from nothing: an empty input has no events to mutate, and without a dictionary the
+ * byte mutator has to guess a verb a byte at a time through case-folding loops. Protocol words
+ * beyond these come from the engine's dictionary. */
+
+/* The protocol the target reads the client stream as. */
+static unsigned client_proto(const struct fz_mutator *m)
+{
+    return m->layout == FZ_LAYOUT_SESSION ? m->hdr[0] % 3u : (unsigned)FZ_PROTO_IMAP;
+}
 
 static const char *starttls_verb(unsigned proto)
 {
@@ -250,6 +259,58 @@ static const char *starttls_verb(unsigned proto)
     case FZ_PROTO_IMAP: return "a STARTTLS\r\n";   /* RFC 9051 6.2.1 (tagged) */
     default: return "STLS\r\n";                    /* RFC 2595 4 */
     }
+}
+
+/* Client commands without their line end, one plausible argument each. The first of each
+ * table opens a session (SMTP: EHLO, RFC 5321 4.1.1.1; IMAP: CAPABILITY, RFC 9051 6.1.1;
+ * POP3: CAPA, RFC 2449 5), which gen_session puts first half the time. */
+static const char *const smtp_cmds[] = { /* RFC 5321 4.1.1, RFC 3207 4, RFC 4954 4, RFC 3030 2 */
+    "EHLO client.example", "HELO client.example", "MAIL FROM:<a@example.org>", "RCPT TO:<b@example.org>",
+    "DATA", "RSET", "NOOP", "QUIT", "VRFY postmaster", "EXPN list", "HELP", "STARTTLS",
+    "AUTH PLAIN AGEAYg==", "AUTH LOGIN", "AUTH PLAIN", "BDAT 3 LAST", "MAIL FROM:<> SIZE=10",
+};
+static const char *const imap_cmds[] = { /* RFC 9051 6.1-6.4, RFC 2971 3.1, RFC 5161 3.1 */
+    "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "LOGIN alice secret", "LOGIN \"alice\" \"se\\\"cret\"",
+    "AUTHENTICATE PLAIN", "AUTHENTICATE PLAIN AGEAYg==", "ENABLE IMAP4rev2", "ID NIL",
+    "ID (\"name\" \"x\")", "SELECT INBOX", "EXAMINE INBOX", "CREATE a/b", "LIST \"\" *", "STATUS INBOX (MESSAGES)",
+    "APPEND INBOX (\\Seen) \"1-Jan-2020 00:00:00 +0000\"", "APPEND INBOX", "FETCH 1:* (FLAGS BODY[HEADER.FIELDS (TO)])",
+    "UID FETCH 1 BODY.PEEK[]<0.10>", "STORE 1 +FLAGS (\\Deleted)", "SEARCH CHARSET UTF-8 TEXT ~{3}", "IDLE",
+};
+static const char *const pop3_cmds[] = { /* RFC 1939 5-7, RFC 2449 5, RFC 2595 4, RFC 5034 4 */
+    "CAPA", "USER alice", "PASS secret", "STLS", "QUIT", "STAT", "LIST", "RETR 1", "DELE 1", "NOOP",
+    "RSET", "TOP 1 0", "UIDL", "APOP alice c4c9334bac560ecc979e58001b3e22fb", "AUTH PLAIN", "AUTH PLAIN AGEAYg==",
+};
+#define NCMDS(t) (sizeof(t) / sizeof(t)[0])
+
+/* One command line of the target's protocol into tmp (room: 300): a table entry, or with
+ * first set the table's opening command; IMAP gets a tag; ended by CRLF, or one time in eight
+ * by a bare LF (which the readers accept too: RFC 5321 2.3.8's tolerance). Returns its length. */
+static size_t command_line(struct fz_mutator *m, uint8_t *tmp, int first)
+{
+    const char *const *t;
+    size_t nt, n = 0;
+    unsigned proto = client_proto(m);
+    switch (proto) {
+    case FZ_PROTO_SMTP: t = smtp_cmds; nt = NCMDS(smtp_cmds); break;
+    case FZ_PROTO_IMAP: t = imap_cmds; nt = NCMDS(imap_cmds); break;
+    default: t = pop3_cmds; nt = NCMDS(pop3_cmds); break;
+    }
+    const char *c = t[first ? 0 : below(m, nt)];
+    if (proto == FZ_PROTO_IMAP) { /* RFC 9051 2.2.1: a tag per command */
+        static const char *const tags[] = {"a ", "A001 ", "t.1 "};
+        const char *tag = tags[below(m, 3)];
+        memcpy(tmp, tag, strlen(tag));
+        n = strlen(tag);
+    }
+    memcpy(tmp + n, c, strlen(c));
+    n += strlen(c);
+    if (below(m, 8) == 0) {
+        tmp[n++] = '\n';
+    } else {
+        tmp[n++] = '\r';
+        tmp[n++] = '\n';
+    }
+    return n;
 }
 
 /* The start of a TLS ClientHello record (RFC 8446 5.1: type 22, legacy version 3.1, length;
@@ -416,7 +477,7 @@ static int mut_tls(struct fz_mutator *m)
     size_t at = below(m, m->nev + 1);
     switch (below(m, 4)) {
     case 0: { /* STARTTLS then TLS up */
-        const char *v = starttls_verb(m->hdr[0]);
+        const char *v = starttls_verb(client_proto(m));
         ev_insert(m, at, FZ_EV_TLS, 0, 0);
         ev_insert(m, at, FZ_EV_CLIENT, stash(m, v, strlen(v)), strlen(v));
         m->last = "starttls+tls";
@@ -424,7 +485,7 @@ static int mut_tls(struct fz_mutator *m)
     }
     case 1: { /* STARTTLS with the next command pipelined behind it in the same write
                * (CVE-2011-0411: plaintext that must not survive the handshake) */
-        const char *v = starttls_verb(m->hdr[0]);
+        const char *v = starttls_verb(client_proto(m));
         long c = pick_client(m);
         size_t off = stash(m, v, strlen(v)), n = strlen(v);
         if (c >= 0) { /* the source is in the arena: room first, then copy by offset */
@@ -480,6 +541,12 @@ static int mut_literal(struct fz_mutator *m)
     }
     if (!k) { /* insert one: "{N}\r\n" + N octets + "\r\n" into a client write */
         long c = pick_client(m);
+        if (c < 0 || below(m, 4) == 0) { /* a command of its own to carry it */
+            uint8_t line[300];
+            size_t ln = command_line(m, line, 0);
+            c = (long)below(m, m->nev + 1);
+            ev_insert(m, (size_t)c, FZ_EV_CLIENT, stash(m, line, ln), ln);
+        }
         char lit[300];
         size_t octets = below(m, 2) ? below(m, 8) : below(m, 200);
         int plus = (int)below(m, 2);
@@ -570,6 +637,60 @@ static int mut_token(struct fz_mutator *m)
     return 1;
 }
 
+/* A command of the target's protocol: a write of its own, or pipelined into a client write at
+ * one of its line starts (RFC 2920: a client may send several commands in one write). */
+static int mut_command(struct fz_mutator *m)
+{
+    uint8_t tmp[300];
+    size_t n = command_line(m, tmp, m->nev == 0);
+    long c = pick_client(m);
+    if (c >= 0 && below(m, 3) == 0) {
+        size_t i = (size_t)c, len = m->ev[i].n, pos = below(m, len + 1);
+        const uint8_t *p = pl(m, &m->ev[i]);
+        while (pos < len && pos > 0 && p[pos - 1] != '\n')
+            pos++;
+        set_payload3(m, i, m->ev[i].off, pos, tmp, n, m->ev[i].off + pos, len - pos);
+        m->last = "command-pipelined";
+        return 1;
+    }
+    ev_insert(m, below(m, m->nev + 1), FZ_EV_CLIENT, stash(m, tmp, n), n);
+    m->last = "command";
+    return 1;
+}
+
+/* A session built from nothing, for an input with fewer than three events (an empty corpus
+ * starts with one empty input, which has no events to mutate): a header (protocol, listener
+ * mode, certificate, TLS-required and LITERAL+ flags, small limits), the protocol's opening
+ * command half the time, up to four more commands, and half the time a STARTTLS with TLS
+ * coming up after it somewhere among them (the client goes on inside TLS). */
+static int mut_generate(struct fz_mutator *m)
+{
+    uint8_t tmp[300];
+    if (m->nev >= 3)
+        return 0;
+    m->nev = 0;
+    if (m->layout == FZ_LAYOUT_SESSION)
+        m->hdr[0] = (uint8_t)below(m, 3);
+    m->hdr[1] = (uint8_t)below(m, 3);
+    m->hdr[2] = (uint8_t)below(m, 8);
+    /* max-line 64 << L, max-literal 256 << M (FORMAT.md): the small end, where limits bite */
+    m->hdr[3] = below(m, 2) ? 0 : (uint8_t)(below(m, 4) << 4 | below(m, 10));
+    size_t ncmd = 1 + below(m, 5), tls_at = below(m, 2) ? below(m, ncmd + 1) : (size_t)-1;
+    for (size_t k = 0; k <= ncmd; k++) {
+        if (k == tls_at) {
+            const char *v = starttls_verb(client_proto(m));
+            ev_insert(m, m->nev, FZ_EV_CLIENT, stash(m, v, strlen(v)), strlen(v));
+            ev_insert(m, m->nev, FZ_EV_TLS, 0, 0);
+        }
+        if (k < ncmd) {
+            size_t n = command_line(m, tmp, k == 0 && below(m, 2));
+            ev_insert(m, m->nev, FZ_EV_CLIENT, stash(m, tmp, n), n);
+        }
+    }
+    m->last = "generate";
+    return 1;
+}
+
 /* The header: protocol, listener mode, certificate and policy flags, limits. */
 static int mut_header(struct fz_mutator *m)
 {
@@ -619,12 +740,19 @@ typedef int (*mutation)(struct fz_mutator *);
 static const mutation mutations[] = {
     mut_insert_write, mut_delete, mut_duplicate, mut_swap, mut_splice, mut_reads,
     mut_merge_split, mut_tls, mut_literal, mut_token, mut_header, mut_payload_bytes,
+    mut_command, mut_command, mut_generate,
 };
 #define NMUT (sizeof mutations / sizeof mutations[0])
 
 /* Writes header + events into m->out; drops trailing events until the file fits max. */
 static void serialize(struct fz_mutator *m, size_t max)
 {
+    if (m->version >= 2 && max < FZ_SESSION_HEADER + FZ_SESSION_MAGIC_LEN + 1) {
+        /* no room for "MX" + the version byte (a long prefix, a small max_len): a version 1
+         * header, without the flags that have a meaning only in a later version */
+        m->version = 1;
+        m->hdr[2] &= fz_session_known_flags(1);
+    }
     size_t total = FZ_SESSION_HEADER + (m->version >= 2 ? FZ_SESSION_MAGIC_LEN + 1 : 0), keep = 0;
     while (keep < m->nev && total + 3 + m->ev[keep].n <= max) {
         total += 3 + m->ev[keep].n;
@@ -666,6 +794,10 @@ size_t fz_mutate(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_
         m->last = "bytes";
         return m->bytes(out, k, max, m->bytes_ctx, rnd(m));
     }
+    if (m->layout == FZ_LAYOUT_RECORDS) {
+        /* out may be in (libFuzzer mutates in place): the record list is taken apart first */
+        return fz_mutate_records(m, in, n, other, other_n, out, max);
+    }
     m->arena.n = 0;
     load(m, n > pre ? in + pre : in, n > pre ? n - pre : 0, &m->ev, &m->nev, &m->ev_cap, m->hdr, &m->version);
     m->nev2 = 0;
@@ -684,7 +816,10 @@ size_t fz_mutate(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_
         size_t rounds = 1 + below(m, m->stack ? m->stack : 4);
         if (m->nev2 && below(m, 2))
             mut_splice(m);
-        for (size_t r = 0, tries = 0; r < rounds && tries < 32; tries++)
+        size_t done = 0;
+        if (m->nev == 0 && below(m, 4)) /* nothing to mutate: mostly a session from nothing */
+            done = (size_t)mut_generate(m);
+        for (size_t r = done, tries = 0; r < rounds && tries < 32; tries++)
             r += (size_t)mutations[below(m, NMUT)](m);
         /* inserts, copies and splices grow a session: at most to twice its size (+ 512), and
          * past half the room it shrinks half the time, so that the corpus grows step by step

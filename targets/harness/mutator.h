@@ -2,7 +2,10 @@
  * changed at the level of its events (client writes, read patterns, TLS-up, the header) rather
  * than its bytes, so that a mutation keeps the framing and makes a change a server would see:
  * a command pipelined behind STARTTLS, a literal whose size is one off its octets, a read
- * boundary between a literal's last byte and its CRLF.
+ * boundary between a literal's last byte and its CRLF. It knows each protocol's commands (verb
+ * tables from the RFCs), so that an empty or short input grows into a session (a header, an
+ * opening command, STARTTLS and TLS up) without a dictionary. The record layout
+ * (FZ_LAYOUT_RECORDS, mutator_records.c) does the same for record_diff's record list.
  *
  * Pure and deterministic: the same input, other input, seed and tokens give the same output.
  * No engine here: targets/mutator/engine.c connects it to libFuzzer (LLVMFuzzerCustomMutator,
@@ -26,7 +29,12 @@
 enum fz_layout {
     FZ_LAYOUT_SESSION = 0,     /* the whole input is a session file (imap, starttls, ...) */
     FZ_LAYOUT_TLS_SESSION = 1, /* targets/imap_tls.c: suite, seq, 144 key bytes, iv_seed, pad,
-                                * ncuts and ncuts % 8 cut sizes, then a session file */
+                                * ncuts and ncuts % 8 cut sizes, then a session file whose
+                                * client stream is IMAP */
+    FZ_LAYOUT_IMAP_SESSION = 2, /* a session file whose client stream is IMAP whatever its
+                                 * proto byte says (targets/imap.c, imap_dovecot.c) */
+    FZ_LAYOUT_RECORDS = 3,      /* targets/record_diff.c: suite, seq, key material, read
+                                 * pattern, then records (mutator_records.c); no session */
 };
 
 /* The layout of the target an engine mutator serves: defined by the one targets/mutator/layout_*.c
@@ -85,5 +93,16 @@ uint64_t fz_splitmix64(uint64_t *state);
 
 /* 1 when data[0..size) is a canonical session file (see above), else 0. */
 int fz_session_canonical(const uint8_t *data, size_t size);
+
+/* FZ_LAYOUT_RECORDS (mutator_records.c): one record-list mutation of in[0..n) (other: a
+ * crossover partner) into out[0..max); fz_mutate calls it. Every output is canonical:
+ * fz_records_canonical(output) == 1 (every field where the target reads it). */
+size_t fz_mutate_records(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_t *other, size_t other_n,
+                         uint8_t *out, size_t max);
+int fz_records_canonical(const uint8_t *data, size_t size);
+/* The lengths the record_diff input carries for suite byte `byte`: key material and explicit
+ * IV per record (record_seal.c checks them against the oracle's). */
+int fz_record_layout_suite(unsigned byte, size_t *keys, size_t *iv);
+size_t fz_record_layout_nsuites(void);
 
 #endif

@@ -10,7 +10,8 @@
  *
  * Tokens: the dictionary the engine itself was given (libFuzzer -dict=FILE, afl-fuzz -x FILE,
  * read from /proc/self/cmdline), or MXFUZZ_MUTATOR_DICT=FILE. Without one the mutator knows
- * only what structure needs (mutator.c): a run "without dictionary" stays without one. */
+ * only the shape of a session (mutator.c: each protocol's command verbs from its RFC, STARTTLS,
+ * a literal, a ClientHello; mutator_records.c: the record_diff layout): no dictionary is read. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,6 +9,7 @@
 #include <openssl/cipher.h>
 
 #include "fail.h"
+#include "mutator.h"
 #include "mx/record.h"
 #include "tls_oracle.h"
 
@@ -38,6 +39,13 @@ void record_seal_conn(struct in *in, struct record_conn *c)
     in_copy(in, keys, kl);
     if (record_conn_init(c, version, suite, record_suites[sel].etm, keys, kl, seq0) != 0)
         fz_fail("record_diff", "record_conn_init failed for 0x%04x/0x%04x", version, suite);
+    /* the record-list mutator (mutator_records.c) lays inputs out with its own table of these
+     * lengths: it must read this input as this function does */
+    size_t lay_keys, lay_iv;
+    fz_record_layout_suite(sel, &lay_keys, &lay_iv);
+    if (fz_record_layout_nsuites() != record_nsuites || lay_keys != kl || lay_iv != c->explicit_iv)
+        fz_fail("record_diff", "suite %u (0x%04x/0x%04x): the mutator's layout says %zu key bytes and %zu IV bytes, "
+                "the sealer reads %zu and %zu", sel, version, suite, lay_keys, lay_iv, kl, c->explicit_iv);
 }
 
 struct rec {

@@ -2,7 +2,8 @@
  * session format itself (session.c, corpus/FORMAT.md): every output must be a canonical session
  * (parse then serialize gives the same bytes), fit the engine's size limit and be the same for
  * the same seed; over every shipped seed of every target the manifest gives a mutator
- * (MXFUZZ_MUTATOR_TARGETS, set by CMakeLists.txt from `./build.sh targets`). */
+ * (MXFUZZ_MUTATOR_TARGETS, set by CMakeLists.txt from `./build.sh targets`). The record layout
+ * (record_diff) has its own canonical form: every field where the target reads it. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,6 +55,10 @@ static enum fz_layout layout_named(const char *name)
         return FZ_LAYOUT_SESSION;
     if (strcmp(name, "tls_session") == 0)
         return FZ_LAYOUT_TLS_SESSION;
+    if (strcmp(name, "imap_session") == 0)
+        return FZ_LAYOUT_IMAP_SESSION;
+    if (strcmp(name, "records") == 0)
+        return FZ_LAYOUT_RECORDS;
     fail_msg("unknown mutator layout '%s' (targets/mutator/layout_*.c)", name);
     return FZ_LAYOUT_SESSION;
 }
@@ -69,7 +74,11 @@ static const char *check_one(struct fz_mutator *m, const uint8_t *in, size_t n, 
     if (k > max)
         fail_msg("%s seed %llu: %zu bytes out, max %zu", what, (unsigned long long)seed, k, max);
     pre = fz_layout_prefix(m->layout, out, k);
-    if (strcmp(name, "bytes") != 0) {
+    if (m->layout == FZ_LAYOUT_RECORDS) {
+        if (strcmp(name, "bytes") != 0 && !fz_records_canonical(out, k))
+            fail_msg("%s seed %llu: %s gave a non-canonical record list (%zu bytes)", what, (unsigned long long)seed,
+                     name, k);
+    } else if (strcmp(name, "bytes") != 0) {
         /* structural mutations write the whole prefix and a canonical session after it */
         if (k < pre || !fz_session_canonical(out + pre, k - pre))
             fail_msg("%s seed %llu: %s gave a non-canonical session (%zu bytes)", what, (unsigned long long)seed,
@@ -89,7 +98,9 @@ static const char *check_one(struct fz_mutator *m, const uint8_t *in, size_t n, 
 static const char *const all_mutations[] = {
     "insert-write", "insert-copy", "delete", "duplicate", "swap", "splice", "reads-insert", "reads-tweak",
     "reads-reset", "merge", "split", "starttls+tls", "starttls-pipelined", "tls", "clienthello",
-    "literal-insert", "literal-size", "header", "payload-bytes", "bytes",
+    "literal-insert", "literal-size", "header", "payload-bytes", "bytes", "command", "command-pipelined",
+    "generate", "record-insert", "record-duplicate", "record-delete", "record-swap", "record-suite", "record-seq",
+    "record-length", "record-corrupt", "record-padding", "record-type", "record-cuts", "record-splice",
 };
 #define NALL (sizeof all_mutations / sizeof all_mutations[0])
 
@@ -327,6 +338,101 @@ static void test_canonical_rejects_clamped_and_alias(void **state)
     assert_false(fz_session_canonical(proto_alias, sizeof proto_alias));
 }
 
+/* From an empty input (an empty corpus): sessions built from nothing, of the header's protocol
+ * (imap_session: IMAP whatever the header), each client write a whole line, the protocol's
+ * opening command first in some, and a STARTTLS verb followed by TLS up in some. */
+static void test_empty_input_builds_sessions(void **state)
+{
+    static const char *const opening[3] = {"EHLO ", "CAPABILITY", "CAPA"};
+    static const char *const verb[3] = {"STARTTLS\r\n", "a STARTTLS\r\n", "STLS\r\n"};
+    static const uint8_t none[1];
+    uint8_t out[4096];
+    (void)state;
+    for (int imap_only = 0; imap_only < 2; imap_only++) {
+        struct fz_mutator m;
+        unsigned generated = 0, opened[3] = {0}, tls[3] = {0};
+        fz_mutator_init(&m, imap_only ? FZ_LAYOUT_IMAP_SESSION : FZ_LAYOUT_SESSION, NULL, NULL);
+        m.stack = 1;
+        for (uint64_t seed = 0; seed < 3000; seed++) {
+            size_t k = fz_mutate(&m, none, 0, NULL, 0, out, sizeof out, seed), cur = 0, nclient = 0;
+            struct fz_session s;
+            struct fz_event e;
+            const uint8_t *prev = NULL;
+            size_t prev_n = 0;
+            if (strcmp(m.last, "generate") != 0)
+                continue;
+            generated++;
+            assert_true(fz_session_canonical(out, k));
+            fz_session_parse(&s, out, k);
+            unsigned p = imap_only ? FZ_PROTO_IMAP : s.proto;
+            while (fz_session_next(&s, &cur, &e)) {
+                if (e.type == FZ_EV_CLIENT) {
+                    assert_true(e.n >= 2 && e.p[e.n - 1] == '\n');
+                    if (p == FZ_PROTO_IMAP) /* tagged */
+                        assert_true(memchr(e.p, ' ', e.n) != NULL && e.p[0] != ' ');
+                    if (nclient++ == 0) {
+                        const uint8_t *w = e.p;
+                        size_t wn = e.n;
+                        if (p == FZ_PROTO_IMAP) {
+                            const uint8_t *sp = memchr(e.p, ' ', e.n);
+                            wn -= (size_t)(sp + 1 - e.p);
+                            w = sp + 1;
+                        }
+                        opened[p] += wn >= strlen(opening[p]) && memcmp(w, opening[p], strlen(opening[p])) == 0;
+                    }
+                }
+                if (e.type == FZ_EV_TLS && prev && prev_n == strlen(verb[p]) && memcmp(prev, verb[p], prev_n) == 0)
+                    tls[p]++;
+                prev = e.type == FZ_EV_CLIENT ? e.p : NULL;
+                prev_n = e.n;
+            }
+            assert_true(nclient >= 1);
+        }
+        assert_true(generated > 1000); /* 3 in 4 of the empty inputs */
+        for (unsigned p = 0; p < 3; p++) {
+            if (imap_only && p != FZ_PROTO_IMAP) {
+                assert_int_equal(opened[p], 0);
+                continue;
+            }
+            if (!opened[p] || !tls[p])
+                fail_msg("protocol %u%s: %u sessions open with its first command, %u have STARTTLS then TLS", p,
+                         imap_only ? " (imap_session)" : "", opened[p], tls[p]);
+        }
+        fz_mutator_free(&m);
+    }
+}
+
+/* The record layout from an empty input: a suite and records, canonical; and a suite change
+ * re-fits the key material (the records after it stay readable: canonical). */
+static void test_records_from_nothing(void **state)
+{
+    static const uint8_t none[1];
+    uint8_t out[8192], again[8192];
+    struct fz_mutator m;
+    unsigned gen = 0, suite = 0;
+    (void)state;
+    fz_mutator_init(&m, FZ_LAYOUT_RECORDS, NULL, NULL);
+    m.stack = 1;
+    for (uint64_t seed = 0; seed < 400; seed++) {
+        size_t k = fz_mutate(&m, none, 0, NULL, 0, out, sizeof out, seed), keys, iv;
+        if (strcmp(m.last, "record-generate") != 0)
+            continue;
+        gen++;
+        assert_true(fz_records_canonical(out, k));
+        fz_record_layout_suite(out[0], &keys, &iv);
+        assert_true(k >= 2 + keys + 1 + 8 + iv); /* parameters and at least one record */
+        for (uint64_t s2 = 0; s2 < 40; s2++) {
+            size_t k2 = fz_mutate(&m, out, k, NULL, 0, again, sizeof again, s2 * 7919 + seed);
+            if (strcmp(m.last, "record-suite") == 0) {
+                suite++;
+                assert_true(fz_records_canonical(again, k2));
+            }
+        }
+    }
+    assert_true(gen > 100 && suite > 0);
+    fz_mutator_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +443,8 @@ int main(void)
         cmocka_unit_test(test_merge_keeps_the_bytes),
         cmocka_unit_test(test_tls_prefix_is_kept),
         cmocka_unit_test(test_byte_fallthrough_is_a_fraction),
+        cmocka_unit_test(test_empty_input_builds_sessions),
+        cmocka_unit_test(test_records_from_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

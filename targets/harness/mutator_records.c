@@ -1,0 +1,341 @@
+/* mutator_records.c - the record-list mutation of FZ_LAYOUT_RECORDS (mutator.h): the input of
+ * targets/record_diff.c read as its parts (suite, sequence number, key material, read pattern,
+ * records) and changed at the level of those parts, so that a mutation keeps every later
+ * record where the target reads it: a suite change re-fits the key material and every
+ * record's explicit IV to the new suite's lengths, a plaintext length change resizes the
+ * plaintext the record carries, records are inserted, copied, dropped and swapped whole.
+ *
+ * The field layout is record_diff's (its header comment; targets/oracles/record_seal.c reads
+ * it). The lengths per suite index are fz_record_layout_suite's table below, which
+ * record_seal.c checks against the oracle's on every input it seals, so the two cannot drift
+ * apart unnoticed. */
+#include "mutator.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_input.h"
+
+/* Per suite index (input byte % 27, targets/oracles/record_model.c record_suites): the key
+ * material the input carries (TLS 1.0-1.2: the key block, 2 * (MAC + key + fixed IV), RFC 5246
+ * 6.3; TLS 1.3: the traffic secret, RFC 8446 7.1) and the explicit IV each record carries
+ * (TLS 1.1/1.2 CBC: one cipher block, RFC 4346 6.2.3.2; else none). */
+static const struct {
+    uint8_t keys, iv;
+} suites[] = {
+    {104, 0}, {104, 0}, {136, 0}, {88, 8},  {72, 16},  {104, 16}, {88, 8},   {72, 16},  {104, 16},
+    {40, 0},  {72, 0},  {88, 0},  {32, 0},  {48, 0},   {32, 0},   {136, 0},  {40, 0},   {72, 0},
+    {104, 0}, {88, 8},  {104, 16}, {96, 16}, {128, 16}, {160, 16}, {160, 16}, {96, 16}, {104, 0},
+};
+#define NSUITES (sizeof suites / sizeof suites[0])
+
+size_t fz_record_layout_nsuites(void)
+{
+    return NSUITES;
+}
+
+int fz_record_layout_suite(unsigned byte, size_t *keys, size_t *iv)
+{
+    *keys = suites[byte % NSUITES].keys;
+    *iv = suites[byte % NSUITES].iv;
+    return 0;
+}
+
+#define MAX_RECORDS 48                  /* RECORD_SEAL_MAX_RECORDS */
+#define PLAINTEXT_BUDGET (4u * 16384)   /* RECORD_SEAL_PLAINTEXT_BUDGET */
+#define MAX_KEYS 160
+
+struct rrec {
+    uint8_t op, fill, pad, val;
+    size_t len, pos;
+    size_t pt_off, pt_n; /* fill 0: the plaintext bytes the input carries (in the arena) */
+    uint8_t iv[16];
+};
+
+struct rlist {
+    uint8_t suite, seq, ncuts, cuts[IN_MAX_CUTS];
+    uint8_t keys[MAX_KEYS];
+    struct rrec r[MAX_RECORDS];
+    size_t n;
+};
+
+static uint64_t rnd(struct fz_mutator *m)
+{
+    return fz_splitmix64(&m->rng);
+}
+static size_t below(struct fz_mutator *m, size_t n)
+{
+    return n ? (size_t)(rnd(m) % n) : 0;
+}
+
+static size_t keys_of(unsigned suite)
+{
+    return suites[suite % NSUITES].keys;
+}
+static size_t iv_of(unsigned suite)
+{
+    return suites[suite % NSUITES].iv;
+}
+
+/* Reads the input as record_seal.c does (fields past the end read as zero). */
+static void rl_load(struct fz_mutator *m, struct rlist *l, const uint8_t *data, size_t size)
+{
+    struct in in = {data, size};
+    size_t budget = PLAINTEXT_BUDGET;
+    l->suite = (uint8_t)in_u8(&in);
+    l->seq = (uint8_t)in_u8(&in);
+    in_copy(&in, l->keys, keys_of(l->suite));
+    l->ncuts = (uint8_t)in_u8(&in);
+    for (size_t i = 0; i < (size_t)l->ncuts % IN_MAX_CUTS; i++)
+        l->cuts[i] = (uint8_t)in_u8(&in);
+    l->n = 0;
+    while (in.n > 0 && l->n < MAX_RECORDS) {
+        struct rrec *r = &l->r[l->n++];
+        r->op = (uint8_t)in_u8(&in);
+        r->len = in_u16(&in) % 16385;
+        r->len = r->len < budget ? r->len : budget;
+        budget -= r->len;
+        r->fill = (uint8_t)in_u8(&in);
+        r->pt_n = 0;
+        r->pt_off = m->arena.n;
+        if (r->fill == 0) {
+            size_t k = r->len;
+            const uint8_t *p = in_take(&in, &k);
+            r->pt_n = k;
+            fz_buf_put(&m->arena, p, k);
+        }
+        memset(r->iv, 0, sizeof r->iv);
+        in_copy(&in, r->iv, iv_of(l->suite));
+        r->pad = (uint8_t)in_u8(&in);
+        r->pos = in_u16(&in);
+        r->val = (uint8_t)in_u8(&in);
+    }
+}
+
+/* Writes the list; drops trailing records until it fits max. A record whose plaintext the
+ * input carries gets all of it (its length field says so, cut to the input's plaintext budget
+ * as the target cuts it), so every later field stays where the target reads it. */
+static size_t rl_store(struct fz_mutator *m, const struct rlist *l, uint8_t *out, size_t max)
+{
+    size_t kl = keys_of(l->suite), ivl = iv_of(l->suite), nc = (size_t)l->ncuts % IN_MAX_CUTS, o = 0;
+    uint8_t head[2 + MAX_KEYS + 1 + IN_MAX_CUTS];
+    head[o++] = l->suite;
+    head[o++] = l->seq;
+    memcpy(head + o, l->keys, kl);
+    o += kl;
+    head[o++] = l->ncuts;
+    memcpy(head + o, l->cuts, nc);
+    o += nc;
+    if (o > max) { /* no room for the parameters: what fits of them, a byte string */
+        memcpy(out, head, max);
+        m->last = "bytes";
+        return max;
+    }
+    memcpy(out, head, o);
+    size_t budget = PLAINTEXT_BUDGET; /* the target cuts lengths to it: write them cut */
+    for (size_t i = 0; i < l->n; i++) {
+        const struct rrec *r = &l->r[i];
+        size_t len = r->fill == 0 ? r->pt_n : r->len, need;
+        len = len < budget ? len : budget;
+        budget -= len;
+        need = 4 + (r->fill == 0 ? len : 0) + ivl + 4;
+        if (o + need > max)
+            break;
+        out[o++] = r->op;
+        out[o++] = (uint8_t)len;
+        out[o++] = (uint8_t)(len >> 8);
+        out[o++] = r->fill;
+        if (r->fill == 0) {
+            memcpy(out + o, m->arena.p + r->pt_off, len);
+            o += len;
+        }
+        memcpy(out + o, r->iv, ivl);
+        o += ivl;
+        out[o++] = r->pad;
+        out[o++] = (uint8_t)r->pos;
+        out[o++] = (uint8_t)(r->pos >> 8);
+        out[o++] = r->val;
+    }
+    return o;
+}
+
+/* A plaintext length at a boundary of the record layer: empty, one block and one off it, the
+ * MAC lengths, the 2^14 limit (RFC 5246 6.2.1) and one below, or small. */
+static size_t boundary_len(struct fz_mutator *m)
+{
+    static const size_t lens[] = {0, 1, 7, 8, 9, 15, 16, 17, 19, 20, 21, 31, 32, 33, 47, 48, 49, 255, 256, 16383, 16384};
+    if (below(m, 3) == 0)
+        return below(m, 64);
+    return lens[below(m, sizeof lens / sizeof lens[0])];
+}
+
+static void rec_plaintext(struct fz_mutator *m, struct rrec *r, size_t len)
+{
+    r->len = len;
+    if (r->fill != 0 || len > 4096) { /* a generated pattern: the input stays short */
+        r->fill = (uint8_t)(1 + below(m, 255));
+        r->pt_n = 0;
+        return;
+    }
+    size_t off = m->arena.n;
+    size_t keep = r->pt_n < len ? r->pt_n : len;
+    if (fz_buf_reserve(&m->arena, len) != 0)
+        abort(); /* the harness out of memory is no finding */
+    memmove(m->arena.p + off, m->arena.p + r->pt_off, keep);
+    for (size_t i = keep; i < len; i++)
+        m->arena.p[off + i] = (uint8_t)rnd(m);
+    m->arena.n += len;
+    r->pt_off = off;
+    r->pt_n = len;
+}
+
+static void new_record(struct fz_mutator *m, struct rrec *r)
+{
+    memset(r, 0, sizeof *r);
+    /* mostly application data (23: op & 3 == 3), uncorrupted (op >> 2 in 0..2) */
+    r->op = (uint8_t)((below(m, 4) ? 3 : below(m, 4)) | below(m, 3) << 2);
+    r->fill = (uint8_t)(below(m, 4) ? 1 + below(m, 255) : 0);
+    r->pt_off = m->arena.n;
+    rec_plaintext(m, r, boundary_len(m));
+    for (size_t i = 0; i < sizeof r->iv; i++)
+        r->iv[i] = (uint8_t)rnd(m);
+}
+
+/* One record-level mutation; returns its name. */
+static const char *rl_mutate(struct fz_mutator *m, struct rlist *l)
+{
+    size_t i = below(m, l->n ? l->n : 1);
+    switch (below(m, 11)) {
+    case 0: /* a new record */
+        if (l->n < MAX_RECORDS) {
+            size_t at = below(m, l->n + 1);
+            memmove(l->r + at + 1, l->r + at, (l->n - at) * sizeof *l->r);
+            new_record(m, &l->r[at]);
+            l->n++;
+            return "record-insert";
+        }
+        /* fall through */
+    case 1: /* a copy of a record right after it */
+        if (l->n && l->n < MAX_RECORDS) {
+            memmove(l->r + i + 1, l->r + i, (l->n - i) * sizeof *l->r);
+            l->n++;
+            return "record-duplicate";
+        }
+        /* fall through */
+    case 2:
+        if (l->n) {
+            memmove(l->r + i, l->r + i + 1, (l->n - i - 1) * sizeof *l->r);
+            l->n--;
+            return "record-delete";
+        }
+        return NULL;
+    case 3:
+        if (l->n >= 2) {
+            size_t j = below(m, l->n);
+            struct rrec t = l->r[i];
+            l->r[i] = l->r[j];
+            l->r[j] = t;
+            return "record-swap";
+        }
+        return NULL;
+    case 4: { /* another suite: the key material and the IVs follow its lengths */
+        size_t old = keys_of(l->suite);
+        l->suite = (uint8_t)below(m, NSUITES);
+        for (size_t k = old; k < keys_of(l->suite); k++)
+            l->keys[k] = (uint8_t)rnd(m);
+        return "record-suite";
+    }
+    case 5: { /* the first sequence number near its ends (record_diff: v >= 0xf0 is 2^64-16+v) */
+        static const uint8_t seqs[] = {0, 1, 2, 0xef, 0xf0, 0xfd, 0xfe, 0xff};
+        l->seq = below(m, 2) ? seqs[below(m, sizeof seqs)] : (uint8_t)rnd(m);
+        return "record-seq";
+    }
+    case 6: /* a plaintext length at a boundary */
+        if (!l->n)
+            return NULL;
+        rec_plaintext(m, &l->r[i], boundary_len(m));
+        return "record-length";
+    case 7: /* a corruption (record_diff op >> 2): none, bit flip, truncation, an extra byte,
+             * a swap, CBC padding rewritten or AEAD header byte */
+        if (!l->n)
+            return NULL;
+        l->r[i].op = (uint8_t)((l->r[i].op & 3) | below(m, 8) << 2);
+        l->r[i].pos = below(m, 2) ? below(m, 64) : (size_t)(rnd(m) & 0xffff);
+        l->r[i].val = (uint8_t)rnd(m);
+        return "record-corrupt";
+    case 8: /* padding: CBC (corruption 7: val & 0x80 a bad byte at pos, else val % 16 more
+             * valid blocks, RFC 5246 6.2.3.2) or TLS 1.3 zero padding (RFC 8446 5.4) */
+        if (!l->n)
+            return NULL;
+        if (below(m, 2)) {
+            l->r[i].op = (uint8_t)((l->r[i].op & 3) | 7 << 2);
+            l->r[i].val = (uint8_t)(below(m, 2) ? 0x80 | below(m, 128) : below(m, 16));
+            l->r[i].pos = below(m, 16);
+        } else {
+            static const uint8_t pads[] = {0, 1, 15, 16, 31, 255};
+            l->r[i].pad = pads[below(m, sizeof pads)];
+        }
+        return "record-padding";
+    case 9: /* the content type (op & 3: 20 + it) */
+        if (!l->n)
+            return NULL;
+        l->r[i].op = (uint8_t)((l->r[i].op & ~3u) | below(m, 4));
+        return "record-type";
+    default: { /* the ciphertext read pattern: small cuts split headers, IVs, MACs */
+        l->ncuts = (uint8_t)below(m, IN_MAX_CUTS);
+        for (size_t k = 0; k < l->ncuts; k++)
+            l->cuts[k] = (uint8_t)(below(m, 4) ? 1 + below(m, 24) : rnd(m));
+        return "record-cuts";
+    }
+    }
+}
+
+size_t fz_mutate_records(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_t *other, size_t other_n,
+                         uint8_t *out, size_t max)
+{
+    static struct rlist l, l2;
+    m->arena.n = 0;
+    rl_load(m, &l, in, n);
+    if (other && other_n && below(m, 2)) {
+        /* crossover: the other input's records from some point on, behind ours */
+        rl_load(m, &l2, other, other_n);
+        size_t from = below(m, l2.n + 1), at = below(m, l.n + 1), k = l2.n - from;
+        if (at + k > MAX_RECORDS)
+            k = MAX_RECORDS - at;
+        memcpy(l.r + at, l2.r + from, k * sizeof *l.r);
+        l.n = at + k;
+        m->last = "record-splice";
+    } else if (l.n == 0 && below(m, 4)) {
+        /* nothing to mutate: a suite and one to three records */
+        l.suite = (uint8_t)below(m, NSUITES);
+        for (size_t k = 0; k < keys_of(l.suite); k++)
+            l.keys[k] = (uint8_t)rnd(m);
+        for (size_t k = 1 + below(m, 3); k > 0; k--)
+            new_record(m, &l.r[l.n++]);
+        m->last = "record-generate";
+    } else {
+        const char *name = NULL;
+        for (size_t r = 1 + below(m, m->stack ? m->stack : 3), tries = 0; r > 0 && tries < 16; tries++) {
+            const char *got = rl_mutate(m, &l);
+            if (got) {
+                name = got;
+                r--;
+            }
+        }
+        m->last = name ? name : "none";
+    }
+    return rl_store(m, &l, out, max);
+}
+
+int fz_records_canonical(const uint8_t *data, size_t size)
+{
+    static struct rlist l;
+    static uint8_t again[2 * 65536 + 4096];
+    struct fz_mutator m;
+    int ok;
+    fz_mutator_init(&m, FZ_LAYOUT_RECORDS, NULL, NULL);
+    rl_load(&m, &l, data, size);
+    ok = size <= sizeof again && rl_store(&m, &l, again, sizeof again) == size && memcmp(again, data, size) == 0;
+    fz_mutator_free(&m);
+    return ok;
+}
