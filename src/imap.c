@@ -67,6 +67,7 @@ int mx_imap_init(struct mx_imap *r, const struct mx_imap_config *cfg)
                          : MX_IMAP_LITERAL_MINUS_MAX;
     r->sink = cfg->sink;
     r->sink_ctx = cfg->sink_ctx;
+    r->max_errors = cfg->max_errors;
     r->tag = r->a.alloc(r->a.ctx, 2 * cfg->max_line);
     if (!r->tag)
         return -1;
@@ -85,6 +86,7 @@ void mx_imap_release(struct mx_imap *r)
 void mx_imap_reset(struct mx_imap *r)
 {
     r->remaining = 0;
+    r->error_run = 0;
     new_command(r);
 }
 
@@ -255,7 +257,8 @@ const char *mx_imap_ev_name(enum mx_imap_ev t)
 {
     static const char *const n[] = {"NEED_MORE", "COMMAND_START", "ARG", "LIST_OPEN",
                                     "LIST_CLOSE", "NEED_CONTINUATION", "LITERAL_START",
-                                    "LITERAL_END", "COMMAND_END", "RESPONSE"};
+                                    "LITERAL_END", "COMMAND_END", "RESPONSE",
+                                    "TOO_MANY_ERRORS"};
     return (unsigned)t < sizeof n / sizeof n[0] ? n[t] : "?";
 }
 
@@ -272,6 +275,13 @@ static void fill_response(struct mx_imap *r, struct mx_imap_event *ev, enum mx_i
                                                                                        : NULL;
     ev->response.text = reason_text[why];
     r->responses++;
+    if (ev->response.status == MX_IMAP_BAD)
+        r->error_run++;
+}
+
+void mx_imap_answered(struct mx_imap *r, int error)
+{
+    r->error_run = error ? r->error_run + 1 : 0;
 }
 
 /* An error at the current byte: answer, then skip from it (it stays queued). */
@@ -279,9 +289,7 @@ static int fail(struct mx_imap *r, struct mx_imap_event *ev, enum mx_imap_reason
 {
     fill_response(r, ev, why);
     r->st = S_SKIP;
-    r->skip_st = 0;
-    r->skip_val = 0;
-    r->skip_ovf = 0;
+    mx_imap_litmark_init(&r->skip, 0);
     return EVENT;
 }
 
@@ -325,41 +333,55 @@ static int close_list(struct mx_imap *r, struct mx_imap_event *ev)
     return eat(r) | EVENT;
 }
 
-/* The skipper's watch for a line ending in a non-synchronizing literal marker. */
-static int skip_byte(struct mx_imap *r, unsigned b)
+void mx_imap_litmark_init(struct mx_imap_litmark *w, int bare_lf)
+{
+    w->size = 0;
+    w->st = w->ovf = 0;
+    w->bare_lf = (unsigned char)!!bare_lf;
+}
+
+/* st: 0 nothing, 1 after "{", 2 in the digits, 3 after "+", 4 after "}", 5 after its CR */
+enum mx_imap_mark mx_imap_litmark_byte(struct mx_imap_litmark *w, unsigned b, uint64_t *size)
 {
     if (b == '\n') {
-        int lit = r->skip_st == 5 && !r->skip_ovf;
-        uint64_t n = r->skip_val;
-        r->skip_st = 0;
-        r->skip_val = 0;
-        r->skip_ovf = 0;
-        if (lit) {
-            r->remaining = n;
-            r->st = S_SWALLOW;
-        } else {
-            new_command(r);
-        }
-        return CONSUMED;
+        int lit = w->st == 5 || (w->bare_lf && w->st == 4);
+        enum mx_imap_mark v = !lit ? MX_IMAP_MARK_NONE : w->ovf ? MX_IMAP_MARK_TOO_BIG : MX_IMAP_MARK_NONSYNC;
+        *size = v == MX_IMAP_MARK_NONSYNC ? w->size : 0;
+        mx_imap_litmark_init(w, w->bare_lf);
+        return v;
     }
     if (b == '{') {
-        r->skip_st = 1;
-        r->skip_val = 0;
-        r->skip_ovf = 0;
-    } else if (b >= '0' && b <= '9' && (r->skip_st == 1 || r->skip_st == 2)) {
-        if (r->skip_val > (UINT64_MAX - (b - '0')) / 10)
-            r->skip_ovf = 1;
+        w->st = 1;
+        w->size = 0;
+        w->ovf = 0;
+    } else if (b >= '0' && b <= '9' && (w->st == 1 || w->st == 2)) {
+        if (w->size > (UINT64_MAX - (b - '0')) / 10)
+            w->ovf = 1;
         else
-            r->skip_val = r->skip_val * 10 + (b - '0');
-        r->skip_st = 2;
-    } else if (b == '+' && r->skip_st == 2) {
-        r->skip_st = 3;
-    } else if (b == '}' && r->skip_st == 3) {
-        r->skip_st = 4;
-    } else if (b == '\r' && r->skip_st == 4) {
-        r->skip_st = 5;
+            w->size = w->size * 10 + (b - '0');
+        w->st = 2;
+    } else if (b == '+' && w->st == 2) {
+        w->st = 3;
+    } else if (b == '}' && w->st == 3) {
+        w->st = 4;
+    } else if (b == '\r' && w->st == 4) {
+        w->st = 5;
     } else {
-        r->skip_st = 0;
+        w->st = 0;
+    }
+    return MX_IMAP_MARK_NONE;
+}
+
+/* The skipper: a skipped line that ends in a {N+} marker is followed by N octets the client
+ * sends anyway: swallowed; one whose size does not fit ends the skip like any other line. */
+static int skip_byte(struct mx_imap *r, unsigned b)
+{
+    uint64_t n;
+    if (mx_imap_litmark_byte(&r->skip, b, &n) == MX_IMAP_MARK_NONSYNC) {
+        r->remaining = n;
+        r->st = S_SWALLOW;
+    } else if (b == '\n') {
+        new_command(r);
     }
     return CONSUMED;
 }
@@ -583,9 +605,7 @@ static int step(struct mx_imap *r, unsigned b, struct mx_imap_event *ev)
                 fill_response(r, ev, MX_IMAP_E_NONSYNC_TOO_BIG);
                 r->remaining = r->lit_size;
                 r->st = S_SWALLOW;
-                r->skip_st = 0;
-                r->skip_val = 0;
-                r->skip_ovf = 0;
+                mx_imap_litmark_init(&r->skip, 0);
                 return eat(r) | EVENT;
             }
             lit_event(r, ev, MX_IMAP_LITERAL_START);
@@ -608,6 +628,11 @@ static int step(struct mx_imap *r, unsigned b, struct mx_imap_event *ev)
 enum mx_imap_ev mx_imap_next(struct mx_imap *r, struct mx_chain *c, struct mx_imap_event *ev)
 {
     memset(ev, 0, sizeof *ev);
+    if (r->max_errors && r->error_run >= r->max_errors) {
+        /* the limit'th error was answered: nothing more is parsed on this connection */
+        ev->type = MX_IMAP_TOO_MANY_ERRORS;
+        return ev->type;
+    }
     for (;;) {
         const struct mx_chain_seg *it = NULL;
         const unsigned char *p;
@@ -621,9 +646,7 @@ enum mx_imap_ev mx_imap_next(struct mx_imap *r, struct mx_chain *c, struct mx_im
         }
         if (r->st == S_SWALLOW && r->remaining == 0) {
             r->st = S_SKIP;
-            r->skip_st = 0;
-            r->skip_val = 0;
-            r->skip_ovf = 0;
+            mx_imap_litmark_init(&r->skip, 0);
         }
         if (c->bytes == 0 || !mx_chain_iter(c, &it, &p, &n)) {
             ev->type = MX_IMAP_NEED_MORE;

@@ -25,13 +25,16 @@
  *     cfg.max_auth_failures'th refusal is followed by "* BYE" and the close;
  *   - AUTHENTICATE PLAIN initial-response (RFC 3501 6.2.2, SASL-IR RFC 4959, PLAIN RFC
  *     4616): as LOGIN (BAD when authenticated, NO [PRIVACYREQUIRED] under LOGINDISABLED, the
- *     same check); no mechanism "tag BAD"; another mechanism "tag NO"; PLAIN without the
- *     initial response (a continuation exchange, not implemented) or with more arguments
- *     "tag BAD". CAPABILITY lists AUTH=PLAIN and SASL-IR while not authenticated and LOGIN is
+ *     same check); no mechanism "tag BAD"; another mechanism "tag NO"; PLAIN with more
+ *     arguments "tag BAD"; PLAIN without the initial response "+ " and the next line is the
+ *     response (the engine's SASL exchange, mx/machine.h). CAPABILITY lists AUTH=PLAIN and SASL-IR while not authenticated and LOGIN is
  *     not disabled;
- *   - a refused line ending in a non-synchronizing literal marker {N+} (or ~{N+}): its N
- *     octets are swallowed (m->swallow, counted in m->swallowed), never framed as commands;
- *     a size past 2^64-1 gets "* BYE" and MX_ACT_CLOSE; a synchronizing {N} gets BAD, no "+";
+ *   - a refused line ending in a non-synchronizing literal marker {N+} (or ~{N+}) -- a bad
+ *     tag, a literal, a line too long for the buffer alike --: its N octets are swallowed
+ *     (m->swallow, counted in m->swallowed), never framed as commands; a size past 2^64-1
+ *     gets "* BYE" and MX_ACT_CLOSE; a synchronizing {N} gets BAD, no "+". One watch
+ *     (mx/imap.h struct mx_imap_litmark, the command reader's skipper) sees every byte the
+ *     line framer takes, so the marker is found at the end of a line of any length;
  *   - LOGOUT "* BYE product logging out" + "tag OK", MX_ACT_CLOSE; NOOP "tag OK"; anything
  *     else "tag BAD";
  *   - TLS record header (0x16 0x03) at a command start while TLS is off: one "* BYE" line,
@@ -48,6 +51,41 @@
 static void imap_reset(struct mx_machine *m)
 {
     m->auth = MX_AUTH_NONE;
+    /* this machine frames lines at LF, a CR before it optional: so does the watch */
+    mx_imap_litmark_init(&m->ps.imap.mark, 1);
+    m->ps.imap.ended = MX_IMAP_MARK_NONE;
+}
+
+/* Every byte the line framer takes: at each LF, whether the line ended in a {N+} marker. */
+static void imap_watch(void *ctx, const uint8_t *p, size_t n)
+{
+    struct mx_machine *m = ctx;
+    for (size_t i = 0; i < n; i++) {
+        enum mx_imap_mark v = mx_imap_litmark_byte(&m->ps.imap.mark, p[i], &m->ps.imap.ended_size);
+        if (p[i] == '\n')
+            m->ps.imap.ended = (unsigned char)v;
+    }
+}
+
+/* A refused line (cl NULL: untagged): the reply, and if the line ended in a non-synchronizing
+ * literal marker, its octets swallowed (m->swallow): RFC 7888 4, the client sends them
+ * without waiting, so they are the refused command's data, never commands (command
+ * smuggling). A size that does not fit closes the connection instead. The same watch decides
+ * for every refused line: bad tag, literal, too long. */
+static int refuse(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl, const char *text)
+{
+    if (m->ps.imap.ended == MX_IMAP_MARK_TOO_BIG)
+        return mx_machine_close(m, st, "* BYE Literal size out of range\r\n",
+                                "IMAP: a non-synchronizing literal size over 2^64 before "
+                                "authentication");
+    if (m->ps.imap.ended == MX_IMAP_MARK_NONSYNC)
+        m->swallow = m->ps.imap.ended_size;
+    return cl ? mx_cmd_reply(st, cl, text) : mx_step_reply(st, text);
+}
+
+static int imap_too_long(struct mx_machine *m, struct mx_step *st)
+{
+    return refuse(m, st, NULL, m->proto->too_long);
 }
 
 static void imap_greeting(const struct mx_machine *m, struct mx_step *st)
@@ -84,7 +122,7 @@ static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdlin
     while (tn < n && line[tn] != ' ')
         tn++;
     if (!tag_ok(line, tn))
-        return mx_step_reply(st, "* BAD Invalid or missing tag\r\n");
+        return refuse(m, st, NULL, "* BAD Invalid or missing tag\r\n");
     cl->tag_n = tn;
     i = tn;
     while (i < n && line[i] == ' ')
@@ -93,34 +131,10 @@ static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdlin
     cl->vn = n - i;
     if (cl->vn == 0)
         return mx_cmd_reply(st, cl, "BAD Missing command\r\n");
-    if (line[n - 1] == '}' && memchr(cl->verb, '{', cl->vn)) {
-        /* RFC 7888 4 (LITERAL+), RFC 3501 7.5: the client sends a non-synchronizing
-         * literal's octets without waiting, so a refused command's {N+} octets follow the
-         * line: they are swallowed, never read as commands (command smuggling); a size that
-         * does not fit closes the connection. A synchronizing {N} gets BAD and no "+": the
-         * client sends nothing. */
-        size_t b = n - 1;
-        uint64_t size = 0;
-        int plus = b > 0 && line[b - 1] == '+', ovf = 0;
-        size_t d = b - (size_t)plus, e = d;
-        while (d > 0 && line[d - 1] >= '0' && line[d - 1] <= '9')
-            d--;
-        if (plus && d < e && d > 0 && line[d - 1] == '{') {
-            for (size_t j = d; j < e; j++) {
-                unsigned v = (unsigned)(line[j] - '0');
-                if (size > (UINT64_MAX - v) / 10)
-                    ovf = 1;
-                else
-                    size = size * 10 + v;
-            }
-            if (ovf)
-                return mx_machine_close(m, st, "* BYE Literal size out of range\r\n",
-                                        "IMAP: a non-synchronizing literal size over 2^64 before "
-                                        "authentication");
-            m->swallow = size;
-        }
-        return mx_cmd_reply(st, cl, "BAD Literals are not accepted before authentication\r\n");
-    }
+    if (line[n - 1] == '}' && memchr(cl->verb, '{', cl->vn))
+        /* RFC 3501 7.5: a synchronizing {N} gets BAD and no "+": the client sends nothing;
+         * a {N+} (RFC 7888 4) is sent anyway: refuse() swallows it */
+        return refuse(m, st, cl, "BAD Literals are not accepted before authentication\r\n");
     /* arguments: count space-separated tokens after the command word */
     for (size_t j = 0; j < cl->vn;) {
         while (j < cl->vn && cl->verb[j] == ' ')
@@ -206,8 +220,10 @@ static int c_authenticate(struct mx_machine *m, struct mx_step *st, const struct
         return mx_cmd_reply(st, cl, "BAD AUTHENTICATE needs a mechanism\r\n");
     if (!mx_word_is(cl->arg, cl->an, "PLAIN"))
         return mx_cmd_reply(st, cl, "NO Unsupported authentication mechanism\r\n");
+    if (m->ps.imap.ntok == 1) /* RFC 3501 6.2.2: no initial response, an empty "+ " */
+        return mx_machine_sasl_begin(m, st, cl, MX_SASL_PLAIN, NULL, 0);
     if (m->ps.imap.ntok != 2)
-        return mx_cmd_reply(st, cl, "BAD AUTHENTICATE PLAIN needs exactly an initial response (SASL-IR)\r\n");
+        return mx_cmd_reply(st, cl, "BAD AUTHENTICATE PLAIN takes at most an initial response (SASL-IR)\r\n");
     while (i < cl->an && cl->arg[i] == ' ')
         i++;
     if (mx_machine_check(m, MX_CHECK_PLAIN, cl->arg + i, cl->an - i) != MX_ACCEPT)
@@ -231,10 +247,18 @@ static const struct mx_cmd imap_commands[] = {
 const struct mx_proto mx_proto_imap = {
     .name = "imap", .flags = MX_PROTO_TLS_BEFORE_AUTH,
     .commands = imap_commands, .greeting = imap_greeting, .frame = imap_frame, .reset = imap_reset,
+    .watch = imap_watch, .too_long_line = imap_too_long,
     .too_long = "* BAD Line too long\r\n",
     .too_many_errors = "* BYE Too many protocol errors\r\n",
     .is_error = imap_is_error,
     .auth_refused = "NO [AUTHENTICATIONFAILED] Authentication failed\r\n",
+    /* RFC 3501 6.2.2: "+ " and the challenge (empty for PLAIN); "*" cancels with BAD, and a
+     * response that is not base64 is BAD too */
+    .sasl_challenge = "+ \r\n",
+    .sasl_cancelled = "BAD AUTHENTICATE cancelled\r\n",
+    .sasl_invalid = "BAD Invalid base64 response\r\n",
+    .sasl_too_long = "BAD AUTHENTICATE response too long\r\n",
+    .sasl_accepted = "OK AUTHENTICATE completed\r\n",
     .too_many_auth = "* BYE Too many failed logins\r\n",
     .clienthello = "* BYE TLS handshake received on a plaintext port: use STARTTLS, or the "
                    "implicit-TLS port\r\n",

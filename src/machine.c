@@ -35,6 +35,9 @@ int mx_machine_init(struct mx_machine *m, enum mx_app_proto proto, const struct 
         return -1;
     m->cfg = *cfg;
     mx_liner_init(&m->liner, linebuf, max_line);
+    m->liner.watch = m->proto->watch;
+    m->liner.watch_ctx = m;
+    m->proto->reset(m);
     m->phase = cfg->mode == MX_LISTEN_IMPLICIT ? MX_PHASE_PRE_TLS : MX_PHASE_GREET;
     return 0;
 }
@@ -71,6 +74,7 @@ void mx_machine_tls_started(struct mx_machine *m, struct mx_chain *c)
     /* bytes still queued were read before TLS came up: never commands over TLS */
     mx_chain_discard(c);
     m->swallow = 0;
+    m->sasl = 0;
     m->tls = 1;
     mx_liner_reset(&m->liner);
     if (m->phase == MX_PHASE_WAIT_TLS) {
@@ -102,6 +106,66 @@ int mx_machine_auth_refused(struct mx_machine *m, struct mx_step *st, const stru
     if (++m->auth_failures < limit)
         return st->act;
     return mx_machine_close(m, st, m->proto->too_many_auth, "too many failed logins: closed");
+}
+
+/* RFC 4648 4 base64, as RFC 4954 4 / RFC 3501 6.2.2 / RFC 5034 4 want the response: groups
+ * of four from the alphabet, "=" padding only at the end. Empty is valid (an empty response). */
+static int base64_ok(const uint8_t *p, size_t n)
+{
+    size_t pad = 0;
+    if (n % 4)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c == '=') {
+            pad++;
+            continue;
+        }
+        if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                     c == '+' || c == '/'))
+            return 0;
+    }
+    return pad <= 2;
+}
+
+/* The line after the challenge (too_long: it did not fit the buffer, line is NULL): the
+ * response, answered as the command that asked for it, and the exchange is over. */
+static int sasl_response(struct mx_machine *m, struct mx_step *st, const uint8_t *line, size_t n,
+                         int too_long)
+{
+    const struct mx_proto *p = m->proto;
+    struct mx_cmdline cl = {NULL, m->sasl_tag, m->sasl_tag_n, m->sasl_tag, m->sasl_tag_n,
+                            m->sasl_tag_n, NULL, 0};
+    enum mx_sasl kind = (enum mx_sasl)m->sasl;
+    m->sasl = MX_SASL_NONE;
+    if (too_long)
+        return mx_cmd_reply(st, &cl, p->sasl_too_long);
+    if (n == 1 && line[0] == '*')
+        return mx_cmd_reply(st, &cl, p->sasl_cancelled);
+    if (!base64_ok(line, n))
+        return mx_cmd_reply(st, &cl, p->sasl_invalid);
+    if (kind == MX_SASL_LOGIN_USER) {
+        if (mx_machine_check(m, MX_CHECK_SASL_USER, line, n) != MX_ACCEPT)
+            return mx_machine_auth_refused(m, st, &cl);
+        m->sasl = MX_SASL_LOGIN_PASS;
+        return mx_step_reply(st, p->sasl_login_pass);
+    }
+    if (mx_machine_check(m, kind == MX_SASL_PLAIN ? MX_CHECK_PLAIN : MX_CHECK_SASL_PASS, line, n) !=
+        MX_ACCEPT)
+        return mx_machine_auth_refused(m, st, &cl);
+    m->auth = MX_AUTH_DONE;
+    return mx_cmd_reply(st, &cl, p->sasl_accepted);
+}
+
+int mx_machine_sasl_begin(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl,
+                          enum mx_sasl kind, const uint8_t *ir, size_t irn)
+{
+    m->sasl = (unsigned char)kind;
+    m->sasl_tag_n = (unsigned char)(cl->tag_n <= sizeof m->sasl_tag ? cl->tag_n : 0);
+    memcpy(m->sasl_tag, cl->line, m->sasl_tag_n);
+    if (ir)
+        return sasl_response(m, st, ir, irn, 0);
+    return mx_step_reply(st, kind == MX_SASL_PLAIN ? m->proto->sasl_challenge : m->proto->sasl_login_user);
 }
 
 int mx_cmd_reply(struct mx_step *st, const struct mx_cmdline *cl, const char *text)
@@ -291,11 +355,17 @@ int mx_machine_step(struct mx_machine *m, struct mx_chain *c, struct mx_step *st
     st->line_n = used;
     if (r == MX_LINE_NEED)
         return MX_ACT_NEED_INPUT;
+    if (m->sasl && r != MX_LINE_NEED) {
+        /* the client's SASL response: data of the command that asked for it */
+        m->commands++;
+        return count_error(m, st, sasl_response(m, st, m->liner.buf, n, r == MX_LINE_TOOLONG));
+    }
     if (r == MX_LINE_TOOLONG) {
         /* answered only once its LF arrived, so the next line is framed from its start */
         m->commands++;
         m->errors++;
-        return count_error(m, st, mx_step_reply(st, p->too_long));
+        return count_error(m, st, p->too_long_line ? p->too_long_line(m, st)
+                                                   : mx_step_reply(st, p->too_long));
     }
     return count_error(m, st, command(m, c, st, n));
 }

@@ -49,8 +49,14 @@ struct mx_proto {
     int (*frame)(struct mx_machine *m, struct mx_step *st, struct mx_cmdline *cl);
     /* MX_PHASE_BODY steps (NULL if the protocol never enters it) */
     int (*body)(struct mx_machine *m, struct mx_chain *c, struct mx_step *st);
-    /* after STARTTLS's handshake: forget what the client said before (RFC 3207 4.2) */
+    /* after STARTTLS's handshake: forget what the client said before (RFC 3207 4.2); also
+     * called by mx_machine_init, so the protocol's state starts as after a reset */
     void (*reset)(struct mx_machine *m);
+    /* NULL, or the line framer's watch (struct mx_liner.watch; ctx is the machine) */
+    void (*watch)(void *ctx, const uint8_t *p, size_t n);
+    /* NULL: a line longer than the line buffer gets too_long; else the protocol answers it
+     * (st->reply empty; returns the action) */
+    int (*too_long_line)(struct mx_machine *m, struct mx_step *st);
     const char *too_long;       /* reply to a line longer than the line buffer */
     const char *clienthello;    /* closing line for a TLS record on a plaintext command line */
     const char *too_many_errors; /* the final line after cfg.max_errors consecutive errors */
@@ -58,6 +64,14 @@ struct mx_proto {
     int (*is_error)(const struct mx_step *st);
     const char *auth_refused;   /* reply to a login cfg.check refused (after the tag, if any) */
     const char *too_many_auth;  /* the final line after cfg.max_auth_failures refused logins */
+    /* SASL PLAIN without an initial response (mx_machine_sasl_begin) */
+    const char *sasl_challenge; /* the empty challenge: SMTP "334 ", IMAP and POP3 "+ " */
+    const char *sasl_cancelled; /* reply to "*" (after the tag, if any) */
+    const char *sasl_invalid;   /* reply to a response that is not base64 */
+    const char *sasl_too_long;  /* reply to a response longer than the line buffer */
+    const char *sasl_accepted;  /* reply when cfg.check accepts the response */
+    const char *sasl_login_user; /* AUTH LOGIN's challenges (NULL: no LOGIN mechanism) */
+    const char *sasl_login_pass;
     const char *policy_refusal; /* reply to a command without MX_CMD_PRE_TLS while the
                                  * tls_required policy is in force; NULL: the protocol's
                                  * actions apply the policy themselves */
@@ -79,6 +93,12 @@ enum mx_verdict mx_machine_check(const struct mx_machine *m, enum mx_check_kind 
 /* A login cfg.check refused: the protocol's auth_refused reply; at the limit of refused logins
  * also the final line and MX_ACT_CLOSE. The caller keeps the state unauthenticated. */
 int mx_machine_auth_refused(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl);
+/* AUTH/AUTHENTICATE with a SASL mechanism (MX_SASL_PLAIN or MX_SASL_LOGIN_USER): with an
+ * initial response (ir, irn; NULL: none) it is answered as the first response would be, else
+ * the mechanism's first challenge; the next line is the response (the engine's, never a
+ * command; cl's tag is kept for the completion). */
+int mx_machine_sasl_begin(struct mx_machine *m, struct mx_step *st, const struct mx_cmdline *cl,
+                          enum mx_sasl kind, const uint8_t *ir, size_t irn);
 /* Closes the connection after text (may be NULL); diag as mx_step_close(). */
 int mx_machine_close(struct mx_machine *m, struct mx_step *st, const char *text, const char *diag);
 

@@ -8,9 +8,10 @@
  *     initial response, RFC 5034); a refusal is "-ERR [AUTH]" (RFC 3206) and the state stays
  *     AUTHORIZATION; the cfg.max_auth_failures'th refusal ends the connection. Without a
  *     check every login is accepted (the machine tracks the state only);
- *   - AUTH PLAIN initial-response (RFC 5034 4; RFC 4616): TRANSACTION state -ERR; no
- *     mechanism, another mechanism, no initial response (a continuation exchange, not
- *     implemented) or more arguments -ERR; not listed in CAPA (see c_capa);
+ *   - AUTH PLAIN [initial-response] (RFC 5034 4; RFC 4616): TRANSACTION state -ERR; no
+ *     mechanism, another mechanism or more arguments -ERR; without the initial response
+ *     "+ " and the next line is the response (the engine's SASL exchange, mx/machine.h); not
+ *     listed in CAPA (see c_capa);
  *   - CAPA lists USER, PIPELINING, and STLS iff the listener is STARTTLS-capable, a
  *     certificate is bound to the connection's (address, port), TLS is not active and the
  *     state is AUTHORIZATION;
@@ -121,8 +122,10 @@ static int c_auth(struct mx_machine *m, struct mx_step *st, const struct mx_cmdl
         i++;
     for (ir = i; ir < cl->an && cl->arg[ir] != ' '; ir++)
         ;
-    if (i == cl->an || ir != cl->an)
-        return mx_step_reply(st, "-ERR AUTH PLAIN needs exactly an initial response\r\n");
+    if (i == cl->an) /* RFC 5034 4: no initial response, an empty "+ " challenge */
+        return mx_machine_sasl_begin(m, st, cl, MX_SASL_PLAIN, NULL, 0);
+    if (ir != cl->an)
+        return mx_step_reply(st, "-ERR AUTH PLAIN takes at most an initial response\r\n");
     if (mx_machine_check(m, MX_CHECK_PLAIN, cl->arg + i, cl->an - i) != MX_ACCEPT)
         return mx_machine_auth_refused(m, st, cl);
     m->auth = MX_AUTH_DONE;
@@ -155,5 +158,11 @@ const struct mx_proto mx_proto_pop3 = {
                    "implicit-TLS port\r\n",
     .policy_refusal = "-ERR [AUTH] TLS required: use STLS first\r\n",
     .auth_refused = "-ERR [AUTH] Authentication failed\r\n",
+    /* RFC 5034 4: "+ " and the (empty) challenge; "*" cancels with -ERR */
+    .sasl_challenge = "+ \r\n",
+    .sasl_cancelled = "-ERR AUTH cancelled\r\n",
+    .sasl_invalid = "-ERR invalid base64 response\r\n",
+    .sasl_too_long = "-ERR AUTH response too long\r\n",
+    .sasl_accepted = "+OK maildrop ready\r\n",
     .too_many_auth = "-ERR Too many failed logins\r\n",
 };

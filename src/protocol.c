@@ -10,12 +10,29 @@ void mx_liner_init(struct mx_liner *l, uint8_t *buf, size_t cap)
     l->cap = cap;
     l->scanned = 0;
     l->skipping = 0;
+    l->watch = NULL;
+    l->watch_ctx = NULL;
 }
 
 void mx_liner_reset(struct mx_liner *l)
 {
     l->scanned = 0;
     l->skipping = 0;
+}
+
+/* Shows the watch the first n queued bytes, then consumes them. */
+static void watched_consume(struct mx_liner *l, struct mx_chain *c, size_t n)
+{
+    const struct mx_chain_seg *it = NULL;
+    const unsigned char *p;
+    size_t k, left = n;
+    while (l->watch && left && mx_chain_iter(c, &it, &p, &k)) {
+        if (k > left)
+            k = left;
+        l->watch(l->watch_ctx, p, k);
+        left -= k;
+    }
+    mx_chain_consume(c, n);
 }
 
 int mx_liner_next(struct mx_liner *l, struct mx_chain *c, size_t *len, size_t *consumed)
@@ -30,11 +47,13 @@ int mx_liner_next(struct mx_liner *l, struct mx_chain *c, size_t *len, size_t *c
         l->scanned = 0;
         if (l->skipping || n > l->cap) {
             l->skipping = 0;
-            mx_chain_consume(c, n);
+            watched_consume(l, c, n);
             *consumed = n;
             return MX_LINE_TOOLONG;
         }
         mx_chain_take_into(c, l->buf, n);
+        if (l->watch)
+            l->watch(l->watch_ctx, l->buf, n);
         *consumed = n;
         n--; /* LF */
         if (n > 0 && l->buf[n - 1] == '\r')
@@ -45,7 +64,7 @@ int mx_liner_next(struct mx_liner *l, struct mx_chain *c, size_t *len, size_t *c
     if (l->skipping || c->bytes >= l->cap) {
         /* no LF within cap bytes: the line is too long; drop what is queued */
         *consumed = c->bytes;
-        mx_chain_consume(c, c->bytes);
+        watched_consume(l, c, c->bytes);
         l->skipping = 1;
         l->scanned = 0;
         return MX_LINE_NEED;

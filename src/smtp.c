@@ -3,7 +3,7 @@
  *   - greeting "220 host ESMTP product" (cfg.host, cfg.product; on an implicit-TLS
  *     listener, after the handshake);
  *   - EHLO/HELO (argument required, else 501) reset the transaction; EHLO lists PIPELINING,
- *     SIZE, 8BITMIME, STARTTLS, AUTH PLAIN, ENHANCEDSTATUSCODES. STARTTLS is listed iff the
+ *     SIZE, 8BITMIME, STARTTLS, AUTH PLAIN LOGIN, ENHANCEDSTATUSCODES. STARTTLS is listed iff the
  *     listener is STARTTLS-capable, a certificate is bound to the connection's (address,
  *     port) and TLS is not active (KB Q237327);
  *   - MAIL (503 before EHLO/HELO or inside a transaction; 501 without FROM:), RCPT (503
@@ -12,7 +12,10 @@
  *     line of the message (SMTP smuggling); dot-unstuffed bytes come out as MX_ACT_DATA; 250,
  *     or 552 when the message is over cfg.max_message), RSET, NOOP, QUIT (221, close), AUTH
  *     PLAIN (503 before EHLO, when authenticated or inside a transaction; 504 other
- *     mechanisms; 501 without the initial response; 235, or 535 when cfg.check refuses the
+ *     mechanisms; PLAIN without the initial response "334 " and the next line is the
+ *     response; LOGIN "334 VXNlcm5hbWU6" (Username:), the user, "334 UGFzc3dvcmQ6"
+ *     (Password:), the password (an initial response is the user name); the engine's SASL
+ *     exchange, mx/machine.h); 235, or 535 when cfg.check refuses the
  *     credentials (RFC 4954 6: 535 5.7.8), the session staying unauthenticated; the
  *     cfg.max_auth_failures'th refusal is followed by 421 and the close);
  *   - RCPT: when cfg.check refuses the address, 550 5.1.1 (no such local user) or 554 5.7.1
@@ -92,7 +95,7 @@ static int ehlo_reply(struct mx_machine *m, struct mx_step *st, const uint8_t *a
     mx_step_puts(st, "250-8BITMIME\r\n");
     if (mx_machine_offers_tls(m))
         mx_step_puts(st, "250-STARTTLS\r\n");
-    mx_step_puts(st, "250-AUTH PLAIN\r\n");
+    mx_step_puts(st, "250-AUTH PLAIN LOGIN\r\n");
     return mx_step_reply(st, "250 ENHANCEDSTATUSCODES\r\n");
 }
 
@@ -188,12 +191,17 @@ static int c_auth(struct mx_machine *m, struct mx_step *st, const struct mx_cmdl
         return mx_step_reply(st, "503 5.5.1 Error: already authenticated\r\n");
     if (m->ps.smtp.mail)
         return mx_step_reply(st, "503 5.5.1 Error: MAIL transaction in progress\r\n");
-    if (!mx_word_is(cl->arg, cl->an, "PLAIN"))
+    int login = mx_word_is(cl->arg, cl->an, "LOGIN");
+    if (!login && !mx_word_is(cl->arg, cl->an, "PLAIN"))
         return mx_step_reply(st, "504 5.5.4 Unrecognized authentication type\r\n");
     while (i < cl->an && cl->arg[i] == ' ')
         i++;
-    if (i == cl->an)
-        return mx_step_reply(st, "501 5.5.4 Syntax: AUTH PLAIN initial-response\r\n");
+    /* LOGIN: "Username:" and "Password:" challenges; an initial response is the user name */
+    if (login)
+        return mx_machine_sasl_begin(m, st, cl, MX_SASL_LOGIN_USER, i < cl->an ? cl->arg + i : NULL,
+                                     cl->an - i);
+    if (i == cl->an) /* RFC 4954 4: no initial response: an empty challenge */
+        return mx_machine_sasl_begin(m, st, cl, MX_SASL_PLAIN, NULL, 0);
     if (mx_machine_check(m, MX_CHECK_PLAIN, cl->arg + i, cl->an - i) != MX_ACCEPT)
         return mx_machine_auth_refused(m, st, cl);
     m->auth = MX_AUTH_DONE;
@@ -289,5 +297,15 @@ const struct mx_proto mx_proto_smtp = {
                    "implicit-TLS port\r\n",
     .policy_refusal = "530 5.7.0 Must issue a STARTTLS command first\r\n",
     .auth_refused = "535 5.7.8 Error: authentication failed\r\n",
+    /* RFC 4954 4: "334 " + the (empty) challenge; "*" and undecodable responses 501; a
+     * response longer than the server's buffer "500 5.5.6" */
+    .sasl_challenge = "334 \r\n",
+    .sasl_cancelled = "501 5.7.0 Authentication aborted\r\n",
+    .sasl_invalid = "501 5.5.2 Cannot decode the response\r\n",
+    .sasl_too_long = "500 5.5.6 Authentication exchange line is too long\r\n",
+    .sasl_accepted = "235 2.7.0 Authentication successful\r\n",
+    /* draft-murchison-sasl-login 2: base64 of "Username:" and "Password:" */
+    .sasl_login_user = "334 VXNlcm5hbWU6\r\n",
+    .sasl_login_pass = "334 UGFzc3dvcmQ6\r\n",
     .too_many_auth = "421 4.7.0 Error: too many failed authentications\r\n",
 };

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fz_session_parse(&s, data, size);
     struct mx_imap_config cfg = {s.max_line, s.max_literal, imap_literal_flags(&s), sink, NULL,
-                                 &pooled};
+                                 &pooled, 0};
     if (mx_imap_init(&r, &cfg) != 0)
         return 0;
     mx_chain_init(&c, 65536, &pooled);

@@ -19,6 +19,8 @@
  *   COMMAND_END        the command's final CRLF has been consumed
  *   RESPONSE           the reader rejects the command: send ev.response (tagged when ev.tag_len
  *                      > 0, else "*"); the command ends here (no COMMAND_END follows)
+ *   TOO_MANY_ERRORS    cfg.max_errors consecutive protocol errors: send one final line ("* BYE")
+ *                      and close. Returned from then on, consuming nothing (see Errors below)
  *   NEED_MORE          every queued byte has been consumed; append more
  *
  * Literal octets never pass through an event: they are handed to the sink callback in pieces
@@ -65,6 +67,15 @@
  * The next byte then starts a new command. So the reader always stays in step with a client
  * that follows the protocol, and a malicious client can never make it execute literal octets.
  *
+ * Errors (issue 12 rule 4: a flood of bad lines must not get a reply each, for ever, on an
+ * authenticated connection either): a protocol error is a BAD RESPONSE event (NO [TOOBIG] is
+ * not one: the command was well formed) or a command the caller answered with BAD and reported
+ * with mx_imap_answered(r, 1); mx_imap_answered(r, 0), a command answered otherwise, ends the
+ * run. After cfg.max_errors errors in a row, the next mx_imap_next returns TOO_MANY_ERRORS:
+ * the limit'th error is answered, then the caller sends its final line and closes (the
+ * engine's rule, mx/machine.h MX_MAX_ERRORS). A caller that reports nothing counts only the
+ * reader's own BAD responses, and none of them is ever forgiven.
+ *
  * Octets that arrive before the continuation: a synchronizing literal's octets are whatever
  * bytes follow its "{N}" CRLF, whenever they arrive (in the same read or later); none of them
  * reaches the sink before NEED_CONTINUATION has been returned.
@@ -107,7 +118,8 @@ enum mx_imap_ev {
     MX_IMAP_LITERAL_START,
     MX_IMAP_LITERAL_END,
     MX_IMAP_COMMAND_END,
-    MX_IMAP_RESPONSE
+    MX_IMAP_RESPONSE,
+    MX_IMAP_TOO_MANY_ERRORS
 };
 
 enum mx_imap_arg_kind { MX_IMAP_ATOM = 0, MX_IMAP_QUOTED = 1 };
@@ -175,7 +187,31 @@ struct mx_imap_config {
     mx_imap_sink_fn sink; /* NULL: literal octets are dropped */
     void *sink_ctx;
     const struct mx_alloc *alloc; /* NULL: malloc/free */
+    unsigned max_errors;  /* consecutive protocol errors before TOO_MANY_ERRORS; 0: no limit */
 };
+
+/* The literal-marker watch: the one skipper of a refused line's non-synchronizing literal,
+ * shared by this reader (after an error) and the pre-authentication machine (src/machine.c,
+ * src/imap_starttls.c: every refused line, too-long ones included). It is fed every byte of a
+ * line, in order, up to and including its LF, and holds a few counters, never the line (whose
+ * length, like the marker's digits -- leading zeros are allowed --, is not bounded). RFC 7888 4: a client sends a {N+} literal's
+ * octets without waiting, refused or not, so they follow the line and are not commands. */
+enum mx_imap_mark {
+    MX_IMAP_MARK_NONE = 0, /* not at a line end, or the line did not end in a {N+} marker */
+    MX_IMAP_MARK_NONSYNC,  /* the line ended in "{" 1*DIGIT "+}" CRLF: N octets follow */
+    MX_IMAP_MARK_TOO_BIG   /* the same, with N over UINT64_MAX: they cannot be skipped */
+};
+struct mx_imap_litmark {
+    uint64_t size;
+    unsigned char st, ovf;
+    unsigned char bare_lf; /* a bare LF ends the line as CRLF does (the pre-authentication
+                            * framer's rule) */
+};
+void mx_imap_litmark_init(struct mx_imap_litmark *w, int bare_lf);
+/* b is the line's next byte. At its LF: what the line ended in (*size: N for
+ * MX_IMAP_MARK_NONSYNC), and the watch starts over for the next line; MX_IMAP_MARK_NONE for
+ * every other byte. */
+enum mx_imap_mark mx_imap_litmark_byte(struct mx_imap_litmark *w, unsigned b, uint64_t *size);
 
 /* The reader. Fields are private; it may be embedded in a connection structure. */
 struct mx_imap {
@@ -191,20 +227,25 @@ struct mx_imap {
     unsigned depth;
     uint64_t lit_size, remaining;
     int lit_plus, lit_binary, lit_digits, lit_role;
-    int skip_st, skip_ovf;
-    uint64_t skip_val;
+    struct mx_imap_litmark skip; /* S_SKIP: does the skipped line end in a {N+} marker? */
     uint64_t commands, responses; /* statistics: COMMAND_END and RESPONSE events so far */
+    unsigned max_errors, error_run; /* the bound and the current run of protocol errors */
 };
 
 /* 0 on success; -1 on a bad config (max_line < MX_IMAP_MIN_LINE) or allocation failure. */
 int mx_imap_init(struct mx_imap *r, const struct mx_imap_config *cfg);
 void mx_imap_release(struct mx_imap *r);
-/* Back to the start of a command, dropping any partial state (e.g. after STARTTLS). */
+/* Back to the start of a command, dropping any partial state (e.g. after STARTTLS), and the
+ * run of errors (the caller answered the command it cut short). */
 void mx_imap_reset(struct mx_imap *r);
 
 /* Parses from c's head; fills *ev and returns its type. Pointers in *ev stay valid until the
  * next call. */
 enum mx_imap_ev mx_imap_next(struct mx_imap *r, struct mx_chain *c, struct mx_imap_event *ev);
+
+/* The caller's answer to the command that just ended (COMMAND_END): error 1 if it was BAD
+ * (a protocol error, counted in the run), 0 otherwise (ends the run). See Errors above. */
+void mx_imap_answered(struct mx_imap *r, int error);
 
 /* Formats a RESPONSE event as the line to send ("a1 NO [TOOBIG] ...\r\n"); returns the
  * length it needs (like snprintf). */

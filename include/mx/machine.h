@@ -24,7 +24,14 @@
  * rules it implements, is described at the top of src/smtp.c, src/pop3.c and
  * src/imap_starttls.c.
  *
- * Per connection: sizeof(struct mx_machine) (< 256 bytes) + the caller's line buffer; nothing
+ * The SASL exchanges (RFC 4954 4, RFC 3501 6.2.2, RFC 5034 4): PLAIN without an initial
+ * response, and SMTP's AUTH LOGIN (draft-murchison-sasl-login: "Username:", "Password:"
+ * challenges): the protocol's challenge, then the next line is the response, not a command:
+ * "*" cancels (SMTP 501, IMAP BAD, POP3 -ERR), text that is not base64 is refused alike, a
+ * line longer than the line buffer ends the exchange with an error, and the response goes to
+ * cfg.check (MX_CHECK_PLAIN, MX_CHECK_SASL_USER / _PASS; refusals counted as for any login).
+ *
+ * Per connection: sizeof(struct mx_machine) (at most 320 bytes) + the caller's line buffer; nothing
  * is allocated.
  */
 #ifndef MX_MACHINE_H
@@ -34,6 +41,7 @@
 #include <stdint.h>
 
 #include "mx/chain.h"
+#include "mx/imap.h"
 #include "mx/listen.h"
 #include "mx/protocol.h"
 
@@ -87,6 +95,17 @@ struct mx_smtp_state {
 };
 struct mx_imap_state {
     size_t ntok;      /* arguments after the command word of the line being answered */
+    struct mx_imap_litmark mark; /* the line framer's watch: does a line end in {N+}? */
+    uint64_t ended_size;         /* ... the N of the last line the framer took */
+    unsigned char ended;         /* ... and what it ended in (enum mx_imap_mark) */
+};
+
+/* The SASL exchange a machine is in (struct mx_machine.sasl) */
+enum mx_sasl {
+    MX_SASL_NONE = 0,
+    MX_SASL_PLAIN,      /* PLAIN's empty challenge sent: the response is RFC 4616's message */
+    MX_SASL_LOGIN_USER, /* SMTP AUTH LOGIN's "Username:" sent */
+    MX_SASL_LOGIN_PASS  /* SMTP AUTH LOGIN's "Password:" sent */
 };
 
 struct mx_proto; /* a protocol descriptor (src/machine_proto.h) */
@@ -107,6 +126,11 @@ struct mx_machine {
     unsigned auth_failures; /* logins cfg.check refused */
     uint64_t swallow; /* octets still to drop before the next line: a refused command's
                        * non-synchronizing literal (IMAP {N+} before authentication) */
+    unsigned char sasl;   /* enum mx_sasl: the next line is the client's SASL response to
+                           * that challenge (SMTP 334, IMAP and POP3 "+"), never a command */
+    unsigned char sasl_tag_n;
+    uint8_t sasl_tag[MX_IMAP_TAG_MAX]; /* IMAP: the AUTHENTICATE command's tag, for its
+                                        * completion after the response */
     /* counters */
     uint64_t commands;           /* command lines answered (too-long ones included) */
     uint64_t errors;             /* lines the engine refused: too long, unknown verb, policy */

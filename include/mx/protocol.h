@@ -78,7 +78,11 @@ enum mx_check_kind {
                          * of RFC 4616's authzid NUL authcid NUL passwd */
     MX_CHECK_USER,      /* POP3 USER: the name; the caller keeps it for the PASS that follows */
     MX_CHECK_PASS,      /* POP3 PASS: the password of the last USER */
-    MX_CHECK_RCPT       /* SMTP RCPT: the argument after "TO:" */
+    MX_CHECK_RCPT,      /* SMTP RCPT: the argument after "TO:" */
+    MX_CHECK_SASL_USER, /* SMTP AUTH LOGIN (draft-murchison-sasl-login): the user name, base64,
+                         * as sent; the caller keeps it for the MX_CHECK_SASL_PASS that follows
+                         * (a refusal is answered as a refused login) */
+    MX_CHECK_SASL_PASS  /* SMTP AUTH LOGIN: the password (base64) of the last SASL user */
 };
 enum mx_verdict {
     MX_ACCEPT = 0,
@@ -119,8 +123,13 @@ struct mx_liner {
     size_t cap;     /* longest line, LF included */
     size_t scanned; /* bytes already searched for LF */
     int skipping;   /* inside an over-long line: drop until LF */
+    /* NULL, or shown every byte the framer takes from the chain, in order, the lines it
+     * returns and the over-long ones it drops alike (IMAP watches line ends for a literal
+     * marker: mx/imap.h struct mx_imap_litmark) */
+    void (*watch)(void *ctx, const uint8_t *p, size_t n);
+    void *watch_ctx;
 };
-void mx_liner_init(struct mx_liner *l, uint8_t *buf, size_t cap);
+void mx_liner_init(struct mx_liner *l, uint8_t *buf, size_t cap); /* no watch */
 void mx_liner_reset(struct mx_liner *l);
 /* Frames the next LF-terminated line; consumes it (or the over-long bytes) from c.
  * *consumed gets the bytes taken from the chain by this call. */

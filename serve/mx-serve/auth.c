@@ -4,8 +4,8 @@
  *
  * Credentials arrive as the client sent them: IMAP LOGIN's arguments are parsed by libmx's
  * command reader (proto_imap.c, imap_login_args), SASL PLAIN's initial response (RFC 4616:
- * authzid NUL authcid NUL passwd, base64) is decoded here with BoringSSL, POP3's USER is kept
- * for its PASS. Passwords are compared in constant time against every entry.
+ * authzid NUL authcid NUL passwd, base64) is decoded here with BoringSSL, POP3's USER (and
+ * SMTP AUTH LOGIN's base64 user name) is kept for its password. Passwords are compared in constant time against every entry.
  *
  * Throttling (issue 19 item 8): after a refused login the connection is held -- neither read
  * nor written -- for --auth-delay milliseconds, so the refusal itself arrives late and a
@@ -140,6 +140,25 @@ enum mx_verdict serve_check(void *ctx, enum mx_check_kind kind, const uint8_t *a
         ok = serve_check_login(s, (const uint8_t *)c->pop_user, c->pop_ulen, arg, n);
         c->pop_ulen = 0;
         break;
+    case MX_CHECK_SASL_USER: {
+        /* AUTH LOGIN's user name, kept (decoded) for its password like POP3's USER; never
+         * refused here either */
+        size_t len = 0;
+        if (n > 340 || !EVP_DecodeBase64((uint8_t *)c->pop_user, &len, sizeof c->pop_user - 1, arg, n))
+            len = 0;
+        c->pop_ulen = len;
+        return MX_ACCEPT;
+    }
+    case MX_CHECK_SASL_PASS: {
+        uint8_t pw[256];
+        size_t len = 0;
+        what = "AUTH LOGIN";
+        snprintf(who, sizeof who, "%.*s", (int)(c->pop_ulen > 64 ? 64 : c->pop_ulen), c->pop_user);
+        ok = n <= 340 && EVP_DecodeBase64(pw, &len, sizeof pw, arg, n) && c->pop_ulen > 0 &&
+             serve_check_login(s, (const uint8_t *)c->pop_user, c->pop_ulen, pw, len);
+        c->pop_ulen = 0;
+        break;
+    }
     case MX_CHECK_PLAIN:
         what = "AUTH PLAIN";
         ok = check_plain(s, arg, n, who, sizeof who);

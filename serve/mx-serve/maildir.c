@@ -23,6 +23,35 @@ static int mkdir_p(const char *path)
     return -1;
 }
 
+/* The one walk over delivered mail: DIR/new then DIR/cur. visit gets the subfolder's path, an
+ * entry's name (dot files are never mail) and whether it is in cur/; any non-zero return stops
+ * the walk and is its result. A missing subfolder is skipped, or with strict is -1: readers of
+ * a mailbox that must exist fail, while UID recovery tolerates a half-created one. */
+typedef int (*walk_visit)(void *ctx, const char *sub, const char *name, int cur);
+
+static int walk_mail(const char *dir, int strict, walk_visit visit, void *ctx)
+{
+    char p[4500];
+    for (int cur = 0; cur < 2; cur++) {
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+        snprintf(p, sizeof p, "%s/%s", dir, cur ? "cur" : "new");
+        if (!(d = opendir(p))) {
+            if (strict)
+                return -1;
+            continue;
+        }
+        while (!r && (de = readdir(d)))
+            if (de->d_name[0] != '.')
+                r = visit(ctx, p, de->d_name, cur);
+        closedir(d);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
 /* Start-up cleaning of tmp/: what a crashed server left. Removed: an mx-serve temp file
  * (<sec>.M<usec>P<pid>Q<n>.mx-serve) whose process no longer exists, and any regular file not
  * changed for 36 hours (what Maildir readers do). A fresh file of another writer stays. */
@@ -154,6 +183,17 @@ static void write_uids(const struct maildir *md, const struct md_box *b)
         unlink(t);
 }
 
+/* UIDs already in file names are never handed out again (RFC 3501 2.3.1.1) */
+static int raise_next_uid(void *ctx, const char *sub, const char *name, int cur)
+{
+    struct md_box *b = ctx;
+    uint32_t u = name_uid(name);
+    (void)sub, (void)cur;
+    if (u >= b->next)
+        b->next = u + 1;
+    return 0;
+}
+
 static struct md_box *box_state(struct maildir *md, const char *name)
 {
     struct md_box *b = NULL, *free_slot = NULL;
@@ -187,19 +227,7 @@ static struct md_box *box_state(struct maildir *md, const char *name)
         }
         fclose(f);
     }
-    for (int i = 0; i < 2; i++) {
-        DIR *d;
-        struct dirent *e;
-        snprintf(p, sizeof p, "%s/%s", dir, i ? "cur" : "new");
-        if (!(d = opendir(p)))
-            continue;
-        while ((e = readdir(d))) {
-            uint32_t u = name_uid(e->d_name);
-            if (u >= b->next)
-                b->next = u + 1;
-        }
-        closedir(d);
-    }
+    walk_mail(dir, 0, raise_next_uid, b);
     if (!b->validity) {
         /* a new UIDVALIDITY: never one this process handed out before */
         uint32_t now = (uint32_t)time(NULL);
@@ -498,40 +526,87 @@ static int cmp_mail(const void *a, const void *b)
 
 /* Files without U= (another writer's) get the mailbox's next UID in their names, each rename
  * under the lock as a commit's, before the scan takes its visibility mark. */
+struct legacy_walk {
+    struct maildir *md;
+    struct md_box *b;
+};
+
+static int assign_legacy_one(void *ctx, const char *sub, const char *name, int cur)
+{
+    struct legacy_walk *w = ctx;
+    char from[4700], to[4700], nn[MD_NAME_MAX + 32];
+    const char *info = strstr(name, ":2,");
+    size_t bl = info ? (size_t)(info - name) : strlen(name);
+    (void)cur;
+    if (name_uid(name) || bl + 16 + (info ? strlen(info) : 0) >= sizeof nn)
+        return 0;
+    pthread_mutex_lock(&w->md->lock);
+    snprintf(nn, sizeof nn, "%.*s,U=%u%s", (int)bl, name, w->b->next, info ? info : "");
+    snprintf(from, sizeof from, "%s/%s", sub, name);
+    snprintf(to, sizeof to, "%s/%s", sub, nn);
+    if (rename(from, to) == 0)
+        w->b->committed = w->b->next++;
+    pthread_mutex_unlock(&w->md->lock);
+    return 0;
+}
+
 static void assign_legacy(struct maildir *md, struct md_box *b, const char *dir)
 {
-    char p[4500], from[4700], to[4700], nn[MD_NAME_MAX + 32];
-    for (int i = 0; i < 2; i++) {
-        DIR *d;
-        struct dirent *de;
-        snprintf(p, sizeof p, "%s/%s", dir, i ? "cur" : "new");
-        if (!(d = opendir(p)))
-            continue;
-        while ((de = readdir(d))) {
-            const char *info = strstr(de->d_name, ":2,");
-            size_t bl = info ? (size_t)(info - de->d_name) : strlen(de->d_name);
-            if (de->d_name[0] == '.' || name_uid(de->d_name) ||
-                bl + 16 + (info ? strlen(info) : 0) >= sizeof nn)
-                continue;
-            pthread_mutex_lock(&md->lock);
-            snprintf(nn, sizeof nn, "%.*s,U=%u%s", (int)bl, de->d_name, b->next, info ? info : "");
-            snprintf(from, sizeof from, "%s/%s", p, de->d_name);
-            snprintf(to, sizeof to, "%s/%s", p, nn);
-            if (rename(from, to) == 0)
-                b->committed = b->next++;
-            pthread_mutex_unlock(&md->lock);
+    struct legacy_walk w = {md, b};
+    walk_mail(dir, 0, assign_legacy_one, &w);
+}
+
+struct scan_walk {
+    uint32_t visible;
+    size_t cap, n, vcap;
+    struct md_mail *v;
+};
+
+static int scan_one(void *ctx, const char *sub, const char *name, int cur)
+{
+    struct scan_walk *w = ctx;
+    uint32_t uid = name_uid(name);
+    struct md_mail *m;
+    const char *sz;
+    if (strlen(name) >= sizeof w->v->name || !uid || uid > w->visible)
+        return 0;
+    if (w->n == w->vcap) {
+        size_t nc = w->vcap ? w->vcap * 2 : 64;
+        struct md_mail *nv;
+        if (w->n >= w->cap) {
+            errno = EOVERFLOW;
+            return -1;
         }
-        closedir(d);
+        if (nc > w->cap)
+            nc = w->cap;
+        if (!(nv = realloc(w->v, nc * sizeof *nv)))
+            return -1;
+        w->v = nv;
+        w->vcap = nc;
     }
+    m = &w->v[w->n++];
+    memset(m, 0, sizeof *m);
+    m->uid = uid;
+    m->cur = cur;
+    m->flags = cur ? parse_flags(name) : 0;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    /* the size our own writer put in the name (,S=), else the file's */
+    if ((sz = strstr(name, ",S=")))
+        m->size = strtoull(sz + 3, NULL, 10);
+    else {
+        char p[4800];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", sub, name);
+        m->size = stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+    }
+    return 0;
 }
 
 int md_scan(struct maildir *md, const char *box, struct md_mail **out, size_t cap)
 {
-    char dir[4400], p[4500];
+    char dir[4400];
     struct md_box *b;
-    uint32_t visible;
-    struct md_mail *v = NULL;
-    size_t n = 0, vcap = 0;
+    struct scan_walk w = {0, cap, 0, 0, NULL};
     *out = NULL;
     if (md_box_dir(md, box, dir, sizeof dir) != 0)
         return -1;
@@ -543,69 +618,16 @@ int md_scan(struct maildir *md, const char *box, struct md_mail **out, size_t ca
         return -1;
     assign_legacy(md, b, dir);
     pthread_mutex_lock(&md->lock);
-    visible = b->committed;
+    w.visible = b->committed;
     pthread_mutex_unlock(&md->lock);
-    for (int i = 0; i < 2; i++) {
-        DIR *d;
-        struct dirent *de;
-        snprintf(p, sizeof p, "%s/%s", dir, i ? "cur" : "new");
-        if (!(d = opendir(p))) {
-            free(v);
-            return -1;
-        }
-        while ((de = readdir(d))) {
-            uint32_t uid;
-            const char *s;
-            if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof v->name)
-                continue;
-            uid = name_uid(de->d_name);
-            s = de->d_name;
-            if (!uid || uid > visible)
-                continue;
-            if (n == vcap) {
-                size_t nc = vcap ? vcap * 2 : 64;
-                struct md_mail *nv;
-                if (n >= cap) {
-                    closedir(d);
-                    free(v);
-                    errno = EOVERFLOW;
-                    return -1;
-                }
-                if (nc > cap)
-                    nc = cap;
-                nv = realloc(v, nc * sizeof *v);
-                if (!nv) {
-                    closedir(d);
-                    free(v);
-                    return -1;
-                }
-                v = nv;
-                vcap = nc;
-            }
-            memset(&v[n], 0, sizeof v[n]);
-            v[n].uid = uid;
-            v[n].cur = i;
-            v[n].flags = i ? parse_flags(s) : 0;
-            snprintf(v[n].name, sizeof v[n].name, "%s", s);
-            {
-                const char *sz = strstr(s, ",S=");
-                if (sz)
-                    v[n].size = strtoull(sz + 3, NULL, 10);
-                else {
-                    struct stat st;
-                    snprintf(p + strlen(p), sizeof p - strlen(p), "/%s", s);
-                    v[n].size = stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
-                    snprintf(p, sizeof p, "%s/%s", dir, i ? "cur" : "new");
-                }
-            }
-            n++;
-        }
-        closedir(d);
+    if (walk_mail(dir, 1, scan_one, &w) != 0) {
+        free(w.v);
+        return -1;
     }
-    if (n)
-        qsort(v, n, sizeof *v, cmp_mail);
-    *out = v;
-    return (int)n;
+    if (w.n)
+        qsort(w.v, w.n, sizeof *w.v, cmp_mail);
+    *out = w.v;
+    return (int)w.n;
 }
 
 static int mail_path(const struct maildir *md, const char *box, const struct md_mail *m, char *out, size_t n)
@@ -617,29 +639,25 @@ static int mail_path(const struct maildir *md, const char *box, const struct md_
     return 0;
 }
 
+static int refind_one(void *ctx, const char *sub, const char *name, int cur)
+{
+    struct md_mail *m = ctx;
+    (void)sub;
+    if (name_uid(name) != m->uid || strlen(name) >= sizeof m->name)
+        return 0;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->cur = cur;
+    m->flags = cur ? parse_flags(name) : 0;
+    return 1;
+}
+
 /* another session renamed it: look for its UID in new/ and cur/ */
 static int refind(const struct maildir *md, const char *box, struct md_mail *m)
 {
-    char dir[4400], p[4500];
+    char dir[4400];
     if (md_box_dir(md, box, dir, sizeof dir) != 0)
         return -1;
-    for (int i = 0; i < 2; i++) {
-        DIR *d;
-        struct dirent *de;
-        snprintf(p, sizeof p, "%s/%s", dir, i ? "cur" : "new");
-        if (!(d = opendir(p)))
-            continue;
-        while ((de = readdir(d)))
-            if (de->d_name[0] != '.' && name_uid(de->d_name) == m->uid && strlen(de->d_name) < sizeof m->name) {
-                snprintf(m->name, sizeof m->name, "%s", de->d_name);
-                m->cur = i;
-                m->flags = i ? parse_flags(de->d_name) : 0;
-                closedir(d);
-                return 0;
-            }
-        closedir(d);
-    }
-    return -1;
+    return walk_mail(dir, 0, refind_one, m) == 1 ? 0 : -1;
 }
 
 int md_open_mail(const struct maildir *md, const char *box, struct md_mail *m)
@@ -721,33 +739,35 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(x->path + 4, y->path + 4);
 }
 
+struct list_walk {
+    struct md_entry *e;
+    int n, cap;
+};
+
+static int list_one(void *ctx, const char *sub, const char *name, int cur)
+{
+    struct list_walk *w = ctx;
+    struct stat sb;
+    char f[4800];
+    if (w->n >= w->cap)
+        return 1;
+    if (strlen(name) >= MD_NAME_MAX)
+        return 0;
+    snprintf(f, sizeof f, "%s/%s", sub, name);
+    if (stat(f, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    snprintf(w->e[w->n].path, sizeof w->e[w->n].path, "%s/%s", cur ? "cur" : "new", name);
+    w->e[w->n].size = (uint64_t)sb.st_size;
+    w->e[w->n].deleted = 0;
+    w->n++;
+    return 0;
+}
+
 int md_list(struct maildir *md, struct md_entry *e, int cap)
 {
-    static const char *const sub[] = {"new", "cur"};
-    int n = 0;
-    for (int i = 0; i < 2; i++) {
-        char p[4200];
-        DIR *d;
-        struct dirent *de;
-        snprintf(p, sizeof p, "%s/%s", md->root, sub[i]);
-        d = opendir(p);
-        if (!d)
-            return -1;
-        while ((de = readdir(d)) != NULL && n < cap) {
-            struct stat sb;
-            char f[4500];
-            if (de->d_name[0] == '.' || strlen(de->d_name) >= MD_NAME_MAX)
-                continue;
-            snprintf(f, sizeof f, "%s/%s", p, de->d_name);
-            if (stat(f, &sb) != 0 || !S_ISREG(sb.st_mode))
-                continue;
-            snprintf(e[n].path, sizeof e[n].path, "%s/%s", sub[i], de->d_name);
-            e[n].size = (uint64_t)sb.st_size;
-            e[n].deleted = 0;
-            n++;
-        }
-        closedir(d);
-    }
-    qsort(e, (size_t)n, sizeof *e, cmp_entry);
-    return n;
+    struct list_walk w = {e, 0, cap};
+    if (walk_mail(md->root, 1, list_one, &w) < 0)
+        return -1;
+    qsort(e, (size_t)w.n, sizeof *e, cmp_entry);
+    return w.n;
 }

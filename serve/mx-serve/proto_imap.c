@@ -150,6 +150,8 @@ static int imap_open(struct conn *c, const struct mx_conn_cfg *cfg)
     rc.flags = MX_IMAP_LITERAL_PLUS;
     rc.sink = imap_sink;
     rc.sink_ctx = s;
+    /* after login the reader bounds the errors as the machine does before it (--max-errors) */
+    rc.max_errors = cfg->max_errors ? cfg->max_errors : MX_MAX_ERRORS;
     if (mx_machine_init(&s->m, MX_APP_IMAP, cfg, s->line, sizeof s->line) != 0 || mx_imap_init(&s->r, &rc) != 0) {
         free(s);
         return -1;
@@ -173,6 +175,9 @@ static void tagged(struct conn *c, struct imap_sess *s, const char *rest)
     char l[512];
     snprintf(l, sizeof l, "%s %s\r\n", s->tag, rest);
     conn_sends(c, l);
+    /* the command's answer: a BAD counts in libmx's bound on consecutive protocol errors, any
+     * other ends the run (mx/imap.h, Errors) */
+    mx_imap_answered(&s->r, strncmp(rest, "BAD", 3) == 0);
 }
 
 /* IMAP LOGIN's arguments (cfg.check, MX_CHECK_LOGIN): parsed by libmx's command reader as the
@@ -1389,6 +1394,10 @@ static void authed_drive(struct conn *c, struct imap_sess *s)
         case MX_IMAP_COMMAND_END:
             execute(c, s);
             break;
+        case MX_IMAP_TOO_MANY_ERRORS:
+            conn_sends(c, "* BYE Too many protocol errors\r\n");
+            conn_close_after_flush(c, "too many consecutive protocol errors: closed");
+            return;
         case MX_IMAP_RESPONSE: {
             char l[512];
             size_t k = mx_imap_format_response(&ev, l, sizeof l);

@@ -108,7 +108,8 @@ struct conn {
     char peer[64], local[64], lname[80];
     struct mx_ipaddr peer_ip; /* for --max-per-addr */
     const struct mx_listener *l;
-    char pop_user[256];  /* POP3: the USER argument, for its PASS */
+    char pop_user[256];  /* POP3: the USER argument, for its PASS; SMTP AUTH LOGIN: the
+                          * decoded user name, for its password */
     size_t pop_ulen;
     unsigned auth_failures;
     int64_t hold_until;  /* a refused login: neither read nor write before this (serve_now_ms) */

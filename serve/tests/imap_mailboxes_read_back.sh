@@ -188,5 +188,29 @@ extra=$(cd "$W/md" && ls -A | grep -v -x -e tmp -e new -e cur -e mx-uids -e '.&J
 [[ -z $extra ]] || fail "unexpected entries in the Maildir root: $extra"
 echo "ok: 18 hostile mailbox names x CREATE/SELECT/DELETE/STATUS/APPEND refused, NUL refused, modified UTF-7 accepted; nothing outside the root"
 
+# --- mail another writer delivered (no U= in its name, Maildir spec): it gets the next UIDs on
+# the next SELECT, in the order the walk finds it, keeps its bytes and its cur/ flags (":2,S")
+printf 'Subject: dropped\r\n\r\nnew/ by another MDA\r\n' >"$W/md/tmp/drop1" && mv "$W/md/tmp/drop1" "$W/md/new/1700000000.M1P1.elsewhere"
+printf 'Subject: seen\r\n\r\ncur/ by another MDA\r\n' >"$W/md/tmp/drop2" && mv "$W/md/tmp/drop2" "$W/md/cur/1700000001.M1P1.elsewhere:2,S"
+$T python3 - "$P_IMAPS" "$CERT" <<'PY' || fail "mail of another writer"
+import imaplib, re, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2]); ctx.check_hostname = False
+c = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx)
+c.login("alice", "secret"); c.select("INBOX")
+typ, data = c.uid("FETCH", "10:*", "(UID FLAGS BODY.PEEK[])")
+got = {}
+for d in data:
+    if isinstance(d, tuple):
+        got[int(re.search(rb"UID (\d+)", d[0]).group(1))] = (d[0], d[1])
+assert sorted(got) == [10, 11], ("two new UIDs after 9", sorted(got), data)
+bodies = sorted(v[1] for v in got.values())
+assert bodies == sorted([b"Subject: dropped\r\n\r\nnew/ by another MDA\r\n", b"Subject: seen\r\n\r\ncur/ by another MDA\r\n"]), bodies
+for head, body in got.values():
+    assert (b"\\Seen" in head) == (b"cur/" in body), ("flags from the name", head, body)
+c.logout()
+PY
+ls "$W/md/new" "$W/md/cur" | grep >/dev/null 'elsewhere,U=1[01]' || fail "the dropped files did not get their UIDs in their names"
+echo "ok: two messages another writer dropped into new/ and cur/ got UIDs 10 and 11, bytes and \\Seen kept"
+
 serve_stop
 echo "PASS imap_mailboxes_read_back"

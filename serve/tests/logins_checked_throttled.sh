@@ -53,7 +53,7 @@ $T curl -sS --ssl-reqd --cacert "$CERT" "${R[@]}" --sasl-ir --user alice:nope --
     --mail-rcpt alice@mx-serve.test -T "$W/m16384" "smtp://mx-serve.test:$P_SMTP" 2>/dev/null || rc=$?
 [[ $rc -eq 67 ]] || fail "curl smtp with a wrong password: exit $rc, want 67 (login denied)"
 [[ $(stored_count) -eq $((before + 1)) ]] || fail "the refused logins stored something"
-echo "ok: swaks AUTH PLAIN alice and bob accepted, wrong password 535 5.7.8; curl smtp --sasl-ir --user right/wrong (no 334 continuation in libmx: RFC 4954 initial response only)"
+echo "ok: swaks AUTH PLAIN alice and bob accepted, wrong password 535 5.7.8; curl smtp --sasl-ir --user right/wrong (the initial response; the 334 continuation: sasl_continuation_clients.sh)"
 
 # --- recipients
 $T python3 - "$P_SMTP" "$CERT" <<'PY' || fail "RCPT checks"
@@ -103,8 +103,8 @@ ctx = ssl.create_default_context(cafile=sys.argv[2]); ctx.check_hostname = False
 m = open(sys.argv[3], "rb").read()
 c = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=15)
 c.stls(context=ctx)
-# AUTH PLAIN works with an initial response but is not advertised (no "+" continuation: a
-# client that saw SASL PLAIN would wait for one); USER is
+# AUTH PLAIN works (with an initial response here; the "+" continuation:
+# sasl_continuation_clients.sh) but CAPA lists no SASL line; USER is
 assert b"USER" in c._longcmd("CAPA")[1] and b"SASL PLAIN" not in c._longcmd("CAPA")[1]
 c.user("alice")
 try:

@@ -4,6 +4,9 @@
 #   serve_init                      a work dir ($W), a throwaway self-signed cert ($W/certs/test.pem),
 #                                   a trap that stops every server started here
 #   serve_ports N                   N free loopback ports into the array PORTS
+#   serve_conf_starttls3            3 free ports as P_SMTP P_IMAP P_POP, and $W/serve.conf with one
+#                                   STARTTLS listener each for SMTP, IMAP and POP3, all served
+#                                   by the test certificate
 #   serve_start CONF [ARGS...]      starts mx-serve on config file CONF (-m $W/md, --log $W/log,
 #                                   user alice:secret); waits until it listens; pid in SERVE_PID
 #   serve_start_ports N WRITER [ARGS...]  serve_ports N, WRITER (a function) writes $W/serve.conf
@@ -60,22 +63,40 @@ serve_ports() {
     mapfile -t PORTS < <(python3 "$SERVE_FREE_PORTS" "$1")
 }
 
-serve_start() {
-    local conf=$1
-    shift
+# Starts mx-serve on a configuration with the test's certificates, Maildir, log and user, its
+# stderr appended to $2; returns 0 once it wrote its ready file, 1 if it exited first, and
+# fails the test if it is still starting after 10 s.
+serve_launch() {
+    local conf=$1 errf=$2
+    shift 2
     rm -f "$W/ready"
     "$SERVE_BIN" -c "$conf" --cert-dir "$W/certs" -m "$W/md" --log "$W/log" -u alice:secret \
-        --ready "$W/ready" "$@" 2>>"$W/stderr" &
+        --ready "$W/ready" "$@" 2>>"$errf" &
     SERVE_PID=$!
     SERVE_PIDS+=("$SERVE_PID")
     for _ in $(seq 100); do
         [[ -f $W/ready ]] && return 0
-        kill -0 "$SERVE_PID" 2>/dev/null || { cat "$W/stderr" >&2; fail "mx-serve exited at start"; }
+        kill -0 "$SERVE_PID" 2>/dev/null || return 1
         sleep 0.1
     done
     fail "mx-serve did not get ready in 10 s"
 }
 
+serve_conf_starttls3() {
+    serve_ports 3
+    P_SMTP=${PORTS[0]} P_IMAP=${PORTS[1]} P_POP=${PORTS[2]}
+    printf 'listen 127.0.0.1 %s starttls smtp\nlisten 127.0.0.1 %s starttls imap\nlisten 127.0.0.1 %s starttls pop3\ncert test * *\n' \
+        "$P_SMTP" "$P_IMAP" "$P_POP" >"$W/serve.conf"
+}
+
+serve_start() {
+    local conf=$1
+    shift
+    serve_launch "$conf" "$W/stderr" "$@" || { cat "$W/stderr" >&2; fail "mx-serve exited at start"; }
+}
+
+# serve_start for a configuration that names ports: $2 writes $W/serve.conf from PORTS; a port
+# another process took between the probe and the bind gets new ports (5 tries).
 serve_start_ports() {
     local n=$1 writer=$2 try
     shift 2
@@ -83,19 +104,11 @@ serve_start_ports() {
         serve_ports "$n"
         "$writer"
         : >"$W/stderr.try"
-        rm -f "$W/ready"
-        "$SERVE_BIN" -c "$W/serve.conf" --cert-dir "$W/certs" -m "$W/md" --log "$W/log" -u alice:secret \
-            --ready "$W/ready" "$@" 2>>"$W/stderr.try" &
-        SERVE_PID=$!
-        SERVE_PIDS+=("$SERVE_PID")
-        for _ in $(seq 100); do
-            [[ -f $W/ready ]] && { cat "$W/stderr.try" >>"$W/stderr"; return 0; }
-            kill -0 "$SERVE_PID" 2>/dev/null || break
-            sleep 0.1
-        done
+        if serve_launch "$W/serve.conf" "$W/stderr.try" "$@"; then
+            cat "$W/stderr.try" >>"$W/stderr"
+            return 0
+        fi
         cat "$W/stderr.try" >>"$W/stderr"
-        [[ -f $W/ready ]] && return 0
-        kill -0 "$SERVE_PID" 2>/dev/null && fail "mx-serve did not get ready in 10 s"
         grep -q "Address already in use" "$W/stderr.try" || { cat "$W/stderr.try" >&2; fail "mx-serve exited at start"; }
         echo "(try $try: a probed port was taken before mx-serve bound it; new ports)"
     done

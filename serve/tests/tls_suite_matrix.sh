@@ -14,14 +14,7 @@
 set -euo pipefail
 source "$MXFUZZ_ROOT/serve/tests/testlib.sh"
 serve_init
-serve_ports 3
-P_SMTP=${PORTS[0]} P_IMAP=${PORTS[1]} P_POP=${PORTS[2]}
-cat >"$W/serve.conf" <<CONF
-listen 127.0.0.1 $P_SMTP starttls smtp
-listen 127.0.0.1 $P_IMAP starttls imap
-listen 127.0.0.1 $P_POP starttls pop3
-cert test * *
-CONF
+serve_conf_starttls3
 serve_start "$W/serve.conf"
 gen_message "$W/m" 16385 11
 gen_message "$W/big" 50000 12

@@ -111,7 +111,7 @@ static void run(const struct opts *o, const char *in, size_t len, size_t chunk, 
     struct mx_imap r;
     struct mx_chain c;
     struct mx_imap_event ev;
-    struct mx_imap_config cfg = {o->max_line, o->max_literal, o->flags, sink, t, NULL};
+    struct mx_imap_config cfg = {o->max_line, o->max_literal, o->flags, sink, t, NULL, 0};
 
     memset(t, 0, sizeof *t);
     assert_int_equal(mx_imap_init(&r, &cfg), 0);
@@ -177,7 +177,7 @@ static void q239082_crlf_same_read(void **state)
     struct mx_chain c;
     struct mx_imap_event ev;
     struct tr t;
-    struct mx_imap_config cfg = {1024, 65536, 0, sink, &t, NULL};
+    struct mx_imap_config cfg = {1024, 65536, 0, sink, &t, NULL, 0};
     (void)state;
     memset(&t, 0, sizeof t);
     assert_int_equal(mx_imap_init(&r, &cfg), 0);
@@ -208,6 +208,40 @@ static void q239082_crlf_same_read(void **state)
     mx_chain_release(&c);
 }
 
+/* Issue 12 rule 4: max_errors BAD responses and BAD-answered commands in a row, then
+ * TOO_MANY_ERRORS and nothing more parsed; a command answered otherwise ends the run, and NO
+ * [TOOBIG] is not a protocol error. */
+static void error_run_bounded(void **state)
+{
+    struct mx_imap r;
+    struct mx_chain c;
+    struct mx_imap_event ev;
+    struct mx_imap_config cfg = {1024, 16, 0, NULL, NULL, NULL, 3};
+    (void)state;
+    assert_int_equal(mx_imap_init(&r, &cfg), 0);
+    mx_chain_init(&c, 0, NULL);
+    /* two BADs, a command answered OK, two BADs, a NO [TOOBIG], a command answered BAD */
+    assert_int_equal(mx_chain_append(&c, "\r\n\r\na NOOP\r\n\r\n\r\nb LOGIN {99}\r\nc FOO\r\nd NOOP\r\n", 45), 0);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_RESPONSE);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_RESPONSE);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_COMMAND_START);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_COMMAND_END);
+    mx_imap_answered(&r, 0);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_RESPONSE);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_RESPONSE);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_COMMAND_START);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_RESPONSE);
+    assert_int_equal(ev.response.status, MX_IMAP_NO);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_COMMAND_START);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_COMMAND_END);
+    mx_imap_answered(&r, 1); /* the third error in a row */
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_TOO_MANY_ERRORS);
+    assert_int_equal(mx_imap_next(&r, &c, &ev), MX_IMAP_TOO_MANY_ERRORS);
+    assert_int_equal(c.bytes, 8); /* "d NOOP" is never parsed */
+    mx_imap_release(&r);
+    mx_chain_release(&c);
+}
+
 /* The octets of a synchronizing literal never reach the sink before the continuation. */
 static void continuation_before_octets(void **state)
 {
@@ -215,7 +249,7 @@ static void continuation_before_octets(void **state)
     struct mx_chain c;
     struct mx_imap_event ev;
     struct tr t;
-    struct mx_imap_config cfg = {1024, 65536, 0, sink, &t, NULL};
+    struct mx_imap_config cfg = {1024, 65536, 0, sink, &t, NULL, 0};
     (void)state;
     memset(&t, 0, sizeof t);
     assert_int_equal(mx_imap_init(&r, &cfg), 0);
@@ -415,7 +449,7 @@ static void append_order(void **state)
 static void bad_config_and_memory(void **state)
 {
     struct mx_imap r;
-    struct mx_imap_config cfg = {MX_IMAP_MIN_LINE - 1, 100, 0, NULL, NULL, NULL};
+    struct mx_imap_config cfg = {MX_IMAP_MIN_LINE - 1, 100, 0, NULL, NULL, NULL, 0};
     char buf[8];
     struct mx_imap_event ev;
     (void)state;
@@ -458,7 +492,7 @@ static void no_allocation_per_command(void **state)
 {
     struct counting rk = {0, 0, 0}, ck = {0, 0, 0};
     struct mx_alloc ra = {c_alloc, c_release, &rk}, ca = {c_alloc, c_release, &ck};
-    struct mx_imap_config cfg = {1024, 65536, MX_IMAP_LITERAL_PLUS, NULL, NULL, &ra};
+    struct mx_imap_config cfg = {1024, 65536, MX_IMAP_LITERAL_PLUS, NULL, NULL, &ra, 0};
     struct mx_imap r;
     struct mx_chain c;
     struct mx_imap_event ev;
@@ -514,6 +548,7 @@ int main(void)
         cmocka_unit_test(line_limits),
         cmocka_unit_test(syntax),
         cmocka_unit_test(append_order),
+        cmocka_unit_test(error_run_bounded),
         cmocka_unit_test(bad_config_and_memory),
         cmocka_unit_test(no_allocation_per_command),
     };

@@ -146,6 +146,8 @@ void imap_check_pump(struct imap_check *r, struct mx_imap *rd, struct mx_chain *
         enum mx_imap_ev t = mx_imap_next(rd, c, &ev);
         if (t != ev.type)
             FAIL(r, "mx_imap_next returned %d but ev.type is %d", t, ev.type);
+        if (r->closed)
+            FAIL(r, "events asked for after TOO_MANY_ERRORS");
         if (t == MX_IMAP_NEED_MORE) {
             check_need_more(r);
             if (c->bytes != 0)
@@ -153,6 +155,12 @@ void imap_check_pump(struct imap_check *r, struct mx_imap *rd, struct mx_chain *
             return;
         }
         check_event(r, &ev);
+        if (t == MX_IMAP_COMMAND_END)
+            mx_imap_answered(rd, 0);
+        if (t == MX_IMAP_TOO_MANY_ERRORS) {
+            r->closed = 1;
+            return;
+        }
     }
 }
 
@@ -202,7 +210,8 @@ static void run_real(const struct imap_model *m, const struct fz_session *s, uns
 
     imap_check_init(&r, m, names[ch], label);
     a = imap_check_alloc(&r);
-    struct mx_imap_config cfg = {m->max_line, m->max_literal, flags, imap_check_sink, &r, &a};
+    struct mx_imap_config cfg = {m->max_line, m->max_literal, flags, imap_check_sink, &r, &a,
+                                 IMAP_CHECK_MAX_ERRORS};
     if (mx_imap_init(&rd, &cfg) != 0)
         FAIL(&r, "mx_imap_init failed");
     mx_chain_init(&c, ch == CH_WHOLE ? 0 : 65536, &pooled);
@@ -213,6 +222,10 @@ static void run_real(const struct imap_model *m, const struct fz_session *s, uns
         while (fz_reader_next(&rdr, &rd1)) {
             if (rd1.kind != FZ_READ_DATA || rd1.n == 0)
                 continue;
+            if (r.closed) {
+                r.delivered += rd1.n; /* the server closed: nothing more is read */
+                continue;
+            }
             if (mx_chain_append(&c, rd1.p, rd1.n) != MX_CHAIN_OK)
                 FAIL(&r, "chain append of %zu bytes failed", rd1.n);
             r.delivered += rd1.n;
@@ -224,7 +237,7 @@ static void run_real(const struct imap_model *m, const struct fz_session *s, uns
                             m->n);
     } else {
         size_t step = ch == CH_ONE ? 1 : (m->n ? m->n : 1);
-        for (size_t off = 0; off < m->n; off += step) {
+        for (size_t off = 0; off < m->n && !r.closed; off += step) {
             size_t k = m->n - off < step ? m->n - off : step;
             if (mx_chain_append(&c, m->s + off, k) != MX_CHAIN_OK)
                 FAIL(&r, "chain append of %zu bytes failed", k);
@@ -233,9 +246,15 @@ static void run_real(const struct imap_model *m, const struct fz_session *s, uns
             imap_check_pump(&r, &rd, &c);
         }
     }
-    imap_check_pump(&r, &rd, &c);
+    if (!r.closed)
+        imap_check_pump(&r, &rd, &c);
     imap_check_end(&r, &rd);
-    if (c.bytes != 0 || c.consumed != m->n || c.discarded != 0 || mx_chain_check(&c) != 0)
+    if (r.closed) {
+        /* what was queued at the close is never parsed: the connection is dropped with it */
+        mx_chain_discard(&c);
+    }
+    if (c.bytes != 0 || (!r.closed && (c.consumed != m->n || c.discarded != 0)) ||
+        c.consumed + c.discarded > m->n || mx_chain_check(&c) != 0)
         FAIL(&r, "chain counters: bytes %zu consumed %llu discarded %llu (stream %zu)",
                         c.bytes, (unsigned long long)c.consumed,
                         (unsigned long long)c.discarded, m->n);
@@ -280,7 +299,7 @@ void imap_check_session(const struct fz_session *s)
         const char *label = flags & MX_IMAP_LITERAL_PLUS ? "LITERAL+" : "LITERAL-";
         if (pass && !fz_sampling_all())
             break;
-        imap_model_run(&m, stream.p, stream.n, s->max_line, s->max_literal, flags);
+        imap_model_run(&m, stream.p, stream.n, s->max_line, s->max_literal, flags, IMAP_CHECK_MAX_ERRORS);
         if (trace)
             imap_model_print(&m, label);
         run_real(&m, s, flags, CH_FILE, label);

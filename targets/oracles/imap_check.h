@@ -13,7 +13,12 @@
 #include "imap_model.h"
 #include "mx/chain.h"
 #include "mx/imap.h"
+#include "mx/machine.h"
 #include "session.h"
+
+/* The imap target's bound on consecutive protocol errors (mx_imap_config.max_errors): the
+ * engine's default, as mx-serve runs the reader after login */
+#define IMAP_CHECK_MAX_ERRORS MX_MAX_ERRORS
 
 struct imap_check {
     const char *name, *label; /* named in divergence messages */
@@ -25,6 +30,7 @@ struct imap_check {
     size_t lit_data_off;
     uint64_t lit_size, lit_got;
     struct fz_alloc alloc;    /* the reader's allocations (imap_check_alloc) */
+    int closed;               /* the reader said TOO_MANY_ERRORS: the connection is over */
 };
 
 void imap_check_init(struct imap_check *r, const struct imap_model *m, const char *name,
@@ -32,7 +38,9 @@ void imap_check_init(struct imap_check *r, const struct imap_model *m, const cha
 /* An allocator that counts (pass it in mx_imap_config.alloc), and the sink (sink_ctx = r). */
 struct mx_alloc imap_check_alloc(struct imap_check *r);
 void imap_check_sink(void *ctx, const uint8_t *p, size_t n);
-/* Calls mx_imap_next until NEED_MORE, checking every event; the chain must then be empty. */
+/* Calls mx_imap_next until NEED_MORE, checking every event; the chain must then be empty.
+ * Every COMMAND_END is reported answered without an error (mx_imap_answered: the targets
+ * execute nothing). TOO_MANY_ERRORS sets r->closed and returns: deliver nothing more. */
 void imap_check_pump(struct imap_check *r, struct mx_imap *rd, struct mx_chain *c);
 /* After the whole stream: every model event seen, the reader's counters agree, exactly one
  * allocation (mx_imap_init). */

@@ -124,7 +124,7 @@ static void mx_run(const uint8_t *s, size_t n, const size_t *ends, size_t nreads
     struct mx_chain c;
     struct mx_imap_event ev;
     size_t off = 0;
-    struct mx_imap_config cfg = {n + MX_IMAP_MIN_LINE, UINT64_MAX, flags, mx_sink, out, NULL};
+    struct mx_imap_config cfg = {n + MX_IMAP_MIN_LINE, UINT64_MAX, flags, mx_sink, out, NULL, 0};
 
     memset(out, 0, sizeof *out);
     if (mx_imap_init(&rd, &cfg) != 0)

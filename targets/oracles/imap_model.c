@@ -497,8 +497,9 @@ static size_t m_command(struct imap_model *m, size_t start)
 }
 
 void imap_model_run(struct imap_model *m, const uint8_t *s, size_t n, size_t max_line,
-                    uint64_t max_literal, unsigned flags)
+                    uint64_t max_literal, unsigned flags, unsigned max_errors)
 {
+    unsigned run = 0;
     /* the event and text buffers are kept (emptied) from the last run: no allocation per
      * input once they are as large as the largest input's */
     struct fz_buf evs = m->evs, text = m->text;
@@ -517,9 +518,26 @@ void imap_model_run(struct imap_model *m, const uint8_t *s, size_t n, size_t max
     if (fz_buf_reserve(&m->text, 64) != 0) /* never NULL: events point into it even when empty */
         abort();
 
+    /* Issue 12 rule 4 (RFC 5321 7.8's licence, postfix's smtpd_hard_error_limit; RFC 3501
+     * 7.1.3: BAD is the protocol error, NO [TOOBIG] is not): after max_errors BAD responses
+     * with no command completed in between, the limit'th is answered and nothing more is
+     * parsed: one TOO_MANY_ERRORS, at the last response's offset, ends the events. */
     size_t i = 0;
-    while (i < m->n)
+    while (i < m->n) {
+        size_t before = m->nev;
         i = m_command(m, i);
+        if (m->nev == before)
+            continue;
+        const struct imap_mev *last = &m->ev[m->nev - 1];
+        if (last->type == MX_IMAP_COMMAND_END)
+            run = 0;
+        else if (last->type == MX_IMAP_RESPONSE && last->status == MX_IMAP_BAD)
+            run++;
+        if (max_errors && run >= max_errors) {
+            m_emit(m, MX_IMAP_TOO_MANY_ERRORS, m->ev[m->nev - 1].pos);
+            return;
+        }
+    }
 }
 
 void imap_model_free(struct imap_model *m)

@@ -45,10 +45,12 @@ struct imap_model {
     int tagged, append, ast, depth, is_date;
 };
 
-/* Runs the model over s[0..n) with the reader's limits (flags: MX_IMAP_LITERAL_PLUS). m is
- * zeroed before its first run; a later run reuses its buffers (imap_model_free frees them). */
+/* Runs the model over s[0..n) with the reader's limits (flags: MX_IMAP_LITERAL_PLUS;
+ * max_errors: the bound on consecutive protocol errors, 0 none; every command that ends is
+ * taken as answered without an error: the checker reports it so). m is zeroed before its first
+ * run; a later run reuses its buffers (imap_model_free frees them). */
 void imap_model_run(struct imap_model *m, const uint8_t *s, size_t n, size_t max_line,
-                    uint64_t max_literal, unsigned flags);
+                    uint64_t max_literal, unsigned flags, unsigned max_errors);
 void imap_model_free(struct imap_model *m);
 /* Prints the model's events on stderr (for MXFUZZ_IMAP_TRACE). */
 void imap_model_print(const struct imap_model *m, const char *label);

@@ -74,10 +74,10 @@ static void run(const struct setup *st, const struct fz_session *s, const uint8_
     size_t off = 0, icut = 0, got = 0;
     int rc;
 
-    imap_model_run(&m, stream, n, s->max_line, s->max_literal, flags);
+    imap_model_run(&m, stream, n, s->max_line, s->max_literal, flags, 0);
     imap_check_init(&chk, &m, SUITES[st->si].name, label);
     a = imap_check_alloc(&chk);
-    struct mx_imap_config cfg = {s->max_line, s->max_literal, flags, imap_check_sink, &chk, &a};
+    struct mx_imap_config cfg = {s->max_line, s->max_literal, flags, imap_check_sink, &chk, &a, 0};
     if (mx_imap_init(&rd, &cfg) != 0)
         FAIL("mx_imap_init failed");
     mx_record_init(rec);

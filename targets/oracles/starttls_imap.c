@@ -12,6 +12,54 @@
 /* RFC 3501 6.2.1: STARTTLS only in the not-authenticated state. */
 static int offers(const struct starttls_model *m) { return starttls_offerable(m) && !m->authd; }
 
+/* RFC 7888 4 (LITERAL+ and LITERAL-), RFC 3501 7.5: a line that ends in a non-synchronizing
+ * literal marker "{" number "+}" (number = 1*DIGIT, leading zeros allowed, RFC 3501 9) is
+ * followed by its N octets, which the client sends without waiting for the server's answer:
+ * if the server refuses the line -- whatever the reason: a bad tag, a literal before
+ * authentication, a line longer than the server reads (RFC 7888 4 has the server read the
+ * octets of a command it rejects) -- the octets are still data of that line, never commands
+ * (command smuggling). The server swallows them, or closes the connection: both are accepted.
+ * A number past 2^64-1 cannot be skipped: "* BYE" and close (RFC 3501 7.1.5).
+ * l[0..n): the line without CR LF. e: the refusal; returns it with the rule applied. */
+static struct starttls_expect refused_line(struct starttls_model *m, const uint8_t *l, size_t n,
+                                           struct starttls_expect e)
+{
+    size_t d;
+    unsigned long long v = 0;
+    int big = 0;
+    if (n < 4 || l[n - 1] != '}' || l[n - 2] != '+')
+        return e;
+    d = n - 2;
+    while (d > 0 && l[d - 1] >= '0' && l[d - 1] <= '9')
+        d--;
+    if (d == n - 2 || d == 0 || l[d - 1] != '{')
+        return e;
+    for (size_t j = d; j < n - 2; j++) {
+        unsigned dig = (unsigned)(l[j] - '0');
+        if (v > (~0ULL - dig) / 10)
+            big = 1;
+        else
+            v = v * 10 + dig;
+    }
+    if (big) {
+        e = starttls_reply(I_BYE_CLOSE);
+        e.act = MX_ACT_CLOSE;
+        e.rule = "RFC 7888 4: a non-synchronizing literal too big to skip: BYE, close";
+        m->phase = M_CLOSED;
+        return e;
+    }
+    m->swallow = v;
+    e.may_close = 1;
+    e.rule = "RFC 7888 4 / RFC 3501 7.5: a refused command's {N+} octets are swallowed, never commands";
+    return e;
+}
+
+/* a line over the server's limit: untagged BAD (RFC 3501 7.1.3), and refused_line's rule */
+static struct starttls_expect too_long_line(struct starttls_model *m, const uint8_t *l, size_t n)
+{
+    return refused_line(m, l, n, starttls_reply(I_STAR_BAD));
+}
+
 static struct starttls_expect command(struct starttls_model *m, const uint8_t *l, size_t n)
 {
     size_t tn = 0, i;
@@ -29,7 +77,7 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
             tag_valid = 0;
     }
     if (!tag_valid)
-        return starttls_reply(I_STAR_BAD);
+        return refused_line(m, l, n, starttls_reply(I_STAR_BAD));
     const uint8_t *cmd = l + tn;
     size_t cn = n - tn;
     while (cn && *cmd == ' ')
@@ -54,39 +102,9 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
     if (cn == 0)
         return e;
     /* a literal before authentication: refused with BAD, its octets never awaited (no "+"
-     * for a synchronizing {N}: RFC 3501 7.5, the client sends nothing). A non-synchronizing
-     * literal "{" number "+}" (RFC 7888 3, LITERAL+ and LITERAL-) is sent without waiting:
-     * its N octets follow the line and are data of the refused command, never commands (RFC
-     * 7888 4: the server still reads them; or closes the connection: either is accepted).
-     * A number past 2^64-1 cannot be skipped: "* BYE" and close. */
-    if (l[n - 1] == '}' && memchr(cmd, '{', cn)) {
-        if (n >= 4 && l[n - 2] == '+') {
-            size_t d = n - 2;
-            while (d > 0 && l[d - 1] >= '0' && l[d - 1] <= '9')
-                d--;
-            if (d < n - 2 && d > 0 && l[d - 1] == '{') {
-                unsigned long long v = 0;
-                int big = 0;
-                for (size_t j = d; j < n - 2; j++) {
-                    unsigned dig = (unsigned)(l[j] - '0');
-                    if (v > (~0ULL - dig) / 10)
-                        big = 1;
-                    else
-                        v = v * 10 + dig;
-                }
-                if (big) {
-                    e = starttls_reply(I_BYE_CLOSE);
-                    e.act = MX_ACT_CLOSE;
-                    e.rule = "RFC 7888 4: a non-synchronizing literal too big to skip: BYE, close";
-                    return e;
-                }
-                m->swallow = v;
-                e.may_close = 1;
-                e.rule = "RFC 7888 4 / RFC 3501 7.5: a refused command's {N+} octets are swallowed, never commands";
-            }
-        }
-        return e;
-    }
+     * for a synchronizing {N}: RFC 3501 7.5, the client sends nothing); a {N+}: refused_line */
+    if (l[n - 1] == '}' && memchr(cmd, '{', cn))
+        return refused_line(m, l, n, e);
     starttls_upper_word(cmd, w, verb, sizeof verb);
     /* RFC 3501 6.2.3 and RFC 2595 3.2: LOGIN is disabled (and LOGINDISABLED listed) while
      * TLS is off and either offered or required */
@@ -131,10 +149,11 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
     }
     if (!strcmp(verb, "AUTHENTICATE")) {
         /* RFC 3501 6.2.2: AUTHENTICATE mechanism; BAD for invalid arguments, NO for an
-         * unsupported mechanism. RFC 4959: the initial response on the command line (SASL-IR);
-         * this server has no continuation exchange, so PLAIN without exactly one initial
-         * response is BAD. RFC 2595 3.2: refused like LOGIN while LOGINDISABLED holds. The
-         * target checks no credentials: PLAIN with a response authenticates. */
+         * unsupported mechanism; without an initial response the server's continuation "+ "
+         * (PLAIN's challenge is empty) and the next line is the response (sasl_response in
+         * starttls_model.c). RFC 4959: the initial response on the command line (SASL-IR);
+         * more arguments are BAD. RFC 2595 3.2: refused like LOGIN while LOGINDISABLED holds.
+         * The target checks no credentials: PLAIN with a response authenticates. */
         if (m->authd)
             return e;
         if (login_disabled) {
@@ -151,6 +170,13 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
             an++;
         if (an != 5 || strncasecmp((const char *)cmd + a, "PLAIN", 5)) {
             e.code = I_NO;
+            return e;
+        }
+        if (ntok == 2) {
+            memcpy(m->sasl_tag, e.tag, sizeof m->sasl_tag); /* the tag of this command */
+            e = starttls_reply(I_CONT);
+            m->sasl = S_PLAIN;
+            e.rule = "RFC 3501 6.2.2: AUTHENTICATE without an initial response: '+ ' continuation";
             return e;
         }
         if (ntok != 3)
@@ -182,6 +208,10 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
     case I_STAR_BAD: /* RFC 3501 7.1.3 */
         if (n < 6 || memcmp(p, "* BAD ", 6) || last != p)
             fz_fail("starttls", "IMAP '* BAD' expected, got '%s'", shown);
+        return;
+    case I_CONT: /* RFC 3501 7.5: continue-req = "+" SP (resp-text / base64) CRLF, one line */
+        if (n < 4 || p[0] != '+' || p[1] != ' ' || last != p)
+            fz_fail("starttls", "IMAP '+ ' continuation expected, got '%s'", shown);
         return;
     case I_BYE_CLOSE: /* RFC 3501 7.1.5 */
         if (n < 6 || memcmp(p, "* BYE ", 6) || last != p)
@@ -222,4 +252,4 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
 
 /* greeting "* OK" (RFC 3501 7.1.1), "* BAD" for a line too long, "* BYE" before a close */
 const struct starttls_proto starttls_imap = {"imap", I_GREET, I_STAR_BAD, I_BYE_CLOSE, command,
-                                             NULL, check_reply};
+                                             NULL, check_reply, too_long_line};

@@ -50,6 +50,7 @@ void starttls_model_reset(struct starttls_model *m)
 {
     m->tls = 1;
     m->swallow = 0;
+    m->sasl = 0;
     m->helo = m->mail = m->auth = 0;
     m->nrcpt = 0;
     m->user = m->trans = 0;
@@ -119,6 +120,56 @@ static int error_reply(const struct starttls_model *m, const struct starttls_exp
     if (m->p == &starttls_pop3)
         return e->code == 0;
     return e->code == I_BAD || e->code == I_STAR_BAD;
+}
+
+/* RFC 4648 4: base64 is groups of four alphabet characters, "=" padding (at most two) only at
+ * the end; an empty response is allowed (RFC 4954 4, RFC 3501 6.2.2, RFC 5034 4). */
+static int is_base64(const uint8_t *p, size_t n)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t body = n;
+    if (n % 4 != 0)
+        return 0;
+    while (body > 0 && n - body < 2 && p[body - 1] == '=')
+        body--;
+    for (size_t i = 0; i < body; i++)
+        if (!p[i] || !strchr(alphabet, p[i]))
+            return 0;
+    return 1;
+}
+
+/* Issue 13: the line after a SASL challenge (SMTP 334, IMAP and POP3 "+ ") is the client's
+ * response, never a command (RFC 4954 4, RFC 3501 6.2.2, RFC 5034 4): "*" cancels (SMTP 501,
+ * IMAP tagged BAD, POP3 -ERR), a response that is not base64 is refused alike (RFC 4954 4:
+ * 501), one longer than the server reads ends the exchange (RFC 4954 4: 500 5.5.6; IMAP BAD,
+ * POP3 -ERR). LOGIN (draft-murchison-sasl-login 2, SMTP only): the user name is answered with
+ * the "Password:" challenge (334); any other response authenticates (the target checks no
+ * credentials). */
+struct starttls_expect starttls_sasl_response(struct starttls_model *m, const uint8_t *l, size_t n,
+                                              int too_long)
+{
+    int smtp = m->p == &starttls_smtp, pop3 = m->p == &starttls_pop3;
+    int refused = too_long || (n == 1 && l[0] == '*') || !is_base64(l, n);
+    int was = m->sasl;
+    struct starttls_expect e;
+    m->sasl = S_NONE;
+    if (!refused && was == S_LOGIN_USER) {
+        m->sasl = S_LOGIN_PASS;
+        e = starttls_reply(334);
+    } else if (refused) {
+        e = starttls_reply(smtp ? (too_long ? 500 : 501) : pop3 ? P_ERR : I_BAD);
+    } else {
+        e = starttls_reply(smtp ? 235 : pop3 ? P_OK : I_OK);
+        if (smtp)
+            m->auth = 1;
+        else if (pop3)
+            m->trans = 1;
+        else
+            m->authd = 1;
+    }
+    memcpy(e.tag, m->sasl_tag, sizeof e.tag);
+    e.rule = "RFC 4954 4 / RFC 3501 6.2.2 / RFC 5034 4: the line after a SASL challenge is the response, never a command";
+    return e;
 }
 
 enum pipelined { P_NONE, P_PLAIN, P_TLS, P_MIXED };
@@ -214,13 +265,14 @@ size_t starttls_model_run(struct starttls_model *m, struct starttls_expect *ex, 
         m->scan = 0;
         size_t ll = (size_t)(lf - m->buf.p) + 1, n = ll - 1;
         struct starttls_expect e;
-        if (ll > m->max_line) {
-            e = starttls_reply(m->p->too_long);
-        } else {
-            if (n && m->buf.p[n - 1] == '\r')
-                n--;
+        if (n && m->buf.p[n - 1] == '\r')
+            n--;
+        if (m->sasl)
+            e = starttls_sasl_response(m, m->buf.p, n, ll > m->max_line);
+        else if (ll > m->max_line)
+            e = m->p->too_long_line ? m->p->too_long_line(m, m->buf.p, n) : starttls_reply(m->p->too_long);
+        else
             e = m->p->command(m, m->buf.p, n);
-        }
         if (!e.rule)
             e.rule = e.offers >= 0 ? "Q237327: STARTTLS listed iff certificate bound and TLS off"
                    : e.act == MX_ACT_STARTTLS ? "CVE-2011-0411: STARTTLS accepted, pipelined input purged"

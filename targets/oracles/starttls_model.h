@@ -21,7 +21,11 @@
 enum starttls_phase { M_PRE_TLS, M_HS, M_CMD, M_DATA, M_WAIT_TLS, M_CLOSED };
 
 /* IMAP reply kinds (struct starttls_expect.code) */
-enum { I_GREET = 1, I_OK, I_NO, I_BAD, I_STAR_BAD, I_BYE_CLOSE, I_LOGOUT };
+enum { I_GREET = 1, I_OK, I_NO, I_BAD, I_STAR_BAD, I_BYE_CLOSE, I_LOGOUT, I_CONT };
+/* the SASL exchange the model is in (starttls_model.sasl) */
+enum { S_NONE = 0, S_PLAIN, S_LOGIN_USER, S_LOGIN_PASS };
+/* POP3 reply kinds: 1 +OK, 0 -ERR, and the SASL continuation "+ " (RFC 5034 4) */
+enum { P_ERR = 0, P_OK = 1, P_CONT = 2 };
 
 /* What the model expects a step to produce. */
 struct starttls_expect {
@@ -58,6 +62,9 @@ struct starttls_proto {
      * are checked before); shown is the reply as printed in messages */
     void (*check_reply)(const struct starttls_model *m, const uint8_t *p, size_t n,
                         const char *shown, const struct starttls_expect *e);
+    /* NULL: a line over max-line gets the too_long reply; else its expectation (the line
+     * without CR LF: IMAP looks at how it ends) */
+    struct starttls_expect (*too_long_line)(struct starttls_model *m, const uint8_t *l, size_t n);
 };
 extern const struct starttls_proto starttls_smtp, starttls_pop3, starttls_imap;
 
@@ -79,6 +86,9 @@ struct starttls_model {
     int authd;
     unsigned err_run;  /* consecutive error replies to command lines */
     unsigned long long swallow; /* octets of a refused command's literal still to skip */
+    int sasl;          /* a SASL challenge was sent (S_PLAIN, S_LOGIN_USER, S_LOGIN_PASS): the
+                        * next line is the response */
+    char sasl_tag[MX_IMAP_TAG_MAX + 1]; /* IMAP: the AUTHENTICATE command's tag */
     struct fz_buf buf; /* client bytes not yet acted on */
     size_t scan;       /* bytes of buf already searched for a line end */
 };
@@ -100,6 +110,9 @@ size_t starttls_verb(const uint8_t *l, size_t n, char *verb, size_t cap);
 /* Issue 12 rule 2: p[0..n) is what RFC 8314 3.3 allows an implicit-TLS listener to send a
  * client whose first byte is not TLS: nothing, or one fatal alert record. NULL, else why not. */
 const char *starttls_model_no_plain(const uint8_t *p, size_t n);
+/* The line after a SASL challenge (l[0..n) without CR LF; too_long: it was over max-line). */
+struct starttls_expect starttls_sasl_response(struct starttls_model *m, const uint8_t *l, size_t n,
+                                              int too_long);
 /* TLS can be offered: a STARTTLS listener with a certificate, TLS not yet on (the protocol
  * adds its own state conditions). */
 int starttls_offerable(const struct starttls_model *m);

@@ -53,8 +53,9 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
     }
     if (!strcmp(verb, "AUTH")) {
         /* RFC 5034 4: AUTH mechanism [initial-response], AUTHORIZATION state only; this server
-         * has PLAIN (RFC 4616) and no continuation exchange, so exactly one initial response is
-         * needed. Credentials leave the client: the TLS-required policy applies (RFC 2595 2.3).
+         * has PLAIN (RFC 4616); without the initial response the empty challenge "+ " and the
+         * next line is the response (sasl_response); more arguments -ERR. Credentials leave
+         * the client: the TLS-required policy applies (RFC 2595 2.3).
          * Like PASS, it uses up a USER before it (RFC 1939 7). */
         m->user = 0;
         if (m->trans || policy || !has_arg)
@@ -69,7 +70,12 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
         size_t r = i;
         while (r < n && l[r] != ' ')
             r++;
-        if (i == n || r != n)
+        if (i == n) {
+            m->sasl = S_PLAIN;
+            m->sasl_tag[0] = 0;
+            return starttls_reply(P_CONT);
+        }
+        if (r != n)
             return starttls_reply(0);
         m->trans = 1;
         return starttls_reply(1);
@@ -88,6 +94,14 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
     int ok = n >= 3 && !memcmp(p, "+OK", 3);
     int err = n >= 4 && !memcmp(p, "-ERR", 4);
     (void)m;
+    /* RFC 5034 4: a continuation is "+" SP [base64] CRLF, one line */
+    int cont = n >= 4 && p[0] == '+' && p[1] == ' ' && memchr(p, '\n', n) == p + n - 1;
+    if ((e->code == P_CONT) != cont)
+        fz_fail("starttls", "POP3 %s, model expects %s (reply '%s') [rule: %s]",
+                cont ? "continuation" : "reply", e->code == P_CONT ? "a '+ ' continuation" : "+OK/-ERR",
+                shown, e->rule ? e->rule : "-");
+    if (cont)
+        return;
     if (!ok && !err)
         fz_fail("starttls", "POP3 reply without +OK/-ERR: '%s'", shown);
     if (ok != e->code)
@@ -107,4 +121,4 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
 }
 
 /* greeting +OK (RFC 1939 4), -ERR for a line too long and before a close */
-const struct starttls_proto starttls_pop3 = {"pop3", 1, 0, 0, command, NULL, check_reply};
+const struct starttls_proto starttls_pop3 = {"pop3", 1, 0, 0, command, NULL, check_reply, NULL};

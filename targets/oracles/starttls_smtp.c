@@ -97,19 +97,30 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
     }
     if (!strcmp(verb, "AUTH")) {
         /* RFC 4954 4: after EHLO, once per session, not inside a transaction (503); an
-         * unknown mechanism is 504; PLAIN (RFC 4616) needs the initial response here (this
-         * server sends no 334 challenge), else 501 */
+         * unknown mechanism is 504; PLAIN (RFC 4616) without the initial response gets the
+         * empty challenge "334 " and the next line is the response; LOGIN
+         * (draft-murchison-sasl-login) the "Username:" challenge (334), or, with an initial
+         * response, that response is the user name (starttls_sasl_response) */
         if (m->helo != 2 || m->auth || m->mail)
             return starttls_reply(503);
         size_t mp = 0;
         while (mp < an && arg[mp] != ' ')
             mp++;
-        if (mp != 5 || strncasecmp((const char *)arg, "PLAIN", 5))
+        int login = mp == 5 && !strncasecmp((const char *)arg, "LOGIN", 5);
+        if (!login && (mp != 5 || strncasecmp((const char *)arg, "PLAIN", 5)))
             return starttls_reply(504);
         while (mp < an && arg[mp] == ' ')
             mp++;
-        if (mp == an)
-            return starttls_reply(501);
+        if (login) {
+            m->sasl = S_LOGIN_USER;
+            m->sasl_tag[0] = 0;
+            return mp == an ? starttls_reply(334) : starttls_sasl_response(m, arg + mp, an - mp, 0);
+        }
+        if (mp == an) {
+            m->sasl = S_PLAIN;
+            m->sasl_tag[0] = 0;
+            return starttls_reply(334);
+        }
         m->auth = 1;
         return starttls_reply(235);
     }
@@ -193,4 +204,4 @@ static void check_reply(const struct starttls_model *m, const uint8_t *p, size_t
 }
 
 /* greeting 220 (RFC 5321 4.2), line too long 500 (4.5.3.1.4), refusal before a close 421 */
-const struct starttls_proto starttls_smtp = {"smtp", 220, 500, 421, command, data_line, check_reply};
+const struct starttls_proto starttls_smtp = {"smtp", 220, 500, 421, command, data_line, check_reply, NULL};
