@@ -32,7 +32,8 @@ usage: ./build.sh [COMMAND] [ARGS]
   coverage [--after-fuzz S]
                        llvm-cov line/branch coverage of src/ from the shipped corpus + reproducers
   oss-fuzz             build into $OUT with $CC $CFLAGS $LIB_FUZZING_ENGINE (the OSS-Fuzz contract)
-  oss-fuzz-check [--sanitizer S] [--engine E] [--deps source|debian] [--src DIR] [--keep]
+  oss-fuzz-check [--sanitizer S] [--engine E] [--deps source|debian] [--src DIR]
+                 [--project oss-fuzz|clusterfuzzlite] [--keep]
                        run ci/oss-fuzz/build.sh in a reproduction of OSS-Fuzz's build environment
                        and check $OUT as OSS-Fuzz's runner does (ci/oss-fuzz/check.sh); from
                        source, BoringSSL takes tens of minutes on 2 cores

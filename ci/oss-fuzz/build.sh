@@ -37,7 +37,9 @@ if [[ ${MXFUZZ_DEPS:-source} == source ]]; then
     cmake -S "$SRC/boringssl" -B "$WORK/boringssl" -G Ninja \
         -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" \
         -DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_CXX_FLAGS="$CXXFLAGS" "${bssl_defs[@]}"
-    ninja -C "$WORK/boringssl" ssl crypto
+    # -j: one job per core the builder gives us (ninja's default, cores + 2, oversubscribes a
+    # shared machine); only the two libraries, not BoringSSL's tests and tools
+    ninja -C "$WORK/boringssl" -j"$(nproc)" ssl crypto
     export MX_BORINGSSL_INCLUDE="$SRC/boringssl/include" MX_BORINGSSL_LIB="$WORK/boringssl"
 
     # --- libpcap (static) with its CMake: base-builder has no autoconf, so the configure
@@ -48,7 +50,7 @@ if [[ ${MXFUZZ_DEPS:-source} == source ]]; then
         -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$CFLAGS" -DBUILD_SHARED_LIBS=OFF \
         -DDISABLE_DBUS=ON -DDISABLE_RDMA=ON -DDISABLE_LINUX_USBMON=ON -DDISABLE_BLUETOOTH=ON \
         -DDISABLE_NETMAP=ON -DDISABLE_DAG=ON -DDISABLE_SNF=ON -DBUILD_WITH_LIBNL=OFF -DENABLE_REMOTE=OFF
-    ninja -C "$WORK/libpcap" pcap_static
+    ninja -C "$WORK/libpcap" -j"$(nproc)" pcap_static
     export MX_PCAP_INCLUDE="$SRC/libpcap" MX_PCAP_LIB="$WORK/libpcap"
 elif [[ $MXFUZZ_DEPS != debian ]]; then
     echo "ci/oss-fuzz/build.sh: MXFUZZ_DEPS is source (the default) or debian, not '$MXFUZZ_DEPS'" >&2

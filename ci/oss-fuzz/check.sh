@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ./build.sh oss-fuzz-check [--sanitizer S] [--engine E] [--deps source|debian] [--src DIR] [--keep]
+# ./build.sh oss-fuzz-check [--sanitizer S] [--engine E] [--deps source|debian] [--src DIR]
+#                           [--project oss-fuzz|clusterfuzzlite] [--keep]
 #
 # Runs ci/oss-fuzz/build.sh itself the way OSS-Fuzz runs it, then checks $OUT the way OSS-Fuzz's
 # runner image does. Written from reading OSS-Fuzz's infra (infra/base-images/base-clang and
@@ -33,6 +34,12 @@
 # fetched there by ci/oss-fuzz/fetch-deps.sh when missing). --deps debian: Debian's BoringSSL and
 # libpcap instead, uninstrumented (the suite's fast form: seconds instead of tens of minutes).
 #
+# --project clusterfuzzlite: the same, entered the way ClusterFuzzLite enters it: its Dockerfile
+# copies .clusterfuzzlite/build.sh to $SRC/build.sh, which must hand over to ci/oss-fuzz/build.sh
+# (one build script for both, not a copy: the check fails when the build does not pass through
+# it). Its project.yaml and Dockerfile are checked instead of OSS-Fuzz's. Both projects of one
+# configuration share build/oss-fuzz-check/<configuration>/ (and so its dependency builds).
+#
 # The one place outside build.conf that spells sanitizer and coverage flags: they are OSS-Fuzz's
 # environment, not mxfuzz's build (build.sh must add none; targets/tests/build_description_single.sh).
 set -euo pipefail
@@ -43,21 +50,26 @@ die() { printf 'oss-fuzz-check: %s\n' "$*" >&2; exit 2; }
 fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-sanitizer=address engine=libfuzzer deps=source depsrc=$BUILD/oss-fuzz-deps keep=0 phase=build
+sanitizer=address engine=libfuzzer deps=source depsrc=$BUILD/oss-fuzz-deps keep=0 phase=build project=oss-fuzz
 while [[ $# -gt 0 ]]; do
     case $1 in
-    --sanitizer | --engine | --deps | --src)
+    --sanitizer | --engine | --deps | --src | --project)
         [[ $# -ge 2 ]] || die "$1 needs a value"
-        case $1 in --sanitizer) sanitizer=$2 ;; --engine) engine=$2 ;; --deps) deps=$2 ;; --src) depsrc=$2 ;; esac
+        case $1 in --sanitizer) sanitizer=$2 ;; --engine) engine=$2 ;; --deps) deps=$2 ;; --src) depsrc=$2 ;; --project) project=$2 ;; esac
         shift 2 ;;
     --keep) keep=1; shift ;;
     --runner-phase) phase=run; shift ;;   # internal: the part run inside the namespace
-    *) die "unknown argument $1 (--sanitizer S --engine E --deps source|debian --src DIR --keep)" ;;
+    *) die "unknown argument $1 (--sanitizer S --engine E --deps source|debian --src DIR --project P --keep)" ;;
     esac
 done
 case $sanitizer in address | undefined | memory | coverage | introspector) ;; *) die "--sanitizer: address undefined memory coverage introspector" ;; esac
 case $engine in libfuzzer | afl) ;; *) die "--engine: libfuzzer or afl" ;; esac
 case $deps in source | debian) ;; *) die "--deps: source or debian" ;; esac
+case $project in
+oss-fuzz) projdir=$HERE ;;
+clusterfuzzlite) projdir=$ROOT/.clusterfuzzlite ;;
+*) die "--project: oss-fuzz or clusterfuzzlite" ;;
+esac
 
 # ---------------------------------------------------------------- run phase (inside the namespace)
 # Arguments come through the environment: OUT, the target list MX_TARGETS, the scratch dir TMPD.
@@ -239,9 +251,10 @@ mkdir -p "$top"
 targets=$("$ROOT/build.sh" targets --names | tr '\n' ' ')
 targets=${targets% }
 mutators=$(for t in $targets; do printf '%s=%s ' "$t" "$("$ROOT/build.sh" targets --field "$t" mutator)"; done)
-echo "== oss-fuzz-check: engine $engine, sanitizer $sanitizer, dependencies from $deps -> ${top#"$ROOT"/}"
+echo "== oss-fuzz-check ($project): engine $engine, sanitizer $sanitizer, dependencies from $deps -> ${top#"$ROOT"/}"
 
 # -- project.yaml and the Dockerfile, the way infra/presubmit.py reads them
+if [[ $project == oss-fuzz ]]; then
 python3 - "$HERE/project.yaml" "$HERE/Dockerfile" "$sanitizer" "$engine" >"$top.presubmit" 2>&1 <<'EOF' || true
 import re, sys
 yaml_path, docker_path, sanitizer, engine = sys.argv[1:]
@@ -288,6 +301,16 @@ rm -f "$top.presubmit"
 for f in Dockerfile build.sh; do
     grep -q 'http://www.apache.org/licenses/LICENSE-2.0' "$HERE/$f" || bad "ci/oss-fuzz/$f: no license header (presubmit.py)"
 done
+else
+    # ClusterFuzzLite reads only language from its project.yaml; its Dockerfile copies the
+    # checkout (the build context is the repository) and its build.sh into $SRC
+    grep -qE '^language:\s*c\s*$' "$projdir/project.yaml" || bad ".clusterfuzzlite/project.yaml: language is not c"
+    grep -qE '^COPY \. \$SRC/mxfuzz\s*$' "$projdir/Dockerfile" || bad ".clusterfuzzlite/Dockerfile: does not COPY the checkout to \$SRC/mxfuzz"
+    grep -qE '^COPY \.clusterfuzzlite/build\.sh \$SRC/?\s*$' "$projdir/Dockerfile" || bad ".clusterfuzzlite/Dockerfile: does not COPY .clusterfuzzlite/build.sh to \$SRC/"
+fi
+# the layout this check reproduces: the dependencies cloned at their pins into $SRC/<name>
+grep -qE '^RUN .*ci/oss-fuzz/fetch-deps\.sh \$SRC\s*$' "$projdir/Dockerfile" ||
+    bad "${projdir#"$ROOT"/}/Dockerfile: does not run ci/oss-fuzz/fetch-deps.sh \$SRC (the layout this check builds in)"
 
 # -- the dependencies' source, at the pinned commits
 if [[ $deps == source ]]; then
@@ -295,20 +318,22 @@ if [[ $deps == source ]]; then
         echo "== fetching the pinned dependencies into $depsrc"
         "$HERE/fetch-deps.sh" "$depsrc" || die "cannot fetch the dependencies; put their source in DIR/boringssl and DIR/libpcap (at the commits of ci/oss-fuzz/deps) and pass --src DIR"
     fi
+    dep_commits=""
     while read -r name url commit; do
         # a git checkout (fetch-deps.sh), or an exported tree with its commit in DIR/<name>.commit
         if [[ -e $depsrc/$name/.git ]]; then have=$(git -C "$depsrc/$name" rev-parse HEAD)
         else have=$(cat "$depsrc/$name.commit" 2>/dev/null || echo "an unknown commit"); fi
         [[ $have == "$commit" ]] || echo "NOTE: $depsrc/$name is at $have, ci/oss-fuzz/deps pins $commit"
+        dep_commits+="$name $have "
     done < <(grep -vE '^\s*(#|$)' "$HERE/deps")
 fi
 
 # -- base-builder's environment (base-clang's CFLAGS, base-builder's ENV, compile, compile_<engine>)
-rm -rf "$top/src" "$top/out" "$top/mxfuzz-obj"
+rm -rf "$top/src" "$top/out" "$top/work/mxfuzz-obj"
 mkdir -p "$top/src" "$top/out" "$top/work"
 SRC=$top/src OUT=$top/out WORK=$top/work
 ln -s "$ROOT" "$SRC/mxfuzz"
-cp "$HERE/build.sh" "$SRC/build.sh"   # the Dockerfile's COPY build.sh $SRC/
+cp "$projdir/build.sh" "$SRC/build.sh"   # the Dockerfile's COPY [.clusterfuzzlite/]build.sh $SRC/
 if [[ $deps == source ]]; then ln -s "$(cd "$depsrc/boringssl" && pwd)" "$SRC/boringssl"; ln -s "$(cd "$depsrc/libpcap" && pwd)" "$SRC/libpcap"; fi
 
 cflags="-O1 -fno-omit-frame-pointer -gline-tables-only -Wno-error=incompatible-function-pointer-types -Wno-error=int-conversion -Wno-error=deprecated-declarations -Wno-error=implicit-function-declaration -Wno-error=implicit-int -Wno-error=unknown-warning-option -Wno-error=vla-cxx-extension -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION"
@@ -345,6 +370,19 @@ else
                ASAN_OPTIONS=detect_leaks=0:symbolize=0:detect_odr_violation=0:abort_on_error=1)
     env | grep '^AFL_' >"$OUT/afl_options.txt" || true
 fi
+# base-clang's CFLAGS name the warnings of base-clang's compiler, LLVM's newest release. A
+# -Wno-error=X that this clang does not know makes it print "unknown warning option" on every
+# compile, which CMake's check_c_compiler_flag reads as "flag not supported" (libpcap's CMake then
+# stops: "C99 support is required"). OSS-Fuzz's clang knows them all: only here are they left out.
+known=""
+for f in $cflags; do
+    if [[ $f == -Wno-error=* ]] && AFL_QUIET=1 "$cc" "$f" -fsyntax-only -x c /dev/null 2>&1 | grep 'unknown warning option' >/dev/null; then
+        echo "NOTE: $("$cc" --version 2>/dev/null | grep -m1 version) does not know $f (base-clang does): left out"
+        continue
+    fi
+    known+="${known:+ }$f"
+done
+cflags=$known
 CFLAGS="$cflags $san $covflags"
 CXXFLAGS="$CFLAGS -stdlib=libc++"
 # compile: the function sanitizer off for C code under UBSan (OSS-Fuzz issue 11778)
@@ -363,6 +401,22 @@ path=$PATH
 [[ $sanitizer == introspector ]] && path=$top/llvm-bin:$PATH
 [[ $deps == debian ]] && env_extra+=(MXFUZZ_DEPS=debian)
 
+# The dependencies' build trees in $WORK are kept between runs of one configuration when
+# nothing that goes into them changed: the same source commits, compilers, flags and
+# ci/oss-fuzz/build.sh (its commands: a comment changes nothing). ci/oss-fuzz/build.sh still runs every step (cmake, ninja), which then
+# finds them up to date; a half-finished build resumes. Anything else changed: built afresh.
+# (Ninja alone would miss a source tree swapped for another commit with older file times.)
+if [[ $deps == source ]]; then
+    dep_key=$({ echo "$dep_commits $(cd "$depsrc" && pwd)"; "$cc" --version; "$cxx" --version
+                echo "$CFLAGS|$CXXFLAGS|$lib_engine|${env_extra[*]}"; grep -vE '^\s*(#|$)' "$HERE/build.sh"; } |
+              sha256sum | cut -c1-16)
+    if [[ $(cat "$WORK/deps.key" 2>/dev/null) == "$dep_key" ]]; then
+        echo "   dependency builds in ${WORK#"$ROOT"/} kept (key $dep_key: same commits, compilers, flags, build.sh)"
+    else
+        rm -rf "$WORK/boringssl" "$WORK/libpcap"
+        echo "$dep_key" >"$WORK/deps.key"
+    fi
+fi
 echo "   CC=$cc CXX=$cxx"
 echo "   CFLAGS=$CFLAGS"
 echo "   CXXFLAGS=$CXXFLAGS"
@@ -378,6 +432,14 @@ if ! env -i PATH="$path" HOME="${HOME:-/root}" SRC="$SRC" OUT="$OUT" WORK="$WORK
     exit 1
 fi
 echo "   built in $((SECONDS - start)) s"
+if [[ $project == clusterfuzzlite ]]; then
+    # one build script: ClusterFuzzLite's entry hands over to ci/oss-fuzz/build.sh (bash -x traced
+    # the call) and does nothing else of its own that could drift from it
+    grep -qE '^\+ (exec )?\S*/mxfuzz/ci/oss-fuzz/build\.sh$' "$top/build.log" ||
+        bad ".clusterfuzzlite/build.sh did not hand the build over to ci/oss-fuzz/build.sh"
+    [[ $(grep -cvE '^\s*(#|$)' "$projdir/build.sh") -eq 1 ]] ||
+        bad ".clusterfuzzlite/build.sh does more than call ci/oss-fuzz/build.sh (a second build script drifts)"
+fi
 
 # -- what only the build side can see: seed zips against corpus/, the compile commands
 for t in $targets; do

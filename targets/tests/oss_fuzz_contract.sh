@@ -4,6 +4,8 @@
 # build environment and checks $OUT the way OSS-Fuzz's runner does, for libFuzzer under address
 # and undefined, with Debian's BoringSSL and libpcap standing in for the from-source builds
 # (--deps debian: those take tens of minutes on 2 cores; `./build.sh oss-fuzz-check` does them).
+# address enters as OSS-Fuzz does (ci/oss-fuzz/build.sh), undefined as ClusterFuzzLite does
+# (.clusterfuzzlite/build.sh, which must hand over to it): both entries, one build each.
 # A doctored copy of the address build's $OUT shows that the runner checks do fail. Then the
 # ClusterFuzzLite workflows, read as GitHub would run them:
 #  - every `with:` key of a ClusterFuzzLite action is an input of that action (an unknown key is
@@ -18,9 +20,10 @@ fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
-for san in address undefined; do
-    "$ROOT/ci/oss-fuzz/check.sh" --sanitizer "$san" --engine libfuzzer --deps debian || bad "oss-fuzz-check $san (debian dependencies)"
-done
+"$ROOT/ci/oss-fuzz/check.sh" --sanitizer address --engine libfuzzer --deps debian --project oss-fuzz ||
+    bad "oss-fuzz-check address (OSS-Fuzz, debian dependencies)"
+"$ROOT/ci/oss-fuzz/check.sh" --sanitizer undefined --engine libfuzzer --deps debian --project clusterfuzzlite ||
+    bad "oss-fuzz-check undefined (ClusterFuzzLite, debian dependencies)"
 
 # The runner checks can fail: the address build's chain, doctored, must be reported. chain.options
 # that is no INI file; a dictionary the options name but $OUT lacks; an executable in $OUT that is
