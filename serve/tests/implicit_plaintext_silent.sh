@@ -45,10 +45,9 @@ for p in smtp imap pop3; do
     port=${PORTS[0]}
     [[ $p == imap ]] && port=${PORTS[1]}
     [[ $p == pop3 ]] && port=${PORTS[2]}
-    timeout 60 python3 "$MXFUZZ_ROOT/tools/session-send.py" --compare --port "$port" \
-        "$MXFUZZ_ROOT/corpus/starttls/$p-implicit-plaintext" >"$W/$p.out" 2>&1 ||
-        { cat "$W/$p.out"; fail "session $p-implicit-plaintext does not replay"; }
-    grep -q "server closed the connection" "$W/$p.out" || { cat "$W/$p.out"; fail "$p: no close"; }
+    replay_session "$p-implicit-plaintext" "$port"
+    grep -q "server closed the connection" "$W/$p-implicit-plaintext.out" ||
+        { cat "$W/$p-implicit-plaintext.out"; fail "$p: no close"; }
 done
 echo "ok: corpus/starttls/{smtp,imap,pop3}-implicit-plaintext replay byte-exact"
 

@@ -87,9 +87,7 @@ print("ok: {4097+} is BAD [TOOBIG] and swallowed under LITERAL-, data under LITE
 PY
 
 for s in imap-literal-minus:$P_SMINUS imap-literal-plus:$P_SPLUS; do
-    $T python3 "$MXFUZZ_ROOT/tools/session-send.py" --compare --port "${s#*:}" \
-        "$MXFUZZ_ROOT/corpus/starttls/${s%%:*}" >"$W/${s%%:*}.out" 2>&1 ||
-        { cat "$W/${s%%:*}.out"; fail "session ${s%%:*} does not replay"; }
+    replay_session "${s%%:*}" "${s#*:}"
 done
 echo "ok: corpus/starttls/imap-literal-{minus,plus} replay through mx-serve on listeners given with -l"
 serve_stop

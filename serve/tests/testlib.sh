@@ -144,6 +144,15 @@ serve_stop() {
     return 0
 }
 
+# Replays corpus/starttls/NAME through mx-serve on PORT with session-send --compare (the recorded
+# server bytes must come back exactly); its output stays in $W/NAME.out
+replay_session() {
+    local name=$1 port=$2
+    timeout 60 python3 "$MXFUZZ_ROOT/tools/session-send.py" --compare --port "$port" \
+        "$MXFUZZ_ROOT/corpus/starttls/$name" >"$W/$name.out" 2>&1 ||
+        { cat "$W/$name.out"; fail "session $name does not replay"; }
+}
+
 gen_message() {
     python3 - "$@" <<'PY'
 import random, sys

@@ -80,9 +80,7 @@ echo "ok: IMAP LOGINDISABLED/NO [PRIVACYREQUIRED], POP3 -ERR before STLS on the 
 
 # --- the hand-written sessions of the rule, through session-send on their listener
 for s in smtp-tls-required:$P_SUB imap-tls-required:$P_IMAPR pop3-tls-required:$P_POPR; do
-    $T python3 "$MXFUZZ_ROOT/tools/session-send.py" --compare --port "${s#*:}" \
-        "$MXFUZZ_ROOT/corpus/starttls/${s%%:*}" >"$W/${s%%:*}.out" 2>&1 ||
-        { cat "$W/${s%%:*}.out"; fail "session ${s%%:*} does not replay"; }
+    replay_session "${s%%:*}" "${s#*:}"
 done
 echo "ok: corpus/starttls/{smtp,imap,pop3}-tls-required replay through mx-serve"
 serve_stop
