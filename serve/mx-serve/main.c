@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,50 @@ static int parse_num(const char *opt, const char *v, long lo, long hi, long *out
         return -1;
     }
     *out = x;
+    return 0;
+}
+
+/* The numeric options, one row each: the getopt entry, the range check and its message all come
+ * from the row, so that an option cannot be listed without its range or stored in the wrong
+ * field (serve/tests/numeric_options_ranges.sh checks every range against --help). */
+struct num_option {
+    const char *name;
+    long lo, hi; /* never negative: one bit pattern fits int and unsigned fields alike */
+    size_t field, size; /* offsetof and sizeof the struct server_opts member */
+};
+#define NUM_OPTION(name, lo, hi, member)                                                            \
+    {name, lo, hi, offsetof(struct server_opts, member), sizeof(((struct server_opts *)0)->member)}
+static const struct num_option num_options[] = {
+    NUM_OPTION("idle-timeout", 1, 86400, idle_timeout),
+    NUM_OPTION("grace", 0, 3600, grace),
+    NUM_OPTION("max-conns", 1, 100000, max_conns),
+    NUM_OPTION("max-message", 1, 1L << 30, max_message),
+    NUM_OPTION("max-per-addr", 1, 100000, max_per_addr),
+    NUM_OPTION("greeting-timeout", 1, 86400, greeting_timeout),
+    NUM_OPTION("handshake-timeout", 1, 86400, handshake_timeout),
+    NUM_OPTION("line-timeout", 1, 86400, line_timeout),
+    NUM_OPTION("min-rate", 0, 1L << 30, min_rate),
+    NUM_OPTION("rate-window", 1, 86400, rate_window),
+    NUM_OPTION("max-errors", 1, 1000, max_errors),
+    NUM_OPTION("auth-delay", 0, 60000, auth_delay_ms),
+    NUM_OPTION("auth-failures", 1, 1000, auth_failures),
+};
+
+static int set_num(struct server_opts *o, const struct num_option *row, const char *arg)
+{
+    char flag[40];
+    long v;
+    snprintf(flag, sizeof flag, "--%s", row->name);
+    if (parse_num(flag, arg, row->lo, row->hi, &v))
+        return -1;
+    if (row->size == sizeof(int)) {
+        int x = (int)v;
+        memcpy((char *)o + row->field, &x, sizeof x);
+    } else {
+        size_t x = (size_t)v;
+        _Static_assert(sizeof(size_t) != sizeof(int), "the two field sizes are told apart by size");
+        memcpy((char *)o + row->field, &x, sizeof x);
+    }
     return 0;
 }
 
@@ -399,30 +444,25 @@ int main(int argc, char **argv)
     const char *config = NULL;
     char *extra = NULL, *text = NULL, err[600], *dirbuf = NULL;
     size_t extra_len = 0, tlen = 0;
-    long v;
     int opt, rc;
-    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_IDLE, O_GRACE, O_MAXC, O_MAXM, O_MAXE, O_TLSREQ, O_ANY,
-           O_PERADDR, O_GREET, O_HSTO, O_LINETO, O_MINRATE, O_RATEWIN, O_DOMAIN, O_ANYRCPT, O_ADELAY, O_AFAIL };
-    static const struct option longopts[] = {
+    enum { O_CERTDIR = 1000, O_LOG, O_KEYLOG, O_READY, O_CIPHERS, O_HOST, O_TLSREQ, O_ANY, O_DOMAIN,
+           O_ANYRCPT, O_NUM = 2000 /* + the row of num_options */ };
+    static const struct option named[] = {
         {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
         {"maildir", required_argument, NULL, 'm'},   {"user", required_argument, NULL, 'u'},
         {"cert-dir", required_argument, NULL, O_CERTDIR}, {"log", required_argument, NULL, O_LOG},
         {"keylog", required_argument, NULL, O_KEYLOG}, {"ready", required_argument, NULL, O_READY},
         {"ciphers", required_argument, NULL, O_CIPHERS}, {"hostname", required_argument, NULL, O_HOST},
-        {"idle-timeout", required_argument, NULL, O_IDLE}, {"grace", required_argument, NULL, O_GRACE},
-        {"max-conns", required_argument, NULL, O_MAXC}, {"max-message", required_argument, NULL, O_MAXM},
-        {"max-per-addr", required_argument, NULL, O_PERADDR},
-        {"greeting-timeout", required_argument, NULL, O_GREET},
-        {"handshake-timeout", required_argument, NULL, O_HSTO},
-        {"line-timeout", required_argument, NULL, O_LINETO},
-        {"min-rate", required_argument, NULL, O_MINRATE},
-        {"rate-window", required_argument, NULL, O_RATEWIN},
-        {"max-errors", required_argument, NULL, O_MAXE},
         {"tls-required", no_argument, NULL, O_TLSREQ}, {"bind-any", no_argument, NULL, O_ANY},
         {"domain", required_argument, NULL, O_DOMAIN}, {"any-rcpt", no_argument, NULL, O_ANYRCPT},
-        {"auth-delay", required_argument, NULL, O_ADELAY}, {"auth-failures", required_argument, NULL, O_AFAIL},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'}};
+    enum { NNAMED = sizeof named / sizeof named[0], NNUM = sizeof num_options / sizeof num_options[0] };
+    struct option longopts[NNAMED + NNUM + 1];
+
+    memcpy(longopts, named, sizeof named);
+    for (int i = 0; i < NNUM; i++)
+        longopts[NNAMED + i] = (struct option){num_options[i].name, required_argument, NULL, O_NUM + i};
+    longopts[NNAMED + NNUM] = (struct option){NULL, 0, NULL, 0};
 
     s->o.idle_timeout = 300;
     s->o.grace = 10;
@@ -480,50 +520,6 @@ int main(int argc, char **argv)
         case O_READY: s->o.ready_path = optarg; break;
         case O_CIPHERS: s->o.ciphers = optarg; break;
         case O_HOST: s->o.hostname = optarg; break;
-        case O_IDLE:
-            if (parse_num("--idle-timeout", optarg, 1, 86400, &v)) return 2;
-            s->o.idle_timeout = (int)v;
-            break;
-        case O_GRACE:
-            if (parse_num("--grace", optarg, 0, 3600, &v)) return 2;
-            s->o.grace = (int)v;
-            break;
-        case O_MAXC:
-            if (parse_num("--max-conns", optarg, 1, 100000, &v)) return 2;
-            s->o.max_conns = (int)v;
-            break;
-        case O_MAXM:
-            if (parse_num("--max-message", optarg, 1, 1L << 30, &v)) return 2;
-            s->o.max_message = (size_t)v;
-            break;
-        case O_PERADDR:
-            if (parse_num("--max-per-addr", optarg, 1, 100000, &v)) return 2;
-            s->o.max_per_addr = (int)v;
-            break;
-        case O_GREET:
-            if (parse_num("--greeting-timeout", optarg, 1, 86400, &v)) return 2;
-            s->o.greeting_timeout = (int)v;
-            break;
-        case O_HSTO:
-            if (parse_num("--handshake-timeout", optarg, 1, 86400, &v)) return 2;
-            s->o.handshake_timeout = (int)v;
-            break;
-        case O_LINETO:
-            if (parse_num("--line-timeout", optarg, 1, 86400, &v)) return 2;
-            s->o.line_timeout = (int)v;
-            break;
-        case O_MINRATE:
-            if (parse_num("--min-rate", optarg, 0, 1L << 30, &v)) return 2;
-            s->o.min_rate = (int)v;
-            break;
-        case O_RATEWIN:
-            if (parse_num("--rate-window", optarg, 1, 86400, &v)) return 2;
-            s->o.rate_window = (int)v;
-            break;
-        case O_MAXE:
-            if (parse_num("--max-errors", optarg, 1, 1000, &v)) return 2;
-            s->o.max_errors = (unsigned)v;
-            break;
         case O_TLSREQ: s->o.tls_required = 1; break;
         case O_ANY: s->o.bind_any = 1; break;
         case O_ANYRCPT: s->o.any_rcpt = 1; break;
@@ -534,18 +530,14 @@ int main(int argc, char **argv)
             }
             s->o.domains[s->o.ndomains++] = optarg;
             break;
-        case O_ADELAY:
-            if (parse_num("--auth-delay", optarg, 0, 60000, &v)) return 2;
-            s->o.auth_delay_ms = (int)v;
-            break;
-        case O_AFAIL:
-            if (parse_num("--auth-failures", optarg, 1, 1000, &v)) return 2;
-            s->o.auth_failures = (unsigned)v;
-            break;
         case 'h':
             usage(stdout);
             return 0;
         default:
+            if (opt >= O_NUM && opt < O_NUM + NNUM) {
+                if (set_num(&s->o, &num_options[opt - O_NUM], optarg)) return 2;
+                break;
+            }
             usage(stderr);
             return 2;
         }
