@@ -26,6 +26,10 @@
  *   suites of the RFC model seal with that padding instead, so encrypt-then-MAC records keep a
  *   right MAC: val & 0x80 one bad padding byte after pos % 16 extra blocks);
  *   AEAD: set header byte pos % 5 to val.
+ *   TLS 1.3: a record of type 22 whose plaintext is a KeyUpdate message (18 00 00 01 00|01, as
+ *   fill 0 takes it from the input) is a key change: the records after it are sealed under the
+ *   next traffic secret from sequence number 0 (RFC 8446 4.6.3, 7.2), and the driver calls
+ *   mx_record_tls13_key_update after libmx returned it (on other versions it must refuse).
  *
  * What runs: targets/oracles/record_seal.c seals the records with BoringSSL's record AEADs
  * and applies the corruptions; the stream, cut into reads, goes to libmx's decrypter.

@@ -1,6 +1,7 @@
 /* record_model.c - the reference for libmx's record decrypter (see record_model.h). */
 #include "record_model.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +89,26 @@ int record_conn_oracle(const struct record_conn *c, struct tls_oracle *o, enum t
                                        kb_override ? kb_override : c->key_block, c->key_block_len, seq);
 }
 
+int record_is_key_update(uint8_t type, const uint8_t *pt, size_t len)
+{
+    return type == 22 && len == 5 && pt[0] == 24 && pt[1] == 0 && pt[2] == 0 && pt[3] == 1 && pt[4] <= 1;
+}
+
+int record_conn_key_update(struct record_conn *c)
+{
+    if (!c->tls13)
+        return -1;
+    return tls_oracle_next_secret13(c->suite, c->secret, c->secret_len, c->secret);
+}
+
+/* Every status libmx returns is one of mx/record.h's codes, with its own message: not the one
+ * a code outside the enum gets. */
+static void check_status_known(const char *who, size_t rec, int st)
+{
+    if (strcmp(mx_record_strerror(st), mx_record_strerror(INT_MIN)) == 0)
+        fz_fail(who, "record %zu: libmx returned %d, not a status of mx/record.h", rec, st);
+}
+
 static int valid_type(unsigned t) { return t >= 20 && t <= 23; }
 
 int record_model_header(const struct record_conn *c, const uint8_t h[5], int *ccs13)
@@ -149,6 +170,8 @@ struct expect {
     uint8_t type;
     size_t pt_off, pt_len; /* in the expected-plaintext buffer */
     size_t rec_len;        /* header + body consumed on MX_REC_OK */
+    uint64_t seq_after;    /* the read sequence number after the record (before a key update) */
+    int key_update;        /* a KeyUpdate record (record_is_key_update): the driver updates keys */
 };
 
 void record_check_stream(const char *who, const struct record_conn *c, const uint8_t *stream, size_t stream_len,
@@ -169,6 +192,7 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
     struct tls_oracle open;
     struct mx_chain chain;
     uint64_t seq = c->seq0;
+    struct record_conn cur = *c; /* the model's keys: a TLS 1.3 KeyUpdate changes them */
 
     if (!c->null_cipher && record_conn_oracle(c, &open, TLS_ORACLE_OPEN, c->seq0, NULL) != 0)
         fz_fail(who, "the %s opener refused the keys for 0x%04x/0x%04x", record_conn_reference(c), c->version,
@@ -204,6 +228,7 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
             break;
         }
         e->rec_len = 5 + len;
+        e->key_update = 0;
         if (c->null_cipher || ccs13) {
             e->status = MX_REC_OK;
             e->type = stream[off];
@@ -212,6 +237,8 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
             memcpy(expect_pt + exp_pt_len, stream + off + 5, len);
             exp_pt_len += len;
             off += 5 + len;
+            e->seq_after = seq; /* a record in the clear counts no sequence number */
+            e->key_update = record_is_key_update(e->type, expect_pt + e->pt_off, len);
             continue;
         }
         if (seq == UINT64_MAX) {
@@ -237,6 +264,17 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
             exp_pt_len += pl;
             seq++;
             off += 5 + len;
+            e->seq_after = seq;
+            e->key_update = record_is_key_update(t, expect_pt + e->pt_off, pl);
+            if (e->key_update && c->tls13) {
+                /* RFC 8446 4.6.3: the records after it are under the next traffic secret, from
+                 * sequence number 0 */
+                tls_oracle_cleanup(&open);
+                if (record_conn_key_update(&cur) != 0 || record_conn_oracle(&cur, &open, TLS_ORACLE_OPEN, 0, NULL) != 0)
+                    fz_fail(who, "record %zu: the %s opener refused the updated keys", nexp - 1,
+                            record_conn_reference(c));
+                seq = 0;
+            }
         }
     }
     if (!c->null_cipher)
@@ -265,6 +303,7 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
                 size_t before = chain.bytes;
                 uint64_t consumed = chain.consumed;
                 st = mx_record_read(r, &chain, &type, pt, MX_RECORD_MAX_PLAINTEXT, &out_len);
+                check_status_known(who, ei, st);
                 if (st != MX_REC_OK && (chain.bytes != before || chain.consumed != consumed))
                     fz_fail(who, "record %zu: status %d consumed bytes", ei, st);
                 if (st != MX_REC_NEED_MORE || fed == stream_len)
@@ -292,6 +331,9 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
             }
             if (st != MX_REC_OK) {
                 size_t dummy;
+                /* mx/record.h: after an error mx_record_error names it */
+                if (mx_record_error(r) != st)
+                    fz_fail(who, "record %zu: libmx returned %d but mx_record_error says %d", ei, st, mx_record_error(r));
                 if (mx_record_read(r, &chain, &type, pt, MX_RECORD_MAX_PLAINTEXT, &dummy) != MX_REC_FAILED)
                     fz_fail(who, "record %zu: the decrypter accepted a call after error %d", ei, st);
                 break;
@@ -306,6 +348,22 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
                         c->suite, out_len, record_conn_reference(c), e->pt_len);
             if (out_len && memcmp(pt, expect_pt + e->pt_off, out_len) != 0)
                 fz_fail(who, "record %zu (0x%04x/0x%04x): plaintext differs", ei, c->version, c->suite);
+            if (mx_record_read_seq(r) != e->seq_after)
+                fz_fail(who, "record %zu: libmx's next sequence number %llu, the model's %llu", ei,
+                        (unsigned long long)mx_record_read_seq(r), (unsigned long long)e->seq_after);
+            if (e->key_update) {
+                /* what a server does on reading a KeyUpdate; mx/record.h: MX_REC_UNSUPPORTED
+                 * (and nothing changed: the next records are checked under the old keys) when the
+                 * keys are not TLS 1.3 */
+                int want = c->tls13 ? MX_REC_OK : MX_REC_UNSUPPORTED, k = mx_record_tls13_key_update(r);
+                check_status_known(who, ei, k);
+                if (k != want)
+                    fz_fail(who, "record %zu: mx_record_tls13_key_update returned %d (%s), want %d", ei, k,
+                            mx_record_strerror(k), want);
+                if (mx_record_read_seq(r) != (c->tls13 ? 0 : e->seq_after))
+                    fz_fail(who, "record %zu: sequence number %llu after the key update", ei,
+                            (unsigned long long)mx_record_read_seq(r));
+            }
         }
     }
     mx_chain_release(&chain);

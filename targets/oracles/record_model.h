@@ -57,6 +57,15 @@ void record_conn_init_null(struct record_conn *c);
  * any other cfg is the null cipher. Returns 0 or -1. */
 int record_fixed_conn(struct record_conn *c, unsigned cfg);
 
+/* A TLS 1.3 KeyUpdate handshake message as a record's whole plaintext (RFC 8446 4.6.3:
+ * handshake type 24, length 1, request_update 0 or 1; 5.1: it ends its record, the next record
+ * is under the next keys). After such a record a TLS 1.3 reader switches keys; the record
+ * targets' sealer and model do (record_conn_key_update), and the driver calls
+ * mx_record_tls13_key_update, which must refuse (MX_REC_UNSUPPORTED) on any other connection. */
+int record_is_key_update(uint8_t type, const uint8_t *pt, size_t len);
+/* TLS 1.3: c's traffic secret becomes the next one (RFC 8446 7.2). Returns 0, or -1. */
+int record_conn_key_update(struct record_conn *c);
+
 /* A BoringSSL sealer or opener for the connection, starting at seq; kb_override replaces the
  * key block (TLS 1.0: a restarted IV chain), NULL for the connection's own. */
 int record_conn_oracle(const struct record_conn *c, struct tls_oracle *o, enum tls_oracle_dir dir, uint64_t seq,
