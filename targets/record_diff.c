@@ -4,7 +4,9 @@
  *
  * Input format (every byte string is valid; fields past the end read as zero):
  *   u8  suite      index into record_suites (targets/oracles/record_model.c), value % 27: a
- *                  (version, cipher suite, MAC order) triple
+ *                  (version, cipher suite, MAC order) triple; value / 27 picks among the IANA
+ *                  numbers of the same record protection (record_suite_alias: 0x002F, 0x0033,
+ *                  0x008C, 0xC009, 0xC013, 0xC035 for AES_128_CBC_SHA, ...), 0 the table's own
  *   u8  seq        first sequence number: v < 0xf0 gives v, else 2^64-1 - (0xff - v)
  *   key material   mx_record_key_block_len bytes (TLS 1.0-1.2) or the hash length (TLS 1.3)
  *   u8  ncuts      read pattern: ncuts % 8 sizes follow, one byte each: c & 0x80 ? (c & 0x7f)

@@ -26,6 +26,33 @@ const struct record_suite record_suites[] = {
 };
 const size_t record_nsuites = sizeof record_suites / sizeof record_suites[0];
 
+/* The TLS 1.0-1.2 suite numbers of mx/record.h: several name one record protection (the key
+ * exchange differs: RSA, DHE, ECDHE, PSK), which record_suite_alias picks among. */
+static const uint16_t iana_suites[] = {
+    0x000A, 0x0016, 0xC008, 0xC012, 0x002F, 0x0033, 0x008C, 0xC009, 0xC013, 0xC035, 0x0035, 0x0039,
+    0x008D, 0xC00A, 0xC014, 0xC036, 0x003C, 0x0067, 0xC023, 0xC027, 0x003D, 0x006B, 0xC024, 0xC028,
+    0x009C, 0x009E, 0xC02B, 0xC02F, 0x009D, 0x009F, 0xC02C, 0xC030, 0xCCA8, 0xCCA9, 0xCCAA, 0xCCAC,
+};
+
+uint16_t record_suite_alias(uint16_t version, uint16_t suite, unsigned k)
+{
+    int c0, c1;
+    size_t m0, k0, i0, m1, k1, i1, n = 0, i, own = 0;
+    uint16_t same[sizeof iana_suites / sizeof iana_suites[0]];
+    if (version == 0x0304 || tls_oracle_suite_info(version, suite, &c0, &m0, &k0, &i0) != 0)
+        return suite;
+    /* the same protection as the oracle's table says: cipher, MAC, key and IV sizes */
+    for (i = 0; i < sizeof iana_suites / sizeof iana_suites[0]; i++)
+        if (tls_oracle_suite_info(version, iana_suites[i], &c1, &m1, &k1, &i1) == 0 && c1 == c0 && m1 == m0 &&
+            k1 == k0 && i1 == i0) {
+            if (iana_suites[i] == suite)
+                own = n;
+            same[n++] = iana_suites[i];
+        }
+    /* k = 0 is suite itself */
+    return n ? same[(own + k) % n] : suite;
+}
+
 void record_conn_init_null(struct record_conn *c)
 {
     memset(c, 0, sizeof *c);
@@ -107,6 +134,52 @@ static void check_status_known(const char *who, size_t rec, int st)
 {
     if (strcmp(mx_record_strerror(st), mx_record_strerror(INT_MIN)) == 0)
         fz_fail(who, "record %zu: libmx returned %d, not a status of mx/record.h", rec, st);
+}
+
+static void expect_setup(const char *who, int got, int want, const char *what)
+{
+    check_status_known(who, 0, got);
+    if (got != want)
+        fz_fail(who, "%s: libmx returned %d (%s), mx/record.h says %d (%s)", what, got, mx_record_strerror(got), want,
+                mx_record_strerror(want));
+}
+
+/* Key setups that mx/record.h says are refused, made on the keyed decrypter before the stream:
+ * each must return its code and change nothing ("On error nothing changes": the stream is then
+ * checked under the keys set before). Which (version, suite) pairs exist is the oracle's table
+ * (tls_oracle_key_block_len, tls_oracle_suite_info). */
+static void check_refused_setups(const char *who, struct mx_record *r, const struct record_conn *c)
+{
+    enum mx_record_mac_order order = c->etm ? MX_REC_ENCRYPT_THEN_MAC : MX_REC_MAC_THEN_ENCRYPT;
+    for (uint16_t v = 0x0300; v <= 0x0305; v++) {
+        size_t want = tls_oracle_key_block_len(v, c->suite);
+        if (mx_record_key_block_len(v, c->suite) != want)
+            fz_fail(who, "key block length for 0x%04x/0x%04x: libmx %zu, oracle %zu", v, c->suite,
+                    mx_record_key_block_len(v, c->suite), want);
+        if (want == 0)
+            expect_setup(who, mx_record_set_tls12_keys(r, v, c->suite, order, 1, c->key_block, sizeof c->key_block, 0),
+                         MX_REC_UNSUPPORTED, "TLS 1.0-1.2 keys for a pair the oracle does not have");
+    }
+    if (c->tls13) {
+        int c1;
+        size_t m, k, iv;
+        expect_setup(who, mx_record_set_tls13_secret(r, c->suite, c->secret, c->secret_len - 1, 0), MX_REC_BAD_KEYS,
+                     "a TLS 1.3 secret a byte short");
+        expect_setup(who, mx_record_set_tls13_secret(r, c->suite, NULL, c->secret_len, 0), MX_REC_BAD_KEYS,
+                     "no TLS 1.3 secret");
+        if (tls_oracle_suite_info(0x0304, 0x1304, &c1, &m, &k, &iv) == 0)
+            fz_fail(who, "the oracle has TLS_AES_128_CCM_SHA256, which mx/record.h does not");
+        expect_setup(who, mx_record_set_tls13_secret(r, 0x1304, c->secret, c->secret_len, 0), MX_REC_UNSUPPORTED,
+                     "TLS 1.3 suite 0x1304 (AES_128_CCM)");
+    } else {
+        expect_setup(who, mx_record_set_tls12_keys(r, c->version, c->suite, order, 1, c->key_block, c->key_block_len - 1, 0),
+                     MX_REC_BAD_KEYS, "a key block a byte short");
+        expect_setup(who, mx_record_set_tls12_keys(r, c->version, c->suite, order, 1, NULL, c->key_block_len, 0),
+                     MX_REC_BAD_KEYS, "no key block");
+        expect_setup(who, mx_record_set_tls12_keys(r, c->version, c->suite, (enum mx_record_mac_order)2, 1, c->key_block,
+                                                   c->key_block_len, 0),
+                     MX_REC_UNSUPPORTED, "a MAC order that is neither");
+    }
 }
 
 static int valid_type(unsigned t) { return t >= 20 && t <= 23; }
@@ -289,6 +362,7 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
                                                     c->key_block, c->key_block_len, c->seq0);
         if (k != MX_REC_OK)
             fz_fail(who, "libmx refused the keys for 0x%04x/0x%04x: %s", c->version, c->suite, mx_record_strerror(k));
+        check_refused_setups(who, r, c);
     }
     mx_chain_init(&chain, 0, &pooled);
     {
@@ -334,7 +408,9 @@ void record_check_stream(const char *who, const struct record_conn *c, const uin
                 /* mx/record.h: after an error mx_record_error names it */
                 if (mx_record_error(r) != st)
                     fz_fail(who, "record %zu: libmx returned %d but mx_record_error says %d", ei, st, mx_record_error(r));
-                if (mx_record_read(r, &chain, &type, pt, MX_RECORD_MAX_PLAINTEXT, &dummy) != MX_REC_FAILED)
+                int again = mx_record_read(r, &chain, &type, pt, MX_RECORD_MAX_PLAINTEXT, &dummy);
+                check_status_known(who, ei, again);
+                if (again != MX_REC_FAILED)
                     fz_fail(who, "record %zu: the decrypter accepted a call after error %d", ei, st);
                 break;
             }

@@ -40,6 +40,11 @@ struct record_conn {
     uint64_t seq0;
 };
 
+/* The k-th (cycled) IANA number that names the same record protection as suite at version
+ * (tls_oracle_suite_info: same cipher, MAC, key and IV), e.g. 0x002F, 0x0033, 0x008C, 0xC009,
+ * 0xC013, 0xC035 for AES_128_CBC_SHA; suite itself for TLS 1.3. */
+uint16_t record_suite_alias(uint16_t version, uint16_t suite, unsigned k);
+
 /* Sets up a keyed connection from key material: the key block (TLS 1.0-1.2, at least
  * tls_oracle_key_block_len bytes) or the traffic secret (TLS 1.3: 32 or 48 bytes); etm for
  * encrypt-then-MAC (CBC only). Returns 0, or -1 if the pair is unsupported or the material too

@@ -23,9 +23,12 @@ void record_seal_conn(struct in *in, struct record_conn *c)
     uint8_t keys[TLS_ORACLE_MAX_KEY_BLOCK];
     size_t kl;
 
-    sel = (unsigned)(in_u8(in) % record_nsuites);
+    s = in_u8(in);
+    sel = s % (unsigned)record_nsuites;
     version = record_suites[sel].version;
-    suite = record_suites[sel].suite;
+    /* the byte's quotient picks among the numbers of the same protection: the record layer must
+     * not care which key exchange named it */
+    suite = record_suite_alias(version, record_suites[sel].suite, s / (unsigned)record_nsuites);
     s = in_u8(in);
     seq0 = s < 0xf0 ? s : UINT64_MAX - (0xff - s);
     if (version == 0x0304) {
