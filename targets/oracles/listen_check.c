@@ -194,6 +194,18 @@ void listen_check_ops(struct in *in)
                  * runs with its listener's option and no other listener's */
                 /* issue 12 rule 5: so is the literal mode (RFC 7888 4: LITERAL- on this listener
                  * only) */
+                {
+                    /* the out-parameters: the listener mx_listen_find gave, and the binding that
+                     * serves there (the model's name) only when a listener accepts */
+                    struct mx_conn_cfg cfg2;
+                    const struct mx_listener *gl = (const struct mx_listener *)&cfg2;
+                    const struct mx_certbind *gc = (const struct mx_certbind *)&cfg2;
+                    if (mx_listen_conn_cfg(&t, &pool[a], ports[p], &cfg2, &gl, &gc) != rc || gl != got ||
+                        (want && mb ? !gc || strcmp(gc->name, mb->name) != 0 : gc != NULL))
+                        FAIL("op %d conn_cfg %s:%u: listener %p (find: %p), binding %s, model %s", opi, addr_text[a],
+                             ports[p], (const void *)gl, (const void *)got, gc ? gc->name : "none",
+                             want && mb ? mb->name : "none");
+                }
                 if (want && (cfg.mode != want->mode || cfg.cert != (mb != NULL) ||
                              cfg.tls_required != want->tls_required ||
                              cfg.literal_minus != want->literal_minus))
