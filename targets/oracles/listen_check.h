@@ -16,7 +16,8 @@
 #include "fuzz_input.h"
 
 void listen_check_ops(struct in *in);
-/* How listen_check_text also hands the text to mx_listen_load (bits 0-1; bit 2: errlen 0,
+/* How listen_check_text also hands the text to mx_listen_load, on a sampled input
+ * (harness/sampled.h) (bits 0-1; bit 2: errlen 0,
  * nothing may be written to err): as a file, which must give mx_listen_parse's verdict, error
  * (with the path as file name) and table; as a path that cannot be opened; as a directory
  * (opens, the read fails); as a file one byte over MX_LISTEN_FILE_MAX. The last three must
