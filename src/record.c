@@ -356,6 +356,8 @@ int mx_record_set_tls12_keys(struct mx_record *r, uint16_t version, uint16_t cip
     case K_CBC_AES128:
     case K_CBC_AES256:
         s->bs = 16;
+        /* BoringSSL refuses only key sizes other than 128/192/256 bits, which tls12_layout
+         * never gives: kept for a future suite, unreachable today */
         if (AES_set_decrypt_key(key, (unsigned)(l.key * 8), &s->c.aes) != 0) {
             s->kind = K_NULL;
             s->error = MX_REC_INTERNAL;
@@ -363,6 +365,9 @@ int mx_record_set_tls12_keys(struct mx_record *r, uint16_t version, uint16_t cip
         }
         break;
     default:
+        /* fails only on a key length the AEAD does not take (tls12_layout gives its own), so
+         * unreachable today, like the TLS 1.3 one below and HKDF_expand's failure (an output
+         * over 255 hash lengths) */
         if (!EVP_AEAD_CTX_init(&s->c.aead, kind_aead(kind), key, l.key, EVP_AEAD_DEFAULT_TAG_LENGTH, NULL)) {
             s->kind = K_NULL;
             s->error = MX_REC_INTERNAL;

@@ -13,7 +13,9 @@
  *     7 discard
  *     8 fail_alloc  u8 k: the allocation after the next k succeeds fails (once)
  *     9 byte        u16le off
- *   Lengths that run past the end of the input are clamped.
+ *   Lengths that run past the end of the input are clamped. max_len (targets/manifest) is
+ *   12288, not 4096: an append that needs three segments (over 8192 bytes) is how an injected
+ *   failure of a later segment's allocation, after the first was taken, is reached.
  *
  * Oracle: targets/oracles/chain_model.c, a flat byte array with plain counters written without
  * looking at chain.c. After every operation: return code, returned bytes, queued content and

@@ -2,7 +2,12 @@
  * configuration parser on arbitrary text.
  *
  * Input format (every byte string is valid; short fields read as zero):
- *   u8 kind: odd  -> the rest is configuration text for mx_listen_parse (include/mx/listen.h)
+ *   u8 kind: odd  -> the rest is configuration text for mx_listen_parse (include/mx/listen.h),
+ *                    and, on a sampled input (harness/sampled.h: a fuzzer 1 in 16, the
+ *                    replay driver every one), for mx_listen_load from a file presented as
+ *                    (kind >> 1) & 7 says (listen_check.h: the text; a path that cannot be
+ *                    opened; a directory; the text padded one byte over MX_LISTEN_FILE_MAX;
+ *                    | 4: no error buffer)
  *            even -> the rest is a list of operations on a table built with the API:
  *     op byte (value % 5), then its argument bytes:
  *       0 listen   a p m q   listener on ADDR[a % 8], PORT[p % 8], mode m % 3, proto q % 3,
@@ -34,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct in in = {data, size};
     unsigned kind = in_u8(&in);
     if (kind & 1)
-        listen_check_text(in.p, in.n);
+        listen_check_text(in.p, in.n, (kind >> 1) & 7);
     else
         listen_check_ops(&in);
     return 0;

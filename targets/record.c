@@ -9,7 +9,8 @@
  *   the rest      the byte stream the server receives, as is (headers included)
  * Fixed keys: key block byte i = i * 7 + 1 (TLS 1.0-1.2, client write keys), TLS 1.3 traffic
  * secret byte i = i * 3 + 2; first sequence number 0. tools/record-seeds writes valid records
- * for these keys into corpus/record/.
+ * for these keys into corpus/record/. A TLS 1.3 KeyUpdate record (record_is_key_update,
+ * record_model.h) switches model and libmx to the next traffic secret, as in record_diff.
  *
  * Oracle: record_check_stream (targets/oracles/record_model.c): the RFC header rules, then
  * BoringSSL's record AEAD open with the same keys (tls_oracle), then the 2^14 plaintext limit;

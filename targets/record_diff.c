@@ -4,7 +4,9 @@
  *
  * Input format (every byte string is valid; fields past the end read as zero):
  *   u8  suite      index into record_suites (targets/oracles/record_model.c), value % 27: a
- *                  (version, cipher suite, MAC order) triple
+ *                  (version, cipher suite, MAC order) triple; value / 27 picks among the IANA
+ *                  numbers of the same record protection (record_suite_alias: 0x002F, 0x0033,
+ *                  0x008C, 0xC009, 0xC013, 0xC035 for AES_128_CBC_SHA, ...), 0 the table's own
  *   u8  seq        first sequence number: v < 0xf0 gives v, else 2^64-1 - (0xff - v)
  *   key material   mx_record_key_block_len bytes (TLS 1.0-1.2) or the hash length (TLS 1.3)
  *   u8  ncuts      read pattern: ncuts % 8 sizes follow, one byte each: c & 0x80 ? (c & 0x7f)
@@ -26,6 +28,10 @@
  *   suites of the RFC model seal with that padding instead, so encrypt-then-MAC records keep a
  *   right MAC: val & 0x80 one bad padding byte after pos % 16 extra blocks);
  *   AEAD: set header byte pos % 5 to val.
+ *   TLS 1.3: a record of type 22 whose plaintext is a KeyUpdate message (18 00 00 01 00|01, as
+ *   fill 0 takes it from the input) is a key change: the records after it are sealed under the
+ *   next traffic secret from sequence number 0 (RFC 8446 4.6.3, 7.2), and the driver calls
+ *   mx_record_tls13_key_update after libmx returned it (on other versions it must refuse).
  *
  * What runs: targets/oracles/record_seal.c seals the records with BoringSSL's record AEADs
  * and applies the corruptions; the stream, cut into reads, goes to libmx's decrypter.

@@ -473,8 +473,10 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                 word_is(kw, kw_end, "max-line") || word_is(kw, kw_end, "max-literal") ||
                 word_is(kw, kw_end, "flags") || word_is(kw, kw_end, "limits") ||
                 word_is(kw, kw_end, "version") || word_is(kw, kw_end, "literal")) {
-                int yn;
-                unsigned long v;
+                /* set by parse_yes_no / parse_num on success, read only then; initialised
+                 * because gcc -O1 cannot see that fail() always returns -1 */
+                int yn = 0;
+                unsigned long v = 0;
                 if (started) {
                     fail(&x, "header line after the first event");
                     goto err;
@@ -548,9 +550,9 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                     unsigned long v;
                     while (q < ae && *q != ' ' && *q != '\t')
                         q++;
-                    if (parse_num(&x, w, q, &v) < 0 || v > 255) {
-                        if (v > 255)
-                            fail(&x, "read size over 255 (0 means 256)");
+                    /* v is set only when parse_num succeeds: test it only then (gcc's
+                     * -Wmaybe-uninitialized caught the read of it after a failed parse) */
+                    if (parse_num(&x, w, q, &v) < 0 || (v > 255 && fail(&x, "read size over 255 (0 means 256)") < 0)) {
                         fz_buf_free(&sz);
                         goto err;
                     }

@@ -50,6 +50,44 @@ static void bytes_eq(struct imap_check *r, const char *what, const uint8_t *got,
              (int)(wlen > 60 ? 60 : wlen), (const char *)want, wlen);
 }
 
+/* The line mx_imap_format_response writes for a RESPONSE event, against RFC 3501 7.1 / 9:
+ * response-tagged = tag SP resp-cond-state CRLF (untagged: "*" SP ...), resp-cond-state =
+ * ("NO" / "BAD") SP resp-text, resp-text = ["[" resp-text-code "]" SP] text, text =
+ * 1*TEXT-CHAR (CHAR, %x01-7F, but CR and LF), built here from the model's tag, status and
+ * code; then the snprintf contract of mx/imap.h: the full length returned whatever n is, and
+ * for n > 0 the first n - 1 bytes of the line and a NUL. */
+static void check_response_line(struct imap_check *r, const struct mx_imap_event *ev, const struct imap_mev *w,
+                                const char *code)
+{
+    /* a tag is at most a line: 32 KiB (session max-line) */
+    static char line[65536], want[65536], cut[65536];
+    size_t need = mx_imap_format_response(ev, line, sizeof line), pre, k;
+    static const size_t ns[] = {0, 1, 2, 7};
+    int n = w->a_len ? snprintf(want, sizeof want, "%.*s ", (int)w->a_len, (const char *)r->m->text.p + w->a_off)
+                     : snprintf(want, sizeof want, "* ");
+    n += snprintf(want + n, sizeof want - (size_t)n, "%s ", w->status == MX_IMAP_NO ? "NO" : "BAD");
+    if (code)
+        n += snprintf(want + n, sizeof want - (size_t)n, "[%s] ", code);
+    pre = (size_t)n;
+    if (need >= sizeof line || need < pre + 3 || strlen(line) != need)
+        FAIL(r, "format_response needs %zu bytes, wrote %zu", need, strlen(line));
+    if (memcmp(line, want, pre) != 0 || line[need - 2] != '\r' || line[need - 1] != '\n')
+        FAIL(r, "response line \"%.*s\" does not start \"%s\" or end in CRLF", (int)need, line, want);
+    for (k = pre; k < need - 2; k++)
+        if (line[k] <= 0 || line[k] == '\r' || line[k] == '\n')
+            FAIL(r, "response text byte %zu is 0x%02x, not a TEXT-CHAR", k, (unsigned char)line[k]);
+    /* shorter buffers: every length the caller may pass, some of them cutting the tag */
+    for (k = 0; k < sizeof ns / sizeof ns[0] + 2; k++) {
+        size_t cap = k < sizeof ns / sizeof ns[0] ? ns[k] : k == sizeof ns / sizeof ns[0] ? need : need / 2;
+        memset(cut, 'x', cap + 1);
+        if (mx_imap_format_response(ev, cut, cap) != need)
+            FAIL(r, "format_response into %zu bytes returns another length than %zu", cap, need);
+        if (cap == 0 ? cut[0] != 'x' : memcmp(cut, line, cap - 1) != 0 || cut[cap - 1] != 0 || cut[cap] != 'x')
+            FAIL(r, "format_response into %zu bytes: not the line's first %zu bytes and a NUL, or wrote past it",
+                 cap, cap ? cap - 1 : 0);
+    }
+}
+
 static void check_event(struct imap_check *r, const struct mx_imap_event *ev)
 {
     const struct imap_model *m = r->m;
@@ -111,6 +149,7 @@ static void check_event(struct imap_check *r, const struct mx_imap_event *ev)
             FAIL(r, "response code %s, expected %s", ev->response.code ? ev->response.code : "none",
                  want_code ? want_code : "none");
         bytes_eq(r, "response tag", ev->tag, ev->tag_len, m->text.p + w->a_off, w->a_len);
+        check_response_line(r, ev, w, want_code);
         if (r->lit_active)
             FAIL(r, "response inside a literal");
         break;

@@ -1,13 +1,18 @@
 /* listen_check.c - the oracles of the listen target (see listen_check.h): a brute-force model
  * of the listener/certificate tables, and the configuration parser's invariants. */
+#define _GNU_SOURCE /* memfd_create */
 #include "listen_check.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fail.h"
+#include "sampled.h"
 #include "mx/listen.h"
 #include "mx/protocol.h"
 
@@ -190,6 +195,18 @@ void listen_check_ops(struct in *in)
                  * runs with its listener's option and no other listener's */
                 /* issue 12 rule 5: so is the literal mode (RFC 7888 4: LITERAL- on this listener
                  * only) */
+                {
+                    /* the out-parameters: the listener mx_listen_find gave, and the binding that
+                     * serves there (the model's name) only when a listener accepts */
+                    struct mx_conn_cfg cfg2;
+                    const struct mx_listener *gl = (const struct mx_listener *)&cfg2;
+                    const struct mx_certbind *gc = (const struct mx_certbind *)&cfg2;
+                    if (mx_listen_conn_cfg(&t, &pool[a], ports[p], &cfg2, &gl, &gc) != rc || gl != got ||
+                        (want && mb ? !gc || strcmp(gc->name, mb->name) != 0 : gc != NULL))
+                        FAIL("op %d conn_cfg %s:%u: listener %p (find: %p), binding %s, model %s", opi, addr_text[a],
+                             ports[p], (const void *)gl, (const void *)got, gc ? gc->name : "none",
+                             want && mb ? mb->name : "none");
+                }
                 if (want && (cfg.mode != want->mode || cfg.cert != (mb != NULL) ||
                              cfg.tls_required != want->tls_required ||
                              cfg.literal_minus != want->literal_minus))
@@ -256,13 +273,75 @@ static int same_table(const struct mx_listen_table *x, const struct mx_listen_ta
     return 1;
 }
 
-void listen_check_text(const uint8_t *p, size_t n)
+#define PARSE_ERR_LEN 512
+
+/* mx_listen_load on the text through a file (a memfd, written for every input), presented as
+ * `how` says (listen_check.h); compared with what mx_listen_parse made of the same text. */
+static void check_load(const uint8_t *p, size_t n, unsigned how, int parse_rc, const char *parse_err,
+                       const struct mx_listen_table *parsed)
+{
+    static int fd = -1;
+    static char fd_path[64];
+    static struct mx_listen_table t;
+    char path[80], err[600], want[700];
+    size_t errlen = how & LISTEN_LOAD_NO_ERRBUF ? 0 : sizeof err;
+    int rc;
+    if (fd < 0) {
+        fd = memfd_create("listen-conf", 0);
+        if (fd < 0)
+            FAIL("memfd_create: %s", strerror(errno));
+        snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
+    }
+    /* the file's bytes: the text, or the text and zeros up to one byte over the limit */
+    if (ftruncate(fd, 0) != 0 || (n && pwrite(fd, p, n, 0) != (ssize_t)n) ||
+        ((how & 3) == LISTEN_LOAD_TOO_BIG && ftruncate(fd, MX_LISTEN_FILE_MAX + 1) != 0))
+        FAIL("writing the memfd: %s", strerror(errno));
+    switch (how & 3) {
+    case LISTEN_LOAD_ABSENT: snprintf(path, sizeof path, "%s/absent", fd_path); break; /* ENOTDIR */
+    case LISTEN_LOAD_DIRECTORY: snprintf(path, sizeof path, "/"); break; /* opens, read fails: EISDIR */
+    default: snprintf(path, sizeof path, "%s", fd_path); break;
+    }
+    memset(err, 'x', sizeof err);
+    rc = mx_listen_load(&t, path, err, errlen);
+    if (errlen == 0) {
+        /* mx/listen.h: err is written only within errlen */
+        if (err[0] != 'x')
+            FAIL("mx_listen_load wrote err with errlen 0");
+    }
+    if ((how & 3) != LISTEN_LOAD_FILE) {
+        static const char *const what[] = {"", ": cannot open: ", ": read error", ": larger than the 256 KiB limit"};
+        snprintf(want, sizeof want, "%s%s", path, what[how & 3]);
+        if (rc != MX_LISTEN_EIO)
+            FAIL("mx_listen_load of %s (%s) returned %d, not MX_LISTEN_EIO", path, what[how & 3], rc);
+        if (errlen && ((how & 3) == LISTEN_LOAD_ABSENT ? strncmp(err, want, strlen(want)) : strcmp(err, want)))
+            FAIL("mx_listen_load of %s: error '%s', want '%s'", path, err, want);
+        return;
+    }
+    /* the same text from a file: the same verdict, message and table as mx_listen_parse */
+    if (rc != parse_rc)
+        FAIL("mx_listen_load returned %d, mx_listen_parse %d on the same text", rc, parse_rc);
+    if (rc != 0 && errlen) {
+        /* parse_err may have been cut at its 511 bytes: then only that much must agree */
+        size_t cut = strlen(parse_err) + 1 >= PARSE_ERR_LEN;
+        snprintf(want, sizeof want, "%s%s", path, parse_err + strlen("<fuzz>"));
+        if (strncmp(err, want, strlen(want) + !cut) != 0)
+            FAIL("mx_listen_load: error '%s', mx_listen_parse's with this file name '%s'", err, want);
+    }
+    if (rc == 0 && !same_table(&t, parsed))
+        FAIL("mx_listen_load and mx_listen_parse give different tables for the same text");
+}
+
+void listen_check_text(const uint8_t *p, size_t n, unsigned load_how)
 {
     static struct mx_listen_table t, t2;
     static char out[MX_LISTEN_MAX * 128 + MX_CERTBIND_MAX * 160];
-    char err[512];
+    char err[PARSE_ERR_LEN];
     size_t lines = 0, stmts = 0;
     int rc = mx_listen_parse(&t, "<fuzz>", (const char *)p, n, err, sizeof err);
+    /* mx_listen_load allocates its 256 KiB read buffer on every call, and the over-the-limit
+     * file is read whole: on a sampled input only (harness/sampled.h; the replay driver, so
+     * the corpus test and the coverage measure, runs it on every input) */
+    int load = fz_sampled(p, n);
     for (size_t i = 0; i < n; i++)
         lines += p[i] == '\n';
     if (n && p[n - 1] != '\n')
@@ -277,8 +356,12 @@ void listen_check_text(const uint8_t *p, size_t n)
             FAIL("error not in FILE:LINE: form: '%s'", err);
         if (line < 1 || (size_t)line > lines)
             FAIL("error names line %ld of a %zu-line text: '%s'", line, lines, err);
+        if (load)
+            check_load(p, n, load_how, rc, err, &t);
         return;
     }
+    if (load)
+        check_load(p, n, load_how, rc, err, &t);
     /* every statement that starts a line after optional blanks is listen or cert */
     for (size_t i = 0; i < n;) {
         size_t j = i;

@@ -40,6 +40,11 @@ struct record_conn {
     uint64_t seq0;
 };
 
+/* The k-th (cycled) IANA number that names the same record protection as suite at version
+ * (tls_oracle_suite_info: same cipher, MAC, key and IV), e.g. 0x002F, 0x0033, 0x008C, 0xC009,
+ * 0xC013, 0xC035 for AES_128_CBC_SHA; suite itself for TLS 1.3. */
+uint16_t record_suite_alias(uint16_t version, uint16_t suite, unsigned k);
+
 /* Sets up a keyed connection from key material: the key block (TLS 1.0-1.2, at least
  * tls_oracle_key_block_len bytes) or the traffic secret (TLS 1.3: 32 or 48 bytes); etm for
  * encrypt-then-MAC (CBC only). Returns 0, or -1 if the pair is unsupported or the material too
@@ -56,6 +61,15 @@ void record_conn_init_null(struct record_conn *c);
  * key block byte i = i * 7 + 1 (TLS 1.3 secret byte i = i * 3 + 2) and sequence number 0;
  * any other cfg is the null cipher. Returns 0 or -1. */
 int record_fixed_conn(struct record_conn *c, unsigned cfg);
+
+/* A TLS 1.3 KeyUpdate handshake message as a record's whole plaintext (RFC 8446 4.6.3:
+ * handshake type 24, length 1, request_update 0 or 1; 5.1: it ends its record, the next record
+ * is under the next keys). After such a record a TLS 1.3 reader switches keys; the record
+ * targets' sealer and model do (record_conn_key_update), and the driver calls
+ * mx_record_tls13_key_update, which must refuse (MX_REC_UNSUPPORTED) on any other connection. */
+int record_is_key_update(uint8_t type, const uint8_t *pt, size_t len);
+/* TLS 1.3: c's traffic secret becomes the next one (RFC 8446 7.2). Returns 0, or -1. */
+int record_conn_key_update(struct record_conn *c);
 
 /* A BoringSSL sealer or opener for the connection, starting at seq; kb_override replaces the
  * key block (TLS 1.0: a restarted IV chain), NULL for the connection's own. */

@@ -23,9 +23,12 @@ void record_seal_conn(struct in *in, struct record_conn *c)
     uint8_t keys[TLS_ORACLE_MAX_KEY_BLOCK];
     size_t kl;
 
-    sel = (unsigned)(in_u8(in) % record_nsuites);
+    s = in_u8(in);
+    sel = s % (unsigned)record_nsuites;
     version = record_suites[sel].version;
-    suite = record_suites[sel].suite;
+    /* the byte's quotient picks among the numbers of the same protection: the record layer must
+     * not care which key exchange named it */
+    suite = record_suite_alias(version, record_suites[sel].suite, s / (unsigned)record_nsuites);
     s = in_u8(in);
     seq0 = s < 0xf0 ? s : UINT64_MAX - (0xff - s);
     if (version == 0x0304) {
@@ -125,6 +128,8 @@ const uint8_t *record_seal_stream(struct in *in, const struct record_conn *c, si
     unsigned swap_after[RECORD_SEAL_MAX_RECORDS];
     size_t nrec = 0, arena_len = 0, stream_len = 0, i, budget = RECORD_SEAL_PLAINTEXT_BUDGET;
     uint8_t iv[16], chain_iv[16];
+    struct record_conn cur = *c; /* the sealer's keys: a TLS 1.3 KeyUpdate changes them */
+    int sealed;
 
     if (!g_stream) {
         g_stream = malloc(MAX_STREAM);
@@ -164,6 +169,7 @@ const uint8_t *record_seal_stream(struct in *in, const struct record_conn *c, si
         } else {
             n = tls_oracle_seal(&seal, (uint8_t)type, g_pt, len, iv, c->tls13 ? pad : 0, out, cap);
         }
+        sealed = n != 0;
         if (n == 0) {
             /* the sealer refuses (sequence number exhausted): a raw record instead */
             out[0] = 23;
@@ -225,6 +231,13 @@ const uint8_t *record_seal_stream(struct in *in, const struct record_conn *c, si
         }
         if (c->cbc && c->version == 0x0301 && n - 5 >= c->block)
             memcpy(chain_iv, out + n - c->block, c->block);
+        if (c->tls13 && sealed && record_is_key_update((uint8_t)type, g_pt, len)) {
+            /* the sender of a TLS 1.3 KeyUpdate seals what follows under the next traffic secret
+             * from sequence number 0 (RFC 8446 4.6.3, 7.2) */
+            tls_oracle_cleanup(&seal);
+            if (record_conn_key_update(&cur) != 0 || record_conn_oracle(&cur, &seal, TLS_ORACLE_SEAL, 0, NULL) != 0)
+                fz_fail("record_diff", "oracle sealer refused the updated keys");
+        }
         recs[nrec].off = arena_len;
         recs[nrec].len = n;
         arena_len += n;

@@ -207,6 +207,22 @@ static void pump(struct run *r, struct starttls_expect *ex, size_t nex)
     if (r->check && k != nex)
         fz_fail("starttls", "machine gave %zu replies, model expects %zu (next: code %d) [rule: %s]", k, nex,
                 ex[k].code, ex[k].rule ? ex[k].rule : "-");
+    if (r->check && !r->closed) {
+        /* what mx/machine.h tells the caller between reads: reading a message body (SMTP
+         * DATA after 354, RFC 5321 4.1.1.4) and how far the login got (SMTP AUTH, IMAP
+         * LOGIN/AUTHENTICATE, POP3 USER then PASS or AUTH), as the model has it */
+        const struct starttls_model *m = &r->m;
+        enum mx_auth want = r->proto == MX_APP_SMTP   ? (m->auth ? MX_AUTH_DONE : MX_AUTH_NONE)
+                            : r->proto == MX_APP_IMAP ? (m->authd ? MX_AUTH_DONE : MX_AUTH_NONE)
+                            : m->trans                ? MX_AUTH_DONE
+                            : m->user                 ? MX_AUTH_USER
+                                                      : MX_AUTH_NONE;
+        if (mx_machine_in_body(&r->mc) != (m->phase == M_DATA))
+            fz_fail("starttls", "mx_machine_in_body says %d, model phase %d", mx_machine_in_body(&r->mc), m->phase);
+        if (mx_machine_auth(&r->mc) != want)
+            fz_fail("starttls", "mx_machine_auth says %d, the model's login state %d", (int)mx_machine_auth(&r->mc),
+                    (int)want);
+    }
 }
 
 /* Runs a session; the transcript goes to r->transcript. */
@@ -252,8 +268,17 @@ static void run_session(struct run *r, const struct fz_session *s, int check)
         if (rr.kind == FZ_READ_SERVER)
             continue;
         if (rr.kind == FZ_READ_TLS) {
-            if (!r->awaiting_tls)
-                continue; /* the server did not start TLS: nothing happened */
+            if (!r->awaiting_tls) {
+                /* the server did not start TLS: nothing happened. A caller that reports TLS
+                 * anyway must not reset the machine (mx/machine.h: ignored outside the TLS
+                 * wait): nothing dropped here, and the model, not reset, keeps agreeing */
+                size_t queued = r->chain.bytes;
+                mc_tls(r);
+                if (r->chain.bytes != queued)
+                    fz_fail("starttls", "*_tls_started() outside a TLS wait dropped %zu queued bytes",
+                            queued - r->chain.bytes);
+                continue;
+            }
             r->awaiting_tls = 0;
             fz_buf_put(&r->transcript, "T", 1);
             if (r->m.phase != M_WAIT_TLS && r->m.phase != M_PRE_TLS && r->m.phase != M_HS)

@@ -219,6 +219,21 @@ int tls_oracle_init13(struct tls_oracle *o, enum tls_oracle_dir dir, uint16_t su
     return 0;
 }
 
+int tls_oracle_next_secret13(uint16_t suite, const uint8_t *secret, size_t secret_len, uint8_t *next)
+{
+    const EVP_MD *md = suite == 0x1302 ? EVP_sha384() : EVP_sha256();
+    uint8_t tmp[48];
+    if (!secret || secret_len != EVP_MD_size(md))
+        return -1;
+    /* RFC 8446 7.2: application_traffic_secret_N+1 =
+     *   HKDF-Expand-Label(application_traffic_secret_N, "traffic upd", "", Hash.length) */
+    if (!hkdf_label(md, secret, secret_len, "traffic upd", tmp, secret_len))
+        return -1;
+    memcpy(next, tmp, secret_len);
+    memset(tmp, 0, sizeof tmp);
+    return 0;
+}
+
 void tls_oracle_cleanup(struct tls_oracle *o)
 {
     if (o->ready && !o->model)

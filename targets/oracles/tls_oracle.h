@@ -97,6 +97,10 @@ int tls_oracle_is_model(const struct tls_oracle *o);
 int tls_oracle_init13(struct tls_oracle *o, enum tls_oracle_dir dir, uint16_t suite,
                       const uint8_t *secret, size_t secret_len, uint64_t seq);
 
+/* TLS 1.3 KeyUpdate: the next traffic secret of suite's hash (RFC 8446 7.2) into next
+ * (secret_len bytes; next may be secret). Returns 0, or -1. */
+int tls_oracle_next_secret13(uint16_t suite, const uint8_t *secret, size_t secret_len, uint8_t *next);
+
 void tls_oracle_cleanup(struct tls_oracle *o);
 
 /* Bytes of per-record IV the caller supplies to tls_oracle_seal: the CBC IV block in TLS
