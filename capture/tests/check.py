@@ -35,7 +35,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import mxsession  # noqa: E402
 
-from pcapng_craft import csum  # the one IPv4/TCP checksum of the capture tests
+from pcapng_craft import csum, read_pcapng_frames  # the capture tests' one checksum and pcapng reader
 
 IMPORTER, CAPS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
@@ -173,19 +173,6 @@ for t in truth:
 # ---------------------------------------------------------------- 2. crafted variants of b06
 PCAP_HDR = struct.Struct("<IHHiIII")
 REC = struct.Struct("<IIII")
-
-
-def read_pcapng_frames(path):
-    """Enhanced Packet Blocks of a little-endian pcapng file: list of (ts_hi, ts_lo, frame)."""
-    d = open(path, "rb").read()
-    i, frames = 0, []
-    while i + 12 <= len(d):
-        btype, blen = struct.unpack_from("<II", d, i)
-        if btype == 6:
-            _, ts_hi, ts_lo, caplen, _ = struct.unpack_from("<IIIII", d, i + 8)
-            frames.append((ts_hi, ts_lo, d[i + 28:i + 28 + caplen]))
-        i += blen
-    return frames
 
 
 def write_pcap(path, linktype, frames):
