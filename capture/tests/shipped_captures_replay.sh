@@ -76,7 +76,8 @@ while read -r tag seed verdict; do
     [[ $verdict == caught* ]] || { echo "FAIL: $tag: the facts check did not notice"; bad=$((bad + 1)); }
     echo "ok: $tag: facts check $verdict"
     ptags+=("$tag") pseeds+=("$seed")
-    mapfile -t -O "${#pargs[@]}" pargs <"$W/$tag.args"
+    mapfile -t more <"$W/$tag.args"
+    pargs+=("${more[@]}")
 done <"$W/plants"
 # one mx-serve for all of them (a listener each as its header says; the logins of all): a
 # plant fails at its first reply unit that depends on the planted fact
