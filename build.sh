@@ -139,7 +139,7 @@ cmake_build() {
 # runtime in the directory of the installed clang's runtimes (whatever its version).
 DEPS_BASE="clang:clang cmake:cmake make:make zip:zip unzip:unzip libclang-rt-dev:@fuzzer-rt android-libboringssl-dev:$(bssl_inc)/openssl/ssl.h libpcap-dev:/usr/include/pcap/pcap.h libcmocka-dev:/usr/include/cmocka.h llvm:llvm-symbolizer dovecot-dev:$MX_DOVECOT_INCLUDE/imap-parser.h dovecot-core:$MX_DOVECOT_SHARED"
 DEPS_AFL="afl++:afl-fuzz"
-DEPS_TEST="valgrind:valgrind tshark:tshark swaks:swaks curl:curl python3:python3 openssl:openssl"
+DEPS_TEST="valgrind:valgrind strace:strace tshark:tshark swaks:swaks curl:curl python3:python3 openssl:openssl"
 
 missing_pkgs() {
     local pair pkg probe miss=""

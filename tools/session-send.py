@@ -2,6 +2,7 @@
 """session-send.py - play a session file (corpus/FORMAT.md) against a live server.
 
     tools/session-send.py --port N [--host 127.0.0.1] [--compare] [--timeout S] FILE
+    tools/session-send.py --port N --units OUT.json [--timeout S] FILE   (reply units)
     tools/session-send.py --port N --transcript OUT [--quiet S] FILE     (live mode, live/)
 
 Sends each client write (`C` event) as one write on a TCP connection, in order, and prints what
@@ -13,6 +14,17 @@ port), whose writes go out in clear text. With --compare, each `S` event recorde
 is an expectation: the server's reply lines must carry the same status (SMTP: the 3-digit code;
 POP3: +OK/-ERR; IMAP: tag and status word), in order, and anything the server sends beyond the
 recorded replies is a mismatch too (so a session that records no reply expects silence).
+
+With --units, the comparison is by reply unit, for a session recorded against another server
+(a capture of postfix or dovecot, whose replies have other line counts): the recorded replies
+between two client writes are cut into units (SMTP: a reply up to its "ddd " line; POP3: a
+status line and, after +OK, its lines up to "."; IMAP: untagged lines up to the tagged line or
+the "+" continuation that ends them, or a lone untagged line such as the greeting), and for each
+unit one unit of the server's is read: the statuses (the code, +OK/-ERR, tag and OK/NO/BAD, "+")
+must be equal. Every pair (recorded lines, lines received) goes to OUT.json, a JSON list of
+{"after": the client's command line it answers (by position in the last write), "want": [...], "got": [...],
+"same_status": bool}, lines as latin-1 strings, for the caller to name the differences that
+are not statuses (capability lists, texts).
 
 With --transcript, the session is played as a live client (live/README.md): after the greeting
 and after every write it reads until the server is quiet for --quiet seconds (or closes), and
@@ -28,6 +40,7 @@ the reproducer is a session file, and this sends it over a real socket.
 Exit status: 0 when every expectation held, 1 on a mismatch, 2 on a usage or connection error.
 """
 import argparse
+import json
 import os
 import select
 import socket
@@ -208,6 +221,115 @@ class Conn:
         self.finish_tls()
 
 
+def reply_units(proto, data, greeting=False):
+    """The reply units in data (whole lines, CRLF dropped): see --units at the top. greeting:
+    data starts with the greeting (an IMAP greeting is an untagged unit of its own)."""
+    lines = data.split(b"\r\n")
+    if lines[-1] == b"":
+        lines.pop()  # the CRLF of the last line (empty lines inside a unit are kept)
+    pop_status = lambda l: l.startswith((b"+OK", b"-ERR", b"+ ")) or l == b"+"
+    units, cur, multi = [], [], False
+    for i, l in enumerate(lines):
+        cur.append(l)
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        if proto == "smtp":
+            done = len(l) < 4 or l[3:4] != b"-"
+        elif proto == "pop3":
+            if len(cur) == 1:  # +OK followed by a line that is no status: a dot-terminated list
+                multi = l.startswith(b"+OK") and nxt is not None and not pop_status(nxt)
+            done = l == b"." if multi and len(cur) > 1 else not multi
+        else:
+            done = not l.startswith(b"* ") or (greeting and not units and i == 0)
+        if done:
+            units.append(cur)
+            cur = []
+    if cur:
+        units.append(cur)
+    return units
+
+
+def unit_end(proto, want, line, first):
+    """line ends the server's unit that answers the recorded unit want (first: its first line)."""
+    if proto == "smtp":
+        return len(line) < 4 or line[3:4] != b"-"
+    if proto == "pop3":
+        multi = len(want) > 1
+        return line == b"." or (first and (not multi or not line.startswith(b"+OK")))
+    last = want[-1]
+    if last.startswith(b"* "):  # an untagged unit (the greeting, a BYE): one line
+        return True
+    return not line.startswith(b"* ")
+
+
+def unit_status(proto, unit):
+    """A reply unit's status: SMTP the last line's code, POP3 the status line's, IMAP the
+    closing line's (tag and OK/NO/BAD, or "+"; untagged data before it carries none)."""
+    return status(proto, unit[0] if proto == "pop3" else unit[-1])
+
+
+def compare_units(a, c, proto, events):
+    """--units: the session by reply unit; returns the number of status mismatches."""
+    pairs, mismatches = [], 0
+    block, sent, last = b"", False, [b""]  # last: the lines of the last client write
+
+    def flush():
+        nonlocal block, mismatches
+        for j, want in enumerate(reply_units(proto, block, greeting=not sent)):
+            after = last[j] if j < len(last) else last[0]  # pipelined commands: one unit each
+            got = []
+            while True:
+                line = c.lines(1)
+                if not line:
+                    break
+                got.append(line[0])
+                if unit_end(proto, want, line[0], len(got) == 1):
+                    break
+            same = bool(got) and unit_status(proto, got) == unit_status(proto, want)
+            print("unit: want %r ... got %r%s" % (want[-1][:60], got[-1][:60] if got else None,
+                                                  "" if same else "   MISMATCH"))
+            mismatches += not same
+            pairs.append({"after": after.decode("latin-1"), "want": [l.decode("latin-1") for l in want],
+                          "got": [l.decode("latin-1") for l in got], "same_status": same})
+        block = b""
+
+    for kind, payload in events:
+        if kind == "S":
+            block += payload
+            continue
+        flush()
+        if c.closed:
+            break
+        if kind == "C":
+            c.send(payload)
+            sent, last = True, [l[:200] for l in payload.split(b"\r\n")[:-1]] or [payload[:200]]
+        elif kind == "T":
+            # the handshake is a unit too: the recorded server took TLS up here
+            try:
+                c.start_tls()
+                got, same = "(TLS up)", True
+            except (OSError, ssl.SSLError) as e:
+                print("   (TLS handshake failed: %s)" % e)
+                got, same = "(TLS failed: %s)" % e, False
+                c.closed = True
+                mismatches += 1
+            pairs.append({"after": "(TLS handshake)", "want": ["(TLS up)"], "got": [got], "same_status": same})
+            if not same:
+                break
+    flush()
+    rest = c.drain(0.3) if not c.closed else b""
+    if rest:
+        print("S: %r   MISMATCH: the session records no more replies" % rest)
+        mismatches += 1
+        pairs.append({"after": last[0].decode("latin-1"), "want": [], "got": [l.decode("latin-1") for l in rest.split(b"\r\n") if l],
+                      "same_status": False})
+    tmp = a.units + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(pairs, f, indent=1)
+    os.replace(tmp, a.units)
+    print("session-send: %d unit(s), %d status mismatch(es)" % (len(pairs), mismatches))
+    return mismatches
+
+
 def handshake_record(b):
     """b starts a TLS handshake record (content type 22, major version 3): RFC 8446 5.1."""
     return len(b) >= 1 and b[0] == 0x16 and (len(b) == 1 or b[1] == 0x03)
@@ -383,6 +505,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--compare", action="store_true")
     ap.add_argument("--timeout", type=float, default=5.0)
+    ap.add_argument("--units", help="compare by reply unit; the pairs to this JSON file (see the top)")
     ap.add_argument("--transcript", help="live mode: write the transcript here (see the top)")
     ap.add_argument("--quiet", type=float, default=0.25,
                     help="live mode: a reply is complete when the server is quiet this long")
@@ -411,6 +534,8 @@ def main():
     except (OSError, ssl.SSLError) as e:
         print("session-send: cannot connect to %s:%d: %s" % (a.host, a.port, e), file=sys.stderr)
         return 2
+    if a.units:
+        return 1 if compare_units(a, c, proto, events) else 0
     mismatches = 0
     for kind, payload in events:
         if kind == "C":

@@ -5,6 +5,8 @@
            write (seq/ack kept right), then FIN from the client, FIN+ACK, ACK.
     write_pcapng(path, [segments, ...])  -> Ethernet/IPv4 pcapng, the conversations one after
            the other (each with its own client port).
+    read_pcapng_frames(path) / write_frames(path, frames): a pcapng's packets, (ts_hi, ts_lo,
+           frame), and back (check.py, capture/bench/import_vs_tshark.sh).
 Used by capture/tests/listener_facts.py (cases no server mx-serve can play: a server that does
 not offer STARTTLS, refuses it, a client that sends TLS to a plaintext port, ...).
 """
@@ -68,16 +70,35 @@ def block(btype, body):
 
 
 def write_pcapng(path, convs):
-    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
-           block(1, struct.pack("<HHI", 1, 0, 262144))]
-    ts = 1_700_000_000_000_000
+    frames, ts = [], 1_700_000_000_000_000
     for segs in convs:
         for src, dst, th, pl in segs:
-            fr = b"\0" * 12 + b"\x08\x00" + ip4(src, dst, th, pl)
             ts += 100
-            out.append(block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(fr), len(fr)) + fr))
+            frames.append((ts >> 32, ts & 0xFFFFFFFF, b"\0" * 12 + b"\x08\x00" + ip4(src, dst, th, pl)))
+    write_frames(path, frames)
+
+
+def write_frames(path, frames):
+    """An Ethernet pcapng of frames: (ts_hi, ts_lo, frame bytes), as read_pcapng_frames gives."""
+    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+           block(1, struct.pack("<HHI", 1, 0, 262144))]
+    for ts_hi, ts_lo, fr in frames:
+        out.append(block(6, struct.pack("<IIIII", 0, ts_hi, ts_lo, len(fr), len(fr)) + fr))
     with open(path, "wb") as f:
         f.write(b"".join(out))
+
+
+def read_pcapng_frames(path):
+    """Enhanced Packet Blocks of a little-endian pcapng file: list of (ts_hi, ts_lo, frame)."""
+    d = open(path, "rb").read()
+    i, frames = 0, []
+    while i + 12 <= len(d):
+        btype, blen = struct.unpack_from("<II", d, i)
+        if btype == 6:
+            _, ts_hi, ts_lo, caplen, _ = struct.unpack_from("<IIIII", d, i + 8)
+            frames.append((ts_hi, ts_lo, d[i + 28:i + 28 + caplen]))
+        i += blen
+    return frames
 
 
 def client_hello(n=60):
