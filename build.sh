@@ -135,11 +135,19 @@ cmake_build() {
 }
 
 # ---------------------------------------------------------------- dependencies
-# pkg:probe pairs; a probe is a command name, an absolute file path, or @fuzzer-rt: libFuzzer's
-# runtime in the directory of the installed clang's runtimes (whatever its version).
+# pkg:probe pairs; a probe is a command name, an absolute file path, @fuzzer-rt: libFuzzer's
+# runtime in the directory of the installed clang's runtimes (whatever its version), or @lib=NAME:
+# a library file clang's linker finds (clang -print-file-name answers a bare NAME when it finds none).
 DEPS_BASE="clang:clang cmake:cmake make:make zip:zip unzip:unzip libclang-rt-dev:@fuzzer-rt android-libboringssl-dev:$(bssl_inc)/openssl/ssl.h libpcap-dev:/usr/include/pcap/pcap.h libcmocka-dev:/usr/include/cmocka.h llvm:llvm-symbolizer dovecot-dev:$MX_DOVECOT_INCLUDE/imap-parser.h dovecot-core:$MX_DOVECOT_SHARED"
 DEPS_AFL="afl++:afl-fuzz"
 DEPS_TEST="valgrind:valgrind strace:strace tshark:tshark swaks:swaks curl:curl python3:python3 openssl:openssl"
+# ./build.sh oss-fuzz-check, also the suite's --deps debian form of it: base-builder's CXXFLAGS
+# carry -stdlib=libc++, so every C++ link (the fuzzers are linked with $CXX) needs libc++ and
+# libc++abi; the runner checks read binaries with file(1)
+DEPS_OSSFUZZ="libc++-dev:@lib=libc++.so libc++abi-dev:@lib=libc++abi.so file:file"
+# its --deps source form: ci/oss-fuzz/build.sh drives BoringSSL and libpcap with CMake and ninja;
+# libpcap's filter grammar needs flex and bison (the OSS-Fuzz Dockerfile installs the same)
+DEPS_OSSFUZZ_SOURCE="ninja-build:ninja flex:flex bison:bison git:git"
 
 missing_pkgs() {
     local pair pkg probe miss=""
@@ -147,6 +155,7 @@ missing_pkgs() {
         pkg=${pair%%:*}
         probe=${pair#*:}
         [[ $probe == @fuzzer-rt ]] && probe="$(clang --print-runtime-dir 2>/dev/null || echo /nonexistent)/libclang_rt.fuzzer-x86_64.a"
+        [[ $probe == @lib=* ]] && probe=$(clang -print-file-name="${probe#@lib=}" 2>/dev/null || echo "${probe#@lib=}")
         if [[ $probe == /* ]]; then
             [[ -e $probe ]] || miss="$miss $pkg"
         else
@@ -354,7 +363,7 @@ sanitizer_env() {
 }
 
 cmd_test() {
-    ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST
+    ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST $DEPS_OSSFUZZ
     # live mode's real servers (live/tests/): not in ensure_deps, because installing postfix or
     # dovecot plainly would start their system services; live/install.sh keeps them stopped.
     # As non-root it only says what is missing; that test is then reported as skipped.
@@ -483,10 +492,12 @@ case $cmd in
 test) cmd_test "$@" ;;
 repro) cmd_repro "$@" ;;
 oss-fuzz) cmd_oss_fuzz "$@" ;;
-oss-fuzz-check) exec "$ROOT/ci/oss-fuzz/check.sh" "$@" ;;
+oss-fuzz-check) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_OSSFUZZ
+                [[ " $* " == *" --deps debian "* ]] || ensure_deps $DEPS_OSSFUZZ_SOURCE
+                exec "$ROOT/ci/oss-fuzz/check.sh" "$@" ;;
 bench) ensure_deps $DEPS_BASE $DEPS_AFL; exec "$ROOT/bench/run.sh" "$@" ;;
 coverage) ensure_deps $DEPS_BASE; exec "$ROOT/tools/coverage.sh" "$@" ;;
-deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST; say "all dependencies present" ;;
+deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST $DEPS_OSSFUZZ $DEPS_OSSFUZZ_SOURCE; say "all dependencies present" ;;
 live) ensure_deps $DEPS_BASE; cmake_build test live-judge mx-serve session-mutate; sanitizer_env
       exec "$ROOT/live/live.sh" --build "$TEST_DIR" "$@" ;;
 targets) cmd_targets "$@" ;;

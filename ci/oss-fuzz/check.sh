@@ -278,6 +278,15 @@ valid = {"architectures", "auto_ccs", "blackbox", "builds_per_day", "coverage_ex
 for k in data:
     if k not in valid:
         print("project.yaml: %s is not a section OSS-Fuzz knows" % k)
+# the sections whose values are constants (infra/constants.py); a value may also be
+# "name: {experimental: true}", which this reader keeps as "name:"
+constants = {"sanitizers": {"address", "none", "memory", "undefined", "thread", "coverage", "introspector", "hwaddress"},
+             "fuzzing_engines": {"libfuzzer", "afl", "honggfuzz", "centipede", "none", "wycheproof"},
+             "architectures": {"i386", "x86_64", "aarch64"}}
+for k, allowed in constants.items():
+    for v in data.get(k, []) if isinstance(data.get(k), list) else []:
+        if v.rstrip(":").strip() not in allowed:
+            print("project.yaml: %s is not a valid %s constant" % (v, k))
 if not data.get("main_repo"):
     print("project.yaml: no main_repo (OSS-Fuzz requires it)")
 for k in ("primary_contact",):
