@@ -185,7 +185,7 @@ static char expect_class(const struct judge *j, const struct starttls_expect *e)
     return e->code == I_GREET || e->code == I_OK || e->code == I_LOGOUT ? 'A' : 'R';
 }
 
-static const char *class_name(char c)
+const char *class_name(char c)
 {
     switch (c) {
     case 'A': return "accepted";

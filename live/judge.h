@@ -11,6 +11,8 @@
 
 /* p[0..n) as printable text (\r \n \xNN) into out (cap bytes, NUL-terminated) */
 void shown(char *out, size_t cap, const uint8_t *p, size_t n);
+/* a reply class (A R C B X I T ...) as the verdicts name it */
+const char *class_name(char c);
 /* a transcript's hex payload ("-": empty) into out; returns the byte count */
 size_t unhex(const char *h, uint8_t *out);
 
