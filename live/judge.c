@@ -407,7 +407,8 @@ static void match(struct judge *j)
                     "the server accepts MAIL without EHLO/HELO or within a transaction: '%s'", us);
         } else if (ec == 'R' && uc == 'B') {
             verdict(j, "choice", e->rule, want, got, "refused and closing (RFC 5321 3.8, RFC 3501 7.1.5): '%s'", us);
-        } else if (ec == 'A' && uc == 'R' && credentials(j->verb)) {
+        } else if (ec == 'A' && uc == 'R' && (credentials(j->verb) || strstr(e->rule, "after a SASL challenge"))) {
+            /* a SASL response (the line after 334 / "+ ") carries credentials too */
             verdict(j, "na", e->rule, want, got,
                     "%s refused: the server checks credentials or offers other mechanisms; the model takes them as given: '%s'",
                     j->verb, us);

@@ -73,6 +73,7 @@ struct ij {
     struct fz_buf classes;
     int done, selected;
     int limits_exact; /* the model's limits are the server's own */
+    char open_tag[64];  /* the tag of a command the stream ends inside (no expectation yet) */
 };
 
 static void ij_class(struct ij *j, char c)
@@ -253,6 +254,7 @@ static void expectations(struct ij *j, const struct fz_buf *stream, size_t max_l
             break;
         }
     }
+    snprintf(j->open_tag, sizeof j->open_tag, "%s", tag);
     imap_model_free(&m);
 }
 
@@ -550,13 +552,22 @@ int imap_auth_expect(const struct fz_session *s, size_t max_line, uint64_t max_l
     return 0;
 }
 
-/* an answer that no expectation is left for, after the expectation prev */
-static void extra_answer(struct ij *j, const struct ex *prev, const struct resp *r, int closed)
+/* an answer that no expectation is left for, after the expectation prev; next: the expectation
+ * the next write (or none) brings */
+static void extra_answer(struct ij *j, const struct ex *prev, const struct ex *next, const struct resp *r,
+                         int closed)
 {
     char us[240];
     shown(us, sizeof us, r->line, r->n > 70 ? 70 : r->n);
     ij_class(j, '+');
-    if (r->kind == 'u' && !strcmp(r->status, "BYE"))
+    const char *early = next ? next->tag : j->open_tag;
+    if (r->kind == 't' && early[0] && !strcmp(r->tag, early) && resp_class(r) == 'R')
+        /* RFC 3501 2.2.1: "If, instead, the server detected an error in the command, it sends a
+         * BAD completion response ... to reject the command and prevent the client from sending
+         * any more of the command": a refusal before the command's end */
+        ij_verdict(j, "choice", "RFC 3501 2.2.1: the server may reject a command before its end", "no reply yet",
+                   "refused", "the command %s is refused before the model has read it whole: '%s'", early, us);
+    else if (r->kind == 'u' && !strcmp(r->status, "BYE"))
         ij_verdict(j, "choice", "RFC 3501 7.1.5: BYE (the server closes: its error limit or timeout)", "no reply",
                    closed ? "BYE, closed" : "BYE", "'%s'", us);
     else if (!resync_verdict(j, prev, "no reply", "a reply", us))
@@ -647,7 +658,7 @@ int imap_auth_judge(const struct fz_session *s, char *transcript, size_t max_lin
                           qh + 1 < qt && r.kind == 't' && !strcmp(r.tag, j.ex[qh + 1].tag));
                 qh++;
             } else {
-                extra_answer(&j, qh ? &j.ex[qh - 1] : NULL, &r, closed);
+                extra_answer(&j, qh ? &j.ex[qh - 1] : NULL, qt < j.nex ? &j.ex[qt] : NULL, &r, closed);
             }
             if (j.done)
                 break;

@@ -59,8 +59,8 @@ python3 "$ROOT/bench/variant.py" replay --root "$ROOT" --build "$BUILD" --jobs 1
 # the bound is what it was (120 s, 300 replays); --until ends the mutation at the first finding
 # of the rule. Seed 49's first round of mutants already holds one that moves an EHLO session to
 # the listener without a certificate (seed 7 needed over 40 replays, more than the 120 s allowed
-# at load 27); the minimizer gets 60 replays, enough to cut the mutant down
-fuzz planted "$work/bin/mx-serve" 120 300 --until "$RULE" --min-budget 60
+# at load 27); the minimizer gets 30 replays, enough to cut the mutant down
+fuzz planted "$work/bin/mx-serve" 120 300 --until "$RULE" --min-budget 30
 records planted seed >"$work/seed.findings"
 grep -q "| $RULE" "$work/seed.findings" && { cat "$work/seed.findings"; fail "a seed itself shows $RULE: the test would not show the fuzzer finding it"; }
 records planted fuzz >"$work/fuzz.findings"
@@ -90,7 +90,7 @@ echo "ok: '$cmd' reproduces it on a freshly started server"
 # the same fuzz run: the same seeds, seed and feedback, and as many replays as the planted run
 # took (the mutants are the same while both servers answer alike), without --until
 n=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["replays"])' "$work/planted/fuzz.json")
-fuzz real "$BUILD/tools/mx-serve" 120 "$n" --min-budget 60
+fuzz real "$BUILD/tools/mx-serve" 120 "$n" --min-budget 30
 records real any >"$work/real.findings"
 grep -q "| $RULE" "$work/real.findings" && { cat "$work/real.findings"; fail "the real mx-serve shows $RULE under the same fuzz run"; }
 echo "ok: the same fuzz run on the real mx-serve: no $RULE finding ($(grep -c . "$work/real.findings") other finding(s))"
