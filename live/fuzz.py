@@ -52,15 +52,29 @@ def dictionaries(root):
     return [] if d == "-" else [os.path.join(root, "dictionaries", n) for n in d.split("+")]
 
 
-def signature(rec):
-    return (rec.get("listener"), rec.get("classes"))
+FEEDBACKS = ("bigram", "sequence")
+
+
+def novelty(rec, mode):
+    """The feedback keys of one replay. "sequence": the (listener, whole reply-class sequence),
+    which nearly every mutant changes somewhere (each kept one then breeds more of the same);
+    "bigram" (default): the (listener, class, next class) pairs of the sequence, from its start
+    to its end, and the (listener, rule, verdict) of every verdict: a mutant is kept for a reply
+    after a reply not seen before, or a rule reached or decided otherwise than before."""
+    lst = rec.get("listener")
+    if mode == "sequence":
+        return {("seq", lst, rec.get("classes"))}
+    seq = ["^"] + (rec.get("classes") or "").split() + ["$"]
+    keys = {("bigram", lst, a, b) for a, b in zip(seq, seq[1:])}
+    return keys | {("rule", lst, v["rule"], v["verdict"]) for v in rec.get("verdicts", [])}
 
 
 class Server:
     def __init__(self, name, qdir):
         self.name, self.qdir = name, qdir
         self.queue = []     # [path, times taken]
-        self.sigs = set()
+        self.sigs = set()   # feedback keys seen (novelty())
+        self.kept = 0       # mutants that joined the queue
         self.execs = 0
         self.na = 0
 
@@ -75,6 +89,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=4)
     ap.add_argument("--batch", type=int, default=8, help="mutants per round (default 8)")
+    ap.add_argument("--feedback", choices=FEEDBACKS, default="bigram",
+                    help="what makes a mutant new (default bigram; sequence: the whole reply-class sequence)")
+    ap.add_argument("--until", metavar="RULE",
+                    help="stop mutating at the first finding whose rule contains RULE (a test's bound)")
     minimize.minimize_options(ap)
     ap.add_argument("paths", nargs="+")
     a = ap.parse_args()
@@ -112,17 +130,18 @@ def main():
             k = (srv.name,) + minimize.finding_key(v)
             if k not in found:
                 # the session stays on disk for the minimizer
-                keep = os.path.join(fdir, "findings", "%s-%d" % (srv.name, len(found)))
+                keep = os.path.join(fdir, "findings", run.reader_name("%s-%d" % (srv.name, len(found)), path))
                 shutil.copyfile(path, keep)
                 rec["session"] = os.path.relpath(keep, ROOT)
                 found[k] = rec
                 print("live fuzz: %s: new finding after %d replays: %s (expected %s, got %s)" % (
                     srv.name, srv.execs, v["rule"], v["want"], v["got"]), flush=True)
                 results.append(rec)
-        sig = signature(rec)
-        if sig not in srv.sigs:
-            srv.sigs.add(sig)
+        keys = novelty(rec, a.feedback)
+        if not keys <= srv.sigs:
+            srv.sigs |= keys
             if origin == "fuzz":
+                srv.kept += 1
                 dst = os.path.join(srv.qdir, os.path.basename(path))
                 shutil.copyfile(path, dst)
                 path = dst
@@ -141,12 +160,15 @@ def main():
         todo = [(p, s) for p in seeds for s in servers]
         for (p, s), rec in zip(todo, ex.map(lambda t: run.one(a, ports, t[0], t[1].name), todo)):
             note(rec, s, p, "seed")
-        print("live fuzz: %d seeds on %s: %d class sequences known; mutating for %.0f s (at most %d replays)" % (
-            len(seeds), ",".join(names), sum(len(s.sigs) for s in servers), a.time, a.count), flush=True)
+        print("live fuzz: %d seeds on %s: %d feedback keys (%s) known; mutating for %.0f s (at most %d replays)" % (
+            len(seeds), ",".join(names), sum(len(s.sigs) for s in servers), a.feedback, a.time, a.count), flush=True)
         total = sum(s.execs for s in servers)
         rounds, last_progress, seen = 0, time.time(), set()
         deadline = time.time() + a.time
-        while time.time() < deadline and total < a.count:
+        def reached():
+            return a.until and any(a.until in k[1] for k in found)
+
+        while time.time() < deadline and total < a.count and not reached():
             srv = servers[rounds % len(servers)]
             rounds += 1
             if not srv.queue:
@@ -175,7 +197,7 @@ def main():
                     os.unlink(path)  # the same session again: no news from a black box
                     continue
                 seen.add(h)
-                dst = os.path.join(os.path.dirname(path), h[:16])
+                dst = os.path.join(os.path.dirname(path), run.reader_name(h[:16], entry[0]))
                 os.replace(path, dst)
                 mutants.append(dst)
             for p, rec in zip(mutants, ex.map(lambda p: run.one(a, ports, p, srv.name), mutants)):
@@ -195,8 +217,8 @@ def main():
                           a.min_seconds, log=lambda s: print(s, flush=True), mx_serve=a.mx_serve, jobs=a.jobs)
     summary = {
         "seconds": round(fuzz_seconds, 1), "minimize_seconds": round(time.time() - t_min, 1),
-        "replays": total, "seeds": len(seeds), "seed": a.seed, "load": os.getloadavg(),
-        "servers": {s.name: {"replays": s.execs, "queue": len(s.queue), "class_sequences": len(s.sigs),
+        "replays": total, "seeds": len(seeds), "seed": a.seed, "load": os.getloadavg(), "feedback": a.feedback,
+        "servers": {s.name: {"replays": s.execs, "queue": len(s.queue), "kept": s.kept, "feedback_keys": len(s.sigs),
                              "not_applicable": s.na,
                              "findings": sum(1 for k in found if k[0] == s.name)} for s in servers},
     }

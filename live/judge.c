@@ -3,6 +3,12 @@
  *   live-judge [--max-line N] [--max-message N] SESSION TRANSCRIPT
  *                                   the verdicts on one replay (format below), exit 0; the
  *                                   limits are the listener's (the session header's otherwise)
+ *   live-judge --imap-auth [--limits-exact] [--max-line N] [--max-message N] [--expect] SESSION [TRANSCRIPT]
+ *                                   the same for an IMAP reader's session (corpus/imap ...)
+ *                                   replayed after the test user's LOGIN (judge_imap.c: the IMAP
+ *                                   model); the first client write of the transcript is the login;
+ *                                   --limits-exact: the limits are the server's own, so a literal
+ *                                   over them is judged (else the server's limit decides, n.a.)
  *   live-judge --expect SESSION     per client write of SESSION, the reply units the model
  *                                   expects if the server follows it: one line per `C` event,
  *                                   "SMTP: r" per reply, POP3 "r"/"m" (multi-line), IMAP
@@ -35,6 +41,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "judge.h"
 #include "session.h"
 #include "starttls_model.h"
 
@@ -58,12 +65,13 @@ struct judge {
     char verb[16];          /* the verb of the line behind the current expectation */
     size_t line_n;          /* and that line's length */
     int line_odd;           /* and it holds a byte outside printable ASCII (CR LF aside) */
+    int line_args;          /* and something follows its verb */
     unsigned char piped[MAX_EX]; /* the expectation's write held more than one command */
     unsigned char greet[MAX_EX]; /* the expectation is the server's greeting */
 };
 
 /* ---------------------------------------------------------------- output */
-static void shown(char *out, size_t cap, const uint8_t *p, size_t n)
+void shown(char *out, size_t cap, const uint8_t *p, size_t n)
 {
     size_t k = 0;
     for (size_t i = 0; i < n && k + 5 < cap; i++) {
@@ -177,7 +185,7 @@ static char expect_class(const struct judge *j, const struct starttls_expect *e)
     return e->code == I_GREET || e->code == I_OK || e->code == I_LOGOUT ? 'A' : 'R';
 }
 
-static const char *class_name(char c)
+const char *class_name(char c)
 {
     switch (c) {
     case 'A': return "accepted";
@@ -233,6 +241,7 @@ static void pop_verb(struct judge *j)
     j->verb[0] = 0;
     j->line_n = 0;
     j->line_odd = 0;
+    j->line_args = 0;
     if (!j->lines.n)
         return;
     size_t n;
@@ -254,7 +263,23 @@ static void pop_verb(struct judge *j)
     while (a < n && l[a] != ' ' && l[a] != '\r' && l[a] != '\n' && k + 1 < sizeof j->verb)
         j->verb[k++] = (char)toupper(l[a++]);
     j->verb[k] = 0;
+    while (a < n && l[a] == ' ')
+        a++;
+    j->line_args = a < n && l[a] != '\r' && l[a] != '\n';
     fz_buf_drop_front(&j->lines, sizeof n + n);
+}
+
+/* RFC 3501 9: the IMAP commands of the not-authenticated state that take no arguments ("capability =
+ * "CAPABILITY"", ...): any argument makes the line a syntax error, BAD (7.1.3) */
+static const char *no_args_rule(const char *verb)
+{
+    if (!strcmp(verb, "CAPABILITY"))
+        return "RFC 3501 6.1.1: CAPABILITY takes no arguments (9; 7.1.3: BAD)";
+    if (!strcmp(verb, "LOGOUT"))
+        return "RFC 3501 6.1.3: LOGOUT takes no arguments (9; 7.1.3: BAD)";
+    if (!strcmp(verb, "STARTTLS"))
+        return "RFC 3501 6.2.1: STARTTLS takes no arguments (9; 7.1.3: BAD)";
+    return NULL;
 }
 
 /* The rule of an expectation as the report names it: the model's own where it has one, else the
@@ -322,6 +347,11 @@ static void match(struct judge *j)
         if (j->proto == FZ_PROTO_SMTP && e->code == 530 && (!e->rule || !strcmp(e->rule, "command rules")))
             e->rule = "RFC 3207 4: TLS required: 530 to all but EHLO, NOOP, STARTTLS, QUIT before TLS";
         e->rule = section(j, e, j->greet[j->next]);
+        /* an IMAP command that takes no arguments, given some (a literal among them): its
+         * refusal is that command's rule, whatever else the model says of the line (the {N+}
+         * rule of refused_line is about the octets, not about why the line is refused) */
+        if (j->proto == FZ_PROTO_IMAP && ec == 'R' && j->line_args && no_args_rule(j->verb))
+            e->rule = no_args_rule(j->verb);
         if (j->proto == FZ_PROTO_SMTP)
             snprintf(want, sizeof want, "%s (%d)", class_name(ec), e->code);
         else
@@ -377,7 +407,8 @@ static void match(struct judge *j)
                     "the server accepts MAIL without EHLO/HELO or within a transaction: '%s'", us);
         } else if (ec == 'R' && uc == 'B') {
             verdict(j, "choice", e->rule, want, got, "refused and closing (RFC 5321 3.8, RFC 3501 7.1.5): '%s'", us);
-        } else if (ec == 'A' && uc == 'R' && credentials(j->verb)) {
+        } else if (ec == 'A' && uc == 'R' && (credentials(j->verb) || strstr(e->rule, "after a SASL challenge"))) {
+            /* a SASL response (the line after 334 / "+ ") carries credentials too */
             verdict(j, "na", e->rule, want, got,
                     "%s refused: the server checks credentials or offers other mechanisms; the model takes them as given: '%s'",
                     j->verb, us);
@@ -513,7 +544,7 @@ static uint8_t *slurp(const char *path, size_t *n)
     return b.p;
 }
 
-static size_t unhex(const char *h, uint8_t *out)
+size_t unhex(const char *h, uint8_t *out)
 {
     size_t n = 0;
     if (!strcmp(h, "-"))
@@ -571,6 +602,18 @@ int main(int argc, char **argv)
     size_t sn, tn;
     /* --max-line N --max-message N: the listener's real limits, in place of the header's */
     size_t max_line = 0, max_message = 0;
+    int imap_auth = 0;
+    if (argc >= 2 && !strcmp(argv[1], "--imap-auth")) {
+        imap_auth = 1;
+        argv++;
+        argc--;
+        /* --limits-exact: the limits given are the server's own (mx-serve's), not a guess */
+        if (argc >= 2 && !strcmp(argv[1], "--limits-exact")) {
+            imap_auth = 2;
+            argv++;
+            argc--;
+        }
+    }
     while (argc >= 3 && (!strcmp(argv[1], "--max-line") || !strcmp(argv[1], "--max-message"))) {
         char *end;
         unsigned long long v = strtoull(argv[2], &end, 10);
@@ -587,12 +630,12 @@ int main(int argc, char **argv)
         fz_session_parse(&s, sd, sn);
         if (max_line) s.max_line = max_line;
         if (max_message) s.max_literal = max_message;
-        int rc = expect_main(&s);
+        int rc = imap_auth ? imap_auth_expect(&s, s.max_line, s.max_literal) : expect_main(&s);
         free(sd);
         return rc;
     }
     if (argc != 3) {
-        fprintf(stderr, "usage: live-judge SESSION TRANSCRIPT | live-judge --expect SESSION\n");
+        fprintf(stderr, "usage: live-judge [--imap-auth] [--max-line N] [--max-message N] SESSION TRANSCRIPT | ... --expect SESSION\n");
         return 2;
     }
     uint8_t *sd = slurp(argv[1], &sn);
@@ -602,6 +645,12 @@ int main(int argc, char **argv)
         s.max_line = max_line;
     if (max_message)
         s.max_literal = max_message;
+    if (imap_auth) {
+        int rc = imap_auth_judge(&s, td, s.max_line, s.max_literal, imap_auth == 2);
+        free(sd);
+        free(td);
+        return rc;
+    }
     model_init(&j, &s);
     uint8_t *bytes = malloc(tn / 2 + 1);
     if (!bytes)

@@ -5,7 +5,7 @@
 # writes DIR/report.txt and DIR/report.html, and stops every server (also on Ctrl-C).
 #
 #   live/live.sh --build BUILD [--dir DIR] [--quick] [--servers LIST] [--mx-serve BIN] [--jobs N]
-#                [--fuzz [--time S] [--count N] [--seed K]] [SESSION-OR-DIR...]
+#                [--fuzz [--time S] [--count N] [--seed K] [--feedback F] [--until RULE]] [SESSION-OR-DIR...]
 #     --build      the test build (live/live-judge, tools/mx-serve)
 #     --dir        default BUILD/../live (build/live)
 #     --quick      only the hand-written sessions and the reproducers (the default set adds the
@@ -15,7 +15,10 @@
 #     --fuzz       black-box mutation (live/fuzz.py) instead of the replay: the sessions are the
 #                  seeds, mutated with tools/session-mutate (the session-aware mutator), kept when
 #                  a server answers with a new reply-class sequence; --time S seconds (default 60),
-#                  at most --count N replays (default 5000), --seed K (default 1)
+#                  at most --count N replays (default 5000), --seed K (default 1); --feedback
+#                  bigram (default: new reply-class bigrams or rule verdicts) or sequence (a new
+#                  whole class sequence); --until RULE: stop mutating at the first finding of RULE;
+#                  --min-budget N / --min-seconds S: the minimizer's bounds per finding (150, 120)
 #
 # Every finding is minimized (live/minimize.py) against the running server to
 # DIR/minimal/SERVER-HASH, which this script keeps across runs (everything else in DIR is
@@ -34,8 +37,14 @@ while [[ $# -gt 0 ]]; do
     --mx-serve) MXSERVE=${2:?}; shift 2 ;;
     --jobs) JOBS=${2:?}; shift 2 ;;
     --fuzz) FUZZ=1; shift ;;
-    --time | --count | --seed)
+    --time | --count | --seed | --min-budget | --min-seconds)
         [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "live: $1 wants a whole number, not '${2:-}'" >&2; exit 2; }
+        FUZZ_OPTS+=("$1" "$2"); shift 2 ;;
+    --feedback)
+        [[ ${2:-} == bigram || ${2:-} == sequence ]] || { echo "live: --feedback is bigram or sequence, not '${2:-}'" >&2; exit 2; }
+        FUZZ_OPTS+=("$1" "$2"); shift 2 ;;
+    --until)
+        [[ -n ${2:-} ]] || { echo "live: --until wants a rule (a part of its name)" >&2; exit 2; }
         FUZZ_OPTS+=("$1" "$2"); shift 2 ;;
     -*) echo "live: unknown option $1" >&2; exit 2 ;;
     *) PATHS+=("$1"); shift ;;

@@ -54,8 +54,9 @@ class Budget(Exception):
 class Reducer:
     """Replays candidates of one finding on one server; remembers the smallest that reproduced."""
 
-    def __init__(self, a, ports, server, key, data, work, budget, seconds):
+    def __init__(self, a, ports, server, key, data, work, budget, seconds, like=""):
         self.a, self.ports, self.server, self.key = a, ports, server, key
+        self.like = like  # the session minimized: its candidates are judged as it is
         self.work, self.budget, self.deadline = work, budget, time.time() + seconds
         self.tests = 0
         self.best, self.best_rec = None, None
@@ -75,7 +76,7 @@ class Reducer:
         if self.tests >= self.budget or time.time() > self.deadline:
             raise Budget()
         self.tests += 1
-        path = os.path.join(self.work, "cand-" + h[:16])
+        path = os.path.join(self.work, run.reader_name("cand-" + h[:16], self.like))
         with open(path, "wb") as f:
             f.write(data)
         rec = run.one(self.a, self.ports, path, self.server)
@@ -138,10 +139,10 @@ def reduce_events(r, events):
     return events
 
 
-def minimize(a, ports, server, key, data, work, budget=150, seconds=120):
+def minimize(a, ports, server, key, data, work, budget=150, seconds=120, like=""):
     """(minimal session bytes, its replay record, replays used); (None, None, n) when the
-    finding did not reproduce even once."""
-    r = Reducer(a, ports, server, key, data, work, budget, seconds)
+    finding did not reproduce even once. like: the session's path (an IMAP reader's?)."""
+    r = Reducer(a, ports, server, key, data, work, budget, seconds, like)
     try:
         if r.reproduces(r.base.events):
             reduce_events(r, list(r.base.events))
@@ -180,7 +181,7 @@ def minimize_all(a, ports, results, out_dir, budget, seconds, log=print, mx_serv
             data = f.read()
         t0 = time.time()
         with tempfile.TemporaryDirectory(dir=out_dir) as work:
-            best, brec, tests = minimize(a, ports, k[0], k[1:], data, work, budget, seconds)
+            best, brec, tests = minimize(a, ports, k[0], k[1:], data, work, budget, seconds, run.session_path(recs[0]))
         return k, recs[0], data, best, brec, tests, time.time() - t0
 
     done = []
@@ -191,7 +192,8 @@ def minimize_all(a, ports, results, out_dir, budget, seconds, log=print, mx_serv
                 rec["minimal"], rec["minimal_verdict"] = None, None
                 log("live: minimize %s | %s: did not reproduce (%d replays)" % (k[0], k[1], tests))
                 continue
-            path = os.path.join(out_dir, "%s-%s" % (k[0], hashlib.sha1(best).hexdigest()[:12]))
+            path = os.path.join(out_dir, "%s-%s" % (k[0], run.reader_name(hashlib.sha1(best).hexdigest()[:12],
+                                                                         run.session_path(rec))))
             with open(path + ".tmp", "wb") as f:
                 f.write(best)
             os.replace(path + ".tmp", path)

@@ -111,12 +111,12 @@ def text_report(results, root, fz=None):
     servers = sorted({r["server"] for r in results})
     L.append("live mode: %d replays, servers: %s" % (len(results), " ".join(servers)))
     if fz:
-        L.append("fuzz: %d replays in %.0f s (+ %.0f s minimizing), %d seeds, seed %d, load average %s" % (
-            fz["replays"], fz["seconds"], fz["minimize_seconds"], fz["seeds"], fz["seed"],
+        L.append("fuzz: %d replays in %.0f s (+ %.0f s minimizing), %d seeds, seed %d, feedback %s, load average %s" % (
+            fz["replays"], fz["seconds"], fz["minimize_seconds"], fz["seeds"], fz["seed"], fz["feedback"],
             " ".join("%.2f" % x for x in fz["load"])))
         for srv, f in sorted(fz["servers"].items()):
-            L.append("    %-18s %5d replays, %3d class sequences, queue %3d, %d n.a., %d finding(s)" % (
-                srv, f["replays"], f["class_sequences"], f["queue"], f["not_applicable"], f["findings"]))
+            L.append("    %-18s %5d replays, %4d mutants kept, %4d feedback keys, queue %3d, %d n.a., %d finding(s)" % (
+                srv, f["replays"], f["kept"], f["feedback_keys"], f["queue"], f["not_applicable"], f["findings"]))
         L.append("  (results below: the seeds' replays, the mutants that joined a queue, the findings)")
     for srv in servers:
         tot = defaultdict(int)
@@ -170,12 +170,14 @@ def html_report(results, root, fz=None):
          "class; <b>choice</b> is an answer the RFCs allow that differs from libmx's; <b>n.a.</b> a rule the "
          "session cannot test on that server.</p>" % len(results)]
     if fz:
-        H.append("<p>fuzz: %d replays in %.0f s (+ %.0f s minimizing), load average %s</p><table><tr><th>server</th>"
-                 "<th>replays</th><th>class sequences</th><th>queue</th><th>findings</th></tr>" % (
-                     fz["replays"], fz["seconds"], fz["minimize_seconds"], e(" ".join("%.2f" % x for x in fz["load"]))))
+        H.append("<p>fuzz: %d replays in %.0f s (+ %.0f s minimizing), feedback %s, load average %s</p><table><tr>"
+                 "<th>server</th><th>replays</th><th>mutants kept</th><th>feedback keys</th><th>queue</th>"
+                 "<th>findings</th></tr>" % (
+                     fz["replays"], fz["seconds"], fz["minimize_seconds"], e(fz["feedback"]),
+                     e(" ".join("%.2f" % x for x in fz["load"]))))
         for srv, f in sorted(fz["servers"].items()):
-            H.append("<tr><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td></tr>" % (
-                e(srv), f["replays"], f["class_sequences"], f["queue"], f["findings"]))
+            H.append("<tr><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td></tr>" % (
+                e(srv), f["replays"], f["kept"], f["feedback_keys"], f["queue"], f["findings"]))
         H.append("</table>")
     servers = sorted({r["server"] for r in results})
     rules = sorted({rule for s in per for rule in per[s]})

@@ -62,6 +62,35 @@ def listener(s):
     return None
 
 
+# The IMAP reader's sessions (the imap, imap_tls and imap_dovecot targets: a client stream of
+# commands with literals, APPEND; their header's proto and mode are ignored by those targets) are
+# meaningful only after a login: they are replayed on the IMAPS listener behind login_prefix() (the
+# test user of live/servers.sh, DIR/test-user) and judged with the IMAP model (live-judge --imap-auth). A session
+# is one when its directory is such a target's (corpus/imap, repro/imap_dovecot, ...) or its name
+# carries IMAP_READER (the minimizer's and the fuzzer's copies of one).
+IMAP_READER_DIRS = ("imap", "imap_tls", "imap_dovecot")
+IMAP_READER = "imap-reader-"
+
+
+def imap_reader(path):
+    return os.path.basename(os.path.dirname(os.path.abspath(path))) in IMAP_READER_DIRS or \
+        IMAP_READER in os.path.basename(path)
+
+
+def reader_name(name, path):
+    """name, marked as an IMAP reader's session when path (the session it is a copy or a cut of)
+    is one: the copies of the fuzzer and the minimizer keep their judge."""
+    return IMAP_READER + name if imap_reader(path) else name
+
+
+def login_prefix(d):
+    """The login of the IMAP reader's sessions: "L0 LOGIN user password" of DIR/test-user (the
+    tag is the one live-judge --imap-auth expects)."""
+    with open(os.path.join(d, "test-user")) as f:
+        user, password = f.read().split()
+    return b"L0 LOGIN %s %s\r\n" % (user.encode(), password.encode())
+
+
 def kind_of(server):
     for k in LIMITS:
         if server == k or server.startswith(k + "-"):
@@ -88,8 +117,11 @@ def one(a, ports, path, server):
     rel = os.path.relpath(path, ROOT)
     with open(path, "rb") as f:
         s = mxsession.parse(f.read())
-    lst = listener(s)
-    rec = {"session": rel, "server": server, "listener": lst, "proto": s.proto}
+    reader = imap_reader(path)
+    lst = "imaps" if reader else listener(s)
+    rec = {"session": rel, "server": server, "listener": lst, "proto": "imap" if reader else s.proto}
+    if reader:
+        rec["imap_auth"] = True
     port = ports.get((server, lst)) if lst else None
     if port is None:
         rec["na"] = ("no %s listener on %s" % (lst, server)) if lst else \
@@ -98,6 +130,9 @@ def one(a, ports, path, server):
         return rec
     ml, mm = LIMITS.get(kind_of(server), (0, 0))
     lim = ["--max-line", str(ml), "--max-message", str(mm)] if ml else []
+    if reader:
+        # mx-serve's limits are known exactly (serve.h, --max-message); the others' are guesses
+        lim = ["--imap-auth"] + (["--limits-exact"] if kind_of(server) == "mx-serve" else []) + lim
     with tempfile.TemporaryDirectory() as t:
         ex, tr = os.path.join(t, "expect"), os.path.join(t, "transcript")
         with open(ex, "w") as f:
@@ -105,8 +140,12 @@ def one(a, ports, path, server):
         opts = argparse.Namespace(host="127.0.0.1", port=port, transcript=tr, quiet=a.quiet,
                                   patience=a.patience, timeout=a.timeout,
                                   expect=open(ex).read().split("\n"))
+        # a reader's session: implicit TLS (mx-serve, as libmx, disables LOGIN in plaintext while
+        # TLS is offered), the login, then the session's client writes
+        proto, mode, events = ("imap", "implicit", [("T", b""), ("C", login_prefix(a.dir))] +
+                               [e for e in s.events if e[0] == "C"]) if reader else (s.proto, s.mode, s.events)
         try:
-            rc = session_send.live(opts, s.proto, s.mode, s.events)
+            rc = session_send.live(opts, proto, mode, events)
         except (OSError, ValueError) as e:
             rc, rec["error"] = 2, "session-send: %s" % e
         if rc != 0 or not os.path.exists(tr):

@@ -1,7 +1,8 @@
 # live/servers.sh - the three servers of live mode, private and on loopback. Source it.
 #
 #   live_servers_init DIR        DIR (under build/): configs, spools, state, logs; a throwaway
-#                                certificate; 8 free loopback ports per server; a trap that stops
+#                                certificate; 8 free loopback ports per server; DIR/test-user
+#                                ("user password" of every server); a trap that stops
 #                                whatever was started here, also on Ctrl-C
 #   live_start_mxserve BIN       mx-serve BIN (two processes: the TLS-required submission listener
 #                                needs --tls-required, which is per process)
@@ -44,6 +45,8 @@ live_servers_init() {
     chmod 644 "$LIVE_DIR/certs/cert.pem"
     chmod 600 "$LIVE_DIR/certs/key.pem" "$LIVE_DIR/certs/test.pem"
     : >"$LIVE_DIR/ports"
+    # the test user, for live/run.py's login prefix (the IMAP reader's sessions run logged in)
+    echo "$LIVE_TEST_USER $LIVE_TEST_PASS" >"$LIVE_DIR/test-user"
 }
 
 # live_alloc_ports SERVER LISTENER...: a free loopback port per listener, appended to DIR/ports
