@@ -19,6 +19,7 @@ usage() {
     cat <<'EOF'
 usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|both] [--jobs J]
                              [--mutator on|off|both] [--configs shipped,pruned,empty]
+                             [--clock wall|cpu] [--wall-limit S]
                              [--quick] [--reuse-build] [--bug ID...]
          time to the first crash recognised as each re-injected bug of bench/bugs/manifest:
          N trials of at most S seconds per bug x engine x configuration (shipped corpus +
@@ -29,6 +30,9 @@ usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|bot
          Defaults: --trials 10 --time 30 --engine both --jobs 2 --mutator both, every
          configuration (several hours on 2 cores; most trials stop early). --quick: 3 trials x
          10 s, libFuzzer only, no empty configuration (does every target still find its bugs?).
+         --clock cpu: S is CPU seconds of the fuzzer's own processes, not wall seconds (fair
+         on a loaded machine); a trial is stopped after --wall-limit S wall seconds (default
+         20 x --time) and then censored with the CPU it got.
        ./build.sh bench speed [--time S] [--engine libfuzzer|afl|both] [--old REF|-]
                               [--target T...]
          exec/s of every target (or of the T given) as ratios against, on the same corpus,
@@ -97,7 +101,7 @@ prefilter() {
 
 cmd_bugs() {
     local trials=10 cap=30 engine=both jobs=2 quick=0 sel=() mutator=both configs=shipped,pruned,empty configs_set=0
-    local orig_args=("$@") reuse=0
+    local orig_args=("$@") reuse=0 clock=wall wall_limit=
     while [[ $# -gt 0 ]]; do
         case $1 in
         --trials) trials=${2:?}; shift 2 ;;
@@ -106,6 +110,8 @@ cmd_bugs() {
         --jobs) jobs=${2:?}; shift 2 ;;
         --mutator) mutator=${2:?}; shift 2 ;;
         --configs) configs=${2:?}; configs_set=1; shift 2 ;;
+        --clock) clock=${2:?}; shift 2 ;;
+        --wall-limit) wall_limit=${2:?}; shift 2 ;;
         --quick) quick=1; shift ;;
         --reuse-build) reuse=1; shift ;;
         --bug) shift; while [[ $# -gt 0 && $1 != --* ]]; do sel+=("$1"); shift; done ;;
@@ -129,6 +135,11 @@ cmd_bugs() {
     [[ $trials =~ ^[1-9][0-9]*$ ]] || die "--trials wants a positive number"
     [[ $cap =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
     [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs wants a positive number"
+    [[ $clock =~ ^(wall|cpu)$ ]] || die "--clock is wall or cpu"
+    [[ -z $wall_limit || $wall_limit =~ ^[1-9][0-9]*$ ]] || die "--wall-limit wants a positive number of seconds"
+    [[ -z $wall_limit || $clock == cpu ]] || die "--wall-limit goes with --clock cpu (with the wall clock the cap is the limit)"
+    [[ -n $wall_limit ]] || wall_limit=$((20 * cap))
+    [[ $clock == wall ]] && wall_limit=$cap
     [[ $engine =~ ^(libfuzzer|afl|both)$ ]] || die "--engine is libfuzzer, afl or both"
     [[ -f $MANIFEST ]] || die "no $MANIFEST"
 
@@ -138,10 +149,11 @@ cmd_bugs() {
     mkdir -p "$out/trials" "$out/variants" "$out/seeds"
     say "== bench bugs: $trials trial(s) x ${cap}s, engine $engine, $jobs at a time -> ${out#"$ROOT"/}"
     {
-        echo "command: ./build.sh bench bugs --trials $trials --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
+        echo "command: ./build.sh bench bugs --trials $trials --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs --clock $clock$([[ $clock == cpu ]] && echo " --wall-limit $wall_limit")$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
         echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
         echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
+        echo "clock: $clock"
     } >"$out/meta"
 
     # the bugs to measure
@@ -163,7 +175,7 @@ cmd_bugs() {
     # variants: patched fuzzers; and the seeds each variant starts from
     : >"$out/skipped"
     local jobsq=() line
-    echo "bug,target,engine,config,trial,seed,found,source,seconds,execs,unrelated_crashes,cap" >"$out/trials.csv"
+    echo "bug,target,engine,config,trial,seed,found,source,seconds,execs,unrelated_crashes,cap,clock,used,wall" >"$out/trials.csv"
     for line in "${lines[@]}"; do
         read -r id patch tl rx <<<"$line"
         if ! (cd "$ROOT" && git apply --check "bench/bugs/$patch" 2>/dev/null); then
@@ -239,7 +251,7 @@ cmd_bugs() {
                     base_cfg=${cfg%-nomut}
                     for ((k = 1; k <= trials; k++)); do
                         if [[ $base_cfg == shipped && $hits -gt 0 ]]; then
-                            echo "$id,$t,$e,$cfg,$k,-,1,corpus,0,0,0,$cap" >>"$out/trials.csv"
+                            echo "$id,$t,$e,$cfg,$k,-,1,corpus,0,0,0,$cap,$clock,0,0" >>"$out/trials.csv"
                             continue
                         fi
                         local seeds=- d=-
@@ -252,7 +264,7 @@ cmd_bugs() {
     done
 
     local total=${#jobsq[@]} done_n=0 running=() last=0
-    local worst=$(( (total * cap + jobs - 1) / jobs ))
+    local worst=$(( (total * wall_limit + jobs - 1) / jobs ))
     say "[$(ts)] $total fuzzing trial(s) to run (worst case $((worst / 60)) min $((worst % 60)) s)"
     trial_dir() { echo "$out/trials/$1-$2-$3-$4-$5"; }
     start_trial() {
@@ -271,24 +283,25 @@ cmd_bugs() {
         elif [[ $e == afl && $layout != - ]]; then
             so="$BUILD/fuzz-afl/out/mxfuzz_mutator_$layout.so"
         fi
-        "$HERE/trial.sh" "$e" "$bin" "$seeds" "$d" "$maxlen" "$cap" "$seed" "$rx" "$dir" "$so" \
+        "$HERE/trial.sh" "$e" "$bin" "$seeds" "$d" "$maxlen" "$cap" "$seed" "$rx" "$dir" "$so" "$clock" "$wall_limit" \
             >"$dir/trial.log" 2>&1 &
         echo $! >"$dir/pid"
         running+=("$1")
     }
     finish_trial() {
-        local id t e cfg k seed seeds d maxlen rx dir found secs execs unrel src
+        local id t e cfg k seed seeds d maxlen rx dir found secs execs unrel src used wall
         read -r id t e cfg k seed seeds d maxlen rx <<<"$1"
         dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
-        if [[ -f $dir/result ]]; then read -r found secs execs unrel <"$dir/result"; else found=0 secs=$cap execs=0 unrel=0; fi
+        if [[ -f $dir/result ]]; then read -r found secs execs unrel used wall <"$dir/result"; else found=0 secs=$cap execs=0 unrel=0; fi
+        used=${used:-0} wall=${wall:-0}
         src=fuzzer
         [[ $found -eq 1 ]] || src=censored
-        echo "$id,$t,$e,$cfg,$k,$seed,$found,$src,$secs,$execs,$unrel,$cap" >>"$out/trials.csv"
+        echo "$id,$t,$e,$cfg,$k,$seed,$found,$src,$secs,$execs,$unrel,$cap,$clock,$used,$wall" >>"$out/trials.csv"
         done_n=$((done_n + 1))
         if [[ $found -eq 1 ]]; then
-            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: found in ${secs}s ($execs execs)$([[ $unrel -gt 0 ]] && echo ", after $unrel unrelated crash(es)")"
+            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: found in ${secs}s $clock (${wall}s wall, $execs execs)$([[ $unrel -gt 0 ]] && echo ", after $unrel unrelated crash(es)")"
         else
-            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: not found in ${cap}s ($execs execs)$([[ $unrel -gt 0 ]] && echo "; $unrel unrelated crash(es)")"
+            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: not found in ${used}s $clock of ${cap}s (${wall}s wall, $execs execs)$([[ $unrel -gt 0 ]] && echo "; $unrel unrelated crash(es)")"
         fi
     }
     interrupted() {
