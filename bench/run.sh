@@ -354,8 +354,10 @@ cmd_bugs() {
 }
 
 # ---------------------------------------------------------------- speed
-# speed_one ENGINE BIN SEEDS DICT MAXLEN SECS DIR -> prints "execs,seconds,exec_per_s"
-# (one process, nice, on a private copy of SEEDS; the fuzzer's own counters)
+# speed_one ENGINE BIN SEEDS DICT MAXLEN SECS DIR -> prints
+# "execs,seconds,exec_per_s,status,cpu_seconds,exec_per_cpu_s" (one process, nice, on a private
+# copy of SEEDS; the fuzzer's own counters; cpu_seconds: user + system of the fuzzer and the
+# children it waited for, from bash's time: what the run got of the shared machine)
 speed_one() {
     local e=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 secs=$6 dir=$7
     mkdir -p "$dir/corpus"
@@ -366,30 +368,34 @@ speed_one() {
         [[ $dict != - ]] && args+=(-dict="$dict")
         local s0 s1 rc n status=ok
         s0=$(date +%s.%N)
-        (cd "$dir" && nice -n 5 "$bin" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1)
+        (cd "$dir" && TIMEFORMAT='%3U %3S' && { time nice -n 5 "$bin" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1; } 2>"$dir/cpu")
         rc=$?
         s1=$(date +%s.%N)
         [[ $rc -eq 0 ]] || status=crashed
         n=$(grep -a 'stat::number_of_executed_units' "$dir/log" | tail -n 1 | awk '{print $2}')
         # wall time of the whole run (startup and corpus loading included)
-        awk -v n="${n:-0}" -v a="$s0" -v b="$s1" -v st="$status" \
-            'BEGIN { t = b - a; printf "%d,%.1f,%.0f,%s", n, t, (t > 0 ? n / t : 0), st }'
+        awk -v n="${n:-0}" -v a="$s0" -v b="$s1" -v st="$status" -v c="$(cpu_of "$dir/cpu")" \
+            'BEGIN { t = b - a; printf "%d,%.1f,%.0f,%s,%.2f,%.0f", n, t, (t > 0 ? n / t : 0), st, c, (c > 0 ? n / c : 0) }'
     else
         [[ -n $(ls -A "$dir/corpus") ]] || printf '\0\0\0\0' >"$dir/corpus/zero"
         local args=(-i "$dir/corpus" -o "$dir/afl" -s 1 -V "$secs")
         [[ $dict != - ]] && args+=(-x "$dict")
-        (cd "$dir" && unset ASAN_OPTIONS UBSAN_OPTIONS && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 \
-            AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 \
-            timeout -k 5 $((secs + 120)) nice -n 5 afl-fuzz "${args[@]}" -- "$bin" >"$dir/log" 2>&1)
+        (cd "$dir" && unset ASAN_OPTIONS UBSAN_OPTIONS && export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 \
+            AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 &&
+            TIMEFORMAT='%3U %3S' && { time timeout -k 5 $((secs + 120)) nice -n 5 afl-fuzz "${args[@]}" -- "$bin" >"$dir/log" 2>&1; } 2>"$dir/cpu")
         local st="$dir/afl/default/fuzzer_stats"
         if [[ -f $st ]]; then
-            awk -F' *: *' '$1 == "execs_done" {n = $2} $1 == "run_time" {t = $2} $1 == "saved_crashes" {c = $2}
-                           END { printf "%d,%d,%.0f,%s", n, t, (t > 0 ? n / t : 0), (c > 0 ? "crashes:" c : "ok") }' "$st"
+            awk -F' *: *' -v cpu="$(cpu_of "$dir/cpu")" \
+                '$1 == "execs_done" {n = $2} $1 == "run_time" {t = $2} $1 == "saved_crashes" {c = $2}
+                 END { printf "%d,%d,%.0f,%s,%.2f,%.0f", n, t, (t > 0 ? n / t : 0), (c > 0 ? "crashes:" c : "ok"),
+                              cpu, (cpu > 0 ? n / cpu : 0) }' "$st"
         else
-            echo "0,0,0,did-not-start"
+            echo "0,0,0,did-not-start,0,0"
         fi
     fi
 }
+
+cpu_of() { awk '{ s = $1 + $2 } END { printf "%.2f", s + 0 }' "$1" 2>/dev/null || echo 0; }
 
 # replay_times OUT: seconds to replay each shipped corpus through the test build's replay binary
 replay_times() {
@@ -453,7 +459,7 @@ cmd_speed() {
         echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
     } >"$out/meta"
     say "== bench speed: ${secs}s per target and engine, one at a time -> ${out#"$ROOT"/}"
-    echo "engine,binary,inputs,run,execs,seconds,exec_per_s,status" >"$out/speed.csv"
+    echo "engine,binary,inputs,run,execs,seconds,exec_per_s,status,cpu_seconds,exec_per_cpu_s" >"$out/speed.csv"
     for e in $(engines_of "$engine"); do
         build_base "$e" "$out/build-$e.log"
         "$PYTHON" "$HERE/variant.py" floor --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
@@ -498,7 +504,7 @@ cmd_speed() {
             say "[$(ts)] $e $what on corpus/$t (${secs}s)"
             r=$(speed_one "$e" "$bin" "$ROOT/corpus/$t" "$dict" "${maxlen:-4096}" "$secs" "$out/run-$e-$run-$what-$t")
             echo "$e,$what,$t,$run,$r" >>"$out/speed.csv"
-            say "           $(echo "$r" | awk -F, '{printf "%s execs in %s s: %s exec/s (%s)", $1, $2, $3, $4}')"
+            say "           $(echo "$r" | awk -F, '{printf "%s execs in %s s: %s exec/s (%s); %s CPU s: %s exec per CPU s", $1, $2, $3, $4, $5, $6}')"
         done
     done
     # corpus replay through the plain (ASan+UBSan) replay binaries of the test build
