@@ -11,6 +11,9 @@ MANIFEST=$HERE/bugs/manifest
 PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PYTHON=python3
 export PYTHON
 
+# shellcheck source=bench/cpuclock.sh
+. "$HERE/cpuclock.sh"
+
 say() { printf '%s\n' "$*"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 ts() { date +%H:%M:%S; }
@@ -33,14 +36,15 @@ usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|bot
          --clock cpu: S is CPU seconds of the fuzzer's own processes, not wall seconds (fair
          on a loaded machine); a trial is stopped after --wall-limit S wall seconds (default
          20 x --time) and then censored with the CPU it got.
-       ./build.sh bench speed [--time S] [--engine libfuzzer|afl|both] [--old REF|-]
-                              [--target T...]
+       ./build.sh bench speed [--time S] [--clock wall|cpu] [--engine libfuzzer|afl|both]
+                              [--old REF|-] [--target T...]
          exec/s of every target (or of the T given) as ratios against, on the same corpus,
          dictionary and max_len, run just before it: the empty target (bench/empty.c), the
          component floor (bench/floor/T.c: the same input through the libmx component alone,
          no oracle), and the target as it was at git revision REF (default main; - : none),
          all built the same way in this run; the first floor is repeated at the end to show
-         drift. Default --time 15 (each run). Also the time to replay each shipped corpus
+         drift. Default --time 15 (each run; --clock cpu: CPU seconds of the run's processes,
+         at most 20 x S wall seconds). Also the time to replay each shipped corpus
          through the replay binaries.
 Results go to build/bench/<stamp>/ (CSV, table, survival plots, index.html).
 EOF
@@ -354,22 +358,28 @@ cmd_bugs() {
 }
 
 # ---------------------------------------------------------------- speed
-# speed_one ENGINE BIN SEEDS DICT MAXLEN SECS DIR -> prints
+# speed_one ENGINE BIN SEEDS DICT MAXLEN SECS DIR [CLOCK] -> prints
 # "execs,seconds,exec_per_s,status,cpu_seconds,exec_per_cpu_s" (one process, nice, on a private
 # copy of SEEDS; the fuzzer's own counters; cpu_seconds: user + system of the fuzzer and the
-# children it waited for, from bash's time: what the run got of the shared machine)
+# children it waited for, from bash's time: what the run got of the shared machine). CLOCK wall
+# (default): the run lasts SECS wall seconds; cpu: SECS CPU seconds (cpu_watch), at most 20 x SECS
+# of wall time
 speed_one() {
-    local e=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 secs=$6 dir=$7
+    local e=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 secs=$6 dir=$7 clock=${8:-wall} wall=$6
+    [[ $clock == cpu ]] && wall=$((20 * secs))
     mkdir -p "$dir/corpus"
     [[ -d $seeds ]] && find "$seeds" -maxdepth 1 -type f ! -name '.*' -exec cp -t "$dir/corpus/" {} +
     if [[ $e == libfuzzer ]]; then
-        local args=(-seed=1 -max_total_time="$secs" -max_len="$maxlen" -print_final_stats=1 -timeout=10
+        local args=(-seed=1 -max_total_time="$wall" -max_len="$maxlen" -print_final_stats=1 -timeout=10
                     -artifact_prefix="$dir/")
         [[ $dict != - ]] && args+=(-dict="$dict")
         local s0 s1 rc n status=ok
         s0=$(date +%s.%N)
-        (cd "$dir" && TIMEFORMAT='%3U %3S' && { time nice -n 5 "$bin" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1; } 2>"$dir/cpu")
+        (cd "$dir" && TIMEFORMAT='%3U %3S' && { time nice -n 5 "$bin" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1; } 2>"$dir/cpu") &
+        if [[ $clock == cpu ]]; then cpu_watch $! "$secs" "$wall"; else wait $!; fi
         rc=$?
+        # stopped at the CPU budget: libFuzzer's exit status on SIGINT, not a crash
+        grep -aq 'run interrupted; exiting' "$dir/log" && rc=0
         s1=$(date +%s.%N)
         [[ $rc -eq 0 ]] || status=crashed
         n=$(grep -a 'stat::number_of_executed_units' "$dir/log" | tail -n 1 | awk '{print $2}')
@@ -378,11 +388,12 @@ speed_one() {
             'BEGIN { t = b - a; printf "%d,%.1f,%.0f,%s,%.2f,%.0f", n, t, (t > 0 ? n / t : 0), st, c, (c > 0 ? n / c : 0) }'
     else
         [[ -n $(ls -A "$dir/corpus") ]] || printf '\0\0\0\0' >"$dir/corpus/zero"
-        local args=(-i "$dir/corpus" -o "$dir/afl" -s 1 -V "$secs")
+        local args=(-i "$dir/corpus" -o "$dir/afl" -s 1 -V "$wall")
         [[ $dict != - ]] && args+=(-x "$dict")
         (cd "$dir" && unset ASAN_OPTIONS UBSAN_OPTIONS && export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 \
             AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 &&
-            TIMEFORMAT='%3U %3S' && { time timeout -k 5 $((secs + 120)) nice -n 5 afl-fuzz "${args[@]}" -- "$bin" >"$dir/log" 2>&1; } 2>"$dir/cpu")
+            TIMEFORMAT='%3U %3S' && { time timeout -k 5 $((wall + 120)) nice -n 5 afl-fuzz "${args[@]}" -- "$bin" >"$dir/log" 2>&1; } 2>"$dir/cpu") &
+        if [[ $clock == cpu ]]; then cpu_watch $! "$secs" "$wall"; else wait $!; fi
         local st="$dir/afl/default/fuzzer_stats"
         if [[ -f $st ]]; then
             awk -F' *: *' -v cpu="$(cpu_of "$dir/cpu")" \
@@ -394,8 +405,6 @@ speed_one() {
         fi
     fi
 }
-
-cpu_of() { awk '{ s = $1 + $2 } END { printf "%.2f", s + 0 }' "$1" 2>/dev/null || echo 0; }
 
 # replay_times OUT: seconds to replay each shipped corpus through the test build's replay binary
 replay_times() {
@@ -421,12 +430,13 @@ replay_times() {
 }
 
 cmd_speed() {
-    local secs=15 engine=both old=main only=()
+    local secs=15 engine=both old=main only=() clock=wall
     while [[ $# -gt 0 ]]; do
         case $1 in
         --time) secs=${2:?}; shift 2 ;;
         --engine) engine=${2:?}; shift 2 ;;
         --old) old=${2:?}; shift 2 ;;
+        --clock) clock=${2:?}; shift 2 ;;
         --target) only+=("${2:?}"); shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) die "speed: unknown argument $1" ;;
@@ -434,6 +444,7 @@ cmd_speed() {
     done
     [[ $secs =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
     [[ $engine =~ ^(libfuzzer|afl|both)$ ]] || die "--engine is libfuzzer, afl or both"
+    [[ $clock =~ ^(wall|cpu)$ ]] || die "--clock is wall or cpu"
     if [[ $old != - ]]; then
         git -C "$ROOT" rev-parse --verify -q "$old^{commit}" >/dev/null || die "--old: no git revision '$old'"
     fi
@@ -452,7 +463,7 @@ cmd_speed() {
     out="$BUILD/bench/speed-$stamp"
     mkdir -p "$out"
     {
-        echo "command: ./build.sh bench speed --time $secs --engine $engine --old $old$(printf ' --target %s' "${only[@]+"${only[@]}"}")"
+        echo "command: ./build.sh bench speed --time $secs --clock $clock --engine $engine --old $old$(printf ' --target %s' "${only[@]+"${only[@]}"}")"
         [[ $old != - ]] && echo "old: $old = $(git -C "$ROOT" rev-parse --short "$old^{commit}")"
         echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
         echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -501,8 +512,8 @@ cmd_speed() {
             esac
             maxlen=$(target_field "$t" max_len)
             [[ -f $BUILD/fuzz-$e/out/$t.dict ]] && dict=$BUILD/fuzz-$e/out/$t.dict
-            say "[$(ts)] $e $what on corpus/$t (${secs}s)"
-            r=$(speed_one "$e" "$bin" "$ROOT/corpus/$t" "$dict" "${maxlen:-4096}" "$secs" "$out/run-$e-$run-$what-$t")
+            say "[$(ts)] $e $what on corpus/$t (${secs}s $clock)"
+            r=$(speed_one "$e" "$bin" "$ROOT/corpus/$t" "$dict" "${maxlen:-4096}" "$secs" "$out/run-$e-$run-$what-$t" "$clock")
             echo "$e,$what,$t,$run,$r" >>"$out/speed.csv"
             say "           $(echo "$r" | awk -F, '{printf "%s execs in %s s: %s exec/s (%s); %s CPU s: %s exec per CPU s", $1, $2, $3, $4, $5, $6}')"
         done

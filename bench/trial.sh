@@ -34,20 +34,8 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 matches() { "${PYTHON:-python3}" "$HERE/crashsig.py" match "$rx" "$1"; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-TICK=$(getconf CLK_TCK)
-# tree_cpu PID: "CPU-seconds pid..." of PID and its live descendants: utime + stime of each, plus
-# cutime + cstime (the children each has reaped: AFL++'s forkserver reaps every execution). A pid
-# is field 1 of its stat line; the fields after the ")" of the command name start with the state.
-tree_cpu() {
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" -v tick="$TICK" '
-        { i = index($0, ") "); j = i; while (j > 0) { i = j; k = index(substr($0, i + 2), ") "); j = k ? i + 1 + k : 0 }
-          n = split(substr($0, i + 2), f, " "); if (n < 15) next
-          pp[$1] = f[2]; c[$1] = f[12] + f[13] + f[14] + f[15] }
-        END { t[root] = 1; more = 1
-              while (more) { more = 0; for (p in pp) if (!(p in t) && (pp[p] in t)) { t[p] = 1; more = 1 } }
-              s = 0; l = ""; for (p in t) if (p in c) { s += c[p]; if (p != root) l = l " " p }
-              printf "%.2f%s\n", s / tick, l }'
-}
+# shellcheck source=bench/cpuclock.sh
+. "$HERE/cpuclock.sh"
 # the clock a trial is measured on: CPU seconds of the fuzzer's processes so far (cpu_base: the
 # runs already over, cpu_run: the live run's tree) or wall seconds since launch
 cpu_base=0
@@ -85,9 +73,6 @@ stop_run() {   # SIGINT to the run's processes (libFuzzer and afl-fuzz stop clea
         kill "$rpid" 2>/dev/null
     fi
 }
-run_cpu() {    # the CPU seconds the finished run with CPUFILE $1 used (0 without the cpu clock)
-    awk '{ s = $1 + $2 } END { printf "%.2f", s + 0 }' "$1" 2>/dev/null || echo 0
-}
 found=0 secs=$cap execs=0 unrelated=0
 start=$(now)
 
@@ -110,7 +95,7 @@ if [[ $engine == libfuzzer ]]; then
         done
         wait "$rpid"
         rc=$?
-        if [[ $clock == cpu ]]; then cpu_base=$(clock_now "$(run_cpu "$dir/cpu.$k")"); fi
+        if [[ $clock == cpu ]]; then cpu_base=$(clock_now "$(cpu_of "$dir/cpu.$k")"); fi
         t=$(clock_now 0)
         n=$(grep -a 'stat::number_of_executed_units' "$dir/log.$k" | tail -n 1 | awk '{print $2}')
         execs=$((execs + ${n:-0}))
@@ -174,7 +159,7 @@ else
         ge "$(elapsed "$start")" "$hard" && { kill -9 "$apid" $kids 2>/dev/null; break; }
     done
     wait "$apid" 2>/dev/null
-    if [[ $clock == cpu ]]; then cpu_base=$(run_cpu "$dir/cpu.0"); fi
+    if [[ $clock == cpu ]]; then cpu_base=$(cpu_of "$dir/cpu.0"); fi
     if [[ $found -eq 0 ]]; then check_crashes || true; fi
     if [[ $found -eq 0 ]]; then
         secs=$cap
