@@ -37,14 +37,14 @@ usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|bot
          on a loaded machine); a trial is stopped after --wall-limit S wall seconds (default
          20 x --time) and then censored with the CPU it got.
        ./build.sh bench speed [--time S] [--clock wall|cpu] [--engine libfuzzer|afl|both]
-                              [--old REF|-] [--target T...]
+                              [--old REF|-] [--reuse-build] [--target T...]
          exec/s of every target (or of the T given) as ratios against, on the same corpus,
          dictionary and max_len, run just before it: the empty target (bench/empty.c), the
          component floor (bench/floor/T.c: the same input through the libmx component alone,
          no oracle), and the target as it was at git revision REF (default main; - : none),
          all built the same way in this run; the first floor is repeated at the end to show
          drift. Default --time 15 (each run; --clock cpu: CPU seconds of the run's processes,
-         at most 20 x S wall seconds). Also the time to replay each shipped corpus
+         at most 20 x S wall seconds). --reuse-build: build/fuzz-ENGINE as it is (as for bugs). Also the time to replay each shipped corpus
          through the replay binaries.
 Results go to build/bench/<stamp>/ (CSV, table, survival plots, index.html).
 EOF
@@ -430,13 +430,14 @@ replay_times() {
 }
 
 cmd_speed() {
-    local secs=15 engine=both old=main only=() clock=wall
+    local secs=15 engine=both old=main only=() clock=wall reuse=0
     while [[ $# -gt 0 ]]; do
         case $1 in
         --time) secs=${2:?}; shift 2 ;;
         --engine) engine=${2:?}; shift 2 ;;
         --old) old=${2:?}; shift 2 ;;
         --clock) clock=${2:?}; shift 2 ;;
+        --reuse-build) reuse=1; shift ;;
         --target) only+=("${2:?}"); shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) die "speed: unknown argument $1" ;;
@@ -471,8 +472,9 @@ cmd_speed() {
     } >"$out/meta"
     say "== bench speed: ${secs}s per target and engine, one at a time -> ${out#"$ROOT"/}"
     echo "engine,binary,inputs,run,execs,seconds,exec_per_s,status,cpu_seconds,exec_per_cpu_s" >"$out/speed.csv"
+    [[ $reuse -eq 1 ]] && echo "base: reused build/fuzz-* ($(engines_of "$engine")), not rebuilt" >>"$out/meta"
     for e in $(engines_of "$engine"); do
-        build_base "$e" "$out/build-$e.log"
+        [[ $reuse -eq 1 ]] || build_base "$e" "$out/build-$e.log"
         "$PYTHON" "$HERE/variant.py" floor --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
             --src "$HERE/empty.c" --out "$out/floor-$e" >"$out/floor-$e.log" 2>&1 ||
             { cat "$out/floor-$e.log"; die "building the empty target failed"; }

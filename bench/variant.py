@@ -266,11 +266,13 @@ def floor(a):
     os.makedirs(out, exist_ok=True)
     first = a.like or json.load(open(os.path.join(b.base, "link_commands.json")))[0]["target"]
     directory, words = b.link(first)
-    # the first target's own object and compile command
+    # the first target's own object and compile command: an object of its link line that is
+    # not the session-aware mutator's (those are linked into the floor too, as into the target)
+    mut = {os.path.normpath(os.path.join(directory, w)) for w in b.mutator.get(first, [])}
+    own = {os.path.normpath(os.path.join(directory, w)) for w in words} - mut
     for e in b.entries:
         argv, obj = obj_of(e)
-        if os.path.normpath(os.path.join(directory, obj)) in {os.path.normpath(os.path.join(directory, w))
-                                                              for w in words}:
+        if os.path.normpath(os.path.join(directory, obj)) in own:
             break
     else:
         die("no compile command for the object of %s" % first)
