@@ -1,14 +1,15 @@
 # bench/cpuclock.sh — CPU time of a fuzzer's processes, for budgets that do not depend on the
 # load of a shared machine (sourced by bench/trial.sh and bench/run.sh; bench/README.md, "The clock").
 
-CPUCLOCK_TICK=$(getconf CLK_TCK)
+CPUCLOCK_TICK=${CPUCLOCK_TICK:-$(getconf CLK_TCK)}
+CPUCLOCK_PROC=${CPUCLOCK_PROC:-/proc}   # another directory of <pid>/stat files: bench/tests/cpu_clock.sh
 
 # tree_cpu PID: prints "CPU-seconds pid..." of PID and its live descendants: utime + stime of each,
 # plus cutime + cstime (the children each has reaped: AFL++'s forkserver reaps every execution).
 # A pid is field 1 of its stat line; the fields after the last ") " (the end of the command
 # name, which may itself hold ") ") start with the state, then the ppid.
 tree_cpu() {
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" -v tick="$CPUCLOCK_TICK" '
+    cat "$CPUCLOCK_PROC"/[0-9]*/stat 2>/dev/null | awk -v root="$1" -v tick="$CPUCLOCK_TICK" '
         { i = index($0, ") "); j = i; while (j > 0) { i = j; k = index(substr($0, i + 2), ") "); j = k ? i + 1 + k : 0 }
           n = split(substr($0, i + 2), f, " "); if (n < 15) next
           pp[$1] = f[2]; c[$1] = f[12] + f[13] + f[14] + f[15] }
