@@ -34,6 +34,7 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 matches() { "${PYTHON:-python3}" "$HERE/crashsig.py" match "$rx" "$1"; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b ? a : b) }'; }
 # shellcheck source=bench/cpuclock.sh
 . "$HERE/cpuclock.sh"
 # the clock a trial is measured on: CPU seconds of the fuzzer's processes so far (cpu_base: the
@@ -87,7 +88,10 @@ if [[ $engine == libfuzzer ]]; then
               -print_final_stats=1 -artifact_prefix="$dir/art/")
         [[ $dict != - ]] && args+=(-dict="$dict")
         # the wall clock is the arbiter: libFuzzer stops only between runs
-        launch "$dir/log.$k" "$dir/cpu.$k" timeout -k 5 $((left + 15)) nice -n 5 "$bin" "${args[@]}" "$dir/corpus"
+        # -k: after a SIGINT (the budget) libFuzzer prints its statistics and runs its exit-time
+        # checks, which take a while at a small share of a core: killing it then would also lose
+        # its CPU time from bash's time
+        launch "$dir/log.$k" "$dir/cpu.$k" timeout -k 60 $((left + 15)) nice -n 5 "$bin" "${args[@]}" "$dir/corpus"
         stopped=0
         while kill -0 "$rpid" 2>/dev/null; do
             sleep 1
@@ -95,7 +99,9 @@ if [[ $engine == libfuzzer ]]; then
         done
         wait "$rpid"
         rc=$?
-        if [[ $clock == cpu ]]; then cpu_base=$(clock_now "$(cpu_of "$dir/cpu.$k")"); fi
+        # the run's CPU: bash's time, or (a process killed before its parent reaped it is not
+        # counted there) at least what the last check saw
+        if [[ $clock == cpu ]]; then cpu_base=$(clock_now "$(max "$(cpu_of "$dir/cpu.$k")" "$cpu_run")"); cpu_run=0; fi
         t=$(clock_now 0)
         n=$(grep -a 'stat::number_of_executed_units' "$dir/log.$k" | tail -n 1 | awk '{print $2}')
         execs=$((execs + ${n:-0}))
@@ -159,7 +165,7 @@ else
         ge "$(elapsed "$start")" "$hard" && { kill -9 "$apid" $kids 2>/dev/null; break; }
     done
     wait "$apid" 2>/dev/null
-    if [[ $clock == cpu ]]; then cpu_base=$(cpu_of "$dir/cpu.0"); fi
+    if [[ $clock == cpu ]]; then cpu_base=$(max "$(cpu_of "$dir/cpu.0")" "$cpu_run"); fi
     if [[ $found -eq 0 ]]; then check_crashes || true; fi
     if [[ $found -eq 0 ]]; then
         secs=$cap
