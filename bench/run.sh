@@ -11,6 +11,9 @@ MANIFEST=$HERE/bugs/manifest
 PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PYTHON=python3
 export PYTHON
 
+# shellcheck source=bench/cpuclock.sh
+. "$HERE/cpuclock.sh"
+
 say() { printf '%s\n' "$*"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 ts() { date +%H:%M:%S; }
@@ -19,6 +22,7 @@ usage() {
     cat <<'EOF'
 usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|both] [--jobs J]
                              [--mutator on|off|both] [--configs shipped,pruned,empty]
+                             [--clock wall|cpu] [--wall-limit S]
                              [--quick] [--reuse-build] [--bug ID...]
          time to the first crash recognised as each re-injected bug of bench/bugs/manifest:
          N trials of at most S seconds per bug x engine x configuration (shipped corpus +
@@ -29,14 +33,18 @@ usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|bot
          Defaults: --trials 10 --time 30 --engine both --jobs 2 --mutator both, every
          configuration (several hours on 2 cores; most trials stop early). --quick: 3 trials x
          10 s, libFuzzer only, no empty configuration (does every target still find its bugs?).
-       ./build.sh bench speed [--time S] [--engine libfuzzer|afl|both] [--old REF|-]
-                              [--target T...]
+         --clock cpu: S is CPU seconds of the fuzzer's own processes, not wall seconds (fair
+         on a loaded machine); a trial is stopped after --wall-limit S wall seconds (default
+         20 x --time) and then censored with the CPU it got.
+       ./build.sh bench speed [--time S] [--clock wall|cpu] [--engine libfuzzer|afl|both]
+                              [--old REF|-] [--reuse-build] [--target T...]
          exec/s of every target (or of the T given) as ratios against, on the same corpus,
          dictionary and max_len, run just before it: the empty target (bench/empty.c), the
          component floor (bench/floor/T.c: the same input through the libmx component alone,
          no oracle), and the target as it was at git revision REF (default main; - : none),
          all built the same way in this run; the first floor is repeated at the end to show
-         drift. Default --time 15 (each run). Also the time to replay each shipped corpus
+         drift. Default --time 15 (each run; --clock cpu: CPU seconds of the run's processes,
+         at most 20 x S wall seconds). --reuse-build: build/fuzz-ENGINE as it is (as for bugs). Also the time to replay each shipped corpus
          through the replay binaries.
 Results go to build/bench/<stamp>/ (CSV, table, survival plots, index.html).
 EOF
@@ -97,7 +105,7 @@ prefilter() {
 
 cmd_bugs() {
     local trials=10 cap=30 engine=both jobs=2 quick=0 sel=() mutator=both configs=shipped,pruned,empty configs_set=0
-    local orig_args=("$@") reuse=0
+    local orig_args=("$@") reuse=0 clock=wall wall_limit=
     while [[ $# -gt 0 ]]; do
         case $1 in
         --trials) trials=${2:?}; shift 2 ;;
@@ -106,6 +114,8 @@ cmd_bugs() {
         --jobs) jobs=${2:?}; shift 2 ;;
         --mutator) mutator=${2:?}; shift 2 ;;
         --configs) configs=${2:?}; configs_set=1; shift 2 ;;
+        --clock) clock=${2:?}; shift 2 ;;
+        --wall-limit) wall_limit=${2:?}; shift 2 ;;
         --quick) quick=1; shift ;;
         --reuse-build) reuse=1; shift ;;
         --bug) shift; while [[ $# -gt 0 && $1 != --* ]]; do sel+=("$1"); shift; done ;;
@@ -129,6 +139,11 @@ cmd_bugs() {
     [[ $trials =~ ^[1-9][0-9]*$ ]] || die "--trials wants a positive number"
     [[ $cap =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
     [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs wants a positive number"
+    [[ $clock =~ ^(wall|cpu)$ ]] || die "--clock is wall or cpu"
+    [[ -z $wall_limit || $wall_limit =~ ^[1-9][0-9]*$ ]] || die "--wall-limit wants a positive number of seconds"
+    [[ -z $wall_limit || $clock == cpu ]] || die "--wall-limit goes with --clock cpu (with the wall clock the cap is the limit)"
+    [[ -n $wall_limit ]] || wall_limit=$((20 * cap))
+    [[ $clock == wall ]] && wall_limit=$cap
     [[ $engine =~ ^(libfuzzer|afl|both)$ ]] || die "--engine is libfuzzer, afl or both"
     [[ -f $MANIFEST ]] || die "no $MANIFEST"
 
@@ -138,10 +153,11 @@ cmd_bugs() {
     mkdir -p "$out/trials" "$out/variants" "$out/seeds"
     say "== bench bugs: $trials trial(s) x ${cap}s, engine $engine, $jobs at a time -> ${out#"$ROOT"/}"
     {
-        echo "command: ./build.sh bench bugs --trials $trials --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
+        echo "command: ./build.sh bench bugs --trials $trials --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs --clock $clock$([[ $clock == cpu ]] && echo " --wall-limit $wall_limit")$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
         echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
         echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
+        echo "clock: $clock"
     } >"$out/meta"
 
     # the bugs to measure
@@ -163,7 +179,7 @@ cmd_bugs() {
     # variants: patched fuzzers; and the seeds each variant starts from
     : >"$out/skipped"
     local jobsq=() line
-    echo "bug,target,engine,config,trial,seed,found,source,seconds,execs,unrelated_crashes,cap" >"$out/trials.csv"
+    echo "bug,target,engine,config,trial,seed,found,source,seconds,execs,unrelated_crashes,cap,clock,used,wall" >"$out/trials.csv"
     for line in "${lines[@]}"; do
         read -r id patch tl rx <<<"$line"
         if ! (cd "$ROOT" && git apply --check "bench/bugs/$patch" 2>/dev/null); then
@@ -239,7 +255,7 @@ cmd_bugs() {
                     base_cfg=${cfg%-nomut}
                     for ((k = 1; k <= trials; k++)); do
                         if [[ $base_cfg == shipped && $hits -gt 0 ]]; then
-                            echo "$id,$t,$e,$cfg,$k,-,1,corpus,0,0,0,$cap" >>"$out/trials.csv"
+                            echo "$id,$t,$e,$cfg,$k,-,1,corpus,0,0,0,$cap,$clock,0,0" >>"$out/trials.csv"
                             continue
                         fi
                         local seeds=- d=-
@@ -252,7 +268,7 @@ cmd_bugs() {
     done
 
     local total=${#jobsq[@]} done_n=0 running=() last=0
-    local worst=$(( (total * cap + jobs - 1) / jobs ))
+    local worst=$(( (total * wall_limit + jobs - 1) / jobs ))
     say "[$(ts)] $total fuzzing trial(s) to run (worst case $((worst / 60)) min $((worst % 60)) s)"
     trial_dir() { echo "$out/trials/$1-$2-$3-$4-$5"; }
     start_trial() {
@@ -271,24 +287,25 @@ cmd_bugs() {
         elif [[ $e == afl && $layout != - ]]; then
             so="$BUILD/fuzz-afl/out/mxfuzz_mutator_$layout.so"
         fi
-        "$HERE/trial.sh" "$e" "$bin" "$seeds" "$d" "$maxlen" "$cap" "$seed" "$rx" "$dir" "$so" \
+        "$HERE/trial.sh" "$e" "$bin" "$seeds" "$d" "$maxlen" "$cap" "$seed" "$rx" "$dir" "$so" "$clock" "$wall_limit" \
             >"$dir/trial.log" 2>&1 &
         echo $! >"$dir/pid"
         running+=("$1")
     }
     finish_trial() {
-        local id t e cfg k seed seeds d maxlen rx dir found secs execs unrel src
+        local id t e cfg k seed seeds d maxlen rx dir found secs execs unrel src used wall
         read -r id t e cfg k seed seeds d maxlen rx <<<"$1"
         dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
-        if [[ -f $dir/result ]]; then read -r found secs execs unrel <"$dir/result"; else found=0 secs=$cap execs=0 unrel=0; fi
+        if [[ -f $dir/result ]]; then read -r found secs execs unrel used wall <"$dir/result"; else found=0 secs=$cap execs=0 unrel=0; fi
+        used=${used:-0} wall=${wall:-0}
         src=fuzzer
         [[ $found -eq 1 ]] || src=censored
-        echo "$id,$t,$e,$cfg,$k,$seed,$found,$src,$secs,$execs,$unrel,$cap" >>"$out/trials.csv"
+        echo "$id,$t,$e,$cfg,$k,$seed,$found,$src,$secs,$execs,$unrel,$cap,$clock,$used,$wall" >>"$out/trials.csv"
         done_n=$((done_n + 1))
         if [[ $found -eq 1 ]]; then
-            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: found in ${secs}s ($execs execs)$([[ $unrel -gt 0 ]] && echo ", after $unrel unrelated crash(es)")"
+            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: found in ${secs}s $clock (${wall}s wall, $execs execs)$([[ $unrel -gt 0 ]] && echo ", after $unrel unrelated crash(es)")"
         else
-            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: not found in ${cap}s ($execs execs)$([[ $unrel -gt 0 ]] && echo "; $unrel unrelated crash(es)")"
+            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: not found in ${used}s $clock of ${cap}s (${wall}s wall, $execs execs)$([[ $unrel -gt 0 ]] && echo "; $unrel unrelated crash(es)")"
         fi
     }
     interrupted() {
@@ -341,39 +358,50 @@ cmd_bugs() {
 }
 
 # ---------------------------------------------------------------- speed
-# speed_one ENGINE BIN SEEDS DICT MAXLEN SECS DIR -> prints "execs,seconds,exec_per_s"
-# (one process, nice, on a private copy of SEEDS; the fuzzer's own counters)
+# speed_one ENGINE BIN SEEDS DICT MAXLEN SECS DIR [CLOCK] -> prints
+# "execs,seconds,exec_per_s,status,cpu_seconds,exec_per_cpu_s" (one process, nice, on a private
+# copy of SEEDS; the fuzzer's own counters; cpu_seconds: user + system of the fuzzer and the
+# children it waited for, from bash's time: what the run got of the shared machine). CLOCK wall
+# (default): the run lasts SECS wall seconds; cpu: SECS CPU seconds (cpu_watch), at most 20 x SECS
+# of wall time
 speed_one() {
-    local e=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 secs=$6 dir=$7
+    local e=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 secs=$6 dir=$7 clock=${8:-wall} wall=$6
+    [[ $clock == cpu ]] && wall=$((20 * secs))
     mkdir -p "$dir/corpus"
     [[ -d $seeds ]] && find "$seeds" -maxdepth 1 -type f ! -name '.*' -exec cp -t "$dir/corpus/" {} +
     if [[ $e == libfuzzer ]]; then
-        local args=(-seed=1 -max_total_time="$secs" -max_len="$maxlen" -print_final_stats=1 -timeout=10
+        local args=(-seed=1 -max_total_time="$wall" -max_len="$maxlen" -print_final_stats=1 -timeout=10
                     -artifact_prefix="$dir/")
         [[ $dict != - ]] && args+=(-dict="$dict")
         local s0 s1 rc n status=ok
         s0=$(date +%s.%N)
-        (cd "$dir" && nice -n 5 "$bin" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1)
+        (cd "$dir" && TIMEFORMAT='%3U %3S' && { time nice -n 5 "$bin" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1; } 2>"$dir/cpu") &
+        if [[ $clock == cpu ]]; then cpu_watch $! "$secs" "$wall"; else wait $!; fi
         rc=$?
+        # stopped at the CPU budget: libFuzzer's exit status on SIGINT, not a crash
+        grep -aq 'run interrupted; exiting' "$dir/log" && rc=0
         s1=$(date +%s.%N)
         [[ $rc -eq 0 ]] || status=crashed
         n=$(grep -a 'stat::number_of_executed_units' "$dir/log" | tail -n 1 | awk '{print $2}')
         # wall time of the whole run (startup and corpus loading included)
-        awk -v n="${n:-0}" -v a="$s0" -v b="$s1" -v st="$status" \
-            'BEGIN { t = b - a; printf "%d,%.1f,%.0f,%s", n, t, (t > 0 ? n / t : 0), st }'
+        awk -v n="${n:-0}" -v a="$s0" -v b="$s1" -v st="$status" -v c="$(cpu_of "$dir/cpu")" \
+            'BEGIN { t = b - a; printf "%d,%.1f,%.0f,%s,%.2f,%.0f", n, t, (t > 0 ? n / t : 0), st, c, (c > 0 ? n / c : 0) }'
     else
         [[ -n $(ls -A "$dir/corpus") ]] || printf '\0\0\0\0' >"$dir/corpus/zero"
-        local args=(-i "$dir/corpus" -o "$dir/afl" -s 1 -V "$secs")
+        local args=(-i "$dir/corpus" -o "$dir/afl" -s 1 -V "$wall")
         [[ $dict != - ]] && args+=(-x "$dict")
-        (cd "$dir" && unset ASAN_OPTIONS UBSAN_OPTIONS && AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 \
-            AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 \
-            timeout -k 5 $((secs + 120)) nice -n 5 afl-fuzz "${args[@]}" -- "$bin" >"$dir/log" 2>&1)
+        (cd "$dir" && unset ASAN_OPTIONS UBSAN_OPTIONS && export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 \
+            AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=1 AFL_NO_AFFINITY=1 &&
+            TIMEFORMAT='%3U %3S' && { time timeout -k 5 $((wall + 120)) nice -n 5 afl-fuzz "${args[@]}" -- "$bin" >"$dir/log" 2>&1; } 2>"$dir/cpu") &
+        if [[ $clock == cpu ]]; then cpu_watch $! "$secs" "$wall"; else wait $!; fi
         local st="$dir/afl/default/fuzzer_stats"
         if [[ -f $st ]]; then
-            awk -F' *: *' '$1 == "execs_done" {n = $2} $1 == "run_time" {t = $2} $1 == "saved_crashes" {c = $2}
-                           END { printf "%d,%d,%.0f,%s", n, t, (t > 0 ? n / t : 0), (c > 0 ? "crashes:" c : "ok") }' "$st"
+            awk -F' *: *' -v cpu="$(cpu_of "$dir/cpu")" \
+                '$1 == "execs_done" {n = $2} $1 == "run_time" {t = $2} $1 == "saved_crashes" {c = $2}
+                 END { printf "%d,%d,%.0f,%s,%.2f,%.0f", n, t, (t > 0 ? n / t : 0), (c > 0 ? "crashes:" c : "ok"),
+                              cpu, (cpu > 0 ? n / cpu : 0) }' "$st"
         else
-            echo "0,0,0,did-not-start"
+            echo "0,0,0,did-not-start,0,0"
         fi
     fi
 }
@@ -402,12 +430,14 @@ replay_times() {
 }
 
 cmd_speed() {
-    local secs=15 engine=both old=main only=()
+    local secs=15 engine=both old=main only=() clock=wall reuse=0
     while [[ $# -gt 0 ]]; do
         case $1 in
         --time) secs=${2:?}; shift 2 ;;
         --engine) engine=${2:?}; shift 2 ;;
         --old) old=${2:?}; shift 2 ;;
+        --clock) clock=${2:?}; shift 2 ;;
+        --reuse-build) reuse=1; shift ;;
         --target) only+=("${2:?}"); shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) die "speed: unknown argument $1" ;;
@@ -415,6 +445,7 @@ cmd_speed() {
     done
     [[ $secs =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
     [[ $engine =~ ^(libfuzzer|afl|both)$ ]] || die "--engine is libfuzzer, afl or both"
+    [[ $clock =~ ^(wall|cpu)$ ]] || die "--clock is wall or cpu"
     if [[ $old != - ]]; then
         git -C "$ROOT" rev-parse --verify -q "$old^{commit}" >/dev/null || die "--old: no git revision '$old'"
     fi
@@ -433,16 +464,17 @@ cmd_speed() {
     out="$BUILD/bench/speed-$stamp"
     mkdir -p "$out"
     {
-        echo "command: ./build.sh bench speed --time $secs --engine $engine --old $old$(printf ' --target %s' "${only[@]+"${only[@]}"}")"
+        echo "command: ./build.sh bench speed --time $secs --clock $clock --engine $engine --old $old$(printf ' --target %s' "${only[@]+"${only[@]}"}")"
         [[ $old != - ]] && echo "old: $old = $(git -C "$ROOT" rev-parse --short "$old^{commit}")"
         echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
         echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
     } >"$out/meta"
     say "== bench speed: ${secs}s per target and engine, one at a time -> ${out#"$ROOT"/}"
-    echo "engine,binary,inputs,run,execs,seconds,exec_per_s,status" >"$out/speed.csv"
+    echo "engine,binary,inputs,run,execs,seconds,exec_per_s,status,cpu_seconds,exec_per_cpu_s" >"$out/speed.csv"
+    [[ $reuse -eq 1 ]] && echo "base: reused build/fuzz-* ($(engines_of "$engine")), not rebuilt" >>"$out/meta"
     for e in $(engines_of "$engine"); do
-        build_base "$e" "$out/build-$e.log"
+        [[ $reuse -eq 1 ]] || build_base "$e" "$out/build-$e.log"
         "$PYTHON" "$HERE/variant.py" floor --root "$ROOT" --engine "$e" --base "$BUILD/fuzz-$e" \
             --src "$HERE/empty.c" --out "$out/floor-$e" >"$out/floor-$e.log" 2>&1 ||
             { cat "$out/floor-$e.log"; die "building the empty target failed"; }
@@ -482,10 +514,10 @@ cmd_speed() {
             esac
             maxlen=$(target_field "$t" max_len)
             [[ -f $BUILD/fuzz-$e/out/$t.dict ]] && dict=$BUILD/fuzz-$e/out/$t.dict
-            say "[$(ts)] $e $what on corpus/$t (${secs}s)"
-            r=$(speed_one "$e" "$bin" "$ROOT/corpus/$t" "$dict" "${maxlen:-4096}" "$secs" "$out/run-$e-$run-$what-$t")
+            say "[$(ts)] $e $what on corpus/$t (${secs}s $clock)"
+            r=$(speed_one "$e" "$bin" "$ROOT/corpus/$t" "$dict" "${maxlen:-4096}" "$secs" "$out/run-$e-$run-$what-$t" "$clock")
             echo "$e,$what,$t,$run,$r" >>"$out/speed.csv"
-            say "           $(echo "$r" | awk -F, '{printf "%s execs in %s s: %s exec/s (%s)", $1, $2, $3, $4}')"
+            say "           $(echo "$r" | awk -F, '{printf "%s execs in %s s: %s exec/s (%s); %s CPU s: %s exec per CPU s", $1, $2, $3, $4, $5, $6}')"
         done
     done
     # corpus replay through the plain (ASan+UBSan) replay binaries of the test build

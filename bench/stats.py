@@ -9,7 +9,8 @@
   stats.py speed --out DIR    DIR/speed.csv + DIR/replay.csv -> DIR/speed.txt, DIR/index.html
 
 Time to bug: a trial either finds the bug at t seconds (wall clock from the fuzzer's launch,
-startup included) or is censored at the cap. Censored trials count as "later than every found
+startup included; or, with `bench bugs --clock cpu`, CPU seconds of the fuzzer's processes) or is
+censored at the cap. Censored trials count as "later than every found
 one" (all share the same cap), so medians and rank statistics are exact without imputation:
  - median: the middle of the N times with censored ones at +inf; ">cap" if it falls on one
    (= the Kaplan-Meier median when every censoring is at the cap);
@@ -134,6 +135,99 @@ def read_meta(out):
 
 
 # ------------------------------------------------------------------ bugs
+def clock_words(meta):
+    """What a trial's seconds are, from the run's meta (runs before --clock: wall)."""
+    clocks = set(c.strip() for c in meta.get("clock", "wall").split(";"))
+    if clocks == {"cpu"}:
+        return "CPU time of the fuzzer's processes (startup included)"
+    if clocks == {"wall"}:
+        return "wall clock from launch (startup included)"
+    return "wall clock or CPU time (merged runs: see each run's meta)"
+
+
+def matrix_columns(summary):
+    """(engine, config) pairs present, engines then configurations in the bench's order."""
+    eng = {"libfuzzer": 0, "afl": 1}
+    cfg = {"shipped": 0, "pruned": 1, "empty": 2}
+    cols = sorted(set(s["key"][2:] for s in summary),
+                  key=lambda c: (c[1].endswith(NOMUT), eng.get(c[0], 9),
+                                 cfg.get(c[1].replace(NOMUT, ""), 9), c))
+    rows = []
+    for s in summary:
+        if s["key"][:2] not in rows:
+            rows.append(s["key"][:2])
+    return rows, cols
+
+
+def matrix_cell(s):
+    """'k/N median' of one group; '-' when not run (pruned: no shipped seed triggers the bug)."""
+    if s is None:
+        return "-"
+    if s["corpus"] == s["n"]:
+        return "%d/%d corpus" % (s["k"], s["n"])
+    return "%d/%d %s" % (s["k"], s["n"], fmt_t(s["median"], s["cap"]))
+
+
+def matrix_text(summary):
+    by_key = {s["key"]: s for s in summary}
+    rows, cols = matrix_columns(summary)
+    names = ["%s %s" % c for c in cols]
+    wid = [max(len(n), 11) for n in names]
+    first = max([len("bug / target")] + [len("%s / %s" % r) for r in rows])
+    out = ["Found k/N and median seconds per bug x target (columns: engine x configuration):"]
+    hdr = "%-*s " % (first, "bug / target") + " ".join("%*s" % (wd, n) for wd, n in zip(wid, names))
+    out += [hdr, "-" * len(hdr)]
+    for bug, t in rows:
+        out.append("%-*s " % (first, "%s / %s" % (bug, t)) + " ".join(
+            "%*s" % (wd, matrix_cell(by_key.get((bug, t) + c))) for wd, c in zip(wid, cols)))
+    return out
+
+
+def matrix_html(summary):
+    by_key = {s["key"]: s for s in summary}
+    rows, cols = matrix_columns(summary)
+    h = ["<table><tr><th>bug</th><th>target</th>" +
+         "".join("<th>%s<br>%s</th>" % (html.escape(e), html.escape(c)) for e, c in cols) + "</tr>"]
+    for bug, t in rows:
+        cells = []
+        for c in cols:
+            s = by_key.get((bug, t) + c)
+            cls = ""
+            if s is not None:
+                cls = " class='corpus'" if s["corpus"] == s["n"] else (
+                    " class='miss'" if s["k"] < 0.8 * s["n"] else "")
+            cells.append("<td%s>%s</td>" % (cls, html.escape(matrix_cell(s))))
+        h.append("<tr><td>%s</td><td>%s</td>%s</tr>" % (html.escape(bug), html.escape(t), "".join(cells)))
+    h.append("</table>")
+    return "\n".join(h)
+
+
+# issue 14: from an empty corpus without dictionary, libFuzzer >= 8/10 and AFL++ >= 6/10 within
+# 60 s each; the pruned corpus's median <= 10 s
+GOAL14 = {"libfuzzer": 0.8, "afl": 0.6}
+
+
+def goal_issue14(summary, by_key):
+    out = ["Goal (issue 14: empty without dictionary: libFuzzer >= 8/10, AFL++ >= 6/10, cap <= 60 s;"
+           " pruned: median <= 10 s):"]
+    rows, _ = matrix_columns(summary)
+    for bug, t in rows:
+        v = []
+        for e in ("libfuzzer", "afl"):
+            s = by_key.get((bug, t, e, "empty"))
+            if s is not None:
+                ok = s["k"] >= GOAL14[e] * s["n"] and s["cap"] <= 60
+                v.append("%s empty %s (%d/%d, median %s)" % (e, "meets" if ok else "MISSES", s["k"], s["n"],
+                                                            fmt_t(s["median"], s["cap"])))
+            p = by_key.get((bug, t, e, "pruned"))
+            if p is not None:
+                ok = p["median"] is not None and p["median"] <= 10
+                v.append("%s pruned %s (median %s)" % (e, "meets" if ok else "MISSES", fmt_t(p["median"], p["cap"])))
+        if v:
+            out.append("  %-24s %-12s %s" % (bug, t, "; ".join(v)))
+    return out
+
+
 def bugs(out):
     rows = list(csv.DictReader(open(os.path.join(out, "trials.csv"))))
     meta = read_meta(out)
@@ -166,11 +260,14 @@ def bugs(out):
         execs = [int(float(r["execs"] or 0)) if r["found"] == "1" else INF for r in rs]
         by_corpus = sum(1 for r in rs if r["source"] == "corpus")
         unrel = sum(int(r["unrelated_crashes"] or 0) for r in rs)
+        # censored before the whole budget was used (--clock cpu: stopped by the wall limit)
+        short = sum(1 for r in rs if r["found"] != "1" and r.get("used") not in (None, "")
+                    and float(r["used"]) < 0.95 * cap)
         summary.append({
             "key": key, "n": len(rs), "k": k, "cap": cap, "times": ts,
             "median": median(ts), "min": min(found_t) if found_t else None,
             "max": (max(found_t) if k == len(rs) else INF) if found_t else None,
-            "median_execs": median(execs), "corpus": by_corpus, "unrelated": unrel,
+            "median_execs": median(execs), "corpus": by_corpus, "unrelated": unrel, "short": short,
         })
     by_key = {s["key"]: s for s in summary}
     bug_order = []
@@ -185,12 +282,13 @@ def bugs(out):
     summary.sort(key=lambda s: (bug_order.index(s["key"][0]), s["key"][1],
                                 eng_order.get(s["key"][2], 9), cfg_order.get(s["key"][3], 9)))
 
+    clock = clock_words(meta)
     lines = []
     w = lines.append
     w("Time to bug: %s" % meta.get("command", ""))
     w("%s; %s; %s" % (meta.get("date", ""), meta.get("machine", ""), "commit " + meta.get("commit", "")))
     w("found k/N: trials that hit a crash recognised as the bug within the cap; times in seconds of")
-    w("wall clock from launch (startup included); '(corpus)': a shipped seed already triggers it (t=0,")
+    w("%s; '(corpus)': a shipped seed already triggers it (t=0," % clock)
     w("no fuzzing). pruned: the shipped corpus without the seeds that trigger the bug, + dictionary")
     w("(run only when some seed triggers it). A12/U/p compare that row with the empty configuration")
     w("for the same bug, target, engine and mutator: A12 > 0.5 = it finds the bug sooner than no corpus.")
@@ -230,13 +328,26 @@ def bugs(out):
                          "" if a is None else "%.3f" % a, "" if u is None else u,
                          "" if p is None else "%.4f" % p, s["unrelated"], "" if am is None else "%.3f" % am])
     w("")
+    lines += matrix_text(summary)
+    w("")
+    short = sum(s["short"] for s in summary)
+    if short:
+        w("%d censored trial(s) were stopped by the wall limit before their CPU budget was used"
+          " (trials.csv: used < cap)." % short)
+        w("")
+    goal14 = goal_issue14(summary, by_key)
+    lines += goal14
+    w("")
     # goal: found by both engines in >= 9/10 trials with median <= 30 s using the shipped corpus
-    w("Goal (every bug: both engines, shipped corpus, >= 90% of trials, median <= 30 s):")
     bugs_seen = []
     for s in summary:
         if (s["key"][0], s["key"][1]) not in bugs_seen:
             bugs_seen.append((s["key"][0], s["key"][1]))
-    for bug, t in bugs_seen:
+    # the shipped corpus's goal, when the run had that configuration
+    shipped_run = any(s["key"][3] == "shipped" for s in summary)
+    if shipped_run:
+        w("Goal (every bug: both engines, shipped corpus, >= 90% of trials, median <= 30 s):")
+    for bug, t in bugs_seen if shipped_run else ():
         verdicts = []
         for e in ("libfuzzer", "afl"):
             s = by_key.get((bug, t, e, "shipped"))
@@ -321,10 +432,13 @@ def bugs(out):
          "<p><code>%s</code><br>%s<br>%s<br>commit %s</p>" % tuple(html.escape(meta.get(k, "")) for k in
                                                              ("command", "date", "machine", "commit")),
          "<p>Found k/N: trials in which a crash recognised as the bug (bench/bugs/manifest) came "
-         "within the cap. Seconds are wall clock from launch. <em>(corpus)</em>: a shipped seed "
+         "within the cap. Seconds are %s. <em>(corpus)</em>: a shipped seed "
          "already triggers the bug (t=0, no fuzzing). <em>pruned</em>: the shipped corpus without "
          "those seeds, + dictionary. A12 = P(this configuration finds it before the empty one); U "
-         "and the two-sided p: Mann-Whitney against the empty configuration.</p>",
+         "and the two-sided p: Mann-Whitney against the empty configuration.</p>" % html.escape(clock),
+         "<h2>Found k/N, median seconds: bug x target against engine x configuration</h2>",
+         matrix_html(summary),
+         "<h2>Every group</h2>",
          "<table><tr>" + "".join("<th>%s</th>" % c for c in
                                  ("bug", "target", "engine", "config", "found", "median s", "min s",
                                   "max s", "median execs", "A12", "U", "p", "A12m")) + "</tr>"]
@@ -335,8 +449,8 @@ def bugs(out):
         cells = [bug, t, e, cfg, found] + [str(x) for x in row[7:14]] + [str(row[15])]
         h.append("<tr%s>%s</tr>" % (cls, "".join("<td>%s</td>" % html.escape(str(c)) for c in cells)))
     h.append("</table>")
-    h.append("<h2>Goal</h2><pre>%s</pre>" % html.escape("\n".join(
-        l for l in lines[lines.index("Goal (every bug: both engines, shipped corpus, >= 90% of trials, median <= 30 s):"):])))
+    h.append("<h2>Goals</h2><pre>%s</pre>" % html.escape("\n".join(
+        lines[lines.index(goal14[0]):])))
     h.append("<h2>Survival (Kaplan-Meier)</h2>")
     for bug, t, png in plots:
         h.append("<h3>%s (%s)</h3><img src='%s' alt='%s'>" % (html.escape(bug), html.escape(t), png, png))
@@ -346,6 +460,42 @@ def bugs(out):
 
 
 # ------------------------------------------------------------------ speed
+def speed_block(w, rs, e, mk, mname):
+    """One engine's table of target against floors and old binary, on metric mk of speed.csv."""
+
+    def ratio(a, b):
+        return "%.3f" % (a / b) if b else "-"
+
+    floors = {"empty": {}, "component": {}, "old": {}}
+    first_floor = []
+    for r in rs:
+        if r["binary"] in floors:
+            if r["binary"] == "empty" and r["inputs"] in floors["empty"]:
+                first_floor.append(float(r[mk]))
+                continue
+            floors[r["binary"]][r["inputs"]] = float(r[mk])
+            if r["binary"] == "empty" and not first_floor:
+                first_floor.append(float(r[mk]))
+    drift = 0.0
+    if len(first_floor) >= 2 and max(first_floor) > 0:
+        drift = abs(first_floor[0] - first_floor[-1]) / max(first_floor) * 100
+    w("%s, %s (floor drift %.0f%%%s):" % (e, mname, drift, " - NOT STEADY, repeat" if drift > 20 else ""))
+    w("  %-13s %9s %9s %8s %9s %7s %6s %10s %7s  %s" % (
+        "target", "exec", "old", "new/old", "component", "/comp", ">=0.3", "empty", "/empty", "status"))
+    for r in rs:
+        if r["binary"] in floors:
+            continue
+        eps = float(r[mk])
+        t = r["inputs"]
+        old, comp, emp = (floors[k].get(t) for k in ("old", "component", "empty"))
+        w("  %-13s %9.0f %9s %8s %9s %7s %6s %10s %7s  %s" % (
+            r["binary"], eps, "%.0f" % old if old is not None else "-", ratio(eps, old),
+            "%.0f" % comp if comp is not None else "-", ratio(eps, comp),
+            ("yes" if eps >= 0.3 * comp else "NO") if comp else "-",
+            "%.0f" % emp if emp is not None else "-", ratio(eps, emp), r.get("status", "")))
+    w("")
+
+
 def speed(out):
     meta = read_meta(out)
     rows = list(csv.DictReader(open(os.path.join(out, "speed.csv"))))
@@ -360,7 +510,8 @@ def speed(out):
     w("target as it was at the old revision. new/old = target exec/s / old exec/s; /comp and")
     w("/empty = target exec/s / that floor's. The first empty run is repeated at the end:")
     w("drift = how much it moved (> 20%: the machine was not steady; repeat the run).")
-    w("exec/s = execs / wall time of the run (startup and corpus loading included). status: crashed")
+    w("exec/s = execs / wall time of the run (startup and corpus loading included); exec per CPU")
+    w("second = execs / user + system seconds of the fuzzer's processes. status: crashed")
     w("(libFuzzer stopped at a crash: the figure covers the run up to it), crashes:N (AFL++ saved N")
     w("crashes and went on), did-not-start (afl-fuzz refused the seeds).")
     w("")
@@ -369,39 +520,14 @@ def speed(out):
         if r["engine"] not in engines:
             engines.append(r["engine"])
 
-    def ratio(a, b):
-        return "%.3f" % (a / b) if b else "-"
-
-    for e in engines:
-        rs = [r for r in rows if r["engine"] == e]
-        floors = {"empty": {}, "component": {}, "old": {}}
-        first_floor = []
-        for r in rs:
-            if r["binary"] in floors:
-                if r["binary"] == "empty" and r["inputs"] in floors["empty"]:
-                    first_floor.append(float(r["exec_per_s"]))
-                    continue
-                floors[r["binary"]][r["inputs"]] = float(r["exec_per_s"])
-                if r["binary"] == "empty" and not first_floor:
-                    first_floor.append(float(r["exec_per_s"]))
-        drift = 0.0
-        if len(first_floor) >= 2 and max(first_floor) > 0:
-            drift = abs(first_floor[0] - first_floor[-1]) / max(first_floor) * 100
-        w("%s (floor drift %.0f%%%s):" % (e, drift, " - NOT STEADY, repeat" if drift > 20 else ""))
-        w("  %-13s %9s %9s %8s %9s %7s %6s %10s %7s  %s" % (
-            "target", "exec/s", "old", "new/old", "component", "/comp", ">=0.3", "empty", "/empty", "status"))
-        for r in rs:
-            if r["binary"] in floors:
-                continue
-            eps = float(r["exec_per_s"])
-            t = r["inputs"]
-            old, comp, emp = (floors[k].get(t) for k in ("old", "component", "empty"))
-            w("  %-13s %9.0f %9s %8s %9s %7s %6s %10s %7s  %s" % (
-                r["binary"], eps, "%.0f" % old if old is not None else "-", ratio(eps, old),
-                "%.0f" % comp if comp is not None else "-", ratio(eps, comp),
-                ("yes" if eps >= 0.3 * comp else "NO") if comp else "-",
-                "%.0f" % emp if emp is not None else "-", ratio(eps, emp), r.get("status", "")))
-        w("")
+    # exec/s over wall time, and (runs since the CPU column) executions per CPU second of the
+    # fuzzer's processes: on a shared machine the second does not depend on what the run got
+    metrics = [("exec_per_s", "exec/s (wall)")]
+    if rows and rows[0].get("exec_per_cpu_s") not in (None, ""):
+        metrics.append(("exec_per_cpu_s", "exec per CPU second"))
+    for mk, mname in metrics:
+        for e in engines:
+            speed_block(w, [r for r in rows if r["engine"] == e], e, mk, mname)
     rp = os.path.join(out, "replay.csv")
     rep = list(csv.DictReader(open(rp))) if os.path.exists(rp) else []
     if rep:
@@ -443,6 +569,7 @@ def merge(out, dirs):
         f.write("date: %s\n" % " ; ".join(m.get("date", "?") for m in metas))
         f.write("machine: %s\n" % " ; ".join(m.get("machine", "?") for m in metas))
         f.write("commit: %s\n" % " ; ".join(m.get("commit", "?") for m in metas))
+        f.write("clock: %s\n" % " ; ".join(m.get("clock", "wall") for m in metas))
         f.write("merged: %s\n" % " ".join(dirs))
     bugs(out)
 

@@ -266,11 +266,13 @@ def floor(a):
     os.makedirs(out, exist_ok=True)
     first = a.like or json.load(open(os.path.join(b.base, "link_commands.json")))[0]["target"]
     directory, words = b.link(first)
-    # the first target's own object and compile command
+    # the first target's own object and compile command: an object of its link line that is
+    # not the session-aware mutator's (those are linked into the floor too, as into the target)
+    mut = {os.path.normpath(os.path.join(directory, w)) for w in b.mutator.get(first, [])}
+    own = {os.path.normpath(os.path.join(directory, w)) for w in words} - mut
     for e in b.entries:
         argv, obj = obj_of(e)
-        if os.path.normpath(os.path.join(directory, obj)) in {os.path.normpath(os.path.join(directory, w))
-                                                              for w in words}:
+        if os.path.normpath(os.path.join(directory, obj)) in own:
             break
     else:
         die("no compile command for the object of %s" % first)
@@ -341,9 +343,12 @@ def ref(a):
         print("variant: left out %s (not in %s)" % (os.path.relpath(obj, b.base), a.ref), file=sys.stderr)
     for t in a.target:
         directory, words = b.link(t)
-        if any(os.path.normpath(os.path.join(directory, w)) in dropped for w in words):
+        # the session-aware mutator's objects on the link line: a revision before the mutator
+        # links without them (its binary runs libFuzzer's own mutations, as it did then)
+        gone = [w for w in b.mutator.get(t, []) if os.path.normpath(os.path.join(directory, w)) in dropped]
+        if any(os.path.normpath(os.path.join(directory, w)) in dropped for w in words if w not in gone):
             die("%s: its entry point is not in %s" % (t, a.ref))
-        relink(b, t, objmap, out, os.path.join(out, t), dropped=dropped)
+        relink(b, t, objmap, out, os.path.join(out, t), drop=gone, dropped=dropped)
 
 
 def main():

@@ -31,8 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mx_record_init(&r);
     if (!c.null_cipher &&
         (c.tls13 ? mx_record_set_tls13_secret(&r, c.suite, c.secret, c.secret_len, c.seq0)
-                 : mx_record_set_tls12_keys(&r, c.version, c.suite, 1, c.key_block,
-                                            c.key_block_len, c.seq0)) != MX_REC_OK)
+                 : mx_record_set_tls12_keys(&r, c.version, c.suite,
+                                            c.etm ? MX_REC_ENCRYPT_THEN_MAC : MX_REC_MAC_THEN_ENCRYPT,
+                                            1, c.key_block, c.key_block_len, c.seq0)) != MX_REC_OK)
         return 0;
     mx_chain_init(&chain, 0, &pooled);
     for (;;) {

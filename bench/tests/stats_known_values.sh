@@ -45,6 +45,24 @@ check("Kaplan-Meier steps", stats.km_curve([1, 2, 30, 30], [True, True, False, F
       [(0.0, 1.0), (1, 0.75), (2, 0.5), (30.0, 0.5)])
 check("Kaplan-Meier with censoring before an event",
       stats.km_curve([1, 2, 3], [False, True, True], 10), [(0.0, 1.0), (2, 0.5), (3, 0.0), (10.0, 0.0)])
+# the bug x target against engine x configuration matrix and issue 14's goal, on made-up groups
+def grp(bug, t, e, cfg, times, cap=60, corpus=0):
+    return {"key": (bug, t, e, cfg), "n": len(times), "k": sum(x != INF for x in times), "cap": cap,
+            "times": times, "median": stats.median(times), "corpus": corpus}
+g = [grp("b", "imap", "afl", "empty", [1, 2, INF, INF, INF]),
+     grp("b", "imap", "libfuzzer", "empty", [1, 2, 3, 4, INF]),
+     grp("b", "imap", "libfuzzer", "shipped", [0, 0, 0, 0, 0], corpus=5),
+     grp("b", "imap", "libfuzzer", "pruned", [5, 11, 12, 13, 14])]
+rows, cols = stats.matrix_columns(g)
+check("matrix columns: engines, then shipped/pruned/empty", cols,
+      [("libfuzzer", "shipped"), ("libfuzzer", "pruned"), ("libfuzzer", "empty"), ("afl", "empty")])
+check("matrix cell: corpus", stats.matrix_cell(g[2]), "5/5 corpus")
+check("matrix cell: censored median", stats.matrix_cell(g[0]), "2/5 >60")
+check("matrix cell: not run", stats.matrix_cell(None), "-")
+goal = stats.goal_issue14(g, {x["key"]: x for x in g})[1]
+check("goal 14: libFuzzer 4/5 meets 8/10", "libfuzzer empty meets (4/5" in goal, True)
+check("goal 14: pruned median 12 misses 10 s", "libfuzzer pruned MISSES (median 12" in goal, True)
+check("goal 14: AFL++ 2/5 misses 6/10", "afl empty MISSES (2/5" in goal, True)
 sys.exit(1 if fails else 0)
 EOF
 
