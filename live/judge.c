@@ -84,17 +84,29 @@ void shown(char *out, size_t cap, const uint8_t *p, size_t n)
     out[k] = 0;
 }
 
+void verdict_line(const char *v, const char *rule, const char *want, const char *got, const char *fmt, va_list ap)
+{
+    printf("%s\t%s\t%s\t%s\t", v, rule, want, got);
+    vprintf(fmt, ap);
+    putchar('\n');
+}
+
+void classes_put(struct fz_buf *classes, const char *c, size_t n)
+{
+    if (classes->n)
+        fz_buf_put(classes, " ", 1);
+    fz_buf_put(classes, c, n);
+}
+
 static void verdict(struct judge *j, const char *v, const char *rule, const char *want, const char *got,
                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 static void verdict(struct judge *j, const char *v, const char *rule, const char *want, const char *got,
                     const char *fmt, ...)
 {
     va_list ap;
-    printf("%s\t%s\t%s\t%s\t", v, rule ? rule : "command rules", want, got);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    verdict_line(v, rule ? rule : "command rules", want, got, fmt, ap);
     va_end(ap);
-    putchar('\n');
     if (!strcmp(v, "finding"))
         j->findings++;
     if (strcmp(v, "pass"))
@@ -103,9 +115,7 @@ static void verdict(struct judge *j, const char *v, const char *rule, const char
 
 static void class_put(struct judge *j, const char *c)
 {
-    if (j->classes.n)
-        fz_buf_put(&j->classes, " ", 1);
-    fz_buf_put(&j->classes, c, strlen(c));
+    classes_put(&j->classes, c, strlen(c));
 }
 
 /* ---------------------------------------------------------------- reply units */

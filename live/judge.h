@@ -4,13 +4,21 @@
 #ifndef LIVE_JUDGE_H
 #define LIVE_JUDGE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "session.h"
 
 /* p[0..n) as printable text (\r \n \xNN) into out (cap bytes, NUL-terminated) */
 void shown(char *out, size_t cap, const uint8_t *p, size_t n);
+/* one verdict line on stdout: verdict, rule, expected, received, detail (tab-separated; live/run.py
+ * reads it) */
+void verdict_line(const char *v, const char *rule, const char *want, const char *got, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+/* one more class in a replay's class sequence (space-separated) */
+void classes_put(struct fz_buf *classes, const char *c, size_t n);
 /* a reply class (A R C B X I T ...) as the verdicts name it */
 const char *class_name(char c);
 /* a transcript's hex payload ("-": empty) into out; returns the byte count */

@@ -78,9 +78,7 @@ struct ij {
 
 static void ij_class(struct ij *j, char c)
 {
-    if (j->classes.n)
-        fz_buf_put(&j->classes, " ", 1);
-    fz_buf_put(&j->classes, &c, 1);
+    classes_put(&j->classes, &c, 1);
 }
 
 static void ij_verdict(struct ij *j, const char *v, const char *rule, const char *want, const char *got,
@@ -89,11 +87,9 @@ static void ij_verdict(struct ij *j, const char *v, const char *rule, const char
                        const char *fmt, ...)
 {
     va_list ap;
-    printf("%s\t%s\t%s\t%s\t", v, rule, want, got);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    verdict_line(v, rule, want, got, fmt, ap);
     va_end(ap);
-    putchar('\n');
     if (strcmp(v, "pass"))
         j->done = 1;
 }
