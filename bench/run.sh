@@ -55,6 +55,17 @@ manifest_targets() { "$ROOT/build.sh" targets --names; }
 target_field() { "$ROOT/build.sh" targets --field "$1" "$2"; }
 engines_of() { if [[ $1 == both ]]; then echo "libfuzzer afl"; else echo "$1"; fi; }
 
+# process_tree PID: PID and every process descended from it, one a line
+process_tree() {
+    ps -e -o pid=,ppid= | awk -v root="$1" '
+        { parent[$1] = $2 }
+        END {
+            in_tree[root] = 1
+            do { grew = 0; for (p in parent) if (!(p in in_tree) && (parent[p] in in_tree)) { in_tree[p] = 1; grew = 1 } } while (grew)
+            for (p in in_tree) print p
+        }'
+}
+
 build_base() {   # the unpatched fuzzers, their dictionaries and objects (build/fuzz-ENGINE)
     local e=$1 log=$2
     say "[$(ts)] building the $e fuzzers (log: ${log#"$ROOT"/})"
@@ -175,6 +186,15 @@ cmd_bugs() {
     if [[ $reuse -eq 1 ]]; then echo "base: reused build/fuzz-* ($e_list), not rebuilt" >>"$out/meta"; else
         for e in $e_list; do build_base "$e" "$out/build-$e.log"; done
     fi
+    # the variants are built from build/fuzz-ENGINE's objects and commands and run its
+    # dictionaries and mutator: a `./build.sh build-fuzzers ENGINE` now would change them under
+    # the run. It takes build/fuzz-ENGINE.lock exclusively (build.sh); the run holds it shared
+    # until it ends (the trials inherit it)
+    for e in $e_list; do
+        mkdir -p "$BUILD"
+        exec {lock_fd}>"$BUILD/fuzz-$e.lock"
+        flock -s -n "$lock_fd" || die "build/fuzz-$e is being rebuilt (build-fuzzers holds build/fuzz-$e.lock): wait for it"
+    done
 
     # variants: patched fuzzers; and the seeds each variant starts from
     : >"$out/skipped"
@@ -310,12 +330,20 @@ cmd_bugs() {
     }
     interrupted() {
         say "bench: interrupted; stopping the trials"
-        local j dir
+        local j dir pids=()
+        # every process of every running trial, taken before any is stopped (a killed trial.sh
+        # leaves its fuzzer to init, and `timeout` puts the fuzzer in a process group of its own,
+        # so neither the trial's pid nor its group reaches it)
         for j in "${running[@]+"${running[@]}"}"; do
             read -r id t e cfg k _ <<<"$j"
             dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
-            [[ -f $dir/pid ]] && kill -- "$(cat "$dir/pid")" 2>/dev/null
+            [[ -f $dir/pid ]] && mapfile -t -O "${#pids[@]}" pids < <(process_tree "$(cat "$dir/pid")")
         done
+        if [[ ${#pids[@]} -gt 0 ]]; then
+            kill -INT "${pids[@]}" 2>/dev/null
+            sleep 3
+            kill -KILL "${pids[@]}" 2>/dev/null
+        fi
         exit 130
     }
     trap interrupted INT TERM

@@ -178,4 +178,10 @@ used=$(clock_now 0)
 if [[ $found -eq 1 ]] && awk -v s="$secs" -v c="$cap" 'BEGIN { exit !(s > c) }'; then found=0; fi
 [[ $found -eq 1 ]] || secs=$cap
 awk -v u="$used" -v c="$cap" 'BEGIN { exit !(u > c) }' && used=$cap
+# the binary that crashed beside its crash files: a variant is rebuilt (or its build dir
+# replaced) by the next run, and an artifact replays only through the patched binary
+if compgen -G "$dir/art/*" >/dev/null || compgen -G "$dir/afl/default/crashes/id:*" >/dev/null; then
+    mkdir -p "$dir/art"
+    ln -f "$bin" "$dir/art/$(basename "$bin").bin" 2>/dev/null || cp "$bin" "$dir/art/$(basename "$bin").bin"
+fi
 echo "$found $secs ${execs:-0} $unrelated $used $(elapsed "$start")" >"$dir/result"
