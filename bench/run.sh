@@ -6,7 +6,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HERE=$ROOT/bench
 BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
-MANIFEST=$HERE/bugs/manifest
+MANIFEST=${BUG_MANIFEST:-$HERE/bugs/manifest}   # BUG_MANIFEST: another list of bugs (bench/tests/bug_patches_caught.sh reads it too)
 # the interpreter itself, not a version-manager shim: crashsig.py runs once per crash
 PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PYTHON=python3
 export PYTHON
