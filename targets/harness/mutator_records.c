@@ -201,43 +201,76 @@ static void new_record(struct fz_mutator *m, struct rrec *r)
         r->iv[i] = (uint8_t)rnd(m);
 }
 
+/* The whole-record edits both layouts share, over base[0..*n) of elements of `size` bytes
+ * (room for cap): EDIT_INSERT opens a gap at a random *at for the caller to fill, EDIT_COPY
+ * copies an element right after it, EDIT_DROP drops one, EDIT_SWAP swaps two. An insert or
+ * copy into a full list falls through to the next edit; returns the edit applied, or -1. */
+enum { EDIT_INSERT, EDIT_COPY, EDIT_DROP, EDIT_SWAP };
+
+static int list_edit(struct fz_mutator *m, void *base, size_t *n, size_t cap, size_t size, int edit, size_t *at)
+{
+    uint8_t *b = base;
+    size_t i = below(m, *n ? *n : 1);
+    switch (edit) {
+    case EDIT_INSERT:
+        if (*n < cap) {
+            *at = below(m, *n + 1);
+            memmove(b + (*at + 1) * size, b + *at * size, (*n - *at) * size);
+            (*n)++;
+            return EDIT_INSERT;
+        }
+        /* fall through */
+    case EDIT_COPY:
+        if (*n && *n < cap) {
+            memmove(b + (i + 1) * size, b + i * size, (*n - i) * size);
+            (*n)++;
+            return EDIT_COPY;
+        }
+        /* fall through */
+    case EDIT_DROP:
+        if (*n) {
+            memmove(b + i * size, b + (i + 1) * size, (*n - i - 1) * size);
+            (*n)--;
+            return EDIT_DROP;
+        }
+        return -1;
+    default:
+        if (*n >= 2) {
+            uint8_t *x = b + i * size, *y = b + below(m, *n) * size;
+            for (size_t k = 0; k < size; k++) {
+                uint8_t t = x[k];
+                x[k] = y[k];
+                y[k] = t;
+            }
+            return EDIT_SWAP;
+        }
+        return -1;
+    }
+}
+
+/* Crossover: src's elements from some point on, behind some of dst's (at most cap in all). */
+static void list_splice(struct fz_mutator *m, void *dst, size_t *dn, size_t cap, const void *src, size_t sn, size_t size)
+{
+    size_t from = below(m, sn + 1), at = below(m, *dn + 1), k = sn - from;
+    if (at + k > cap)
+        k = cap - at;
+    memcpy((uint8_t *)dst + at * size, (const uint8_t *)src + from * size, k * size);
+    *dn = at + k;
+}
+
 /* One record-level mutation; returns its name. */
 static const char *rl_mutate(struct fz_mutator *m, struct rlist *l)
 {
-    size_t i = below(m, l->n ? l->n : 1);
-    switch (below(m, 11)) {
-    case 0: /* a new record */
-        if (l->n < MAX_RECORDS) {
-            size_t at = below(m, l->n + 1);
-            memmove(l->r + at + 1, l->r + at, (l->n - at) * sizeof *l->r);
+    static const char *const edits[] = {"record-insert", "record-duplicate", "record-delete", "record-swap"};
+    size_t op = below(m, 11), at = 0, i;
+    if (op < 4) { /* a new record, a copy right after it, one dropped, two swapped */
+        int e = list_edit(m, l->r, &l->n, MAX_RECORDS, sizeof *l->r, (int)op, &at);
+        if (e == EDIT_INSERT)
             new_record(m, &l->r[at]);
-            l->n++;
-            return "record-insert";
-        }
-        /* fall through */
-    case 1: /* a copy of a record right after it */
-        if (l->n && l->n < MAX_RECORDS) {
-            memmove(l->r + i + 1, l->r + i, (l->n - i) * sizeof *l->r);
-            l->n++;
-            return "record-duplicate";
-        }
-        /* fall through */
-    case 2:
-        if (l->n) {
-            memmove(l->r + i, l->r + i + 1, (l->n - i - 1) * sizeof *l->r);
-            l->n--;
-            return "record-delete";
-        }
-        return NULL;
-    case 3:
-        if (l->n >= 2) {
-            size_t j = below(m, l->n);
-            struct rrec t = l->r[i];
-            l->r[i] = l->r[j];
-            l->r[j] = t;
-            return "record-swap";
-        }
-        return NULL;
+        return e < 0 ? NULL : edits[e];
+    }
+    i = below(m, l->n ? l->n : 1);
+    switch (op) {
     case 4: { /* another suite: the key material and the IVs follow its lengths */
         size_t old = keys_of(l->suite);
         l->suite = (uint8_t)below(m, NSUITES);
@@ -299,11 +332,7 @@ size_t fz_mutate_records(struct fz_mutator *m, const uint8_t *in, size_t n, cons
     if (other && other_n && below(m, 2)) {
         /* crossover: the other input's records from some point on, behind ours */
         rl_load(m, &l2, other, other_n);
-        size_t from = below(m, l2.n + 1), at = below(m, l.n + 1), k = l2.n - from;
-        if (at + k > MAX_RECORDS)
-            k = MAX_RECORDS - at;
-        memcpy(l.r + at, l2.r + from, k * sizeof *l.r);
-        l.n = at + k;
+        list_splice(m, l.r, &l.n, MAX_RECORDS, l2.r, l2.n, sizeof *l.r);
         m->last = "record-splice";
     } else if (l.n == 0 && below(m, 4)) {
         /* nothing to mutate: a suite and one to three records */
@@ -483,40 +512,16 @@ static void raw_new(struct fz_mutator *m, struct raw_rec *r)
 /* One record-level mutation of the raw stream; returns its name (NULL: nothing to do). */
 static const char *raw_mutate(struct fz_mutator *m, struct raw_list *l)
 {
-    size_t i = below(m, l->n ? l->n : 1);
-    switch (below(m, 10)) {
-    case 0:
-        if (l->n < RAW_MAX) {
-            size_t at = below(m, l->n + 1);
-            memmove(l->r + at + 1, l->r + at, (l->n - at) * sizeof *l->r);
+    static const char *const edits[] = {"raw-insert", "raw-duplicate", "raw-delete", "raw-swap"};
+    size_t op = below(m, 10), at = 0, i;
+    if (op < 4) {
+        int e = list_edit(m, l->r, &l->n, RAW_MAX, sizeof *l->r, (int)op, &at);
+        if (e == EDIT_INSERT)
             raw_new(m, &l->r[at]);
-            l->n++;
-            return "raw-insert";
-        }
-        /* fall through */
-    case 1:
-        if (l->n && l->n < RAW_MAX) {
-            memmove(l->r + i + 1, l->r + i, (l->n - i) * sizeof *l->r);
-            l->n++;
-            return "raw-duplicate";
-        }
-        /* fall through */
-    case 2:
-        if (l->n) {
-            memmove(l->r + i, l->r + i + 1, (l->n - i - 1) * sizeof *l->r);
-            l->n--;
-            return "raw-delete";
-        }
-        return NULL;
-    case 3:
-        if (l->n >= 2) {
-            size_t j = below(m, l->n);
-            struct raw_rec t = l->r[i];
-            l->r[i] = l->r[j];
-            l->r[j] = t;
-            return "raw-swap";
-        }
-        return NULL;
+        return e < 0 ? NULL : edits[e];
+    }
+    i = below(m, l->n ? l->n : 1);
+    switch (op) {
     case 4: /* the suite the target decrypts with (config % 28; 27: no keys, records in the clear) */
         l->cfg = (uint8_t)below(m, NSUITES + 1);
         return "raw-suite";
@@ -575,11 +580,7 @@ size_t fz_mutate_raw_records(struct fz_mutator *m, const uint8_t *in, size_t n, 
     if (other && other_n && below(m, 2)) {
         /* crossover: the other input's records from some point on, behind some of ours */
         raw_load(m, &l2, other, other_n);
-        size_t from = below(m, l2.n + 1), at = below(m, l.n + 1), k = l2.n - from;
-        if (at + k > RAW_MAX)
-            k = RAW_MAX - at;
-        memcpy(l.r + at, l2.r + from, k * sizeof *l.r);
-        l.n = at + k;
+        list_splice(m, l.r, &l.n, RAW_MAX, l2.r, l2.n, sizeof *l.r);
         l.tail_n = 0;
         m->last = "raw-splice";
     } else if (l.n == 0 && l.tail_n == 0 && below(m, 4)) {
