@@ -201,6 +201,16 @@ static void new_record(struct fz_mutator *m, struct rrec *r)
         r->iv[i] = (uint8_t)rnd(m);
 }
 
+/* A read pattern (fuzz_input.h in_cuts) of mostly small sizes, which split headers, IVs and
+ * MACs; returns its count byte. */
+static uint8_t new_cuts(struct fz_mutator *m, uint8_t cuts[IN_MAX_CUTS])
+{
+    uint8_t n = (uint8_t)below(m, IN_MAX_CUTS);
+    for (size_t k = 0; k < n; k++)
+        cuts[k] = (uint8_t)(below(m, 4) ? 1 + below(m, 24) : rnd(m));
+    return n;
+}
+
 /* The whole-record edits both layouts share, over base[0..*n) of elements of `size` bytes
  * (room for cap): EDIT_INSERT opens a gap at a random *at for the caller to fill, EDIT_COPY
  * copies an element right after it, EDIT_DROP drops one, EDIT_SWAP swaps two. An insert or
@@ -315,9 +325,7 @@ static const char *rl_mutate(struct fz_mutator *m, struct rlist *l)
         l->r[i].op = (uint8_t)((l->r[i].op & ~3u) | below(m, 4));
         return "record-type";
     default: { /* the ciphertext read pattern: small cuts split headers, IVs, MACs */
-        l->ncuts = (uint8_t)below(m, IN_MAX_CUTS);
-        for (size_t k = 0; k < l->ncuts; k++)
-            l->cuts[k] = (uint8_t)(below(m, 4) ? 1 + below(m, 24) : rnd(m));
+        l->ncuts = new_cuts(m, l->cuts);
         return "record-cuts";
     }
     }
@@ -562,9 +570,7 @@ static const char *raw_mutate(struct fz_mutator *m, struct raw_list *l)
                 below(m, 2) ? pads[below(m, sizeof pads)] : (uint8_t)rnd(m);
             return "raw-padding";
         }
-        l->ncuts = (uint8_t)below(m, IN_MAX_CUTS);
-        for (size_t k = 0; k < l->ncuts; k++)
-            l->cuts[k] = (uint8_t)(below(m, 4) ? 1 + below(m, 24) : rnd(m));
+        l->ncuts = new_cuts(m, l->cuts);
         l->nhead = 2 + l->ncuts;
         return "raw-cuts";
     }
