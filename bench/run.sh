@@ -55,17 +55,6 @@ manifest_targets() { "$ROOT/build.sh" targets --names; }
 target_field() { "$ROOT/build.sh" targets --field "$1" "$2"; }
 engines_of() { if [[ $1 == both ]]; then echo "libfuzzer afl"; else echo "$1"; fi; }
 
-# process_tree PID: PID and every process descended from it, one a line
-process_tree() {
-    ps -e -o pid=,ppid= | awk -v root="$1" '
-        { parent[$1] = $2 }
-        END {
-            in_tree[root] = 1
-            do { grew = 0; for (p in parent) if (!(p in in_tree) && (parent[p] in in_tree)) { in_tree[p] = 1; grew = 1 } } while (grew)
-            for (p in in_tree) print p
-        }'
-}
-
 build_base() {   # the unpatched fuzzers, their dictionaries and objects (build/fuzz-ENGINE)
     local e=$1 log=$2
     say "[$(ts)] building the $e fuzzers (log: ${log#"$ROOT"/})"
@@ -337,7 +326,13 @@ cmd_bugs() {
         for j in "${running[@]+"${running[@]}"}"; do
             read -r id t e cfg k _ <<<"$j"
             dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
-            [[ -f $dir/pid ]] && mapfile -t -O "${#pids[@]}" pids < <(process_tree "$(cat "$dir/pid")")
+            if [[ -f $dir/pid ]]; then
+                local tree
+                tree=$(tree_cpu "$(cat "$dir/pid")")   # "CPU descendant..." (bench/cpuclock.sh)
+                pids+=("$(cat "$dir/pid")")
+                # shellcheck disable=SC2206
+                [[ $tree == *" "* ]] && pids+=(${tree#* })
+            fi
         done
         if [[ ${#pids[@]} -gt 0 ]]; then
             kill -INT "${pids[@]}" 2>/dev/null
