@@ -165,6 +165,11 @@ else
         ge "$(elapsed "$start")" "$hard" && { kill -9 "$apid" $kids 2>/dev/null; break; }
     done
     wait "$apid" 2>/dev/null
+    # a persistent-mode target stops itself (SIGSTOP) between inputs until its forkserver
+    # resumes it: a forkserver that went with the SIGINT leaves it stopped for ever, a child of
+    # init. What is left of the run's processes last seen goes now
+    # shellcheck disable=SC2086
+    [[ -n ${kids// /} ]] && kill -KILL $kids 2>/dev/null
     if [[ $clock == cpu ]]; then cpu_base=$(max "$(cpu_of "$dir/cpu.0")" "$cpu_run"); fi
     if [[ $found -eq 0 ]]; then check_crashes || true; fi
     if [[ $found -eq 0 ]]; then
