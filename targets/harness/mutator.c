@@ -596,13 +596,16 @@ static int mut_literal(struct fz_mutator *m)
         }
     }
     size_t nval;
-    switch (below(m, 7)) {
+    switch (below(m, 9)) {
     case 0: nval = octets; break;
     case 1: nval = octets + 1; break;
     case 2: nval = octets ? octets - 1 : 0; break;
     case 3: nval = 0; break;
     case 4: nval = ((size_t)256 << (m->hdr[3] >> 4)) + 1; break; /* max_literal, FORMAT.md */
     case 5: nval = (size_t)256 << (m->hdr[3] >> 4); break;
+    /* RFC 7888 4: under LITERAL- a non-synchronizing literal is at most 4096 octets */
+    case 6: nval = 4096; break;
+    case 7: nval = 4097; break;
     default: plus = !plus; nval = octets; break;
     }
     char num[32];

@@ -219,7 +219,7 @@ static void test_literal_sizes_follow_the_octets(void **state)
     uint8_t *in, out[512];
     size_t n;
     struct fz_mutator m;
-    unsigned hit[7] = {0};
+    unsigned hit[9] = {0};
     (void)state;
     encode_ok("proto imap\nmax-literal 256\nclient \"a APPEND INBOX {3}\\r\\nhello\\r\\n\"\n", &in, &n);
     fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
@@ -243,10 +243,12 @@ static void test_literal_sizes_follow_the_octets(void **state)
         case 0: hit[4]++; break;
         case 256: hit[5]++; break;
         case 257: hit[6]++; break;
-        default: fail_msg("literal size %lu: not 5, 5 +/- 1, 0 or the limit", v);
+        case 4096: hit[7]++; break;
+        case 4097: hit[8]++; break;
+        default: fail_msg("literal size %lu: not 5, 5 +/- 1, 0, the limit or LITERAL-'s 4096 (+1)", v);
         }
     }
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 9; i++)
         assert_true(hit[i] > 0);
     fz_mutator_free(&m);
     free(in);
