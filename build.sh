@@ -336,6 +336,12 @@ build_fuzzers() {
 local_fuzz_build() {
     local engine=$1 dir="$BUILD/fuzz-$1"
     [[ $engine == libfuzzer || $engine == afl ]] || die "build-fuzzers: the engine is libfuzzer or afl"
+    # a `bench bugs` run builds its variants from this directory and holds the lock shared
+    # (bench/run.sh): rebuilding under it would break them
+    local lock_fd
+    mkdir -p "$BUILD"
+    exec {lock_fd}>"$BUILD/fuzz-$engine.lock"
+    flock -n "$lock_fd" || die "build-fuzzers: build/fuzz-$engine is in use by a bench run (it holds build/fuzz-$engine.lock); rebuild when it has ended"
     say "== building $engine fuzzers in ${dir#"$ROOT"/}"
     if [[ $engine == libfuzzer ]]; then ensure_deps $DEPS_BASE; else ensure_deps $DEPS_BASE $DEPS_AFL; fi
     AFL_QUIET=1 FUZZING_ENGINE=$engine CC=$(profile_var "$engine" CC) CXX=$(profile_var "$engine" CXX) \

@@ -6,7 +6,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HERE=$ROOT/bench
 BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
-MANIFEST=$HERE/bugs/manifest
+MANIFEST=${BUG_MANIFEST:-$HERE/bugs/manifest}   # BUG_MANIFEST: another list of bugs (bench/tests/bug_patches_caught.sh reads it too)
 # the interpreter itself, not a version-manager shim: crashsig.py runs once per crash
 PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PYTHON=python3
 export PYTHON
@@ -175,6 +175,15 @@ cmd_bugs() {
     if [[ $reuse -eq 1 ]]; then echo "base: reused build/fuzz-* ($e_list), not rebuilt" >>"$out/meta"; else
         for e in $e_list; do build_base "$e" "$out/build-$e.log"; done
     fi
+    # the variants are built from build/fuzz-ENGINE's objects and commands and run its
+    # dictionaries and mutator: a `./build.sh build-fuzzers ENGINE` now would change them under
+    # the run. It takes build/fuzz-ENGINE.lock exclusively (build.sh); the run holds it shared
+    # until it ends (the trials inherit it)
+    for e in $e_list; do
+        mkdir -p "$BUILD"
+        exec {lock_fd}>"$BUILD/fuzz-$e.lock"
+        flock -s -n "$lock_fd" || die "build/fuzz-$e is being rebuilt (build-fuzzers holds build/fuzz-$e.lock): wait for it"
+    done
 
     # variants: patched fuzzers; and the seeds each variant starts from
     : >"$out/skipped"
@@ -310,12 +319,26 @@ cmd_bugs() {
     }
     interrupted() {
         say "bench: interrupted; stopping the trials"
-        local j dir
+        local j dir pids=()
+        # every process of every running trial, taken before any is stopped (a killed trial.sh
+        # leaves its fuzzer to init, and `timeout` puts the fuzzer in a process group of its own,
+        # so neither the trial's pid nor its group reaches it)
         for j in "${running[@]+"${running[@]}"}"; do
             read -r id t e cfg k _ <<<"$j"
             dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
-            [[ -f $dir/pid ]] && kill -- "$(cat "$dir/pid")" 2>/dev/null
+            if [[ -f $dir/pid ]]; then
+                local tree
+                tree=$(tree_cpu "$(cat "$dir/pid")")   # "CPU descendant..." (bench/cpuclock.sh)
+                pids+=("$(cat "$dir/pid")")
+                # shellcheck disable=SC2206
+                [[ $tree == *" "* ]] && pids+=(${tree#* })
+            fi
         done
+        if [[ ${#pids[@]} -gt 0 ]]; then
+            kill -INT "${pids[@]}" 2>/dev/null
+            sleep 3
+            kill -KILL "${pids[@]}" 2>/dev/null
+        fi
         exit 130
     }
     trap interrupted INT TERM

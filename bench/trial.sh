@@ -165,6 +165,11 @@ else
         ge "$(elapsed "$start")" "$hard" && { kill -9 "$apid" $kids 2>/dev/null; break; }
     done
     wait "$apid" 2>/dev/null
+    # a persistent-mode target stops itself (SIGSTOP) between inputs until its forkserver
+    # resumes it: a forkserver that went with the SIGINT leaves it stopped for ever, a child of
+    # init. What is left of the run's processes last seen goes now
+    # shellcheck disable=SC2086
+    [[ -n ${kids// /} ]] && kill -KILL $kids 2>/dev/null
     if [[ $clock == cpu ]]; then cpu_base=$(max "$(cpu_of "$dir/cpu.0")" "$cpu_run"); fi
     if [[ $found -eq 0 ]]; then check_crashes || true; fi
     if [[ $found -eq 0 ]]; then
@@ -178,4 +183,10 @@ used=$(clock_now 0)
 if [[ $found -eq 1 ]] && awk -v s="$secs" -v c="$cap" 'BEGIN { exit !(s > c) }'; then found=0; fi
 [[ $found -eq 1 ]] || secs=$cap
 awk -v u="$used" -v c="$cap" 'BEGIN { exit !(u > c) }' && used=$cap
+# the binary that crashed beside its crash files: a variant is rebuilt (or its build dir
+# replaced) by the next run, and an artifact replays only through the patched binary
+if compgen -G "$dir/art/*" >/dev/null || compgen -G "$dir/afl/default/crashes/id:*" >/dev/null; then
+    mkdir -p "$dir/art"
+    ln -f "$bin" "$dir/art/$(basename "$bin").bin" 2>/dev/null || cp "$bin" "$dir/art/$(basename "$bin").bin"
+fi
 echo "$found $secs ${execs:-0} $unrelated $used $(elapsed "$start")" >"$dir/result"

@@ -596,13 +596,16 @@ static int mut_literal(struct fz_mutator *m)
         }
     }
     size_t nval;
-    switch (below(m, 7)) {
+    switch (below(m, 9)) {
     case 0: nval = octets; break;
     case 1: nval = octets + 1; break;
     case 2: nval = octets ? octets - 1 : 0; break;
     case 3: nval = 0; break;
     case 4: nval = ((size_t)256 << (m->hdr[3] >> 4)) + 1; break; /* max_literal, FORMAT.md */
     case 5: nval = (size_t)256 << (m->hdr[3] >> 4); break;
+    /* RFC 7888 4: under LITERAL- a non-synchronizing literal is at most 4096 octets */
+    case 6: nval = 4096; break;
+    case 7: nval = 4097; break;
     default: plus = !plus; nval = octets; break;
     }
     char num[32];
@@ -744,6 +747,39 @@ static const mutation mutations[] = {
 };
 #define NMUT (sizeof mutations / sizeof mutations[0])
 
+/* One field of targets/imap_tls.c's record parameters (prefix: TLS_FIXED + 1 + IN_MAX_CUTS
+ * bytes, zero-filled), set to a value the target tells apart. */
+static void mut_tls_prefix(struct fz_mutator *m, uint8_t *prefix)
+{
+    static const uint8_t seqs[] = {0, 1, 2, 0xfe, 0xff}, pads[] = {0, 1, 15, 16, 31};
+    switch (below(m, 6)) {
+    case 0: /* the suite: imap_tls reads it % 14 (targets/oracles/imap_tls_check.c SUITES) */
+        prefix[0] = (uint8_t)below(m, 14);
+        break;
+    case 1: /* the first sequence number, near its ends */
+        prefix[1] = below(m, 2) ? seqs[below(m, sizeof seqs)] : (uint8_t)rnd(m);
+        break;
+    case 2: /* one key byte */
+        prefix[2 + below(m, 144)] = (uint8_t)rnd(m);
+        break;
+    case 3: /* the CBC explicit IV seed */
+        prefix[TLS_FIXED - 2] = (uint8_t)rnd(m);
+        break;
+    case 4: /* TLS 1.3 padding: pad % 32 zero bytes per record */
+        prefix[TLS_FIXED - 1] = below(m, 2) ? pads[below(m, sizeof pads)] : (uint8_t)rnd(m);
+        break;
+    default: { /* the ciphertext cuts: 1 byte, a header's 5, a header and a byte, small, large
+                * (0x80 | k: 128 k + 1), 0 (the rest) */
+        static const uint8_t cuts[] = {1, 2, 5, 6, 16, 21, 0x81, 0};
+        size_t n = below(m, IN_MAX_CUTS);
+        prefix[TLS_FIXED] = (uint8_t)n;
+        for (size_t i = 0; i < n; i++)
+            prefix[TLS_FIXED + 1 + i] = below(m, 2) ? cuts[below(m, sizeof cuts)] : (uint8_t)rnd(m);
+        break;
+    }
+    }
+}
+
 /* Writes header + events into m->out; drops trailing events until the file fits max. */
 static void serialize(struct fz_mutator *m, size_t max)
 {
@@ -798,6 +834,8 @@ size_t fz_mutate(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_
         /* out may be in (libFuzzer mutates in place): the record list is taken apart first */
         return fz_mutate_records(m, in, n, other, other_n, out, max);
     }
+    if (m->layout == FZ_LAYOUT_RAW_RECORDS)
+        return fz_mutate_raw_records(m, in, n, other, other_n, out, max);
     m->arena.n = 0;
     load(m, n > pre ? in + pre : in, n > pre ? n - pre : 0, &m->ev, &m->nev, &m->ev_cap, m->hdr, &m->version);
     m->nev2 = 0;
@@ -806,11 +844,17 @@ size_t fz_mutate(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_
         if (other_n > opre)
             load(m, other + opre, other_n - opre, &m->ev2, &m->nev2, &m->ev2_cap, NULL, NULL);
     }
-    if (m->layout == FZ_LAYOUT_TLS_SESSION && m->bytes && below(m, 8) == 0) {
-        /* the record parameters: suite, sequence number, keys, IVs, padding, ciphertext cuts */
-        m->bytes(prefix, pre, pre, m->bytes_ctx, rnd(m));
+    if (m->layout == FZ_LAYOUT_TLS_SESSION && below(m, 8) == 0) {
+        /* the record parameters: suite, sequence number, keys, IVs, padding, ciphertext cuts;
+         * field by field, or the byte mutator over all of them */
+        if (m->bytes && below(m, 2)) {
+            m->bytes(prefix, pre, pre, m->bytes_ctx, rnd(m));
+            m->last = "prefix-bytes";
+        } else {
+            mut_tls_prefix(m, prefix);
+            m->last = "prefix-fields";
+        }
         pre = fz_layout_prefix(m->layout, prefix, TLS_FIXED + 1);
-        m->last = "prefix-bytes";
     } else {
         /* one to four stacked mutations; a crossover partner makes a splice likely */
         size_t rounds = 1 + below(m, m->stack ? m->stack : 4);

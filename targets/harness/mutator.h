@@ -35,6 +35,8 @@ enum fz_layout {
                                  * proto byte says (targets/imap.c, imap_dovecot.c) */
     FZ_LAYOUT_RECORDS = 3,      /* targets/record_diff.c: suite, seq, key material, read
                                  * pattern, then records (mutator_records.c); no session */
+    FZ_LAYOUT_RAW_RECORDS = 4,  /* targets/record.c: config, read pattern, then the byte stream
+                                 * read as TLS records (mutator_records.c); no session */
 };
 
 /* The layout of the target an engine mutator serves: defined by the one targets/mutator/layout_*.c
@@ -100,6 +102,14 @@ int fz_session_canonical(const uint8_t *data, size_t size);
 size_t fz_mutate_records(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_t *other, size_t other_n,
                          uint8_t *out, size_t max);
 int fz_records_canonical(const uint8_t *data, size_t size);
+/* FZ_LAYOUT_RAW_RECORDS (mutator_records.c): the same for targets/record.c's raw stream. Every
+ * byte of the input is kept (what does not parse as a record is carried as it is), so
+ * fz_raw_records_canonical is 1 for every input that carries its whole read pattern; it says
+ * how many records the stream parsed into and whether every one of them is complete (framed:
+ * each header's length is its body's, no tail). */
+size_t fz_mutate_raw_records(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_t *other,
+                             size_t other_n, uint8_t *out, size_t max);
+int fz_raw_records_canonical(const uint8_t *data, size_t size, size_t *records, int *framed);
 /* The lengths the record_diff input carries for suite byte `byte`: key material and explicit
  * IV per record (record_seal.c checks them against the oracle's). */
 int fz_record_layout_suite(unsigned byte, size_t *keys, size_t *iv);

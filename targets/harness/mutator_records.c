@@ -201,43 +201,86 @@ static void new_record(struct fz_mutator *m, struct rrec *r)
         r->iv[i] = (uint8_t)rnd(m);
 }
 
+/* A read pattern (fuzz_input.h in_cuts) of mostly small sizes, which split headers, IVs and
+ * MACs; returns its count byte. */
+static uint8_t new_cuts(struct fz_mutator *m, uint8_t cuts[IN_MAX_CUTS])
+{
+    uint8_t n = (uint8_t)below(m, IN_MAX_CUTS);
+    for (size_t k = 0; k < n; k++)
+        cuts[k] = (uint8_t)(below(m, 4) ? 1 + below(m, 24) : rnd(m));
+    return n;
+}
+
+/* The whole-record edits both layouts share, over base[0..*n) of elements of `size` bytes
+ * (room for cap): EDIT_INSERT opens a gap at a random *at for the caller to fill, EDIT_COPY
+ * copies an element right after it, EDIT_DROP drops one, EDIT_SWAP swaps two. An insert or
+ * copy into a full list falls through to the next edit; returns the edit applied, or -1. */
+enum { EDIT_INSERT, EDIT_COPY, EDIT_DROP, EDIT_SWAP };
+
+static int list_edit(struct fz_mutator *m, void *base, size_t *n, size_t cap, size_t size, int edit, size_t *at)
+{
+    uint8_t *b = base;
+    size_t i = below(m, *n ? *n : 1);
+    switch (edit) {
+    case EDIT_INSERT:
+        if (*n < cap) {
+            *at = below(m, *n + 1);
+            memmove(b + (*at + 1) * size, b + *at * size, (*n - *at) * size);
+            (*n)++;
+            return EDIT_INSERT;
+        }
+        /* fall through */
+    case EDIT_COPY:
+        if (*n && *n < cap) {
+            memmove(b + (i + 1) * size, b + i * size, (*n - i) * size);
+            (*n)++;
+            return EDIT_COPY;
+        }
+        /* fall through */
+    case EDIT_DROP:
+        if (*n) {
+            memmove(b + i * size, b + (i + 1) * size, (*n - i - 1) * size);
+            (*n)--;
+            return EDIT_DROP;
+        }
+        return -1;
+    default:
+        if (*n >= 2) {
+            uint8_t *x = b + i * size, *y = b + below(m, *n) * size;
+            for (size_t k = 0; k < size; k++) {
+                uint8_t t = x[k];
+                x[k] = y[k];
+                y[k] = t;
+            }
+            return EDIT_SWAP;
+        }
+        return -1;
+    }
+}
+
+/* Crossover: src's elements from some point on, behind some of dst's (at most cap in all). */
+static void list_splice(struct fz_mutator *m, void *dst, size_t *dn, size_t cap, const void *src, size_t sn, size_t size)
+{
+    size_t from = below(m, sn + 1), at = below(m, *dn + 1), k = sn - from;
+    if (at + k > cap)
+        k = cap - at;
+    memcpy((uint8_t *)dst + at * size, (const uint8_t *)src + from * size, k * size);
+    *dn = at + k;
+}
+
 /* One record-level mutation; returns its name. */
 static const char *rl_mutate(struct fz_mutator *m, struct rlist *l)
 {
-    size_t i = below(m, l->n ? l->n : 1);
-    switch (below(m, 11)) {
-    case 0: /* a new record */
-        if (l->n < MAX_RECORDS) {
-            size_t at = below(m, l->n + 1);
-            memmove(l->r + at + 1, l->r + at, (l->n - at) * sizeof *l->r);
+    static const char *const edits[] = {"record-insert", "record-duplicate", "record-delete", "record-swap"};
+    size_t op = below(m, 11), at = 0, i;
+    if (op < 4) { /* a new record, a copy right after it, one dropped, two swapped */
+        int e = list_edit(m, l->r, &l->n, MAX_RECORDS, sizeof *l->r, (int)op, &at);
+        if (e == EDIT_INSERT)
             new_record(m, &l->r[at]);
-            l->n++;
-            return "record-insert";
-        }
-        /* fall through */
-    case 1: /* a copy of a record right after it */
-        if (l->n && l->n < MAX_RECORDS) {
-            memmove(l->r + i + 1, l->r + i, (l->n - i) * sizeof *l->r);
-            l->n++;
-            return "record-duplicate";
-        }
-        /* fall through */
-    case 2:
-        if (l->n) {
-            memmove(l->r + i, l->r + i + 1, (l->n - i - 1) * sizeof *l->r);
-            l->n--;
-            return "record-delete";
-        }
-        return NULL;
-    case 3:
-        if (l->n >= 2) {
-            size_t j = below(m, l->n);
-            struct rrec t = l->r[i];
-            l->r[i] = l->r[j];
-            l->r[j] = t;
-            return "record-swap";
-        }
-        return NULL;
+        return e < 0 ? NULL : edits[e];
+    }
+    i = below(m, l->n ? l->n : 1);
+    switch (op) {
     case 4: { /* another suite: the key material and the IVs follow its lengths */
         size_t old = keys_of(l->suite);
         l->suite = (uint8_t)below(m, NSUITES);
@@ -282,9 +325,7 @@ static const char *rl_mutate(struct fz_mutator *m, struct rlist *l)
         l->r[i].op = (uint8_t)((l->r[i].op & ~3u) | below(m, 4));
         return "record-type";
     default: { /* the ciphertext read pattern: small cuts split headers, IVs, MACs */
-        l->ncuts = (uint8_t)below(m, IN_MAX_CUTS);
-        for (size_t k = 0; k < l->ncuts; k++)
-            l->cuts[k] = (uint8_t)(below(m, 4) ? 1 + below(m, 24) : rnd(m));
+        l->ncuts = new_cuts(m, l->cuts);
         return "record-cuts";
     }
     }
@@ -299,11 +340,7 @@ size_t fz_mutate_records(struct fz_mutator *m, const uint8_t *in, size_t n, cons
     if (other && other_n && below(m, 2)) {
         /* crossover: the other input's records from some point on, behind ours */
         rl_load(m, &l2, other, other_n);
-        size_t from = below(m, l2.n + 1), at = below(m, l.n + 1), k = l2.n - from;
-        if (at + k > MAX_RECORDS)
-            k = MAX_RECORDS - at;
-        memcpy(l.r + at, l2.r + from, k * sizeof *l.r);
-        l.n = at + k;
+        list_splice(m, l.r, &l.n, MAX_RECORDS, l2.r, l2.n, sizeof *l.r);
         m->last = "record-splice";
     } else if (l.n == 0 && below(m, 4)) {
         /* nothing to mutate: a suite and one to three records */
@@ -336,6 +373,255 @@ int fz_records_canonical(const uint8_t *data, size_t size)
     fz_mutator_init(&m, FZ_LAYOUT_RECORDS, NULL, NULL);
     rl_load(&m, &l, data, size);
     ok = size <= sizeof again && rl_store(&m, &l, again, sizeof again) == size && memcmp(again, data, size) == 0;
+    fz_mutator_free(&m);
+    return ok;
+}
+
+/* ---- FZ_LAYOUT_RAW_RECORDS: targets/record.c's input, u8 config, the read pattern (u8 ncuts,
+ * ncuts % 8 sizes), then the server's byte stream as is, read here as TLS records (RFC 5246
+ * 6.2.1 / RFC 8446 5.1: u8 type, u16 version, u16 length, length bytes). The records are
+ * sealed under the target's fixed keys (tools/record-seeds), so the mutator does not see
+ * plaintext: it moves whole records (insert, copy, drop, swap, splice from another input),
+ * changes the header (type, version, a length fitted to the body, or one off it: the stream
+ * desynchronises there), resizes a body to the block and tag sizes a suite's ciphertext has,
+ * changes the last body byte (the CBC padding length once decrypted), and changes the
+ * config (the suite the target decrypts with). Every byte of the input is kept: what does not
+ * parse as a record (a short tail, records past RAW_MAX) is carried over as is. */
+
+#define RAW_MAX 64
+
+struct raw_rec {
+    uint8_t type;
+    uint16_t version, len; /* as the header says */
+    size_t off, n;         /* the body's bytes in the arena (n < len: the stream ended) */
+};
+
+struct raw_list {
+    uint8_t cfg, ncuts, cuts[IN_MAX_CUTS];
+    size_t nhead; /* 1 + 1 + sizes the input carried of the parameters (short inputs) */
+    struct raw_rec r[RAW_MAX];
+    size_t n, tail_off, tail_n;
+};
+
+static void raw_load(struct fz_mutator *m, struct raw_list *l, const uint8_t *data, size_t size)
+{
+    struct in in = {data, size};
+    memset(l, 0, sizeof *l);
+    l->cfg = (uint8_t)in_u8(&in);
+    l->ncuts = (uint8_t)in_u8(&in);
+    for (size_t i = 0; i < (size_t)l->ncuts % IN_MAX_CUTS; i++)
+        l->cuts[i] = (uint8_t)in_u8(&in);
+    l->nhead = size - in.n;
+    while (in.n >= 5 && l->n < RAW_MAX) {
+        struct raw_rec *r = &l->r[l->n++];
+        r->type = in.p[0];
+        r->version = (uint16_t)(in.p[1] << 8 | in.p[2]);
+        r->len = (uint16_t)(in.p[3] << 8 | in.p[4]);
+        in.p += 5;
+        in.n -= 5;
+        size_t k = r->len;
+        const uint8_t *p = in_take(&in, &k);
+        r->off = m->arena.n;
+        r->n = k;
+        fz_buf_put(&m->arena, p, k);
+    }
+    l->tail_off = m->arena.n;
+    l->tail_n = in.n;
+    fz_buf_put(&m->arena, in.p, in.n);
+    if (m->arena.oom)
+        abort(); /* the harness out of memory is no finding */
+}
+
+/* Writes the list; drops trailing records (and the tail) that do not fit max. */
+static size_t raw_store(struct fz_mutator *m, const struct raw_list *l, uint8_t *out, size_t max)
+{
+    uint8_t head[2 + IN_MAX_CUTS];
+    size_t o = 0, nh = l->nhead;
+    head[0] = l->cfg;
+    head[1] = l->ncuts;
+    memcpy(head + 2, l->cuts, (size_t)l->ncuts % IN_MAX_CUTS);
+    if (l->n || l->tail_n) /* records follow: the whole read pattern, as the target reads it */
+        nh = 2 + (size_t)l->ncuts % IN_MAX_CUTS;
+    nh = nh < max ? nh : max;
+    memcpy(out, head, nh);
+    o = nh;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct raw_rec *r = &l->r[i];
+        if (o + 5 + r->n > max)
+            return o;
+        out[o++] = r->type;
+        out[o++] = (uint8_t)(r->version >> 8);
+        out[o++] = (uint8_t)r->version;
+        out[o++] = (uint8_t)(r->len >> 8);
+        out[o++] = (uint8_t)r->len;
+        memcpy(out + o, m->arena.p + r->off, r->n);
+        o += r->n;
+    }
+    if (o + l->tail_n <= max) {
+        memcpy(out + o, m->arena.p + l->tail_off, l->tail_n);
+        o += l->tail_n;
+    }
+    return o;
+}
+
+/* A ciphertext body length a suite can have: k blocks of 8 or 16 (CBC, IV and MAC and padding
+ * inside), an AEAD's 8-byte explicit nonce + 16-byte tag + k, the 2^14 + 2048 limit of TLS
+ * 1.0-1.2 ciphertext and the 2^14 + 256 of TLS 1.3 (RFC 5246 6.2.3, RFC 8446 5.2), each one
+ * off or exact. */
+static size_t raw_body_len(struct fz_mutator *m)
+{
+    static const size_t limits[] = {0, 16384, 16384 + 256, 16384 + 2048};
+    size_t base;
+    switch (below(m, 4)) {
+    case 0:
+        base = 8 * (1 + below(m, 12));
+        break;
+    case 1:
+        base = 16 * (1 + below(m, 8));
+        break;
+    case 2:
+        base = 8 + 16 + below(m, 48);
+        break;
+    default:
+        base = limits[below(m, sizeof limits / sizeof limits[0])];
+        break;
+    }
+    size_t d = below(m, 4); /* mostly exact, else one off either way */
+    return d == 1 ? base + 1 : d == 2 && base ? base - 1 : base;
+}
+
+/* Resizes record r's body to len bytes (its own bytes kept, the rest random or a copy of its
+ * last byte: a run of padding-length bytes) and fits the header's length to it. */
+static void raw_resize(struct fz_mutator *m, struct raw_rec *r, size_t len)
+{
+    size_t off = m->arena.n, keep = r->n < len ? r->n : len;
+    int pad = below(m, 2) != 0;
+    if (fz_buf_reserve(&m->arena, len) != 0)
+        abort();
+    memmove(m->arena.p + off, m->arena.p + r->off, keep);
+    for (size_t i = keep; i < len; i++)
+        m->arena.p[off + i] = pad && keep ? m->arena.p[off + keep - 1] : (uint8_t)rnd(m);
+    m->arena.n += len;
+    r->off = off;
+    r->n = len;
+    r->len = (uint16_t)len;
+}
+
+static void raw_new(struct fz_mutator *m, struct raw_rec *r)
+{
+    static const uint16_t versions[] = {0x0301, 0x0302, 0x0303};
+    memset(r, 0, sizeof *r);
+    r->type = (uint8_t)(below(m, 4) ? 23 : 20 + below(m, 4));
+    r->version = versions[below(m, 3)];
+    r->off = m->arena.n;
+    raw_resize(m, r, raw_body_len(m) % 4096);
+}
+
+/* One record-level mutation of the raw stream; returns its name (NULL: nothing to do). */
+static const char *raw_mutate(struct fz_mutator *m, struct raw_list *l)
+{
+    static const char *const edits[] = {"raw-insert", "raw-duplicate", "raw-delete", "raw-swap"};
+    size_t op = below(m, 10), at = 0, i;
+    if (op < 4) {
+        int e = list_edit(m, l->r, &l->n, RAW_MAX, sizeof *l->r, (int)op, &at);
+        if (e == EDIT_INSERT)
+            raw_new(m, &l->r[at]);
+        return e < 0 ? NULL : edits[e];
+    }
+    i = below(m, l->n ? l->n : 1);
+    switch (op) {
+    case 4: /* the suite the target decrypts with (config % 28; 27: no keys, records in the clear) */
+        l->cfg = (uint8_t)below(m, NSUITES + 1);
+        return "raw-suite";
+    case 5: { /* the header's version: SSL 3.0, TLS 1.0-1.3's, a TLS 1.3 record's 0x0303, other */
+        static const uint16_t versions[] = {0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0x0203, 0x0403};
+        if (!l->n)
+            return NULL;
+        l->r[i].version = below(m, 8) ? versions[below(m, sizeof versions / sizeof versions[0])] : (uint16_t)rnd(m);
+        return "raw-version";
+    }
+    case 6: /* the header's type: the four of RFC 5246 6.2.1, or one outside them */
+        if (!l->n)
+            return NULL;
+        l->r[i].type = (uint8_t)(below(m, 6) ? 20 + below(m, 4) : rnd(m));
+        return "raw-type";
+    case 7: /* the header's length: fitted to the body, or one off it (the stream desynchronises) */
+        if (!l->n)
+            return NULL;
+        {
+            size_t d = below(m, 3);
+            l->r[i].len = (uint16_t)(d == 0 ? l->r[i].n : d == 1 ? l->r[i].n + 1 : l->r[i].n - (l->r[i].n > 0));
+        }
+        return "raw-length";
+    case 8: /* a body a suite's ciphertext can have (or one off), header fitted */
+        if (!l->n)
+            return NULL;
+        raw_resize(m, &l->r[i], raw_body_len(m));
+        return "raw-body-length";
+    default: { /* the last body byte: the CBC padding length once decrypted (RFC 5246 6.2.3.2),
+                * a MAC byte; or the read pattern */
+        if (l->n && below(m, 2)) {
+            struct raw_rec *r = &l->r[i];
+            static const uint8_t pads[] = {0, 1, 7, 8, 15, 16, 255};
+            if (!r->n)
+                return NULL;
+            raw_resize(m, r, r->n); /* a private copy: the body may be shared with a duplicate */
+            m->arena.p[r->off + r->n - 1 - (below(m, 4) == 0 ? below(m, r->n) : 0)] =
+                below(m, 2) ? pads[below(m, sizeof pads)] : (uint8_t)rnd(m);
+            return "raw-padding";
+        }
+        l->ncuts = new_cuts(m, l->cuts);
+        l->nhead = 2 + l->ncuts;
+        return "raw-cuts";
+    }
+    }
+}
+
+size_t fz_mutate_raw_records(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_t *other, size_t other_n,
+                             uint8_t *out, size_t max)
+{
+    static struct raw_list l, l2;
+    m->arena.n = 0;
+    raw_load(m, &l, in, n);
+    if (other && other_n && below(m, 2)) {
+        /* crossover: the other input's records from some point on, behind some of ours */
+        raw_load(m, &l2, other, other_n);
+        list_splice(m, l.r, &l.n, RAW_MAX, l2.r, l2.n, sizeof *l.r);
+        l.tail_n = 0;
+        m->last = "raw-splice";
+    } else if (l.n == 0 && l.tail_n == 0 && below(m, 4)) {
+        l.cfg = (uint8_t)below(m, NSUITES + 1);
+        l.ncuts = 0;
+        for (size_t k = 1 + below(m, 3); k > 0; k--)
+            raw_new(m, &l.r[l.n++]);
+        m->last = "raw-generate";
+    } else {
+        const char *name = NULL;
+        for (size_t r = 1 + below(m, m->stack ? m->stack : 3), tries = 0; r > 0 && tries < 16; tries++) {
+            const char *got = raw_mutate(m, &l);
+            if (got) {
+                name = got;
+                r--;
+            }
+        }
+        m->last = name ? name : "none";
+    }
+    return raw_store(m, &l, out, max);
+}
+
+int fz_raw_records_canonical(const uint8_t *data, size_t size, size_t *records, int *framed)
+{
+    static struct raw_list l;
+    static uint8_t again[65536 + 4096];
+    struct fz_mutator m;
+    int ok;
+    fz_mutator_init(&m, FZ_LAYOUT_RAW_RECORDS, NULL, NULL);
+    raw_load(&m, &l, data, size);
+    ok = size <= sizeof again && raw_store(&m, &l, again, sizeof again) == size && memcmp(again, data, size) == 0;
+    *records = l.n;
+    *framed = l.tail_n == 0;
+    for (size_t i = 0; i < l.n; i++)
+        *framed &= l.r[i].n == l.r[i].len;
     fz_mutator_free(&m);
     return ok;
 }

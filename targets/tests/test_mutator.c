@@ -59,9 +59,13 @@ static enum fz_layout layout_named(const char *name)
         return FZ_LAYOUT_IMAP_SESSION;
     if (strcmp(name, "records") == 0)
         return FZ_LAYOUT_RECORDS;
+    if (strcmp(name, "raw_records") == 0)
+        return FZ_LAYOUT_RAW_RECORDS;
     fail_msg("unknown mutator layout '%s' (targets/mutator/layout_*.c)", name);
     return FZ_LAYOUT_SESSION;
 }
+
+static unsigned raw_framed_seeds; /* raw-record inputs seen that are whole records */
 
 /* The checks every output must pass; returns the mutation's name. */
 static const char *check_one(struct fz_mutator *m, const uint8_t *in, size_t n, const uint8_t *other, size_t on,
@@ -74,7 +78,25 @@ static const char *check_one(struct fz_mutator *m, const uint8_t *in, size_t n, 
     if (k > max)
         fail_msg("%s seed %llu: %zu bytes out, max %zu", what, (unsigned long long)seed, k, max);
     pre = fz_layout_prefix(m->layout, out, k);
-    if (m->layout == FZ_LAYOUT_RECORDS) {
+    if (m->layout == FZ_LAYOUT_RAW_RECORDS) {
+        /* every input round-trips; a record-level mutation of whole records (most shipped
+         * seeds; some end in a truncated or oversized record) keeps every record whole, except
+         * the header length put one off on purpose */
+        size_t nrec, onrec;
+        int framed, iframed, oframed = 1;
+        if (!fz_raw_records_canonical(in, n, &nrec, &iframed))
+            fail_msg("%s: does not round-trip as TLS records", what);
+        raw_framed_seeds += iframed && nrec > 0;
+        if (other && !fz_raw_records_canonical(other, on, &onrec, &oframed))
+            fail_msg("%s: the crossover partner does not round-trip", what);
+        if (strcmp(name, "bytes") != 0) {
+            if (!fz_raw_records_canonical(out, k, &nrec, &framed))
+                fail_msg("%s seed %llu: %s does not round-trip", what, (unsigned long long)seed, name);
+            if (!framed && iframed && oframed && strcmp(name, "raw-length") != 0)
+                fail_msg("%s seed %llu: %s left a record whose header length is not its body's", what,
+                         (unsigned long long)seed, name);
+        }
+    } else if (m->layout == FZ_LAYOUT_RECORDS) {
         if (strcmp(name, "bytes") != 0 && !fz_records_canonical(out, k))
             fail_msg("%s seed %llu: %s gave a non-canonical record list (%zu bytes)", what, (unsigned long long)seed,
                      name, k);
@@ -86,6 +108,7 @@ static const char *check_one(struct fz_mutator *m, const uint8_t *in, size_t n, 
     }
     /* the same seed on a fresh mutator: the same bytes */
     fz_mutator_init(&m2, m->layout, test_bytes, NULL);
+    m2.stack = m->stack;
     for (size_t t = 0; t < m->ntok; t++)
         fz_mutator_add_token(&m2, m->tok.p + m->tok_off[t], m->tok_len[t]);
     k2 = fz_mutate(&m2, in, n, other, on, again, max, seed);
@@ -101,6 +124,8 @@ static const char *const all_mutations[] = {
     "literal-insert", "literal-size", "header", "payload-bytes", "bytes", "command", "command-pipelined",
     "generate", "record-insert", "record-duplicate", "record-delete", "record-swap", "record-suite", "record-seq",
     "record-length", "record-corrupt", "record-padding", "record-type", "record-cuts", "record-splice",
+    "raw-insert", "raw-duplicate", "raw-delete", "raw-swap", "raw-suite", "raw-version", "raw-type", "raw-length",
+    "raw-body-length", "raw-padding", "raw-cuts", "raw-splice", "prefix-fields",
 };
 #define NALL (sizeof all_mutations / sizeof all_mutations[0])
 
@@ -126,6 +151,9 @@ static void test_every_shipped_seed_round_trips(void **state)
         *colon = 0;
         fz_mutator_init(&m, layout_named(colon + 1), test_bytes, NULL);
         fz_mutator_add_token(&m, (const uint8_t *)"NOOP", 4);
+        /* raw records: one mutation per call, so that the name says whether a header length was
+         * put off on purpose (check_one) */
+        m.stack = m.layout == FZ_LAYOUT_RAW_RECORDS ? 1 : 0;
         snprintf(path, sizeof path, "%s/corpus/%s", root ? root : ".", tok);
         d = opendir(path);
         if (!d)
@@ -159,6 +187,7 @@ static void test_every_shipped_seed_round_trips(void **state)
         ntargets++;
     }
     assert_true(ntargets >= 2);
+    assert_true(raw_framed_seeds > 100); /* corpus/record: mostly whole records (12 calls a seed) */
     for (size_t i = 0; i < NALL; i++)
         if (!seen[i])
             fail_msg("mutation %s never ran over %u seeds", all_mutations[i], nfiles);
@@ -190,7 +219,7 @@ static void test_literal_sizes_follow_the_octets(void **state)
     uint8_t *in, out[512];
     size_t n;
     struct fz_mutator m;
-    unsigned hit[7] = {0};
+    unsigned hit[9] = {0};
     (void)state;
     encode_ok("proto imap\nmax-literal 256\nclient \"a APPEND INBOX {3}\\r\\nhello\\r\\n\"\n", &in, &n);
     fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
@@ -214,10 +243,12 @@ static void test_literal_sizes_follow_the_octets(void **state)
         case 0: hit[4]++; break;
         case 256: hit[5]++; break;
         case 257: hit[6]++; break;
-        default: fail_msg("literal size %lu: not 5, 5 +/- 1, 0 or the limit", v);
+        case 4096: hit[7]++; break;
+        case 4097: hit[8]++; break;
+        default: fail_msg("literal size %lu: not 5, 5 +/- 1, 0, the limit or LITERAL-'s 4096 (+1)", v);
         }
     }
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 9; i++)
         assert_true(hit[i] > 0);
     fz_mutator_free(&m);
     free(in);
@@ -286,16 +317,30 @@ static void test_merge_keeps_the_bytes(void **state)
 }
 
 /* The imap_tls layout: the record parameters are carried over whole (zero-filled as the target
- * reads them), the session after them is canonical. */
+ * reads them) or, in 1 of 8 calls, one field of them changed (prefix-fields); the session after
+ * them is canonical. */
 static void test_tls_prefix_is_kept(void **state)
 {
     uint8_t in[10] = {3, 4, 5}, out[1024];
     struct fz_mutator m;
+    unsigned fields = 0;
     (void)state;
     fz_mutator_init(&m, FZ_LAYOUT_TLS_SESSION, NULL, NULL);
     for (uint64_t s = 0; s < 200; s++) {
         size_t k = fz_mutate(&m, in, sizeof in, NULL, 0, out, sizeof out, s);
         size_t pre = fz_layout_prefix(FZ_LAYOUT_TLS_SESSION, out, k);
+        size_t differ = 0;
+        if (strcmp(m.last, "prefix-fields") == 0) { /* one field changed, the session kept */
+            fields++;
+            assert_true(pre >= 149 && pre <= 149 + 7); /* up to 7 cut sizes (fuzz_input.h IN_MAX_CUTS - 1) */
+            assert_true(out[0] < 14 || out[0] == in[0]);
+            for (size_t i = 0; i < 148; i++)
+                differ += out[i] != (i < sizeof in ? in[i] : 0);
+            assert_true(differ <= 1);
+            assert_true(k >= pre + FZ_SESSION_HEADER);
+            assert_true(fz_session_canonical(out + pre, k - pre));
+            continue;
+        }
         assert_int_equal(pre, 149); /* suite, seq, 144 keys, iv_seed, pad, ncuts 0 */
         assert_true(k >= pre + FZ_SESSION_HEADER);
         assert_memory_equal(out, in, 3);
@@ -303,6 +348,7 @@ static void test_tls_prefix_is_kept(void **state)
             assert_int_equal(out[i], 0);
         assert_true(fz_session_canonical(out + pre, k - pre));
     }
+    assert_true(fields > 5 && fields < 60); /* 1 in 8 of the calls */
     fz_mutator_free(&m);
 }
 
@@ -433,6 +479,39 @@ static void test_records_from_nothing(void **state)
     fz_mutator_free(&m);
 }
 
+/* The raw record layout (targets/record.c) from an empty input: a config and whole records;
+ * a body resized to a ciphertext length keeps its header fitted. */
+static void test_raw_records_from_nothing(void **state)
+{
+    static const uint8_t none[1];
+    static uint8_t out[40000], again[40000];
+    struct fz_mutator m;
+    unsigned gen = 0, resized = 0;
+    (void)state;
+    fz_mutator_init(&m, FZ_LAYOUT_RAW_RECORDS, NULL, NULL);
+    m.stack = 1;
+    for (uint64_t seed = 0; seed < 400; seed++) {
+        size_t k = fz_mutate(&m, none, 0, NULL, 0, out, sizeof out, seed), nrec;
+        int framed;
+        if (strcmp(m.last, "raw-generate") != 0)
+            continue;
+        gen++;
+        assert_true(fz_raw_records_canonical(out, k, &nrec, &framed));
+        assert_true(framed && nrec >= 1 && nrec <= 3);
+        assert_int_equal(out[1] % 8, 0); /* no read pattern: the records follow at byte 2 */
+        for (uint64_t s2 = 0; s2 < 40; s2++) {
+            size_t k2 = fz_mutate(&m, out, k, NULL, 0, again, sizeof again, s2 * 7919 + seed), n2;
+            if (strcmp(m.last, "raw-body-length") == 0) {
+                resized++;
+                assert_true(fz_raw_records_canonical(again, k2, &n2, &framed));
+                assert_true(framed && n2 == nrec);
+            }
+        }
+    }
+    assert_true(gen > 100 && resized > 0);
+    fz_mutator_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_byte_fallthrough_is_a_fraction),
         cmocka_unit_test(test_empty_input_builds_sessions),
         cmocka_unit_test(test_records_from_nothing),
+        cmocka_unit_test(test_raw_records_from_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
