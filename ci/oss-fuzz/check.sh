@@ -175,6 +175,7 @@ EOF
             check_coverage "$t" "$corpus"
         fi
     done
+    [[ $SANITIZER != coverage ]] || check_coverage_report
 }
 
 # bad_build_check check_mixed_sanitizers: objdump -dC, calls to each sanitizer's runtime
@@ -224,20 +225,68 @@ check_afl() {
     if grep -qE 'target binary (crashed|terminated)' "$log"; then bad "$t: the target crashed or terminated under afl-fuzz"; fi
 }
 
-# the coverage job (base-runner's coverage): a -merge=1 run over the corpus writing profiles,
-# llvm-profdata merge, llvm-cov export of the summary; it must have covered something
+# the coverage job (base-runner's coverage), per target: a -merge=1 run over the corpus writing
+# profiles (crash-resistant, 100 s timeout), llvm-profdata merge, llvm-cov export of the summary
+# and llvm-cov show of the covered lines (the textcov report introspector reads). Sources are
+# found as the job finds them: compile copied $SRC and $WORK into $OUT with their full paths,
+# and -path-equivalence=/,$OUT maps the build's paths there.
+cov_args() { echo "-path-equivalence=/,$OUT -ignore-filename-regex=.*src/libfuzzer/.*"; }
 check_coverage() {
     local t=$1 corpus=$2 dumps=$TMPD/$1.dumps lines
     rm -rf "$dumps" && mkdir -p "$dumps/dummy"
     (cd "$OUT" && LLVM_PROFILE_FILE="$dumps/$t.%1m.profraw" "$OUT/$t" -merge=1 -timeout=100 "$dumps/dummy" "$corpus") \
         >"$dumps/log" 2>&1 || { bad "$t: the coverage run failed"; tail -8 "$dumps/log"; return; }
     if grep -qE '^==[0-9]+== ERROR: libFuzzer:' "$dumps/log"; then bad "$t: libFuzzer error in the coverage run"; fi
+    compgen -G "$dumps/*.profraw" >/dev/null || { bad "$t: the coverage run wrote no profile"; return; }
     llvm-profdata merge -j=1 -sparse "$dumps"/*.profraw -o "$dumps/$t.profdata" || { bad "$t: llvm-profdata merge failed"; return; }
-    llvm-cov export -summary-only -instr-profile="$dumps/$t.profdata" -object="$OUT/$t" >"$dumps/$t.json" ||
+    # shellcheck disable=SC2046
+    llvm-cov export -summary-only -instr-profile="$dumps/$t.profdata" -object="$OUT/$t" $(cov_args) >"$dumps/$t.json" ||
         { bad "$t: llvm-cov export failed"; return; }
     lines=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"][0]["totals"]["lines"]["covered"])' "$dumps/$t.json")
     echo "   $t: coverage job covered $lines lines"
     ((lines > 0)) || bad "$t: the coverage job covered no line"
+    # shellcheck disable=SC2046
+    llvm-cov show -instr-profile="$dumps/$t.profdata" -object="$OUT/$t" -line-coverage-gt=0 --show-branches=count \
+        --show-expansions $(cov_args) >"$dumps/$t.covreport" 2>"$dumps/show.err" || { bad "$t: llvm-cov show failed"; return; }
+    check_sources_found "$t" "$dumps/show.err"
+}
+
+# the job's report over all targets: their profiles merged into one, then llvm-cov show -format=html
+# and llvm-cov export of the summary over every target as one set of objects (and llvm-cov report,
+# the same totals as a table)
+check_coverage_report() {
+    local t objects=() dir=$TMPD/coverage-report lines
+    rm -rf "$dir" && mkdir -p "$dir"
+    for t in $MX_TARGETS; do
+        [[ -f $TMPD/$t.dumps/$t.profdata ]] || { bad "$t: no profile for the coverage report"; return; }
+        # llvm-cov's form: the first object plain, the others as -object=
+        if [[ ${#objects[@]} -eq 0 ]]; then objects=("$OUT/$t"); else objects+=("-object=$OUT/$t"); fi
+    done
+    llvm-profdata merge -sparse "$TMPD"/*.dumps/*.profdata -o "$dir/merged.profdata" || { bad "coverage report: llvm-profdata merge of all targets failed"; return; }
+    # shellcheck disable=SC2046
+    llvm-cov show -format=html -output-dir="$dir/html" -instr-profile="$dir/merged.profdata" "${objects[@]}" $(cov_args) \
+        2>"$dir/show.err" || { bad "coverage report: llvm-cov show -format=html failed"; return; }
+    check_sources_found "the coverage report" "$dir/show.err"
+    [[ -f $dir/html/index.html ]] || bad "coverage report: no index.html"
+    # shellcheck disable=SC2046
+    llvm-cov export -summary-only -instr-profile="$dir/merged.profdata" "${objects[@]}" $(cov_args) >"$dir/summary.json" ||
+        { bad "coverage report: llvm-cov export failed"; return; }
+    lines=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["data"][0]["totals"]["lines"]; print(t["covered"], "of", t["count"])' "$dir/summary.json")
+    echo "   coverage report over all targets: $lines lines"
+    [[ ${lines%% *} -gt 0 ]] || bad "coverage report: no line covered"
+    # shellcheck disable=SC2046
+    llvm-cov report -instr-profile="$dir/merged.profdata" "${objects[@]}" $(cov_args) >"$dir/report.txt" ||
+        { bad "coverage report: llvm-cov report failed"; return; }
+    grep -q '^TOTAL' "$dir/report.txt" || bad "coverage report: llvm-cov report printed no TOTAL"
+}
+
+# llvm-cov says "error: FILE: No such file or directory" and carries on for a source it cannot
+# read: the report would show nothing for it. Every source but the system's headers (which
+# compile copies from the builder image's /usr/include, not part of this build) must be found.
+check_sources_found() {
+    local missing
+    missing=$(sed -n 's/^.*error: \(.*\): No such file or directory.*$/\1/p' "$2" | grep -v '^/usr/' | sort -u || true)
+    [[ -z $missing ]] || bad "$1: llvm-cov cannot read $(wc -l <<<"$missing") source(s) through \$OUT, e.g. $(sed -n 1p <<<"$missing")"
 }
 
 # ---------------------------------------------------------------- build phase
@@ -448,6 +497,17 @@ if [[ $project == clusterfuzzlite ]]; then
         bad ".clusterfuzzlite/build.sh did not hand the build over to ci/oss-fuzz/build.sh"
     [[ $(grep -cvE '^\s*(#|$)' "$projdir/build.sh") -eq 1 ]] ||
         bad ".clusterfuzzlite/build.sh does more than call ci/oss-fuzz/build.sh (a second build script drifts)"
+fi
+
+if [[ $sanitizer == coverage ]]; then
+    # compile, after a coverage build: the sources the coverage report shows, $SRC and $WORK
+    # copied into $OUT at their full paths (cp -rL --parents $SRC $WORK $OUT). Here $SRC/mxfuzz
+    # is the checkout itself, whose build/ holds $OUT: that is left out, as is version control
+    # (the report reads neither); system headers are not copied (see check_sources_found).
+    start=$SECONDS
+    tar -C / -chf - --exclude-vcs --exclude="${SRC#/}/mxfuzz/build" "${SRC#/}" "${WORK#/}" | tar -C "$OUT" -xf - ||
+        bad "copying \$SRC and \$WORK into \$OUT for the coverage report failed"
+    echo "   sources copied into \$OUT for the coverage report ($(du -sm "$OUT/${SRC#/}" "$OUT/${WORK#/}" | awk '{ s += $1 } END { print s }') MiB, $((SECONDS - start)) s)"
 fi
 
 # -- what only the build side can see: seed zips against corpus/, the compile commands
