@@ -376,13 +376,13 @@ if [[ $deps == source ]]; then
         echo "== fetching the pinned dependencies into $depsrc"
         "$HERE/fetch-deps.sh" "$depsrc" || die "cannot fetch the dependencies; put their source in DIR/boringssl and DIR/libpcap (at the commits of ci/oss-fuzz/deps) and pass --src DIR"
     fi
-    dep_commits=""
+    declare -A dep_commit=()   # name -> the commit checked out
     while read -r name url commit; do
         # a git checkout (fetch-deps.sh), or an exported tree with its commit in DIR/<name>.commit
         if [[ -e $depsrc/$name/.git ]]; then have=$(git -C "$depsrc/$name" rev-parse HEAD)
         else have=$(cat "$depsrc/$name.commit" 2>/dev/null || echo "an unknown commit"); fi
         [[ $have == "$commit" ]] || echo "NOTE: $depsrc/$name is at $have, ci/oss-fuzz/deps pins $commit"
-        dep_commits+="$name $have "
+        dep_commit[$name]=$have
     done < <(grep -vE '^\s*(#|$)' "$HERE/deps")
 fi
 
@@ -459,21 +459,27 @@ path=$PATH
 [[ $sanitizer == introspector ]] && path=$top/llvm-bin:$PATH
 [[ $deps == debian ]] && env_extra+=(MXFUZZ_DEPS=debian)
 
-# The dependencies' build trees in $WORK are kept between runs of one configuration when
-# nothing that goes into them changed: the same source commits, compilers, flags and
-# ci/oss-fuzz/build.sh (its commands: a comment changes nothing). ci/oss-fuzz/build.sh still runs every step (cmake, ninja), which then
-# finds them up to date; a half-finished build resumes. Anything else changed: built afresh.
-# (Ninja alone would miss a source tree swapped for another commit with older file times.)
+# Each dependency's build tree in $WORK is kept between runs of one configuration while nothing
+# that goes into it changed: its source commit, the compilers, the flags and its own function in
+# ci/oss-fuzz/build.sh (ci/oss-fuzz/dep-key.sh says what the key covers: an edit of the mxfuzz
+# step or of the other dependency keeps it). ci/oss-fuzz/build.sh still runs every step (cmake,
+# ninja), which then finds it up to date; a half-finished build resumes. Anything else changed:
+# built afresh. (Ninja alone would miss a source tree swapped for another commit with older
+# file times.)
 if [[ $deps == source ]]; then
-    dep_key=$({ echo "$dep_commits $(cd "$depsrc" && pwd)"; "$cc" --version; "$cxx" --version
-                echo "$CFLAGS|$CXXFLAGS|$lib_engine|${env_extra[*]}"; grep -vE '^\s*(#|$)' "$HERE/build.sh"; } |
-              sha256sum | cut -c1-16)
-    if [[ $(cat "$WORK/deps.key" 2>/dev/null) == "$dep_key" ]]; then
-        echo "   dependency builds in ${WORK#"$ROOT"/} kept (key $dep_key: same commits, compilers, flags, build.sh)"
-    else
-        rm -rf "$WORK/boringssl" "$WORK/libpcap"
-        echo "$dep_key" >"$WORK/deps.key"
-    fi
+    rm -f "$WORK/deps.key"   # the one key over all of build.sh, before keys per dependency
+    for name in "${!dep_commit[@]}"; do
+        key=$(DEP_COMMIT=${dep_commit[$name]} DEP_SRC=$(cd "$depsrc/$name" && pwd) \
+              CC=$cc CXX=$cxx CFLAGS=$CFLAGS CXXFLAGS=$CXXFLAGS DEP_ENV="${env_extra[*]}" \
+              "$HERE/dep-key.sh" "$HERE/build.sh" "$name") || die "no dependency key for $name"
+        if [[ $(cat "$WORK/$name.key" 2>/dev/null) == "$key" ]]; then
+            echo "   $name build in ${WORK#"$ROOT"/} kept (key $key: same commit, compilers, flags, build_$name)"
+        else
+            rm -rf "${WORK:?}/$name"
+            echo "$key" >"$WORK/$name.key"
+            echo "   $name built afresh in ${WORK#"$ROOT"/} (key $key)"
+        fi
+    done
 fi
 echo "   CC=$cc CXX=$cxx"
 echo "   CFLAGS=$CFLAGS"
