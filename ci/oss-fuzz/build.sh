@@ -35,6 +35,14 @@ MXFUZZ_SRC=${MXFUZZ_SRC:-$SRC/mxfuzz}
 # fuzzing. BORINGSSL_ALLOW_CXX_RUNTIME: BoringSSL compiles its C++ with -fno-rtti unless told
 # otherwise, which clang refuses next to UBSan's -fsanitize=vptr. Under MSan no assembly: MSan
 # sees only what the compiler instrumented.
+# BoringSSL's own -Werror: its CMakeLists.txt adds it unconditionally for clang and gcc
+# (add_compile_options, after CMAKE_C_FLAGS on each command line; no CMake option turns it off at
+# our pin, 2026-08-21), so a blanket -Wno-error in CFLAGS would lose to it. What OSS-Fuzz
+# does when it moves to a newer clang does hold: base-clang's CFLAGS gain -Wno-error=<warning> for
+# each new warning (vla-cxx-extension, int-conversion, ...), and a -Wno-error=X stays in force
+# after a later -Werror (clang: "int x;" unused under -Wno-error=unused-variable -Werror is a
+# warning, under -Wno-error -Werror an error). Any other new error is BoringSSL's to fix at its
+# HEAD; we then move the pin (ci/oss-fuzz/deps).
 build_boringssl() {
     local bssl_defs=(-DBORINGSSL_ALLOW_CXX_RUNTIME=1)
     if [[ $SANITIZER == memory ]]; then bssl_defs+=(-DOPENSSL_NO_ASM=1); fi
