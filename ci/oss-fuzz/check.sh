@@ -206,6 +206,7 @@ check_afl() {
     rm -rf "$in" "$TMPD/$t.afl.out" && mkdir -p "$in" && echo input >"$in/input"
     dict=$(sed -n 's/^\s*dict\s*=\s*\(.*\)/\1/p' "$OUT/$t.options" | tail -1)
     [[ -z $dict && -f $OUT/$t.dict ]] && dict=$t.dict
+    : >"$log"   # there before the loop below reads it (afl-fuzz starts in the background)
     (cd "$OUT" && exec env ASAN_OPTIONS="$ASAN_OPTIONS:abort_on_error=1:symbolize=0:detect_odr_violation=0:" \
         MSAN_OPTIONS="$MSAN_OPTIONS:exit_code=86:symbolize=0" UBSAN_OPTIONS="$UBSAN_OPTIONS:symbolize=0" AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1 \
         AFL_TRY_AFFINITY=1 AFL_FAST_CAL=1 AFL_CMPLOG_ONLY_NEW=1 AFL_FORKSRV_INIT_TMOUT=30000 AFL_IGNORE_PROBLEMS=1 \
@@ -221,7 +222,11 @@ check_afl() {
     done
     kill -INT "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    grep -q 'All set and ready to roll' "$log" || { bad "$t: afl-fuzz never got ready"; tail -12 "$log"; }
+    if grep -q 'All set and ready to roll' "$log"; then
+        echo "   $t: afl-fuzz all set and ready to roll after ${i} s${AFL_CUSTOM_MUTATOR_LIBRARY:+ (custom mutator ${AFL_CUSTOM_MUTATOR_LIBRARY##*/})}"
+    else
+        bad "$t: afl-fuzz never got ready"; tail -12 "$log"
+    fi
     if grep -qE 'target binary (crashed|terminated)' "$log"; then bad "$t: the target crashed or terminated under afl-fuzz"; fi
 }
 
