@@ -5,11 +5,8 @@
 # edit of its flags must. Each case edits a copy of the real ci/oss-fuzz/build.sh; compilers are
 # stand-ins that print a version, so no toolchain is run.
 set -euo pipefail
-ROOT=${MXFUZZ_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-fails=0
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=targets/tests/testlib.sh
+. "$(dirname "$0")/testlib.sh"
 
 for v in 1 2; do printf '#!/bin/sh\necho "stand-in compiler version %s"\n' "$v" >"$tmp/cc$v"; chmod +x "$tmp/cc$v"; done
 # key FILE NAME [VAR=VALUE...]: the key under the base inputs, some of them overridden
@@ -76,4 +73,4 @@ while read -r name _; do
     key "$real" "$name" >/dev/null || bad "ci/oss-fuzz/deps names $name, build.sh has no build_$name"
 done < <(grep -vE '^\s*(#|$)' "$ROOT/ci/oss-fuzz/deps")
 
-[[ $fails -eq 0 ]] && echo "oss_fuzz_dep_key: ok" || { echo "oss_fuzz_dep_key: $fails failure(s)"; exit 1; }
+finish oss_fuzz_dep_key

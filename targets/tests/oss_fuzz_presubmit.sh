@@ -4,11 +4,8 @@
 # planted mistake is reported. The constants are infra/constants.py's SANITIZERS, ENGINES and
 # ARCHITECTURES (google/oss-fuzz 955c6866): a value outside them fails presubmit upstream.
 set -euo pipefail
-ROOT=${MXFUZZ_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-fails=0
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=targets/tests/testlib.sh
+. "$(dirname "$0")/testlib.sh"
 yaml=$ROOT/ci/oss-fuzz/project.yaml docker=$ROOT/ci/oss-fuzz/Dockerfile
 
 # check YAML DOCKERFILE: the problem lines (NOTE: lines are not problems)
@@ -41,4 +38,4 @@ planted "a contact that is no address" 's/^primary_contact: .*/primary_contact: 
 planted "language c++" 's/^language: c$/language: c++/' 'language is not c'
 planted "the Dockerfile cloning another repository" 's|github.com/mxfuzz/mxfuzz|github.com/someone/else|' 'does not clone main_repo' docker
 
-[[ $fails -eq 0 ]] && echo "oss_fuzz_presubmit: ok" || { echo "oss_fuzz_presubmit: $fails failure(s)"; exit 1; }
+finish oss_fuzz_presubmit
