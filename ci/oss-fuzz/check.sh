@@ -24,7 +24,9 @@
 #         the seed corpus replayed (bad_build_check's check_seed_corpus, switched off upstream
 #         but the first thing a crashing seed breaks); `reproduce` on a seed (-runs=100, always
 #         libFuzzer-style arguments, also for AFL++ builds); for coverage builds, the coverage
-#         job's merge run, llvm-profdata merge and llvm-cov export.
+#         job: per target its merge run, llvm-profdata merge, llvm-cov export and show, then the
+#         report over all targets (merged profile, llvm-cov show -format=html, export, report),
+#         every source read through $OUT (compile's copy of $SRC and $WORK, made by the build side).
 #  plus   project.yaml and the Dockerfile as infra/presubmit.py reads them (sections, main_repo,
 #         contact, license header), the seed zips against corpus/, and no run-time library from
 #         outside $OUT. (No -Werror in the OSS-Fuzz build: build_description_single.sh.)
