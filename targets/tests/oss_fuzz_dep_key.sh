@@ -3,7 +3,8 @@
 # changes with what goes into that dependency's build and with nothing else: an edit of
 # ci/oss-fuzz/build.sh outside build_boringssl must not rebuild BoringSSL (tens of minutes), an
 # edit of its flags must. Each case edits a copy of the real ci/oss-fuzz/build.sh; compilers are
-# stand-ins that print a version, so no toolchain is run.
+# stand-ins that print a version, so no toolchain is run; flags are opaque words to the key (and
+# real flags are spelled only in build.conf and check.sh: build_description_single.sh).
 set -euo pipefail
 # shellcheck source=targets/tests/testlib.sh
 . "$(dirname "$0")/testlib.sh"
@@ -13,7 +14,7 @@ for v in 1 2; do printf '#!/bin/sh\necho "stand-in compiler version %s"\n' "$v" 
 key() {
     local file=$1 name=$2
     shift 2
-    env DEP_COMMIT=0123abcd DEP_SRC=/src/"$name" CC="$tmp/cc1" CXX="$tmp/cc1" CFLAGS=-O1 CXXFLAGS="-O1 -stdlib=libc++" \
+    env DEP_COMMIT=0123abcd DEP_SRC=/src/"$name" CC="$tmp/cc1" CXX="$tmp/cc1" CFLAGS="c-flags" CXXFLAGS="c-flags c++-library" \
         DEP_ENV= "$@" "$ROOT/ci/oss-fuzz/dep-key.sh" "$file" "$name"
 }
 # edit NAME SED-SCRIPT: f = a copy of build.sh with one edit, which must change the file
@@ -57,9 +58,9 @@ expect same "a BoringSSL cmake flag" libpcap "$f"
 edit bssl-targets 's/ssl crypto$/ssl crypto decrepit/'
 expect differs "the BoringSSL ninja targets" boringssl "$f"
 # the environment of the build: flags, compilers, commit, place, extra variables
-expect differs "CFLAGS -O1 -> -O2" boringssl "$real" CFLAGS=-O2
-expect differs "CFLAGS -O1 -> -O2" libpcap "$real" CFLAGS=-O2
-expect differs "CXXFLAGS without -stdlib=libc++" boringssl "$real" CXXFLAGS=-O1
+expect differs "other CFLAGS" boringssl "$real" CFLAGS=other-c-flags
+expect differs "other CFLAGS" libpcap "$real" CFLAGS=other-c-flags
+expect differs "CXXFLAGS without the C++ library" boringssl "$real" CXXFLAGS=c-flags
 expect differs "another compiler version" boringssl "$real" CC="$tmp/cc2" CXX="$tmp/cc2"
 expect differs "another commit" boringssl "$real" DEP_COMMIT=4567ef01
 expect differs "another source directory" libpcap "$real" DEP_SRC=/elsewhere/libpcap
