@@ -24,7 +24,9 @@
 #         the seed corpus replayed (bad_build_check's check_seed_corpus, switched off upstream
 #         but the first thing a crashing seed breaks); `reproduce` on a seed (-runs=100, always
 #         libFuzzer-style arguments, also for AFL++ builds); for coverage builds, the coverage
-#         job's merge run, llvm-profdata merge and llvm-cov export.
+#         job: per target its merge run, llvm-profdata merge, llvm-cov export and show, then the
+#         report over all targets (merged profile, llvm-cov show -format=html, export, report),
+#         every source read through $OUT (compile's copy of $SRC and $WORK, made by the build side).
 #  plus   project.yaml and the Dockerfile as infra/presubmit.py reads them (sections, main_repo,
 #         contact, license header), the seed zips against corpus/, and no run-time library from
 #         outside $OUT. (No -Werror in the OSS-Fuzz build: build_description_single.sh.)
@@ -175,6 +177,7 @@ EOF
             check_coverage "$t" "$corpus"
         fi
     done
+    [[ $SANITIZER != coverage ]] || check_coverage_report
 }
 
 # bad_build_check check_mixed_sanitizers: objdump -dC, calls to each sanitizer's runtime
@@ -205,6 +208,7 @@ check_afl() {
     rm -rf "$in" "$TMPD/$t.afl.out" && mkdir -p "$in" && echo input >"$in/input"
     dict=$(sed -n 's/^\s*dict\s*=\s*\(.*\)/\1/p' "$OUT/$t.options" | tail -1)
     [[ -z $dict && -f $OUT/$t.dict ]] && dict=$t.dict
+    : >"$log"   # there before the loop below reads it (afl-fuzz starts in the background)
     (cd "$OUT" && exec env ASAN_OPTIONS="$ASAN_OPTIONS:abort_on_error=1:symbolize=0:detect_odr_violation=0:" \
         MSAN_OPTIONS="$MSAN_OPTIONS:exit_code=86:symbolize=0" UBSAN_OPTIONS="$UBSAN_OPTIONS:symbolize=0" AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1 \
         AFL_TRY_AFFINITY=1 AFL_FAST_CAL=1 AFL_CMPLOG_ONLY_NEW=1 AFL_FORKSRV_INIT_TMOUT=30000 AFL_IGNORE_PROBLEMS=1 \
@@ -220,24 +224,76 @@ check_afl() {
     done
     kill -INT "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    grep -q 'All set and ready to roll' "$log" || { bad "$t: afl-fuzz never got ready"; tail -12 "$log"; }
+    if grep -q 'All set and ready to roll' "$log"; then
+        echo "   $t: afl-fuzz all set and ready to roll after ${i} s${AFL_CUSTOM_MUTATOR_LIBRARY:+ (custom mutator ${AFL_CUSTOM_MUTATOR_LIBRARY##*/})}"
+    else
+        bad "$t: afl-fuzz never got ready"; tail -12 "$log"
+    fi
     if grep -qE 'target binary (crashed|terminated)' "$log"; then bad "$t: the target crashed or terminated under afl-fuzz"; fi
 }
 
-# the coverage job (base-runner's coverage): a -merge=1 run over the corpus writing profiles,
-# llvm-profdata merge, llvm-cov export of the summary; it must have covered something
+# the coverage job (base-runner's coverage), per target: a -merge=1 run over the corpus writing
+# profiles (crash-resistant, 100 s timeout), llvm-profdata merge, llvm-cov export of the summary
+# and llvm-cov show of the covered lines (the textcov report introspector reads). Sources are
+# found as the job finds them: compile copied $SRC and $WORK into $OUT with their full paths,
+# and -path-equivalence=/,$OUT maps the build's paths there.
+cov_args() { echo "-path-equivalence=/,$OUT -ignore-filename-regex=.*src/libfuzzer/.*"; }
 check_coverage() {
     local t=$1 corpus=$2 dumps=$TMPD/$1.dumps lines
     rm -rf "$dumps" && mkdir -p "$dumps/dummy"
     (cd "$OUT" && LLVM_PROFILE_FILE="$dumps/$t.%1m.profraw" "$OUT/$t" -merge=1 -timeout=100 "$dumps/dummy" "$corpus") \
         >"$dumps/log" 2>&1 || { bad "$t: the coverage run failed"; tail -8 "$dumps/log"; return; }
     if grep -qE '^==[0-9]+== ERROR: libFuzzer:' "$dumps/log"; then bad "$t: libFuzzer error in the coverage run"; fi
+    compgen -G "$dumps/*.profraw" >/dev/null || { bad "$t: the coverage run wrote no profile"; return; }
     llvm-profdata merge -j=1 -sparse "$dumps"/*.profraw -o "$dumps/$t.profdata" || { bad "$t: llvm-profdata merge failed"; return; }
-    llvm-cov export -summary-only -instr-profile="$dumps/$t.profdata" -object="$OUT/$t" >"$dumps/$t.json" ||
+    # shellcheck disable=SC2046
+    llvm-cov export -summary-only -instr-profile="$dumps/$t.profdata" -object="$OUT/$t" $(cov_args) >"$dumps/$t.json" ||
         { bad "$t: llvm-cov export failed"; return; }
     lines=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"][0]["totals"]["lines"]["covered"])' "$dumps/$t.json")
     echo "   $t: coverage job covered $lines lines"
     ((lines > 0)) || bad "$t: the coverage job covered no line"
+    # shellcheck disable=SC2046
+    llvm-cov show -instr-profile="$dumps/$t.profdata" -object="$OUT/$t" -line-coverage-gt=0 --show-branches=count \
+        --show-expansions $(cov_args) >"$dumps/$t.covreport" 2>"$dumps/show.err" || { bad "$t: llvm-cov show failed"; return; }
+    check_sources_found "$t" "$dumps/show.err"
+}
+
+# the job's report over all targets: their profiles merged into one, then llvm-cov show -format=html
+# and llvm-cov export of the summary over every target as one set of objects (and llvm-cov report,
+# the same totals as a table)
+check_coverage_report() {
+    local t objects=() dir=$TMPD/coverage-report lines
+    rm -rf "$dir" && mkdir -p "$dir"
+    for t in $MX_TARGETS; do
+        [[ -f $TMPD/$t.dumps/$t.profdata ]] || { bad "$t: no profile for the coverage report"; return; }
+        # llvm-cov's form: the first object plain, the others as -object=
+        if [[ ${#objects[@]} -eq 0 ]]; then objects=("$OUT/$t"); else objects+=("-object=$OUT/$t"); fi
+    done
+    llvm-profdata merge -sparse "$TMPD"/*.dumps/*.profdata -o "$dir/merged.profdata" || { bad "coverage report: llvm-profdata merge of all targets failed"; return; }
+    # shellcheck disable=SC2046
+    llvm-cov show -format=html -output-dir="$dir/html" -instr-profile="$dir/merged.profdata" "${objects[@]}" $(cov_args) \
+        2>"$dir/show.err" || { bad "coverage report: llvm-cov show -format=html failed"; return; }
+    check_sources_found "the coverage report" "$dir/show.err"
+    [[ -f $dir/html/index.html ]] || bad "coverage report: no index.html"
+    # shellcheck disable=SC2046
+    llvm-cov export -summary-only -instr-profile="$dir/merged.profdata" "${objects[@]}" $(cov_args) >"$dir/summary.json" ||
+        { bad "coverage report: llvm-cov export failed"; return; }
+    lines=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["data"][0]["totals"]["lines"]; print(t["covered"], "of", t["count"])' "$dir/summary.json")
+    echo "   coverage report over all targets: $lines lines"
+    [[ ${lines%% *} -gt 0 ]] || bad "coverage report: no line covered"
+    # shellcheck disable=SC2046
+    llvm-cov report -instr-profile="$dir/merged.profdata" "${objects[@]}" $(cov_args) >"$dir/report.txt" ||
+        { bad "coverage report: llvm-cov report failed"; return; }
+    grep -q '^TOTAL' "$dir/report.txt" || bad "coverage report: llvm-cov report printed no TOTAL"
+}
+
+# llvm-cov says "error: FILE: No such file or directory" and carries on for a source it cannot
+# read: the report would show nothing for it. Every source but the system's headers (which
+# compile copies from the builder image's /usr/include, not part of this build) must be found.
+check_sources_found() {
+    local missing
+    missing=$(sed -n 's/^.*error: \(.*\): No such file or directory.*$/\1/p' "$2" | grep -v '^/usr/' | sort -u || true)
+    [[ -z $missing ]] || bad "$1: llvm-cov cannot read $(wc -l <<<"$missing") source(s) through \$OUT, e.g. $(sed -n 1p <<<"$missing")"
 }
 
 # ---------------------------------------------------------------- build phase
@@ -255,54 +311,8 @@ echo "== oss-fuzz-check ($project): engine $engine, sanitizer $sanitizer, depend
 
 # -- project.yaml and the Dockerfile, the way infra/presubmit.py reads them
 if [[ $project == oss-fuzz ]]; then
-python3 - "$HERE/project.yaml" "$HERE/Dockerfile" "$sanitizer" "$engine" >"$top.presubmit" 2>&1 <<'EOF' || true
-import re, sys
-yaml_path, docker_path, sanitizer, engine = sys.argv[1:]
-text = open(yaml_path).read()
-# a small reader for this file's shape: top-level "key: value" and "key:" followed by "- item"
-data, key = {}, None
-for line in text.splitlines():
-    line = line.split(" #")[0].rstrip()
-    if not line or line.startswith("#"):
-        continue
-    m = re.match(r'^([a-z_]+):\s*(.*)$', line)
-    if m:
-        key, val = m.group(1), m.group(2).strip().strip('"')
-        data[key] = [] if val in ("", "[]") else val
-    elif key and line.strip().startswith("- "):
-        data[key].append(line.strip()[2:].strip().strip('"'))
-valid = {"architectures", "auto_ccs", "blackbox", "builds_per_day", "coverage_extra_args", "disabled",
-         "disable_remediation", "disable_remediation_pre_review", "fuzzing_engines", "help_url", "homepage",
-         "language", "labels", "main_repo", "primary_contact", "run_tests", "sanitizers", "selective_unpack",
-         "vendor_ccs", "view_restrictions", "file_github_issue", "indexer", "base_os_version"}
-for k in data:
-    if k not in valid:
-        print("project.yaml: %s is not a section OSS-Fuzz knows" % k)
-# the sections whose values are constants (infra/constants.py); a value may also be
-# "name: {experimental: true}", which this reader keeps as "name:"
-constants = {"sanitizers": {"address", "none", "memory", "undefined", "thread", "coverage", "introspector", "hwaddress"},
-             "fuzzing_engines": {"libfuzzer", "afl", "honggfuzz", "centipede", "none", "wycheproof"},
-             "architectures": {"i386", "x86_64", "aarch64"}}
-for k, allowed in constants.items():
-    for v in data.get(k, []) if isinstance(data.get(k), list) else []:
-        if v.rstrip(":").strip() not in allowed:
-            print("project.yaml: %s is not a valid %s constant" % (v, k))
-if not data.get("main_repo"):
-    print("project.yaml: no main_repo (OSS-Fuzz requires it)")
-for k in ("primary_contact",):
-    if not re.match(r'^[^@\s]+@[^@\s]+\.[^@\s]+$', data.get(k, "") or ""):
-        print("project.yaml: %s is not an e-mail address" % k)
-if data.get("language") != "c":
-    print("project.yaml: language is not c")
-# coverage and introspector builds are made for every project; the others must be listed
-if sanitizer not in ("coverage", "introspector") and sanitizer not in data.get("sanitizers", []):
-    print("NOTE: project.yaml does not list sanitizer %s: OSS-Fuzz would not build it" % sanitizer)
-if engine not in data.get("fuzzing_engines", ["libfuzzer"]):
-    print("NOTE: project.yaml does not list engine %s" % engine)
-docker = open(docker_path).read()
-if data.get("main_repo") and not re.search(r'git clone [^\n]*' + re.escape(data["main_repo"]) + r'(\.git)?\s+mxfuzz', docker):
-    print("Dockerfile: does not clone main_repo %s into $SRC/mxfuzz" % data.get("main_repo"))
-EOF
+python3 "$HERE/presubmit_check.py" "$HERE/project.yaml" "$HERE/Dockerfile" "$sanitizer" "$engine" >"$top.presubmit" 2>&1 ||
+    echo "ci/oss-fuzz/presubmit_check.py failed: $(tail -1 "$top.presubmit")" >>"$top.presubmit"
 while IFS= read -r l; do
     if [[ $l == NOTE:* ]]; then echo "$l"; else bad "$l"; fi
 done <"$top.presubmit"
@@ -327,13 +337,13 @@ if [[ $deps == source ]]; then
         echo "== fetching the pinned dependencies into $depsrc"
         "$HERE/fetch-deps.sh" "$depsrc" || die "cannot fetch the dependencies; put their source in DIR/boringssl and DIR/libpcap (at the commits of ci/oss-fuzz/deps) and pass --src DIR"
     fi
-    dep_commits=""
+    declare -A dep_commit=()   # name -> the commit checked out
     while read -r name url commit; do
         # a git checkout (fetch-deps.sh), or an exported tree with its commit in DIR/<name>.commit
         if [[ -e $depsrc/$name/.git ]]; then have=$(git -C "$depsrc/$name" rev-parse HEAD)
         else have=$(cat "$depsrc/$name.commit" 2>/dev/null || echo "an unknown commit"); fi
         [[ $have == "$commit" ]] || echo "NOTE: $depsrc/$name is at $have, ci/oss-fuzz/deps pins $commit"
-        dep_commits+="$name $have "
+        dep_commit[$name]=$have
     done < <(grep -vE '^\s*(#|$)' "$HERE/deps")
 fi
 
@@ -410,21 +420,27 @@ path=$PATH
 [[ $sanitizer == introspector ]] && path=$top/llvm-bin:$PATH
 [[ $deps == debian ]] && env_extra+=(MXFUZZ_DEPS=debian)
 
-# The dependencies' build trees in $WORK are kept between runs of one configuration when
-# nothing that goes into them changed: the same source commits, compilers, flags and
-# ci/oss-fuzz/build.sh (its commands: a comment changes nothing). ci/oss-fuzz/build.sh still runs every step (cmake, ninja), which then
-# finds them up to date; a half-finished build resumes. Anything else changed: built afresh.
-# (Ninja alone would miss a source tree swapped for another commit with older file times.)
+# Each dependency's build tree in $WORK is kept between runs of one configuration while nothing
+# that goes into it changed: its source commit, the compilers, the flags and its own function in
+# ci/oss-fuzz/build.sh (ci/oss-fuzz/dep-key.sh says what the key covers: an edit of the mxfuzz
+# step or of the other dependency keeps it). ci/oss-fuzz/build.sh still runs every step (cmake,
+# ninja), which then finds it up to date; a half-finished build resumes. Anything else changed:
+# built afresh. (Ninja alone would miss a source tree swapped for another commit with older
+# file times.)
 if [[ $deps == source ]]; then
-    dep_key=$({ echo "$dep_commits $(cd "$depsrc" && pwd)"; "$cc" --version; "$cxx" --version
-                echo "$CFLAGS|$CXXFLAGS|$lib_engine|${env_extra[*]}"; grep -vE '^\s*(#|$)' "$HERE/build.sh"; } |
-              sha256sum | cut -c1-16)
-    if [[ $(cat "$WORK/deps.key" 2>/dev/null) == "$dep_key" ]]; then
-        echo "   dependency builds in ${WORK#"$ROOT"/} kept (key $dep_key: same commits, compilers, flags, build.sh)"
-    else
-        rm -rf "$WORK/boringssl" "$WORK/libpcap"
-        echo "$dep_key" >"$WORK/deps.key"
-    fi
+    rm -f "$WORK/deps.key"   # the one key over all of build.sh, before keys per dependency
+    for name in "${!dep_commit[@]}"; do
+        key=$(DEP_COMMIT=${dep_commit[$name]} DEP_SRC=$(cd "$depsrc/$name" && pwd) \
+              CC=$cc CXX=$cxx CFLAGS=$CFLAGS CXXFLAGS=$CXXFLAGS DEP_ENV="${env_extra[*]}" \
+              "$HERE/dep-key.sh" "$HERE/build.sh" "$name") || die "no dependency key for $name"
+        if [[ $(cat "$WORK/$name.key" 2>/dev/null) == "$key" ]]; then
+            echo "   $name build in ${WORK#"$ROOT"/} kept (key $key: same commit, compilers, flags, build_$name)"
+        else
+            rm -rf "${WORK:?}/$name"
+            echo "$key" >"$WORK/$name.key"
+            echo "   $name built afresh in ${WORK#"$ROOT"/} (key $key)"
+        fi
+    done
 fi
 echo "   CC=$cc CXX=$cxx"
 echo "   CFLAGS=$CFLAGS"
@@ -448,6 +464,17 @@ if [[ $project == clusterfuzzlite ]]; then
         bad ".clusterfuzzlite/build.sh did not hand the build over to ci/oss-fuzz/build.sh"
     [[ $(grep -cvE '^\s*(#|$)' "$projdir/build.sh") -eq 1 ]] ||
         bad ".clusterfuzzlite/build.sh does more than call ci/oss-fuzz/build.sh (a second build script drifts)"
+fi
+
+if [[ $sanitizer == coverage ]]; then
+    # compile, after a coverage build: the sources the coverage report shows, $SRC and $WORK
+    # copied into $OUT at their full paths (cp -rL --parents $SRC $WORK $OUT). Here $SRC/mxfuzz
+    # is the checkout itself, whose build/ holds $OUT: that is left out, as is version control
+    # (the report reads neither); system headers are not copied (see check_sources_found).
+    start=$SECONDS
+    tar -C / -chf - --exclude-vcs --exclude="${SRC#/}/mxfuzz/build" "${SRC#/}" "${WORK#/}" | tar -C "$OUT" -xf - ||
+        bad "copying \$SRC and \$WORK into \$OUT for the coverage report failed"
+    echo "   sources copied into \$OUT for the coverage report ($(du -sm "$OUT/${SRC#/}" "$OUT/${WORK#/}" | awk '{ s += $1 } END { print s }') MiB, $((SECONDS - start)) s)"
 fi
 
 # -- what only the build side can see: seed zips against corpus/, the compile commands
