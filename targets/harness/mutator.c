@@ -698,12 +698,15 @@ static int mut_header(struct fz_mutator *m)
     case 0: m->hdr[0] = (uint8_t)below(m, 3); break;
     case 1: m->hdr[1] = (uint8_t)below(m, 3); break;
     case 2: {
-        /* certificate, TLS required, LITERAL-; the last has its meaning from version 3 on
-         * (FORMAT.md), so flipping it makes the file version 3 */
-        unsigned bit = (unsigned)below(m, 3);
+        /* certificate, TLS required, LITERAL-, certificate unusable (TLS unavailable); the
+         * last two have their meaning from version 3 on (FORMAT.md), so flipping one makes the
+         * file version 3 */
+        unsigned bit = (unsigned)below(m, 4);
         m->hdr[2] ^= (uint8_t)(1u << bit);
         if (bit == 2 && m->version < FZ_SESSION_VERSION_LITERAL)
             m->version = FZ_SESSION_VERSION_LITERAL;
+        if (bit == 3 && m->version < FZ_SESSION_VERSION_TLS_UNAVAILABLE)
+            m->version = FZ_SESSION_VERSION_TLS_UNAVAILABLE;
         break;
     }
     default: m->hdr[3] = (uint8_t)(below(m, 2) ? (m->hdr[3] & 0xf0) | below(m, 10) : (m->hdr[3] & 0x0f) | below(m, 16) << 4);

@@ -50,6 +50,10 @@ static void mc_init(struct run *r, const struct fz_session *s, struct mx_conn_cf
     /* the session's proto byte is numbered as enum mx_app_proto */
     if (mx_machine_init(&r->mc, (enum mx_app_proto)r->proto, cfg, linebuf, s->max_line) != 0)
         abort(); /* max-line is clamped to >= MX_LINE_MIN by the session format */
+    /* the header's "certificate bound but unusable" (FORMAT.md flags bit 3): what a server
+     * whose TLS set-up failed tells libmx (mx/machine.h) */
+    if (fz_session_tls_unavailable(s))
+        mx_machine_tls_unavailable(&r->mc);
 }
 
 static int mc_step(struct run *r, struct mx_step *st)
@@ -252,6 +256,7 @@ static void run_session(struct run *r, const struct fz_session *s, int check)
     r->m.cert = cfg.cert;
     r->m.tls_required = cfg.tls_required;
     r->m.literal_minus = fz_session_literal_minus(s); /* the header's, not the machine's */
+    r->m.tls_unavailable = fz_session_tls_unavailable(s);
     r->m.max_line = s->max_line;
     r->m.max_message = s->max_literal;
     r->m.phase = implicit ? M_PRE_TLS : M_CMD;

@@ -317,7 +317,7 @@ static void test_v3_literal_mode(void **state)
     f = open_memstream(&text, &tn);
     fz_session_decode(f, b, n);
     fclose(f);
-    assert_non_null(strstr(text, "\ntls-required no\nliteral minus\nmax-line "));
+    assert_non_null(strstr(text, "\ntls-required no\nliteral minus\ntls-unavailable no\nmax-line "));
     assert_null(strstr(text, "flags"));
     assert_int_equal(fz_session_encode(text, tn, &again, &again_n, err, sizeof err), 0);
     assert_int_equal(again_n, n);
@@ -362,6 +362,59 @@ static void test_v3_literal_mode(void **state)
     assert_string_equal(err, "line 2: literal must be plus or minus (RFC 7888: LITERAL+ or LITERAL-)");
 }
 
+/* Version 3: flags bit 3 is "a certificate is bound but unusable" (FORMAT.md; SMTP 454). In
+ * versions 1 and 2 the bit is reserved: their text shows it as `flags`, and they mean nothing by it. */
+static void test_v3_tls_unavailable(void **state)
+{
+    const char *t = "version 3\nproto smtp\nmode starttls\ncert yes\ntls-unavailable yes\n"
+                    "client \"STARTTLS\\r\\n\"\n";
+    uint8_t *b, *again;
+    size_t n, again_n, tn = 0;
+    char *text = NULL, err[200];
+    struct fz_session s;
+    FILE *f;
+    (void)state;
+    encode_ok(t, &b, &n);
+    assert_memory_equal(b, "MX\x03\x00\x01\x09", 6);
+    fz_session_parse(&s, b, n);
+    assert_int_equal(fz_session_tls_unavailable(&s), 1);
+    assert_int_equal(fz_session_literal_minus(&s), 0);
+    f = open_memstream(&text, &tn);
+    fz_session_decode(f, b, n);
+    fclose(f);
+    assert_non_null(strstr(text, "\nliteral plus\ntls-unavailable yes\nmax-line "));
+    assert_null(strstr(text, "flags"));
+    assert_int_equal(fz_session_encode(text, tn, &again, &again_n, err, sizeof err), 0);
+    assert_int_equal(again_n, n);
+    assert_memory_equal(again, b, n);
+    free(again);
+    free(text);
+    /* the same bytes as version 2, and as version 1: reserved, no meaning, shown as flags */
+    b[2] = 2;
+    fz_session_parse(&s, b, n);
+    assert_int_equal(fz_session_tls_unavailable(&s), 0);
+    text = NULL;
+    f = open_memstream(&text, &tn);
+    fz_session_decode(f, b, n);
+    fclose(f);
+    assert_null(strstr(text, "tls-unavailable"));
+    assert_non_null(strstr(text, "\nflags 0x09\n"));
+    free(text);
+    fz_session_parse(&s, b + 3, n - 3);
+    assert_int_equal(s.version, 1);
+    assert_int_equal(fz_session_tls_unavailable(&s), 0);
+    free(b);
+    /* `tls-unavailable yes` needs version 3; `no` is fine anywhere */
+    assert_int_equal(fz_session_encode("tls-unavailable yes\n", 20, &b, &n, err, sizeof err), -1);
+    assert_string_equal(err, "line 1: tls-unavailable yes needs version 3 (versions 1 and 2 have no such fact)");
+    assert_int_equal(fz_session_encode("version 2\ntls-unavailable yes\n", 30, &b, &n, err, sizeof err), -1);
+    assert_string_equal(err, "line 2: tls-unavailable yes needs version 3 (versions 1 and 2 have no such fact)");
+    encode_ok("tls-unavailable no\n", &b, &n);
+    assert_int_equal(n, 4);
+    free(b);
+    assert_int_equal(fz_session_encode("version 3\ntls-unavailable maybe\n", 32, &b, &n, err, sizeof err), -1);
+}
+
 static void test_encode_errors_name_the_line(void **state)
 {
     uint8_t *b;
@@ -395,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_version_marker),
         cmocka_unit_test(test_v2_text_round_trip),
         cmocka_unit_test(test_v3_literal_mode),
+        cmocka_unit_test(test_v3_tls_unavailable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
