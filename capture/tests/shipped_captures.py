@@ -132,9 +132,11 @@ def truth_facts(caps, tid):
     f.update(offered=offered, asked=asked, required=required)
     f.setdefault("literal_minus", False)
     refused = asked and not f["tls_up"]
+    # RFC 3207 4: 454 to STARTTLS, TLS temporarily unavailable: a certificate it cannot use
+    f["tls_unavailable"] = proto == "smtp" and asked and not f["tls_up"] and any(l[:3] == b"454" for l in pre_s)
     f["mode"] = "implicit" if f["implicit"] else \
-        "starttls" if offered or f["tls_up"] or required else "plaintext"
-    f["cert"] = f["implicit"] or f["tls_up"] or (offered and not refused)
+        "starttls" if offered or f["tls_up"] or required or f["tls_unavailable"] else "plaintext"
+    f["cert"] = f["implicit"] or f["tls_up"] or (offered and not refused) or f["tls_unavailable"]
     return f
 
 
@@ -147,7 +149,8 @@ def check_facts(caps, tid, seeds, quiet=False):
     for path in seeds:
         s = mxsession.parse(open(path, "rb").read())
         got = {"proto": s.proto, "mode": s.mode, "cert": bool(s.flags & mxsession.FLAG_CERT),
-               "required": bool(s.flags & mxsession.FLAG_TLS_REQUIRED), "literal_minus": s.literal_minus}
+               "required": bool(s.flags & mxsession.FLAG_TLS_REQUIRED), "literal_minus": s.literal_minus,
+               "tls_unavailable": s.tls_unavailable}
         bad += ["MISREAD %s: %s says %s %s, the capture shows %s" % (tid, os.path.basename(path), k, v, f[k])
                 for k, v in got.items() if f[k] != v]
     if not quiet:
