@@ -134,6 +134,25 @@ PY
     ;;
     esac
 done
+# every seed through the starttls target too (tools/starttls-replies: libmx's machine under the
+# target's RFC model), its replies set against the recorded ones by reply unit
+# (target_replies.py) and judged the same way (the machine gives libmx's texts, not mx-serve's,
+# so only statuses and the named differences count)
+tnamed=0
+for i in "${!all[@]}"; do
+    n=${all[$i]}
+    "$MXFUZZ_BUILD/tools/starttls-replies" "${seeds[$i]}" >"$W/$n.target" 2>"$W/$n.target.err" ||
+        { cat "$W/$n.target.err"; echo "MISMATCH: $n: the starttls target diverges from its model"; bad=$((bad + 1)); continue; }
+    python3 "$MXFUZZ_ROOT/capture/tests/target_replies.py" "${seeds[$i]}" "$W/$n.target" "$W/$n.target.json" >/dev/null &&
+        python3 "$MXFUZZ_ROOT/capture/tests/reply_differences.py" "${seeds[$i]}" "$W/$n.target.json" "target $n" target \
+            >"$W/$n.target.judged" 2>&1 || { echo "MISMATCH: target $n"; cat "$W/$n.target.judged"; bad=$((bad + 1)); continue; }
+    tail -n 1 "$W/$n.target.judged"
+    tnamed=$((tnamed + $(grep -c ": named difference " "$W/$n.target.judged" || true)))
+    case $n in
+    *hello*) grep -q "named difference clienthello-closed" "$W/$n.target.judged" ||
+        { echo "MISMATCH: target $n: no ClientHello close"; bad=$((bad + 1)); } ;;
+    esac
+done
 echo "imported seeds through mx-serve: ${#names[@]} seeds line by line, ${#unit_names[@]} by reply unit" \
-    "($named named difference(s)), $bad mismatch(es)"
+    "($named named difference(s)); all ${#all[@]} through the starttls target ($tnamed named difference(s)); $bad mismatch(es)"
 [[ $bad -eq 0 ]]
