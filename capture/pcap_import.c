@@ -403,9 +403,12 @@ static int write_file(struct cap_imp_session *s)
 {
     struct fz_buf b = {0};
     size_t line = longest_line(s), lit = (size_t)s->bytes[0];
-    /* version 1 (readable by every older build) unless the header needs LITERAL-, which only
-     * version 3 can say (corpus/FORMAT.md, "Versions") */
-    fz_sbuf_header(&b, s->flags & FZ_SFLAG_LITERAL_MINUS ? FZ_SESSION_VERSION_LITERAL : 1, s->proto,
+    /* version 1 (readable by every older build) unless the header needs LITERAL- or TLS
+     * unavailable, which only version 3 can say (corpus/FORMAT.md, "Versions") */
+    unsigned version = s->flags & FZ_SFLAG_TLS_UNAVAILABLE ? FZ_SESSION_VERSION_TLS_UNAVAILABLE
+                       : s->flags & FZ_SFLAG_LITERAL_MINUS  ? FZ_SESSION_VERSION_LITERAL
+                                                            : 1;
+    fz_sbuf_header(&b, version, s->proto,
                    s->mode, s->flags,
                    fz_session_limits(line > 2048 ? line : 2048, lit > 65536 ? lit : 65536));
     for (size_t i = 0; i < s->nev; i++)
@@ -651,7 +654,13 @@ static int import_flow(struct cap_import *im, size_t fi, const struct cap_import
     } else if (accepted || (s->offered && !s->starttls_cmd)) {
         s->mode = FZ_MODE_STARTTLS;
         s->flags = FZ_SFLAG_CERT;
-    } else if (s->offered || (proto == FZ_PROTO_SMTP && s->reply_code == 454)) {
+    } else if (proto == FZ_PROTO_SMTP && s->starttls_reply < 0 && s->reply_code == 454) {
+        /* RFC 3207 4: 454 "TLS not available due to temporary reason": the listener has a
+         * certificate it cannot use (postfix: TLS set-up failed), not none (that is 502):
+         * corpus/FORMAT.md flags bit 3, version 3 */
+        s->mode = FZ_MODE_STARTTLS;
+        s->flags = FZ_SFLAG_CERT | FZ_SFLAG_TLS_UNAVAILABLE;
+    } else if (s->offered) {
         s->mode = FZ_MODE_STARTTLS; /* capable, but no certificate to offer */
         s->flags = 0;
     } else {
@@ -667,12 +676,11 @@ static int import_flow(struct cap_import *im, size_t fi, const struct cap_import
     }
     if (s->tls_required)
         s->flags |= FZ_SFLAG_TLS_REQUIRED;
-    if (proto == FZ_PROTO_SMTP && s->starttls_reply < 0 && s->reply_code == 454)
+    if ((s->flags & FZ_SFLAG_TLS_UNAVAILABLE) && s->offered)
         note(s->replay_note, sizeof s->replay_note,
-             "the server answered STARTTLS with 454 (TLS temporarily unavailable); no session "
-             "header says that: a replay runs a listener without a certificate, which lists no "
-             "STARTTLS and answers it 502 (libmx answers 454 only after "
-             "mx_machine_tls_unavailable)");
+             "the server listed STARTTLS and answered it 454 (TLS temporarily unavailable); a "
+             "replay (tls-unavailable) answers 454 too but does not list STARTTLS: libmx offers "
+             "only what it can start (RFC 3207 4)");
 
     /* the cut from gaps */
     uint32_t cut_pkt = UINT32_MAX;

@@ -40,8 +40,11 @@
  *    answered the ClientHello after the command with TLS), or listed it (EHLO 250-STARTTLS,
  *    IMAP CAPABILITY / greeting [CAPABILITY ..] STARTTLS, POP3 CAPA STLS) and the client never
  *    asked for it;
- *  - starttls without a certificate when it was listed, or an SMTP 454 answered it, but the
- *    server refused it (the listener can do STARTTLS, it had no certificate to offer);
+ *  - starttls, certificate bound but unusable (session version 3, flags bit 3) when an SMTP
+ *    server answered STARTTLS with 454 (RFC 3207 4: TLS temporarily unavailable), listed or
+ *    not; replay_note says that a replay does not list STARTTLS where the server did;
+ *  - starttls without a certificate when it was listed but the server refused it (the
+ *    listener can do STARTTLS, it had no certificate to offer);
  *  - plaintext otherwise: never listed, refused (502/BAD/-ERR) or never asked;
  *  - TLS required when, before TLS, an SMTP server answered 530 ... STARTTLS, an IMAP server
  *    listed LOGINDISABLED or refused a login with [PRIVACYREQUIRED], or a POP3 server answered
@@ -49,7 +52,6 @@
  *    without a certificate (a plain listener cannot require TLS);
  *  - LITERAL- (session version 3) when an IMAP server's CAPABILITY, before or after TLS,
  *    listed LITERAL- and never LITERAL+; else LITERAL+ (version 1);
- *  - an SMTP 454 to STARTTLS has no header fact: replay_note says why a replay differs.
  *  A ClientHello the server did not take up (sent to a plaintext port after its greeting,
  *  after a refused STARTTLS, or answered in plaintext) is kept as client writes on the
  *  plaintext side, followed by whatever the server answered: a replay then takes the

@@ -215,6 +215,14 @@ static const char *option_conflict(const struct mx_listener *l)
     if (l->proto != MX_APP_IMAP && (l->options & MX_LISTEN_OPT_LITERAL_MINUS))
         return "has literal-minus, an IMAP option (RFC 7888 LITERAL-): drop it, or make the "
                "listener imap";
+    /* a certificate that cannot be used is refused in the plaintext protocol (SMTP 454): only
+     * a STARTTLS listener has one to refuse it in */
+    if (l->mode != MX_LISTEN_STARTTLS && (l->options & MX_LISTEN_OPT_TLS_UNAVAILABLE))
+        return l->mode == MX_LISTEN_PLAIN
+                   ? "is plain (never TLS) and tls-unavailable: there is no TLS to be unavailable "
+                     "(make it starttls, or drop tls-unavailable)"
+                   : "is implicit TLS and tls-unavailable: there is no plaintext in which to refuse "
+                     "STARTTLS (make it starttls, or drop tls-unavailable)";
     return NULL;
 }
 
@@ -319,10 +327,10 @@ static int parse_line(struct mx_listen_table *t, const char *file, int lineno,
         l.line = lineno;
         if (nf < 3)
             BAD("listen needs an address and a port: listen ADDRESS PORT [MODE] [PROTO] [OPTION...]");
-        if (nf > 7)
-            BAD("listen takes at most 6 fields (ADDRESS PORT MODE PROTO and the options "
-                "tls-required, literal-minus); extra field '%.*s'",
-                (int)(f[7].n > 40 ? 40 : f[7].n), f[7].p);
+        if (nf > 8)
+            BAD("listen takes at most 7 fields (ADDRESS PORT MODE PROTO and the options "
+                "tls-required, literal-minus, tls-unavailable); extra field '%.*s'",
+                (int)(f[8].n > 40 ? 40 : f[8].n), f[8].p);
         if (mx_ipaddr_parse(f[1].p, f[1].n, &l.addr) != 0)
             BAD("bad address '%.*s' (want IPv4, IPv6 or *)", (int)(f[1].n > 64 ? 64 : f[1].n), f[1].p);
         if (l.addr.family == 4 && memcmp(l.addr.b, "\0\0\0\0", 4) == 0)
@@ -343,9 +351,11 @@ static int parse_line(struct mx_listen_table *t, const char *file, int lineno,
                 l.options |= MX_LISTEN_OPT_TLS_REQUIRED;
             } else if (!(l.options & MX_LISTEN_OPT_LITERAL_MINUS) && feq(&f[i], "literal-minus")) {
                 l.options |= MX_LISTEN_OPT_LITERAL_MINUS;
+            } else if (!(l.options & MX_LISTEN_OPT_TLS_UNAVAILABLE) && feq(&f[i], "tls-unavailable")) {
+                l.options |= MX_LISTEN_OPT_TLS_UNAVAILABLE;
             } else {
                 BAD("unexpected '%.*s' (want one mode plain|starttls|implicit, one protocol "
-                    "smtp|imap|pop3 and the options tls-required, literal-minus, each once)",
+                    "smtp|imap|pop3 and the options tls-required, literal-minus, tls-unavailable, each once)",
                     (int)(f[i].n > 40 ? 40 : f[i].n), f[i].p);
             }
         }
@@ -417,7 +427,7 @@ int mx_listen_parse(struct mx_listen_table *t, const char *file, const char *tex
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *le;
-        struct field f[8];
+        struct field f[9]; /* a listen statement has at most 8; one more tells "extra field" from "too many" */
         size_t nf = 0;
         int rc;
         if (!eol)
@@ -445,7 +455,7 @@ int mx_listen_parse(struct mx_listen_table *t, const char *file, const char *tex
                 q++;
             if (q >= le)
                 break;
-            if (nf == 8) {
+            if (nf == 9) {
                 errf(err, errlen, file, lineno, "too many fields");
                 return MX_LISTEN_ESYNTAX;
             }

@@ -11,14 +11,15 @@
  *            even -> the rest is a list of operations on a table built with the API:
  *     op byte (value % 5), then its argument bytes:
  *       0 listen   a p m q   listener on ADDR[a % 8], PORT[p % 8], mode m % 3, proto q % 3,
- *                            option tls-required iff (q / 3) & 1, literal-minus iff (q / 6) & 1
+ *                            option tls-required iff (q / 3) & 1, literal-minus iff (q / 6) & 1,
+ *                            tls-unavailable iff (q / 12) & 1
  *       1 cert     a p n     binding on (a % 9: ADDR[a] or 8 = *, p % 9: PORT[p] or 8 = *), name n
  *       2 lookup   a p       which certificate serves (ADDR[a % 8] (concrete ones only), PORT[p % 8])
  *       3 find     a p       which listener accepts there, and the connection settings
  *                            (mode, certificate yes/no, tls-required, literal-minus)
  *                            mx_listen_conn_cfg gives for it
  *       4 check              the load-time checks (implicit TLS served; no plain tls-required;
- *                            literal-minus on IMAP only)
+ *                            literal-minus on IMAP only; tls-unavailable on STARTTLS only)
  *   ADDR and PORT are small fixed pools (targets/oracles/listen_check.c) so that keys collide
  *   often; the address pool holds one IPv4 address written plainly and as IPv4-mapped IPv6.
  *

@@ -3,8 +3,9 @@
  *
  * Input: one session file (corpus/FORMAT.md). The header picks the protocol (proto), the
  * listener mode (mode), whether a certificate is bound to the listener's address and port
- * (cert), the TLS-required policy, the line buffer size (max-line) and, for SMTP, the largest
- * message (max-literal). Client bytes are fed as the server would read them (fz_reader);
+ * (cert), the TLS-required policy, whether that certificate is unusable (tls-unavailable,
+ * version 3: the target calls mx_machine_tls_unavailable() before the greeting), the line buffer
+ * size (max-line) and, for SMTP, the largest message (max-literal). Client bytes are fed as the server would read them (fz_reader);
  * a `tls` event is the end of the handshake: the target calls mx_machine_tls_started() when the
  * connection was waiting for one (after STARTTLS/STLS was accepted, or on an implicit-TLS
  * listener); otherwise TLS did not come up from the server's point of view and the event is
@@ -18,7 +19,9 @@
  * input; its replies must equal the model's, one for one: the reply code (SMTP) / status
  * (+OK/-ERR) / tagged status and tag (IMAP), well-formed multi-line replies, and the
  * capability lists: STARTTLS/STLS advertised iff the listener is STARTTLS-capable, a
- * certificate is bound and TLS is off (and, IMAP, LOGINDISABLED by the same rule). Also:
+ * usable certificate is bound and TLS is off (and, IMAP, LOGINDISABLED by the same rule); with
+ * an unusable one STARTTLS is refused as unavailable: SMTP 454 (RFC 3207 4), IMAP BAD (RFC 3501
+ * 6.2.1), POP3 -ERR (RFC 2595 4). Also:
  *   - no command is answered before its line is complete (the model only answers whole lines);
  *   - STARTTLS: the discarded byte count equals the bytes that followed the STARTTLS line in
  *     the receive chain (the rest of that read), and nothing pipelined after it is executed;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """mxsession.py - the session format (corpus/FORMAT.md) for the Python tools: one parser.
 
-    import mxsession; s = mxsession.parse(data)   # s.version, s.proto, s.literal_minus, s.events
+    import mxsession; s = mxsession.parse(data)   # s.version, s.proto, s.literal_minus, s.tls_unavailable, s.events
     mxsession.encode(s)                           # back to a (canonical) session file
     tools/mxsession.py decode FILE...             # the text form, byte for byte as tools/mxsession
 
@@ -23,6 +23,9 @@ ORDER = "CSRT"  # v1: any other byte is ORDER[type % 4]
 PROTOS = ("smtp", "imap", "pop3")
 MODES = ("plaintext", "starttls", "implicit")
 FLAG_CERT, FLAG_TLS_REQUIRED, FLAG_LITERAL_MINUS = 0x01, 0x02, 0x04
+# FZ_SFLAG_TLS_UNAVAILABLE: a certificate is bound but unusable (STARTTLS not listed, SMTP 454,
+# IMAP BAD, POP3 -ERR); FZ_SESSION_VERSION_TLS_UNAVAILABLE: reserved before version 3
+FLAG_TLS_UNAVAILABLE, VERSION_TLS_UNAVAILABLE = 0x08, 3
 
 
 class Session:
@@ -38,12 +41,15 @@ class Session:
         self.max_literal = 256 << (header[3] >> 4)
         # LITERAL- (RFC 7888 4) from version 3 on; versions 1 and 2 are LITERAL+ (bit 2 reserved)
         self.literal_minus = version >= VERSION_LITERAL and bool(header[2] & FLAG_LITERAL_MINUS)
+        # fz_session_tls_unavailable: the bit means something from version 3 on only
+        self.tls_unavailable = version >= VERSION_TLS_UNAVAILABLE and bool(header[2] & FLAG_TLS_UNAVAILABLE)
         self.events = events
 
 
 def known_flags(version):
     """The header flag bits with a meaning in this version (fz_session_known_flags)."""
-    return FLAG_CERT | FLAG_TLS_REQUIRED | (FLAG_LITERAL_MINUS if version >= VERSION_LITERAL else 0)
+    return (FLAG_CERT | FLAG_TLS_REQUIRED | (FLAG_LITERAL_MINUS if version >= VERSION_LITERAL else 0) |
+            (FLAG_TLS_UNAVAILABLE if version >= VERSION_TLS_UNAVAILABLE else 0))
 
 
 def version_of(data):
@@ -148,6 +154,8 @@ def decode(data):
         "yes" if s.flags & FLAG_TLS_REQUIRED else "no"))
     if s.version >= VERSION_LITERAL:
         out.append("literal %s\n" % ("minus" if s.literal_minus else "plus"))
+    if s.version >= VERSION_TLS_UNAVAILABLE:
+        out.append("tls-unavailable %s\n" % ("yes" if s.tls_unavailable else "no"))
     if s.flags & ~known_flags(s.version):
         out.append("flags 0x%02x\n" % s.flags)
     out.append("max-line %d\nmax-literal %d\n" % (s.max_line, s.max_literal))

@@ -9,8 +9,11 @@
 # the captured server answered 502 / BAD / -ERR, and fails here; so does one that misses TLS
 # required (IMAP LOGINDISABLED / NO [PRIVACYREQUIRED], POP3 -ERR to USER: mx-serve accepts the
 # login) or LITERAL- (mx-serve takes the {5000+} APPEND as data).
-# (No EHLO in these conversations: session-send compares line by line and mx-serve's EHLO has
-# its own line count; the EHLO listing itself is checked by listener_facts.py.)
+# (No EHLO in the line-by-line conversations: session-send compares line by line and mx-serve's
+# EHLO has its own line count; the ones with EHLO, and the ClientHello sent on the plaintext
+# side, are compared by reply unit, with named differences: reply_differences.py.)
+# smtp-454-helo: a server that answered STARTTLS 454 (RFC 3207 4) gives a tls-unavailable seed,
+# and mx-serve on such a listener answers 454 too.
 set -euo pipefail
 source "$MXFUZZ_ROOT/serve/tests/testlib.sh"
 serve_init
@@ -50,16 +53,35 @@ cases = {
     "pop3-user-refused": (110, [("s", b"+OK ready\r\n"), ("c", b"USER alice\r\n"),
                                 ("s", b"-ERR [AUTH] Plaintext authentication disallowed\r\n"),
                                 ("c", b"QUIT\r\n"), ("s", b"+OK bye\r\n")]),
+    # a certificate it cannot use (RFC 3207 4: 454, twice) and the session goes on; a header
+    # without tls-unavailable makes mx-serve answer 220 (certificate) or 502 (none)
+    "smtp-454-helo": (25, [("s", b"220 mx.test ESMTP\r\n"), ("c", b"HELO c\r\n"), ("s", b"250 mx.test\r\n"),
+                           ("c", b"STARTTLS\r\n"), ("s", b"454 4.7.0 TLS not available due to local problem\r\n"),
+                           ("c", b"NOOP\r\n"), ("s", b"250 ok\r\n"),
+                           ("c", b"STARTTLS\r\n"), ("s", b"454 4.7.0 TLS not available due to local problem\r\n"),
+                           ("c", b"QUIT\r\n"), ("s", b"221 Bye\r\n")]),
 }
 for k, (name, (port, writes)) in enumerate(cases.items()):
     write_pcapng(os.path.join(w, name + ".pcapng"), [conv(port, writes, client_port=43000 + k)])
+# the odd sessions listener_facts.py imports (odd_sessions.py), for the replay by reply unit
+from odd_sessions import CONVERSATIONS
+for k, (name, (port, writes)) in enumerate(CONVERSATIONS.items()):
+    write_pcapng(os.path.join(w, name + ".pcapng"), [conv(port, writes, client_port=43100 + k)])
 PY
-names=(smtp-refused imap-refused pop3-refused imap-offered imap-logindisabled imap-literal-minus pop3-user-refused)
-serve_ports ${#names[@]}
+names=(smtp-refused imap-refused pop3-refused imap-offered imap-logindisabled imap-literal-minus pop3-user-refused
+       smtp-454-helo)
+# by reply unit (session-send --units; the EHLO replies have other line counts), judged by
+# reply_differences.py: statuses equal but for its named differences (a ClientHello on the
+# plaintext side: the captured 500 / * BAD / -ERR and going on, libmx's 421 / * BYE / -ERR and
+# the close; a STARTTLS listed before 454)
+unit_names=(smtp-hello-on-plain-port imap-hello-on-plain-port smtp-refused-then-hello pop3-refused-then-hello
+            smtp-454 smtp-454-unlisted)
+all=("${names[@]}" "${unit_names[@]}")
+serve_ports ${#all[@]}
 : >"$W/serve.conf"
 seeds=()
-for i in "${!names[@]}"; do
-    n=${names[$i]}
+for i in "${!all[@]}"; do
+    n=${all[$i]}
     "$IMPORTER" --out "$W/$n.out" "$W/$n.pcapng" >"$W/$n.import" 2>&1 || { cat "$W/$n.import"; fail "$n: import"; }
     f=$(ls "$W/$n.out/starttls/"* | head -1)
     seeds+=("$f")
@@ -77,5 +99,60 @@ for i in "${!names[@]}"; do
         bad=$((bad + 1))
     fi
 done
-echo "imported seeds through mx-serve: ${#names[@]} seeds, $bad mismatch(es)"
+named=0
+for j in "${!unit_names[@]}"; do
+    i=$((${#names[@]} + j))
+    n=${unit_names[$j]}
+    # exit status 1 = a status differs somewhere: reply_differences.py decides whether by name
+    timeout 60 python3 "$MXFUZZ_ROOT/tools/session-send.py" --units "$W/$n.units.json" --port "${PORTS[$i]}" \
+        "${seeds[$i]}" >"$W/$n.out.txt" 2>&1 || true
+    [[ -f $W/$n.units.json ]] || { cat "$W/$n.out.txt"; fail "$n: no reply units"; }
+    if python3 "$MXFUZZ_ROOT/capture/tests/reply_differences.py" "${seeds[$i]}" "$W/$n.units.json" "$n" \
+        >"$W/$n.judged" 2>&1; then
+        cat "$W/$n.judged"
+    else
+        echo "MISMATCH: $n"
+        cat "$W/$n.judged" "$W/$n.out.txt"
+        bad=$((bad + 1))
+        continue
+    fi
+    k=$(grep -c ": named difference " "$W/$n.judged" || true)
+    named=$((named + k))
+    # each case shows what it is here for: the ClientHello's close, or the 454 (with the
+    # listing libmx leaves out where the captured server listed STARTTLS)
+    case $n in
+    *hello*) grep -q "named difference clienthello-closed" "$W/$n.judged" || { echo "MISMATCH: $n: no ClientHello close"; bad=$((bad + 1)); } ;;
+    smtp-454) grep -q "named difference starttls-listed-454" "$W/$n.judged" || { echo "MISMATCH: $n: listing not named"; bad=$((bad + 1)); } ;;
+    smtp-454-unlisted) [[ $k -eq 0 ]] || { echo "MISMATCH: $n: differences where libmx should answer alike"; bad=$((bad + 1)); } ;;
+    esac
+    case $n in
+    smtp-454*) python3 - "$W/$n.units.json" <<'PY' || { echo "MISMATCH: $n: no 454 from the replay"; bad=$((bad + 1)); }
+import json, sys
+sys.exit(0 if any(p["want"][-1][:3] == "454" and p["got"] and p["got"][-1][:3] == "454"
+                  for p in json.load(open(sys.argv[1])) if p["want"]) else 1)
+PY
+    ;;
+    esac
+done
+# every seed through the starttls target too (tools/starttls-replies: libmx's machine under the
+# target's RFC model), its replies set against the recorded ones by reply unit
+# (target_replies.py) and judged the same way (the machine gives libmx's texts, not mx-serve's,
+# so only statuses and the named differences count)
+tnamed=0
+for i in "${!all[@]}"; do
+    n=${all[$i]}
+    "$MXFUZZ_BUILD/tools/starttls-replies" "${seeds[$i]}" >"$W/$n.target" 2>"$W/$n.target.err" ||
+        { cat "$W/$n.target.err"; echo "MISMATCH: $n: the starttls target diverges from its model"; bad=$((bad + 1)); continue; }
+    python3 "$MXFUZZ_ROOT/capture/tests/target_replies.py" "${seeds[$i]}" "$W/$n.target" "$W/$n.target.json" >/dev/null &&
+        python3 "$MXFUZZ_ROOT/capture/tests/reply_differences.py" "${seeds[$i]}" "$W/$n.target.json" "target $n" target \
+            >"$W/$n.target.judged" 2>&1 || { echo "MISMATCH: target $n"; cat "$W/$n.target.judged"; bad=$((bad + 1)); continue; }
+    tail -n 1 "$W/$n.target.judged"
+    tnamed=$((tnamed + $(grep -c ": named difference " "$W/$n.target.judged" || true)))
+    case $n in
+    *hello*) grep -q "named difference clienthello-closed" "$W/$n.target.judged" ||
+        { echo "MISMATCH: target $n: no ClientHello close"; bad=$((bad + 1)); } ;;
+    esac
+done
+echo "imported seeds through mx-serve: ${#names[@]} seeds line by line, ${#unit_names[@]} by reply unit" \
+    "($named named difference(s)); all ${#all[@]} through the starttls target ($tnamed named difference(s)); $bad mismatch(es)"
 [[ $bad -eq 0 ]]

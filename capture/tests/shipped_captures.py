@@ -26,6 +26,15 @@ shipped_captures_replay.sh (few processes: the suite runs on loaded machines).
       session-send --units pairs of each replayed seed: a status that differs is a mismatch;
       every other difference is named (below) or a mismatch. Per seed a "verdict <seed> ok" or
       "verdict <seed> MISMATCH" line.
+  explain-target SEED:UNITS.json...
+      the same for the starttls target's replies (capture/tests/target_replies.py: the seed
+      through tools/starttls-replies), with two more names for what lies outside the target's
+      machines (mx/machine.h), which mx-serve's replay covers instead:
+        past-login         IMAP after a login both accepted: the machine does IMAP before
+                           authentication only (its caller runs the command reader after it,
+                           mx-serve does), so every unit after it is out of the target's scope
+        maildrop-commands  POP3 LIST/RETR/UIDL/TOP: the TRANSACTION commands on a maildrop are
+                           the caller's (the machine answers CAPA, STAT, NOOP, RSET, QUIT)
 
 What mx-serve legitimately does not share with postfix and dovecot, named per difference by
 `explain` (anything else fails):
@@ -132,9 +141,11 @@ def truth_facts(caps, tid):
     f.update(offered=offered, asked=asked, required=required)
     f.setdefault("literal_minus", False)
     refused = asked and not f["tls_up"]
+    # RFC 3207 4: 454 to STARTTLS, TLS temporarily unavailable: a certificate it cannot use
+    f["tls_unavailable"] = proto == "smtp" and asked and not f["tls_up"] and any(l[:3] == b"454" for l in pre_s)
     f["mode"] = "implicit" if f["implicit"] else \
-        "starttls" if offered or f["tls_up"] or required else "plaintext"
-    f["cert"] = f["implicit"] or f["tls_up"] or (offered and not refused)
+        "starttls" if offered or f["tls_up"] or required or f["tls_unavailable"] else "plaintext"
+    f["cert"] = f["implicit"] or f["tls_up"] or (offered and not refused) or f["tls_unavailable"]
     return f
 
 
@@ -147,7 +158,8 @@ def check_facts(caps, tid, seeds, quiet=False):
     for path in seeds:
         s = mxsession.parse(open(path, "rb").read())
         got = {"proto": s.proto, "mode": s.mode, "cert": bool(s.flags & mxsession.FLAG_CERT),
-               "required": bool(s.flags & mxsession.FLAG_TLS_REQUIRED), "literal_minus": s.literal_minus}
+               "required": bool(s.flags & mxsession.FLAG_TLS_REQUIRED), "literal_minus": s.literal_minus,
+               "tls_unavailable": s.tls_unavailable}
         bad += ["MISREAD %s: %s says %s %s, the capture shows %s" % (tid, os.path.basename(path), k, v, f[k])
                 for k, v in got.items() if f[k] != v]
     if not quiet:
@@ -311,10 +323,14 @@ def cmd_deliver(port, path):
 FACT_ATOMS = {"smtp": {b"STARTTLS"}, "imap": {b"STARTTLS", b"LITERAL+", b"LITERAL-"}, "pop3": {b"STLS"}}
 
 
-def explain(proto, path):
-    """The named differences and mismatches of one --units file; the number of mismatches."""
+def explain(proto, path, target=False):
+    """The named differences and mismatches of one --units file; the number of mismatches.
+    target: the pairs are the starttls target's replies (target_replies.py), not mx-serve's, and
+    the two differences of its scope are named too (past-login, maildrop-commands)."""
     pairs = json.load(open(path))
     bad = 0
+    peer = "the target" if target else "mx-serve"  # whose replies the pairs hold
+    authed = False  # IMAP: the captured server accepted a login (a pair before this one)
     # the greeting: the first unit, or the first after an implicit-TLS handshake
     greet = 1 if pairs and pairs[0]["after"] == "(TLS handshake)" else 0
     for k, p in enumerate(pairs):
@@ -322,8 +338,17 @@ def explain(proto, path):
         got = [l.encode("latin-1") for l in p["got"]]
         cmd = command(proto, p["after"].encode("latin-1")) if k != greet else b""
         where = "unit %d (after %r)" % (k, p["after"][:40]) if k != greet else "unit %d (greeting)" % k
+        if target and authed:
+            print("difference past-login %s: captured %r, target %r" % (where, want[-1:] or None, got[-1:] or None))
+            continue
+        if target and proto == "imap" and command(proto, want[-1] if want else b"") in (b"OK",) and \
+                command(proto, p["after"].encode("latin-1")) in (b"LOGIN", b"AUTHENTICATE"):
+            authed = p["same_status"]  # the same login accepted by both: what follows is past it
+        if target and proto == "pop3" and cmd in (b"LIST", b"RETR", b"UIDL", b"TOP") and not p["same_status"]:
+            print("difference maildrop-commands %s: captured %r, target %r" % (where, want[:1], got[:1]))
+            continue
         if not p["same_status"]:
-            print("MISMATCH %s: the captured server answered %r, mx-serve %r" % (where, want[-1:] or None, got[-1:] or None))
+            print("MISMATCH %s: the captured server answered %r, %s %r" % (where, want[-1:] or None, peer, got[-1:] or None))
             bad += 1
             continue
         if want == got:
@@ -340,22 +365,22 @@ def explain(proto, path):
             for atom in sorted(FACT_ATOMS[proto]):
                 if (atom in w) != (atom in g):
                     print("MISMATCH %s: %s listed by %s only (a header fact)" %
-                          (where, atom.decode(), "the captured server" if atom in w else "mx-serve"))
+                          (where, atom.decode(), "the captured server" if atom in w else peer))
                     bad += 1
             extra_w = sorted(a.decode() for a in w - g - FACT_ATOMS[proto] - {b"LOGINDISABLED"})
             extra_g = sorted(a.decode() for a in g - w - FACT_ATOMS[proto] - {b"LOGINDISABLED"})
             if extra_w or extra_g:
-                print("difference extensions %s: captured server only %s; mx-serve only %s" % (where, extra_w, extra_g))
+                print("difference extensions %s: captured server only %s; %s only %s" % (where, extra_w, peer, extra_g))
             if (b"LOGINDISABLED" in w) != (b"LOGINDISABLED" in g):
                 print("difference logindisabled %s: listed by %s only" %
-                      (where, "the captured server" if b"LOGINDISABLED" in w else "mx-serve"))
+                      (where, "the captured server" if b"LOGINDISABLED" in w else peer))
         elif proto == "imap":
             uw = [l for l in want if l.startswith(b"* ")]
             ug = [l for l in got if l.startswith(b"* ")]
             if uw != ug and k != greet:
                 kinds = sorted({l.split(b" ")[1].decode("latin-1") for l in uw + ug if len(l.split(b" ")) > 1})
-                print("difference untagged %s: untagged data %s (captured %d line(s), mx-serve %d)" %
-                      (where, kinds, len(uw), len(ug)))
+                print("difference untagged %s: untagged data %s (captured %d line(s), %s %d)" %
+                      (where, kinds, len(uw), peer, len(ug)))
         if k == greet:
             print("difference banner %s: %r / %r" % (where, want[0][:60], got[0][:60]))
         elif proto == "pop3" and cmd in (b"LIST", b"RETR", b"STAT", b"UIDL", b"TOP") or \
@@ -367,13 +392,13 @@ def explain(proto, path):
     return bad
 
 
-def cmd_explain(specs):
+def cmd_explain(specs, target=False):
     for spec in specs:
         seed, path = spec.split(":", 1)
         proto = mxsession.parse(open(seed, "rb").read()).proto
         print("--- %s" % seed)
         try:
-            bad = explain(proto, path)
+            bad = explain(proto, path, target)
         except (OSError, ValueError) as e:
             print("MISMATCH: no replay record: %s" % e)
             bad = 1
@@ -408,6 +433,8 @@ def main(a):
         return cmd_deliver(int(a[1]), a[2])
     if a[:1] == ["explain"]:
         return cmd_explain(a[1:])
+    if a[:1] == ["explain-target"]:
+        return cmd_explain(a[1:], target=True)
     print(__doc__, file=sys.stderr)
     return 2
 

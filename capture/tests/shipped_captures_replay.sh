@@ -13,14 +13,30 @@
 #     in capability lists must agree, and every other difference is named (banner, extensions,
 #     logindisabled, untagged, mailbox, text: shipped_captures.py's docstring says why each is
 #     legitimate) -- anything else fails;
-#  4. planted misreadings -- a seed whose header gets one fact wrong -- must fail both the facts
-#     check and the replay, so the test shows it can fail.
+#  4. each seed also runs through the starttls target's run engine (tools/starttls-replies: libmx's
+#     machine checked against the RFC model, a divergence fails) and the target's replies are set
+#     against the recorded ones by reply unit (target_replies.py), judged as in 3 plus the two
+#     names of the target's scope (past-login, maildrop-commands: shipped_captures.py);
+#  5. planted misreadings -- a seed whose header gets one fact wrong -- must fail the facts
+#     check, the replay through mx-serve and the one through the target, so the test shows it
+#     can fail.
 set -euo pipefail
 source "$MXFUZZ_ROOT/serve/tests/testlib.sh"
 serve_init
 CAPS=$MXFUZZ_ROOT/corpus/captures
 IMPORTER=$MXFUZZ_BUILD/tools/pcap-import
 helper() { python3 "$MXFUZZ_ROOT/capture/tests/shipped_captures.py" "$@"; }
+
+# through_target TAG SEED: the seed through the starttls target's engine, its replies set against
+# the recorded ones into $W/target-TAG.json (appended to tspecs); a model divergence fails
+tspecs=()
+through_target() {
+    "$MXFUZZ_BUILD/tools/starttls-replies" "$2" >"$W/target-$1.ans" 2>"$W/target-$1.err" ||
+        { cat "$W/target-$1.err"; echo "FAIL: $1: the starttls target diverges from its model"; bad=$((bad + 1)); return 0; }
+    python3 "$MXFUZZ_ROOT/capture/tests/target_replies.py" "$2" "$W/target-$1.ans" "$W/target-$1.json" >/dev/null ||
+        { echo "FAIL: $1: no reply units from the target"; bad=$((bad + 1)); return 0; }
+    tspecs+=("$2:$W/target-$1.json")
+}
 
 # writes $W/serve.conf from PORTS for $SEED (serve_start_ports' writer): the seed's listener,
 # and a plain SMTP listener to deliver the POP3 maildrop through
@@ -58,6 +74,7 @@ for cap in "$CAPS"/*.pcapng; do
     sed -n '/^seeds:$/q;s/^/  /p' "$W/$id.prepare"
     while read -r tag seed; do
         replay "$tag" "$seed"
+        through_target "$tag" "$seed"
         tags+=("$tag") specs+=("$seed:$W/$tag.json")
         [[ -n ${first_seed[$id]:-} ]] || first_seed[$id]=$seed
     done < <(sed '1,/^seeds:$/d' "$W/$id.prepare")
@@ -91,6 +108,7 @@ for i in "${!pseeds[@]}"; do
     timeout 60 python3 "$MXFUZZ_ROOT/tools/session-send.py" --units "$W/${ptags[$i]}.json" --port "${PORTS[$i]}" \
         "${pseeds[$i]}" >"$W/${ptags[$i]}.send" 2>&1 || true
     specs+=("${pseeds[$i]}:$W/${ptags[$i]}.json")
+    through_target "${ptags[$i]}" "${pseeds[$i]}"
 done
 serve_stop
 
@@ -112,5 +130,24 @@ for spec in "${specs[@]}"; do
         grep -v '^C:' "$W/$tag.send" | tail -n 20 | sed 's/^/    | /'; bad=$((bad + 1)) ;;
     esac
 done
-echo "shipped captures: ${#tags[@]} seed(s) replayed, ${#plants[@]} planted misreading(s), $bad failure(s)"
+# the same seeds' replies through the starttls target
+helper explain-target "${tspecs[@]}" >"$W/explain-target"
+for spec in "${tspecs[@]}"; do
+    seed=${spec%%:*} tag=$(basename "${spec#*:}" .json)
+    verdict=$(sed -n "s|^verdict $seed ||p" "$W/explain-target")
+    section=$(sed -n "\|^--- $seed\$|,\|^verdict $seed |p" "$W/explain-target")
+    case $tag:$verdict in
+    target-planted-*:MISMATCH)
+        echo "ok: $tag caught by the target: $(grep -m1 MISMATCH <<<"$section" | cut -c1-120)" ;;
+    target-planted-*:*)
+        echo "FAIL: $tag: the replay through the starttls target did not notice"; sed 's/^/    /' <<<"$section"; bad=$((bad + 1)) ;;
+    *:ok)
+        echo "ok: $tag: the starttls target answers as captured, $(grep -c '^difference' <<<"$section" || true) named difference(s)" \
+            "($(grep -o '^difference [a-z-]*' <<<"$section" | sort | uniq -c | awk '{printf "%s%s %s", sep, $3, $1; sep=", "}'))" ;;
+    *)
+        echo "FAIL: $tag: the starttls target does not answer as captured:"; sed 's/^/    /' <<<"$section"; bad=$((bad + 1)) ;;
+    esac
+done
+echo "shipped captures: ${#tags[@]} seed(s) replayed through mx-serve and the starttls target, ${#plants[@]} planted" \
+    "misreading(s), $bad failure(s)"
 [[ $bad -eq 0 ]]

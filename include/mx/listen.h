@@ -34,7 +34,13 @@
  *            literal-minus (IMAP listeners only): CAPABILITY lists LITERAL- instead of
  *            LITERAL+, and a non-synchronizing literal over MX_IMAP_LITERAL_MINUS_MAX (4096)
  *            octets is refused with a tagged BAD [TOOBIG] and its octets are swallowed, never
- *            parsed (RFC 7888 4). MX_LISTEN_OPT_LITERAL_MINUS. Each option at most once.
+ *            parsed (RFC 7888 4). MX_LISTEN_OPT_LITERAL_MINUS.
+ *            tls-unavailable (STARTTLS listeners only): the certificate bound here cannot be
+ *            used (a server whose TLS set-up failed; postfix's "TLS not available due to local
+ *            problem"): the server calls mx_machine_tls_unavailable() on every connection, so
+ *            STARTTLS/STLS is not listed and is refused: SMTP 454 (RFC 3207 4), IMAP BAD (RFC
+ *            3501 6.2.1), POP3 -ERR (RFC 2595 4). MX_LISTEN_OPT_TLS_UNAVAILABLE; libmx itself
+ *            only stores it (mx_listen_conn_cfg does not read it). Each option at most once.
  *   NAME     the certificate's name (what the server loads), 1..MX_CERT_NAME_MAX bytes of
  *            [A-Za-z0-9._/-].
  *
@@ -43,6 +49,8 @@
  *   - two listeners on the same (address, port); two bindings on the same (address|*, port|*);
  *   - tls-required on a plain listener (TLS can never come up there: every login refused);
  *   - literal-minus on a listener that is not IMAP;
+ *   - tls-unavailable on a listener that is not STARTTLS-capable (a plain one never offers TLS;
+ *     an implicit-TLS one has no plaintext in which to refuse it);
  *   - more than MX_LISTEN_MAX listeners or MX_CERTBIND_MAX bindings;
  *   - an implicit-TLS listener that no certificate serves (KB Q251097): for a listener on one
  *     address, mx_listen_cert_for(address, port) is NULL; for a listener on every address, no
@@ -73,8 +81,9 @@ enum mx_listen_mode { MX_LISTEN_PLAIN = 0, MX_LISTEN_STARTTLS = 1, MX_LISTEN_IMP
 /* mx_listener.options */
 #define MX_LISTEN_OPT_TLS_REQUIRED 0x1u /* the `tls-required` option */
 #define MX_LISTEN_OPT_LITERAL_MINUS 0x2u /* the `literal-minus` option (IMAP, RFC 7888 4) */
+#define MX_LISTEN_OPT_TLS_UNAVAILABLE 0x4u /* the `tls-unavailable` option (STARTTLS listeners) */
 /* mx_listen_add refuses other bits */
-#define MX_LISTEN_OPT_KNOWN (MX_LISTEN_OPT_TLS_REQUIRED | MX_LISTEN_OPT_LITERAL_MINUS)
+#define MX_LISTEN_OPT_KNOWN (MX_LISTEN_OPT_TLS_REQUIRED | MX_LISTEN_OPT_LITERAL_MINUS | MX_LISTEN_OPT_TLS_UNAVAILABLE)
 /* same numbering as the session format's proto byte */
 enum mx_app_proto { MX_APP_SMTP = 0, MX_APP_IMAP = 1, MX_APP_POP3 = 2 };
 
@@ -87,7 +96,8 @@ enum mx_listen_status {
     MX_LISTEN_ENOCERT = -5,/* an implicit-TLS listener has no certificate */
     MX_LISTEN_EIO = -6,    /* the file could not be read */
     MX_LISTEN_ECONFLICT = -7 /* a listener's options contradict its mode or protocol
-                              * (tls-required on plain, literal-minus on smtp or pop3) */
+                              * (tls-required on plain, literal-minus on smtp or pop3,
+                              * tls-unavailable on plain or implicit) */
 };
 
 /* family 0: any address (listeners only); 4: b[0..3]; 6: b[0..15] */

@@ -13,6 +13,7 @@
 
 #include <openssl/err.h>
 
+#include "mx/machine.h"
 #include "serve.h"
 
 static void fmt_sockaddr(const struct sockaddr_storage *ss, char *buf, size_t n,
@@ -173,6 +174,20 @@ void conn_close_after_flush(struct conn *c, const char *reason)
     c->closing = 1;
     c->close_reason = reason;
     tls_close_notify(c);
+}
+
+int conn_machine_init(struct conn *c, struct mx_machine *m, enum mx_app_proto proto,
+                      const struct mx_conn_cfg *cfg, uint8_t *line, size_t line_n)
+{
+    if (mx_machine_init(m, proto, cfg, line, line_n) != 0)
+        return -1;
+    /* a certificate that is bound but must not be used (a replayed capture of a server whose TLS
+     * set-up failed): STARTTLS no longer listed, SMTP 454 (RFC 3207 4), IMAP BAD, POP3 -ERR */
+    if (c->l->options & MX_LISTEN_OPT_TLS_UNAVAILABLE) {
+        mx_machine_tls_unavailable(m);
+        clog_(c, "TLS unavailable on this listener (tls-unavailable): STARTTLS refused");
+    }
+    return 0;
 }
 
 void conn_start_tls(struct conn *c, int implicit)

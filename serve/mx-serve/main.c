@@ -43,7 +43,7 @@ static void usage(FILE *f)
             "  -c, --config FILE      listeners and certificate bindings (libmx's format, see\n"
             "                         include/mx/listen.h):\n"
             "                           listen ADDRESS PORT [plain|starttls|implicit] [smtp|imap|pop3]\n"
-            "                                  [tls-required] [literal-minus]\n"
+            "                                  [tls-required] [literal-minus] [tls-unavailable]\n"
             "                           cert NAME ADDRESS|* PORT|*\n"
             "  -l, --listen LINE      one more configuration line (repeatable; after the file)\n"
             "      --cert-dir DIR     certificate NAME is loaded from DIR/NAME.pem (key + chain);\n"

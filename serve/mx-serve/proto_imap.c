@@ -154,7 +154,7 @@ static int imap_open(struct conn *c, const struct mx_conn_cfg *cfg)
     rc.sink_ctx = s;
     /* after login the reader bounds the errors as the machine does before it (--max-errors) */
     rc.max_errors = cfg->max_errors ? cfg->max_errors : MX_MAX_ERRORS;
-    if (mx_machine_init(&s->m, MX_APP_IMAP, cfg, s->line, sizeof s->line) != 0 || mx_imap_init(&s->r, &rc) != 0) {
+    if (conn_machine_init(c, &s->m, MX_APP_IMAP, cfg, s->line, sizeof s->line) != 0 || mx_imap_init(&s->r, &rc) != 0) {
         free(s);
         return -1;
     }

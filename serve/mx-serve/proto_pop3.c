@@ -38,7 +38,7 @@ static int pop3_open(struct conn *c, const struct mx_conn_cfg *cfg)
     struct pop3_sess *s = calloc(1, sizeof *s);
     if (!s)
         return -1;
-    if (mx_machine_init(&s->m, MX_APP_POP3, cfg, s->line, sizeof s->line) != 0) {
+    if (conn_machine_init(c, &s->m, MX_APP_POP3, cfg, s->line, sizeof s->line) != 0) {
         free(s);
         return -1;
     }

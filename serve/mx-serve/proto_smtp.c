@@ -25,7 +25,7 @@ static int smtp_open(struct conn *c, const struct mx_conn_cfg *cfg)
     if (!s)
         return -1;
     md_msg_init(&s->msg);
-    if (mx_machine_init(&s->m, MX_APP_SMTP, cfg, s->line, sizeof s->line) != 0) {
+    if (conn_machine_init(c, &s->m, MX_APP_SMTP, cfg, s->line, sizeof s->line) != 0) {
         free(s);
         return -1;
     }

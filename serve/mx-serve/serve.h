@@ -220,6 +220,12 @@ void conn_sends(struct conn *c, const char *s);
 void conn_act(struct conn *c, const struct mx_step *st);
 /* MX_ACT_STARTTLS / MX_ACT_HANDSHAKE: begin the TLS handshake */
 void conn_start_tls(struct conn *c, int implicit);
+/* mx_machine_init for the connection's protocol state, then what the listener says about TLS
+ * that mx_conn_cfg does not carry: the tls-unavailable option (mx/listen.h) makes the machine
+ * refuse STARTTLS as unavailable (mx_machine_tls_unavailable). 0 or -1 as mx_machine_init. */
+struct mx_machine;
+int conn_machine_init(struct conn *c, struct mx_machine *m, enum mx_app_proto proto,
+                      const struct mx_conn_cfg *cfg, uint8_t *line, size_t line_n);
 void conn_close_after_flush(struct conn *c, const char *reason);
 /* reads what the socket has; runs the handshake / decrypter / protocol */
 void conn_on_readable(struct conn *c);

@@ -32,18 +32,33 @@ for f in "${files[@]}"; do
     selected+=("$f")
 done
 [[ ${#selected[@]} -ge 8 ]] || fail "only ${#selected[@]} sessions selected; the rules above are too strict"
-# the listeners, one per session, on the probed ports (serve_start_ports may call it again)
+# one listener per distinct header (a session's listener is what its header says: sessions with
+# the same header share it, so the sessions stay below libmx's MX_LISTEN_MAX listeners);
+# kinds[k] is listener k's configuration with PORT for its port, kind_of[i] session i's listener
+kinds=()
+kind_of=()
+for i in "${!selected[@]}"; do
+    conf=$(session_listener "${selected[$i]}" PORT)
+    k=-1
+    for j in "${!kinds[@]}"; do [[ ${kinds[$j]} == "$conf" ]] && k=$j; done
+    if [[ $k -lt 0 ]]; then
+        k=${#kinds[@]}
+        kinds+=("$conf")
+    fi
+    kind_of+=("$k")
+done
+# the listeners on the probed ports (serve_start_ports may call it again)
 write_conf() {
     : >"$W/serve.conf"
-    for i in "${!selected[@]}"; do
-        session_listener "${selected[$i]}" "${PORTS[$i]}" >>"$W/serve.conf"
+    for k in "${!kinds[@]}"; do
+        echo "${kinds[$k]//PORT/${PORTS[$k]}}" >>"$W/serve.conf"
     done
 }
-serve_start_ports ${#selected[@]} write_conf --any-rcpt
+serve_start_ports ${#kinds[@]} write_conf --any-rcpt
 bad=0
 for i in "${!selected[@]}"; do
     name=$(basename "${selected[$i]}")
-    if timeout 60 python3 "$MXFUZZ_ROOT/tools/session-send.py" --compare --port "${PORTS[$i]}" \
+    if timeout 60 python3 "$MXFUZZ_ROOT/tools/session-send.py" --compare --port "${PORTS[${kind_of[$i]}]}" \
         "${selected[$i]}" >"$W/$name.out" 2>&1; then
         echo "ok: $name"
     else
@@ -52,5 +67,5 @@ for i in "${!selected[@]}"; do
         bad=$((bad + 1))
     fi
 done
-echo "session replay through mx-serve: ${#selected[@]} sessions, $bad mismatch(es)"
+echo "session replay through mx-serve: ${#selected[@]} sessions on ${#kinds[@]} listeners, $bad mismatch(es)"
 [[ $bad -eq 0 ]]

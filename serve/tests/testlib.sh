@@ -20,7 +20,7 @@
 #   fail MSG                        prints and exits 1
 #   session_listener SESSION PORT   the configuration lines of a listener on 127.0.0.1:PORT as
 #                                   session file SESSION's header says: protocol, mode, the
-#                                   tls-required and literal-minus options, a `cert test` binding
+#                                   tls-required, literal-minus and tls-unavailable options, a `cert test` binding
 #                                   when a certificate is bound
 set -u
 : "${MXFUZZ_BUILD:?MXFUZZ_BUILD must point at the test build}"
@@ -128,6 +128,8 @@ session_listener() {
     # the header's policy bits are the listener's own options (issue 12 rules 6 and 5)
     grep -qx 'tls-required yes' <<<"$txt" && opt=" tls-required"
     grep -qx 'literal minus' <<<"$txt" && opt="$opt literal-minus"
+    # a certificate bound but unusable (version 3 flags bit 3): the listener refuses STARTTLS
+    grep -qx 'tls-unavailable yes' <<<"$txt" && opt="$opt tls-unavailable"
     echo "listen 127.0.0.1 $2 $mode $proto$opt"
     grep -qx 'cert yes' <<<"$txt" && echo "cert test 127.0.0.1 $2"
     return 0

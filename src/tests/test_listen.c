@@ -199,6 +199,36 @@ static void test_literal_minus_per_listener(void **state)
     assert_non_null(strstr(err, "each once"));
 }
 
+/* Issue 16: a certificate bound but unusable is one STARTTLS listener's property: stored in its
+ * options, never in mx_conn_cfg (the server calls mx_machine_tls_unavailable()); on a plain or
+ * implicit-TLS listener it is a load-time error (no plaintext STARTTLS to refuse, RFC 3207 4). */
+static void test_tls_unavailable_option(void **state)
+{
+    struct mx_conn_cfg cfg;
+    struct mx_ipaddr a;
+    (void)state;
+    assert_int_equal(parse("cert x * *\nlisten 10.0.0.1 25 starttls smtp tls-unavailable\n"
+                           "listen 10.0.0.1 587 starttls smtp\n"), 0);
+    assert_int_equal(t.nl, 2);
+    assert_int_equal(t.l[0].options, MX_LISTEN_OPT_TLS_UNAVAILABLE);
+    assert_int_equal(t.l[1].options, 0);
+    assert_int_equal(mx_ipaddr_parse("10.0.0.1", 8, &a), 0);
+    memset(&cfg, 0, sizeof cfg);
+    assert_int_equal(mx_listen_conn_cfg(&t, &a, 25, &cfg, NULL, NULL), MX_LISTEN_OK);
+    assert_int_equal(cfg.mode, MX_LISTEN_STARTTLS);
+    assert_int_equal(cfg.cert, 1); /* bound: the machine answers 454, not 502 */
+    assert_int_equal(parse("listen * 110 pop3 tls-unavailable tls-required\n"), 0);
+    assert_int_equal(t.l[0].options, MX_LISTEN_OPT_TLS_UNAVAILABLE | MX_LISTEN_OPT_TLS_REQUIRED);
+    assert_int_equal(parse("listen * 26 plain smtp tls-unavailable\n"), MX_LISTEN_ECONFLICT);
+    assert_non_null(strstr(err, "t.conf:1: "));
+    assert_non_null(strstr(err, "is plain (never TLS) and tls-unavailable"));
+    assert_int_equal(parse("cert x * *\nlisten * 993 tls-unavailable\n"), MX_LISTEN_ECONFLICT);
+    assert_non_null(strstr(err, "t.conf:2: "));
+    assert_non_null(strstr(err, "is implicit TLS and tls-unavailable"));
+    assert_int_equal(parse("listen * 25 tls-unavailable tls-unavailable\n"), MX_LISTEN_ESYNTAX);
+    assert_non_null(strstr(err, "each once"));
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -218,8 +248,10 @@ static void test_errors(void **state)
     expect_error("cert a * 0\n", "t.conf:1: ", "bad port");
     expect_error("bind a * *\n", "t.conf:1: ", "unknown statement");
     expect_error("listen 1.2.3.4 25\x01\n", "t.conf:1: ", "control");
+    expect_error("listen 1.2.3.4 143 starttls imap tls-required literal-minus tls-unavailable extra\n",
+                 "t.conf:1: ", "extra field");
     expect_error("listen 1.2.3.4 143 starttls imap tls-required literal-minus extra\n", "t.conf:1: ",
-                 "extra field");
+                 "unexpected 'extra'");
     expect_error("listen 1.2.3.4 25 plain smtp extra\n", "t.conf:1: ", "unexpected 'extra'");
     {
         char big[600];
@@ -329,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_implicit_without_cert),
         cmocka_unit_test(test_tls_required_per_listener),
         cmocka_unit_test(test_literal_minus_per_listener),
+        cmocka_unit_test(test_tls_unavailable_option),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_ipv6),

@@ -98,6 +98,8 @@ static void run_text(const char *name, const char *text, size_t len, struct driv
     assert_non_null(d->linebuf);
     /* the session's proto byte is numbered as enum mx_app_proto */
     assert_int_equal(mx_machine_init(&d->m, (enum mx_app_proto)s.proto, &cfg, d->linebuf, s.max_line), 0);
+    if (fz_session_tls_unavailable(&s)) /* a certificate bound but unusable (FORMAT.md bit 3) */
+        mx_machine_tls_unavailable(&d->m);
     mx_chain_init(&d->chain, 0, NULL);
     d->awaiting = s.mode == FZ_MODE_IMPLICIT;
     pump(d);

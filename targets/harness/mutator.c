@@ -701,12 +701,21 @@ static int mut_header(struct fz_mutator *m)
     case 0: m->hdr[0] = (uint8_t)below(m, 3); break;
     case 1: m->hdr[1] = (uint8_t)below(m, 3); break;
     case 2: {
-        /* certificate, TLS required, LITERAL-; the last has its meaning from version 3 on
-         * (FORMAT.md), so flipping it makes the file version 3 */
-        unsigned bit = (unsigned)below(m, 3);
+        /* certificate, TLS required or LITERAL- (r % 3: the flip one draw gave before the
+         * TLS-unavailable bit had a meaning, so fixed-seed runs keep their course), and in one
+         * case in four the certificate-unusable bit too (SMTP 454). LITERAL- and TLS
+         * unavailable mean something from version 3 on (FORMAT.md): flipping one makes the file
+         * version 3 */
+        size_t r = below(m, 12);
+        unsigned bit = (unsigned)(r % 3);
         m->hdr[2] ^= (uint8_t)(1u << bit);
         if (bit == 2 && m->version < FZ_SESSION_VERSION_LITERAL)
             m->version = FZ_SESSION_VERSION_LITERAL;
+        if (r / 3 == 3) {
+            m->hdr[2] ^= FZ_SFLAG_TLS_UNAVAILABLE;
+            if (m->version < FZ_SESSION_VERSION_TLS_UNAVAILABLE)
+                m->version = FZ_SESSION_VERSION_TLS_UNAVAILABLE;
+        }
         break;
     }
     default: m->hdr[3] = (uint8_t)(below(m, 2) ? (m->hdr[3] & 0xf0) | below(m, 10) : (m->hdr[3] & 0x0f) | below(m, 16) << 4);

@@ -26,7 +26,14 @@ static unsigned file_version(const uint8_t *data, size_t size)
 uint8_t fz_session_known_flags(unsigned version)
 {
     return (uint8_t)(FZ_SFLAG_CERT | FZ_SFLAG_TLS_REQUIRED |
-                     (version >= FZ_SESSION_VERSION_LITERAL ? FZ_SFLAG_LITERAL_MINUS : 0));
+                     (version >= FZ_SESSION_VERSION_LITERAL ? FZ_SFLAG_LITERAL_MINUS : 0) |
+                     (version >= FZ_SESSION_VERSION_TLS_UNAVAILABLE ? FZ_SFLAG_TLS_UNAVAILABLE : 0));
+}
+
+int fz_session_tls_unavailable(const struct fz_session *s)
+{
+    /* versions 1 and 2: bit 3 is reserved (FORMAT.md, "Versions") */
+    return s->version >= FZ_SESSION_VERSION_TLS_UNAVAILABLE && (s->flags & FZ_SFLAG_TLS_UNAVAILABLE);
 }
 
 int fz_session_literal_minus(const struct fz_session *s)
@@ -234,6 +241,8 @@ void fz_session_decode(FILE *f, const uint8_t *data, size_t size)
             (s.flags & FZ_SFLAG_TLS_REQUIRED) ? "yes" : "no");
     if (s.version >= FZ_SESSION_VERSION_LITERAL) /* v1 and v2 texts stay as they were */
         fprintf(f, "literal %s\n", fz_session_literal_minus(&s) ? "minus" : "plus");
+    if (s.version >= FZ_SESSION_VERSION_TLS_UNAVAILABLE)
+        fprintf(f, "tls-unavailable %s\n", fz_session_tls_unavailable(&s) ? "yes" : "no");
     if (s.flags & ~fz_session_known_flags(s.version))
         fprintf(f, "flags 0x%02x\n", s.flags);
     fprintf(f, "max-line %zu\nmax-literal %zu\n", s.max_line, s.max_literal);
@@ -422,6 +431,7 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
     uint8_t hdr[4] = {0, 0, 0, 0};
     unsigned long version = 1;
     int minus_line = 0; /* the line of a `literal minus`, checked against the version at the end */
+    int unavailable_line = 0; /* the line of a `tls-unavailable yes`, likewise */
     struct fz_buf ev = {0}, cur = {0};
     int cur_type = -1, started = 0;
     const char *p = text;
@@ -472,7 +482,8 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                 word_is(kw, kw_end, "cert") || word_is(kw, kw_end, "tls-required") ||
                 word_is(kw, kw_end, "max-line") || word_is(kw, kw_end, "max-literal") ||
                 word_is(kw, kw_end, "flags") || word_is(kw, kw_end, "limits") ||
-                word_is(kw, kw_end, "version") || word_is(kw, kw_end, "literal")) {
+                word_is(kw, kw_end, "version") || word_is(kw, kw_end, "literal") ||
+                word_is(kw, kw_end, "tls-unavailable")) {
                 /* set by parse_yes_no / parse_num on success, read only then; initialised
                  * because gcc -O1 cannot see that fail() always returns -1 */
                 int yn = 0;
@@ -505,11 +516,16 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                         goto err;
                     }
                     hdr[is_proto ? 0 : 1] = (uint8_t)i;
-                } else if (word_is(kw, kw_end, "cert") || word_is(kw, kw_end, "tls-required")) {
-                    uint8_t bit = word_is(kw, kw_end, "cert") ? FZ_SFLAG_CERT : FZ_SFLAG_TLS_REQUIRED;
+                } else if (word_is(kw, kw_end, "cert") || word_is(kw, kw_end, "tls-required") ||
+                           word_is(kw, kw_end, "tls-unavailable")) {
+                    uint8_t bit = word_is(kw, kw_end, "cert")           ? FZ_SFLAG_CERT
+                                  : word_is(kw, kw_end, "tls-required") ? FZ_SFLAG_TLS_REQUIRED
+                                                                        : FZ_SFLAG_TLS_UNAVAILABLE;
                     if (parse_yes_no(&x, arg, ae, &yn) < 0)
                         goto err;
                     hdr[2] = (uint8_t)(yn ? hdr[2] | bit : hdr[2] & ~bit);
+                    if (bit == FZ_SFLAG_TLS_UNAVAILABLE)
+                        unavailable_line = yn ? x.line : 0;
                 } else if (word_is(kw, kw_end, "flags") || word_is(kw, kw_end, "limits")) {
                     if (parse_num(&x, arg, ae, &v) < 0)
                         goto err;
@@ -571,7 +587,7 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
                 fz_sbuf_event(&ev, FZ_EV_TLS, t.p, t.n);
                 fz_buf_free(&t);
             } else {
-                fail(&x, "unknown keyword (want version, proto, mode, cert, tls-required, literal, "
+                fail(&x, "unknown keyword (want version, proto, mode, cert, tls-required, literal, tls-unavailable, "
                          "max-line, max-literal, client, server, reads, tls, or + to continue)");
                 goto err;
             }
@@ -584,6 +600,12 @@ int fz_session_encode(const char *text, size_t len, uint8_t **out, size_t *out_l
          * LITERAL- says `version 3`, so that no version 1 file changes meaning */
         x.line = minus_line;
         fail(&x, "literal minus needs version 3 (versions 1 and 2 have no literal mode: LITERAL+)");
+        goto err;
+    }
+    if (unavailable_line && version < FZ_SESSION_VERSION_TLS_UNAVAILABLE) {
+        /* bit 3 is reserved in versions 1 and 2: no such file may change meaning */
+        x.line = unavailable_line;
+        fail(&x, "tls-unavailable yes needs version 3 (versions 1 and 2 have no such fact)");
         goto err;
     }
     {

@@ -20,6 +20,13 @@ enum fz_mode { FZ_MODE_PLAIN = 0, FZ_MODE_STARTTLS = 1, FZ_MODE_IMPLICIT = 2 };
 #define FZ_SFLAG_LITERAL_MINUS 0x04u
 /* the first version in which FZ_SFLAG_LITERAL_MINUS has its meaning */
 #define FZ_SESSION_VERSION_LITERAL 3
+/* Version 3 and later: a certificate is bound but cannot be used (the server failed to load it
+ * or to set TLS up): STARTTLS/STLS is not listed, SMTP answers STARTTLS 454 (RFC 3207 4), IMAP
+ * BAD (RFC 3501 6.2.1), POP3 -ERR (RFC 2595 4). Reserved in versions 1 and 2: read it through
+ * fz_session_tls_unavailable(), never directly. */
+#define FZ_SFLAG_TLS_UNAVAILABLE 0x08u
+/* the first version in which FZ_SFLAG_TLS_UNAVAILABLE has its meaning */
+#define FZ_SESSION_VERSION_TLS_UNAVAILABLE 3
 
 /* Event types as the code sees them. On the wire each has a type byte (FZ_TAG_*). */
 enum fz_ev_type { FZ_EV_CLIENT = 0, FZ_EV_SERVER = 1, FZ_EV_READS = 2, FZ_EV_TLS = 3 };
@@ -67,6 +74,9 @@ void fz_session_parse(struct fz_session *s, const uint8_t *data, size_t size);
 /* 1 if the session's listener advertises LITERAL- (non-synchronizing literals of at most 4096
  * octets, RFC 7888 4), 0 for LITERAL+ (every version 1 and 2 file). The one reader of the bit. */
 int fz_session_literal_minus(const struct fz_session *s);
+/* 1 if the session's listener has a certificate it cannot use (FZ_SFLAG_TLS_UNAVAILABLE, version
+ * 3 and later), else 0. The one reader of the bit. */
+int fz_session_tls_unavailable(const struct fz_session *s);
 /* The header flag bits that have a meaning in a file of this version (the rest are reserved). */
 uint8_t fz_session_known_flags(unsigned version);
 /* Next event at *cursor (start at 0); returns 0 at the end. */

@@ -24,7 +24,7 @@ static const char *const addr_text[8] = {"10.0.0.1", "::ffff:10.0.0.1", "10.0.0.
 static const int addr_class[8] = {0, 0, 2, 3, 4, 5, 6, -1};
 static const uint16_t ports[8] = {25, 465, 587, 993, 995, 110, 143, 2525};
 
-struct m_listener { int acls, port_i, mode, proto, used, tls_required, literal_minus; };
+struct m_listener { int acls, port_i, mode, proto, used, tls_required, literal_minus, tls_unavailable; };
 struct m_bind { int acls, any_addr, port_i, any_port; char name[8]; };
 struct model {
     struct m_listener l[MX_LISTEN_MAX];
@@ -65,6 +65,10 @@ static int m_check(const struct model *m)
          * option would configure nothing, so it is refused */
         if (l->proto != MX_APP_IMAP && l->literal_minus)
             return 0;
+        /* issue 16: an unusable certificate is refused in the plaintext protocol (RFC 3207 4:
+         * SMTP 454), which only a STARTTLS-capable listener speaks before TLS */
+        if (l->mode != MX_LISTEN_STARTTLS && l->tls_unavailable)
+            return 0;
         if (l->mode != MX_LISTEN_IMPLICIT)
             continue;
         if (l->acls >= 0)
@@ -97,8 +101,8 @@ void listen_check_ops(struct in *in)
         switch (op) {
         case 0: {
             unsigned a = in_u8(in) % 8, p = in_u8(in) % 8, mo = in_u8(in) % 3, qo = in_u8(in);
-            /* proto, the tls-required option, the literal-minus option */
-            unsigned q = qo % 3, treq = (qo / 3) & 1, lminus = (qo / 6) & 1;
+            /* proto, the tls-required, literal-minus and tls-unavailable options */
+            unsigned q = qo % 3, treq = (qo / 3) & 1, lminus = (qo / 6) & 1, tunav = (qo / 12) & 1;
             struct mx_listener l;
             int rc, want = MX_LISTEN_OK;
             memset(&l, 0, sizeof l);
@@ -106,7 +110,8 @@ void listen_check_ops(struct in *in)
             l.port = ports[p];
             l.mode = (enum mx_listen_mode)mo;
             l.proto = (enum mx_app_proto)q;
-            l.options = (treq ? MX_LISTEN_OPT_TLS_REQUIRED : 0) | (lminus ? MX_LISTEN_OPT_LITERAL_MINUS : 0);
+            l.options = (treq ? MX_LISTEN_OPT_TLS_REQUIRED : 0) | (lminus ? MX_LISTEN_OPT_LITERAL_MINUS : 0) |
+                        (tunav ? MX_LISTEN_OPT_TLS_UNAVAILABLE : 0);
             for (int i = 0; i < m.nl; i++)
                 if (m.l[i].acls == addr_class[a] && m.l[i].port_i == (int)p)
                     want = MX_LISTEN_EDUP;
@@ -117,7 +122,7 @@ void listen_check_ops(struct in *in)
                 FAIL("op %d listen %s:%u: got %d, model %d", opi, addr_text[a], ports[p], rc, want);
             if (want == MX_LISTEN_OK)
                 m.l[m.nl++] = (struct m_listener){addr_class[a], (int)p, (int)mo, (int)q, 1, (int)treq,
-                                                  (int)lminus};
+                                                  (int)lminus, (int)tunav};
             break;
         }
         case 1: {
@@ -175,7 +180,8 @@ void listen_check_ops(struct in *in)
                         want = &m.l[i];
             if (!got != !want ||
                 (got && ((int)got->mode != want->mode || (int)got->proto != want->proto ||
-                         (got->addr.family == 0) != (want->acls == -1))))
+                         (got->addr.family == 0) != (want->acls == -1) ||
+                         !(got->options & MX_LISTEN_OPT_TLS_UNAVAILABLE) != !want->tls_unavailable)))
                 FAIL("op %d find %s:%u: got %s, model %s", opi, addr_text[a], ports[p],
                      got ? "a listener" : "none", want ? "a listener" : "none");
             {
@@ -224,9 +230,9 @@ void listen_check_ops(struct in *in)
             if ((rc == 0) != want)
                 FAIL("op %d check: got %d (%s), model says %s", opi, rc, rc ? err : "",
                      want ? "every implicit listener is served, no plain one requires TLS, no "
-                            "non-IMAP one has literal-minus"
-                          : "an implicit listener has no certificate, a plain one requires TLS or a "
-                            "non-IMAP one has literal-minus");
+                            "non-IMAP one has literal-minus, only STARTTLS ones have tls-unavailable"
+                          : "an implicit listener has no certificate, a plain one requires TLS, a "
+                            "non-IMAP one has literal-minus or a non-STARTTLS one tls-unavailable");
             if (rc != 0 && strncmp(err, "api:", 4) != 0)
                 FAIL("op %d check: error does not name the source: %s", opi, err);
             break;
@@ -241,11 +247,12 @@ static size_t print_table(const struct mx_listen_table *t, char *buf, size_t cap
     size_t n = 0;
     char a[64];
     for (size_t i = 0; i < t->nl; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "listen %s %u %s %s%s%s\n",
+        n += (size_t)snprintf(buf + n, cap - n, "listen %s %u %s %s%s%s%s\n",
                               mx_ipaddr_format(&t->l[i].addr, a, sizeof a), t->l[i].port,
                               mx_listen_mode_name(t->l[i].mode), mx_app_proto_name(t->l[i].proto),
                               t->l[i].options & MX_LISTEN_OPT_TLS_REQUIRED ? " tls-required" : "",
-                              t->l[i].options & MX_LISTEN_OPT_LITERAL_MINUS ? " literal-minus" : "");
+                              t->l[i].options & MX_LISTEN_OPT_LITERAL_MINUS ? " literal-minus" : "",
+                              t->l[i].options & MX_LISTEN_OPT_TLS_UNAVAILABLE ? " tls-unavailable" : "");
     for (size_t i = 0; i < t->nc; i++) {
         char port[8];
         snprintf(port, sizeof port, "%u", t->c[i].port);
@@ -382,6 +389,9 @@ void listen_check_text(const uint8_t *p, size_t n, unsigned load_how)
         if (t.l[i].proto != MX_APP_IMAP && (t.l[i].options & MX_LISTEN_OPT_LITERAL_MINUS))
             FAIL("accepted literal-minus on a %s listener (line %d): LITERAL- is IMAP's (RFC 7888 4)",
                  mx_app_proto_name(t.l[i].proto), t.l[i].line);
+        if (t.l[i].mode != MX_LISTEN_STARTTLS && (t.l[i].options & MX_LISTEN_OPT_TLS_UNAVAILABLE))
+            FAIL("accepted tls-unavailable on a %s listener (line %d): only STARTTLS listeners refuse "
+                 "TLS in plaintext (RFC 3207 4)", mx_listen_mode_name(t.l[i].mode), t.l[i].line);
         if (t.l[i].mode != MX_LISTEN_IMPLICIT)
             continue;
         for (size_t j = 0; j < t.nc; j++) {

@@ -43,7 +43,9 @@ size_t starttls_verb(const uint8_t *l, size_t n, char *verb, size_t cap)
 
 int starttls_offerable(const struct starttls_model *m)
 {
-    return m->mode == MX_LISTEN_STARTTLS && m->cert && !m->tls;
+    /* RFC 3207 4 / RFC 3501 6.2.1 / RFC 2595 4: a server advertises STARTTLS/STLS only when it
+     * can start TLS; a bound certificate it cannot use does not count */
+    return m->mode == MX_LISTEN_STARTTLS && m->cert && !m->tls_unavailable && !m->tls;
 }
 
 void starttls_model_reset(struct starttls_model *m)

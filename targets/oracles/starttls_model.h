@@ -73,6 +73,8 @@ struct starttls_model {
     const struct starttls_proto *p;
     int mode, cert, tls_required; /* mode: enum mx_listen_mode */
     int literal_minus; /* IMAP: the listener advertises LITERAL- (RFC 7888 4), else LITERAL+ */
+    int tls_unavailable; /* the bound certificate cannot be used: TLS is never offered, and SMTP
+                          * refuses STARTTLS as a temporary failure (RFC 3207 4: 454) */
     size_t max_line, max_message;
     enum starttls_phase phase;
     int tls;
@@ -115,8 +117,8 @@ const char *starttls_model_no_plain(const uint8_t *p, size_t n);
 /* The line after a SASL challenge (l[0..n) without CR LF; too_long: it was over max-line). */
 struct starttls_expect starttls_sasl_response(struct starttls_model *m, const uint8_t *l, size_t n,
                                               int too_long);
-/* TLS can be offered: a STARTTLS listener with a certificate, TLS not yet on (the protocol
- * adds its own state conditions). */
+/* TLS can be offered: a STARTTLS listener with a usable certificate, TLS not yet on (the
+ * protocol adds its own state conditions). */
 int starttls_offerable(const struct starttls_model *m);
 
 #endif

@@ -34,6 +34,7 @@ struct run {
     int check; /* run the model */
     size_t cut; /* 0, or 1 + the transcript length before a close that depends on how the
                  * reads were cut (STARTTLS with plaintext and TLS records behind it) */
+    struct fz_buf *echo; /* starttls_replies: the session as answered (NULL: not asked for) */
 };
 
 static void mc_init(struct run *r, const struct fz_session *s, struct mx_conn_cfg *cfg,
@@ -50,6 +51,10 @@ static void mc_init(struct run *r, const struct fz_session *s, struct mx_conn_cf
     /* the session's proto byte is numbered as enum mx_app_proto */
     if (mx_machine_init(&r->mc, (enum mx_app_proto)r->proto, cfg, linebuf, s->max_line) != 0)
         abort(); /* max-line is clamped to >= MX_LINE_MIN by the session format */
+    /* the header's "certificate bound but unusable" (FORMAT.md flags bit 3): what a server
+     * whose TLS set-up failed tells libmx (mx/machine.h) */
+    if (fz_session_tls_unavailable(s))
+        mx_machine_tls_unavailable(&r->mc);
 }
 
 static int mc_step(struct run *r, struct mx_step *st)
@@ -119,6 +124,8 @@ static void record(struct run *r, const struct mx_step *st)
                     (uint8_t)st->data_n, (uint8_t)(st->data_n >> 8)};
     fz_buf_put(&r->transcript, h, sizeof h);
     fz_buf_put(&r->transcript, st->reply, st->reply_n);
+    if (r->echo && st->reply_n)
+        fz_sbuf_event(r->echo, FZ_EV_SERVER, st->reply, st->reply_n);
     if (st->act == MX_ACT_DATA)
         fz_buf_put(&r->transcript, st->data, st->data_n);
 }
@@ -252,6 +259,7 @@ static void run_session(struct run *r, const struct fz_session *s, int check)
     r->m.cert = cfg.cert;
     r->m.tls_required = cfg.tls_required;
     r->m.literal_minus = fz_session_literal_minus(s); /* the header's, not the machine's */
+    r->m.tls_unavailable = fz_session_tls_unavailable(s);
     r->m.max_line = s->max_line;
     r->m.max_message = s->max_literal;
     r->m.phase = implicit ? M_PRE_TLS : M_CMD;
@@ -281,6 +289,8 @@ static void run_session(struct run *r, const struct fz_session *s, int check)
             }
             r->awaiting_tls = 0;
             fz_buf_put(&r->transcript, "T", 1);
+            if (r->echo)
+                fz_sbuf_event(r->echo, FZ_EV_TLS, NULL, 0);
             if (r->m.phase != M_WAIT_TLS && r->m.phase != M_PRE_TLS && r->m.phase != M_HS)
                 fz_fail("starttls", "machine waited for TLS, model in phase %d", r->m.phase);
             if (r->m.phase == M_WAIT_TLS) {
@@ -299,6 +309,9 @@ static void run_session(struct run *r, const struct fz_session *s, int check)
             pump(r, ex, nex);
             continue;
         }
+        if (r->echo && rr.n) /* every client read, the handshake's too: the echo keeps the
+                              * session's write boundaries */
+            fz_sbuf_event(r->echo, FZ_EV_CLIENT, rr.p, rr.n);
         if (r->awaiting_tls && !(implicit && r->m.phase == M_PRE_TLS)) {
             /* the handshake is under way: these bytes are the TLS layer's */
             if (r->m.phase == M_HS)
@@ -356,6 +369,18 @@ static void rechunk(const struct fz_session *s, uint8_t readsz, struct fz_buf *b
         if (ev.type != FZ_EV_READS)
             fz_sbuf_event(b, ev.type, ev.p, ev.n);
     if (b->oom)
+        abort();
+}
+
+void starttls_replies(const struct fz_session *s, struct fz_buf *out)
+{
+    static struct run a;
+    run_reset(&a);
+    out->n = 0;
+    fz_sbuf_header(out, s->version, s->proto, s->mode, s->flags, s->limits);
+    a.echo = out;
+    run_session(&a, s, 1);
+    if (out->oom)
         abort();
 }
 

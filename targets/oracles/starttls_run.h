@@ -11,4 +11,11 @@
 
 void starttls_check(const struct fz_session *s);
 
+/* The session as the machine answered it: one run in the session's own reads, checked against
+ * the model as starttls_check's first run (a divergence aborts the same way), written into out
+ * (emptied first) as a session of the same header: per read a C event with its bytes, an S event
+ * per reply the machine gave, a T event where TLS came up. So the target's replies can be set
+ * against a seed's recorded S events (tools/starttls-replies, capture/tests/target_replies.py). */
+void starttls_replies(const struct fz_session *s, struct fz_buf *out);
+
 #endif

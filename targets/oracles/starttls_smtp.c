@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "fail.h"
+#include "mx/listen.h"
 #include "mx/machine.h"
 #include "starttls_model.h"
 
@@ -37,11 +38,17 @@ static struct starttls_expect command(struct starttls_model *m, const uint8_t *l
     }
     if (!strcmp(verb, "STARTTLS")) {
         /* RFC 3207 4: 501 with parameters; once TLS is on it is no longer an extension
-         * (4.2: 503 here); not offered: 502 (RFC 5321 4.2.4) */
+         * (4.2: 503 here); a STARTTLS listener whose certificate cannot be used: "454 TLS not
+         * available due to temporary reason" (4); not offered: 502 (RFC 5321 4.2.4) */
         if (an)
             return starttls_reply(501);
         if (m->tls)
             return starttls_reply(503);
+        if (m->mode == MX_LISTEN_STARTTLS && m->cert && m->tls_unavailable) {
+            struct starttls_expect e = starttls_reply(454);
+            e.rule = "RFC 3207 4: STARTTLS on a server that cannot start TLS now is 454";
+            return e;
+        }
         if (!offers(m))
             return starttls_reply(502);
         struct starttls_expect e = starttls_reply(220);

@@ -21,6 +21,59 @@ static void encode_ok(const char *text, uint8_t **out, size_t *n)
         fail_msg("encode failed: %s", err);
 }
 
+/* The text form of b[0..n) (malloc'd, freed by the caller). */
+static char *decoded(const uint8_t *b, size_t n)
+{
+    char *text = NULL;
+    size_t tn = 0;
+    FILE *f = open_memstream(&text, &tn);
+    fz_session_decode(f, b, n);
+    fclose(f);
+    return text;
+}
+
+/* text encodes back to exactly b[0..n). */
+static void encodes_back(const char *text, const uint8_t *b, size_t n)
+{
+    uint8_t *again;
+    size_t again_n;
+    char err[200];
+    assert_int_equal(fz_session_encode(text, strlen(text), &again, &again_n, err, sizeof err), 0);
+    assert_int_equal(again_n, n);
+    assert_memory_equal(again, b, n);
+    free(again);
+}
+
+/* A version 3 header bit (b[0..n): a version 3 file with it set, freed here) read through its
+ * accessor: set in version 3, its text line v3_line there and no `flags` line, the text encodes
+ * back; the same bytes as version 2 (v2: no such line, the bit shown as flags_line) and as
+ * version 1 mean nothing by it. */
+static void v3_bit_reserved_before(uint8_t *b, size_t n, int (*bit)(const struct fz_session *),
+                                   const char *v3_line, const char *v2_absent, const char *flags_line)
+{
+    struct fz_session s;
+    char *text;
+    fz_session_parse(&s, b, n);
+    assert_int_equal(s.version, 3);
+    assert_int_equal(bit(&s), 1);
+    text = decoded(b, n);
+    assert_non_null(strstr(text, v3_line));
+    assert_null(strstr(text, "flags"));
+    encodes_back(text, b, n);
+    free(text);
+    b[2] = 2;
+    fz_session_parse(&s, b, n);
+    assert_int_equal(bit(&s), 0);
+    text = decoded(b, n);
+    assert_null(strstr(text, v2_absent));
+    assert_non_null(strstr(text, flags_line));
+    free(text);
+    fz_session_parse(&s, b + 3, n - 3);
+    assert_int_equal(s.version, 1);
+    assert_int_equal(bit(&s), 0);
+    free(b);
+}
+
 static void test_header_and_events(void **state)
 {
     uint8_t *b;
@@ -303,42 +356,17 @@ static void test_v3_literal_mode(void **state)
 {
     const char *minus = "version 3\nproto imap\nmode starttls\ncert yes\nliteral minus\n"
                         "client \"a CAPABILITY\\r\\n\"\n";
-    uint8_t *b, *again;
-    size_t n, again_n, tn = 0;
-    char *text = NULL, err[200];
+    uint8_t *b;
+    size_t n;
+    char err[200];
     struct fz_session s;
-    FILE *f;
     (void)state;
     encode_ok(minus, &b, &n);
     assert_memory_equal(b, "MX\x03\x01\x01\x05", 6);
-    fz_session_parse(&s, b, n);
-    assert_int_equal(s.version, 3);
-    assert_int_equal(fz_session_literal_minus(&s), 1);
-    f = open_memstream(&text, &tn);
-    fz_session_decode(f, b, n);
-    fclose(f);
-    assert_non_null(strstr(text, "\ntls-required no\nliteral minus\nmax-line "));
-    assert_null(strstr(text, "flags"));
-    assert_int_equal(fz_session_encode(text, tn, &again, &again_n, err, sizeof err), 0);
-    assert_int_equal(again_n, n);
-    assert_memory_equal(again, b, n);
-    free(again);
-    free(text);
     /* the same bytes as version 2 or 1: the bit is reserved, the session is LITERAL+ */
-    b[2] = 2;
-    fz_session_parse(&s, b, n);
-    assert_int_equal(fz_session_literal_minus(&s), 0);
-    text = NULL;
-    f = open_memstream(&text, &tn);
-    fz_session_decode(f, b, n);
-    fclose(f);
-    assert_null(strstr(text, "\nliteral "));
-    assert_non_null(strstr(text, "\nflags 0x05\n"));
-    free(text);
-    fz_session_parse(&s, b + 3, n - 3);
-    assert_int_equal(s.version, 1);
-    assert_int_equal(fz_session_literal_minus(&s), 0);
-    free(b);
+    v3_bit_reserved_before(b, n, fz_session_literal_minus,
+                           "\ntls-required no\nliteral minus\ntls-unavailable no\nmax-line ", "\nliteral ",
+                           "\nflags 0x05\n");
     /* version 3 with `literal plus` (or none): bit clear */
     encode_ok("version 3\nliteral plus\n", &b, &n);
     fz_session_parse(&s, b, n);
@@ -360,6 +388,35 @@ static void test_v3_literal_mode(void **state)
     free(b);
     assert_int_equal(fz_session_encode("version 3\nliteral maybe\n", 24, &b, &n, err, sizeof err), -1);
     assert_string_equal(err, "line 2: literal must be plus or minus (RFC 7888: LITERAL+ or LITERAL-)");
+}
+
+/* Version 3: flags bit 3 is "a certificate is bound but unusable" (FORMAT.md; SMTP 454). In
+ * versions 1 and 2 the bit is reserved: their text shows it as `flags`, and they mean nothing by it. */
+static void test_v3_tls_unavailable(void **state)
+{
+    const char *t = "version 3\nproto smtp\nmode starttls\ncert yes\ntls-unavailable yes\n"
+                    "client \"STARTTLS\\r\\n\"\n";
+    uint8_t *b;
+    size_t n;
+    char err[200];
+    struct fz_session s;
+    (void)state;
+    encode_ok(t, &b, &n);
+    assert_memory_equal(b, "MX\x03\x00\x01\x09", 6);
+    fz_session_parse(&s, b, n);
+    assert_int_equal(fz_session_literal_minus(&s), 0);
+    /* the same bytes as version 2, and as version 1: reserved, no meaning, shown as flags */
+    v3_bit_reserved_before(b, n, fz_session_tls_unavailable,
+                           "\nliteral plus\ntls-unavailable yes\nmax-line ", "tls-unavailable", "\nflags 0x09\n");
+    /* `tls-unavailable yes` needs version 3; `no` is fine anywhere */
+    assert_int_equal(fz_session_encode("tls-unavailable yes\n", 20, &b, &n, err, sizeof err), -1);
+    assert_string_equal(err, "line 1: tls-unavailable yes needs version 3 (versions 1 and 2 have no such fact)");
+    assert_int_equal(fz_session_encode("version 2\ntls-unavailable yes\n", 30, &b, &n, err, sizeof err), -1);
+    assert_string_equal(err, "line 2: tls-unavailable yes needs version 3 (versions 1 and 2 have no such fact)");
+    encode_ok("tls-unavailable no\n", &b, &n);
+    assert_int_equal(n, 4);
+    free(b);
+    assert_int_equal(fz_session_encode("version 3\ntls-unavailable maybe\n", 32, &b, &n, err, sizeof err), -1);
 }
 
 static void test_encode_errors_name_the_line(void **state)
@@ -395,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_version_marker),
         cmocka_unit_test(test_v2_text_round_trip),
         cmocka_unit_test(test_v3_literal_mode),
+        cmocka_unit_test(test_v3_tls_unavailable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
