@@ -187,7 +187,8 @@ ensure_deps() {
 
 # ---------------------------------------------------------------- fuzzer builds
 # build_fuzzers OUTDIR OBJDIR WARN: compiles libmx, the harness and every manifest target with
-# $CC $CFLAGS (plus WARN: the warnings and the C standard of build.conf, never a sanitizer), links each
+# $CC $CFLAGS (the harness, oracles and mutator with $ORACLE_CFLAGS when set) (plus WARN: the
+# warnings and the C standard of build.conf, never a sanitizer), links each
 # with $CXX $CXXFLAGS $LIB_FUZZING_ENGINE, and leaves in OUTDIR each fuzzer with its .dict,
 # .options and _seed_corpus.zip (the OSS-Fuzz contract). OBJDIR keeps the objects (mx/, harness/,
 # capture/, targets/, each archive lib<dir>.a), their dependency files, and the commands:
@@ -208,13 +209,17 @@ build_fuzzers() {
     # dovecot's headers last: only targets/oracles/imap_dovecot_peer.c includes them
     inc+=(-idirafter "$MX_DOVECOT_INCLUDE")
     local cflags=(${CFLAGS:-} $warn)   # word splitting is intended: flag lists
+    # the harness, oracles and mutator: ORACLE_CFLAGS when the profile has them (build.conf
+    # says why), else the same CFLAGS as libmx
+    local oracle_cflags=(${ORACLE_CFLAGS:-${CFLAGS:-}} $warn)
     local cxxflags=(${CXXFLAGS:-})
     local engine=(${LIB_FUZZING_ENGINE})
     local ccdb="$obj/compile_commands.json" lkdb="$obj/link_commands.json" sep=" "
     echo "[" >"$ccdb"
     echo "[" >"$lkdb"
-    compile() {   # SRC OBJ
+    compile() {   # SRC OBJ [oracle]
         local argv=("$CC" "${cflags[@]}" "${inc[@]}" -c "$1" -o "$2")
+        [[ ${3:-} == oracle ]] && argv=("$CC" "${oracle_cflags[@]}" "${inc[@]}" -c "$1" -o "$2")
         "${argv[@]}" -MMD -MF "$2.d"
         printf '%s{"directory": %s, "file": %s, "output": %s, "command": %s}\n' "$sep" "$(json_str "$obj")" \
             "$(json_str "$1")" "$(json_str "$2")" "$(json_str "$(quoted "${argv[@]}")")" >>"$ccdb"
@@ -223,12 +228,12 @@ build_fuzzers() {
     for src in "$ROOT"/src/*.c; do compile "$src" "$obj/mx/$(basename "$src" .c).o"; done
     for src in "$ROOT"/targets/harness/*.c "$ROOT"/targets/oracles/*.c; do
         [[ $(basename "$src") == replay_main.c ]] && continue
-        compile "$src" "$obj/harness/$(basename "$src" .c).o"
+        compile "$src" "$obj/harness/$(basename "$src" .c).o" oracle
     done
     for src in "$ROOT"/capture/*.c; do compile "$src" "$obj/capture/$(basename "$src" .c).o"; done
     # the session-aware mutator's engine entry points and layouts: objects, not an archive,
     # because the engines only refer to them weakly (an archive member would never be pulled in)
-    for src in "$ROOT"/targets/mutator/*.c; do compile "$src" "$obj/mutator/$(basename "$src" .c).o"; done
+    for src in "$ROOT"/targets/mutator/*.c; do compile "$src" "$obj/mutator/$(basename "$src" .c).o" oracle; done
     for d in mx harness capture; do "${AR:-ar}" rcs "$obj/lib$d.a" "$obj/$d"/*.o; done
     # BoringSSL: static archives when given (OSS-Fuzz builds them), else Debian's shared
     # libraries copied into OUT/lib so that nothing outside OUT is needed at run time.
@@ -346,7 +351,7 @@ local_fuzz_build() {
     if [[ $engine == libfuzzer ]]; then ensure_deps $DEPS_BASE; else ensure_deps $DEPS_BASE $DEPS_AFL; fi
     AFL_QUIET=1 FUZZING_ENGINE=$engine CC=$(profile_var "$engine" CC) CXX=$(profile_var "$engine" CXX) \
     CFLAGS=$(profile_var "$engine" CFLAGS) CXXFLAGS=$(profile_var "$engine" CXXFLAGS) \
-    LIB_FUZZING_ENGINE=$(profile_var "$engine" ENGINE) \
+    ORACLE_CFLAGS=$(profile_var "$engine" ORACLE_CFLAGS) LIB_FUZZING_ENGINE=$(profile_var "$engine" ENGINE) \
         build_fuzzers "$dir/out" "$dir/obj" "$MX_COMMON_CFLAGS"
 }
 
@@ -356,7 +361,8 @@ cmd_oss_fuzz() {
     export CC CXX
     local work=${WORK:-$(mktemp -d)}
     say "== OSS-Fuzz build: engine ${FUZZING_ENGINE:-?} sanitizer ${SANITIZER:-?} -> $OUT"
-    build_fuzzers "$OUT" "$work/mxfuzz-obj" "$MX_OSSFUZZ_CFLAGS"
+    # OSS-Fuzz: its $CFLAGS for every file (no ORACLE_CFLAGS from the environment)
+    ORACLE_CFLAGS= build_fuzzers "$OUT" "$work/mxfuzz-obj" "$MX_OSSFUZZ_CFLAGS"
     say "== built: $(target_names | tr '\n' ' ')"
 }
 

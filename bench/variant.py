@@ -31,7 +31,9 @@ relinking against private copies of the archives with those members replaced.
       The fuzzers as they were at git revision REF (say main: "today's binary"), built with
       the recorded commands of BASE: REF's src/ include/ targets/ capture/ are exported to
       DIR/tree, every object whose source or header differs between R's working tree and REF is
-      compiled from DIR/tree, objects of files REF does not have are left out. Result: DIR/T.
+      compiled from DIR/tree, objects of files REF does not have are left out. A REF whose
+      build.conf has no ORACLE_CFLAGS compiled its harness, oracles and mutator with libmx's
+      flags: those objects are compiled so too. Result: DIR/T.
 
 The patch is applied to a scratch copy of src/ and include/ under DIR/tree (never to R).
 Prints the list of recompiled files on stderr. Exit status 0 on success.
@@ -288,6 +290,28 @@ def floor(a):
 SOURCE_DIRS = ("src", "include", "targets", "capture")
 
 
+def flags_of(argv):
+    """The flags of a recorded compile command: the words between the compiler and the first -I."""
+    i = 1
+    while i < len(argv) and not argv[i].startswith("-I"):
+        i += 1
+    return argv[1:i]
+
+
+def uniform_flags(root, ref, b):
+    """libmx's compile flags when REF's build compiled every file with them (its build.conf has
+    no ORACLE_CFLAGS, build.sh build_fuzzers: the harness, oracles and mutator then got $CFLAGS
+    too), else None: the old binary must be built the way REF built it."""
+    conf = subprocess.run(["git", "-C", root, "show", "%s:build.conf" % ref],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if conf.returncode == 0 and b"ORACLE_CFLAGS" in conf.stdout:
+        return None
+    for e in b.entries:
+        if os.path.relpath(os.path.abspath(e["file"]), root).startswith("src" + os.sep):
+            return flags_of(shlex.split(e["command"]))
+    return None
+
+
 def ref(a):
     root, out, b = fuzz_setup(a)
     tree = os.path.join(out, "tree")
@@ -305,6 +329,7 @@ def ref(a):
     changed += run(["git", "-C", root, "ls-files", "--others", "--exclude-standard", "--"] +
                    list(SOURCE_DIRS)).split()
     changed_abs = {os.path.join(root, c) for c in changed}
+    uniform = uniform_flags(root, a.ref, b)
     todo, dropped = [], []
     for e in b.entries:
         argv, obj = obj_of(e)
@@ -313,7 +338,10 @@ def ref(a):
         if not os.path.isfile(os.path.join(tree, rel)):
             dropped.append(obj)  # a file REF does not have: its object is no part of REF's build
             continue
-        if src in changed_abs or deps_of(obj) & changed_abs:
+        if uniform and flags_of(argv) != uniform:
+            # REF compiled this file with libmx's flags (its build.conf had no ORACLE_CFLAGS)
+            todo.append((e, [argv[0]] + uniform + argv[1 + len(flags_of(argv)):], obj))
+        elif src in changed_abs or deps_of(obj) & changed_abs:
             todo.append((e, argv, obj))
     objmap = {}
 
