@@ -23,34 +23,25 @@
 
 int main(int argc, char **argv)
 {
-    static uint8_t in[MAX_SESSION + 1];
-    struct fz_buf out = {0};
+    struct fz_buf in = {0}, out = {0};
     struct fz_session s;
-    FILE *f;
-    size_t n;
+    int rc;
     if (argc != 2) {
         fprintf(stderr, "usage: starttls-replies SESSION > ANSWERED\n");
         return 2;
     }
-    if (!(f = fopen(argv[1], "rb"))) {
-        fprintf(stderr, "starttls-replies: cannot open %s: %s\n", argv[1], strerror(errno));
-        return 2;
-    }
-    n = fread(in, 1, sizeof in, f);
-    if (ferror(f) || n > MAX_SESSION) {
+    if ((rc = fz_buf_read_file(&in, argv[1], MAX_SESSION)) != 0) {
         fprintf(stderr, "starttls-replies: %s: %s\n", argv[1],
-                ferror(f) ? strerror(errno) : "larger than 16 MiB: not a session file");
-        fclose(f);
+                rc == -2 ? "larger than 16 MiB: not a session file" : strerror(errno));
+        fz_buf_free(&in);
         return 2;
     }
-    fclose(f);
-    fz_session_parse(&s, in, n);
+    fz_session_parse(&s, in.p, in.n);
     starttls_replies(&s, &out);
-    if (fwrite(out.p, 1, out.n, stdout) != out.n || fflush(stdout) != 0) {
+    rc = fwrite(out.p, 1, out.n, stdout) != out.n || fflush(stdout) != 0;
+    if (rc)
         fprintf(stderr, "starttls-replies: writing stdout: %s\n", strerror(errno));
-        fz_buf_free(&out);
-        return 2;
-    }
     fz_buf_free(&out);
-    return 0;
+    fz_buf_free(&in);
+    return rc ? 2 : 0;
 }

@@ -33,7 +33,7 @@ void fz_buf_free(struct fz_buf *b);
 /* Appends the whole file at path, at most limit bytes of it, followed by a NUL that b->n does
  * not count (a file read as text ends there); 0, -1 when it cannot be opened or read (errno
  * tells why), -2 when it holds more than limit bytes (b then holds the first limit + 1). The
- * command-line tools' one file reader (live-judge, session-mutate). Aborts when memory runs out. */
+ * command-line tools' one file reader (live-judge, session-mutate, starttls-replies). Aborts when memory runs out. */
 int fz_buf_read_file(struct fz_buf *b, const char *path, size_t limit);
 
 /* realloc that aborts when memory runs out (never returns NULL; n == 0 is 1 byte). */

@@ -14,7 +14,8 @@
 
 /* targets/imap_tls.c reads u8 suite, u8 seq, 144 key bytes, u8 iv_seed, u8 pad, then a read
  * pattern (fuzz_input.h in_cuts: u8 count, count % IN_MAX_CUTS sizes), then the session. */
-#define TLS_FIXED (1 + 1 + 144 + 1 + 1)
+#define TLS_KEY_BYTES 144
+#define TLS_FIXED (1 + 1 + TLS_KEY_BYTES + 1 + 1)
 
 size_t fz_layout_prefix(enum fz_layout l, const uint8_t *data, size_t size)
 {
@@ -769,7 +770,7 @@ static void mut_tls_prefix(struct fz_mutator *m, uint8_t *prefix)
         prefix[1] = below(m, 2) ? seqs[below(m, sizeof seqs)] : (uint8_t)rnd(m);
         break;
     case 2: /* one key byte */
-        prefix[2 + below(m, 144)] = (uint8_t)rnd(m);
+        prefix[2 + below(m, TLS_KEY_BYTES)] = (uint8_t)rnd(m);
         break;
     case 3: /* the CBC explicit IV seed */
         prefix[TLS_FIXED - 2] = (uint8_t)rnd(m);
