@@ -389,6 +389,18 @@ enum mx_imap_mark mx_imap_litmark_byte(struct mx_imap_litmark *w, unsigned b, ui
     return MX_IMAP_MARK_NONE;
 }
 
+size_t mx_imap_litmark_idle(const struct mx_imap_litmark *w, const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    /* with the watch idle (st 0) only LF and "{" move it: a digit, "+", "}" or CR counts only
+     * after "{" (st 1 to 4), and every other byte sets st 0 again */
+    if (w->st != 0)
+        return 0;
+    while (i < n && (run_class[p[i]] & RUN_SKIP))
+        i++;
+    return i;
+}
+
 /* The skipper: a skipped line that ends in a {N+} marker is followed by N octets the client
  * sends anyway: swallowed; one whose size does not fit ends the skip like any other line. */
 static int skip_byte(struct mx_imap *r, unsigned b)
@@ -695,15 +707,12 @@ enum mx_imap_ev mx_imap_next(struct mx_imap *r, struct mx_chain *c, struct mx_im
                     continue;
                 }
             }
-            if (r->st == S_SKIP && r->skip.st == 0) {
-                /* fast path: after an error, up to the next LF or "{" each byte would go
-                 * through skip_byte and change nothing (mx_imap_litmark_byte with its watch
-                 * idle leaves it idle for every other byte) */
-                size_t j = i;
-                while (j < n && (run_class[p[j]] & RUN_SKIP))
-                    j++;
-                if (j > i) {
-                    i = j;
+            if (r->st == S_SKIP) {
+                /* fast path: after an error, the bytes that would go through skip_byte and
+                 * change nothing */
+                size_t j = mx_imap_litmark_idle(&r->skip, p + i, n - i);
+                if (j > 0) {
+                    i += j;
                     continue;
                 }
             }
