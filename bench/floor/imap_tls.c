@@ -26,7 +26,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct mx_record rec;
     static uint8_t out[MX_RECORD_MAX_PLAINTEXT];
-    struct in in = {data, size};
     struct imap_tls_params p;
     struct imap_tls_sealed st;
     struct fz_session s;
@@ -36,13 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct mx_chain net, plain;
     size_t off = 0, icut = 0;
 
-    p.suite = in_u8(&in);
-    p.seq = in_u8(&in);
-    in_copy(&in, p.keys, sizeof p.keys);
-    p.iv_seed = in_u8(&in);
-    p.pad = in_u8(&in);
-    p.ncuts = in_cuts(&in, p.cuts);
-    fz_session_parse(&s, in.p, in.n);
+    imap_tls_input(data, size, &p, &s);
     imap_tls_seal(&p, &s, &st);
 
     struct mx_imap_config cfg = {s.max_line, s.max_literal, imap_literal_flags(&s), sink, NULL,

@@ -36,6 +36,19 @@ static const struct {
 
 #define FAIL(...) fz_fail("imap_tls", __VA_ARGS__)
 
+void imap_tls_input(const uint8_t *data, size_t size, struct imap_tls_params *p,
+                    struct fz_session *s)
+{
+    struct in in = {data, size};
+    p->suite = in_u8(&in);
+    p->seq = in_u8(&in);
+    in_copy(&in, p->keys, sizeof p->keys);
+    p->iv_seed = in_u8(&in);
+    p->pad = in_u8(&in);
+    p->ncuts = in_cuts(&in, p->cuts);
+    fz_session_parse(s, in.p, in.n);
+}
+
 static int keys_for(struct tls_oracle *o, const struct imap_tls_sealed *st)
 {
     if (SUITES[st->si].version == 0x0304)

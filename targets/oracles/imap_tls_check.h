@@ -28,6 +28,10 @@ struct imap_tls_params {
     size_t cuts[IN_MAX_CUTS], ncuts; /* ciphertext read pattern; none: one read per record */
 };
 
+/* The input (targets/imap_tls.c): its record parameters, then the session after them. */
+void imap_tls_input(const uint8_t *data, size_t size, struct imap_tls_params *p,
+                    struct fz_session *s);
+
 struct imap_tls_rec {
     size_t off, len; /* in the plaintext stream */
 };
