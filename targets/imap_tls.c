@@ -30,7 +30,6 @@
  */
 #include <stdint.h>
 
-#include "fuzz_input.h"
 #include "imap_tls_check.h"
 #include "session.h"
 
