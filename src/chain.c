@@ -295,11 +295,15 @@ int mx_chain_find(const struct mx_chain *c, size_t from, const void *needle,
         const unsigned char *p = s->data + s->start;
         size_t i = from > base ? from - base : 0;
         for (; i < have; i++) {
-            size_t at = base + i, j;
+            size_t at, j, ti;
             const struct mx_chain_seg *t = s;
-            size_t ti = i;
-            if (p[i] != nd[0])
-                continue;
+            /* the next candidate start: memchr instead of a compare per byte */
+            const unsigned char *hit = memchr(p + i, nd[0], have - i);
+            if (!hit)
+                break;
+            i = (size_t)(hit - p);
+            at = base + i;
+            ti = i;
             if (at + nlen > c->bytes)
                 return 0;
             /* compare the rest, following segments */

@@ -101,10 +101,27 @@ static int is_name_char(unsigned b)
            b == '-' || b == '_' || b == '.';
 }
 
+#define ATOM_CHAR(b) ((b) >= 0x21 && (b) != 0x7f && (b) != '(' && (b) != ')' && (b) != '{' && (b) != '"')
 static int is_atom_char(unsigned b)
 {
-    return b >= 0x21 && b != 0x7f && b != '(' && b != ')' && b != '{' && b != '"';
+    return ATOM_CHAR(b);
 }
+
+/* The byte classes of mx_imap_next's fast paths, one table lookup per byte instead of the
+ * compares of step() (each of which a fuzzer build follows with a callback). RUN_ATOM: an
+ * atom byte that step() would only append (an ATOM-CHAR but "[", which may open a section);
+ * RUN_QUOTED: the same in a quoted string (not DQUOTE, "\", NUL, CR, LF); RUN_SKIP: a byte
+ * that changes nothing while the skipper's marker watch is idle (not LF, not "{"). */
+enum { RUN_ATOM = 1, RUN_QUOTED = 2, RUN_SKIP = 4 };
+#define RUN_CLASS(b)                                                                        \
+    ((ATOM_CHAR(b) && (b) != '[' ? RUN_ATOM : 0) |                                          \
+     ((b) != '"' && (b) != '\\' && (b) != 0 && (b) != '\r' && (b) != '\n' ? RUN_QUOTED : 0) | \
+     ((b) != '\n' && (b) != '{' ? RUN_SKIP : 0))
+#define RUN_CLASS4(b) RUN_CLASS(b), RUN_CLASS(b + 1), RUN_CLASS(b + 2), RUN_CLASS(b + 3)
+#define RUN_CLASS16(b) RUN_CLASS4(b), RUN_CLASS4(b + 4), RUN_CLASS4(b + 8), RUN_CLASS4(b + 12)
+#define RUN_CLASS64(b) RUN_CLASS16(b), RUN_CLASS16(b + 16), RUN_CLASS16(b + 32), RUN_CLASS16(b + 48)
+static const unsigned char run_class[256] = {RUN_CLASS64(0), RUN_CLASS64(64), RUN_CLASS64(128),
+                                             RUN_CLASS64(192)};
 
 /* r->bracket: where an atom stands with respect to a FETCH section (RFC 3501 §6.4.5, §9).
  * Only section-msgtext's header-list puts SP and parens inside "[...]", so an open "[" is just
@@ -370,6 +387,18 @@ enum mx_imap_mark mx_imap_litmark_byte(struct mx_imap_litmark *w, unsigned b, ui
         w->st = 0;
     }
     return MX_IMAP_MARK_NONE;
+}
+
+size_t mx_imap_litmark_idle(const struct mx_imap_litmark *w, const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    /* with the watch idle (st 0) only LF and "{" move it: a digit, "+", "}" or CR counts only
+     * after "{" (st 1 to 4), and every other byte sets st 0 again */
+    if (w->st != 0)
+        return 0;
+    while (i < n && (run_class[p[i]] & RUN_SKIP))
+        i++;
+    return i;
 }
 
 /* The skipper: a skipped line that ends in a {N+} marker is followed by N octets the client
@@ -666,18 +695,24 @@ enum mx_imap_ev mx_imap_next(struct mx_imap *r, struct mx_chain *c, struct mx_im
                 /* fast path: a run of ordinary bytes inside an atom or a quoted string, each
                  * of which step() would append and count; stops before the line limit */
                 size_t j = i, room = r->max_line - r->piece_len;
-                if (r->st == S_ATOM)
-                    while (j < n && j - i < room && is_atom_char(p[j]) && p[j] != '[')
-                        j++;
-                else
-                    while (j < n && j - i < room && p[j] != '"' && p[j] != '\\' && p[j] != 0 &&
-                           p[j] != '\r' && p[j] != '\n')
-                        j++;
+                size_t end = n - i < room ? n : i + room;
+                unsigned cls = r->st == S_ATOM ? RUN_ATOM : RUN_QUOTED;
+                while (j < end && (run_class[p[j]] & cls))
+                    j++;
                 if (j > i) {
                     memcpy(r->tok + r->tok_len, p + i, j - i);
                     r->tok_len += j - i;
                     r->piece_len += j - i;
                     i = j;
+                    continue;
+                }
+            }
+            if (r->st == S_SKIP) {
+                /* fast path: after an error, the bytes that would go through skip_byte and
+                 * change nothing */
+                size_t j = mx_imap_litmark_idle(&r->skip, p + i, n - i);
+                if (j > 0) {
+                    i += j;
                     continue;
                 }
             }

@@ -67,7 +67,11 @@ static void imap_watch(void *ctx, const uint8_t *p, size_t n)
 {
     struct mx_machine *m = ctx;
     for (size_t i = 0; i < n; i++) {
-        enum mx_imap_mark v = mx_imap_litmark_byte(&m->ps.imap.mark, p[i], &m->ps.imap.ended_size);
+        enum mx_imap_mark v;
+        i += mx_imap_litmark_idle(&m->ps.imap.mark, p + i, n - i); /* bytes that change nothing */
+        if (i == n)
+            break;
+        v = mx_imap_litmark_byte(&m->ps.imap.mark, p[i], &m->ps.imap.ended_size);
         if (p[i] == '\n')
             m->ps.imap.ended = (unsigned char)v;
     }
@@ -165,11 +169,16 @@ static int imap_frame(struct mx_machine *m, struct mx_step *st, struct mx_cmdlin
 static int imap_is_error(const struct mx_step *st)
 {
     size_t last = 0, i;
-    for (i = 0; i + 1 < st->reply_n; i++)
-        if (st->reply[i] == '\n')
-            last = i + 1;
-    for (i = last; i < st->reply_n && st->reply[i] != ' '; i++)
-        ;
+    const uint8_t *sp;
+    /* the last line starts after the last LF before the reply's final byte: searched from the
+     * end (the status line is last), and its first SP by memchr */
+    for (i = st->reply_n > 1 ? st->reply_n - 1 : 0; i > 0; i--)
+        if (st->reply[i - 1] == '\n') {
+            last = i;
+            break;
+        }
+    sp = memchr(st->reply + last, ' ', st->reply_n - last);
+    i = sp ? (size_t)(sp - st->reply) : st->reply_n;
     return st->reply_n - i >= 5 && !memcmp(st->reply + i, " BAD ", 5);
 }
 

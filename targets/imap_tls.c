@@ -30,23 +30,15 @@
  */
 #include <stdint.h>
 
-#include "fuzz_input.h"
 #include "imap_tls_check.h"
 #include "session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct in in = {data, size};
     struct imap_tls_params p;
     struct fz_session s;
 
-    p.suite = in_u8(&in);
-    p.seq = in_u8(&in);
-    in_copy(&in, p.keys, sizeof p.keys);
-    p.iv_seed = in_u8(&in);
-    p.pad = in_u8(&in);
-    p.ncuts = in_cuts(&in, p.cuts);
-    fz_session_parse(&s, in.p, in.n);
+    imap_tls_input(data, size, &p, &s);
     imap_tls_check(&p, &s);
     return 0;
 }

@@ -212,6 +212,9 @@ void mx_imap_litmark_init(struct mx_imap_litmark *w, int bare_lf);
  * MX_IMAP_MARK_NONSYNC), and the watch starts over for the next line; MX_IMAP_MARK_NONE for
  * every other byte. */
 enum mx_imap_mark mx_imap_litmark_byte(struct mx_imap_litmark *w, unsigned b, uint64_t *size);
+/* How many of p[0..n) from the start leave w as it is (mx_imap_litmark_byte would change
+ * nothing for each of them): a caller may skip them. 0 unless w is between markers. */
+size_t mx_imap_litmark_idle(const struct mx_imap_litmark *w, const uint8_t *p, size_t n);
 
 /* The reader. Fields are private; it may be embedded in a connection structure. */
 struct mx_imap {

@@ -31,6 +31,7 @@ struct imap_check {
     uint64_t lit_size, lit_got;
     struct fz_alloc alloc;    /* the reader's allocations (imap_check_alloc) */
     int closed;               /* the reader said TOO_MANY_ERRORS: the connection is over */
+    size_t responses;         /* RESPONSE lines checked (check_response_line samples by it) */
 };
 
 void imap_check_init(struct imap_check *r, const struct imap_model *m, const char *name,

@@ -36,18 +36,20 @@ static const struct {
 
 #define FAIL(...) fz_fail("imap_tls", __VA_ARGS__)
 
-struct plain_rec {
-    size_t off, len; /* in the plaintext stream */
-};
+void imap_tls_input(const uint8_t *data, size_t size, struct imap_tls_params *p,
+                    struct fz_session *s)
+{
+    struct in in = {data, size};
+    p->suite = in_u8(&in);
+    p->seq = in_u8(&in);
+    in_copy(&in, p->keys, sizeof p->keys);
+    p->iv_seed = in_u8(&in);
+    p->pad = in_u8(&in);
+    p->ncuts = in_cuts(&in, p->cuts);
+    fz_session_parse(s, in.p, in.n);
+}
 
-struct setup {
-    unsigned si;
-    uint64_t seq;
-    const uint8_t *keys; /* IMAP_TLS_KEYS_LEN bytes */
-    size_t secret_len, kb_len;
-};
-
-static int keys_for(struct tls_oracle *o, const struct setup *st)
+static int keys_for(struct tls_oracle *o, const struct imap_tls_sealed *st)
 {
     if (SUITES[st->si].version == 0x0304)
         return tls_oracle_init13(o, TLS_ORACLE_SEAL, SUITES[st->si].suite, st->keys,
@@ -56,10 +58,23 @@ static int keys_for(struct tls_oracle *o, const struct setup *st)
                              st->keys, st->kb_len, st->seq);
 }
 
-static void run(const struct setup *st, const struct fz_session *s, const uint8_t *stream,
-                size_t n, const struct plain_rec *recs, size_t nrecs, const uint8_t *cipher,
-                size_t clen, const size_t *cuts, size_t ncuts, unsigned flags)
+int imap_tls_set_keys(const struct imap_tls_sealed *st, struct mx_record *rec)
 {
+    mx_record_init(rec);
+    return SUITES[st->si].version == 0x0304
+               ? mx_record_set_tls13_secret(rec, SUITES[st->si].suite, st->keys, st->secret_len,
+                                            st->seq)
+               : mx_record_set_tls12_keys(rec, SUITES[st->si].version, SUITES[st->si].suite,
+                                          MX_REC_MAC_THEN_ENCRYPT, 1, st->keys, st->kb_len,
+                                          st->seq);
+}
+
+static void run(const struct imap_tls_sealed *st, const struct fz_session *s, const size_t *cuts,
+                size_t ncuts, unsigned flags)
+{
+    const uint8_t *stream = st->plain, *cipher = st->cipher;
+    const struct imap_tls_rec *recs = st->recs;
+    size_t n = st->plain_len, nrecs = st->nrecs, clen = st->cipher_len;
     const char *label = flags & MX_IMAP_LITERAL_PLUS ? "LITERAL+" : "LITERAL-";
     /* kept from input to input (18 KiB of record state and 16 KiB of plaintext, and the
      * model's event lists): allocated once, not per input */
@@ -80,12 +95,7 @@ static void run(const struct setup *st, const struct fz_session *s, const uint8_
     struct mx_imap_config cfg = {s->max_line, s->max_literal, flags, imap_check_sink, &chk, &a, 0};
     if (mx_imap_init(&rd, &cfg) != 0)
         FAIL("mx_imap_init failed");
-    mx_record_init(rec);
-    rc = SUITES[st->si].version == 0x0304
-             ? mx_record_set_tls13_secret(rec, SUITES[st->si].suite, st->keys, st->secret_len,
-                                          st->seq)
-             : mx_record_set_tls12_keys(rec, SUITES[st->si].version, SUITES[st->si].suite, MX_REC_MAC_THEN_ENCRYPT, 1,
-                                        st->keys, st->kb_len, st->seq);
+    rc = imap_tls_set_keys(st, rec);
     if (rc != MX_REC_OK)
         FAIL("%s: libmx refused the keys: %s", SUITES[st->si].name, mx_record_strerror(rc));
     mx_chain_init(&net, 0, &pooled);
@@ -137,9 +147,10 @@ static void run(const struct setup *st, const struct fz_session *s, const uint8_
     mx_record_cleanup(rec);
 }
 
-void imap_tls_check(const struct imap_tls_params *prm, const struct fz_session *s)
+void imap_tls_seal(const struct imap_tls_params *prm, const struct fz_session *s,
+                   struct imap_tls_sealed *out)
 {
-    struct setup st;
+    struct imap_tls_sealed st;
     struct fz_reader rdr;
     struct fz_read rd;
     struct tls_oracle o;
@@ -147,12 +158,10 @@ void imap_tls_check(const struct imap_tls_params *prm, const struct fz_session *
     const size_t *cuts = prm->cuts;
     /* scratch buffers kept from input to input (fz_buf_scratch) */
     static struct fz_buf stream_b, recs_b, cipher_b, rec_end_b, per_b;
-    static const size_t one_byte[1] = {1};
     uint8_t *stream, *cipher;
-    struct plain_rec *recs;
+    struct imap_tls_rec *recs;
     size_t *rec_end; /* ciphertext offset where record i ends */
     size_t *per;     /* record i's ciphertext length */
-    unsigned asked = imap_literal_flags(s);
     unsigned iv_seed = prm->iv_seed;
     int cipher_kind;
     size_t mac_len, key_len, iv_len;
@@ -218,15 +227,32 @@ void imap_tls_check(const struct imap_tls_params *prm, const struct fz_session *
         cuts = per;
         ncuts = nrecs;
     }
+    st.plain = stream;
+    st.plain_len = n;
+    st.recs = recs;
+    st.nrecs = nrecs;
+    st.cipher = cipher;
+    st.cipher_len = clen;
+    st.cuts = cuts;
+    st.ncuts = ncuts;
+    *out = st;
+}
+
+void imap_tls_check(const struct imap_tls_params *prm, const struct fz_session *s)
+{
+    static const size_t one_byte[1] = {1};
+    struct imap_tls_sealed st;
+    unsigned asked = imap_literal_flags(s);
+
+    imap_tls_seal(prm, s, &st);
     /* One run: the LITERAL mode the session asks for, the ciphertext cut as the input says.
      * A sampled input (sampled.h) again with the ciphertext in one-byte reads: neither the
      * record layer's result nor the reader's may depend on how the ciphertext was cut. The
      * replay driver also runs the other LITERAL mode (the corpus and the reproducers check
      * both, as before). */
-    run(&st, s, stream, n, recs, nrecs, cipher, clen, cuts, ncuts, asked);
+    run(&st, s, st.cuts, st.ncuts, asked);
     if (fz_sampled(s->ev, s->ev_size))
-        run(&st, s, stream, n, recs, nrecs, cipher, clen, one_byte, 1, asked);
+        run(&st, s, one_byte, 1, asked);
     if (fz_sampling_all())
-        run(&st, s, stream, n, recs, nrecs, cipher, clen, cuts, ncuts,
-            asked ^ MX_IMAP_LITERAL_PLUS);
+        run(&st, s, st.cuts, st.ncuts, asked ^ MX_IMAP_LITERAL_PLUS);
 }
