@@ -212,6 +212,10 @@ build_fuzzers() {
     # the harness, oracles and mutator: ORACLE_CFLAGS when the profile has them (build.conf
     # says why), else the same CFLAGS as libmx
     local oracle_cflags=(${ORACLE_CFLAGS:-${CFLAGS:-}} $warn)
+    # libmx: the functions of targets/untraced.txt without coverage instrumentation when the
+    # profile says how (build.conf libfuzzer_UNTRACED; the list says why)
+    local libmx_cflags=("${cflags[@]}")
+    [[ -n ${UNTRACED:-} ]] && libmx_cflags+=("${UNTRACED}$ROOT/targets/untraced.txt")
     local cxxflags=(${CXXFLAGS:-})
     local engine=(${LIB_FUZZING_ENGINE})
     local ccdb="$obj/compile_commands.json" lkdb="$obj/link_commands.json" sep=" "
@@ -220,12 +224,13 @@ build_fuzzers() {
     compile() {   # SRC OBJ [oracle]
         local argv=("$CC" "${cflags[@]}" "${inc[@]}" -c "$1" -o "$2")
         [[ ${3:-} == oracle ]] && argv=("$CC" "${oracle_cflags[@]}" "${inc[@]}" -c "$1" -o "$2")
+        [[ ${3:-} == libmx ]] && argv=("$CC" "${libmx_cflags[@]}" "${inc[@]}" -c "$1" -o "$2")
         "${argv[@]}" -MMD -MF "$2.d"
         printf '%s{"directory": %s, "file": %s, "output": %s, "command": %s}\n' "$sep" "$(json_str "$obj")" \
             "$(json_str "$1")" "$(json_str "$2")" "$(json_str "$(quoted "${argv[@]}")")" >>"$ccdb"
         sep=","
     }
-    for src in "$ROOT"/src/*.c; do compile "$src" "$obj/mx/$(basename "$src" .c).o"; done
+    for src in "$ROOT"/src/*.c; do compile "$src" "$obj/mx/$(basename "$src" .c).o" libmx; done
     for src in "$ROOT"/targets/harness/*.c "$ROOT"/targets/oracles/*.c; do
         [[ $(basename "$src") == replay_main.c ]] && continue
         compile "$src" "$obj/harness/$(basename "$src" .c).o" oracle
@@ -351,8 +356,8 @@ local_fuzz_build() {
     if [[ $engine == libfuzzer ]]; then ensure_deps $DEPS_BASE; else ensure_deps $DEPS_BASE $DEPS_AFL; fi
     AFL_QUIET=1 FUZZING_ENGINE=$engine CC=$(profile_var "$engine" CC) CXX=$(profile_var "$engine" CXX) \
     CFLAGS=$(profile_var "$engine" CFLAGS) CXXFLAGS=$(profile_var "$engine" CXXFLAGS) \
-    ORACLE_CFLAGS=$(profile_var "$engine" ORACLE_CFLAGS) LIB_FUZZING_ENGINE=$(profile_var "$engine" ENGINE) \
-        build_fuzzers "$dir/out" "$dir/obj" "$MX_COMMON_CFLAGS"
+    ORACLE_CFLAGS=$(profile_var "$engine" ORACLE_CFLAGS) UNTRACED=$(profile_var "$engine" UNTRACED) \
+    LIB_FUZZING_ENGINE=$(profile_var "$engine" ENGINE) build_fuzzers "$dir/out" "$dir/obj" "$MX_COMMON_CFLAGS"
 }
 
 cmd_oss_fuzz() {
@@ -362,7 +367,7 @@ cmd_oss_fuzz() {
     local work=${WORK:-$(mktemp -d)}
     say "== OSS-Fuzz build: engine ${FUZZING_ENGINE:-?} sanitizer ${SANITIZER:-?} -> $OUT"
     # OSS-Fuzz: its $CFLAGS for every file (no ORACLE_CFLAGS from the environment)
-    ORACLE_CFLAGS= build_fuzzers "$OUT" "$work/mxfuzz-obj" "$MX_OSSFUZZ_CFLAGS"
+    ORACLE_CFLAGS= UNTRACED= build_fuzzers "$OUT" "$work/mxfuzz-obj" "$MX_OSSFUZZ_CFLAGS"
     say "== built: $(target_names | tr '\n' ' ')"
 }
 
