@@ -33,6 +33,16 @@ LIVE_FREE_PORTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/free_port
 
 live_die() { echo "live: $*" >&2; exit 1; }
 
+# live_register_stop PIDFILE EXE-GLOB: a test killed outright (ctest's timeout SIGKILLs the whole
+# test, no trap runs) leaves the daemonized masters; tools/test_group.sh's watchdog runs this line
+# afterwards: SIGTERM to the master in PIDFILE if that process is still EXE-GLOB (postfix's and
+# dovecot's masters stop their children on SIGTERM). Outside test_group.sh: nothing.
+live_register_stop() {
+    [[ -n ${MXFUZZ_TEST_STOPS:-} && -w $MXFUZZ_TEST_STOPS ]] || return 0
+    printf 'p=$(tr -d " \\n" 2>/dev/null <%q) && [[ -n $p && $(readlink /proc/$p/exe) == %s ]] && kill -TERM "$p"\n' \
+        "$1" "$2" >>"$MXFUZZ_TEST_STOPS"
+}
+
 live_servers_init() {
     mkdir -p "$1"
     LIVE_DIR=$(cd "$1" && pwd)   # absolute: postfix and dovecot refuse relative paths
@@ -223,6 +233,7 @@ EOF
     postfix -c "$d/etc" check >"$d/check.log" 2>&1 || { cat "$d/check.log" >&2; live_die "$name: postfix check failed"; }
     # listed before the start: a signal's trap runs as soon as the start command returns
     LIVE_STARTED+=("postfix $name")
+    live_register_stop "$d/spool/pid/master.pid" "*/master"
     postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log" "$d/maillog" >&2 2>/dev/null; live_die "$name: postfix start failed"; }
     live_wait_ports "$name"
 }
@@ -300,6 +311,7 @@ service pop3-login {
 EOF
     for line in "$@"; do echo "$line" >>"$d/dovecot.conf"; done
     LIVE_STARTED+=("dovecot $name")   # before the start, as for postfix
+    live_register_stop "$d/run/master.pid" "*/dovecot"
     dovecot -c "$d/dovecot.conf" >"$d/start.log" 2>&1 || { cat "$d/start.log" "$d/log" >&2 2>/dev/null; live_die "$name: dovecot failed to start"; }
     live_wait_ports "$name"
 }

@@ -6,7 +6,9 @@
 #    every process below this one outside it;
 #  - so is a SIGTERM when ctest (this process's parent) goes away without a word: a ctest killed
 #    by SIGTERM leaves its tests running, and their pipes closed;
-#  - after GRACE seconds (MXFUZZ_TEST_GRACE, default 20) whatever is left of the group is killed.
+#  - after GRACE seconds (MXFUZZ_TEST_GRACE, default 20) whatever is left of the group is killed;
+#  - and when this process is SIGKILLed (ctest's timeout), a watchdog it left behind does the same
+#    for the group (the strays outside it, below a process that is gone, it cannot find).
 # The tests' own traps do the rest: a TERM/INT/HUP trap makes a script wait for its foreground
 # child (whose own trap stops the servers it started) before its EXIT trap removes the private
 # directories; postfix's and dovecot's masters leave the group (they daemonize), so live mode
@@ -16,6 +18,14 @@ set -u
 [[ $# -gt 0 ]] || { echo "usage: test_group.sh CMD [ARG...]" >&2; exit 2; }
 grace=${MXFUZZ_TEST_GRACE:-20}
 parent=$PPID
+# ctest's timeout SIGKILLs every process below it, this one and the whole test, so no trap runs
+# and the daemonized masters (no longer below anything of ours) are left. A watchdog outside the
+# tree (its parent subshell exits at once) waits for this process to end, then sends the test's
+# group SIGTERM and runs the stop commands the test registered in MXFUZZ_TEST_STOPS (one shell
+# command a line, live/servers.sh live_register_stop); after a normal end they find nothing to
+# stop. It holds none of ctest's pipes.
+MXFUZZ_TEST_STOPS=$(mktemp "${TMPDIR:-/tmp}/mxfuzz-test-stops.XXXXXX") || exit 1
+export MXFUZZ_TEST_STOPS
 # the test's output goes through a copier that outlives ctest: when ctest dies, its pipe breaks,
 # and a script writing to it (bash's own "Terminated" notice of a killed child will do) would
 # die of SIGPIPE before its trap had stopped anything. tee ignores the signals (the test's group
@@ -27,6 +37,13 @@ set -m             # job control: the background job below gets a process group 
 child=$!
 set +m
 exec {out}>&-
+( (
+    trap '' INT TERM HUP PIPE
+    while kill -0 $$ 2>/dev/null; do sleep 1; done
+    kill -TERM -- -"$child" 2>/dev/null
+    while IFS= read -r line; do bash -c "$line"; done <"$MXFUZZ_TEST_STOPS"
+    rm -f "$MXFUZZ_TEST_STOPS"
+) </dev/null >/dev/null 2>&1 & )
 sent=""
 
 # the processes below this one, however deep, outside the test's own process group, as they are

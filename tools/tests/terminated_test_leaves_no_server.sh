@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# A script test that starts servers, terminated mid-run with SIGTERM the way ctest runs it
-# (tools/test_group.sh), leaves none of them running and removes its private directory:
+# A script test that starts servers, run the way ctest runs it (tools/test_group.sh) and ended
+# mid-run, leaves none of them running (and, when its traps could run, no private directory):
 #  - serve/tests/tls_suite_matrix.sh, SIGTERM once its mx-serve is ready (a client may be in
 #    the foreground then: the script's trap must wait for it, serve_cleanup stop mx-serve);
 #  - the same test when "ctest" dies instead (the wrapper's parent and its output's reader
 #    SIGKILLed, as a ctest killed by SIGTERM leaves its tests: running, their pipe broken);
 #  - as root with the live packages (live/install.sh --check), also
-#    live/tests/real_servers_judged_and_stopped.sh, SIGTERM once its first postfix master is up
-#    (live mode starts postfix, postfix-hardened, dovecot in turn: the signal finds it between
-#    two starts, or inside one): the masters daemonize out of the test's process group, so only
-#    live/live.sh's trap (live_stop_all, through their pid files) can stop them.
-# Every process below the test when the signal is sent (pid and start time), every server master
-# and its children, and any process naming the test's directory in its command line or
-# environment (a master started after the signal was sent) must be gone within the bound; the
-# wrapper must exit 143 and the directory must be gone.
+#    live/tests/real_servers_judged_and_stopped.sh, killed as ctest's timeout kills a test (SIGKILL
+#    to the wrapper and every process below it: no trap runs) once its first postfix master is
+#    up (live mode starts postfix, postfix-hardened, dovecot in turn: the kill finds it between
+#    two starts, or inside one): the masters daemonize out of the tree, so only the wrapper's
+#    watchdog, outside it too, can stop them (the stop lines live/servers.sh registered).
+# Every process below the test when it is ended (pid and start time), every server master and
+# its children, and any process naming the test's directory in its command line or environment
+# (a master started after the end) must be gone within the bound; after SIGTERM the wrapper must
+# exit 143, and but for the SIGKILL case the directory must be gone.
 set -uo pipefail
 ROOT=${MXFUZZ_ROOT:?} BUILD=${MXFUZZ_BUILD:?}
 fail() { echo "FAIL: $*"; exit 1; }
@@ -64,14 +65,16 @@ naming() {
 
 # terminate NAME SCRIPT READY-FN HOW: runs SCRIPT under tools/test_group.sh, waits (60 s at
 # most) until READY-FN prints the test's directory, then ends it HOW: "sigterm" (SIGTERM to the
-# wrapper, as ctest's timeout or a user would) or "ctest-gone" (the wrapper's parent and the
-# reader of its output SIGKILLed: ctest killed, its pipe broken), and checks what is left. Run
-# in a subshell of its own (the cases run side by side): fail ends that subshell.
+# wrapper, as a user would), "ctest-gone" (the wrapper's parent and the reader of its output
+# SIGKILLed: ctest killed, its pipe broken) or "timeout" (SIGKILL to the wrapper and everything
+# below it, as ctest's timeout does: no trap runs, the directory stays; the wrapper's watchdog
+# must stop the daemonized masters), and checks what is left. Run in a subshell of its own (the cases run side by side):
+# fail ends that subshell.
 terminate() {
     local name=$1 script=$2 ready=$3 how=$4 dir="" servers=() procs=() t0 t1 rc left start=$SECONDS
     local parent="" reader=""
     trap '[[ -n $wrapper ]] && kill -TERM "$wrapper" $parent $reader 2>/dev/null' EXIT
-    if [[ $how == sigterm ]]; then
+    if [[ $how != ctest-gone ]]; then
         bash "$ROOT/tools/test_group.sh" bash "$script" >"$WORK/$name.out" 2>&1 &
         wrapper=$!
     else
@@ -96,10 +99,16 @@ terminate() {
     t0=$SECONDS
     if [[ $how == sigterm ]]; then
         kill -TERM "$wrapper"
+    elif [[ $how == timeout ]]; then
+        { kill -KILL "$wrapper" $(under "$wrapper" | cut -d' ' -f1); wait "$wrapper"; } 2>/dev/null
     else
         { kill -KILL "$parent" "$reader"; wait "$parent" "$reader"; } 2>/dev/null   # no "Killed" notices
     fi
-    while kill -0 "$wrapper" 2>/dev/null && ((SECONDS - t0 <= BOUND)); do sleep 0.1; done
+    # until everything is gone (the wrapper's helpers too), or the bound
+    while ((SECONDS - t0 <= BOUND)); do
+        kill -0 "$wrapper" 2>/dev/null || [[ ($how != timeout && -e $dir) || -n $(alive "${procs[@]}" "${servers[@]}") ]] || break
+        sleep 0.2
+    done
     kill -0 "$wrapper" 2>/dev/null && fail "$name: still running $BOUND s after $how"
     t1=$SECONDS
     if [[ $how == sigterm ]]; then
@@ -112,7 +121,11 @@ terminate() {
     [[ -z $left ]] || fail "$name: left running after $how: $left"
     left=$(naming "$dir")
     [[ -z $left ]] || fail "$name: left running after $how, naming $dir: $left"
-    [[ -e $dir ]] && fail "$name: its directory $dir is still there"
+    if [[ $how == timeout ]]; then
+        rm -rf "$dir"   # nothing of the test ran after the SIGKILL: its directory is ours to remove
+    else
+        [[ -e $dir ]] && fail "$name: its directory $dir is still there"
+    fi
     echo "ok: $name: $how once its servers were up ($((t0 - start)) s); ${#procs[@]} process(es) below it and ${#servers[@]} daemonized master(s) gone in $((t1 - t0)) s, $dir removed"
 }
 
@@ -159,7 +172,7 @@ if [[ $(id -u) -ne 0 ]]; then
 elif ! miss=$("$ROOT/live/install.sh" --check); then
     echo "note: $miss: live mode's postfix and dovecot not tried"
 else
-    terminate live "$ROOT/live/tests/real_servers_judged_and_stopped.sh" live_ready sigterm >"$WORK/live.verdict" 2>&1 &
+    terminate live "$ROOT/live/tests/real_servers_judged_and_stopped.sh" live_ready timeout >"$WORK/live.verdict" 2>&1 &
     cases+=("live $!")
 fi
 rc=0
