@@ -515,6 +515,10 @@ static void model_init(struct judge *j, const struct fz_session *s)
     j->m.mode = (int)s->mode;
     j->m.cert = !!(s->flags & FZ_SFLAG_CERT);
     j->m.tls_required = !!(s->flags & FZ_SFLAG_TLS_REQUIRED);
+    /* version 3 bit 3: the certificate cannot be used, so STARTTLS/STLS is neither listed nor
+     * accepted (RFC 3207 4: 454; RFC 3501 6.2.1: BAD; RFC 2595 4: -ERR); live/run.py replays such
+     * a session only on a listener set up that way (mx-serve's *-tlsdown) */
+    j->m.tls_unavailable = fz_session_tls_unavailable(s);
     j->m.max_line = s->max_line;
     j->m.max_message = s->max_literal;
     j->m.phase = s->mode == FZ_MODE_IMPLICIT ? M_PRE_TLS : M_CMD;

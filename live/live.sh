@@ -123,7 +123,7 @@ else
 fi
 live_stop_all || rc=1
 echo "live: every server stopped"
-trap - EXIT INT TERM
+trap - EXIT INT TERM HUP
 [[ $rc -eq 0 ]] || exit $rc
 python3 "$ROOT/live/report.py" --dir "$DIR" >"$DIR/report.stdout"
 head -c 20000 "$DIR/report.txt"

@@ -11,7 +11,9 @@ object a line in DIR/results.jsonl (session, server, listener, verdicts, reply c
 transcript), read by live/report.py. Exit status 0 (findings are results, not errors), 2 when a
 server cannot be reached at all.
 
-Listener of a session (header: proto, mode, cert, tls-required):
+Listener of a session (header: proto, mode, cert, tls-required, tls-unavailable):
+  starttls+cert+tls-unavailable -> smtp-tlsdown/imap-tlsdown/pop3-tlsdown (mx-serve only: a
+  certificate bound, TLS not available; the judge expects STARTTLS refused);
   smtp implicit+cert -> smtps; tls-required+cert -> submission; starttls+cert -> smtp;
   plaintext, or starttls without a certificate -> smtp-nocert;
   imap/pop3 implicit+cert -> imaps/pop3s; starttls+cert -> imap/pop3;
@@ -47,6 +49,10 @@ LIMITS = {"mx-serve": (1024, 33554432), "postfix": (2048, 10240000), "dovecot": 
 def listener(s):
     cert = bool(s.flags & mxsession.FLAG_CERT)
     req = bool(s.flags & mxsession.FLAG_TLS_REQUIRED)
+    if s.tls_unavailable:
+        # a listener whose certificate cannot be used (the only way the judge's expectations,
+        # STARTTLS refused, hold); the header's other facts as below
+        return s.proto + "-tlsdown" if s.mode == "starttls" and cert and not req else None
     if s.proto == "smtp":
         if s.mode == "implicit":
             return "smtps" if cert and not req else None

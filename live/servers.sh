@@ -1,11 +1,13 @@
 # live/servers.sh - the three servers of live mode, private and on loopback. Source it.
 #
 #   live_servers_init DIR        DIR (under build/): configs, spools, state, logs; a throwaway
-#                                certificate; 8 free loopback ports per server; DIR/test-user
+#                                certificate; free loopback ports per listener; DIR/test-user
 #                                ("user password" of every server); a trap that stops
-#                                whatever was started here, also on Ctrl-C
+#                                whatever was started here, also on Ctrl-C,
+#                                SIGTERM and SIGHUP
 #   live_start_mxserve BIN       mx-serve BIN (two processes: the TLS-required submission listener
-#                                needs --tls-required, which is per process)
+#                                needs --tls-required, which is per process); also the
+#                                LIVE_TLSDOWN listeners
 #   live_start_postfix NAME [main.cf lines...]
 #                                postfix's master (as root) on DIR/NAME/{etc,spool,data}: its own
 #                                config_directory, queue_directory, data_directory
@@ -22,11 +24,24 @@
 # the test mailbox belongs to the system user mxfuzz-live, created when missing (live_user).
 set -u
 LIVE_LISTENERS="smtp smtp-nocert submission smtps imap imaps pop3 pop3s"
+# mx-serve's too: STARTTLS listeners whose certificate cannot be used (its tls-unavailable
+# option; sessions of version 3 with flags bit 3, live/run.py)
+LIVE_TLSDOWN="smtp-tlsdown imap-tlsdown pop3-tlsdown"
 LIVE_STARTED=()   # "kind name" of each server started, for live_stop_all
 LIVE_TEST_USER=alice LIVE_TEST_PASS=secret
 LIVE_FREE_PORTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/free_ports.py
 
 live_die() { echo "live: $*" >&2; exit 1; }
+
+# live_register_stop PIDFILE EXE-GLOB: a test killed outright (ctest's timeout SIGKILLs the whole
+# test, no trap runs) leaves the daemonized masters; tools/test_group.sh's watchdog runs this line
+# afterwards: SIGTERM to the master in PIDFILE if that process is still EXE-GLOB (postfix's and
+# dovecot's masters stop their children on SIGTERM). Outside test_group.sh: nothing.
+live_register_stop() {
+    [[ -n ${MXFUZZ_TEST_STOPS:-} && -w $MXFUZZ_TEST_STOPS ]] || return 0
+    printf 'p=$(tr -d " \\n" 2>/dev/null <%q) && [[ -n $p && $(readlink /proc/$p/exe) == %s ]] && kill -TERM "$p"\n' \
+        "$1" "$2" >>"$MXFUZZ_TEST_STOPS"
+}
 
 live_servers_init() {
     mkdir -p "$1"
@@ -34,7 +49,10 @@ live_servers_init() {
     # postfix and dovecot drop to their own users, which must reach their directories here
     chmod 755 "$LIVE_DIR"
     trap 'live_stop_all >/dev/null 2>&1 || true' EXIT
-    trap 'live_stop_all >/dev/null 2>&1; exit 130' INT TERM
+    # each ignores further signals first: a second one must not cut the stop short
+    trap 'trap "" INT TERM HUP; live_stop_all >/dev/null 2>&1; exit 130' INT
+    trap 'trap "" INT TERM HUP; live_stop_all >/dev/null 2>&1; exit 143' TERM
+    trap 'trap "" INT TERM HUP; live_stop_all >/dev/null 2>&1; exit 129' HUP
     mkdir -p "$LIVE_DIR/certs"
     # a throwaway self-signed certificate for every TLS listener of the three servers; an EC
     # key: an RSA key took 30 s to generate on a loaded machine
@@ -65,7 +83,7 @@ live_port() { awk -v s="$1" -v l="$2" '$1 == s && $2 == l {print $3; f = 1} END 
 # live_wait_ports SERVER WHAT: every listener of SERVER accepts connections within 20 s
 live_wait_ports() {
     local srv=$1 l p
-    for l in $LIVE_LISTENERS; do
+    for l in $LIVE_LISTENERS $LIVE_TLSDOWN; do
         p=$(live_port "$srv" "$l") || continue
         for _ in $(seq 200); do
             (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue 2
@@ -87,12 +105,13 @@ live_user() {
 live_start_mxserve() {
     local bin=$1 d="$LIVE_DIR/mx-serve" l p
     mkdir -p "$d"
-    live_alloc_ports mx-serve $LIVE_LISTENERS
+    live_alloc_ports mx-serve $LIVE_LISTENERS $LIVE_TLSDOWN
     : >"$d/serve.conf"
     : >"$d/submission.conf"
-    for l in smtp smtp-nocert smtps imap imaps pop3 pop3s; do
+    for l in smtp smtp-nocert smtps imap imaps pop3 pop3s $LIVE_TLSDOWN; do
         p=$(live_port mx-serve "$l")
         case $l in
+        *-tlsdown) echo "listen 127.0.0.1 $p starttls ${l%-tlsdown} tls-unavailable" ;;
         smtp | smtp-nocert) echo "listen 127.0.0.1 $p starttls smtp" ;;
         smtps) echo "listen 127.0.0.1 $p implicit smtp" ;;
         imap | pop3) echo "listen 127.0.0.1 $p starttls $l" ;;
@@ -109,11 +128,11 @@ live_start_mxserve() {
         rm -f "$d/$conf.ready"
         # --any-rcpt: every recipient accepted, as postfix here (permit_mynetworks); --auth-delay 0:
         # no wait after a refused login, as postfix and dovecot here (timing only)
+        LIVE_STARTED+=("mx-serve $conf")   # before the start, as for postfix
         "$bin" -c "$d/$conf.conf" --cert-dir "$LIVE_DIR/certs" -m "$d/md-$conf" --log "$d/$conf.log" \
             -u "$LIVE_TEST_USER:$LIVE_TEST_PASS" --any-rcpt --auth-delay 0 --grace 1 --ready "$d/$conf.ready" \
             "${extra[@]}" 2>>"$d/$conf.stderr" &
         echo $! >"$d/$conf.pid"
-        LIVE_STARTED+=("mx-serve $conf")
         for _ in $(seq 100); do
             [[ -f $d/$conf.ready ]] && break
             kill -0 "$(cat "$d/$conf.pid")" 2>/dev/null || { cat "$d/$conf.stderr" >&2; live_die "mx-serve ($conf) exited at start"; }
@@ -212,8 +231,10 @@ EOF
     } >"$d/etc/master.cf"
     # postfix check creates the queue's subdirectories with their owners (post-install)
     postfix -c "$d/etc" check >"$d/check.log" 2>&1 || { cat "$d/check.log" >&2; live_die "$name: postfix check failed"; }
-    postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log" "$d/maillog" >&2 2>/dev/null; live_die "$name: postfix start failed"; }
+    # listed before the start: a signal's trap runs as soon as the start command returns
     LIVE_STARTED+=("postfix $name")
+    live_register_stop "$d/spool/pid/master.pid" "*/master"
+    postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log" "$d/maillog" >&2 2>/dev/null; live_die "$name: postfix start failed"; }
     live_wait_ports "$name"
 }
 
@@ -289,8 +310,9 @@ service pop3-login {
 }
 EOF
     for line in "$@"; do echo "$line" >>"$d/dovecot.conf"; done
+    LIVE_STARTED+=("dovecot $name")   # before the start, as for postfix
+    live_register_stop "$d/run/master.pid" "*/dovecot"
     dovecot -c "$d/dovecot.conf" >"$d/start.log" 2>&1 || { cat "$d/start.log" "$d/log" >&2 2>/dev/null; live_die "$name: dovecot failed to start"; }
-    LIVE_STARTED+=("dovecot $name")
     live_wait_ports "$name"
 }
 

@@ -9,6 +9,8 @@ BUILD=${MXFUZZ_BUILD:?}
 work=$(mktemp -d)
 cleanup() { umount "$work/tmpfs" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+# terminated: the tmpfs unmounted and $work removed by the EXIT trap (tools/test_group.sh)
+trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
 replay=()
 [[ -x $BUILD/replay/starttls ]] && replay=("$BUILD/replay/starttls")
 python3 "$ROOT/capture/tests/listener_facts.py" "$BUILD/tools/pcap-import" "$ROOT/corpus/captures" "$work" "${replay[@]}"

@@ -15,6 +15,8 @@ BUILD=${MXFUZZ_BUILD:?}
 work=$(mktemp -d)
 spid=""
 trap '[[ -n $spid ]] && kill $spid 2>/dev/null; [[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
+# terminated: the toy server stopped and $work removed by the EXIT trap (tools/test_group.sh)
+trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
 fail() { echo "FAIL: $*"; exit 1; }
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=toy.test \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null

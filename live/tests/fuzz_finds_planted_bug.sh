@@ -15,6 +15,8 @@ set -uo pipefail
 ROOT=${MXFUZZ_ROOT:?} BUILD=${MXFUZZ_BUILD:?}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# terminated: wait for live/live.sh (it stops its servers in its own trap), then remove $work
+trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
 fail() { echo "FAIL: $*"; exit 1; }
 SEEDS=(corpus/starttls/smtp-advertise-cert corpus/starttls/smtp-sequence corpus/starttls/smtp-state-reset)
 RULE=Q237327 SEED=49

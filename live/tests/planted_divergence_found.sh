@@ -6,6 +6,8 @@
 #  - cve-2011-0411-injection: plaintext pipelined behind STARTTLS is kept, not purged;
 #  - literal-continuation: after login, "+" to a synchronizing literal over the limit (libmx's
 #    IMAP reader; an IMAP reader's session, judged by the IMAP model: live-judge --imap-auth).
+# The sessions recorded with TLS unavailable (format v3 flags bit 3) go to mx-serve's *-tlsdown
+# listeners (tls-unavailable option) and are judged there without a finding.
 # live/live.sh replays the same hand-written sessions to the real mx-serve and to each patched
 # one over loopback (real TLS), and the RFC model must report a finding of that bug's rule on
 # the patched server and none on the real one. Afterwards no mx-serve of the run may be alive
@@ -14,9 +16,12 @@ set -uo pipefail
 ROOT=${MXFUZZ_ROOT:?} BUILD=${MXFUZZ_BUILD:?}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# terminated: wait for live/live.sh (it stops its servers in its own trap), then remove $work
+trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
 fail() { echo "FAIL: $*"; exit 1; }
 S=(corpus/starttls/smtp-advertise-nocert corpus/starttls/smtp-injection corpus/starttls/pop3-injection
-   corpus/starttls/imap-injection corpus/starttls/smtp-state-reset "$work/imap-reader-over-limit")
+   corpus/starttls/imap-injection corpus/starttls/smtp-state-reset "$work/imap-reader-over-limit"
+   corpus/starttls/smtp-tls-unavailable corpus/starttls/imap-tls-unavailable corpus/starttls/pop3-tls-unavailable)
 cd "$ROOT" || exit 1
 # an APPEND of a synchronizing literal over mx-serve's --max-message (32 MiB), then a NOOP
 python3 -B - "$work/imap-reader-over-limit" <<'EOF'
@@ -55,6 +60,15 @@ n=$(wc -l <"$work/real.findings")
 judged=$(grep -c '"verdicts"' "$work/real/results.jsonl")
 [[ $judged -eq ${#S[@]} ]] || fail "only $judged of ${#S[@]} sessions judged on the real mx-serve"
 echo "ok: real mx-serve: ${#S[@]} sessions judged, no finding"
+python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["session"].endswith("-tls-unavailable"):
+        print(r["session"], r["listener"])' "$work/real/results.jsonl" >"$work/tlsdown"
+[[ $(grep -cE -- "-tls-unavailable (smtp|imap|pop3)-tlsdown$" "$work/tlsdown") -eq 3 ]] ||
+    { cat "$work/tlsdown"; fail "the tls-unavailable sessions were not replayed on the *-tlsdown listeners"; }
+echo "ok: the 3 tls-unavailable sessions replayed on mx-serve's *-tlsdown listeners"
 
 for bug in q237327-advertise:Q237327 cve-2011-0411-injection:CVE-2011-0411 literal-continuation:TOOBIG; do
     name=${bug%%:*} rule=${bug#*:}

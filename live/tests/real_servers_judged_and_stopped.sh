@@ -19,6 +19,8 @@ miss=$("$ROOT/live/install.sh" --check) || { echo "SKIP: $miss (install: live/in
 work=$(mktemp -d "$BUILD/live-test.XXXXXX")
 chmod 755 "$work"   # postfix and dovecot (their own users) must reach their directories in it
 trap 'rm -rf "$work"' EXIT
+# terminated: wait for live/live.sh (it stops its servers in its own trap), then remove $work
+trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
 cd "$ROOT" || exit 1
 S=(corpus/starttls/smtp-data-smuggling corpus/starttls/smtp-advertise-cert corpus/starttls/imap-capability-cert
    corpus/starttls/pop3-capa-cert corpus/starttls/imap-injection)

@@ -8,6 +8,8 @@ ROOT=${MXFUZZ_ROOT:?}
 export MXFUZZ_BUILD=${MXFUZZ_BUILD:?}
 out=$(mktemp -d "${TMPDIR:-/tmp}/mx-serve-capture.XXXXXX")
 trap 'rm -rf "$out"' EXIT
+# terminated: wait for serve/capture.sh (its mx-serve stopped by its own trap), then remove $out
+trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # swaks over STARTTLS (no client key log at all)

@@ -2,7 +2,8 @@
 # capture script. Source it; it needs MXFUZZ_BUILD (the test build, e.g. build/test).
 #
 #   serve_init                      a work dir ($W), a throwaway self-signed cert ($W/certs/test.pem),
-#                                   a trap that stops every server started here
+#                                   a trap that stops every server started here (also on
+#                                   SIGTERM, SIGINT, SIGHUP)
 #   serve_ports N                   N free loopback ports into the array PORTS
 #   serve_conf_starttls3            3 free ports as P_SMTP P_IMAP P_POP, and $W/serve.conf with one
 #                                   STARTTLS listener each for SMTP, IMAP and POP3, all served
@@ -40,6 +41,7 @@ fail() {
 
 serve_cleanup() {
     local p
+    trap '' TERM INT HUP   # a second signal must not cut the cleanup short
     for p in "${SERVE_PIDS[@]}"; do
         kill -TERM "$p" 2>/dev/null || true
     done
@@ -54,6 +56,9 @@ serve_init() {
     [[ -x $SERVE_BIN ]] || fail "no $SERVE_BIN (build first)"
     W=$(mktemp -d "${TMPDIR:-/tmp}/mx-serve-test.XXXXXX")
     trap serve_cleanup EXIT
+    # a signal ends the script through its EXIT trap, once the foreground child has ended (bash
+    # runs a trap only then): the servers stopped, $W removed (tools/test_group.sh)
+    trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
     mkdir -p "$W/certs"
     # a throwaway self-signed RSA certificate (RSA: the RSA key-exchange suites need it)
     openssl req -x509 -newkey rsa:2048 -sha256 -days 2 -nodes -subj "/CN=mx-serve.test/O=mx-serve throwaway test" \

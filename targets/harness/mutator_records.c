@@ -268,9 +268,26 @@ static void list_splice(struct fz_mutator *m, void *dst, size_t *dn, size_t cap,
     *dn = at + k;
 }
 
-/* One record-level mutation; returns its name. */
-static const char *rl_mutate(struct fz_mutator *m, struct rlist *l)
+/* Stacked mutations, as both layouts take them: 1 to m->stack (default 3) that apply, by ONE
+ * on LIST (a struct rlist or raw_list), at most 16 tries; m->last names the last that applied,
+ * "none" when none did. */
+static void mutate_stacked(struct fz_mutator *m, const char *(*one)(struct fz_mutator *, void *), void *list)
 {
+    const char *name = NULL;
+    for (size_t r = 1 + below(m, m->stack ? m->stack : 3), tries = 0; r > 0 && tries < 16; tries++) {
+        const char *got = one(m, list);
+        if (got) {
+            name = got;
+            r--;
+        }
+    }
+    m->last = name ? name : "none";
+}
+
+/* One record-level mutation of L (a struct rlist); returns its name. */
+static const char *rl_mutate(struct fz_mutator *m, void *list)
+{
+    struct rlist *l = list;
     static const char *const edits[] = {"record-insert", "record-duplicate", "record-delete", "record-swap"};
     size_t op = below(m, 11), at = 0, i;
     if (op < 4) { /* a new record, a copy right after it, one dropped, two swapped */
@@ -351,15 +368,7 @@ size_t fz_mutate_records(struct fz_mutator *m, const uint8_t *in, size_t n, cons
             new_record(m, &l.r[l.n++]);
         m->last = "record-generate";
     } else {
-        const char *name = NULL;
-        for (size_t r = 1 + below(m, m->stack ? m->stack : 3), tries = 0; r > 0 && tries < 16; tries++) {
-            const char *got = rl_mutate(m, &l);
-            if (got) {
-                name = got;
-                r--;
-            }
-        }
-        m->last = name ? name : "none";
+        mutate_stacked(m, rl_mutate, &l);
     }
     return rl_store(m, &l, out, max);
 }
@@ -517,9 +526,11 @@ static void raw_new(struct fz_mutator *m, struct raw_rec *r)
     raw_resize(m, r, raw_body_len(m) % 4096);
 }
 
-/* One record-level mutation of the raw stream; returns its name (NULL: nothing to do). */
-static const char *raw_mutate(struct fz_mutator *m, struct raw_list *l)
+/* One record-level mutation of the raw stream (a struct raw_list); returns its name (NULL:
+ * nothing to do). */
+static const char *raw_mutate(struct fz_mutator *m, void *list)
 {
+    struct raw_list *l = list;
     static const char *const edits[] = {"raw-insert", "raw-duplicate", "raw-delete", "raw-swap"};
     size_t op = below(m, 10), at = 0, i;
     if (op < 4) {
@@ -596,15 +607,7 @@ size_t fz_mutate_raw_records(struct fz_mutator *m, const uint8_t *in, size_t n, 
             raw_new(m, &l.r[l.n++]);
         m->last = "raw-generate";
     } else {
-        const char *name = NULL;
-        for (size_t r = 1 + below(m, m->stack ? m->stack : 3), tries = 0; r > 0 && tries < 16; tries++) {
-            const char *got = raw_mutate(m, &l);
-            if (got) {
-                name = got;
-                r--;
-            }
-        }
-        m->last = name ? name : "none";
+        mutate_stacked(m, raw_mutate, &l);
     }
     return raw_store(m, &l, out, max);
 }

@@ -358,6 +358,76 @@ static int k_section(const struct kctx *k)
                    (dv_rejects(k, NULL) && mx_accepts_or_waits(k));
     return 0;
 }
+/* does the atom end in "[" or "." followed by HEADER.FIELDS[.NOT] (any case)? (RFC 3501 §9:
+ * section-msgtext after "[" or a part number's ".") */
+static int is_header_fields_atom(const struct dv_tok *t)
+{
+    static const char *const kw[] = {"HEADER.FIELDS", "HEADER.FIELDS.NOT"};
+    if (t->kind != DV_ATOM)
+        return 0;
+    for (size_t k = 0; k < 2; k++) {
+        size_t m = strlen(kw[k]);
+        if (t->n >= m + 1 && (t->p[t->n - m - 1] == '[' || t->p[t->n - m - 1] == '.') &&
+            strncasecmp((const char *)t->p + t->n - m, kw[k], m) == 0)
+            return 1;
+    }
+    return 0;
+}
+static int has_byte(const struct dv_tok *t, int c)
+{
+    return t->kind != DV_OPEN && t->kind != DV_CLOSE && memchr(t->p, c, t->n) != NULL;
+}
+/* dovecot's tokens hold a header list that RFC 3501 §9 leaves unclosed: section-text =
+ * "HEADER.FIELDS" [".NOT"] SP header-list, header-list = "(" header-fld-name *(SP
+ * header-fld-name) ")", and section = "[" [section-spec] "]": the "]" comes right after the
+ * list's ")". Returns the header list's "(" index (0: none) when what follows its ")" is not an
+ * atom starting with "]"; *fld_bracket says whether a field name in it holds "]" (an
+ * ASTRING-CHAR, so "TO]" is one header-fld-name). */
+static size_t dv_unclosed_header_list(const struct dv_cmd *d, int *fld_bracket)
+{
+    for (size_t i = 0; i + 1 < d->ntok; i++) {
+        size_t j = i + 2;
+        if (!is_header_fields_atom(&d->tok[i]) || d->tok[i + 1].kind != DV_OPEN)
+            continue;
+        *fld_bracket = 0;
+        for (; j < d->ntok && d->tok[j].kind != DV_CLOSE && d->tok[j].kind != DV_OPEN; j++)
+            *fld_bracket |= d->tok[j].kind == DV_ATOM && has_byte(&d->tok[j], ']');
+        if (j == d->ntok || d->tok[j].kind != DV_CLOSE)
+            continue; /* a nested list or no ")": not this case */
+        if (j + 1 == d->ntok || d->tok[j + 1].kind != DV_ATOM || d->tok[j + 1].p[0] != ']')
+            return i + 1;
+    }
+    return 0;
+}
+static int k_header_list_unclosed(const struct kctx *k)
+{
+    int fld_bracket;
+    size_t open;
+    if (!dv_accepts(k) || !k->m || !k->m->started ||
+        (open = dv_unclosed_header_list(k->d, &fld_bracket)) == 0)
+        return 0;
+    /* libmx's section ends only at "]" (src/imap.c BRACKET_HEADER_LIST). With a "]" in a field
+     * name it ended there, and the list's ")" (or the next) is one too many: E_PARENS, its
+     * section atom ending in that "]". */
+    if (fld_bracket && mx_rejects(k, MX_IMAP_E_PARENS)) {
+        for (size_t i = 0; i < k->m->ntok; i++) {
+            const struct dv_tok *t = &k->m->tok[i];
+            if (t->kind == DV_ATOM && t->n > 1 && t->p[t->n - 1] == ']' &&
+                t->p[t->n - 2] != ')' && memchr(t->p, '(', t->n))
+                return 1;
+        }
+        return 0;
+    }
+    /* With no "]" (nor a literal) anywhere after the list's "(", the line ended inside libmx's
+     * section: E_SYNTAX. */
+    if (!fld_bracket && mx_rejects(k, MX_IMAP_E_SYNTAX)) {
+        for (size_t i = open; i < k->d->ntok; i++)
+            if (k->d->tok[i].kind == DV_LITERAL || has_byte(&k->d->tok[i], ']'))
+                return 0;
+        return 1;
+    }
+    return 0;
+}
 static int k_literal_at_lf(const struct kctx *k)
 {
     const uint8_t *b, *open;
@@ -421,6 +491,14 @@ static const struct known {
      "splits it at SP and parens (imap-fetch.c reassembles) and refuses some bytes inside it: "
      "only the verdict (when libmx accepts) and the literals are compared",
      "RFC 3501 §6.4.5, §9 (section, section-spec)"},
+    {"header-list-unclosed", k_header_list_unclosed,
+     "a section's header list whose \")\" is not followed by \"]\" (\"BODY[HEADER.FIELDS "
+     "(TO]))\", \"BODY[HEADER.FIELDS (TO)\" CRLF): dovecot's parser accepts the parens "
+     "(imap-fetch.c refuses the section later); libmx ends the section at the first \"]\", so "
+     "it finds a \")\" too many (E_PARENS, when a field name holds the \"]\") or the line's "
+     "end inside the section (E_SYNTAX, when no \"]\" follows). Invalid either way; a list "
+     "closed by \")]\" that libmx refuses is still a divergence",
+     "RFC 3501 §9 (section, section-text, header-list, header-fld-name = astring)"},
     {"literal-size-at-lf", k_literal_at_lf,
      "dovecot refuses a literal's size at its \"}\"; libmx answers at the marker's LF, where the "
      "command line (and with it the literal) is complete: a session ending in between has no "
