@@ -557,6 +557,18 @@ def merge(out, dirs):
         if lines[0] != header:
             sys.exit("stats: %s/trials.csv has another header" % d)
         trials += lines[1:]
+    # a trial is its bug, target, engine, configuration, number and seed: two runs holding the
+    # same one repeated each other (same seed, same course), and counting both would make the
+    # sample look bigger than it is; run.sh's --first-trial numbers a second run's trials apart
+    cols = header.split(",")
+    key = [cols.index(c) for c in ("bug", "target", "engine", "config", "trial", "seed")]
+    seen = {}
+    for line in trials:
+        k = tuple(line.split(",")[i] for i in key)
+        if k in seen:
+            sys.exit("stats: trial %s of %s/%s %s %s (seed %s) is in two of the runs: they repeat each other;"
+                     " run the second with --first-trial (bench/README.md)" % (k[4], k[0], k[1], k[2], k[3], k[5]))
+        seen[k] = 1
         for name, acc in (("seed-hits.csv", hits), ("skipped", skipped)):
             p = os.path.join(d, name)
             if os.path.exists(p):
