@@ -115,12 +115,12 @@ prefilter() {
 }
 
 cmd_bugs() {
-    local trials=10 first=1 cap=30 engine=both jobs=2 quick=0 sel=() mutator=both configs=shipped,pruned,empty configs_set=0
+    local trials=10 first_trial=1 cap=30 engine=both jobs=2 quick=0 sel=() mutator=both configs=shipped,pruned,empty configs_set=0
     local orig_args=("$@") reuse=0 clock=wall wall_limit=
     while [[ $# -gt 0 ]]; do
         case $1 in
         --trials) trials=${2:?}; shift 2 ;;
-        --first-trial) first=${2:?}; shift 2 ;;
+        --first-trial) first_trial=${2:?}; shift 2 ;;
         --time) cap=${2:?}; shift 2 ;;
         --engine) engine=${2:?}; shift 2 ;;
         --jobs) jobs=${2:?}; shift 2 ;;
@@ -149,7 +149,7 @@ cmd_bugs() {
     [[ $mutator =~ ^(on|off|both)$ ]] || die "--mutator is on, off or both"
     [[ ,$configs, =~ ^(,(shipped|pruned|empty))+,$ ]] || die "--configs is a comma list of shipped, pruned, empty"
     [[ $trials =~ ^[1-9][0-9]*$ ]] || die "--trials wants a positive number"
-    [[ $first =~ ^[1-9][0-9]*$ ]] || die "--first-trial wants a positive number"
+    [[ $first_trial =~ ^[1-9][0-9]*$ ]] || die "--first-trial wants a positive number"
     [[ $cap =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
     [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs wants a positive number"
     [[ $clock =~ ^(wall|cpu)$ ]] || die "--clock is wall or cpu"
@@ -166,7 +166,7 @@ cmd_bugs() {
     mkdir -p "$out/trials" "$out/variants" "$out/seeds"
     say "== bench bugs: $trials trial(s) x ${cap}s, engine $engine, $jobs at a time -> ${out#"$ROOT"/}"
     {
-        echo "command: ./build.sh bench bugs --trials $trials$([[ $first -ne 1 ]] && echo " --first-trial $first") --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs --clock $clock$([[ $clock == cpu ]] && echo " --wall-limit $wall_limit")$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
+        echo "command: ./build.sh bench bugs --trials $trials$([[ $first_trial -ne 1 ]] && echo " --first-trial $first_trial") --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs --clock $clock$([[ $clock == cpu ]] && echo " --wall-limit $wall_limit")$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
         echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
         echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
@@ -277,7 +277,7 @@ cmd_bugs() {
                     base_cfg=${cfg%-nomut}
                     # trial k runs with seed 1000 k + 17 whatever the run: runs of other trial
                     # numbers (--first-trial) are distinct trials and merge into one sample
-                    for ((k = first; k < first + trials; k++)); do
+                    for ((k = first_trial; k < first_trial + trials; k++)); do
                         if [[ $base_cfg == shipped && $hits -gt 0 ]]; then
                             echo "$id,$t,$e,$cfg,$k,-,1,corpus,0,0,0,$cap,$clock,0,0" >>"$out/trials.csv"
                             continue
