@@ -334,7 +334,7 @@ cmd_bugs() {
     }
     interrupted() {
         say "bench: interrupted; stopping the trials"
-        local j dir pids=()
+        local j dir pids=() scripts=()
         # every process of every running trial, taken before any is stopped (a killed trial.sh
         # leaves its fuzzer to init, and `timeout` puts the fuzzer in a process group of its own,
         # so neither the trial's pid nor its group reaches it)
@@ -344,11 +344,15 @@ cmd_bugs() {
             if [[ -f $dir/pid ]]; then
                 local tree
                 tree=$(tree_cpu "$(cat "$dir/pid")")   # "CPU descendant..." (bench/cpuclock.sh)
-                pids+=("$(cat "$dir/pid")")
+                scripts+=("$(cat "$dir/pid")")
                 # shellcheck disable=SC2206
                 [[ $tree == *" "* ]] && pids+=(${tree#* })
             fi
         done
+        # the trial scripts first: trial.sh ignores SIGINT (a background job), and one left
+        # running sees its libFuzzer exit on the SIGINT and starts it again with the next seed,
+        # a process the KILL below never heard of
+        [[ ${#scripts[@]} -gt 0 ]] && kill -KILL "${scripts[@]}" 2>/dev/null
         if [[ ${#pids[@]} -gt 0 ]]; then
             kill -INT "${pids[@]}" 2>/dev/null
             sleep 3
