@@ -557,6 +557,11 @@ def merge(out, dirs):
         if lines[0] != header:
             sys.exit("stats: %s/trials.csv has another header" % d)
         trials += lines[1:]
+        for name, acc in (("seed-hits.csv", hits), ("skipped", skipped)):
+            p = os.path.join(d, name)
+            if os.path.exists(p):
+                acc += [l for l in open(p).read().splitlines() if l not in acc]
+        metas.append(read_meta(d))
     # a trial is its bug, target, engine, configuration, number and seed: two runs holding the
     # same one repeated each other (same seed, same course), and counting both would make the
     # sample look bigger than it is; run.sh's --first-trial numbers a second run's trials apart
@@ -569,11 +574,6 @@ def merge(out, dirs):
             sys.exit("stats: trial %s of %s/%s %s %s (seed %s) is in two of the runs: they repeat each other;"
                      " run the second with --first-trial (bench/README.md)" % (k[4], k[0], k[1], k[2], k[3], k[5]))
         seen[k] = 1
-        for name, acc in (("seed-hits.csv", hits), ("skipped", skipped)):
-            p = os.path.join(d, name)
-            if os.path.exists(p):
-                acc += [l for l in open(p).read().splitlines() if l not in acc]
-        metas.append(read_meta(d))
     open(os.path.join(out, "trials.csv"), "w").write("\n".join([header] + trials) + "\n")
     open(os.path.join(out, "seed-hits.csv"), "w").write("".join(l + "\n" for l in hits))
     open(os.path.join(out, "skipped"), "w").write("".join(l + "\n" for l in skipped))
