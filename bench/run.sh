@@ -3,6 +3,14 @@
 # What the figures mean and how to read them: bench/README.md.
 set -uo pipefail
 
+# Started as a background job by a shell without job control (a script's `cmd &`), bash runs
+# with SIGINT ignored, and a signal ignored on entry cannot be trapped: the run's interrupt
+# handler (stop every trial) would never run and Ctrl-C / kill -INT would do nothing. Start
+# again with SIGINT at its default, which the trap below can then take (coreutils env)
+if [[ $(trap -p INT) == "trap -- '' SIGINT" && -z ${MXFUZZ_BENCH_SIGINT:-} ]]; then
+    MXFUZZ_BENCH_SIGINT=1 exec env --default-signal=INT "$0" "$@"
+fi
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HERE=$ROOT/bench
 BUILD=${MXFUZZ_BUILD_DIR:-$ROOT/build}
@@ -20,8 +28,8 @@ ts() { date +%H:%M:%S; }
 
 usage() {
     cat <<'EOF'
-usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|both] [--jobs J]
-                             [--mutator on|off|both] [--configs shipped,pruned,empty]
+usage: ./build.sh bench bugs [--trials N] [--first-trial K] [--time S] [--engine libfuzzer|afl|both]
+                             [--jobs J] [--mutator on|off|both] [--configs shipped,pruned,empty]
                              [--clock wall|cpu] [--wall-limit S]
                              [--quick] [--reuse-build] [--bug ID...]
          time to the first crash recognised as each re-injected bug of bench/bugs/manifest:
@@ -35,7 +43,10 @@ usage: ./build.sh bench bugs [--trials N] [--time S] [--engine libfuzzer|afl|bot
          10 s, libFuzzer only, no empty configuration (does every target still find its bugs?).
          --clock cpu: S is CPU seconds of the fuzzer's own processes, not wall seconds (fair
          on a loaded machine); a trial is stopped after --wall-limit S wall seconds (default
-         20 x --time) and then censored with the CPU it got.
+         20 x --time) and then censored with the CPU it got. --first-trial K (default 1):
+         the trials are numbers K .. K+N-1, trial k with fuzzer seed 1000 k + 17, so that
+         `--trials 5` and `--trials 5 --first-trial 6` are together the trials of --trials 10
+         (bench/stats.py merge refuses two runs holding the same trial).
        ./build.sh bench speed [--time S] [--clock wall|cpu] [--engine libfuzzer|afl|both]
                               [--old REF|-] [--reuse-build] [--target T...]
          exec/s of every target (or of the T given) as ratios against, on the same corpus,
@@ -68,13 +79,18 @@ build_base() {   # the unpatched fuzzers, their dictionaries and objects (build/
 # first = the first hit's name or -.
 prefilter() {
     local bin=$1 e=$2 corpus=$3 sd=$4 rx=$5 dir=$6 files=() i=0 n rc last hit=0 other=0 first=-
+    # a recogniser that reads no stack frame (an oracle's message, not crashsig.py's signature
+    # line) needs no symbolized stack: llvm-symbolizer costs about a second per crashing seed,
+    # and a shipped corpus holds up to a hundred seeds that trigger its bug
+    local sym=()
+    [[ $rx == *signature:* ]] || sym=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}symbolize=0")
     mkdir -p "$sd"
     mapfile -t files < <(find "$corpus" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | sort)
     n=${#files[@]}
     while [[ $i -lt $n ]]; do
         if [[ $e == libfuzzer ]]; then
             # one process runs the files in order and stops at the first crash
-            { timeout 300 "$bin" -runs=1 "${files[@]:$i}" >"$dir/prefilter.log" 2>&1; } 2>/dev/null
+            { timeout 300 "${sym[@]}" "$bin" -runs=1 "${files[@]:$i}" >"$dir/prefilter.log" 2>&1; } 2>/dev/null
             rc=$?
             last=$(grep -a '^Running: ' "$dir/prefilter.log" | tail -n 1 | cut -d' ' -f2)
             if [[ $rc -eq 0 ]]; then
@@ -83,7 +99,7 @@ prefilter() {
             fi
         else
             last=${files[$i]}
-            if { timeout 20 "$bin" "$last" >"$dir/prefilter.log" 2>&1; } 2>/dev/null; then
+            if { timeout 20 "${sym[@]}" "$bin" "$last" >"$dir/prefilter.log" 2>&1; } 2>/dev/null; then
                 cp "$last" "$sd/"; i=$((i + 1)); continue
             fi
         fi
@@ -104,11 +120,12 @@ prefilter() {
 }
 
 cmd_bugs() {
-    local trials=10 cap=30 engine=both jobs=2 quick=0 sel=() mutator=both configs=shipped,pruned,empty configs_set=0
+    local trials=10 first_trial=1 cap=30 engine=both jobs=2 quick=0 sel=() mutator=both configs=shipped,pruned,empty configs_set=0
     local orig_args=("$@") reuse=0 clock=wall wall_limit=
     while [[ $# -gt 0 ]]; do
         case $1 in
         --trials) trials=${2:?}; shift 2 ;;
+        --first-trial) first_trial=${2:?}; shift 2 ;;
         --time) cap=${2:?}; shift 2 ;;
         --engine) engine=${2:?}; shift 2 ;;
         --jobs) jobs=${2:?}; shift 2 ;;
@@ -137,6 +154,7 @@ cmd_bugs() {
     [[ $mutator =~ ^(on|off|both)$ ]] || die "--mutator is on, off or both"
     [[ ,$configs, =~ ^(,(shipped|pruned|empty))+,$ ]] || die "--configs is a comma list of shipped, pruned, empty"
     [[ $trials =~ ^[1-9][0-9]*$ ]] || die "--trials wants a positive number"
+    [[ $first_trial =~ ^[1-9][0-9]*$ ]] || die "--first-trial wants a positive number"
     [[ $cap =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds"
     [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs wants a positive number"
     [[ $clock =~ ^(wall|cpu)$ ]] || die "--clock is wall or cpu"
@@ -153,7 +171,7 @@ cmd_bugs() {
     mkdir -p "$out/trials" "$out/variants" "$out/seeds"
     say "== bench bugs: $trials trial(s) x ${cap}s, engine $engine, $jobs at a time -> ${out#"$ROOT"/}"
     {
-        echo "command: ./build.sh bench bugs --trials $trials --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs --clock $clock$([[ $clock == cpu ]] && echo " --wall-limit $wall_limit")$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
+        echo "command: ./build.sh bench bugs --trials $trials$([[ $first_trial -ne 1 ]] && echo " --first-trial $first_trial") --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs --clock $clock$([[ $clock == cpu ]] && echo " --wall-limit $wall_limit")$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
         echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
         echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
@@ -262,7 +280,9 @@ cmd_bugs() {
                 for sfx in $suffixes; do for x in $cfgs; do expanded+=" $x${sfx#+}"; done; done
                 for cfg in $expanded; do
                     base_cfg=${cfg%-nomut}
-                    for ((k = 1; k <= trials; k++)); do
+                    # trial k runs with seed 1000 k + 17 whatever the run: runs of other trial
+                    # numbers (--first-trial) are distinct trials and merge into one sample
+                    for ((k = first_trial; k < first_trial + trials; k++)); do
                         if [[ $base_cfg == shipped && $hits -gt 0 ]]; then
                             echo "$id,$t,$e,$cfg,$k,-,1,corpus,0,0,0,$cap,$clock,0,0" >>"$out/trials.csv"
                             continue
@@ -319,7 +339,7 @@ cmd_bugs() {
     }
     interrupted() {
         say "bench: interrupted; stopping the trials"
-        local j dir pids=()
+        local j dir pids=() scripts=()
         # every process of every running trial, taken before any is stopped (a killed trial.sh
         # leaves its fuzzer to init, and `timeout` puts the fuzzer in a process group of its own,
         # so neither the trial's pid nor its group reaches it)
@@ -329,11 +349,15 @@ cmd_bugs() {
             if [[ -f $dir/pid ]]; then
                 local tree
                 tree=$(tree_cpu "$(cat "$dir/pid")")   # "CPU descendant..." (bench/cpuclock.sh)
-                pids+=("$(cat "$dir/pid")")
+                scripts+=("$(cat "$dir/pid")")
                 # shellcheck disable=SC2206
                 [[ $tree == *" "* ]] && pids+=(${tree#* })
             fi
         done
+        # the trial scripts first: trial.sh ignores SIGINT (a background job), and one left
+        # running sees its libFuzzer exit on the SIGINT and starts it again with the next seed,
+        # a process the KILL below never heard of
+        [[ ${#scripts[@]} -gt 0 ]] && kill -KILL "${scripts[@]}" 2>/dev/null
         if [[ ${#pids[@]} -gt 0 ]]; then
             kill -INT "${pids[@]}" 2>/dev/null
             sleep 3
@@ -401,12 +425,15 @@ speed_one() {
                     -artifact_prefix="$dir/")
         [[ $dict != - ]] && args+=(-dict="$dict")
         local s0 s1 rc n status=ok l0 l1 n0
+        # lf_run LOG CPUFILE [ARG...]: the fuzzer on the corpus copy (args + ARG), its output in
+        # LOG, its user + system seconds (children included) in CPUFILE
+        lf_run() { (cd "$dir" && TIMEFORMAT='%3U %3S' && { time nice -n 10 "$bin" "${args[@]}" "${@:3}" "$dir/corpus" >"$1" 2>&1; } 2>"$2"); }
         l0=$(date +%s.%N)
-        (cd "$dir" && TIMEFORMAT='%3U %3S' && { time nice -n 10 "$bin" "${args[@]}" -runs=0 "$dir/corpus" >"$dir/load-log" 2>&1; } 2>"$dir/load-cpu")
+        lf_run "$dir/load-log" "$dir/load-cpu" -runs=0
         l1=$(date +%s.%N)
         n0=$(grep -a 'stat::number_of_executed_units' "$dir/load-log" | tail -n 1 | awk '{print $2}')
         s0=$(date +%s.%N)
-        (cd "$dir" && TIMEFORMAT='%3U %3S' && { time nice -n 10 "$bin" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1; } 2>"$dir/cpu") &
+        lf_run "$dir/log" "$dir/cpu" &
         if [[ $clock == cpu ]]; then cpu_watch $! "$secs" "$wall"; else wait $!; fi
         rc=$?
         # stopped at the CPU budget: libFuzzer's exit status on SIGINT, not a crash

@@ -562,6 +562,18 @@ def merge(out, dirs):
             if os.path.exists(p):
                 acc += [l for l in open(p).read().splitlines() if l not in acc]
         metas.append(read_meta(d))
+    # a trial is its bug, target, engine, configuration, number and seed: two runs holding the
+    # same one repeated each other (same seed, same course), and counting both would make the
+    # sample look bigger than it is; run.sh's --first-trial numbers a second run's trials apart
+    cols = header.split(",")
+    key = [cols.index(c) for c in ("bug", "target", "engine", "config", "trial", "seed")]
+    seen = {}
+    for line in trials:
+        k = tuple(line.split(",")[i] for i in key)
+        if k in seen:
+            sys.exit("stats: trial %s of %s/%s %s %s (seed %s) is in two of the runs: they repeat each other;"
+                     " run the second with --first-trial (bench/README.md)" % (k[4], k[0], k[1], k[2], k[3], k[5]))
+        seen[k] = 1
     open(os.path.join(out, "trials.csv"), "w").write("\n".join([header] + trials) + "\n")
     open(os.path.join(out, "seed-hits.csv"), "w").write("".join(l + "\n" for l in hits))
     open(os.path.join(out, "skipped"), "w").write("".join(l + "\n" for l in skipped))

@@ -108,4 +108,18 @@ expect "an oracle-message recogniser matches" \
 printf 'chain: divergence at operation 7: bytes: chain 1, model 0\n' >"$work/other"
 expect "... and not another divergence of the same target" \
     "$(m 'chain: divergence at operation [0-9]+: segments \(counter vs walk\)' "$work/other")" no
+
+# stats.py merge: runs with other trial numbers (--first-trial) join into one sample; two runs
+# holding the same trial (same seed: the same course twice) are refused
+hdr=bug,target,engine,config,trial,seed,found,source,seconds,execs,unrelated_crashes,cap,clock,used,wall
+for r in a b c; do mkdir -p "$work/$r"; echo "command: run $r" >"$work/$r/meta"; done
+printf '%s\nb,imap,afl,empty,1,1017,1,fuzzer,2.0,10,0,60,cpu,2.0,3\n' "$hdr" >"$work/a/trials.csv"
+printf '%s\nb,imap,afl,empty,2,2017,0,censored,60,10,0,60,cpu,60,70\n' "$hdr" >"$work/b/trials.csv"
+cp "$work/a/trials.csv" "$work/c/trials.csv"
+python3 "$ROOT/bench/stats.py" merge --out "$work/ab" "$work/a" "$work/b" >/dev/null 2>&1 || true
+expect "merge: trials 1 and 2 of two runs are one sample of 2" \
+    "$(grep -m1 'b / imap' "$work/ab/table.txt" 2>/dev/null | grep -o '1/2' | head -n 1)" 1/2
+expect "merge: the meta of each run, once" "$(grep '^command:' "$work/ab/meta" 2>/dev/null)" "command: run a ; run b"
+expect "merge: the same trial in two runs is refused" \
+    "$(python3 "$ROOT/bench/stats.py" merge --out "$work/ac" "$work/a" "$work/c" >/dev/null 2>&1 && echo merged || echo refused)" refused
 [[ $fails -eq 0 ]]

@@ -212,14 +212,16 @@ static void encode_ok(const char *text, uint8_t **out, size_t *n)
         fail_msg("encode failed: %s", err);
 }
 
-/* {N} rewritten: N is the octets to the next CRLF (5), one off (4, 6), 0, or the limit's
- * boundary (max-literal 256: 256, 257); never anything else. */
+/* {N} rewritten: N is the octets to the next CRLF (5), one off (4, 6), 0, the limit's
+ * boundary (max-literal 256: 256, 257) or LITERAL-'s (4096, 4097); never anything else. At
+ * LITERAL-'s bound, some rewrites also make it the bound that binds (RFC 7888 4: {N+} under
+ * LITERAL-, max-literal above 4096); no other rewrite touches the header. */
 static void test_literal_sizes_follow_the_octets(void **state)
 {
     uint8_t *in, out[512];
     size_t n;
     struct fz_mutator m;
-    unsigned hit[9] = {0};
+    unsigned hit[10] = {0};
     (void)state;
     encode_ok("proto imap\nmax-literal 256\nclient \"a APPEND INBOX {3}\\r\\nhello\\r\\n\"\n", &in, &n);
     fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
@@ -247,8 +249,15 @@ static void test_literal_sizes_follow_the_octets(void **state)
         case 4097: hit[8]++; break;
         default: fail_msg("literal size %lu: not 5, 5 +/- 1, 0, the limit or LITERAL-'s 4096 (+1)", v);
         }
+        if (fz_session_literal_minus(&s) || s.max_literal != 256) {
+            assert_true(v == 4096 || v == 4097);
+            assert_int_equal(plus, '+');
+            assert_true(fz_session_literal_minus(&s));
+            assert_true(s.max_literal > 4096);
+            hit[9]++;
+        }
     }
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 10; i++)
         assert_true(hit[i] > 0);
     fz_mutator_free(&m);
     free(in);
