@@ -179,12 +179,21 @@ static void sb_str(struct sbuf *b, const char *s)
     sb_put(b, s, strlen(s));
 }
 
-/* does the atom end in "[" or "." followed by HEADER.FIELDS[.NOT] (any case)? (RFC 3501 §9:
- * section-msgtext after "[" or a part number's ".") */
+/* does the atom end in "[" or "." followed by HEADER.FIELDS[.NOT] (any case), inside an open
+ * section? (RFC 3501 §9: section-msgtext after "[" or a part number's "."; without an unclosed
+ * "[" before it, "BO1.HEADER.FIELDS" is a plain atom) */
 static int is_header_fields_atom(const struct dv_tok *t)
 {
     static const char *const kw[] = {"HEADER.FIELDS", "HEADER.FIELDS.NOT"};
+    size_t open = SIZE_MAX;
     if (t->kind != DV_ATOM)
+        return 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->p[i] == '[')
+            open = i;
+        else if (t->p[i] == ']')
+            open = SIZE_MAX;
+    if (open == SIZE_MAX)
         return 0;
     for (size_t k = 0; k < 2; k++) {
         size_t m = strlen(kw[k]);
@@ -421,15 +430,18 @@ static int k_section(const struct kctx *k)
 /* dovecot's tokens hold a header list outside RFC 3501 §9: section-text = "HEADER.FIELDS"
  * [".NOT"] SP header-list, header-list = "(" header-fld-name *(SP header-fld-name) ")", and
  * section = "[" [section-spec] "]", the "]" right after the list's ")". Invalid: no name ("()"),
- * a nested list, a literal name (an astring, but libmx refuses it: include/mx/imap.h), or no
+ * no list at all after the SP, a nested list, a literal name (an astring, but libmx refuses
+ * it: include/mx/imap.h), or no
  * atom starting with "]" right after ")" ("(TO]))", "(TO)" CRLF: "TO]" is one name, "]" being
  * an ASTRING-CHAR). */
 static int dv_invalid_header_list(const struct dv_cmd *d)
 {
     for (size_t i = 0; i + 1 < d->ntok; i++) {
         size_t j = i + 2;
-        if (!is_header_fields_atom(&d->tok[i]) || d->tok[i + 1].kind != DV_OPEN)
-            continue;
+        if (!is_header_fields_atom(&d->tok[i]) || d->tok[i + 1].kind == DV_CLOSE)
+            continue; /* "(BODY[HEADER.FIELDS)": no SP, so to libmx a plain atom ending at ")" */
+        if (d->tok[i + 1].kind != DV_OPEN)
+            return 1; /* "HEADER.FIELDS" SP then no "(": section-text needs the header-list */
         for (; j < d->ntok && (d->tok[j].kind == DV_ATOM || d->tok[j].kind == DV_QUOTED); j++)
             ;
         if (j == i + 2 || j == d->ntok || d->tok[j].kind != DV_CLOSE)
@@ -511,7 +523,8 @@ static const struct known {
     {"header-list-invalid", k_header_list_invalid,
      "a section's header list outside the grammar that dovecot's parser accepts as parens "
      "(imap-fetch.c refuses the section later): \")\" not followed by \"]\" (\"BODY[HEADER.FIELDS "
-     "(TO]))\", \"(TO)\" CRLF), no name \"()\", a nested list, or a literal name (an astring, "
+     "(TO]))\", \"(TO)\" CRLF), no list after \"HEADER.FIELDS SP\", no name \"()\", a nested "
+     "list, or a literal name (an astring, "
      "refused by libmx by choice: mx/imap.h). libmx refuses each with E_SYNTAX; a list closed "
      "by \")]\" that libmx refuses, or one both read differently, is still a divergence",
      "RFC 3501 §9 (section, section-text, header-list, header-fld-name = astring)"},
