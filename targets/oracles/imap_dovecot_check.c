@@ -223,30 +223,35 @@ static void sb_quoted(struct sbuf *b, const uint8_t *p, size_t n)
  * ")" the list is left unclosed, as dovecot read it. */
 static size_t dv_header_list_atom(const struct dv_tok *t, size_t nt, size_t i, struct sbuf *b)
 {
-    size_t j;
-    if (i + 2 >= nt || !is_header_fields_atom(&t[i]) || t[i + 1].kind != DV_OPEN)
-        return 0;
-    for (j = i + 2; j < nt && t[j].kind != DV_CLOSE; j++)
-        if (t[j].kind != DV_ATOM && t[j].kind != DV_QUOTED)
-            return 0;
-    if (j == nt)
-        return 0;
-    sb_put(b, t[i].p, t[i].n);
-    sb_str(b, " (");
-    for (size_t k = i + 2; k < j; k++) {
-        if (k > i + 2)
-            sb_str(b, " ");
-        if (t[k].kind == DV_QUOTED)
-            sb_quoted(b, t[k].p, t[k].n);
-        else
-            sb_put(b, t[k].p, t[k].n);
-    }
-    sb_str(b, ")");
-    if (j + 1 < nt && t[j + 1].kind == DV_ATOM && t[j + 1].n > 0 && t[j + 1].p[0] == ']') {
+    size_t j, first = 1;
+    /* one list per turn; the atom after a list's ")" may open the next ("...]<0.1>X[HEADER.FIELDS
+     * (B)]": libmx's atom goes on after "]", so a second "[" opens a section again) */
+    for (;;) {
+        if (i + 2 >= nt || !is_header_fields_atom(&t[i]) || t[i + 1].kind != DV_OPEN)
+            return first ? 0 : i + 1;
+        for (j = i + 2; j < nt && t[j].kind != DV_CLOSE; j++)
+            if (t[j].kind != DV_ATOM && t[j].kind != DV_QUOTED)
+                return first ? 0 : i + 1;
+        if (j == nt)
+            return first ? 0 : i + 1;
+        if (first)
+            sb_put(b, t[i].p, t[i].n);
+        first = 0;
+        sb_str(b, " (");
+        for (size_t k = i + 2; k < j; k++) {
+            if (k > i + 2)
+                sb_str(b, " ");
+            if (t[k].kind == DV_QUOTED)
+                sb_quoted(b, t[k].p, t[k].n);
+            else
+                sb_put(b, t[k].p, t[k].n);
+        }
+        sb_str(b, ")");
+        if (!(j + 1 < nt && t[j + 1].kind == DV_ATOM && t[j + 1].n > 0 && t[j + 1].p[0] == ']'))
+            return j + 1; /* unclosed, as dovecot read it */
         sb_put(b, t[j + 1].p, t[j + 1].n);
-        return j + 2;
+        i = j + 1; /* the "]" atom: it may open the next list */
     }
-    return j + 1;
 }
 
 /* The command in RFC 3501 form: single SP separators, quoted strings with \\ and \" escaped,
