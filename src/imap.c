@@ -125,8 +125,26 @@ static const unsigned char run_class[256] = {RUN_CLASS64(0), RUN_CLASS64(64), RU
 
 /* r->bracket: where an atom stands with respect to a FETCH section (RFC 3501 §6.4.5, §9).
  * Only section-msgtext's header-list puts SP and parens inside "[...]", so an open "[" is just
- * an ATOM-CHAR until "HEADER.FIELDS[.NOT] SP" commits the atom to a header list. */
-enum { BRACKET_NONE, BRACKET_OPEN, BRACKET_HEADER_LIST };
+ * an ATOM-CHAR until "HEADER.FIELDS[.NOT] SP" commits the atom to a header list. From there
+ * the §9 rules are followed byte by byte, all bytes staying in the one atom:
+ *   header-list     = "(" header-fld-name *(SP header-fld-name) ")"
+ *   header-fld-name = astring = 1*ASTRING-CHAR / string;  ASTRING-CHAR = ATOM-CHAR / "]"
+ *   section         = "[" [section-spec] "]"   -- the "]" right after the list's ")"
+ * so "]" inside a name is part of the name ("TO]"), and only ")]" closes the section. A
+ * header-fld-name given as a literal is refused (E_SYNTAX at its "{"): it would put a literal
+ * inside an atom, no client is known to send one, and the IMAP servers we know of read header
+ * lists as atoms and quoted strings too (a known difference: imap_dovecot_check.c). */
+enum {
+    BRACKET_NONE,
+    BRACKET_OPEN,      /* after "[": an ordinary atom byte until HEADER.FIELDS SP */
+    BRACKET_HL_OPEN,   /* after "HEADER.FIELDS[.NOT] SP": "(" */
+    BRACKET_HL_FIRST,  /* after "(" or a name's SP: a header-fld-name starts */
+    BRACKET_HL_NAME,   /* in an atom-form header-fld-name */
+    BRACKET_HL_QUOTED, /* in a quoted header-fld-name */
+    BRACKET_HL_QESC,   /* after "\" in a quoted header-fld-name */
+    BRACKET_HL_AFTER,  /* after a quoted name's DQUOTE: SP or ")" */
+    BRACKET_HL_CLOSE   /* after the list's ")": "]" */
+};
 
 /* does the atom so far end in "[" or "." followed by HEADER.FIELDS or HEADER.FIELDS.NOT
  * (any case)? section-text = "HEADER.FIELDS" [".NOT"] SP header-list, after "[" or a part
@@ -144,6 +162,64 @@ static int opens_header_list(const uint8_t *tok, size_t n)
             return 1;
     }
     return 0;
+}
+
+/* One byte of a header list (RFC 3501 §9, see r->bracket): advances r->bracket and returns 0,
+ * or returns the mx_imap_reason why the byte cannot come here. A line end anywhere in the list
+ * leaves the section unclosed, so it is refused like any other byte the grammar has no place for. */
+static int header_list_byte(struct mx_imap *r, unsigned b)
+{
+    switch (r->bracket) {
+    case BRACKET_HL_OPEN:
+        if (b != '(')
+            return MX_IMAP_E_SYNTAX;
+        r->bracket = BRACKET_HL_FIRST;
+        return 0;
+    case BRACKET_HL_FIRST: /* "(" ")" and a second SP are not names */
+        if (b == '"')
+            r->bracket = BRACKET_HL_QUOTED;
+        else if (is_atom_char(b))
+            r->bracket = BRACKET_HL_NAME; /* "]" among them: an ASTRING-CHAR */
+        else
+            return MX_IMAP_E_SYNTAX;
+        return 0;
+    case BRACKET_HL_NAME:
+        if (b == ' ')
+            r->bracket = BRACKET_HL_FIRST;
+        else if (b == ')')
+            r->bracket = BRACKET_HL_CLOSE;
+        else if (!is_atom_char(b))
+            return MX_IMAP_E_SYNTAX;
+        return 0;
+    case BRACKET_HL_QUOTED: /* the reasons of S_QUOTED, for the same bytes */
+        if (b == '"')
+            r->bracket = BRACKET_HL_AFTER;
+        else if (b == '\\')
+            r->bracket = BRACKET_HL_QESC;
+        else if (b == 0)
+            return MX_IMAP_E_QUOTED_NUL;
+        else if (b == '\r' || b == '\n')
+            return MX_IMAP_E_QUOTED;
+        return 0;
+    case BRACKET_HL_QESC:
+        if (b != '"' && b != '\\')
+            return MX_IMAP_E_QUOTED;
+        r->bracket = BRACKET_HL_QUOTED;
+        return 0;
+    case BRACKET_HL_AFTER:
+        if (b == ' ')
+            r->bracket = BRACKET_HL_FIRST;
+        else if (b == ')')
+            r->bracket = BRACKET_HL_CLOSE;
+        else
+            return MX_IMAP_E_SYNTAX;
+        return 0;
+    default: /* BRACKET_HL_CLOSE: section = "[" section-spec "]", nothing between ")" and "]" */
+        if (b != ']')
+            return MX_IMAP_E_SYNTAX;
+        r->bracket = BRACKET_NONE; /* the atom goes on: "<0.100>" may follow */
+        return 0;
+    }
 }
 
 static int is_append_name(const uint8_t *p, size_t n)
@@ -528,18 +604,15 @@ static int step(struct mx_imap *r, unsigned b, struct mx_imap_event *ev)
         return 0;
 
     case S_ATOM:
-        if (r->bracket == BRACKET_HEADER_LIST) {
-            /* inside "HEADER.FIELDS (...)": the section ends only at "]", so a line end
-             * here leaves it unterminated */
-            if (b == 0 || b == '\r' || b == '\n')
-                return fail(r, ev, MX_IMAP_E_SYNTAX);
-            if (b == ']')
-                r->bracket = BRACKET_NONE;
+        if (r->bracket >= BRACKET_HL_OPEN) {
+            int why = header_list_byte(r, b);
+            if (why)
+                return fail(r, ev, (enum mx_imap_reason)why);
             r->tok[r->tok_len++] = (uint8_t)b;
             return eat(r);
         }
         if (r->bracket == BRACKET_OPEN && b == ' ' && opens_header_list(r->tok, r->tok_len)) {
-            r->bracket = BRACKET_HEADER_LIST;
+            r->bracket = BRACKET_HL_OPEN;
             r->tok[r->tok_len++] = (uint8_t)b;
             return eat(r);
         }

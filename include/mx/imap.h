@@ -39,7 +39,8 @@
  *   token    = atom / quoted / literal / "(" [token *(SP token)] ")"     depth <= MX_IMAP_MAX_DEPTH
  *   atom     = 1*(0x21-0xFF except ( ) { " DEL); "[" is an atom byte like the others, except
  *              that "[HEADER.FIELDS" / ".HEADER.FIELDS[.NOT]" followed by SP opens a header
- *              list in which any byte but NUL CR LF is part of the atom up to "]"
+ *              list, part of the atom: "(" name *(SP name) ")" "]", a name being atom bytes
+ *              ("]" among them: "TO]" is a name) or a quoted string; a literal name is refused
  *              (BODY[HEADER.FIELDS (FROM)]; RFC 3501 §6.4.5, §9). "a[b" is an atom.
  *   quoted   = DQUOTE *(any byte but NUL CR LF " \ / "\\" / "\"") DQUOTE   (NUL: E_QUOTED_NUL)
  *   literal  = ["~"] "{" 1*DIGIT ["+"] "}" CRLF octets     ("~": literal8, RFC 3516)

@@ -420,6 +420,39 @@ static void syntax(void **state)
            "START(a1 FETCH) A(1) A(BODY.PEEK[1.HEADER.FIELDS.NOT (A B)]) OK\n");
     EXPECT("a1 FETCH 1 body[header.fields (A\r\n",
            "START(a1 FETCH) A(1) [a1 BAD syntax error|E_SYNTAX]\n");
+    /* a header list follows RFC 3501 §9: "(" header-fld-name *(SP header-fld-name) ")" and
+     * then the section's "]". A name is an astring, whose ASTRING-CHARs include "]", so "TO]" is
+     * a name and only ")]" closes the section; the old reading ended the section at any "]" and
+     * accepted anything between ")" and "]" (bench/bugs/header-list-*.patch) */
+    EXPECT("a1 FETCH 1 (FLAGS BODY[HEADER.FIELDS (TO])])\r\n",
+           "START(a1 FETCH) A(1) ( A(FLAGS) A(BODY[HEADER.FIELDS (TO])]) ) OK\n");
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS (TO) X]\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD syntax error|E_SYNTAX]\n");
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS (TO]))\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD syntax error|E_SYNTAX]\n");
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS (\"X-A\" B \"a\\\"]\")]\r\n",
+           "START(a1 FETCH) A(1) A(BODY[HEADER.FIELDS (\"X-A\" B \"a\\\"]\")]) OK\n");
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS ()]\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD syntax error|E_SYNTAX]\n");
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS (A )]\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD syntax error|E_SYNTAX]\n");
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS (A  B)]\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD syntax error|E_SYNTAX]\n");
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS A]\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD syntax error|E_SYNTAX]\n");
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS (\"A\"B)]\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD syntax error|E_SYNTAX]\n");
+    /* a literal header-fld-name would put a literal inside an atom: refused at its "{"; the
+     * synchronizing literal was never accepted, so what follows is read as the next command */
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS ({2}\r\nTO)]\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD syntax error|E_SYNTAX]\n[* BAD missing or bad tag|E_TAG]\n");
+    /* a quoted name has the quoted string's rules: NUL, a line end, a bad escape */
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS (\"A\0\")]\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD NUL in a quoted string|E_QUOTED_NUL]\n");
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS (\"A\\x\")]\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD bad quoted string|E_QUOTED]\n");
+    EXPECT("a1 FETCH 1 BODY[HEADER.FIELDS (\"A\r\n",
+           "START(a1 FETCH) A(1) [a1 BAD bad quoted string|E_QUOTED]\n");
     EXPECT("a1 FETCH 1 BODY[XHEADER.FIELDS (A)]\r\n",
            "START(a1 FETCH) A(1) A(BODY[XHEADER.FIELDS) ( A(A) ) [a1 BAD syntax error|E_SYNTAX]\n");
     EXPECT("a1 X ((((((((a))))))))\r\n", "START(a1 X) ( ( ( ( ( ( ( ( A(a) ) ) ) ) ) ) ) ) OK\n");

@@ -275,7 +275,10 @@ static const char *const imap_cmds[] = { /* RFC 9051 6.1-6.4, RFC 2971 3.1, RFC 
     "AUTHENTICATE PLAIN", "AUTHENTICATE PLAIN AGEAYg==", "ENABLE IMAP4rev2", "ID NIL",
     "ID (\"name\" \"x\")", "SELECT INBOX", "EXAMINE INBOX", "CREATE a/b", "LIST \"\" *", "STATUS INBOX (MESSAGES)",
     "APPEND INBOX (\\Seen) \"1-Jan-2020 00:00:00 +0000\"", "APPEND INBOX", "FETCH 1:* (FLAGS BODY[HEADER.FIELDS (TO)])",
-    "UID FETCH 1 BODY.PEEK[]<0.10>", "STORE 1 +FLAGS (\\Deleted)", "SEARCH CHARSET UTF-8 TEXT ~{3}", "IDLE",
+    "UID FETCH 1 BODY.PEEK[]<0.10>",
+    /* RFC 3501 §9 header-list: quoted and atom names, "]" an ASTRING-CHAR inside a name */
+    "FETCH 2 BODY.PEEK[1.HEADER.FIELDS.NOT (\"Subject\" X-A])]<0.100>",
+    "STORE 1 +FLAGS (\\Deleted)", "SEARCH CHARSET UTF-8 TEXT ~{3}", "IDLE",
 };
 static const char *const pop3_cmds[] = { /* RFC 1939 5-7, RFC 2449 5, RFC 2595 4, RFC 5034 4 */
     "CAPA", "USER alice", "PASS secret", "STLS", "QUIT", "STAT", "LIST", "RETR 1", "DELE 1", "NOOP",

@@ -179,8 +179,84 @@ static void sb_str(struct sbuf *b, const char *s)
     sb_put(b, s, strlen(s));
 }
 
+/* does the atom end in "[" or "." followed by HEADER.FIELDS[.NOT] (any case), inside an open
+ * section? (RFC 3501 §9: section-msgtext after "[" or a part number's "."; without an unclosed
+ * "[" before it, "BO1.HEADER.FIELDS" is a plain atom) */
+static int is_header_fields_atom(const struct dv_tok *t)
+{
+    static const char *const kw[] = {"HEADER.FIELDS", "HEADER.FIELDS.NOT"};
+    size_t open = SIZE_MAX;
+    if (t->kind != DV_ATOM)
+        return 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->p[i] == '[')
+            open = i;
+        else if (t->p[i] == ']')
+            open = SIZE_MAX;
+    if (open == SIZE_MAX)
+        return 0;
+    for (size_t k = 0; k < 2; k++) {
+        size_t m = strlen(kw[k]);
+        if (t->n >= m + 1 && (t->p[t->n - m - 1] == '[' || t->p[t->n - m - 1] == '.') &&
+            strncasecmp((const char *)t->p + t->n - m, kw[k], m) == 0)
+            return 1;
+    }
+    return 0;
+}
+static void sb_quoted(struct sbuf *b, const uint8_t *p, size_t n)
+{
+    sb_str(b, "\"");
+    for (size_t k = 0; k < n; k++) {
+        if (p[k] == '"' || p[k] == '\\')
+            sb_str(b, "\\");
+        sb_put(b, &p[k], 1);
+    }
+    sb_str(b, "\"");
+}
+
+/* dovecot's parser splits a section's header list at SP and parens ("BODY[HEADER.FIELDS", "(",
+ * "TO]", ")", "]<0.10>"); imap-fetch.c puts it together again. Does the same, in RFC 3501 §9
+ * form (header-list = "(" header-fld-name *(SP header-fld-name) ")", the section's "]" right
+ * after): appends to b the one atom those tokens are in libmx's reading and returns the index
+ * past them, or returns 0 when t[i] does not open a header list made of atoms and quoted names
+ * (a literal or a nested list: no such atom exists). Without the atom starting with "]" after
+ * ")" the list is left unclosed, as dovecot read it. */
+static size_t dv_header_list_atom(const struct dv_tok *t, size_t nt, size_t i, struct sbuf *b)
+{
+    size_t j, first = 1;
+    /* one list per turn; the atom after a list's ")" may open the next ("...]<0.1>X[HEADER.FIELDS
+     * (B)]": libmx's atom goes on after "]", so a second "[" opens a section again) */
+    for (;;) {
+        if (i + 2 >= nt || !is_header_fields_atom(&t[i]) || t[i + 1].kind != DV_OPEN)
+            return first ? 0 : i + 1;
+        for (j = i + 2; j < nt && t[j].kind != DV_CLOSE; j++)
+            if (t[j].kind != DV_ATOM && t[j].kind != DV_QUOTED)
+                return first ? 0 : i + 1;
+        if (j == nt)
+            return first ? 0 : i + 1;
+        if (first)
+            sb_put(b, t[i].p, t[i].n);
+        first = 0;
+        sb_str(b, " (");
+        for (size_t k = i + 2; k < j; k++) {
+            if (k > i + 2)
+                sb_str(b, " ");
+            if (t[k].kind == DV_QUOTED)
+                sb_quoted(b, t[k].p, t[k].n);
+            else
+                sb_put(b, t[k].p, t[k].n);
+        }
+        sb_str(b, ")");
+        if (!(j + 1 < nt && t[j + 1].kind == DV_ATOM && t[j + 1].n > 0 && t[j + 1].p[0] == ']'))
+            return j + 1; /* unclosed, as dovecot read it */
+        sb_put(b, t[j + 1].p, t[j + 1].n);
+        i = j + 1; /* the "]" atom: it may open the next list */
+    }
+}
+
 /* The command in RFC 3501 form: single SP separators, quoted strings with \\ and \" escaped,
- * literals as [~]{N[+]} CRLF octets, CRLF at the end. */
+ * literals as [~]{N[+]} CRLF octets, a section's header list as one atom (no SP before its
+ * "]"), CRLF at the end. */
 static void canonical(struct sbuf *b, const char *tag, const char *name, const struct dv_tok *t,
                       size_t nt)
 {
@@ -189,20 +265,19 @@ static void canonical(struct sbuf *b, const char *tag, const char *name, const s
     sb_str(b, name);
     for (size_t i = 0; i < nt; i++) {
         char m[48];
+        size_t past;
         if (t[i].kind != DV_CLOSE && !(i > 0 && t[i - 1].kind == DV_OPEN))
             sb_str(b, " ");
+        if ((past = dv_header_list_atom(t, nt, i, b)) != 0) {
+            i = past - 1;
+            continue;
+        }
         switch (t[i].kind) {
         case DV_ATOM:
             sb_put(b, t[i].p, t[i].n);
             break;
         case DV_QUOTED:
-            sb_str(b, "\"");
-            for (size_t k = 0; k < t[i].n; k++) {
-                if (t[i].p[k] == '"' || t[i].p[k] == '\\')
-                    sb_str(b, "\\");
-                sb_put(b, &t[i].p[k], 1);
-            }
-            sb_str(b, "\"");
+            sb_quoted(b, t[i].p, t[i].n);
             break;
         case DV_LITERAL:
             snprintf(m, sizeof m, "%s{%llu%s}\r\n", t[i].binary ? "~" : "",
@@ -354,79 +429,38 @@ static int k_section(const struct kctx *k)
         return 0;
     for (size_t i = 0; i < k->m->ntok; i++)
         if (k->m->tok[i].kind == DV_ATOM && memchr(k->m->tok[i].p, '[', k->m->tok[i].n))
-            return (dv_accepts(k) && k->m->verdict == DV_ACCEPT) ||
-                   (dv_rejects(k, NULL) && mx_accepts_or_waits(k));
+            return dv_rejects(k, NULL) && mx_accepts_or_waits(k);
     return 0;
 }
-/* does the atom end in "[" or "." followed by HEADER.FIELDS[.NOT] (any case)? (RFC 3501 §9:
- * section-msgtext after "[" or a part number's ".") */
-static int is_header_fields_atom(const struct dv_tok *t)
+/* dovecot's tokens hold a header list outside RFC 3501 §9: section-text = "HEADER.FIELDS"
+ * [".NOT"] SP header-list, header-list = "(" header-fld-name *(SP header-fld-name) ")", and
+ * section = "[" [section-spec] "]", the "]" right after the list's ")". Invalid: no name ("()"),
+ * no list at all after the SP, a nested list, a literal name (an astring, but libmx refuses
+ * it: include/mx/imap.h), or no
+ * atom starting with "]" right after ")" ("(TO]))", "(TO)" CRLF: "TO]" is one name, "]" being
+ * an ASTRING-CHAR). */
+static int dv_invalid_header_list(const struct dv_cmd *d)
 {
-    static const char *const kw[] = {"HEADER.FIELDS", "HEADER.FIELDS.NOT"};
-    if (t->kind != DV_ATOM)
-        return 0;
-    for (size_t k = 0; k < 2; k++) {
-        size_t m = strlen(kw[k]);
-        if (t->n >= m + 1 && (t->p[t->n - m - 1] == '[' || t->p[t->n - m - 1] == '.') &&
-            strncasecmp((const char *)t->p + t->n - m, kw[k], m) == 0)
+    for (size_t i = 0; i + 1 < d->ntok; i++) {
+        size_t j = i + 2;
+        if (!is_header_fields_atom(&d->tok[i]) || d->tok[i + 1].kind == DV_CLOSE)
+            continue; /* "(BODY[HEADER.FIELDS)": no SP, so to libmx a plain atom ending at ")" */
+        if (d->tok[i + 1].kind != DV_OPEN)
+            return 1; /* "HEADER.FIELDS" SP then no "(": section-text needs the header-list */
+        for (; j < d->ntok && (d->tok[j].kind == DV_ATOM || d->tok[j].kind == DV_QUOTED); j++)
+            ;
+        if (j == i + 2 || j == d->ntok || d->tok[j].kind != DV_CLOSE)
+            return 1;
+        if (j + 1 == d->ntok || d->tok[j + 1].kind != DV_ATOM || d->tok[j + 1].p[0] != ']')
             return 1;
     }
     return 0;
 }
-static int has_byte(const struct dv_tok *t, int c)
+static int k_header_list_invalid(const struct kctx *k)
 {
-    return t->kind != DV_OPEN && t->kind != DV_CLOSE && memchr(t->p, c, t->n) != NULL;
-}
-/* dovecot's tokens hold a header list that RFC 3501 §9 leaves unclosed: section-text =
- * "HEADER.FIELDS" [".NOT"] SP header-list, header-list = "(" header-fld-name *(SP
- * header-fld-name) ")", and section = "[" [section-spec] "]": the "]" comes right after the
- * list's ")". Returns the header list's "(" index (0: none) when what follows its ")" is not an
- * atom starting with "]"; *fld_bracket says whether a field name in it holds "]" (an
- * ASTRING-CHAR, so "TO]" is one header-fld-name). */
-static size_t dv_unclosed_header_list(const struct dv_cmd *d, int *fld_bracket)
-{
-    for (size_t i = 0; i + 1 < d->ntok; i++) {
-        size_t j = i + 2;
-        if (!is_header_fields_atom(&d->tok[i]) || d->tok[i + 1].kind != DV_OPEN)
-            continue;
-        *fld_bracket = 0;
-        for (; j < d->ntok && d->tok[j].kind != DV_CLOSE && d->tok[j].kind != DV_OPEN; j++)
-            *fld_bracket |= d->tok[j].kind == DV_ATOM && has_byte(&d->tok[j], ']');
-        if (j == d->ntok || d->tok[j].kind != DV_CLOSE)
-            continue; /* a nested list or no ")": not this case */
-        if (j + 1 == d->ntok || d->tok[j + 1].kind != DV_ATOM || d->tok[j + 1].p[0] != ']')
-            return i + 1;
-    }
-    return 0;
-}
-static int k_header_list_unclosed(const struct kctx *k)
-{
-    int fld_bracket;
-    size_t open;
-    if (!dv_accepts(k) || !k->m || !k->m->started ||
-        (open = dv_unclosed_header_list(k->d, &fld_bracket)) == 0)
-        return 0;
-    /* libmx's section ends only at "]" (src/imap.c BRACKET_HEADER_LIST). With a "]" in a field
-     * name it ended there, and the list's ")" (or the next) is one too many: E_PARENS, its
-     * section atom ending in that "]". */
-    if (fld_bracket && mx_rejects(k, MX_IMAP_E_PARENS)) {
-        for (size_t i = 0; i < k->m->ntok; i++) {
-            const struct dv_tok *t = &k->m->tok[i];
-            if (t->kind == DV_ATOM && t->n > 1 && t->p[t->n - 1] == ']' &&
-                t->p[t->n - 2] != ')' && memchr(t->p, '(', t->n))
-                return 1;
-        }
-        return 0;
-    }
-    /* With no "]" (nor a literal) anywhere after the list's "(", the line ended inside libmx's
-     * section: E_SYNTAX. */
-    if (!fld_bracket && mx_rejects(k, MX_IMAP_E_SYNTAX)) {
-        for (size_t i = open; i < k->d->ntok; i++)
-            if (k->d->tok[i].kind == DV_LITERAL || has_byte(&k->d->tok[i], ']'))
-                return 0;
-        return 1;
-    }
-    return 0;
+    /* libmx follows §9 byte by byte inside the section (src/imap.c header_list_byte): every
+     * such list ends in E_SYNTAX at the byte the grammar has no place for */
+    return dv_accepts(k) && mx_rejects(k, MX_IMAP_E_SYNTAX) && dv_invalid_header_list(k->d);
 }
 static int k_literal_at_lf(const struct kctx *k)
 {
@@ -487,17 +521,17 @@ static const struct known {
      "rejects it",
      "RFC 3501 §9 (atom-specials include CTL)"},
     {"section", k_section,
-     "libmx reads a section ('[' ... ']', with its SP and parens) as one atom; dovecot's parser "
-     "splits it at SP and parens (imap-fetch.c reassembles) and refuses some bytes inside it: "
-     "only the verdict (when libmx accepts) and the literals are compared",
+     "dovecot's parser refuses some bytes inside a section ('[' ... ']') that libmx's atom takes; "
+     "when both accept, dovecot's split header list (\"BODY[HEADER.FIELDS\" \"(\" names \")\" "
+     "\"]\") is put together again as libmx's one atom and compared whole",
      "RFC 3501 §6.4.5, §9 (section, section-spec)"},
-    {"header-list-unclosed", k_header_list_unclosed,
-     "a section's header list whose \")\" is not followed by \"]\" (\"BODY[HEADER.FIELDS "
-     "(TO]))\", \"BODY[HEADER.FIELDS (TO)\" CRLF): dovecot's parser accepts the parens "
-     "(imap-fetch.c refuses the section later); libmx ends the section at the first \"]\", so "
-     "it finds a \")\" too many (E_PARENS, when a field name holds the \"]\") or the line's "
-     "end inside the section (E_SYNTAX, when no \"]\" follows). Invalid either way; a list "
-     "closed by \")]\" that libmx refuses is still a divergence",
+    {"header-list-invalid", k_header_list_invalid,
+     "a section's header list outside the grammar that dovecot's parser accepts as parens "
+     "(imap-fetch.c refuses the section later): \")\" not followed by \"]\" (\"BODY[HEADER.FIELDS "
+     "(TO]))\", \"(TO)\" CRLF), no list after \"HEADER.FIELDS SP\", no name \"()\", a nested "
+     "list, or a literal name (an astring, "
+     "refused by libmx by choice: mx/imap.h). libmx refuses each with E_SYNTAX; a list closed "
+     "by \")]\" that libmx refuses, or one both read differently, is still a divergence",
      "RFC 3501 §9 (section, section-text, header-list, header-fld-name = astring)"},
     {"literal-size-at-lf", k_literal_at_lf,
      "dovecot refuses a literal's size at its \"}\"; libmx answers at the marker's LF, where the "
@@ -604,28 +638,32 @@ static void compare(const uint8_t *s, size_t n, const struct dv_result *dv,
                 diverge(k, label, "command names differ", d, m);
             if (d->read_done != m->read_done)
                 diverge(k, label, "the command ends in different reads", d, m);
-            if (k_section(&kc)) { /* the literals only */
-                size_t i = 0, j = 0;
-                for (;;) {
-                    while (i < d->ntok && d->tok[i].kind != DV_LITERAL)
-                        i++;
-                    while (j < m->ntok && m->tok[j].kind != DV_LITERAL)
-                        j++;
-                    if (i == d->ntok || j == m->ntok)
-                        break;
-                    if (!tok_eq(&d->tok[i], &m->tok[j]))
-                        diverge(k, label, "literals differ (inside a section command)", d, m);
-                    i++, j++;
+            /* dovecot's tokens with each header list put together as libmx reads it: one
+             * atom (dv_header_list_atom), so every argument is compared whole */
+            struct dv_tok *dt = fz_xrealloc(NULL, (d->ntok ? d->ntok : 1) * sizeof *dt);
+            struct sbuf *hl = fz_xrealloc(NULL, (d->ntok ? d->ntok : 1) * sizeof *hl);
+            size_t nd = 0, nhl = 0;
+            for (size_t i = 0; i < d->ntok; nd++) {
+                size_t past;
+                hl[nhl] = (struct sbuf){0};
+                if ((past = dv_header_list_atom(d->tok, d->ntok, i, &hl[nhl])) != 0) {
+                    dt[nd] = (struct dv_tok){.kind = DV_ATOM, .p = (uint8_t *)hl[nhl].p,
+                                             .n = hl[nhl].n};
+                    nhl++;
+                    i = past;
+                } else {
+                    dt[nd] = d->tok[i++];
                 }
-                if (i != d->ntok || j != m->ntok)
-                    diverge(k, label, "literal counts differ (inside a section command)", d, m);
-                continue;
             }
-            if (d->ntok != m->ntok)
+            if (nd != m->ntok)
                 diverge(k, label, "argument counts differ", d, m);
-            for (size_t i = 0; i < d->ntok; i++)
-                if (!tok_eq(&d->tok[i], &m->tok[i]))
+            for (size_t i = 0; i < nd; i++)
+                if (!tok_eq(&dt[i], &m->tok[i]))
                     diverge(k, label, "arguments differ", d, m);
+            for (size_t i = 0; i < nhl; i++)
+                free(hl[i].p);
+            free(hl);
+            free(dt);
             continue;
         }
         if (d->verdict == DV_INCOMPLETE && m->verdict == DV_INCOMPLETE)

@@ -368,28 +368,75 @@ static int m_header_list_at(const uint8_t *s, size_t a, size_t q)
     return s[i - 14] == '[' || s[i - 14] == '.';
 }
 
+/* a header-list at *q (the byte after "HEADER.FIELDS[.NOT] SP") through the section's "]",
+ * RFC 3501 §9:
+ *   section          = "[" [section-spec] "]"
+ *   header-list      = "(" header-fld-name *(SP header-fld-name) ")"
+ *   header-fld-name  = astring
+ *   astring          = 1*ASTRING-CHAR / string;  ASTRING-CHAR = ATOM-CHAR / resp-specials ("]")
+ *   string           = quoted / literal
+ * so "]" inside a name belongs to it and the section ends only at the "]" after ")". Atom bytes
+ * are this model's (m_atom_char: the lenient set the reader accepts); a literal name is refused
+ * at its "{" (the reader's documented choice, include/mx/imap.h). *q: past the "]". */
+static int m_header_list(struct imap_model *m, size_t *q)
+{
+    size_t i = *q;
+    int c;
+    AT(i, c);
+    if (c != '(')
+        return m_err(m, i, MX_IMAP_E_SYNTAX);
+    for (;;) { /* one header-fld-name per turn, after "(" or SP */
+        AT(++i, c);
+        if (c == '"') { /* quoted = DQUOTE *QUOTED-CHAR DQUOTE, the reasons of m_quoted */
+            for (;;) {
+                AT(++i, c);
+                if (c == '"')
+                    break;
+                if (c == '\\') {
+                    AT(++i, c);
+                    if (c != '"' && c != '\\')
+                        return m_err(m, i, MX_IMAP_E_QUOTED);
+                } else if (c == 0 || c == '\r' || c == '\n') {
+                    return m_err(m, i, c == 0 ? MX_IMAP_E_QUOTED_NUL : MX_IMAP_E_QUOTED);
+                }
+            }
+            AT(++i, c);
+        } else if (m_atom_char(c)) { /* 1*ASTRING-CHAR: "]" is among m_atom_char's bytes */
+            while (m_atom_char(c))
+                AT(++i, c);
+        } else {
+            return m_err(m, i, MX_IMAP_E_SYNTAX); /* ")", SP, "{", a CTL: no name here */
+        }
+        if (c == ')')
+            break;
+        if (c != ' ')
+            return m_err(m, i, MX_IMAP_E_SYNTAX);
+    }
+    AT(++i, c);
+    if (c != ']') /* nothing but the section's "]" may follow the list */
+        return m_err(m, i, MX_IMAP_E_SYNTAX);
+    *q = i + 1;
+    return M_OK;
+}
+
 /* an atom at *p, c its first byte; *p: at the byte that ends it. "[" is an ATOM-CHAR (RFC 3501
  * §9), so "a[b" is an atom; only a header list ("[HEADER.FIELDS (A B)]", §6.4.5) holds SP and
- * parens, then any byte but NUL, CR and LF up to "]" */
+ * parens, and the atom goes on after its "]" ("<0.10>") */
 static int m_atom(struct imap_model *m, size_t *p, int c)
 {
     size_t q, open_at = SIZE_MAX; /* the unclosed "[", if any */
-    int role, header_list = 0;
+    int role;
     if (!m_atom_char(c))
         return m_err(m, *p, MX_IMAP_E_SYNTAX);
     APPEND_CHECK(T_ATOM, c == '~' ? *p + 1 : *p, &role);
     for (q = *p;; q++) {
         int d;
         AT(q, d);
-        if (header_list) {
-            if (d == 0 || d == '\r' || d == '\n')
-                return m_err(m, q, MX_IMAP_E_SYNTAX);
-            if (d == ']')
-                header_list = 0, open_at = SIZE_MAX;
-            continue;
-        }
         if (d == ' ' && open_at != SIZE_MAX && m_header_list_at(m->s, open_at, q)) {
-            header_list = 1;
+            q++;
+            CHECK(m_header_list(m, &q));
+            open_at = SIZE_MAX;
+            q--; /* the loop's q++ brings it to the byte after "]" */
             continue;
         }
         if (m_atom_char(d)) {
