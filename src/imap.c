@@ -184,11 +184,15 @@ static int header_list_byte(struct mx_imap *r, unsigned b)
             return MX_IMAP_E_SYNTAX;
         return 0;
     case BRACKET_HL_NAME:
+        if (is_atom_char(b)) /* "]" among them */
+            return 0;
+        /* fall through: an atom name ends where a quoted one does, at SP or ")" */
+    case BRACKET_HL_AFTER:
         if (b == ' ')
             r->bracket = BRACKET_HL_FIRST;
         else if (b == ')')
             r->bracket = BRACKET_HL_CLOSE;
-        else if (!is_atom_char(b))
+        else
             return MX_IMAP_E_SYNTAX;
         return 0;
     case BRACKET_HL_QUOTED: /* the reasons of S_QUOTED, for the same bytes */
@@ -205,14 +209,6 @@ static int header_list_byte(struct mx_imap *r, unsigned b)
         if (b != '"' && b != '\\')
             return MX_IMAP_E_QUOTED;
         r->bracket = BRACKET_HL_QUOTED;
-        return 0;
-    case BRACKET_HL_AFTER:
-        if (b == ' ')
-            r->bracket = BRACKET_HL_FIRST;
-        else if (b == ')')
-            r->bracket = BRACKET_HL_CLOSE;
-        else
-            return MX_IMAP_E_SYNTAX;
         return 0;
     default: /* BRACKET_HL_CLOSE: section = "[" section-spec "]", nothing between ")" and "]" */
         if (b != ']')

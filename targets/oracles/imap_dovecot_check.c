@@ -214,29 +214,40 @@ static void sb_quoted(struct sbuf *b, const uint8_t *p, size_t n)
     sb_str(b, "\"");
 }
 
+/* t[i] opens a header list as dovecot splits it (RFC 3501 §9 header-list = "(" header-fld-name
+ * *(SP header-fld-name) ")"): a header-fields atom, "(", atoms and quoted names, ")". Returns the
+ * ")"'s index, or 0 when t[i] opens none or the list holds something else (a literal, a nested
+ * list) or never closes. */
+static size_t dv_header_list_close(const struct dv_tok *t, size_t nt, size_t i)
+{
+    size_t j;
+    if (i + 2 >= nt || !is_header_fields_atom(&t[i]) || t[i + 1].kind != DV_OPEN)
+        return 0;
+    for (j = i + 2; j < nt && (t[j].kind == DV_ATOM || t[j].kind == DV_QUOTED); j++)
+        ;
+    return j < nt && t[j].kind == DV_CLOSE ? j : 0;
+}
+
+/* does the section's "]" come right after the list's ")" at t[j] (an atom starting with "]")? */
+static int dv_section_closed(const struct dv_tok *t, size_t nt, size_t j)
+{
+    return j + 1 < nt && t[j + 1].kind == DV_ATOM && t[j + 1].n > 0 && t[j + 1].p[0] == ']';
+}
+
 /* dovecot's parser splits a section's header list at SP and parens ("BODY[HEADER.FIELDS", "(",
  * "TO]", ")", "]<0.10>"); imap-fetch.c puts it together again. Does the same, in RFC 3501 §9
- * form (header-list = "(" header-fld-name *(SP header-fld-name) ")", the section's "]" right
- * after): appends to b the one atom those tokens are in libmx's reading and returns the index
- * past them, or returns 0 when t[i] does not open a header list made of atoms and quoted names
- * (a literal or a nested list: no such atom exists). Without the atom starting with "]" after
- * ")" the list is left unclosed, as dovecot read it. */
+ * form (the section's "]" right after the list's ")"): appends to b the one atom those tokens are
+ * in libmx's reading and returns the index past them, or returns 0 when t[i] opens no header
+ * list (dv_header_list_close). The atom after a list's ")" may open the next list
+ * ("...]<0.1>X[HEADER.FIELDS (B)]": libmx's atom goes on after "]", and a second "[" opens a
+ * section again). Without the atom starting with "]" the list is left unclosed, as dovecot read
+ * it. */
 static size_t dv_header_list_atom(const struct dv_tok *t, size_t nt, size_t i, struct sbuf *b)
 {
-    size_t j, first = 1;
-    /* one list per turn; the atom after a list's ")" may open the next ("...]<0.1>X[HEADER.FIELDS
-     * (B)]": libmx's atom goes on after "]", so a second "[" opens a section again) */
-    for (;;) {
-        if (i + 2 >= nt || !is_header_fields_atom(&t[i]) || t[i + 1].kind != DV_OPEN)
-            return first ? 0 : i + 1;
-        for (j = i + 2; j < nt && t[j].kind != DV_CLOSE; j++)
-            if (t[j].kind != DV_ATOM && t[j].kind != DV_QUOTED)
-                return first ? 0 : i + 1;
-        if (j == nt)
-            return first ? 0 : i + 1;
-        if (first)
+    size_t j, start = i;
+    while ((j = dv_header_list_close(t, nt, i)) != 0) {
+        if (i == start)
             sb_put(b, t[i].p, t[i].n);
-        first = 0;
         sb_str(b, " (");
         for (size_t k = i + 2; k < j; k++) {
             if (k > i + 2)
@@ -247,11 +258,12 @@ static size_t dv_header_list_atom(const struct dv_tok *t, size_t nt, size_t i, s
                 sb_put(b, t[k].p, t[k].n);
         }
         sb_str(b, ")");
-        if (!(j + 1 < nt && t[j + 1].kind == DV_ATOM && t[j + 1].n > 0 && t[j + 1].p[0] == ']'))
-            return j + 1; /* unclosed, as dovecot read it */
+        if (!dv_section_closed(t, nt, j))
+            return j + 1;
         sb_put(b, t[j + 1].p, t[j + 1].n);
         i = j + 1; /* the "]" atom: it may open the next list */
     }
+    return i == start ? 0 : i + 1;
 }
 
 /* The command in RFC 3501 form: single SP separators, quoted strings with \\ and \" escaped,
@@ -436,22 +448,17 @@ static int k_section(const struct kctx *k)
  * [".NOT"] SP header-list, header-list = "(" header-fld-name *(SP header-fld-name) ")", and
  * section = "[" [section-spec] "]", the "]" right after the list's ")". Invalid: no name ("()"),
  * no list at all after the SP, a nested list, a literal name (an astring, but libmx refuses
- * it: include/mx/imap.h), or no
- * atom starting with "]" right after ")" ("(TO]))", "(TO)" CRLF: "TO]" is one name, "]" being
- * an ASTRING-CHAR). */
+ * it: include/mx/imap.h), or no atom starting with "]" right after ")" ("(TO]))", "(TO)" CRLF:
+ * "TO]" is one name, "]" being an ASTRING-CHAR). */
 static int dv_invalid_header_list(const struct dv_cmd *d)
 {
     for (size_t i = 0; i + 1 < d->ntok; i++) {
-        size_t j = i + 2;
+        size_t j;
         if (!is_header_fields_atom(&d->tok[i]) || d->tok[i + 1].kind == DV_CLOSE)
             continue; /* "(BODY[HEADER.FIELDS)": no SP, so to libmx a plain atom ending at ")" */
-        if (d->tok[i + 1].kind != DV_OPEN)
-            return 1; /* "HEADER.FIELDS" SP then no "(": section-text needs the header-list */
-        for (; j < d->ntok && (d->tok[j].kind == DV_ATOM || d->tok[j].kind == DV_QUOTED); j++)
-            ;
-        if (j == i + 2 || j == d->ntok || d->tok[j].kind != DV_CLOSE)
-            return 1;
-        if (j + 1 == d->ntok || d->tok[j + 1].kind != DV_ATOM || d->tok[j + 1].p[0] != ']')
+        /* no "(" after "HEADER.FIELDS" SP, a literal or nested list, no ")", no name, no "]" */
+        j = dv_header_list_close(d->tok, d->ntok, i);
+        if (j == 0 || j == i + 2 || !dv_section_closed(d->tok, d->ntok, j))
             return 1;
     }
     return 0;
