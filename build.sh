@@ -196,6 +196,9 @@ ensure_deps() {
 # to rebuild a patched fuzzer.
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 quoted() { local q; q=$(printf '%q ' "$@"); printf '%s' "${q% }"; }
+# copy_in SRC DIR: SRC into DIR under its own name by a new file renamed over the old one, so
+# that a fuzzer already running from DIR keeps its mapping (cp rewrites in place: SIGBUS)
+copy_in() { local f; f=$2/$(basename "$1"); cp -L "$1" "$f.tmp" && mv -f "$f.tmp" "$f"; }
 
 build_fuzzers() {
     local out=$1 obj=$2 warn=$3 t src o dicts maxlen libs d link_bssl
@@ -246,7 +249,8 @@ build_fuzzers() {
         link_bssl=("$(bssl_lib)/libssl.a" "$(bssl_lib)/libcrypto.a" -lpthread)
     else
         mkdir -p "$out/lib"
-        cp -L "$(bssl_lib)"/libssl.so.0 "$(bssl_lib)"/libcrypto.so.0 "$out/lib/"
+        copy_in "$(bssl_lib)/libssl.so.0" "$out/lib"
+        copy_in "$(bssl_lib)/libcrypto.so.0" "$out/lib"
         link_bssl=(-L"$(bssl_lib)" -lssl -lcrypto -Wl,-rpath,'$ORIGIN/lib')
     fi
     local lsep=" " mutators=""
@@ -266,7 +270,7 @@ build_fuzzers() {
                 extra+=("$MX_PCAP_LIB/libpcap.a")
             else
                 mkdir -p "$out/lib"
-                cp -L "$MX_PCAP_SHARED" "$out/lib/"
+                copy_in "$MX_PCAP_SHARED" "$out/lib"
                 extra+=(-lpcap -Wl,-rpath,'$ORIGIN/lib')
             fi
         fi
@@ -275,17 +279,20 @@ build_fuzzers() {
             # copied into OUT/lib; an RPATH (not RUNPATH) so that libdovecot's own NEEDED
             # entries are found there too
             mkdir -p "$out/lib"
-            cp -L "$MX_DOVECOT_SHARED" "$out/lib/"
+            copy_in "$MX_DOVECOT_SHARED" "$out/lib"
             local dep
             for dep in $(ldd "$MX_DOVECOT_SHARED" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
                 case $(basename "$dep") in libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|ld-linux*) continue ;; esac
-                cp -L "$dep" "$out/lib/"
+                copy_in "$dep" "$out/lib"
             done
             late+=("$MX_DOVECOT_SHARED" -Wl,--disable-new-dtags -Wl,-rpath,'$ORIGIN/lib')
         fi
         local link=("$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "${mut[@]}" "${extra[@]:0:1}" "$obj/libharness.a" "$obj/libmx.a"
                     "${engine[@]}" "${link_bssl[@]}" "${extra[@]:1}" "${late[@]}" -o "$out/$t")
-        "${link[@]}"
+        # linked beside the fuzzer and renamed over it: the linker writes its output in place,
+        # which would crash a fuzzer running from $out/$t (link_commands.json keeps -o $out/$t)
+        "${link[@]::${#link[@]}-1}" "$out/$t.tmp"
+        mv -f "$out/$t.tmp" "$out/$t"
         # "mutator": the objects bench/variant.py leaves out for a fuzzer without the mutator
         local mjson="" m
         for m in "${mut[@]}"; do mjson+="${mjson:+, }$(json_str "$m")"; done
