@@ -188,5 +188,7 @@ awk -v u="$used" -v c="$cap" 'BEGIN { exit !(u > c) }' && used=$cap
 if compgen -G "$dir/art/*" >/dev/null || compgen -G "$dir/afl/default/crashes/id:*" >/dev/null; then
     mkdir -p "$dir/art"
     ln -f "$bin" "$dir/art/$(basename "$bin").bin" 2>/dev/null || cp "$bin" "$dir/art/$(basename "$bin").bin"
+    # and its $ORIGIN/lib (BoringSSL, libpcap, libdovecot when not linked in), so that it runs there
+    if [[ -d $(dirname "$bin")/lib && ! -e $dir/art/lib ]]; then ln -s "$(readlink -f "$(dirname "$bin")/lib")" "$dir/art/lib"; fi
 fi
 echo "$found $secs ${execs:-0} $unrelated $used $(elapsed "$start")" >"$dir/result"
