@@ -289,8 +289,9 @@ build_fuzzers() {
         fi
         local link=("$CXX" "${cxxflags[@]}" "$obj/targets/$t.o" "${mut[@]}" "${extra[@]:0:1}" "$obj/libharness.a" "$obj/libmx.a"
                     "${engine[@]}" "${link_bssl[@]}" "${extra[@]:1}" "${late[@]}" -o "$out/$t")
-        # linked beside the fuzzer and renamed over it: the linker writes its output in place,
-        # which would crash a fuzzer running from $out/$t (link_commands.json keeps -o $out/$t)
+        # linked beside the fuzzer and renamed over it: whether a linker unlinks its output
+        # first (GNU ld does) or writes into it (a fuzzer running from $out/$t would crash) is
+        # the linker's business; the rename makes it ours (link_commands.json keeps -o $out/$t)
         "${link[@]::${#link[@]}-1}" "$out/$t.tmp"
         mv -f "$out/$t.tmp" "$out/$t"
         # "mutator": the objects bench/variant.py leaves out for a fuzzer without the mutator
