@@ -6,14 +6,15 @@
 # has mapped: SIGBUS. Against the build.sh of 9a40dc3 this test reports both libraries. Checked: the
 # fuzzer is alive after the rebuild and stops on SIGINT the way libFuzzer does; the binary and
 # the libraries have new inodes (a rewrite in place keeps the inode); no .tmp is left in $OUT.
-# Built with -fsanitize=fuzzer only (no ASan: this is about files, and it halves the build).
+# Built the OSS-Fuzz way (`./build.sh oss-fuzz`) into a private $OUT with the libfuzzer profile's
+# compilers and flags (`./build.sh flags libfuzzer`: build.conf is their one home).
 set -euo pipefail
 # shellcheck source=targets/tests/testlib.sh
 . "$(dirname "$0")/testlib.sh"
 
+eval "$("$ROOT/build.sh" flags libfuzzer)"
 build() {
-    OUT=$tmp/out WORK=$tmp/work CC=clang CXX=clang++ CFLAGS="-O1 -fsanitize=fuzzer-no-link" \
-        CXXFLAGS="-O1 -fsanitize=fuzzer-no-link" LIB_FUZZING_ENGINE=-fsanitize=fuzzer \
+    OUT=$tmp/out WORK=$tmp/work CC=$CC CXX=$CXX CFLAGS=$CFLAGS CXXFLAGS=$CXXFLAGS LIB_FUZZING_ENGINE=$ENGINE \
         "$ROOT/build.sh" oss-fuzz >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; bad "build $1 failed"; finish rebuild_under_running_fuzzer; }
 }
 build first
