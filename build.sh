@@ -198,7 +198,7 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 quoted() { local q; q=$(printf '%q ' "$@"); printf '%s' "${q% }"; }
 # copy_in SRC DIR: SRC into DIR under its own name by a new file renamed over the old one, so
 # that a fuzzer already running from DIR keeps its mapping (cp rewrites in place: SIGBUS)
-copy_in() { local f; f=$2/$(basename "$1"); cp -L "$1" "$f.tmp" && mv -f "$f.tmp" "$f"; }
+copy_in() { local f; f=$2/$(basename "$1"); mkdir -p "$2" && cp -L "$1" "$f.tmp" && mv -f "$f.tmp" "$f"; }
 
 build_fuzzers() {
     local out=$1 obj=$2 warn=$3 t src o dicts maxlen libs d link_bssl
@@ -248,7 +248,6 @@ build_fuzzers() {
     if [[ -f $(bssl_lib)/libcrypto.a ]]; then
         link_bssl=("$(bssl_lib)/libssl.a" "$(bssl_lib)/libcrypto.a" -lpthread)
     else
-        mkdir -p "$out/lib"
         copy_in "$(bssl_lib)/libssl.so.0" "$out/lib"
         copy_in "$(bssl_lib)/libcrypto.so.0" "$out/lib"
         link_bssl=(-L"$(bssl_lib)" -lssl -lcrypto -Wl,-rpath,'$ORIGIN/lib')
@@ -269,7 +268,6 @@ build_fuzzers() {
             if [[ -n ${MX_PCAP_LIB:-} && -f $MX_PCAP_LIB/libpcap.a ]]; then
                 extra+=("$MX_PCAP_LIB/libpcap.a")
             else
-                mkdir -p "$out/lib"
                 copy_in "$MX_PCAP_SHARED" "$out/lib"
                 extra+=(-lpcap -Wl,-rpath,'$ORIGIN/lib')
             fi
@@ -278,7 +276,6 @@ build_fuzzers() {
             # libdovecot: Debian's shared library and the libraries it loads (libunwind, liblzma)
             # copied into OUT/lib; an RPATH (not RUNPATH) so that libdovecot's own NEEDED
             # entries are found there too
-            mkdir -p "$out/lib"
             copy_in "$MX_DOVECOT_SHARED" "$out/lib"
             local dep
             for dep in $(ldd "$MX_DOVECOT_SHARED" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do

@@ -15,7 +15,10 @@ set -euo pipefail
 eval "$("$ROOT/build.sh" flags libfuzzer)"
 build() {
     OUT=$tmp/out WORK=$tmp/work CC=$CC CXX=$CXX CFLAGS=$CFLAGS CXXFLAGS=$CXXFLAGS LIB_FUZZING_ENGINE=$ENGINE \
-        "$ROOT/build.sh" oss-fuzz >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; bad "build $1 failed"; finish rebuild_under_running_fuzzer; }
+        "$ROOT/build.sh" oss-fuzz >"$tmp/build.log" 2>&1 && return
+    cat "$tmp/build.log"; bad "build $1 failed"
+    [[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null   # the fuzzer of a failed second build goes too
+    finish rebuild_under_running_fuzzer
 }
 build first
 [[ -x $tmp/out/imap && -f $tmp/out/lib/libssl.so.0 ]] || { bad "no imap or lib/libssl.so.0 in \$OUT"; finish rebuild_under_running_fuzzer; }
