@@ -120,7 +120,7 @@ static const char *check_one(struct fz_mutator *m, const uint8_t *in, size_t n, 
 
 static const char *const all_mutations[] = {
     "insert-write", "insert-copy", "delete", "duplicate", "swap", "splice", "reads-insert", "reads-tweak",
-    "reads-reset", "merge", "split", "starttls+tls", "starttls-pipelined", "tls", "clienthello",
+    "reads-reset", "merge", "split", "starttls+tls", "starttls-pipelined", "starttls-clienthello", "tls", "clienthello",
     "literal-insert", "literal-size", "header", "payload-bytes", "bytes", "command", "command-pipelined",
     "generate", "record-insert", "record-duplicate", "record-delete", "record-swap", "record-suite", "record-seq",
     "record-length", "record-corrupt", "record-padding", "record-type", "record-cuts", "record-splice",
@@ -297,6 +297,39 @@ static void test_starttls_transition(void **state)
         }
         if (!found)
             fail_msg("%s: no \"%s\" write followed by TLS up", cases[c].proto, cases[c].verb);
+        fz_mutator_free(&m);
+        free(in);
+    }
+}
+
+/* STARTTLS with a ClientHello behind it in one write: the protocol's verb, then the record
+ * header of a handshake (RFC 8446 5.1: type 22, version 3.x) and a ClientHello (4.1.2: type 1). */
+static void test_starttls_clienthello_pipelined(void **state)
+{
+    static const struct {
+        const char *proto, *verb;
+    } cases[] = {{"smtp", "STARTTLS\r\n"}, {"imap", "a STARTTLS\r\n"}, {"pop3", "STLS\r\n"}};
+    (void)state;
+    for (size_t c = 0; c < 3; c++) {
+        char text[200];
+        uint8_t *in, out[512];
+        size_t n, k, cur = 0, vn = strlen(cases[c].verb);
+        struct fz_mutator m;
+        struct fz_session s;
+        struct fz_event e;
+        int found = 0;
+        snprintf(text, sizeof text, "proto %s\nmode starttls\ncert yes\nclient \"x\\r\\n\"\n", cases[c].proto);
+        encode_ok(text, &in, &n);
+        fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
+        m.stack = 1;
+        k = until(&m, in, n, "starttls-clienthello", out, sizeof out);
+        fz_session_parse(&s, out, k);
+        while (fz_session_next(&s, &cur, &e))
+            if (e.type == FZ_EV_CLIENT && e.n > vn + 5 && memcmp(e.p, cases[c].verb, vn) == 0 &&
+                e.p[vn] == 0x16 && e.p[vn + 1] == 0x03 && e.p[vn + 5] == 0x01)
+                found = 1;
+        if (!found)
+            fail_msg("%s: no write of \"%s\" with a ClientHello behind it", cases[c].proto, cases[c].verb);
         fz_mutator_free(&m);
         free(in);
     }
@@ -528,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_every_shipped_seed_round_trips),
         cmocka_unit_test(test_literal_sizes_follow_the_octets),
         cmocka_unit_test(test_starttls_transition),
+        cmocka_unit_test(test_starttls_clienthello_pipelined),
         cmocka_unit_test(test_merge_keeps_the_bytes),
         cmocka_unit_test(test_tls_prefix_is_kept),
         cmocka_unit_test(test_byte_fallthrough_is_a_fraction),
