@@ -188,7 +188,11 @@ awk -v u="$used" -v c="$cap" 'BEGIN { exit !(u > c) }' && used=$cap
 if compgen -G "$dir/art/*" >/dev/null || compgen -G "$dir/afl/default/crashes/id:*" >/dev/null; then
     mkdir -p "$dir/art"
     ln -f "$bin" "$dir/art/$(basename "$bin").bin" 2>/dev/null || cp "$bin" "$dir/art/$(basename "$bin").bin"
-    # and its $ORIGIN/lib (BoringSSL, libpcap, libdovecot when not linked in), so that it runs there
-    if [[ -d $(dirname "$bin")/lib && ! -e $dir/art/lib ]]; then ln -s "$(readlink -f "$(dirname "$bin")/lib")" "$dir/art/lib"; fi
+    # and its $ORIGIN/lib (BoringSSL, libpcap, libdovecot when not linked in), so that it runs
+    # there: hard links (a copy across file systems), not a symlink to the build's out/lib, which
+    # the next build replaces (build.sh renames new libraries over the old, so linked ones stay)
+    if [[ -d $(dirname "$bin")/lib && ! -e $dir/art/lib ]]; then
+        cp -RLl "$(dirname "$bin")/lib" "$dir/art/lib" 2>/dev/null || cp -RL "$(dirname "$bin")/lib" "$dir/art/lib"
+    fi
 fi
 echo "$found $secs ${execs:-0} $unrelated $used $(elapsed "$start")" >"$dir/result"
