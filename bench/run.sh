@@ -31,7 +31,7 @@ usage() {
 usage: ./build.sh bench bugs [--trials N] [--first-trial K] [--time S] [--engine libfuzzer|afl|both]
                              [--jobs J] [--mutator on|off|both] [--configs shipped,pruned,empty]
                              [--clock wall|cpu] [--wall-limit S]
-                             [--quick] [--reuse-build] [--bug ID...]
+                             [--quick] [--reuse-build] [--bug ID...] [--target T...]
          time to the first crash recognised as each re-injected bug of bench/bugs/manifest:
          N trials of at most S seconds per bug x engine x configuration (shipped corpus +
          dictionary; empty corpus, no dictionary; and, when shipped seeds already trigger the
@@ -41,6 +41,7 @@ usage: ./build.sh bench bugs [--trials N] [--first-trial K] [--time S] [--engine
          Defaults: --trials 10 --time 30 --engine both --jobs 2 --mutator both, every
          configuration (several hours on 2 cores; most trials stop early). --quick: 3 trials x
          10 s, libFuzzer only, no empty configuration (does every target still find its bugs?).
+         --bug / --target: only those bugs / only their pairs with those targets.
          --clock cpu: S is CPU seconds of the fuzzer's own processes, not wall seconds (fair
          on a loaded machine); a trial is stopped after --wall-limit S wall seconds (default
          20 x --time) and then censored with the CPU it got. --first-trial K (default 1):
@@ -120,7 +121,7 @@ prefilter() {
 }
 
 cmd_bugs() {
-    local trials=10 first_trial=1 cap=30 engine=both jobs=2 quick=0 sel=() mutator=both configs=shipped,pruned,empty configs_set=0
+    local trials=10 first_trial=1 cap=30 engine=both jobs=2 quick=0 sel=() tsel=() mutator=both configs=shipped,pruned,empty configs_set=0
     local orig_args=("$@") reuse=0 clock=wall wall_limit=
     while [[ $# -gt 0 ]]; do
         case $1 in
@@ -136,6 +137,7 @@ cmd_bugs() {
         --quick) quick=1; shift ;;
         --reuse-build) reuse=1; shift ;;
         --bug) shift; while [[ $# -gt 0 && $1 != --* ]]; do sel+=("$1"); shift; done ;;
+        --target) shift; while [[ $# -gt 0 && $1 != --* ]]; do tsel+=("$1"); shift; done ;;
         -h | --help) usage; exit 0 ;;
         *) die "bugs: unknown argument $1 (see ./build.sh bench --help)" ;;
         esac
@@ -164,6 +166,26 @@ cmd_bugs() {
     [[ $clock == wall ]] && wall_limit=$cap
     [[ $engine =~ ^(libfuzzer|afl|both)$ ]] || die "--engine is libfuzzer, afl or both"
     [[ -f $MANIFEST ]] || die "no $MANIFEST"
+    for t in "${tsel[@]}"; do
+        manifest_targets | grep -qx -- "$t" || die "--target $t: not a fuzz target (targets: $(manifest_targets | tr '\n' ' '))"
+    done
+
+    # the bugs to measure
+    local lines=() line id patch origin tl repro rx t e
+    while read -r id patch origin tl repro rx; do
+        [[ -z $id ]] && continue
+        if [[ ${#sel[@]} -gt 0 ]] && ! printf '%s\n' "${sel[@]}" | grep -qx -- "$id"; then continue; fi
+        lines+=("$id $patch $tl $rx")
+    done < <(grep -E '^[A-Za-z0-9]' "$MANIFEST")
+    [[ ${#lines[@]} -gt 0 ]] || die "no bug selected (manifest ids: $(grep -E '^[A-Za-z0-9]' "$MANIFEST" | awk '{print $1}' | tr '\n' ' '))"
+    if [[ ${#tsel[@]} -gt 0 ]]; then
+        local any=0
+        for line in "${lines[@]}"; do
+            read -r id patch tl rx <<<"$line"
+            for t in ${tl//,/ }; do printf '%s\n' "${tsel[@]}" | grep -qx -- "$t" && any=1; done
+        done
+        [[ $any -eq 1 ]] || die "no selected bug is expected to be found by --target ${tsel[*]} (the manifest's targets column)"
+    fi
 
     local stamp out
     stamp=$(date +%Y%m%d-%H%M%S)
@@ -171,21 +193,12 @@ cmd_bugs() {
     mkdir -p "$out/trials" "$out/variants" "$out/seeds"
     say "== bench bugs: $trials trial(s) x ${cap}s, engine $engine, $jobs at a time -> ${out#"$ROOT"/}"
     {
-        echo "command: ./build.sh bench bugs --trials $trials$([[ $first_trial -ne 1 ]] && echo " --first-trial $first_trial") --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs --clock $clock$([[ $clock == cpu ]] && echo " --wall-limit $wall_limit")$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}"
+        echo "command: ./build.sh bench bugs --trials $trials$([[ $first_trial -ne 1 ]] && echo " --first-trial $first_trial") --time $cap --engine $engine --jobs $jobs --mutator $mutator --configs $configs --clock $clock$([[ $clock == cpu ]] && echo " --wall-limit $wall_limit")$([[ $quick -eq 1 ]] && echo " (--quick)")${sel[*]:+ --bug ${sel[*]}}${tsel[*]:+ --target ${tsel[*]}}"
         echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
         echo "machine: $(uname -n) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
         echo "clock: $clock"
     } >"$out/meta"
-
-    # the bugs to measure
-    local lines=() id patch origin tl repro rx t e
-    while read -r id patch origin tl repro rx; do
-        [[ -z $id ]] && continue
-        if [[ ${#sel[@]} -gt 0 ]] && ! printf '%s\n' "${sel[@]}" | grep -qx -- "$id"; then continue; fi
-        lines+=("$id $patch $tl $rx")
-    done < <(grep -E '^[A-Za-z0-9]' "$MANIFEST")
-    [[ ${#lines[@]} -gt 0 ]] || die "no bug selected (manifest ids: $(grep -E '^[A-Za-z0-9]' "$MANIFEST" | awk '{print $1}' | tr '\n' ' '))"
 
     local e_list
     e_list=$(engines_of "$engine")
@@ -220,6 +233,7 @@ cmd_bugs() {
             continue
         fi
         for t in ${tl//,/ }; do
+            if [[ ${#tsel[@]} -gt 0 ]] && ! printf '%s\n' "${tsel[@]}" | grep -qx -- "$t"; then continue; fi
             if ! manifest_targets | grep -qx -- "$t"; then
                 say "[$(ts)] $id: $t is not a fuzz target (./build.sh targets): skipped"
                 echo "$id/$t: no such target" >>"$out/skipped"
