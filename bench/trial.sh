@@ -170,6 +170,11 @@ else
     # init. What is left of the run's processes last seen goes now
     # shellcheck disable=SC2086
     [[ -n ${kids// /} ]] && kill -KILL $kids 2>/dev/null
+    # and a child forked after that last look: the forkserver leads its own process group
+    # (afl-fuzz setsid()s it) and its children stay in it when orphaned. Seen: two targets
+    # stopped for 15 and 34 minutes after their trials, holding build/fuzz-afl.lock, so that
+    # the next bench run could not build (run 20261204-025453)
+    for k in $kids; do kill -KILL -- "-$k" 2>/dev/null; done
     if [[ $clock == cpu ]]; then cpu_base=$(max "$(cpu_of "$dir/cpu.0")" "$cpu_run"); fi
     if [[ $found -eq 0 ]]; then check_crashes || true; fi
     if [[ $found -eq 0 ]]; then
