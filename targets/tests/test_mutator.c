@@ -263,42 +263,52 @@ static void test_literal_sizes_follow_the_octets(void **state)
     free(in);
 }
 
+/* The STARTTLS verb of each protocol (RFC 3207 4; RFC 9051 6.2.1, tagged; RFC 2595 4). */
+static const struct {
+    const char *proto, *verb;
+} starttls_cases[] = {{"smtp", "STARTTLS\r\n"}, {"imap", "a STARTTLS\r\n"}, {"pop3", "STLS\r\n"}};
+
+/* A one-write STARTTLS session of starttls_cases[c]'s protocol, mutated (one mutation a call)
+ * until `name` ran; parsed into s, which points into out. */
+static void starttls_mutated(size_t c, const char *name, uint8_t *out, size_t max, struct fz_session *s)
+{
+    char text[200];
+    uint8_t *in;
+    size_t n, k;
+    struct fz_mutator m;
+    snprintf(text, sizeof text, "proto %s\nmode starttls\ncert yes\nclient \"x\\r\\n\"\n", starttls_cases[c].proto);
+    encode_ok(text, &in, &n);
+    fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
+    m.stack = 1;
+    k = until(&m, in, n, name, out, max);
+    fz_session_parse(s, out, k);
+    fz_mutator_free(&m);
+    free(in);
+}
+
 /* A STARTTLS transition: the protocol's verb in a write, then TLS up. */
 static void test_starttls_transition(void **state)
 {
-    static const struct {
-        const char *proto, *verb;
-    } cases[] = {{"smtp", "STARTTLS\r\n"}, {"imap", "a STARTTLS\r\n"}, {"pop3", "STLS\r\n"}};
     (void)state;
     for (size_t c = 0; c < 3; c++) {
-        char text[200];
-        uint8_t *in, out[512];
-        size_t n, k, cur = 0;
-        struct fz_mutator m;
+        const char *verb = starttls_cases[c].verb;
+        uint8_t out[512];
+        size_t cur = 0, prev_n = 0;
         struct fz_session s;
         struct fz_event e;
         int found = 0;
         enum fz_ev_type prev = FZ_EV_SERVER;
         const uint8_t *prev_p = NULL;
-        size_t prev_n = 0;
-        snprintf(text, sizeof text, "proto %s\nmode starttls\ncert yes\nclient \"x\\r\\n\"\n", cases[c].proto);
-        encode_ok(text, &in, &n);
-        fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
-        m.stack = 1;
-        k = until(&m, in, n, "starttls+tls", out, sizeof out);
-        fz_session_parse(&s, out, k);
+        starttls_mutated(c, "starttls+tls", out, sizeof out, &s);
         while (fz_session_next(&s, &cur, &e)) {
-            if (e.type == FZ_EV_TLS && prev == FZ_EV_CLIENT && prev_n == strlen(cases[c].verb) &&
-                memcmp(prev_p, cases[c].verb, prev_n) == 0)
+            if (e.type == FZ_EV_TLS && prev == FZ_EV_CLIENT && prev_n == strlen(verb) && memcmp(prev_p, verb, prev_n) == 0)
                 found = 1;
             prev = e.type;
             prev_p = e.p;
             prev_n = e.n;
         }
         if (!found)
-            fail_msg("%s: no \"%s\" write followed by TLS up", cases[c].proto, cases[c].verb);
-        fz_mutator_free(&m);
-        free(in);
+            fail_msg("%s: no \"%s\" write followed by TLS up", starttls_cases[c].proto, verb);
     }
 }
 
@@ -306,32 +316,21 @@ static void test_starttls_transition(void **state)
  * header of a handshake (RFC 8446 5.1: type 22, version 3.x) and a ClientHello (4.1.2: type 1). */
 static void test_starttls_clienthello_pipelined(void **state)
 {
-    static const struct {
-        const char *proto, *verb;
-    } cases[] = {{"smtp", "STARTTLS\r\n"}, {"imap", "a STARTTLS\r\n"}, {"pop3", "STLS\r\n"}};
     (void)state;
     for (size_t c = 0; c < 3; c++) {
-        char text[200];
-        uint8_t *in, out[512];
-        size_t n, k, cur = 0, vn = strlen(cases[c].verb);
-        struct fz_mutator m;
+        const char *verb = starttls_cases[c].verb;
+        uint8_t out[512];
+        size_t cur = 0, vn = strlen(verb);
         struct fz_session s;
         struct fz_event e;
         int found = 0;
-        snprintf(text, sizeof text, "proto %s\nmode starttls\ncert yes\nclient \"x\\r\\n\"\n", cases[c].proto);
-        encode_ok(text, &in, &n);
-        fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
-        m.stack = 1;
-        k = until(&m, in, n, "starttls-clienthello", out, sizeof out);
-        fz_session_parse(&s, out, k);
+        starttls_mutated(c, "starttls-clienthello", out, sizeof out, &s);
         while (fz_session_next(&s, &cur, &e))
-            if (e.type == FZ_EV_CLIENT && e.n > vn + 5 && memcmp(e.p, cases[c].verb, vn) == 0 &&
-                e.p[vn] == 0x16 && e.p[vn + 1] == 0x03 && e.p[vn + 5] == 0x01)
+            if (e.type == FZ_EV_CLIENT && e.n > vn + 5 && memcmp(e.p, verb, vn) == 0 && e.p[vn] == 0x16 &&
+                e.p[vn + 1] == 0x03 && e.p[vn + 5] == 0x01)
                 found = 1;
         if (!found)
-            fail_msg("%s: no write of \"%s\" with a ClientHello behind it", cases[c].proto, cases[c].verb);
-        fz_mutator_free(&m);
-        free(in);
+            fail_msg("%s: no write of \"%s\" with a ClientHello behind it", starttls_cases[c].proto, verb);
     }
 }
 
