@@ -66,6 +66,8 @@ EOF
 manifest_targets() { "$ROOT/build.sh" targets --names; }
 target_field() { "$ROOT/build.sh" targets --field "$1" "$2"; }
 engines_of() { if [[ $1 == both ]]; then echo "libfuzzer afl"; else echo "$1"; fi; }
+# selected WORD [LIST...]: WORD is in LIST, or LIST is empty (no --bug / --target: everything)
+selected() { local w=$1; shift; [[ $# -eq 0 ]] || printf '%s\n' "$@" | grep -qx -- "$w"; }
 
 build_base() {   # the unpatched fuzzers, their dictionaries and objects (build/fuzz-ENGINE)
     local e=$1 log=$2
@@ -174,7 +176,7 @@ cmd_bugs() {
     local lines=() line id patch origin tl repro rx t e
     while read -r id patch origin tl repro rx; do
         [[ -z $id ]] && continue
-        if [[ ${#sel[@]} -gt 0 ]] && ! printf '%s\n' "${sel[@]}" | grep -qx -- "$id"; then continue; fi
+        selected "$id" "${sel[@]}" || continue
         lines+=("$id $patch $tl $rx")
     done < <(grep -E '^[A-Za-z0-9]' "$MANIFEST")
     [[ ${#lines[@]} -gt 0 ]] || die "no bug selected (manifest ids: $(grep -E '^[A-Za-z0-9]' "$MANIFEST" | awk '{print $1}' | tr '\n' ' '))"
@@ -182,7 +184,7 @@ cmd_bugs() {
         local any=0
         for line in "${lines[@]}"; do
             read -r id patch tl rx <<<"$line"
-            for t in ${tl//,/ }; do printf '%s\n' "${tsel[@]}" | grep -qx -- "$t" && any=1; done
+            for t in ${tl//,/ }; do selected "$t" "${tsel[@]}" && any=1; done
         done
         [[ $any -eq 1 ]] || die "no selected bug is expected to be found by --target ${tsel[*]} (the manifest's targets column)"
     fi
@@ -233,7 +235,7 @@ cmd_bugs() {
             continue
         fi
         for t in ${tl//,/ }; do
-            if [[ ${#tsel[@]} -gt 0 ]] && ! printf '%s\n' "${tsel[@]}" | grep -qx -- "$t"; then continue; fi
+            selected "$t" "${tsel[@]}" || continue
             if ! manifest_targets | grep -qx -- "$t"; then
                 say "[$(ts)] $id: $t is not a fuzz target (./build.sh targets): skipped"
                 echo "$id/$t: no such target" >>"$out/skipped"
