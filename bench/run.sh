@@ -21,6 +21,8 @@ export PYTHON
 
 # shellcheck source=bench/cpuclock.sh
 . "$HERE/cpuclock.sh"
+# shellcheck source=bench/judge.sh
+. "$HERE/judge.sh"
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -76,12 +78,14 @@ build_base() {   # the unpatched fuzzers, their dictionaries and objects (build/
 }
 
 # ---------------------------------------------------------------- bugs
-# prefilter BIN ENGINE CORPUS SEEDS_OUT REGEX DIR: copies into SEEDS_OUT the corpus files that do
-# not crash BIN. Writes DIR/verdict: "hits other first": hits = files recognised as the bug
-# (listed in DIR/triggering-seeds), other = files crashing otherwise (DIR/other-crash-seeds),
+# prefilter BIN ENGINE CORPUS SEEDS_OUT REGEX DIR REF: copies into SEEDS_OUT the corpus files that
+# do not crash BIN. Writes DIR/verdict: "hits other first": hits = files that trigger the bug
+# (listed in DIR/triggering-seeds): recognised, or crashing BIN alone while REF, the unpatched
+# fuzzer, passes them (bench/judge.sh; also in DIR/triggering-seeds-by-patch); other = files
+# crashing otherwise (DIR/other-crash-seeds; those crashing REF too in DIR/real-crash-seeds);
 # first = the first hit's name or -.
 prefilter() {
-    local bin=$1 e=$2 corpus=$3 sd=$4 rx=$5 dir=$6 files=() i=0 n rc last hit=0 other=0 first=-
+    local bin=$1 e=$2 corpus=$3 sd=$4 rx=$5 dir=$6 ref=$7 files=() i=0 n rc last hit=0 other=0 first=- v
     # a recogniser that reads no stack frame (an oracle's message, not crashsig.py's signature
     # line) needs no symbolized stack: llvm-symbolizer costs about a second per crashing seed,
     # and a shipped corpus holds up to a hundred seeds that trigger its bug
@@ -109,7 +113,13 @@ prefilter() {
         # files before the crashing one passed
         while [[ $i -lt $n && ${files[$i]} != "$last" ]]; do cp "${files[$i]}" "$sd/"; i=$((i + 1)); done
         [[ $i -lt $n ]] || break
-        if "$PYTHON" "$HERE/crashsig.py" match "$rx" "$dir/prefilter.log"; then
+        v=-
+        "$PYTHON" "$HERE/crashsig.py" match "$rx" "$dir/prefilter.log" || v=$(judge_by_patch "$bin" "$ref" "$last")
+        # a seed the recogniser does not know triggers the bug as well when the patch makes its
+        # crash (bench/judge.sh); one that crashes the real code too is not the patch's
+        [[ $v == patch ]] && basename "$last" >>"$dir/triggering-seeds-by-patch"
+        [[ $v == real ]] && basename "$last" >>"$dir/real-crash-seeds"
+        if [[ $v == - || $v == patch ]]; then
             hit=$((hit + 1))
             if [[ $first == - ]]; then first=$(basename "$last"); cp "$dir/prefilter.log" "$dir/triggering-seed.log"; fi
             basename "$last" >>"$dir/triggering-seeds"
@@ -267,7 +277,7 @@ cmd_bugs() {
                 # only the empty configuration: no seed is used, none needs replaying
                 echo "0 0 -" >"$out/seeds/$id/verdict"
             else
-                prefilter "$out/variants/$e0/$id/$t" "$e0" "$ROOT/corpus/$t" "$sd" "$rx" "$out/seeds/$id"
+                prefilter "$out/variants/$e0/$id/$t" "$e0" "$ROOT/corpus/$t" "$sd" "$rx" "$out/seeds/$id" "$BUILD/fuzz-$e0/out/$t"
             fi
             read -r hits other first <"$out/seeds/$id/verdict"
             nseeds=$(find "$ROOT/corpus/$t" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l)
@@ -332,23 +342,28 @@ cmd_bugs() {
         elif [[ $e == afl && $layout != - ]]; then
             so="$BUILD/fuzz-afl/out/mxfuzz_mutator_$layout.so"
         fi
+        # the reference a crash the recogniser does not know is judged by: the shipped fuzzer
         "$HERE/trial.sh" "$e" "$bin" "$seeds" "$d" "$maxlen" "$cap" "$seed" "$rx" "$dir" "$so" "$clock" "$wall_limit" \
-            >"$dir/trial.log" 2>&1 &
+            "$BUILD/fuzz-$e/out/$t" >"$dir/trial.log" 2>&1 &
         echo $! >"$dir/pid"
         running+=("$1")
     }
     finish_trial() {
-        local id t e cfg k seed seeds d maxlen rx dir found secs execs unrel src used wall
+        local id t e cfg k seed seeds d maxlen rx dir found secs execs unrel src used wall how
         read -r id t e cfg k seed seeds d maxlen rx <<<"$1"
         dir=$(trial_dir "$id" "$t" "$e" "$cfg" "$k")
-        if [[ -f $dir/result ]]; then read -r found secs execs unrel used wall <"$dir/result"; else found=0 secs=$cap execs=0 unrel=0; fi
+        if [[ -f $dir/result ]]; then read -r found secs execs unrel used wall how <"$dir/result"; else found=0 secs=$cap execs=0 unrel=0; fi
         used=${used:-0} wall=${wall:-0}
+        # fuzzer: the recogniser matched; patch: a crash only the patched binary has (bench/judge.sh)
         src=fuzzer
+        [[ ${how:-} == patch ]] && src="patch"
         [[ $found -eq 1 ]] || src=censored
+        [[ -s $dir/real-crashes ]] &&
+            say "[$(ts)] $id $t $e $cfg #$k: $(wc -l <"$dir/real-crashes") crash(es) of the real code too, not the patch's: ${dir#"$ROOT"/}/real-crashes"
         echo "$id,$t,$e,$cfg,$k,$seed,$found,$src,$secs,$execs,$unrel,$cap,$clock,$used,$wall" >>"$out/trials.csv"
         done_n=$((done_n + 1))
         if [[ $found -eq 1 ]]; then
-            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: found in ${secs}s $clock (${wall}s wall, $execs execs)$([[ $unrel -gt 0 ]] && echo ", after $unrel unrelated crash(es)")"
+            say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: found in ${secs}s $clock (${wall}s wall, $execs execs)$([[ $src == patch ]] && echo ", a crash the recogniser does not know that the real code passes")$([[ $unrel -gt 0 ]] && echo ", after $unrel unrelated crash(es)")"
         else
             say "[$(ts)] $done_n/$total $id $t $e $cfg #$k: not found in ${used}s $clock of ${cap}s (${wall}s wall, $execs execs)$([[ $unrel -gt 0 ]] && echo "; $unrel unrelated crash(es)")"
         fi

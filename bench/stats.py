@@ -259,6 +259,8 @@ def bugs(out):
         found_t = [t for t in ts if t != INF]
         execs = [int(float(r["execs"] or 0)) if r["found"] == "1" else INF for r in rs]
         by_corpus = sum(1 for r in rs if r["source"] == "corpus")
+        # found through a crash the recogniser does not know that the real code passes (judge.sh)
+        by_patch = sum(1 for r in rs if r["source"] == "patch")
         unrel = sum(int(r["unrelated_crashes"] or 0) for r in rs)
         # censored before the whole budget was used (--clock cpu: stopped by the wall limit)
         short = sum(1 for r in rs if r["found"] != "1" and r.get("used") not in (None, "")
@@ -267,7 +269,7 @@ def bugs(out):
             "key": key, "n": len(rs), "k": k, "cap": cap, "times": ts,
             "median": median(ts), "min": min(found_t) if found_t else None,
             "max": (max(found_t) if k == len(rs) else INF) if found_t else None,
-            "median_execs": median(execs), "corpus": by_corpus, "unrelated": unrel, "short": short,
+            "median_execs": median(execs), "corpus": by_corpus, "patch": by_patch, "unrelated": unrel, "short": short,
         })
     by_key = {s["key"]: s for s in summary}
     bug_order = []
@@ -287,9 +289,11 @@ def bugs(out):
     w = lines.append
     w("Time to bug: %s" % meta.get("command", ""))
     w("%s; %s; %s" % (meta.get("date", ""), meta.get("machine", ""), "commit " + meta.get("commit", "")))
-    w("found k/N: trials that hit a crash recognised as the bug within the cap; times in seconds of")
-    w("%s; '(corpus)': a shipped seed already triggers it (t=0," % clock)
-    w("no fuzzing). pruned: the shipped corpus without the seeds that trigger the bug, + dictionary")
+    w("found k/N: trials that hit a crash of the bug within the cap: recognised by its regex, or")
+    w("('N by patch') one the patched binary has alone and the real code passes (bench/judge.sh);")
+    w("times in seconds of %s." % clock)
+    w("'(corpus)': a shipped seed already triggers it (t=0, no fuzzing). pruned: the shipped")
+    w("corpus without the seeds that trigger the bug, + dictionary")
     w("(run only when some seed triggers it). A12/U/p compare that row with the empty configuration")
     w("for the same bug, target, engine and mutator: A12 > 0.5 = it finds the bug sooner than no corpus.")
     w("%s: without the session-aware mutator (targets/harness/mutator.h; the others have it, as" % NOMUT)
@@ -315,6 +319,8 @@ def bugs(out):
         found = "%d/%d" % (s["k"], s["n"])
         if s["corpus"]:
             found += " (corpus)"
+        if s.get("patch"):
+            found += " (%d by patch)" % s["patch"]
         me = s["median_execs"]
         w("%-24s %-12s %-9s %-13s %12s %8s %7s %7s %12s %6s %8s %7s %6s" % (
             bug, t, e, cfg, found, fmt_t(s["median"], s["cap"]), fmt_t(s["min"], s["cap"]),
@@ -326,7 +332,8 @@ def bugs(out):
                          fmt_t(s["min"], s["cap"]), fmt_t(s["max"], s["cap"]),
                          "" if me is None else (">cap" if me == INF else me),
                          "" if a is None else "%.3f" % a, "" if u is None else u,
-                         "" if p is None else "%.4f" % p, s["unrelated"], "" if am is None else "%.3f" % am])
+                         "" if p is None else "%.4f" % p, s["unrelated"], "" if am is None else "%.3f" % am,
+                         s["patch"]])
     w("")
     lines += matrix_text(summary)
     w("")
@@ -377,7 +384,7 @@ def bugs(out):
         cw = csv.writer(f)
         cw.writerow(["bug", "target", "engine", "config", "trials", "found", "found_by_corpus",
                      "median_s", "min_s", "max_s", "median_execs", "a12_shipped_vs_empty", "u", "p",
-                     "unrelated_crashes", "a12_mutator_vs_none"])
+                     "unrelated_crashes", "a12_mutator_vs_none", "found_by_patch"])
         cw.writerows(csv_rows)
 
     # Kaplan-Meier plots, one per bug x target

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # trial.sh — one time-to-bug trial, called by bench/run.sh (one core, nice).
 #
-#   trial.sh ENGINE BIN SEEDS DICT MAXLEN CAP SEED REGEX DIR [MUTATOR_SO [CLOCK [WALL_LIMIT]]]
+#   trial.sh ENGINE BIN SEEDS DICT MAXLEN CAP SEED REGEX DIR [MUTATOR_SO [CLOCK [WALL_LIMIT [REF]]]]
 #
 # ENGINE libfuzzer|afl; BIN the patched fuzzer; SEEDS a directory of starting inputs copied
 # fresh into DIR (empty: start from nothing); DICT a dictionary file or -; CAP seconds;
@@ -20,9 +20,13 @@
 # stat::number_of_executed_units; AFL++: the execs: field of the crash file name, else
 # fuzzer_stats), unrelated the number of crashes that did not match REGEX (libFuzzer is
 # restarted on the remaining time with the corpus it grew; AFL++ keeps going).
+# REF (- or absent: none) is the same target built from the real code: a crash REGEX does not
+# match is the bug too when the patched BIN crashes on it again alone and REF passes it
+# (bench/judge.sh); then DIR/result ends in "patch", else in "recogniser" (found) or "-". An input
+# that crashes REF too is listed in DIR/real-crashes: a bug that is not the patch's.
 set -uo pipefail
 engine=$1 bin=$2 seeds=$3 dict=$4 maxlen=$5 cap=$6 seed=$7 rx=$8 dir=$9 so=${10:--} clock=${11:-wall}
-wall_limit=${12:-$((20 * cap))}
+wall_limit=${12:-$((20 * cap))} ref=${13:--}
 [[ $clock == wall ]] && wall_limit=$cap
 [[ $clock =~ ^(wall|cpu)$ ]] || { echo "trial.sh: CLOCK is wall or cpu" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +41,16 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b ? a : b) }'; }
 # shellcheck source=bench/cpuclock.sh
 . "$HERE/cpuclock.sh"
+# shellcheck source=bench/judge.sh
+. "$HERE/judge.sh"
+# by_patch FILE: 0 when the patch makes the crash on FILE (bench/judge.sh); a crash of the real
+# code too goes on the list of DIR/real-crashes
+by_patch() {
+    local v
+    v=$(judge_by_patch "$bin" "$ref" "$1")
+    [[ $v == real ]] && echo "$1" >>"$dir/real-crashes"
+    [[ $v == patch ]]
+}
 # the clock a trial is measured on: CPU seconds of the fuzzer's processes so far (cpu_base: the
 # runs already over, cpu_run: the live run's tree) or wall seconds since launch
 cpu_base=0
@@ -74,7 +88,7 @@ stop_run() {   # SIGINT to the run's processes (libFuzzer and afl-fuzz stop clea
         kill "$rpid" 2>/dev/null
     fi
 }
-found=0 secs=$cap execs=0 unrelated=0
+found=0 secs=$cap execs=0 unrelated=0 how=-
 start=$(now)
 
 if [[ $engine == libfuzzer ]]; then
@@ -107,11 +121,18 @@ if [[ $engine == libfuzzer ]]; then
         execs=$((execs + ${n:-0}))
         if [[ $rc -eq 0 || $rc -eq 124 || $rc -eq 137 ]]; then break; fi
         if matches "$dir/log.$k"; then
-            found=1 secs=$t
+            found=1 secs=$t how=recogniser
             break
         fi
         # stopped at the budget (libFuzzer's exit status on SIGINT), not a crash
         [[ $stopped -eq 1 ]] && break
+        # the input libFuzzer wrote for the crash: a crash-* (a timeout-, oom- or slow-unit- one
+        # depends on the load at the time; leak-* needs the inputs before it)
+        art=$(grep -a 'Test unit written to ' "$dir/log.$k" | tail -n 1 | sed 's/.*Test unit written to //')
+        if [[ $(basename "$art") == crash-* ]] && by_patch "$art"; then
+            found=1 secs=$t how="patch"
+            break
+        fi
         unrelated=$((unrelated + 1))
         # a crash that does not match: keep the artifact for the record, fuzz on
         k=$((k + 1))
@@ -137,7 +158,9 @@ else
             [[ -n ${seen[$b]:-} ]] && continue
             seen[$b]=1
             { timeout 20 "$bin" "$f" >"$dir/replay.log" 2>&1; } 2>/dev/null
-            if matches "$dir/replay.log"; then
+            how=-
+            if matches "$dir/replay.log"; then how=recogniser; elif by_patch "$f"; then how="patch"; fi
+            if [[ $how != - ]]; then
                 found=1
                 if [[ $clock == cpu ]]; then
                     # the CPU at the last check before the file was seen (checks are 1 s apart)
@@ -186,7 +209,7 @@ fi
 # half-second) is censored like any other
 used=$(clock_now 0)
 if [[ $found -eq 1 ]] && awk -v s="$secs" -v c="$cap" 'BEGIN { exit !(s > c) }'; then found=0; fi
-[[ $found -eq 1 ]] || secs=$cap
+[[ $found -eq 1 ]] || { secs=$cap how=-; }
 awk -v u="$used" -v c="$cap" 'BEGIN { exit !(u > c) }' && used=$cap
 # the binary that crashed beside its crash files: a variant is rebuilt (or its build dir
 # replaced) by the next run, and an artifact replays only through the patched binary
@@ -200,4 +223,4 @@ if compgen -G "$dir/art/*" >/dev/null || compgen -G "$dir/afl/default/crashes/id
         cp -RLl "$(dirname "$bin")/lib" "$dir/art/lib" 2>/dev/null || cp -RL "$(dirname "$bin")/lib" "$dir/art/lib"
     fi
 fi
-echo "$found $secs ${execs:-0} $unrelated $used $(elapsed "$start")" >"$dir/result"
+echo "$found $secs ${execs:-0} $unrelated $used $(elapsed "$start") $how" >"$dir/result"
