@@ -121,7 +121,7 @@ static const char *check_one(struct fz_mutator *m, const uint8_t *in, size_t n, 
 static const char *const all_mutations[] = {
     "insert-write", "insert-copy", "delete", "duplicate", "swap", "splice", "reads-insert", "reads-tweak",
     "reads-reset", "merge", "split", "starttls+tls", "starttls-pipelined", "starttls-clienthello", "tls", "clienthello",
-    "literal-insert", "literal-size", "header", "payload-bytes", "bytes", "command", "command-pipelined",
+    "literal-insert", "literal-size", "literal-long-line", "header", "payload-bytes", "bytes", "command", "command-pipelined",
     "generate", "record-insert", "record-duplicate", "record-delete", "record-swap", "record-suite", "record-seq",
     "record-length", "record-corrupt", "record-padding", "record-type", "record-cuts", "record-splice",
     "raw-insert", "raw-duplicate", "raw-delete", "raw-swap", "raw-suite", "raw-version", "raw-type", "raw-length",
@@ -261,6 +261,48 @@ static void test_literal_sizes_follow_the_octets(void **state)
         assert_true(hit[i] > 0);
     fz_mutator_free(&m);
     free(in);
+}
+
+/* The marker made the end of a line longer than max-line, {N+} with N the octets that follow
+ * (issue 12 rule 3): the line is over the limit by 1-8 bytes when the limit is within 512
+ * bytes of it (max-line 64, 512), and a limit further off is lowered first (32768 -> 64); the
+ * words before the marker and the octets after it are kept. */
+static void test_literal_long_line(void **state)
+{
+    static const size_t limits[][2] = {{64, 64}, {512, 512}, {32768, 64}};
+    (void)state;
+    for (size_t c = 0; c < 3; c++) {
+        char text[200];
+        uint8_t *in, out[2048];
+        size_t n, k, cur = 0;
+        struct fz_mutator m;
+        struct fz_session s;
+        struct fz_event e;
+        snprintf(text, sizeof text, "proto imap\nmax-line %zu\nclient \"a APPEND INBOX {3}\\r\\nabc\\r\\n\"\n",
+                 limits[c][0]);
+        encode_ok(text, &in, &n);
+        fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
+        m.stack = 1;
+        k = until(&m, in, n, "literal-long-line", out, sizeof out);
+        fz_session_parse(&s, out, k);
+        assert_int_equal(s.max_line, limits[c][1]);
+        assert_true(fz_session_next(&s, &cur, &e));
+        assert_int_equal(e.type, FZ_EV_CLIENT);
+        const char *p = (const char *)e.p;
+        size_t line = 0;
+        while (line + 1 < e.n && !(p[line] == '\r' && p[line + 1] == '\n'))
+            line++;
+        assert_true(line + 1 < e.n);
+        const char *crlf = p + line;
+        assert_true(line > s.max_line);
+        assert_true(line <= s.max_line + 8);
+        assert_memory_equal(p, "a APPEND INBOX", 14);
+        assert_memory_equal(crlf - 5, " {3+}", 5);
+        assert_int_equal(e.n - line, 7);
+        assert_memory_equal(crlf, "\r\nabc\r\n", 7);
+        fz_mutator_free(&m);
+        free(in);
+    }
 }
 
 /* The STARTTLS verb of each protocol (RFC 3207 4; RFC 9051 6.2.1, tagged; RFC 2595 4). */
@@ -559,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_canonical_rejects_clamped_and_alias),
         cmocka_unit_test(test_every_shipped_seed_round_trips),
         cmocka_unit_test(test_literal_sizes_follow_the_octets),
+        cmocka_unit_test(test_literal_long_line),
         cmocka_unit_test(test_starttls_transition),
         cmocka_unit_test(test_starttls_clienthello_pipelined),
         cmocka_unit_test(test_merge_keeps_the_bytes),
