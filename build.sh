@@ -141,6 +141,9 @@ cmake_build() {
 DEPS_BASE="clang:clang cmake:cmake make:make zip:zip unzip:unzip libclang-rt-dev:@fuzzer-rt android-libboringssl-dev:$(bssl_inc)/openssl/ssl.h libpcap-dev:/usr/include/pcap/pcap.h libcmocka-dev:/usr/include/cmocka.h llvm:llvm-symbolizer dovecot-dev:$MX_DOVECOT_INCLUDE/imap-parser.h dovecot-core:$MX_DOVECOT_SHARED"
 DEPS_AFL="afl++:afl-fuzz"
 DEPS_TEST="valgrind:valgrind strace:strace tshark:tshark swaks:swaks curl:curl python3:python3 openssl:openssl"
+# bench/stats.py draws each bug's Kaplan-Meier curve as a PNG for the run's index.html with
+# gnuplot's pngcairo terminal (gnuplot-nox has it); the suite checks that drawing too
+DEPS_BENCH="gnuplot-nox:gnuplot"
 # ./build.sh oss-fuzz-check, also the suite's --deps debian form of it: base-builder's CXXFLAGS
 # carry -stdlib=libc++, so every C++ link (the fuzzers are linked with $CXX) needs libc++ and
 # libc++abi; the runner checks read binaries with file(1)
@@ -385,7 +388,7 @@ sanitizer_env() {
 }
 
 cmd_test() {
-    ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST $DEPS_OSSFUZZ
+    ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST $DEPS_BENCH $DEPS_OSSFUZZ
     # live mode's real servers (live/tests/): not in ensure_deps, because installing postfix or
     # dovecot plainly would start their system services; live/install.sh keeps them stopped.
     # As non-root it only says what is missing; that test is then reported as skipped.
@@ -517,9 +520,9 @@ oss-fuzz) cmd_oss_fuzz "$@" ;;
 oss-fuzz-check) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_OSSFUZZ
                 [[ " $* " == *" --deps debian "* ]] || ensure_deps $DEPS_OSSFUZZ_SOURCE
                 exec "$ROOT/ci/oss-fuzz/check.sh" "$@" ;;
-bench) ensure_deps $DEPS_BASE $DEPS_AFL; exec "$ROOT/bench/run.sh" "$@" ;;
+bench) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_BENCH; exec "$ROOT/bench/run.sh" "$@" ;;
 coverage) ensure_deps $DEPS_BASE; exec "$ROOT/tools/coverage.sh" "$@" ;;
-deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST $DEPS_OSSFUZZ $DEPS_OSSFUZZ_SOURCE; say "all dependencies present" ;;
+deps) ensure_deps $DEPS_BASE $DEPS_AFL $DEPS_TEST $DEPS_BENCH $DEPS_OSSFUZZ $DEPS_OSSFUZZ_SOURCE; say "all dependencies present" ;;
 live) ensure_deps $DEPS_BASE; cmake_build test live-judge mx-serve session-mutate; sanitizer_env
       exec "$ROOT/live/live.sh" --build "$TEST_DIR" "$@" ;;
 targets) cmd_targets "$@" ;;

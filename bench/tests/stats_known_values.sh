@@ -2,6 +2,7 @@
 # The measuring tools of bench/ give the right answers on known inputs:
 #  - bench/stats.py: Vargha-Delaney A12, Mann-Whitney U with its exact and approximate two-sided
 #    p, medians with censored trials, Kaplan-Meier steps (values worked out by hand / from tables);
+#  - bench/stats.py bugs: its Kaplan-Meier plot, a PNG that index.html shows;
 #  - bench/crashsig.py: the signature line of ASan, UBSan and LeakSanitizer reports (first frame
 #    in src/), and that a recogniser matches its own bug and not an unrelated crash.
 set -euo pipefail
@@ -68,7 +69,23 @@ EOF
 
 sig() { python3 "$ROOT/bench/crashsig.py" sig "$1"; }
 fails=0
+
 expect() { if [[ $2 == "$3" ]]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', want '$3'"; fails=$((fails + 1)); fi; }
+
+# stats.py bugs draws each bug x target's Kaplan-Meier curve as a PNG that index.html shows
+# (gnuplot's pngcairo; ./build.sh test and bench install gnuplot-nox): on made-up trials
+mkdir "$work/km"
+{
+    echo "bug,target,engine,config,trial,seed,found,source,seconds,execs,unrelated_crashes,cap,clock,used,wall"
+    for k in 1 2 3; do
+        echo "b,imap,libfuzzer,empty,$k,$((1000 * k + 17)),1,fuzzer,$k.5,100,0,60,cpu,$k.5,$k"
+        echo "b,imap,afl,empty,$k,$((1000 * k + 17)),$((k < 3)),fuzzer,$((k * 7)).0,900,0,60,cpu,60,60"
+    done
+} >"$work/km/trials.csv"
+python3 "$ROOT/bench/stats.py" bugs --out "$work/km" >"$work/km.out" 2>&1 || { cat "$work/km.out"; echo "FAIL: stats.py bugs"; exit 1; }
+expect "stats.py bugs: the Kaplan-Meier plot is a PNG" \
+    "$(head -c 8 "$work/km/km-b-imap.png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a
+expect "... shown in index.html" "$(grep -c "<img src='km-b-imap.png'" "$work/km/index.html" 2>/dev/null)" 1
 
 cat >"$work/asan" <<'EOF'
 ==123==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000031 at pc 0x1 bp 0x2 sp 0x3
