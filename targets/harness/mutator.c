@@ -688,6 +688,46 @@ static int mut_literal(struct fz_mutator *m)
     return 1;
 }
 
+/* One byte inserted before or after a delimiter of a client write, put in its place, or the
+ * delimiter deleted. The delimiters are where a reader's state changes (RFC 9051 9: the parens
+ * of a list, a section's brackets, a literal's braces, a partial's angle brackets, a quoted
+ * string's DQUOTE, SP between arguments), so the grammar's edges are one byte from them: a byte
+ * between a header list's ")" and its section's "]", an unclosed quote, "[" left open. They are
+ * a few bytes of a session, and the byte mutator picks its positions uniformly: from an empty
+ * corpus without dictionary it reached header-list-unclosed-accepted on imap_dovecot in 6/10
+ * (libFuzzer) and 2/10 (AFL++) trials of 60 CPU s before this mutation. */
+static int mut_delimiter(struct fz_mutator *m)
+{
+    static const char delims[] = "()[]{}<>\" ";
+    static const char bytes[] = " x)](\"\\{0\r"; /* delimiters, a word byte, an escape, a digit, CR */
+    long c = pick_client(m);
+    if (c < 0)
+        return 0;
+    const uint8_t *p = pl(m, &m->ev[c]);
+    size_t n = m->ev[c].n, nd = 0, j;
+    for (j = 0; j < n; j++)
+        nd += p[j] && strchr(delims, p[j]) != NULL;
+    if (!nd)
+        return 0;
+    size_t r = below(m, nd);
+    for (j = 0; j < n; j++)
+        if (p[j] && strchr(delims, p[j]) && r-- == 0)
+            break;
+    uint8_t b = (uint8_t)bytes[below(m, sizeof bytes - 1)];
+    size_t off = m->ev[c].off;
+    switch (below(m, 4)) {
+    case 0: set_payload3(m, (size_t)c, off, j + 1, &b, 1, off + j + 1, n - j - 1); break; /* after */
+    case 1: set_payload3(m, (size_t)c, off, j, &b, 1, off + j, n - j); break;             /* before */
+    case 2: /* instead (another byte: the same one would leave the write as it was) */
+        b = b == p[j] ? (uint8_t)'x' : b;
+        set_payload3(m, (size_t)c, off, j, &b, 1, off + j + 1, n - j - 1);
+        break;
+    default: set_payload3(m, (size_t)c, off, j, NULL, 0, off + j + 1, n - j - 1); break;  /* deleted */
+    }
+    m->last = "delimiter";
+    return 1;
+}
+
 /* A dictionary token into a client write: at a line start, at a random place, or replacing the
  * first word of a line. */
 static int mut_token(struct fz_mutator *m)
@@ -824,7 +864,7 @@ typedef int (*mutation)(struct fz_mutator *);
 static const mutation mutations[] = {
     mut_insert_write, mut_delete, mut_duplicate, mut_swap, mut_splice, mut_reads,
     mut_merge_split, mut_tls, mut_literal, mut_token, mut_header, mut_payload_bytes,
-    mut_command, mut_command, mut_generate,
+    mut_command, mut_command, mut_generate, mut_delimiter,
 };
 #define NMUT (sizeof mutations / sizeof mutations[0])
 

@@ -122,7 +122,7 @@ static const char *const all_mutations[] = {
     "insert-write", "insert-copy", "delete", "duplicate", "swap", "splice", "reads-insert", "reads-tweak",
     "reads-reset", "merge", "split", "starttls+tls", "starttls-pipelined", "starttls-clienthello", "tls", "clienthello",
     "literal-insert", "literal-size", "literal-long-line", "header", "payload-bytes", "bytes", "command", "command-pipelined",
-    "generate", "record-insert", "record-duplicate", "record-delete", "record-swap", "record-suite", "record-seq",
+    "generate", "delimiter", "record-insert", "record-duplicate", "record-delete", "record-swap", "record-suite", "record-seq",
     "record-length", "record-corrupt", "record-padding", "record-type", "record-cuts", "record-splice",
     "raw-insert", "raw-duplicate", "raw-delete", "raw-swap", "raw-suite", "raw-version", "raw-type", "raw-length",
     "raw-body-length", "raw-padding", "raw-cuts", "raw-splice", "prefix-fields",
@@ -303,6 +303,66 @@ static void test_literal_long_line(void **state)
         fz_mutator_free(&m);
         free(in);
     }
+}
+
+static int is_delim(char c)
+{
+    return c && strchr("()[]{}<>\" ", c) != NULL;
+}
+
+/* o (on bytes) is c (cn bytes) with one byte inserted before or after a delimiter (grow 1),
+ * put in a delimiter's place (grow 0) or a delimiter deleted (grow -1). */
+static int delimiter_edit(const char *o, size_t on, const char *c, size_t cn, int grow)
+{
+    for (size_t d = 0; d < cn; d++) {
+        if (!is_delim(c[d]))
+            continue;
+        for (size_t q = d; q <= d + 1 && grow == 1; q++)
+            if (on == cn + 1 && memcmp(o, c, q) == 0 && memcmp(o + q + 1, c + q, cn - q) == 0)
+                return 1;
+        if (grow == 0 && on == cn && memcmp(o, c, d) == 0 && o[d] != c[d] &&
+            memcmp(o + d + 1, c + d + 1, cn - d - 1) == 0)
+            return 1;
+        if (grow == -1 && on + 1 == cn && memcmp(o, c, d) == 0 && memcmp(o + d, c + d + 1, cn - d - 1) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* One byte inserted before or after a delimiter, put in its place, or the delimiter deleted;
+ * nothing else of the write changes. Over many seeds all four edits happen, and one of them is
+ * the §9 edge, a byte between the header list's ")" and the section's "]". */
+static void test_delimiter_edges(void **state)
+{
+    static const char cmd[] = "a1 FETCH 1 BODY[HEADER.FIELDS (TO)]\r\n";
+    const size_t cn = sizeof cmd - 1;
+    uint8_t *in, out[512];
+    size_t n;
+    struct fz_mutator m;
+    unsigned seen[3] = {0}, edge = 0;
+    (void)state;
+    encode_ok("proto imap\nclient \"a1 FETCH 1 BODY[HEADER.FIELDS (TO)]\\r\\n\"\n", &in, &n);
+    fz_mutator_init(&m, FZ_LAYOUT_SESSION, NULL, NULL);
+    m.stack = 1;
+    for (uint64_t seed = 0; seed < 40000; seed++) {
+        struct fz_session s;
+        struct fz_event e;
+        size_t cur = 0, k = fz_mutate(&m, in, n, NULL, 0, out, sizeof out, seed);
+        if (strcmp(m.last, "delimiter") != 0)
+            continue;
+        fz_session_parse(&s, out, k);
+        assert_true(fz_session_next(&s, &cur, &e));
+        int grow = (int)e.n - (int)cn;
+        assert_true(grow >= -1 && grow <= 1);
+        if (!delimiter_edit((const char *)e.p, e.n, cmd, cn, grow))
+            fail_msg("seed %llu: '%.*s' is not one byte edited at a delimiter of '%s'", (unsigned long long)seed,
+                     (int)e.n, (const char *)e.p, cmd);
+        seen[grow + 1]++;
+        edge += grow == 1 && memcmp(e.p, cmd, 34) == 0 && e.p[34] != ']';
+    }
+    assert_true(seen[0] > 0 && seen[1] > 0 && seen[2] > 0 && edge > 0);
+    fz_mutator_free(&m);
+    free(in);
 }
 
 /* The STARTTLS verb of each protocol (RFC 3207 4; RFC 9051 6.2.1, tagged; RFC 2595 4). */
@@ -602,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_every_shipped_seed_round_trips),
         cmocka_unit_test(test_literal_sizes_follow_the_octets),
         cmocka_unit_test(test_literal_long_line),
+        cmocka_unit_test(test_delimiter_edges),
         cmocka_unit_test(test_starttls_transition),
         cmocka_unit_test(test_starttls_clienthello_pipelined),
         cmocka_unit_test(test_merge_keeps_the_bytes),
