@@ -59,10 +59,10 @@ python3 "$ROOT/bench/variant.py" replay --root "$ROOT" --build "$BUILD" --jobs 1
     { cat "$work/build.out"; fail "building mx-serve with $name failed"; }
 
 # the bound is what it was (120 s, 300 replays); --until ends the mutation at the first finding
-# of the rule. Seed 6's second round of mutants holds one that moves an EHLO session to the
-# listener without a certificate (11 replays at 38a4969; seed 49, used before, found nothing in
-# 300 once the delimiter mutation changed the mutator's stream: re-check when the mutator changes) (seed 7 needed over 40 replays, more than the 120 s allowed
-# at load 27); the minimizer gets 30 replays, enough to cut the mutant down
+# of the rule; the minimizer gets 30 replays, enough to cut the mutant down. Seed 6 found it
+# after 11 replays in a hand run at 38a4969 (seed 49 found nothing in 300 once the delimiter
+# mutation changed the mutator's stream), but not in one run of this test: a seeded run with
+# --jobs 3 does not repeat, so this seed is not yet a reliable bound
 fuzz planted "$work/bin/mx-serve" 120 300 --until "$RULE" --min-budget 30
 records planted seed >"$work/seed.findings"
 grep -q "| $RULE" "$work/seed.findings" && { cat "$work/seed.findings"; fail "a seed itself shows $RULE: the test would not show the fuzzer finding it"; }
