@@ -19,7 +19,13 @@ trap 'rm -rf "$work"' EXIT
 trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
 fail() { echo "FAIL: $*"; exit 1; }
 SEEDS=(corpus/starttls/smtp-advertise-cert corpus/starttls/smtp-sequence corpus/starttls/smtp-state-reset)
-RULE=Q237327 SEED=6
+# the fixed seeds tried in turn, each with the bound below; the first to find the bug is the run
+# checked from then on. Measured at 50ebcb5 (--time 100 --count 300): seed 6 finds it after 11
+# replays (5 runs, one with --jobs 1, two under a load average near 6: the same 11 each time),
+# 7 and 8 after 25; of seeds 1-12, 8 found it within 300 replays. A mutator change reshuffles
+# which seeds find it (the delimiter mutation left seed 49 without it): three seeds keep the test
+# about the pipeline, not one seed's luck, and a broken pipeline still fails all three
+RULE=Q237327 TRY_SEEDS=(6 7 8)
 cd "$ROOT" || exit 1
 
 # stopped NAME: no pid file left, no port of the run answering
@@ -58,25 +64,26 @@ python3 "$ROOT/bench/variant.py" replay --root "$ROOT" --build "$BUILD" --jobs 1
     --patch "$ROOT/bench/bugs/$name.patch" --target mx-serve --out "$work/bin" >"$work/build.out" 2>&1 ||
     { cat "$work/build.out"; fail "building mx-serve with $name failed"; }
 
-# the bound is what it was (120 s, 300 replays); --until ends the mutation at the first finding
-# of the rule; the minimizer gets 30 replays, enough to cut the mutant down. Seed 6 found it
-# after 11 replays in a hand run at 38a4969 (seed 49 found nothing in 300 once the delimiter
-# mutation changed the mutator's stream), but not in one run of this test: a seeded run with
-# --jobs 3 does not repeat, so this seed is not yet a reliable bound
-fuzz planted "$work/bin/mx-serve" 120 300 --until "$RULE" --min-budget 30
-records planted seed >"$work/seed.findings"
-grep -q "| $RULE" "$work/seed.findings" && { cat "$work/seed.findings"; fail "a seed itself shows $RULE: the test would not show the fuzzer finding it"; }
-records planted fuzz >"$work/fuzz.findings"
-line=$(grep -m1 "| $RULE" "$work/fuzz.findings") ||
-    { cat "$work/planted.out"; fail "--fuzz did not find $name ($RULE) within the bound"; }
-grep -q "live fuzz: .*new finding after [0-9]* replays: .*$RULE" "$work/planted.out" ||
-    { cat "$work/planted.out"; fail "no progress line for the $RULE finding"; }
+# the bound is what it was (120 s, 300 replays) for each seed; --until ends the mutation at the
+# first finding of the rule; the minimizer gets 30 replays, enough to cut the mutant down
+for SEED in "${TRY_SEEDS[@]}"; do
+    fuzz "planted$SEED" "$work/bin/mx-serve" 120 300 --until "$RULE" --min-budget 30
+    records "planted$SEED" seed >"$work/seed.findings"
+    grep -q "| $RULE" "$work/seed.findings" && { cat "$work/seed.findings"; fail "a seed itself shows $RULE: the test would not show the fuzzer finding it"; }
+    records "planted$SEED" fuzz | grep "| $RULE" >"$work/fuzz.findings" && break
+    echo "seed $SEED: no $RULE finding in $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["replays"])' "$work/planted$SEED/fuzz.json") replays"
+done
+planted=planted$SEED
+line=$(head -n1 "$work/fuzz.findings")
+[[ -n $line ]] || { cat "$work/$planted.out"; fail "--fuzz did not find $name ($RULE) within the bound, with any of the seeds ${TRY_SEEDS[*]}"; }
+grep -q "live fuzz: .*new finding after [0-9]* replays: .*$RULE" "$work/$planted.out" ||
+    { cat "$work/$planted.out"; fail "no progress line for the $RULE finding"; }
 IFS='|' read -r mutant _ cmd minimal <<<"$line"
 mutant=${mutant% } cmd=${cmd# } cmd=${cmd% } minimal=${minimal# }
 [[ -n $minimal && -f $minimal ]] || fail "the finding has no minimal session ($line)"
 [[ $(stat -c %s "$minimal") -lt $(stat -c %s "$mutant") ]] ||
     fail "the minimal session ($(stat -c %s "$minimal") bytes) is not smaller than the mutant ($(stat -c %s "$mutant") bytes)"
-grep -qF "replay on fresh servers: $cmd" "$work/planted/report.txt" || fail "report.txt does not print the replay command '$cmd'"
+grep -qF "replay on fresh servers: $cmd" "$work/$planted/report.txt" || fail "report.txt does not print the replay command '$cmd'"
 echo "ok: $name found by --fuzz from seeds without it; minimal session $(stat -c %s "$minimal") of $(stat -c %s "$mutant") bytes"
 
 # the report's command, as printed, against a freshly started server (live.sh in place of
@@ -92,7 +99,7 @@ echo "ok: '$cmd' reproduces it on a freshly started server"
 
 # the same fuzz run: the same seeds, seed and feedback, and as many replays as the planted run
 # took (the mutants are the same while both servers answer alike), without --until
-n=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["replays"])' "$work/planted/fuzz.json")
+n=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["replays"])' "$work/$planted/fuzz.json")
 fuzz real "$BUILD/tools/mx-serve" 120 "$n" --min-budget 30
 records real any >"$work/real.findings"
 grep -q "| $RULE" "$work/real.findings" && { cat "$work/real.findings"; fail "the real mx-serve shows $RULE under the same fuzz run"; }
