@@ -527,11 +527,6 @@ static int mut_tls(struct fz_mutator *m)
     }
 }
 
-/* Literal markers {N} / {N+} at the end of a line (RFC 9051 4.3, RFC 7888 3): N set to the
- * octets that follow up to the next CRLF (consistent), one off either way, zero, the
- * session's literal limit +/- 1 (the TOOBIG boundary), LITERAL-'s 4096 (+1; half the time with
- * the header that makes it the binding bound), or the + toggled. A new literal is inserted
- * when there is none. */
 /* The marker at ev[i][open, close] made the end of a line longer than the session's max_line,
  * with {octets+}: a server still owes such a line's literal its octets (issue 12 rule 3;
  * RFC 7888 4: the client sends them without waiting), so they must be swallowed, never run as
@@ -559,9 +554,9 @@ static int literal_long_line(struct fz_mutator *m, size_t i, size_t open, size_t
         max_line = (size_t)64 << lnib;
     }
     uint8_t mid[600]; /* padding (at most 519: see above), a space, the marker */
-    size_t pad = len > max_line ? below(m, 8) : max_line - len + 1 + below(m, 8), nm = 0;
+    size_t pad = len > max_line ? below(m, 8) : max_line - len + 1 + below(m, 8);
     memset(mid, 'x', pad);
-    nm = pad;
+    size_t nm = pad;
     memcpy(mid + nm, p + at, open - at);
     nm += open - at;
     memcpy(mid + nm, num, (size_t)nn);
@@ -571,6 +566,11 @@ static int literal_long_line(struct fz_mutator *m, size_t i, size_t open, size_t
     return 1;
 }
 
+/* Literal markers {N} / {N+} at the end of a line (RFC 9051 4.3, RFC 7888 3): N set to the
+ * octets that follow up to the next CRLF (consistent), one off either way, zero, the
+ * session's literal limit +/- 1 (the TOOBIG boundary), LITERAL-'s 4096 (+1; half the time with
+ * the header that makes it the binding bound), or the + toggled. A new literal is inserted
+ * when there is none. */
 static int mut_literal(struct fz_mutator *m)
 {
     size_t cand_ev[32], cand_open[32], cand_close[32], k = 0;
