@@ -519,6 +519,10 @@ static void model_init(struct judge *j, const struct fz_session *s)
      * accepted (RFC 3207 4: 454; RFC 3501 6.2.1: BAD; RFC 2595 4: -ERR); live/run.py replays such
      * a session only on a listener set up that way (mx-serve's *-tlsdown) */
     j->m.tls_unavailable = fz_session_tls_unavailable(s);
+    /* version 3 bit 2: the listener advertises LITERAL-, so a {N+} over 4096 octets is refused
+     * with BAD [TOOBIG] (RFC 7888 4), as the starttls target's run sets it (starttls_run.c);
+     * live/run.py replays such a session only on a literal-minus listener (mx-serve's *-lminus) */
+    j->m.literal_minus = fz_session_literal_minus(s);
     j->m.max_line = s->max_line;
     j->m.max_message = s->max_literal;
     j->m.phase = s->mode == FZ_MODE_IMPLICIT ? M_PRE_TLS : M_CMD;
