@@ -27,7 +27,9 @@
  * 7.1.5; a command the server implements and the model does not know; credentials the real
  * server checks and the model takes as given): after such a choice the two states may differ, so
  * the rest of the session is not applicable (n.a.), never a finding. One finding ends the
- * judgement of a session too: what follows is a consequence.
+ * judgement of a session too: what follows is a consequence. An IMAP session is judged in its
+ * header's literal mode (LITERAL+, or LITERAL- for version 3 flags bit 2, RFC 7888 4); a
+ * CAPABILITY reply listing the other mode is n.a. (another listener than the session's).
  *
  * Output, one verdict a line: "<pass|finding|choice|na>\t<rule>\t<expected>\t<got>\t<detail>",
  * then "classes\t<the server's reply-class sequence>" (the differential and the mutator's
@@ -379,6 +381,14 @@ static void match(struct judge *j)
                 if (what)
                     verdict(j, "finding", e->rule, e->offers ? "STARTTLS listed" : "not listed",
                             l ? "listed" : "not listed", "%s %s: '%s'", word, what, us);
+                else if (j->proto == FZ_PROTO_IMAP && lists(j->rq.p, un, j->m.literal_minus ? "LITERAL+" : "LITERAL-"))
+                    /* RFC 7888 4 (LITERAL-) / 3 (LITERAL+): the listener takes {N+} as it
+                     * advertises; the other mode than the header's is another listener than the
+                     * session's, whose literal rules the model does not apply */
+                    verdict(j, "na", LITERAL_MODE_RULE, j->m.literal_minus ? "LITERAL-" : "LITERAL+",
+                            j->m.literal_minus ? "LITERAL+" : "LITERAL-",
+                            "the session's header says %s, the server advertises the other: '%s'",
+                            j->m.literal_minus ? "LITERAL-" : "LITERAL+", us);
                 else if (e->logindis >= 0 && lists(j->rq.p, un, "LOGINDISABLED") != e->logindis)
                     /* RFC 2595 3.2: a server that disables LOGIN before TLS lists LOGINDISABLED;
                      * disabling it is the server's policy (libmx's: while TLS is offered) */

@@ -718,8 +718,7 @@ int imap_auth_judge(const struct fz_session *s, char *transcript, size_t max_lin
     }
     int adv = advertised_literal(srv.p, srv.n);
     if (adv >= 0 && adv != j.literal_minus) {
-        ij_verdict(&j, "na", "RFC 7888 4: a listener advertises LITERAL+ or LITERAL-, and follows that one",
-                   j.literal_minus ? "LITERAL-" : "LITERAL+", adv == 2 ? "LITERAL+ and LITERAL-" : adv ? "LITERAL-" : "LITERAL+",
+        ij_verdict(&j, "na", LITERAL_MODE_RULE, j.literal_minus ? "LITERAL-" : "LITERAL+", adv == 2 ? "LITERAL+ and LITERAL-" : adv ? "LITERAL-" : "LITERAL+",
                    "the session's header says %s; the server's listener advertises otherwise, so the model's rules "
                    "are not the listener's: the session is not judged", j.literal_minus ? "LITERAL-" : "LITERAL+");
         goto out;

@@ -13,8 +13,9 @@
 #    planted_divergence_found.sh does): a finding of RFC 7888 4's LITERAL- rule on the LITERAL-
 #    reader session, none on the LITERAL+ one.
 #  - The real server's replies with LITERAL+ advertised in place of LITERAL- are n.a. (the
-#    listener is not the session's), and on a server without a literal-minus listener (dovecot,
-#    postfix) such a session is n.a. with that reason, never judged under LITERAL+.
+#    listener is not the session's; both judges, without a server), and on a server without a
+#    literal-minus listener (dovecot, postfix) such a session is n.a. with that reason, never
+#    judged under LITERAL+.
 # Afterwards no mx-serve of the run may be alive and none of its ports may accept a connection.
 # Needs no root: mx-serve only.
 set -uo pipefail
@@ -107,6 +108,32 @@ grep -qP "^na\tRFC 7888 4: a listener advertises LITERAL\+ or LITERAL-[^\t]*\tLI
     { cat "$work/plus-advertised.out"; fail "LITERAL+ advertised to a LITERAL- session is not n.a."; }
 grep -q "^finding" "$work/plus-advertised.out" && { cat "$work/plus-advertised.out"; fail "LITERAL+ advertised: a finding"; }
 echo "ok: the same replies with LITERAL+ advertised: n.a. (the listener is not the session's)"
+
+# the pre-login machine's judge (live/judge.c) likewise: corpus/starttls/imap-literal-minus's
+# recorded replies are judged without n.a.; with LITERAL+ in their CAPABILITY line, n.a.
+for mode in recorded swapped; do
+    python3 -B - corpus/starttls/imap-literal-minus "$work/starttls.$mode" "$mode" <<'EOF' || fail "writing the transcript"
+import sys
+sys.path.insert(0, "tools")
+import mxsession
+s = mxsession.parse(open(sys.argv[1], "rb").read())
+n = 0
+with open(sys.argv[2], "w") as f:
+    for k, b in s.events:
+        if sys.argv[3] == "swapped" and k == "S":
+            n += b.count(b"LITERAL-")
+            b = b.replace(b"LITERAL-", b"LITERAL+")
+        if k in ("C", "S"):
+            f.write("%s %s\n" % (k, b.hex()))
+    f.write("X\n")
+sys.exit("no LITERAL- advertised in the session" if sys.argv[3] == "swapped" and not n else 0)
+EOF
+    "$JUDGE" corpus/starttls/imap-literal-minus "$work/starttls.$mode" >"$work/starttls.$mode.out" || fail "live-judge exited non-zero"
+done
+grep -q "^finding\|^na" "$work/starttls.recorded.out" && { cat "$work/starttls.recorded.out"; fail "imap-literal-minus's recorded replies: a finding or n.a."; }
+grep -qP "^na\tRFC 7888 4: a listener advertises LITERAL\+ or LITERAL-[^\t]*\tLITERAL-\tLITERAL\+\t" "$work/starttls.swapped.out" ||
+    { cat "$work/starttls.swapped.out"; fail "imap-literal-minus with LITERAL+ advertised is not n.a."; }
+echo "ok: corpus/starttls/imap-literal-minus: recorded replies judged, with LITERAL+ advertised n.a."
 
 # a server without a literal-minus listener: n.a., with the reason (live/run.py, no replay)
 python3 -B - "$MINUS" <<'EOF' || fail "a LITERAL- session on a server without a literal-minus listener"
