@@ -24,11 +24,12 @@
  *   - a command that breaks the formal syntax (RFC 3501 9, the model's error): refused, BAD (or
  *     NO [TOOBIG] for a literal over the limit, RFC 7888 4 / RFC 4469), never accepted and never
  *     a "+" for a literal after the error. Under LITERAL- a {N+} over 4096 octets is such an
- *     error whatever the server's own limits (RFC 7888 4 fixes the number): accepted, a finding. The model then skips to the next line, swallowing the
- *     octets of a {N+} that ends it: RFC 7888 3 has the server "treat the specified number of
- *     following octets and the following line as part of the same command" even when it rejects
- *     errors line by line. A mismatch right after such a skip (or after the server refused a
- *     command holding a {N+}) names that rule.
+ *     error whatever the server's own limits (RFC 7888 4 fixes the number): accepted, a
+ *     finding. The model then skips to the next line, swallowing the octets of a {N+} that ends
+ *     it: RFC 7888 3 has the server "treat the specified number of following octets and the
+ *     following line as part of the same command" even when it rejects errors line by line. A
+ *     mismatch right after such a skip (or after the server refused a command holding a {N+})
+ *     names that rule.
  * The server's untagged data lines (and its own literals inside them, RFC 3501 4.3) are skipped;
  * "* BYE" is the server closing (RFC 3501 7.1.5: a choice after a refusal, the end after LOGOUT).
  * A server that advertises (CAPABILITY, or a [CAPABILITY] response code) the other literal mode
@@ -718,9 +719,11 @@ int imap_auth_judge(const struct fz_session *s, char *transcript, size_t max_lin
     }
     int adv = advertised_literal(srv.p, srv.n);
     if (adv >= 0 && adv != j.literal_minus) {
-        ij_verdict(&j, "na", LITERAL_MODE_RULE, j.literal_minus ? "LITERAL-" : "LITERAL+", adv == 2 ? "LITERAL+ and LITERAL-" : adv ? "LITERAL-" : "LITERAL+",
-                   "the session's header says %s; the server's listener advertises otherwise, so the model's rules "
-                   "are not the listener's: the session is not judged", j.literal_minus ? "LITERAL-" : "LITERAL+");
+        /* RFC 7888 4: the listener follows the mode it advertises, so the header's rules are not
+         * this listener's: judged under them, its answers would be findings of the wrong RFC */
+        const char *mode = j.literal_minus ? "LITERAL-" : "LITERAL+";
+        ij_verdict(&j, "na", LITERAL_MODE_RULE, mode, adv == 2 ? "LITERAL+ and LITERAL-" : adv ? "LITERAL-" : "LITERAL+",
+                   "the session's header says %s, the server advertises otherwise: the session is not judged", mode);
         goto out;
     }
     size_t qh = 0, qt = 0; /* expectations judged / due so far (of the writes sent) */
