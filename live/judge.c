@@ -27,7 +27,9 @@
  * 7.1.5; a command the server implements and the model does not know; credentials the real
  * server checks and the model takes as given): after such a choice the two states may differ, so
  * the rest of the session is not applicable (n.a.), never a finding. One finding ends the
- * judgement of a session too: what follows is a consequence.
+ * judgement of a session too: what follows is a consequence. An IMAP session is judged in its
+ * header's literal mode (LITERAL+, or LITERAL- for version 3 flags bit 2, RFC 7888 4); a
+ * CAPABILITY reply listing the other mode is n.a. (another listener than the session's).
  *
  * Output, one verdict a line: "<pass|finding|choice|na>\t<rule>\t<expected>\t<got>\t<detail>",
  * then "classes\t<the server's reply-class sequence>" (the differential and the mutator's
@@ -379,6 +381,14 @@ static void match(struct judge *j)
                 if (what)
                     verdict(j, "finding", e->rule, e->offers ? "STARTTLS listed" : "not listed",
                             l ? "listed" : "not listed", "%s %s: '%s'", word, what, us);
+                else if (j->proto == FZ_PROTO_IMAP && lists(j->rq.p, un, j->m.literal_minus ? "LITERAL+" : "LITERAL-"))
+                    /* RFC 7888 4 (LITERAL-) / 3 (LITERAL+): the listener takes {N+} as it
+                     * advertises; the other mode than the header's is another listener than the
+                     * session's, whose literal rules the model does not apply */
+                    verdict(j, "na", LITERAL_MODE_RULE, j->m.literal_minus ? "LITERAL-" : "LITERAL+",
+                            j->m.literal_minus ? "LITERAL+" : "LITERAL-",
+                            "the session's header says %s, the server advertises the other: '%s'",
+                            j->m.literal_minus ? "LITERAL-" : "LITERAL+", us);
                 else if (e->logindis >= 0 && lists(j->rq.p, un, "LOGINDISABLED") != e->logindis)
                     /* RFC 2595 3.2: a server that disables LOGIN before TLS lists LOGINDISABLED;
                      * disabling it is the server's policy (libmx's: while TLS is offered) */
@@ -519,6 +529,10 @@ static void model_init(struct judge *j, const struct fz_session *s)
      * accepted (RFC 3207 4: 454; RFC 3501 6.2.1: BAD; RFC 2595 4: -ERR); live/run.py replays such
      * a session only on a listener set up that way (mx-serve's *-tlsdown) */
     j->m.tls_unavailable = fz_session_tls_unavailable(s);
+    /* version 3 bit 2: the listener advertises LITERAL-, so a {N+} over 4096 octets is refused
+     * with BAD [TOOBIG] (RFC 7888 4), as the starttls target's run sets it (starttls_run.c);
+     * live/run.py replays such a session only on a literal-minus listener (mx-serve's *-lminus) */
+    j->m.literal_minus = fz_session_literal_minus(s);
     j->m.max_line = s->max_line;
     j->m.max_message = s->max_literal;
     j->m.phase = s->mode == FZ_MODE_IMPLICIT ? M_PRE_TLS : M_CMD;

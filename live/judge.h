@@ -11,6 +11,11 @@
 #include "buf.h"
 #include "session.h"
 
+/* The session's header gives its listener's literal mode (format v3 flags bit 2); a server that
+ * advertises the other one is not the listener the session was written for: n.a. under this rule
+ * in both judges, never findings of rules the listener does not follow. */
+#define LITERAL_MODE_RULE "RFC 7888 4: a listener advertises LITERAL+ or LITERAL-, and follows that one"
+
 /* p[0..n) as printable text (\r \n \xNN) into out (cap bytes, NUL-terminated) */
 void shown(char *out, size_t cap, const uint8_t *p, size_t n);
 /* one verdict line on stdout: verdict, rule, expected, received, detail (tab-separated; live/run.py

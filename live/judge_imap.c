@@ -5,7 +5,9 @@
  *
  * The client sends the login prefix (live/run.py: one write, "L0 LOGIN user pass") and then the
  * session's client writes. The model parses the session's client stream (the writes joined) with
- * the listener's limits and lists, in stream order, what the server must answer:
+ * the listener's limits, in the session header's literal mode (LITERAL+, or LITERAL- for version
+ * 3 with flags bit 2: live/run.py replays those on a literal-minus listener), and lists, in
+ * stream order, what the server must answer:
  *   - a synchronizing literal {N} within the limit: a "+" continuation (RFC 3501 7.5 / 4.3), or
  *     a tagged refusal of the whole command (RFC 3501 2.2.1 lets the server reject a command
  *     instead of asking for its octets: a choice, after which the states differ);
@@ -21,13 +23,18 @@
  *     is judged;
  *   - a command that breaks the formal syntax (RFC 3501 9, the model's error): refused, BAD (or
  *     NO [TOOBIG] for a literal over the limit, RFC 7888 4 / RFC 4469), never accepted and never
- *     a "+" for a literal after the error. The model then skips to the next line, swallowing the
- *     octets of a {N+} that ends it: RFC 7888 3 has the server "treat the specified number of
- *     following octets and the following line as part of the same command" even when it rejects
- *     errors line by line. A mismatch right after such a skip (or after the server refused a
- *     command holding a {N+}) names that rule.
+ *     a "+" for a literal after the error. Under LITERAL- a {N+} over 4096 octets is such an
+ *     error whatever the server's own limits (RFC 7888 4 fixes the number): accepted, a
+ *     finding. The model then skips to the next line, swallowing the octets of a {N+} that ends
+ *     it: RFC 7888 3 has the server "treat the specified number of following octets and the
+ *     following line as part of the same command" even when it rejects errors line by line. A
+ *     mismatch right after such a skip (or after the server refused a command holding a {N+})
+ *     names that rule.
  * The server's untagged data lines (and its own literals inside them, RFC 3501 4.3) are skipped;
  * "* BYE" is the server closing (RFC 3501 7.1.5: a choice after a refusal, the end after LOGOUT).
+ * A server that advertises (CAPABILITY, or a [CAPABILITY] response code) the other literal mode
+ * than the session's header is not judged (n.a.): its listener is not the one the session was
+ * written for, and the model's rules would not be the listener's.
  * One finding or choice ends the judgement, as in judge.c.
  */
 #include <stdarg.h>
@@ -73,6 +80,8 @@ struct ij {
     struct fz_buf classes;
     int done, selected;
     int limits_exact; /* the model's limits are the server's own */
+    int literal_minus;     /* the session's listener advertises LITERAL- (fz_session_literal_minus) */
+    uint64_t max_literal;  /* the model's literal limit */
     char open_tag[64];  /* the tag of a command the stream ends inside (no expectation yet) */
 };
 
@@ -196,11 +205,17 @@ static int line_ends_nonsync(const uint8_t *s, size_t n, size_t at)
     return j >= 4 && s[j - 1] == '\r' && s[j - 2] == '}' && s[j - 3] == '+' && s[j - 4] >= '0' && s[j - 4] <= '9';
 }
 
-/* The model over the session's client stream; the listener's limits. */
+/* The model over the session's client stream; the listener's limits, the session's literal mode
+ * (j->literal_minus). */
 static void expectations(struct ij *j, const struct fz_buf *stream, size_t max_line, uint64_t max_literal)
 {
     static struct imap_model m;
-    imap_model_run(&m, stream->p, stream->n, max_line, max_literal, MX_IMAP_LITERAL_PLUS, 0);
+    /* RFC 7888 4: a LITERAL- listener takes non-synchronizing literals of at most 4096 octets and
+     * refuses a bigger one with a tagged BAD; RFC 7888 3: under LITERAL+ any size within the
+     * limit is data. The model's flag: MX_IMAP_LITERAL_PLUS, or 0 for LITERAL- (its limit for a
+     * {N+} is then min(4096, max_literal), imap_model.c) */
+    j->max_literal = max_literal;
+    imap_model_run(&m, stream->p, stream->n, max_line, max_literal, j->literal_minus ? 0 : MX_IMAP_LITERAL_PLUS, 0);
     char tag[64] = "", name[24] = "";
     int args = 0, nonsync = 0;
     for (size_t i = 0; i < m.nev; i++) {
@@ -362,6 +377,17 @@ static char end_class(const struct ij *j, const struct ex *e, const char **rule)
 #define SWALLOW_RULE "RFC 7888 3: a {N+} ending a line: its octets and the next line are the same command, refused or not"
 #define SWALLOWED "octets swallowed"
 #define SMUGGLED "octets parsed as commands"
+#define LMINUS_RULE "RFC 7888 4: LITERAL- refuses a {N+} over 4096 octets (tagged BAD, TOOBIG)"
+
+/* Did the model refuse e's {N+} for RFC 7888 4's 4096 octets (LITERAL-), not for the server's own
+ * limit? Then the refusal is fixed by the RFC, exact limits or not: the model's LITERAL- limit is
+ * min(4096, max_literal) (imap_model.c), so it is the RFC's whenever max_literal is at least 4096
+ * (a {N+} over max_literal too must still be refused under LITERAL-). */
+static int lminus_refusal(const struct ij *j, const struct ex *e)
+{
+    return e->kind == EX_ERR && e->reason == MX_IMAP_E_NONSYNC_TOO_BIG && j->literal_minus &&
+           j->max_literal >= MX_IMAP_LITERAL_MINUS_MAX;
+}
 
 /* The server's answers and the model's expectations went out of step (a tag not the command's,
  * a tagged answer where the model finds no tag, an answer more than the commands): right after
@@ -424,7 +450,10 @@ static void judge_one(struct ij *j, struct ex *e, const struct resp *r, const st
     }
     if (uc == 'C' && e->kind == EX_ERR &&
         (e->reason == MX_IMAP_E_LITERAL_TOO_BIG || e->reason == MX_IMAP_E_NONSYNC_TOO_BIG)) {
-        if (j->limits_exact)
+        if (lminus_refusal(j, e))
+            ij_verdict(j, "finding", LMINUS_RULE, "refused (BAD)", got,
+                       "a '+' to a {N+} over 4096 octets on a LITERAL- listener: '%s'", us);
+        else if (j->limits_exact)
             ij_verdict(j, "finding", "RFC 3501 7.5 / RFC 4469 TOOBIG: a literal over the server's limit is refused, no '+'",
                        "refused (TOOBIG)", got, "%s: '%s'", reason_text(e->reason), us);
         else
@@ -474,9 +503,15 @@ static void judge_one(struct ij *j, struct ex *e, const struct resp *r, const st
     }
     if (e->kind == EX_ERR) {
         snprintf(want, sizeof want, "refused (%s)", e->status == MX_IMAP_NO ? "NO" : "BAD");
-        if (uc == 'R')
+        if (uc == 'R' && lminus_refusal(j, e))
+            ij_verdict(j, "pass", LMINUS_RULE, want, got, "%s: '%s'", e->name, us);
+        else if (uc == 'R')
             ij_verdict(j, "pass", "RFC 3501 9 / 7.1.3: a command outside the formal syntax: BAD", want, got,
                        "the model: %s (byte 0x%02x): '%s'", reason_text(e->reason), e->byte & 0xff, us);
+        else if (lminus_refusal(j, e))
+            /* the server's limits play no part: RFC 7888 4 sets the 4096 octets */
+            ij_verdict(j, "finding", LMINUS_RULE, want, got,
+                       "%s: a {N+} over 4096 octets taken as data on a LITERAL- listener: '%s'", e->name, us);
         else if (e->reason == MX_IMAP_E_LITERAL_TOO_BIG || e->reason == MX_IMAP_E_NONSYNC_TOO_BIG ||
                  e->reason == MX_IMAP_E_LINE_TOO_LONG)
             ij_verdict(j, "na", "RFC 7888 4 / RFC 4469: limits", want, got, "the server's own limit decides: '%s'", us);
@@ -514,6 +549,42 @@ static void judge_one(struct ij *j, struct ex *e, const struct resp *r, const st
         j->done = 1; /* the session ends here */
 }
 
+/* The literal mode the server advertises in its responses: a "* CAPABILITY" line or a
+ * "[CAPABILITY ...]" response code (RFC 3501 7.2.1 / 7.1) listing LITERAL+ (RFC 7888 3) or
+ * LITERAL- (RFC 7888 4). Returns 0 LITERAL+, 1 LITERAL-, 2 both, -1 neither (nothing to check:
+ * a server need not list its capabilities unasked). */
+static int advertised_literal(const uint8_t *p, size_t n)
+{
+    int plus = 0, minus = 0;
+    size_t at = 0;
+    struct resp r;
+    while (next_resp(p, n, &at, &r)) {
+        size_t i = 0, ln = r.n;
+        const uint8_t *l = r.line;
+        /* the capability list: after "* CAPABILITY" (untagged data) or "[CAPABILITY" (a code) */
+        if (r.kind == 'u' && ln >= 13 && !strncasecmp((const char *)l, "* CAPABILITY ", 13))
+            i = 13;
+        else {
+            const uint8_t *b = memchr(l, '[', ln);
+            if (!b || (size_t)(b - l) + 12 > ln || strncasecmp((const char *)b + 1, "CAPABILITY ", 11))
+                continue;
+            i = (size_t)(b - l) + 12;
+        }
+        /* capability names are atoms, case-insensitive (RFC 3501 7.2.1 / 9) */
+        while (i < ln && l[i] != ']' && l[i] != '\r' && l[i] != '\n') {
+            size_t w = i;
+            while (w < ln && l[w] != ' ' && l[w] != ']' && l[w] != '\r' && l[w] != '\n')
+                w++;
+            if (w - i == 8 && !strncasecmp((const char *)l + i, "LITERAL", 7)) {
+                plus |= l[i + 7] == '+';
+                minus |= l[i + 7] == '-';
+            }
+            i = w < ln && l[w] == ' ' ? w + 1 : w;
+        }
+    }
+    return plus && minus ? 2 : minus ? 1 : plus ? 0 : -1;
+}
+
 /* ---------------------------------------------------------------- the two modes */
 /* the session's client stream and where each write starts (off[k], off[nw] = the end) */
 static size_t *writes_of(const struct fz_session *s, struct fz_buf *stream, size_t *nw)
@@ -542,6 +613,7 @@ int imap_auth_expect(const struct fz_session *s, size_t max_line, uint64_t max_l
     struct fz_buf stream = {0};
     size_t nw;
     size_t *off = writes_of(s, &stream, &nw);
+    j.literal_minus = fz_session_literal_minus(s);
     expectations(&j, &stream, max_line, max_literal);
     puts("t"); /* the login prefix: its tagged OK */
     size_t e = 0;
@@ -612,6 +684,7 @@ int imap_auth_judge(const struct fz_session *s, char *transcript, size_t max_lin
 {
     struct ij j = {0};
     j.limits_exact = limits_exact;
+    j.literal_minus = fz_session_literal_minus(s);
     struct fz_buf stream = {0}, srv = {0}, segs = {0};
     size_t nw;
     size_t *off = writes_of(s, &stream, &nw);
@@ -642,6 +715,15 @@ int imap_auth_judge(const struct fz_session *s, char *transcript, size_t max_lin
         strcmp(r.status, "OK")) {
         ij_verdict(&j, "na", "RFC 3501 6.2.3: LOGIN", "OK", "other",
                    "the test user's LOGIN was not accepted: the session is not judged");
+        goto out;
+    }
+    int adv = advertised_literal(srv.p, srv.n);
+    if (adv >= 0 && adv != j.literal_minus) {
+        /* RFC 7888 4: the listener follows the mode it advertises, so the header's rules are not
+         * this listener's: judged under them, its answers would be findings of the wrong RFC */
+        const char *mode = j.literal_minus ? "LITERAL-" : "LITERAL+";
+        ij_verdict(&j, "na", LITERAL_MODE_RULE, mode, adv == 2 ? "LITERAL+ and LITERAL-" : adv ? "LITERAL-" : "LITERAL+",
+                   "the session's header says %s, the server advertises otherwise: the session is not judged", mode);
         goto out;
     }
     size_t qh = 0, qt = 0; /* expectations judged / due so far (of the writes sent) */

@@ -11,12 +11,16 @@ object a line in DIR/results.jsonl (session, server, listener, verdicts, reply c
 transcript), read by live/report.py. Exit status 0 (findings are results, not errors), 2 when a
 server cannot be reached at all.
 
-Listener of a session (header: proto, mode, cert, tls-required, tls-unavailable):
+Listener of a session (header: proto, mode, cert, tls-required, tls-unavailable, literal mode):
   starttls+cert+tls-unavailable -> smtp-tlsdown/imap-tlsdown/pop3-tlsdown (mx-serve only: a
   certificate bound, TLS not available; the judge expects STARTTLS refused);
+  imap LITERAL- (version 3 flags bit 2) starttls+cert -> imap-lminus, implicit+cert ->
+  imaps-lminus (mx-serve only: the literal-minus option; the judge applies RFC 7888 4's 4096
+  octets); LITERAL- with TLS unavailable has no listener (n.a.);
   smtp implicit+cert -> smtps; tls-required+cert -> submission; starttls+cert -> smtp;
   plaintext, or starttls without a certificate -> smtp-nocert;
   imap/pop3 implicit+cert -> imaps/pop3s; starttls+cert -> imap/pop3;
+  an IMAP reader's session (below) -> imaps, or imaps-lminus when its header says LITERAL-;
   anything else (an implicit listener without a certificate is a configuration error, KB
   Q251097; the servers have no IMAP/POP3 listener without a certificate) -> n.a.
 """
@@ -46,9 +50,24 @@ _spec.loader.exec_module(session_send)
 LIMITS = {"mx-serve": (1024, 33554432), "postfix": (2048, 10240000), "dovecot": (65536, 33554432)}
 
 
+# The suffix of the listeners that advertise LITERAL- (live/servers.sh LIVE_LMINUS, mx-serve only).
+# The literal mode is an IMAP listener's (RFC 7888 4; mx-serve refuses literal-minus elsewhere), so
+# the header's bit decides only IMAP sessions: the SMTP and POP3 models never read it.
+LMINUS = "-lminus"
+
+
 def listener(s):
     cert = bool(s.flags & mxsession.FLAG_CERT)
     req = bool(s.flags & mxsession.FLAG_TLS_REQUIRED)
+    if s.proto == "imap" and s.literal_minus:
+        # a LITERAL+ listener would take a {N+} over 4096 octets as data and the judge's model,
+        # in the header's mode, expects it refused: only a literal-minus listener can be judged.
+        # None has TLS unavailable too (n.a.)
+        if s.tls_unavailable or req or not cert:
+            return None
+        if s.mode == "implicit":
+            return "imaps" + LMINUS
+        return "imap" + LMINUS if s.mode == "starttls" else None
     if s.tls_unavailable:
         # a listener whose certificate cannot be used (the only way the judge's expectations,
         # STARTTLS refused, hold); the header's other facts as below
@@ -119,20 +138,36 @@ def transcript_text(path):
     return out
 
 
+def na_reason(s, lst, server):
+    """Why session s is not replayed on server: its listener lst is not there (None: no server
+    has a listener of its kind)."""
+    if lst is None:
+        facts = [s.proto, s.mode] + [w for w, on in (
+            ("cert", s.flags & mxsession.FLAG_CERT), ("tls-required", s.flags & mxsession.FLAG_TLS_REQUIRED),
+            ("tls-unavailable", s.tls_unavailable), ("literal-minus", s.proto == "imap" and s.literal_minus)) if on]
+        return "no listener of this kind (%s)" % " ".join(facts)
+    if lst.endswith(LMINUS):
+        # judged on a LITERAL+ listener, a {N+} over 4096 octets taken as data would be a
+        # finding of a rule the listener does not follow
+        return "no %s listener on %s (the session's listener advertises LITERAL-, RFC 7888 4: only " \
+            "mx-serve's literal-minus listeners do here)" % (lst, server)
+    return "no %s listener on %s" % (lst, server)
+
+
 def one(a, ports, path, server):
     rel = os.path.relpath(path, ROOT)
     with open(path, "rb") as f:
         s = mxsession.parse(f.read())
     reader = imap_reader(path)
-    lst = "imaps" if reader else listener(s)
+    # a reader's session in LITERAL- (its header, as for the imap target) needs a listener that
+    # advertises it: the judge's model runs in the header's mode (RFC 7888 4)
+    lst = ("imaps" + (LMINUS if s.literal_minus else "")) if reader else listener(s)
     rec = {"session": rel, "server": server, "listener": lst, "proto": "imap" if reader else s.proto}
     if reader:
         rec["imap_auth"] = True
     port = ports.get((server, lst)) if lst else None
     if port is None:
-        rec["na"] = ("no %s listener on %s" % (lst, server)) if lst else \
-            "no listener of this kind (%s %s%s%s)" % (s.proto, s.mode, " cert" if s.flags & 1 else "",
-                                                       " tls-required" if s.flags & 2 else "")
+        rec["na"] = na_reason(s, lst, server)
         return rec
     ml, mm = LIMITS.get(kind_of(server), (0, 0))
     lim = ["--max-line", str(ml), "--max-message", str(mm)] if ml else []

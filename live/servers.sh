@@ -7,7 +7,7 @@
 #                                SIGTERM and SIGHUP
 #   live_start_mxserve BIN       mx-serve BIN (two processes: the TLS-required submission listener
 #                                needs --tls-required, which is per process); also the
-#                                LIVE_TLSDOWN listeners
+#                                LIVE_TLSDOWN and LIVE_LMINUS listeners
 #   live_start_postfix NAME [main.cf lines...]
 #                                postfix's master (as root) on DIR/NAME/{etc,spool,data}: its own
 #                                config_directory, queue_directory, data_directory
@@ -16,7 +16,8 @@
 #   live_stop_all                stops every server started here; fails if one is left running
 #   live_port SERVER LISTENER    the port of a listener: smtp smtp-nocert submission smtps imap
 #                                imaps pop3 pop3s (the same set mx-serve is started with in
-#                                serve/README.md); postfix has the SMTP ones, dovecot the others
+#                                serve/README.md); postfix has the SMTP ones, dovecot the others;
+#                                mx-serve also LIVE_TLSDOWN and LIVE_LMINUS
 #
 # Nothing outside DIR is changed: postfix -c and dovecot -c read only the files written here, the
 # spools live in DIR, every listener is on 127.0.0.1. postfix's master and dovecot's run as root
@@ -27,6 +28,12 @@ LIVE_LISTENERS="smtp smtp-nocert submission smtps imap imaps pop3 pop3s"
 # mx-serve's too: STARTTLS listeners whose certificate cannot be used (its tls-unavailable
 # option; sessions of version 3 with flags bit 3, live/run.py)
 LIVE_TLSDOWN="smtp-tlsdown imap-tlsdown pop3-tlsdown"
+# mx-serve's too: IMAP listeners with the literal-minus option, which advertise LITERAL- and refuse
+# a {N+} over 4096 octets (RFC 7888 4); sessions of version 3 with flags bit 2 go there
+# (live/run.py). postfix has no IMAP, and dovecot here keeps its default imap_literal_minus = no
+# (LITERAL+ on every listener; the setting is per protocol, not per listener), so such a session
+# is n.a. on them rather than judged under rules their listeners do not follow.
+LIVE_LMINUS="imap-lminus imaps-lminus"
 LIVE_STARTED=()   # "kind name" of each server started, for live_stop_all
 LIVE_TEST_USER=alice LIVE_TEST_PASS=secret
 LIVE_FREE_PORTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/free_ports.py
@@ -83,7 +90,7 @@ live_port() { awk -v s="$1" -v l="$2" '$1 == s && $2 == l {print $3; f = 1} END 
 # live_wait_ports SERVER WHAT: every listener of SERVER accepts connections within 20 s
 live_wait_ports() {
     local srv=$1 l p
-    for l in $LIVE_LISTENERS $LIVE_TLSDOWN; do
+    for l in $LIVE_LISTENERS $LIVE_TLSDOWN $LIVE_LMINUS; do
         p=$(live_port "$srv" "$l") || continue
         for _ in $(seq 200); do
             (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue 2
@@ -105,13 +112,15 @@ live_user() {
 live_start_mxserve() {
     local bin=$1 d="$LIVE_DIR/mx-serve" l p
     mkdir -p "$d"
-    live_alloc_ports mx-serve $LIVE_LISTENERS $LIVE_TLSDOWN
+    live_alloc_ports mx-serve $LIVE_LISTENERS $LIVE_TLSDOWN $LIVE_LMINUS
     : >"$d/serve.conf"
     : >"$d/submission.conf"
-    for l in smtp smtp-nocert smtps imap imaps pop3 pop3s $LIVE_TLSDOWN; do
+    for l in smtp smtp-nocert smtps imap imaps pop3 pop3s $LIVE_TLSDOWN $LIVE_LMINUS; do
         p=$(live_port mx-serve "$l")
         case $l in
         *-tlsdown) echo "listen 127.0.0.1 $p starttls ${l%-tlsdown} tls-unavailable" ;;
+        imap-lminus) echo "listen 127.0.0.1 $p starttls imap literal-minus" ;;
+        imaps-lminus) echo "listen 127.0.0.1 $p implicit imap literal-minus" ;;
         smtp | smtp-nocert) echo "listen 127.0.0.1 $p starttls smtp" ;;
         smtps) echo "listen 127.0.0.1 $p implicit smtp" ;;
         imap | pop3) echo "listen 127.0.0.1 $p starttls $l" ;;
