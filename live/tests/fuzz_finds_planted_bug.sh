@@ -17,7 +17,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # terminated: wait for live/live.sh (it stops its servers in its own trap), then remove $work
 trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
-fail() { echo "FAIL: $*"; exit 1; }
+. "$ROOT/live/tests/testlib.sh"
 SEEDS=(corpus/starttls/smtp-advertise-cert corpus/starttls/smtp-sequence corpus/starttls/smtp-state-reset)
 # the fixed seeds tried in turn, each with the bound below; the first to find the bug is the run
 # checked from then on. Measured at 50ebcb5 (--time 100 --count 300): seed 6 finds it after 11
@@ -28,14 +28,6 @@ SEEDS=(corpus/starttls/smtp-advertise-cert corpus/starttls/smtp-sequence corpus/
 RULE=Q237327 TRY_SEEDS=(6 7 8)
 cd "$ROOT" || exit 1
 
-# stopped NAME: no pid file left, no port of the run answering
-stopped() {
-    local p
-    for p in "$work/$1"/mx-serve/*.pid; do [[ -e $p ]] && fail "$1: $(basename "$p") left behind"; done
-    while read -r _ _ p; do
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "$1: port $p still accepts connections after the run"
-    done <"$work/$1/ports"
-}
 # records NAME ORIGIN: "session | rule" of every finding in NAME's results from ORIGIN (seed, fuzz, any)
 records() { python3 -c '
 import json, sys
@@ -54,7 +46,7 @@ fuzz() {
     "$ROOT/live/live.sh" --build "$BUILD" --dir "$work/$name" --servers mx-serve --mx-serve "$bin" --jobs 3 \
         --fuzz --time "$secs" --count "$count" --seed "$SEED" "$@" "${SEEDS[@]}" >"$work/$name.out" 2>&1 ||
         { cat "$work/$name.out"; fail "live/live.sh --fuzz ($name) exited non-zero"; }
-    stopped "$name"
+    live_assert_stopped "$name"
     grep -q "^live fuzz: done: .* replays in" "$work/$name.out" || { cat "$work/$name.out"; fail "$name: no summary line"; }
     [[ -s $work/$name/fuzz.json && -s $work/$name/report.txt ]] || fail "$name: no fuzz.json or report.txt"
 }
@@ -92,7 +84,7 @@ echo "ok: $name found by --fuzz from seeds without it; minimal session $(stat -c
 read -ra args <<<"${cmd#./build.sh live }"
 "$ROOT/live/live.sh" --build "$BUILD" --dir "$work/repro" "${args[@]}" >"$work/repro.out" 2>&1 ||
     { cat "$work/repro.out"; fail "the replay command failed"; }
-stopped repro
+live_assert_stopped repro
 records repro any >"$work/repro.findings"
 grep -q "| $RULE" "$work/repro.findings" || { cat "$work/repro.out"; fail "the minimal session does not reproduce $RULE on a fresh server"; }
 echo "ok: '$cmd' reproduces it on a freshly started server"

@@ -18,7 +18,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # terminated: wait for live/live.sh (it stops its servers in its own trap), then remove $work
 trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
-fail() { echo "FAIL: $*"; exit 1; }
+. "$ROOT/live/tests/testlib.sh"
 S=(corpus/starttls/smtp-advertise-nocert corpus/starttls/smtp-injection corpus/starttls/pop3-injection
    corpus/starttls/imap-injection corpus/starttls/smtp-state-reset "$work/imap-reader-over-limit"
    corpus/starttls/smtp-tls-unavailable corpus/starttls/imap-tls-unavailable corpus/starttls/pop3-tls-unavailable)
@@ -37,12 +37,7 @@ EOF
 run() {
     "$ROOT/live/live.sh" --build "$BUILD" --dir "$work/$1" --servers mx-serve --mx-serve "$2" "${S[@]}" \
         >"$work/$1.out" 2>&1 || { cat "$work/$1.out"; fail "live/live.sh ($1) exited non-zero"; }
-    # stopped: no pid file left, the recorded pids dead, no port answering
-    local p
-    for p in "$work/$1"/mx-serve/*.pid; do [[ -e $p ]] && fail "$1: $(basename "$p") left behind"; done
-    while read -r _ _ p; do
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "$1: port $p still accepts connections after the run"
-    done <"$work/$1/ports"
+    live_assert_stopped "$1"
     [[ -s $work/$1/report.html ]] || fail "$1: no report.html"
 }
 findings() { python3 -c '
