@@ -8,7 +8,9 @@
  *                                   replayed after the test user's LOGIN (judge_imap.c: the IMAP
  *                                   model); the first client write of the transcript is the login;
  *                                   --limits-exact: the limits are the server's own, so a literal
- *                                   over them is judged (else the server's limit decides, n.a.)
+ *                                   over them is judged (else the server's limit decides, n.a.),
+ *                                   and so is its literal mode (LITERAL+/-: the limit on a {N+}):
+ *                                   advertising the other is a finding (else n.a.)
  *   live-judge --expect SESSION     per client write of SESSION, the reply units the model
  *                                   expects if the server follows it: one line per `C` event,
  *                                   "SMTP: r" per reply, POP3 "r"/"m" (multi-line), IMAP

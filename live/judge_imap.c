@@ -720,10 +720,16 @@ int imap_auth_judge(const struct fz_session *s, char *transcript, size_t max_lin
     int adv = advertised_literal(srv.p, srv.n);
     if (adv >= 0 && adv != j.literal_minus) {
         /* RFC 7888 4: the listener follows the mode it advertises, so the header's rules are not
-         * this listener's: judged under them, its answers would be findings of the wrong RFC */
+         * this listener's: judged under them, its answers would be findings of the wrong RFC.
+         * With exact limits the listener is one live/servers.sh configured (mx-serve's), whose
+         * literal mode, the limit on a {N+}, is known as exactly as its other limits: there
+         * advertising the other mode is the server's error (bench/bugs/literal-plus-always) */
         const char *mode = j.literal_minus ? "LITERAL-" : "LITERAL+";
-        ij_verdict(&j, "na", LITERAL_MODE_RULE, mode, adv == 2 ? "LITERAL+ and LITERAL-" : adv ? "LITERAL-" : "LITERAL+",
-                   "the session's header says %s, the server advertises otherwise: the session is not judged", mode);
+        ij_verdict(&j, j.limits_exact ? "finding" : "na", LITERAL_MODE_RULE, mode,
+                   adv == 2 ? "LITERAL+ and LITERAL-" : adv ? "LITERAL-" : "LITERAL+",
+                   j.limits_exact ? "the listener is configured %s, the server advertises otherwise"
+                                  : "the session's header says %s, the server advertises otherwise: the session is not judged",
+                   mode);
         goto out;
     }
     size_t qh = 0, qt = 0; /* expectations judged / due so far (of the writes sent) */

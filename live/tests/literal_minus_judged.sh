@@ -97,12 +97,18 @@ for l in open(sys.argv[1]):
         sys.exit(0 if n else "no LITERAL- advertised in the transcript")
 sys.exit("no imap-reader-lminus-5000 result")
 EOF
-"$JUDGE" --imap-auth --limits-exact --max-line 1024 --max-message 33554432 "$MINUS" "$work/plus-advertised" >"$work/plus-advertised.out" ||
+# a server whose limits are guesses (not mx-serve's): n.a.; mx-serve's (--limits-exact, as
+# live/run.py passes for it): its listener is configured LITERAL-, so advertising LITERAL+ is a finding
+"$JUDGE" --imap-auth --max-line 1024 --max-message 33554432 "$MINUS" "$work/plus-advertised" >"$work/plus-advertised.out" ||
     fail "live-judge exited non-zero"
 grep -qP "^na\tRFC 7888 4: a listener advertises LITERAL\+ or LITERAL-[^\t]*\tLITERAL-\tLITERAL\+\t" "$work/plus-advertised.out" ||
     { cat "$work/plus-advertised.out"; fail "LITERAL+ advertised to a LITERAL- session is not n.a."; }
 grep -q "^finding" "$work/plus-advertised.out" && { cat "$work/plus-advertised.out"; fail "LITERAL+ advertised: a finding"; }
-echo "ok: the same replies with LITERAL+ advertised: n.a. (the listener is not the session's)"
+"$JUDGE" --imap-auth --limits-exact --max-line 1024 --max-message 33554432 "$MINUS" "$work/plus-advertised" >"$work/plus-exact.out" ||
+    fail "live-judge exited non-zero"
+grep -qP "^finding\tRFC 7888 4: a listener advertises LITERAL\+ or LITERAL-[^\t]*\tLITERAL-\tLITERAL\+\t" "$work/plus-exact.out" ||
+    { cat "$work/plus-exact.out"; fail "LITERAL+ advertised by a listener configured LITERAL- (--limits-exact) is not a finding"; }
+echo "ok: the same replies with LITERAL+ advertised: n.a. (the listener is not the session's), with exact limits a finding"
 
 # the pre-login machine's judge (live/judge.c) likewise: corpus/starttls/imap-literal-minus's
 # recorded replies are judged without n.a.; with LITERAL+ in their CAPABILITY line, n.a.
@@ -152,3 +158,14 @@ grep -q "^imap-reader-lminus-5000 imaps-lminus finding | RFC 7888 4: LITERAL- re
 grep "^imap-reader-lplus-5000 .* finding |" "$work/planted.verdicts" &&
     fail "literal-minus-nonsync-accepted: a finding on the LITERAL+ session (the patch changes only LITERAL-)"
 echo "ok: literal-minus-nonsync-accepted planted in mx-serve: found ($(grep -m1 " finding |" "$work/planted.verdicts"))"
+
+# literal-plus-always: mx-serve ignores the literal-minus option (every listener LITERAL+ and
+# advertises it): the LITERAL- sessions' listener advertises the wrong mode, a finding
+python3 "$ROOT/bench/variant.py" replay --root "$ROOT" --build "$BUILD" --jobs 2 \
+    --patch "$ROOT/bench/bugs/literal-plus-always.patch" --target mx-serve --out "$work/bin-plus" \
+    >"$work/plus.build" 2>&1 || { cat "$work/plus.build"; fail "building mx-serve with literal-plus-always failed"; }
+run plus "$work/bin-plus/mx-serve"
+verdicts plus >"$work/plus.verdicts"
+grep -q "^imap-reader-lminus-5000 imaps-lminus finding | RFC 7888 4: a listener advertises LITERAL+ or LITERAL-" "$work/plus.verdicts" ||
+    { cat "$work/plus.verdicts"; fail "literal-plus-always: no finding of the literal mode on the patched mx-serve"; }
+echo "ok: literal-plus-always planted in mx-serve: found ($(grep -m1 "^imap-reader-lminus-5000 .* finding |" "$work/plus.verdicts"))"
