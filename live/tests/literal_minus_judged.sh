@@ -148,11 +148,17 @@ for srv in ("dovecot", "postfix"):
     print("ok: %s: n.a. (%s)" % (srv, rec["na"]))
 EOF
 
-python3 "$ROOT/bench/variant.py" replay --root "$ROOT" --build "$BUILD" --jobs 2 \
-    --patch "$ROOT/bench/bugs/literal-minus-nonsync-accepted.patch" --target mx-serve --out "$work/bin-planted" \
-    >"$work/planted.build" 2>&1 || { cat "$work/planted.build"; fail "building mx-serve with literal-minus-nonsync-accepted failed"; }
-run planted "$work/bin-planted/mx-serve"
-verdicts planted >"$work/planted.verdicts"
+# planted NAME BUG: mx-serve built with bench/bugs/BUG.patch (bench/variant.py, as the bench
+# does), live mode on it as run NAME, its verdicts in $work/NAME.verdicts
+planted() {
+    python3 "$ROOT/bench/variant.py" replay --root "$ROOT" --build "$BUILD" --jobs 2 \
+        --patch "$ROOT/bench/bugs/$2.patch" --target mx-serve --out "$work/bin-$1" \
+        >"$work/$1.build" 2>&1 || { cat "$work/$1.build"; fail "building mx-serve with $2 failed"; }
+    run "$1" "$work/bin-$1/mx-serve"
+    verdicts "$1" >"$work/$1.verdicts"
+}
+
+planted planted literal-minus-nonsync-accepted
 grep -q "^imap-reader-lminus-5000 imaps-lminus finding | RFC 7888 4: LITERAL- refuses" "$work/planted.verdicts" ||
     { cat "$work/planted.verdicts"; fail "literal-minus-nonsync-accepted: no finding of RFC 7888 4 (LITERAL-) on the patched mx-serve"; }
 grep "^imap-reader-lplus-5000 .* finding |" "$work/planted.verdicts" &&
@@ -161,11 +167,7 @@ echo "ok: literal-minus-nonsync-accepted planted in mx-serve: found ($(grep -m1 
 
 # literal-plus-always: mx-serve ignores the literal-minus option (every listener LITERAL+ and
 # advertises it): the LITERAL- sessions' listener advertises the wrong mode, a finding
-python3 "$ROOT/bench/variant.py" replay --root "$ROOT" --build "$BUILD" --jobs 2 \
-    --patch "$ROOT/bench/bugs/literal-plus-always.patch" --target mx-serve --out "$work/bin-plus" \
-    >"$work/plus.build" 2>&1 || { cat "$work/plus.build"; fail "building mx-serve with literal-plus-always failed"; }
-run plus "$work/bin-plus/mx-serve"
-verdicts plus >"$work/plus.verdicts"
+planted plus literal-plus-always
 grep -q "^imap-reader-lminus-5000 imaps-lminus finding | RFC 7888 4: a listener advertises LITERAL+ or LITERAL-" "$work/plus.verdicts" ||
     { cat "$work/plus.verdicts"; fail "literal-plus-always: no finding of the literal mode on the patched mx-serve"; }
 echo "ok: literal-plus-always planted in mx-serve: found ($(grep -m1 "^imap-reader-lminus-5000 .* finding |" "$work/plus.verdicts"))"
